@@ -1,0 +1,31 @@
+import { NativeConnection } from '@temporalio/worker';
+import { TemporalUnavailableError, describeError } from '../../errors';
+import { localAddress, temporalSettings } from '../../temporal/connection';
+import { DEFAULT_TASK_QUEUE, createDibctlWorkers, hostTaskQueue, runWorkers } from '../../worker/worker';
+import { Output } from '../render';
+
+export interface WorkerCommandOptions {
+  taskQueue?: string;
+}
+
+/** Runs dibctl's workers against the configured server until interrupted. */
+export async function worker(opts: WorkerCommandOptions, o: Output, stopSignal: Promise<void>): Promise<number> {
+  const settings = temporalSettings();
+  const address = settings.address ?? localAddress();
+  let connection: NativeConnection;
+  try {
+    connection = await NativeConnection.connect({ ...settings.connectionOptions, address });
+  } catch (err) {
+    throw new TemporalUnavailableError(address, describeError(err).split('\n')[0]);
+  }
+  try {
+    const taskQueue = opts.taskQueue ?? DEFAULT_TASK_QUEUE;
+    const workers = await createDibctlWorkers({ connection, namespace: settings.namespace, taskQueue });
+    o.out(`Worker polling '${taskQueue}' and '${hostTaskQueue()}' at ${address} (namespace ${settings.namespace}). Ctrl-C to stop.`);
+    await runWorkers(workers, stopSignal);
+    o.err('Worker stopped.');
+    return 0;
+  } finally {
+    await connection.close();
+  }
+}

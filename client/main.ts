@@ -1,0 +1,132 @@
+/**
+ * The dibctl command line. The one place that turns a typed error into an
+ * exit code and a one-line message.
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { projectVersion } from '../common/project';
+import { DibctlError, ExitCode, describeError } from '../errors';
+import { doctor } from './commands/doctor';
+import { server } from './commands/server';
+import { status } from './commands/status';
+import { worker } from './commands/worker';
+import { Output, consoleOutput } from './render';
+import { Session, withSession } from './session';
+
+
+interface GlobalOptions {
+  debug?: boolean;
+  json?: boolean;
+  localWorker?: boolean;
+}
+
+function parsePort(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidArgumentError('must be a port number (1-65535)');
+  return n;
+}
+
+/** Resolves at the first SIGINT/SIGTERM: long-running commands stop cleanly on it. */
+function interrupted(): Promise<void> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+}
+
+let runtimeInstalled = false;
+function installRuntime(level: 'DEBUG' | 'INFO' | 'WARN'): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  Runtime.install({ logger: new DefaultLogger(level), shutdownSignals: [] });
+}
+
+export function buildProgram(result: { code: number }): Command {
+  const program = new Command('dibctl');
+  const globals = () => program.opts<GlobalOptions>();
+  const output = (): Output => consoleOutput(Boolean(globals().json));
+
+  async function inSession(fn: (s: Session, o: Output) => Promise<number>): Promise<void> {
+    const o = output();
+    installRuntime(globals().debug ? 'DEBUG' : 'WARN');
+    result.code = await withSession(
+      { localWorker: globals().localWorker === false ? 'never' : 'auto', note: o.err },
+      (s) => fn(s, o),
+    );
+  }
+
+  program
+    .description('Build, test, publish and retire OpenStack images as durable Temporal workflows.')
+    .version(projectVersion(), '--version')
+    .option('--debug', 'verbose logs (secrets are never printed)')
+    .option('--json', 'machine-readable output')
+    .option('--no-local-worker', 'never run an in-process worker; fail if none polls the task queue')
+    .showHelpAfterError('(run dibctl --help for the list of commands)')
+    .exitOverride()
+    .configureOutput({ outputError: (str, write) => write(str) });
+
+  program
+    .command('doctor')
+    .description('run a workflow that checks what image lifecycles need on the worker host')
+    .option('--image-dir <dir>', 'directory where image files are built', '.')
+    .action(async (opts: { imageDir: string }) => inSession((s, o) => doctor(s, opts, o)));
+
+  program
+    .command('status')
+    .description('show the state and current stage of a workflow')
+    .argument('<workflow-id>')
+    .action(async (id: string) => inSession((s, o) => status(s, id, o)));
+
+  program
+    .command('server')
+    .description('run a local Temporal server whose state persists under the state directory, with the Web UI')
+    .option('--ip <ip>', 'address to listen on', '127.0.0.1')
+    .addOption(new Option('--port <port>', 'frontend port').default(7233).argParser(parsePort))
+    .addOption(new Option('--ui-port <port>', 'Web UI port (default: port + 1000)').argParser(parsePort))
+    .option('--db-filename <file>', 'SQLite file holding the server state')
+    .option('--headless', 'no Web UI')
+    .action(async (opts) => {
+      result.code = await server(opts, output(), interrupted());
+    });
+
+  program
+    .command('worker')
+    .description('run a dibctl worker against the configured Temporal server (TEMPORAL_ADDRESS, ...)')
+    .option('--task-queue <name>', 'shared task queue', 'dibctl')
+    .action(async (opts: { taskQueue: string }) => {
+      installRuntime(globals().debug ? 'DEBUG' : 'INFO');
+      result.code = await worker(opts, output(), interrupted());
+    });
+
+  return program;
+}
+
+/** Runs the CLI and returns the exit code; never throws. */
+export async function main(argv: string[]): Promise<number> {
+  const result = { code: 0 };
+  const program = buildProgram(result);
+  if (argv.length <= 2) {
+    program.outputHelp();
+    return ExitCode.GENERIC;
+  }
+  try {
+    await program.parseAsync(argv);
+    return result.code;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // help and --version are exits with code 0; usage errors were printed already
+      return err.exitCode === 0 ? 0 : ExitCode.GENERIC;
+    }
+    if (err instanceof DibctlError) {
+      process.stderr.write(`Error: ${err.message}\n`);
+      return err.exitCode;
+    }
+    process.stderr.write(`Error: ${describeError(err)}\n`);
+    if (program.opts<GlobalOptions>().debug && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
+    return ExitCode.GENERIC;
+  }
+}
+
+if (require.main === module) {
+  void main(process.argv).then((code) => process.exit(code));
+}

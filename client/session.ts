@@ -1,0 +1,140 @@
+/**
+ * How a command reaches Temporal:
+ * - configured (TEMPORAL_ADDRESS or a profile): connect there, fail clearly if it does not answer;
+ * - otherwise a server on localhost:7233 (e.g. `dibctl server`);
+ * - otherwise an ephemeral dev server that lives as long as the command.
+ * When no worker polls dibctl's task queue, the command runs one in-process.
+ */
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { TemporalUnavailableError, describeError } from '../errors';
+import { localAddress, temporalSettings } from '../temporal/connection';
+import { DevServer, startDevServer } from '../temporal/dev-server';
+import { tcpAccepts } from '../temporal/free-port';
+import type { ActivityDeps } from '../activities';
+import { DEFAULT_TASK_QUEUE, createDibctlWorkers, runWorkers } from '../worker/worker';
+
+export type SessionMode = 'configured' | 'local' | 'embedded';
+
+export interface SessionOptions {
+  env?: NodeJS.ProcessEnv;
+  /** 'auto': run an in-process worker when no other polls the task queue. */
+  localWorker?: 'auto' | 'never' | 'always';
+  taskQueue?: string;
+  activityDeps?: ActivityDeps;
+  /** Notes for the operator (stderr). */
+  note?: (line: string) => void;
+}
+
+export interface Session {
+  client: Client;
+  address: string;
+  namespace: string;
+  mode: SessionMode;
+  taskQueue: string;
+  inProcessWorker: boolean;
+  close(): Promise<void>;
+}
+
+function hostPort(address: string): [string, number] {
+  const i = address.lastIndexOf(':');
+  return [address.slice(0, i), Number(address.slice(i + 1))];
+}
+
+async function connect(address: string, settings: ReturnType<typeof temporalSettings>): Promise<Connection> {
+  const o = settings.connectionOptions;
+  try {
+    return await Connection.connect({
+      address,
+      tls: o.tls,
+      apiKey: o.apiKey,
+      metadata: o.metadata,
+      connectTimeout: '5s',
+    });
+  } catch (err) {
+    throw new TemporalUnavailableError(address, describeError(err).split('\n')[0]);
+  }
+}
+
+async function hasPollers(client: Client, namespace: string, taskQueue: string): Promise<boolean> {
+  const res = await client.workflowService.describeTaskQueue({
+    namespace,
+    taskQueue: { name: taskQueue },
+    taskQueueType: 1, // TASK_QUEUE_TYPE_WORKFLOW
+  });
+  return (res.pollers ?? []).length > 0;
+}
+
+export async function openSession(opts: SessionOptions = {}): Promise<Session> {
+  const env = opts.env ?? process.env;
+  const note = opts.note ?? (() => undefined);
+  const settings = temporalSettings(env);
+  const taskQueue = opts.taskQueue ?? DEFAULT_TASK_QUEUE;
+  let mode: SessionMode;
+  let address: string;
+  let devServer: DevServer | undefined;
+
+  if (settings.address) {
+    mode = 'configured';
+    address = settings.address;
+  } else if (await tcpAccepts(...hostPort(localAddress(env)), 500)) {
+    mode = 'local';
+    address = localAddress(env);
+  } else {
+    mode = 'embedded';
+    note(`No Temporal server configured (TEMPORAL_ADDRESS) and none at ${localAddress(env)}: starting an ephemeral one.`);
+    devServer = await startDevServer({ env, progress: note });
+    address = devServer.address;
+  }
+
+  const cleanups: Array<() => Promise<void>> = [];
+  const close = async () => {
+    for (const fn of cleanups.reverse()) {
+      try {
+        await fn();
+      } catch {
+        // keep closing the rest
+      }
+    }
+  };
+  if (devServer) cleanups.push(devServer.stop);
+
+  try {
+    const connection = await connect(address, settings);
+    cleanups.push(() => connection.close());
+    const namespace = devServer?.namespace ?? settings.namespace;
+    const client = new Client({ connection, namespace });
+
+    const wanted = opts.localWorker ?? 'auto';
+    let inProcessWorker = false;
+    if (wanted === 'always' || mode === 'embedded' || (wanted === 'auto' && !(await hasPollers(client, namespace, taskQueue)))) {
+      if (mode !== 'embedded') note(`No worker polls task queue '${taskQueue}' at ${address}: running one in this process.`);
+      const o = settings.connectionOptions;
+      const nativeConnection = await NativeConnection.connect({ address, tls: o.tls, apiKey: o.apiKey, metadata: o.metadata });
+      const workers = await createDibctlWorkers({ connection: nativeConnection, namespace, taskQueue, activityDeps: opts.activityDeps });
+      let stop!: () => void;
+      const stopped = new Promise<void>((resolve) => (stop = resolve));
+      const running = runWorkers(workers, stopped);
+      cleanups.push(async () => {
+        stop();
+        await running;
+        await nativeConnection.close();
+      });
+      inProcessWorker = true;
+    }
+    return { client, address, namespace, mode, taskQueue, inProcessWorker, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/** Opens a session, runs fn, and always closes what the session started. */
+export async function withSession<T>(opts: SessionOptions, fn: (s: Session) => Promise<T>): Promise<T> {
+  const session = await openSession(opts);
+  try {
+    return await fn(session);
+  } finally {
+    await session.close();
+  }
+}

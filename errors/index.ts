@@ -1,0 +1,57 @@
+/**
+ * Typed errors. Every error a user can cause carries the exit code dibctl used
+ * for it; only the CLI entry point turns an error into a process exit code.
+ */
+
+export const ExitCode = {
+  OK: 0,
+  GENERIC: 1,
+  CONFIG: 10,
+  LABEL_NOT_FOUND: 11,
+  CREDENTIALS: 12,
+  PREPROCESSING: 18,
+  AUTH: 20,
+  IMAGE_NOT_FOUND: 50,
+  NOVA_BAD_REQUEST: 60,
+  NOVA_FORBIDDEN: 61,
+  INSTANCE_ERROR: 70,
+  PORT_TIMEOUT: 71,
+  TESTS_FAILED: 80,
+} as const;
+
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode] | number;
+
+/** Base class: a message meant for the operator plus the exit code it maps to. */
+export class DibctlError extends Error {
+  readonly exitCode: number;
+
+  constructor(message: string, exitCode: number = ExitCode.GENERIC, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.exitCode = exitCode;
+  }
+}
+
+/** The Temporal server could not be reached or refused us. */
+export class TemporalUnavailableError extends DibctlError {
+  constructor(readonly address: string, reason: string) {
+    super(`Cannot reach the Temporal server at ${address}: ${reason}`, ExitCode.GENERIC);
+  }
+}
+
+/** A tool the project needs is missing and cannot be obtained here. */
+export class MissingToolError extends DibctlError {
+  constructor(readonly tool: string, detail: string) {
+    super(`${tool} is not available: ${detail}`, ExitCode.GENERIC);
+  }
+}
+
+export function isDibctlError(err: unknown): err is DibctlError {
+  return err instanceof DibctlError;
+}
+
+/** A short one-line description of any thrown value, never a stack trace. */
+export function describeError(err: unknown): string {
+  if (err instanceof Error) return err.message || err.name;
+  return String(err);
+}

@@ -1,0 +1,140 @@
+/**
+ * Starts the Temporal CLI's dev server (the real Temporal server on SQLite) on
+ * free loopback ports, waits until its frontend answers, and stops it again.
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { DibctlError } from '../errors';
+import { findTemporalCli } from './cli';
+import { freePort } from './free-port';
+import { searchAttributeFlags } from './search-attributes';
+
+export interface DevServerOptions {
+  /** Persist state in this SQLite file (in memory without it). */
+  dbFilename?: string;
+  ip?: string;
+  port?: number;
+  /** Serve the Web UI (on uiPort, default port + 1000 or a free port). */
+  ui?: boolean;
+  uiPort?: number;
+  namespace?: string;
+  /** Where the server's own output goes: a file path, 'inherit', or dropped. */
+  log?: string | 'inherit';
+  /** Progress lines (e.g. while the CLI is being built). */
+  progress?: (line: string) => void;
+  startTimeoutMs?: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface DevServer {
+  address: string;
+  namespace: string;
+  uiUrl?: string;
+  pid?: number;
+  stop(): Promise<void>;
+}
+
+const live = new Set<ChildProcess>();
+let exitHookInstalled = false;
+function killOnExit(child: ChildProcess): void {
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  // A dev server must never outlive the process that started it.
+  process.once('exit', () => {
+    for (const c of live) c.kill('SIGKILL');
+  });
+}
+
+async function waitReady(address: string, namespace: string, child: ChildProcess, deadline: number): Promise<void> {
+  let exited: number | null = null;
+  child.once('exit', (code) => (exited = code ?? -1));
+  let lastError = 'no answer';
+  while (Date.now() < deadline) {
+    if (exited !== null) throw new DibctlError(`Temporal dev server exited with code ${exited} while starting`);
+    try {
+      const conn = await Connection.connect({ address, connectTimeout: '1s' });
+      try {
+        await conn.workflowService.describeNamespace({ namespace });
+        return;
+      } finally {
+        await conn.close();
+      }
+    } catch (err) {
+      lastError = err instanceof Error ? err.message : String(err);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  throw new DibctlError(`Temporal dev server at ${address} did not become ready: ${lastError}`);
+}
+
+export async function startDevServer(opts: DevServerOptions = {}): Promise<DevServer> {
+  const env = opts.env ?? process.env;
+  const cli = await findTemporalCli({ env, log: opts.progress });
+  const namespace = opts.namespace ?? 'default';
+  if (!cli) return startDownloadedServer(namespace);
+
+  const ip = opts.ip ?? '127.0.0.1';
+  const port = opts.port ?? (await freePort(ip));
+  const args = ['server', 'start-dev', '--ip', ip, '--port', String(port), '--namespace', namespace, '--log-level', 'warn'];
+  let uiUrl: string | undefined;
+  if (opts.ui) {
+    const uiPort = opts.uiPort ?? (await freePort(ip));
+    args.push('--ui-port', String(uiPort));
+    uiUrl = `http://${ip}:${uiPort}`;
+  } else {
+    args.push('--headless');
+  }
+  if (opts.dbFilename) {
+    await fs.mkdir(path.dirname(opts.dbFilename), { recursive: true });
+    args.push('--db-filename', opts.dbFilename);
+  }
+  args.push(...searchAttributeFlags());
+
+  let stdio: 'inherit' | 'ignore' | ['ignore', number, number] = 'ignore';
+  let logFd: fs.FileHandle | undefined;
+  if (opts.log === 'inherit') stdio = 'inherit';
+  else if (opts.log) {
+    await fs.mkdir(path.dirname(opts.log), { recursive: true });
+    logFd = await fs.open(opts.log, 'a');
+    stdio = ['ignore', logFd.fd, logFd.fd];
+  }
+  const child = spawn(cli.path, args, { stdio, env });
+  killOnExit(child);
+  await logFd?.close();
+  const address = `${ip}:${port}`;
+
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  };
+
+  try {
+    await waitReady(address, namespace, child, Date.now() + (opts.startTimeoutMs ?? 60_000));
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { address, namespace, uiUrl, pid: child.pid, stop };
+}
+
+/** Last resort on a machine without the CLI and without Go: the SDK downloads the CLI. */
+async function startDownloadedServer(namespace: string): Promise<DevServer> {
+  const { TestWorkflowEnvironment } = await import('@temporalio/testing');
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: { namespace, extraArgs: searchAttributeFlags() },
+  });
+  return {
+    address: env.address,
+    namespace,
+    stop: () => env.teardown(),
+  };
+}

@@ -1,0 +1,62 @@
+/**
+ * Creating dibctl workers. One worker process polls the shared task queue and
+ * its host's own queue (activities that read the image file run on the host
+ * that holds it).
+ */
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
+import { createActivities, ActivityDeps } from '../activities';
+import { projectRoot } from '../common/project';
+
+export const DEFAULT_TASK_QUEUE = 'dibctl';
+
+/** The task queue only the worker on this host polls. */
+export function hostTaskQueue(hostname: string = os.hostname()): string {
+  return `${DEFAULT_TASK_QUEUE}@${hostname}`;
+}
+
+/** The prebuilt workflow bundle (`npm run build`), else the sources to bundle now. */
+export function workflowSource(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+  const bundle = process.env.DIBCTL_WORKFLOW_BUNDLE ?? path.join(projectRoot(), 'dist', 'workflow-bundle.js');
+  if (existsSync(bundle)) return { workflowBundle: { codePath: bundle } };
+  return { workflowsPath: require.resolve('../workflows') };
+}
+
+export interface DibctlWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue?: string;
+  activityDeps?: ActivityDeps;
+  identity?: string;
+}
+
+/** One Worker per task queue: the shared one and this host's. */
+export async function createDibctlWorkers(opts: DibctlWorkerOptions): Promise<Worker[]> {
+  const activities = createActivities(opts.activityDeps);
+  const shared = opts.taskQueue ?? DEFAULT_TASK_QUEUE;
+  const common = {
+    connection: opts.connection,
+    namespace: opts.namespace,
+    activities,
+    identity: opts.identity ?? `dibctl-worker@${os.hostname()}:${process.pid}`,
+  };
+  const main = await Worker.create({
+    ...common,
+    ...workflowSource(),
+    taskQueue: shared,
+    maxCachedWorkflows: 200,
+  });
+  const host = await Worker.create({ ...common, ...workflowSource(), taskQueue: hostTaskQueue(), maxCachedWorkflows: 20 });
+  return [main, host];
+}
+
+/** Runs the workers until `until` settles (or a signal shuts them down). */
+export async function runWorkers(workers: Worker[], until?: Promise<unknown>): Promise<void> {
+  if (until) {
+    await Promise.all(workers.map((w) => w.runUntil(until.catch(() => undefined))));
+  } else {
+    await Promise.all(workers.map((w) => w.run()));
+  }
+}

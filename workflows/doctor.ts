@@ -1,0 +1,39 @@
+import { proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { Activities, CheckResult, HostInfo, HostTool } from '../activities';
+import { stageQuery } from './queries';
+
+const short = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { maximumAttempts: 3 },
+});
+
+export interface DoctorInput {
+  /** Directory where image files are built and read. */
+  imageDir: string;
+  minFreeBytes?: number;
+}
+
+export interface DoctorReport {
+  workflowId: string;
+  taskQueue: string;
+  host: HostInfo;
+  checks: CheckResult[];
+}
+
+const TOOLS: HostTool[] = ['disk-image-create', 'qemu-img', 'ssh', 'python3', 'pytest', 'testinfra'];
+
+/** Checks on the worker host what an image lifecycle needs there. */
+export async function doctorWorkflow(input: DoctorInput): Promise<DoctorReport> {
+  let stage = 'asking the worker host';
+  setHandler(stageQuery, () => stage);
+
+  const host = await short.hostInfo();
+  stage = `checking ${host.hostname}`;
+  const checks = await Promise.all([
+    ...TOOLS.map((tool) => short.checkHostTool({ tool })),
+    short.checkDiskSpace({ dir: input.imageDir, minFreeBytes: input.minFreeBytes }),
+  ]);
+  stage = 'done';
+  const info = workflowInfo();
+  return { workflowId: info.workflowId, taskQueue: info.taskQueue, host, checks };
+}
