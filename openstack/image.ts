@@ -1,0 +1,394 @@
+/**
+ * Glance v2: images, their data, properties, tags, members.
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import { pipeline, Readable, Transform } from 'node:stream';
+import { ChecksumMismatchError, ImageStateError, LookupError, OpenStackHttpError, UploadTimeoutError } from './errors';
+import { nextQuery, Query, ServiceHttp } from './http';
+
+export type ImageStatus = 'queued' | 'saving' | 'uploading' | 'importing' | 'active' | 'deactivated' | 'killed' | 'deleted' | 'pending_delete';
+export type Visibility = 'public' | 'private' | 'shared' | 'community';
+
+/** An image as Glance v2 returns it; custom properties are top-level string fields. */
+export interface Image {
+  id: string;
+  name: string | null;
+  status: ImageStatus;
+  visibility: Visibility;
+  protected: boolean;
+  checksum: string | null;
+  os_hash_algo?: string | null;
+  os_hash_value?: string | null;
+  owner: string;
+  size: number | null;
+  virtual_size?: number | null;
+  min_disk: number;
+  min_ram: number;
+  container_format: string | null;
+  disk_format: string | null;
+  created_at: string;
+  updated_at: string;
+  tags: string[];
+  os_hidden?: boolean;
+  file?: string;
+  self?: string;
+  schema?: string;
+  [property: string]: unknown;
+}
+
+export type PropertyValue = string | number | boolean;
+
+export interface ImageCreate {
+  name: string;
+  /** Let the caller choose the id (an idempotent create). */
+  id?: string;
+  container_format?: string;
+  disk_format?: string;
+  visibility?: Visibility;
+  min_disk?: number;
+  min_ram?: number;
+  protected?: boolean;
+  tags?: string[];
+  /** Custom properties; values are sent as strings. */
+  properties?: Record<string, PropertyValue>;
+}
+
+export interface ImageUpdate {
+  name?: string;
+  visibility?: Visibility;
+  protected?: boolean;
+  min_disk?: number;
+  min_ram?: number;
+  /** Replaces the whole tag list. */
+  tags?: string[];
+  /** Set (sent as strings) or, with null, remove custom properties. */
+  properties?: Record<string, PropertyValue | null>;
+}
+
+/** Query filters: Glance's own (name, owner, visibility, status, tag, ...) and custom properties. */
+export type ImageFilters = Record<string, string | number | boolean | undefined> & {
+  name?: string;
+  owner?: string;
+  visibility?: Visibility | 'all';
+  status?: string;
+  limit?: number;
+};
+
+export interface UploadProgress {
+  bytes: number;
+  total: number;
+  /** Average bytes per second since the upload started. */
+  rate: number;
+}
+
+export interface UploadOptions {
+  onProgress?: (p: UploadProgress) => void;
+  /** Minimum time between two progress calls, ms (default 500; the last call always happens). */
+  progressIntervalMs?: number;
+  /** Limit for sending the data and Glance finishing it, ms (default: none). */
+  timeoutMs?: number;
+  /** Compare Glance's checksums with ours afterwards (default true). */
+  verify?: boolean;
+  /** How often to look at the image while Glance finishes it, ms (default 500). */
+  pollMs?: number;
+  contentType?: string;
+}
+
+export interface UploadResult {
+  image: Image;
+  bytes: number;
+  md5: string;
+  sha512: string;
+  durationMs: number;
+  /** Which of Glance's checksums were present and compared equal. */
+  verified: { md5: boolean; sha512: boolean };
+}
+
+export interface ImageMember {
+  image_id: string;
+  member_id: string;
+  status: 'pending' | 'accepted' | 'rejected';
+  created_at?: string;
+  updated_at?: string;
+  schema?: string;
+}
+
+const BASE_FIELDS = new Set(['name', 'visibility', 'protected', 'min_disk', 'min_ram', 'tags']);
+const PATCH_TYPE = 'application/openstack-images-v2.1-json-patch';
+const UNFINISHED = new Set(['queued', 'saving', 'uploading', 'importing']);
+
+/** How dibctl's `obsolete` and similar flags are read: case-insensitive "true", "1", "yes", "on". */
+export function propertyIsTrue(value: unknown): boolean {
+  return ['true', '1', 'yes', 'on'].includes(String(value ?? '').trim().toLowerCase());
+}
+
+/** JSON pointer escaping for a property name in a patch path. */
+function pointer(key: string): string {
+  return `/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export class ImageClient {
+  constructor(readonly http: ServiceHttp) {}
+
+  async createImage(attrs: ImageCreate): Promise<Image> {
+    const body: Record<string, unknown> = { name: attrs.name };
+    for (const k of ['id', 'container_format', 'disk_format', 'visibility', 'min_disk', 'min_ram', 'protected', 'tags'] as const) {
+      if (attrs[k] !== undefined) body[k] = attrs[k];
+    }
+    for (const [k, v] of Object.entries(attrs.properties ?? {})) body[k] = String(v);
+    return this.http.post<Image>('images', body);
+  }
+
+  /** The image; a missing one is an ImageNotFoundError (exit 50). */
+  async getImage(id: string): Promise<Image> {
+    return this.http.get<Image>(`images/${encodeURIComponent(id)}`, undefined, { imageId: id });
+  }
+
+  /** The image, or undefined when Glance does not know it. */
+  async findImage(id: string): Promise<Image | undefined> {
+    try {
+      return await this.getImage(id);
+    } catch (err) {
+      if (err instanceof OpenStackHttpError && err.status === 404) return undefined;
+      throw err;
+    }
+  }
+
+  /** Every image matching the filters, following Glance's `next` links. */
+  async *images(filters: ImageFilters = {}): AsyncGenerator<Image> {
+    let query: Query | undefined = { ...filters };
+    let previous = '';
+    while (query) {
+      const page: { images?: Image[]; next?: string } = await this.http.get('images', query);
+      const items = page.images ?? [];
+      for (const img of items) yield img;
+      query = nextQuery(page.next);
+      // stop on an empty page or a link that points back at the same page
+      const signature = JSON.stringify(query);
+      if (!items.length || signature === previous) break;
+      previous = signature;
+    }
+  }
+
+  async listImages(filters: ImageFilters = {}): Promise<Image[]> {
+    const out: Image[] = [];
+    for await (const img of this.images(filters)) out.push(img);
+    return out;
+  }
+
+  /** Images with this exact name (Glance filters by name server-side). */
+  async findImagesByName(name: string, filters: ImageFilters = {}): Promise<Image[]> {
+    return (await this.listImages({ ...filters, name })).filter((i) => i.name === name);
+  }
+
+  /** The one image with this id or, failing that, this name. */
+  async findImageByIdOrName(nameOrId: string): Promise<Image> {
+    const byId = await this.findImage(nameOrId);
+    if (byId) return byId;
+    const byName = await this.findImagesByName(nameOrId);
+    if (byName.length === 1) return byName[0];
+    if (!byName.length) throw new LookupError(`No image with id or name '${nameOrId}'`, 50);
+    throw new LookupError(`Several images are named '${nameOrId}': ${byName.map((i) => i.id).join(', ')}`);
+  }
+
+  /**
+   * Images whose custom property has a true value. Clouds store such flags as
+   * `true` or `True` and filter either case-sensitively or not, so both
+   * spellings are asked for and the answer is checked here.
+   */
+  async imagesWithTrueProperty(property: string, filters: ImageFilters = {}): Promise<Image[]> {
+    const seen = new Map<string, Image>();
+    for (const spelling of ['true', 'True']) {
+      for await (const img of this.images({ ...filters, [property]: spelling })) {
+        if (propertyIsTrue(img[property])) seen.set(img.id, img);
+      }
+    }
+    return [...seen.values()];
+  }
+
+  /** Obsolete images (property `obsolete` true in any spelling). */
+  async obsoleteImages(filters: ImageFilters = {}): Promise<Image[]> {
+    return this.imagesWithTrueProperty('obsolete', filters);
+  }
+
+  /** Applies changes with a JSON patch; `current` saves a request when the caller has the image at hand. */
+  async updateImage(id: string, changes: ImageUpdate, current?: Image): Promise<Image> {
+    const before = current ?? (await this.getImage(id));
+    const ops: { op: 'add' | 'replace' | 'remove'; path: string; value?: unknown }[] = [];
+    for (const k of BASE_FIELDS) {
+      const v = (changes as Record<string, unknown>)[k];
+      if (v !== undefined) ops.push({ op: 'replace', path: `/${k}`, value: v });
+    }
+    for (const [k, v] of Object.entries(changes.properties ?? {})) {
+      const exists = Object.prototype.hasOwnProperty.call(before, k);
+      if (v === null) {
+        if (exists) ops.push({ op: 'remove', path: pointer(k) });
+      } else {
+        ops.push({ op: exists ? 'replace' : 'add', path: pointer(k), value: String(v) });
+      }
+    }
+    if (!ops.length) return before;
+    return (
+      await this.http.request<Image>({ method: 'PATCH', path: `images/${encodeURIComponent(id)}`, json: ops, contentType: PATCH_TYPE, imageId: id })
+    ).data;
+  }
+
+  async addTag(id: string, tag: string): Promise<void> {
+    await this.http.put(`images/${encodeURIComponent(id)}/tags/${encodeURIComponent(tag)}`, undefined, { imageId: id });
+  }
+
+  async removeTag(id: string, tag: string): Promise<void> {
+    await this.http.delete(`images/${encodeURIComponent(id)}/tags/${encodeURIComponent(tag)}`, { imageId: id });
+  }
+
+  /** Deletes the image. With ignoreMissing an already deleted image is not an error; returns whether it existed. */
+  async deleteImage(id: string, opts: { ignoreMissing?: boolean } = {}): Promise<boolean> {
+    try {
+      await this.http.delete(`images/${encodeURIComponent(id)}`, { imageId: id });
+      return true;
+    } catch (err) {
+      if (opts.ignoreMissing && err instanceof OpenStackHttpError && err.status === 404) return false;
+      throw err;
+    }
+  }
+
+  async deactivateImage(id: string): Promise<void> {
+    await this.http.post(`images/${encodeURIComponent(id)}/actions/deactivate`, undefined, { imageId: id });
+  }
+
+  async reactivateImage(id: string): Promise<void> {
+    await this.http.post(`images/${encodeURIComponent(id)}/actions/reactivate`, undefined, { imageId: id });
+  }
+
+  async members(id: string): Promise<ImageMember[]> {
+    const body = await this.http.get<{ members?: ImageMember[] }>(`images/${encodeURIComponent(id)}/members`, undefined, { imageId: id });
+    return body.members ?? [];
+  }
+
+  /** Shares the image with a project; sharing twice returns the existing membership. */
+  async addMember(id: string, projectId: string): Promise<ImageMember> {
+    try {
+      return await this.http.post<ImageMember>(`images/${encodeURIComponent(id)}/members`, { member: projectId }, { imageId: id });
+    } catch (err) {
+      if (!(err instanceof OpenStackHttpError) || err.status !== 409) throw err;
+      return this.http.get<ImageMember>(`images/${encodeURIComponent(id)}/members/${encodeURIComponent(projectId)}`, undefined, { imageId: id });
+    }
+  }
+
+  /** Sets a membership's status; accepting is done with the member project's credentials. */
+  async updateMember(id: string, projectId: string, status: ImageMember['status']): Promise<ImageMember> {
+    return this.http.put<ImageMember>(`images/${encodeURIComponent(id)}/members/${encodeURIComponent(projectId)}`, { status }, { imageId: id });
+  }
+
+  async acceptMember(id: string, projectId: string): Promise<ImageMember> {
+    return this.updateMember(id, projectId, 'accepted');
+  }
+
+  async removeMember(id: string, projectId: string): Promise<void> {
+    await this.http.delete(`images/${encodeURIComponent(id)}/members/${encodeURIComponent(projectId)}`, { imageId: id });
+  }
+
+  /**
+   * Streams a file into the image: read in chunks, hashed (md5 and sha512) and
+   * counted on the way, never held whole in memory. Then waits for Glance to
+   * finish the image and compares its checksums with ours.
+   */
+  async uploadImage(id: string, filePath: string, opts: UploadOptions = {}): Promise<UploadResult> {
+    const started = Date.now();
+    const total = (await fs.promises.stat(filePath)).size;
+    const interval = opts.progressIntervalMs ?? 500;
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = opts.timeoutMs
+      ? setTimeout(() => {
+          timedOut = true;
+          controller.abort();
+        }, opts.timeoutMs)
+      : undefined;
+    let bytes = 0;
+    let md5 = createHash('md5');
+    let sha512 = createHash('sha512');
+    let lastReport = 0;
+    const report = (force: boolean) => {
+      if (!opts.onProgress) return;
+      const now = Date.now();
+      if (!force && now - lastReport < interval) return;
+      lastReport = now;
+      const secs = Math.max((now - started) / 1000, 0.001);
+      opts.onProgress({ bytes, total, rate: bytes / secs });
+    };
+    const openStream = (): Readable => {
+      bytes = 0;
+      md5 = createHash('md5');
+      sha512 = createHash('sha512');
+      const meter = new Transform({
+        transform(chunk: Buffer, _enc, cb) {
+          md5.update(chunk);
+          sha512.update(chunk);
+          bytes += chunk.length;
+          report(false);
+          cb(null, chunk);
+        },
+      });
+      return pipeline(fs.createReadStream(filePath, { highWaterMark: 1 << 20 }), meter, () => undefined);
+    };
+    try {
+      // A cheap request first: a missing image fails with exit 50 and an
+      // expired token is renewed before any data is sent.
+      const before = await this.getImage(id);
+      if (!UNFINISHED.has(before.status) && before.status !== 'queued') {
+        throw new ImageStateError(id, before.status, 'Glance accepts data only for a queued image');
+      }
+      await this.http.request({
+        method: 'PUT',
+        path: `images/${encodeURIComponent(id)}/file`,
+        stream: openStream,
+        streamLength: total,
+        contentType: opts.contentType ?? 'application/octet-stream',
+        imageId: id,
+        timeoutMs: 0,
+        signal: controller.signal,
+      });
+      report(true);
+      const md5Hex = md5.digest('hex');
+      const shaHex = sha512.digest('hex');
+      const image = await this.waitUntilFinished(id, opts.pollMs ?? 500, controller.signal);
+      const verified = { md5: false, sha512: false };
+      if (opts.verify !== false) {
+        if (image.checksum) {
+          if (image.checksum.toLowerCase() !== md5Hex) throw new ChecksumMismatchError(id, 'md5', md5Hex, image.checksum);
+          verified.md5 = true;
+        }
+        if (image.os_hash_value && (image.os_hash_algo ?? '').toLowerCase() === 'sha512') {
+          if (image.os_hash_value.toLowerCase() !== shaHex) throw new ChecksumMismatchError(id, 'sha512', shaHex, image.os_hash_value);
+          verified.sha512 = true;
+        }
+        if (image.size !== null && image.size !== undefined && image.size !== bytes) {
+          throw new ChecksumMismatchError(id, 'size', String(bytes), String(image.size));
+        }
+      }
+      return { image, bytes, md5: md5Hex, sha512: shaHex, durationMs: Date.now() - started, verified };
+    } catch (err) {
+      if (timedOut) throw new UploadTimeoutError(id, opts.timeoutMs ?? 0, bytes);
+      throw err;
+    } finally {
+      if (timer) clearTimeout(timer);
+    }
+  }
+
+  /** Polls until the image leaves queued/saving; an image that ends killed or deleted is an error. */
+  private async waitUntilFinished(id: string, pollMs: number, signal: AbortSignal): Promise<Image> {
+    for (;;) {
+      const image = await this.http.get<Image>(`images/${encodeURIComponent(id)}`, undefined, { imageId: id, signal });
+      if (image.status === 'active') return image;
+      if (!UNFINISHED.has(image.status)) throw new ImageStateError(id, image.status, 'Glance did not accept the uploaded data');
+      await sleep(pollMs);
+      if (signal.aborted) throw new Error('aborted');
+    }
+  }
+}
