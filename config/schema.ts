@@ -1,0 +1,287 @@
+/**
+ * One zod schema per kind of config file, covering every key dibctl knows.
+ * Sections are strict (an unknown key is an error: `min-ram` is not `min_ram`)
+ * except the free-form maps `environment_variables` and `properties`.
+ * Messages are written for operators: they follow `key.path:` in an error line.
+ */
+import { z } from 'zod';
+import { KEYSTONE_FIELDS, keystoneFieldOf, parseBoolean, parseIdentityVersion, parseInterface } from './keystone-keys';
+
+const e = (message: string) => ({ error: message });
+
+const NON_NEG_INT = 'must be an integer >= 0';
+const PORT = 'must be an integer from 1 to 65535';
+
+const text = (message = 'must be a string') => z.string(e(message));
+const nonEmptyText = (message = 'must be a non-empty string') => z.string(e(message)).min(1, e(message));
+const bool = () => z.boolean(e('must be true or false'));
+const timeout = () => z.number(e(NON_NEG_INT)).int(e(NON_NEG_INT)).min(0, e(NON_NEG_INT));
+const port = () => z.number(e(PORT)).int(e(PORT)).min(1, e(PORT)).max(65535, e(PORT));
+const seconds = () => z.number(e('must be a number of seconds >= 0')).min(0, e('must be a number of seconds >= 0'));
+
+const UUID_RE = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
+const uuid = () => z.string(e('must be a UUID')).regex(UUID_RE, e('must be a UUID'));
+const version = () => z.string(e('must be a version X.Y.Z (quote it)')).regex(/^\d+\.\d+\.\d+$/, e('must be a version X.Y.Z'));
+const url = () =>
+  z.string(e('must be an http(s) URL')).refine((s) => {
+    try {
+      return ['http:', 'https:'].includes(new URL(s).protocol);
+    } catch {
+      return false;
+    }
+  }, e('must be an http(s) URL'));
+
+/** Environment variables: names to string values (quote numbers: `DIB_RELEASE: "7"`). */
+export const environmentVariablesSchema = z
+  .record(z.string(), z.string(e('must be a string (quote the value)')), e('must be a mapping of names to strings'))
+  .describe('environment variables: names to string values');
+
+function uniqueStrings(min: number, itemMessage = 'must be a string') {
+  const listMessage = min > 0 ? `must be a list of at least ${min} string${min > 1 ? 's' : ''}` : 'must be a list of strings';
+  return z
+    .array(nonEmptyText(itemMessage === 'must be a string' ? 'must be a non-empty string' : itemMessage), e(listMessage))
+    .min(min, e(listMessage))
+    .superRefine((items, ctx) => {
+      const seen = new Set<string>();
+      items.forEach((item, i) => {
+        if (seen.has(item)) ctx.addIssue({ code: 'custom', path: [i], message: `duplicate entry '${item}'` });
+        seen.add(item);
+      });
+    });
+}
+
+const cmdlineList = () =>
+  z.array(z.strictObject({ cmdline: nonEmptyText('must be a non-empty command line') }, e('must be a mapping with cmdline')), e('must be a list of {cmdline: ...}'));
+
+/** The glance section, shared by all three kinds. */
+export const glanceSchema = z.strictObject(
+  {
+    api_version: z.union([z.literal(1), z.literal(2)], e('must be 1 or 2')).optional().describe('Glance API version (the client speaks v2)'),
+    name: nonEmptyText().optional().describe('image name in Glance'),
+    upload_timeout: timeout().optional().describe('seconds, default 360'),
+    properties: z
+      .record(z.string(), z.union([z.string(), z.number(), z.boolean()], e('must be a string, number or boolean')), e('must be a mapping'))
+      .optional()
+      .describe('image properties, sent as strings'),
+    tags: z.array(nonEmptyText(), e('must be a list of strings')).optional(),
+    container_format: nonEmptyText().optional().describe('default bare'),
+    disk_format: nonEmptyText().optional().describe('default qcow2'),
+    endpoint: url().optional().describe('Glance URL overriding the catalog'),
+    public: bool().optional().describe('visibility public, else private'),
+    min_disk: timeout().optional().describe('GiB'),
+    min_ram: timeout().optional().describe('MiB'),
+    protected: bool().optional(),
+    share_with: z.array(nonEmptyText(), e('must be a list of project names or ids')).optional().describe('projects that become image members'),
+  },
+  e('must be a mapping'),
+);
+
+const novaTimeouts = {
+  create_timeout: timeout().optional().describe('seconds for the create request, default 10'),
+  active_timeout: timeout().optional().describe('seconds until ACTIVE, default 360'),
+  keypair_timeout: timeout().optional().describe('seconds, default 10'),
+  cleanup_timeout: timeout().optional().describe('seconds per cleanup step, default 60'),
+};
+
+const testEntrySchema = z
+  .strictObject(
+    {
+      shell: nonEmptyText('must be a path').optional().describe('executable file or directory of them, run outside the instance'),
+      pytest: nonEmptyText('must be a path').optional().describe('pytest file or directory'),
+      ssh: nonEmptyText('must be a path').optional().describe('script run inside the instance over SSH'),
+      image: nonEmptyText('must be a path').optional().describe('passive check of the image file'),
+      timeout: timeout().optional().describe('seconds for this entry, default 300'),
+    },
+    e('must be a mapping like {shell: PATH}'),
+  )
+  .superRefine((entry, ctx) => {
+    const kinds = (['shell', 'pytest', 'ssh', 'image'] as const).filter((k) => entry[k] !== undefined);
+    if (kinds.length === 0) ctx.addIssue({ code: 'custom', message: 'needs one of shell, pytest, ssh or image' });
+    if (kinds.length > 1) ctx.addIssue({ code: 'custom', path: [kinds[1]], message: `use one test kind per entry (${kinds.join(' and ')} given)` });
+  });
+
+export const imageEntrySchema = z.strictObject(
+  {
+    filename: nonEmptyText('must be a path').describe('image file: build output, test and upload input'),
+    dib: z
+      .strictObject(
+        {
+          elements: uniqueStrings(1),
+          environment_variables: environmentVariablesSchema.optional(),
+          cli_options: uniqueStrings(0).optional(),
+          min_version: version().optional(),
+          max_version: version().optional(),
+        },
+        e('must be a mapping'),
+      )
+      .optional(),
+    glance: glanceSchema.optional(),
+    nova: z.strictObject(novaTimeouts, e('must be a mapping')).optional(),
+    tests: z
+      .strictObject(
+        {
+          ssh: z.strictObject({ username: nonEmptyText(), port: port().optional() }, e('must be a mapping')).optional(),
+          wait_for_port: port().optional(),
+          port_wait_timeout: seconds().optional().describe('seconds, default 61'),
+          environment_name: nonEmptyText('must be a test environment label').optional(),
+          environment_variables: environmentVariablesSchema.optional(),
+          tests_list: z.array(testEntrySchema, e('must be a list of tests')).optional(),
+        },
+        e('must be a mapping'),
+      )
+      .optional(),
+    external_build: cmdlineList().optional(),
+    external_tests: cmdlineList().optional(),
+  },
+  e('must be a mapping'),
+);
+
+/** Keystone section: aliases matched case-insensitively, every value checked for its field. */
+export const keystoneSchema = z
+  .record(z.string(), z.unknown(), e('must be a mapping'))
+  .superRefine((section, ctx) => {
+    const seen = new Map<string, string>();
+    for (const [key, value] of Object.entries(section)) {
+      const field = keystoneFieldOf(key);
+      if (!field) {
+        ctx.addIssue({ code: 'custom', path: [key], message: 'unknown keystone key', params: { unknownKey: true } });
+        continue;
+      }
+      const other = seen.get(field);
+      if (other !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: `sets the same value as '${other}'; keep one` });
+      seen.set(field, key);
+      const spec = KEYSTONE_FIELDS[field];
+      let ok: boolean;
+      let expected: string;
+      switch (spec.kind) {
+        case 'boolean':
+          ok = typeof value === 'boolean' || (typeof value === 'string' && parseBoolean(value) !== undefined);
+          expected = 'must be true or false';
+          break;
+        case 'version':
+          ok = (typeof value === 'number' || typeof value === 'string') && parseIdentityVersion(value) !== undefined;
+          expected = 'must be 2 or 3';
+          break;
+        case 'interface':
+          ok = typeof value === 'string' && parseInterface(value) !== undefined;
+          expected = 'must be public, internal or admin';
+          break;
+        default:
+          ok = (typeof value === 'string' && value.length > 0) || (typeof value === 'number' && Number.isFinite(value));
+          expected = 'must be a non-empty string';
+      }
+      if (!ok) ctx.addIssue({ code: 'custom', path: [key], message: expected });
+    }
+  })
+  .describe('credentials; OS_* environment variables override them');
+
+const tlsKeys = {
+  ssl_insecure: bool().optional().describe('do not verify TLS certificates'),
+  ssl_ca_path: nonEmptyText('must be a path').optional().describe('CA bundle file or directory'),
+  disable_warnings: bool().optional(),
+};
+
+const nicSchema = z.strictObject(
+  {
+    net_id: uuid(),
+    v4_fixed_ip: z.ipv4(e('must be an IPv4 address')).optional(),
+    v6_fixed_ip: z.ipv6(e('must be an IPv6 address')).optional(),
+    port_id: uuid().optional(),
+    tag: nonEmptyText().optional(),
+  },
+  e('must be a mapping with net_id'),
+);
+
+const regexp = () =>
+  z.string(e('must be a regular expression')).refine((s) => {
+    try {
+      new RegExp(s);
+      return true;
+    } catch {
+      return false;
+    }
+  }, e('must be a valid regular expression'));
+
+const flavorValue = () => z.union([nonEmptyText(), z.number().int().min(0)], e('must be a flavor id or name'));
+
+export const testEnvironmentSchema = z.strictObject(
+  {
+    keystone: keystoneSchema,
+    nova: z
+      .strictObject(
+        {
+          flavor: flavorValue().optional().describe('tried as an id, then as a name'),
+          flavor_id: flavorValue().optional().describe('flavor id only'),
+          nics: z.array(nicSchema, e('must be a list of {net_id: UUID}')).min(1, e('must list at least one nic')).optional(),
+          main_nic_regexp: regexp().optional().describe('network name regexp choosing the main IP'),
+          config_drive: bool().optional(),
+          availability_zone: nonEmptyText().optional(),
+          userdata: text().optional(),
+          userdata_file: nonEmptyText('must be a path').optional(),
+          ...novaTimeouts,
+        },
+        e('must be a mapping'),
+      )
+      .superRefine((nova, ctx) => {
+        if (nova.flavor !== undefined && nova.flavor_id !== undefined) ctx.addIssue({ code: 'custom', path: ['flavor_id'], message: 'use either flavor or flavor_id, not both' });
+        if (nova.flavor === undefined && nova.flavor_id === undefined) ctx.addIssue({ code: 'custom', message: 'needs flavor or flavor_id' });
+        if (nova.userdata !== undefined && nova.userdata_file !== undefined) ctx.addIssue({ code: 'custom', path: ['userdata_file'], message: 'use either userdata or userdata_file, not both' });
+      }),
+    glance: glanceSchema.optional(),
+    neutron: z.record(z.string(), z.unknown(), e('must be a mapping')).optional().describe('reserved'),
+    ...tlsKeys,
+    tests: z
+      .strictObject(
+        {
+          port_wait_timeout: seconds().optional(),
+          environment_variables: environmentVariablesSchema.optional(),
+        },
+        e('must be a mapping'),
+      )
+      .optional(),
+  },
+  e('must be a mapping'),
+);
+
+export const uploadEnvironmentSchema = z.strictObject(
+  {
+    keystone: keystoneSchema,
+    glance: glanceSchema.optional(),
+    ...tlsKeys,
+    preprocessing: z
+      .strictObject(
+        {
+          cmdline: nonEmptyText('must be a non-empty command line'),
+          output_filename: nonEmptyText('must be a file name pattern'),
+          use_existing: bool().optional().describe('skip the command when the output exists'),
+          delete_processed_after_upload: bool().optional().describe('default true'),
+        },
+        e('must be a mapping'),
+      )
+      .optional(),
+    external_upload: cmdlineList().optional().describe('commands replacing the native upload'),
+  },
+  e('must be a mapping'),
+);
+
+export type GlanceSection = z.infer<typeof glanceSchema>;
+export type ImageEntry = z.infer<typeof imageEntrySchema>;
+export type TestEnvironmentEntry = z.infer<typeof testEnvironmentSchema>;
+export type UploadEnvironmentEntry = z.infer<typeof uploadEnvironmentSchema>;
+export type NovaTimeoutsSection = Partial<Record<keyof typeof novaTimeouts, number>>;
+export type TestEntry = z.infer<typeof testEntrySchema>;
+
+export type ConfigKind = 'images' | 'test' | 'upload';
+export const CONFIG_KINDS: readonly ConfigKind[] = ['images', 'test', 'upload'];
+
+export interface KindEntry {
+  images: ImageEntry;
+  test: TestEnvironmentEntry;
+  upload: UploadEnvironmentEntry;
+}
+
+export const ENTRY_SCHEMAS = {
+  images: imageEntrySchema,
+  test: testEnvironmentSchema,
+  upload: uploadEnvironmentSchema,
+} as const;

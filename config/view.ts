@@ -1,0 +1,354 @@
+/**
+ * The plain, serialisable, secret-free view of images and environments: what
+ * workflows receive. Defaults are applied, paths are absolute (resolved against
+ * the working directory of the process that read the config, as dibctl did),
+ * and nothing from a `keystone` section is carried.
+ */
+import path from 'node:path';
+import { ConfigError } from './errors';
+import { LoadedConfig, LookupOptions, entryOf, loadConfig } from './files';
+import { mergeEnvironmentVariables, mergeGlance, mergeNovaTimeouts } from './merge';
+import type { ConfigKind, GlanceSection, ImageEntry, NovaTimeoutsSection, TestEnvironmentEntry, UploadEnvironmentEntry } from './schema';
+
+/** Where to read configs from; what the CLI options and the worker's environment decide. */
+export interface ConfigOptions {
+  cwd?: string;
+  systemDir?: string;
+  env?: NodeJS.ProcessEnv;
+  imagesConfig?: string;
+  testConfig?: string;
+  uploadConfig?: string;
+  /** Receives one line per label redefined by a later file. */
+  onWarning?: (line: string) => void;
+}
+
+export const DEFAULTS = {
+  uploadTimeout: 360,
+  containerFormat: 'bare',
+  diskFormat: 'qcow2',
+  createTimeout: 10,
+  activeTimeout: 360,
+  keypairTimeout: 10,
+  cleanupTimeout: 60,
+  portWaitTimeout: 61,
+  testTimeout: 300,
+  sshPort: 22,
+} as const;
+
+export interface GlanceSettings {
+  apiVersion?: 1 | 2;
+  name?: string;
+  uploadTimeout: number;
+  /** Values as sent to Glance: strings. */
+  properties: Record<string, string>;
+  tags: string[];
+  containerFormat: string;
+  diskFormat: string;
+  endpoint?: string;
+  public: boolean;
+  minDisk: number;
+  minRam: number;
+  protected: boolean;
+  shareWith: string[];
+}
+
+export interface NovaTimeouts {
+  createTimeout: number;
+  activeTimeout: number;
+  keypairTimeout: number;
+  cleanupTimeout: number;
+}
+
+export interface TestSpec {
+  kind: 'shell' | 'pytest' | 'ssh' | 'image';
+  /** Absolute path. */
+  path: string;
+  /** Seconds for the whole entry. */
+  timeout: number;
+}
+
+export interface ImageConfig {
+  label: string;
+  /** The file that defined it. */
+  file: string;
+  /** Absolute path of the image file. */
+  filename: string;
+  dib?: {
+    elements: string[];
+    /** Relative entries of ELEMENTS_PATH are made absolute. */
+    environmentVariables: Record<string, string>;
+    cliOptions: string[];
+    minVersion?: string;
+    maxVersion?: string;
+  };
+  /** As written; merged with an environment's by the plans below. */
+  glance: GlanceSection;
+  nova: NovaTimeoutsSection;
+  tests: {
+    ssh?: { username: string; port: number };
+    waitForPort?: number;
+    portWaitTimeout?: number;
+    environmentName?: string;
+    environmentVariables: Record<string, string>;
+    testsList: TestSpec[];
+  };
+  externalBuild: string[];
+  externalTests: string[];
+}
+
+export interface Nic {
+  netId: string;
+  v4FixedIp?: string;
+  v6FixedIp?: string;
+  portId?: string;
+  tag?: string;
+}
+
+export interface TestEnvironmentConfig {
+  label: string;
+  file: string;
+  nova: {
+    flavor?: string;
+    flavorId?: string;
+    nics: Nic[];
+    mainNicRegexp?: string;
+    configDrive: boolean;
+    availabilityZone?: string;
+    userdata?: string;
+    /** Absolute path. */
+    userdataFile?: string;
+  };
+  novaTimeouts: NovaTimeoutsSection;
+  glance: GlanceSection;
+  neutron: Record<string, unknown>;
+  sslInsecure: boolean;
+  sslCaPath?: string;
+  disableWarnings: boolean;
+  tests: { portWaitTimeout?: number; environmentVariables: Record<string, string> };
+}
+
+export interface UploadEnvironmentConfig {
+  label: string;
+  file: string;
+  glance: GlanceSection;
+  sslInsecure: boolean;
+  sslCaPath?: string;
+  disableWarnings: boolean;
+  preprocessing?: { cmdline: string; outputFilename: string; useExisting: boolean; deleteProcessedAfterUpload: boolean };
+  externalUpload: string[];
+}
+
+/** Image + test environment, merged: what the image test workflow runs with. */
+export interface ImageTestPlan {
+  image: ImageConfig;
+  environment: TestEnvironmentConfig;
+  glance: GlanceSettings;
+  timeouts: NovaTimeouts & { uploadTimeout: number; portWaitTimeout: number };
+  /** Test environment's over image's; the process environment comes below both when tests run. */
+  environmentVariables: Record<string, string>;
+}
+
+/** Image + upload environment, merged: what one publish step runs with. */
+export interface ImageUploadPlan {
+  image: ImageConfig;
+  environment: UploadEnvironmentConfig;
+  glance: GlanceSettings;
+}
+
+/** Glance section with every default filled in. */
+export function glanceSettings(section: GlanceSection): GlanceSettings {
+  const properties: Record<string, string> = {};
+  for (const [k, v] of Object.entries(section.properties ?? {})) properties[k] = String(v);
+  return {
+    ...(section.api_version !== undefined ? { apiVersion: section.api_version } : {}),
+    ...(section.name !== undefined ? { name: section.name } : {}),
+    uploadTimeout: section.upload_timeout ?? DEFAULTS.uploadTimeout,
+    properties,
+    tags: section.tags ?? [],
+    containerFormat: section.container_format ?? DEFAULTS.containerFormat,
+    diskFormat: section.disk_format ?? DEFAULTS.diskFormat,
+    ...(section.endpoint !== undefined ? { endpoint: section.endpoint } : {}),
+    public: section.public ?? false,
+    minDisk: section.min_disk ?? 0,
+    minRam: section.min_ram ?? 0,
+    protected: section.protected ?? false,
+    shareWith: section.share_with ?? [],
+  };
+}
+
+export function novaTimeouts(section: NovaTimeoutsSection): NovaTimeouts {
+  return {
+    createTimeout: section.create_timeout ?? DEFAULTS.createTimeout,
+    activeTimeout: section.active_timeout ?? DEFAULTS.activeTimeout,
+    keypairTimeout: section.keypair_timeout ?? DEFAULTS.keypairTimeout,
+    cleanupTimeout: section.cleanup_timeout ?? DEFAULTS.cleanupTimeout,
+  };
+}
+
+function defined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+/** Relative entries of a colon-separated path list made absolute. */
+export function resolvePathList(value: string, baseDir: string): string {
+  return value
+    .split(':')
+    .map((p) => (p && !path.isAbsolute(p) ? path.resolve(baseDir, p) : p))
+    .join(':');
+}
+
+export function imageView(label: string, file: string, e: ImageEntry, baseDir: string, filenameOverride?: string): ImageConfig {
+  const abs = (p: string) => path.resolve(baseDir, p);
+  const env = { ...(e.dib?.environment_variables ?? {}) };
+  if (env.ELEMENTS_PATH) env.ELEMENTS_PATH = resolvePathList(env.ELEMENTS_PATH, baseDir);
+  return {
+    label,
+    file,
+    filename: abs(filenameOverride ?? e.filename),
+    ...(e.dib
+      ? {
+          dib: defined({
+            elements: e.dib.elements,
+            environmentVariables: env,
+            cliOptions: e.dib.cli_options ?? [],
+            minVersion: e.dib.min_version,
+            maxVersion: e.dib.max_version,
+          }),
+        }
+      : {}),
+    glance: e.glance ?? {},
+    nova: e.nova ?? {},
+    tests: defined({
+      ssh: e.tests?.ssh ? { username: e.tests.ssh.username, port: e.tests.ssh.port ?? DEFAULTS.sshPort } : undefined,
+      waitForPort: e.tests?.wait_for_port,
+      portWaitTimeout: e.tests?.port_wait_timeout,
+      environmentName: e.tests?.environment_name,
+      environmentVariables: e.tests?.environment_variables ?? {},
+      testsList: (e.tests?.tests_list ?? []).map((t) => {
+        const kind = (['shell', 'pytest', 'ssh', 'image'] as const).find((k) => t[k] !== undefined) ?? 'shell';
+        return { kind, path: abs(t[kind] as string), timeout: t.timeout ?? DEFAULTS.testTimeout };
+      }),
+    }),
+    externalBuild: (e.external_build ?? []).map((c) => c.cmdline),
+    externalTests: (e.external_tests ?? []).map((c) => c.cmdline),
+  };
+}
+
+export function testEnvironmentView(label: string, file: string, e: TestEnvironmentEntry, baseDir: string): TestEnvironmentConfig {
+  const n = e.nova;
+  return {
+    label,
+    file,
+    nova: defined({
+      flavor: n.flavor !== undefined ? String(n.flavor) : undefined,
+      flavorId: n.flavor_id !== undefined ? String(n.flavor_id) : undefined,
+      nics: (n.nics ?? []).map((nic) => defined({ netId: nic.net_id, v4FixedIp: nic.v4_fixed_ip, v6FixedIp: nic.v6_fixed_ip, portId: nic.port_id, tag: nic.tag })),
+      mainNicRegexp: n.main_nic_regexp,
+      configDrive: n.config_drive ?? false,
+      availabilityZone: n.availability_zone,
+      userdata: n.userdata,
+      userdataFile: n.userdata_file !== undefined ? path.resolve(baseDir, n.userdata_file) : undefined,
+    }),
+    novaTimeouts: defined({
+      create_timeout: n.create_timeout,
+      active_timeout: n.active_timeout,
+      keypair_timeout: n.keypair_timeout,
+      cleanup_timeout: n.cleanup_timeout,
+    }),
+    glance: e.glance ?? {},
+    neutron: e.neutron ?? {},
+    sslInsecure: e.ssl_insecure ?? false,
+    ...(e.ssl_ca_path !== undefined ? { sslCaPath: path.resolve(baseDir, e.ssl_ca_path) } : {}),
+    disableWarnings: e.disable_warnings ?? false,
+    tests: defined({ portWaitTimeout: e.tests?.port_wait_timeout, environmentVariables: e.tests?.environment_variables ?? {} }),
+  };
+}
+
+export function uploadEnvironmentView(label: string, file: string, e: UploadEnvironmentEntry, baseDir: string): UploadEnvironmentConfig {
+  return {
+    label,
+    file,
+    glance: e.glance ?? {},
+    sslInsecure: e.ssl_insecure ?? false,
+    ...(e.ssl_ca_path !== undefined ? { sslCaPath: path.resolve(baseDir, e.ssl_ca_path) } : {}),
+    disableWarnings: e.disable_warnings ?? false,
+    ...(e.preprocessing
+      ? {
+          preprocessing: {
+            cmdline: e.preprocessing.cmdline,
+            outputFilename: e.preprocessing.output_filename,
+            useExisting: e.preprocessing.use_existing ?? false,
+            deleteProcessedAfterUpload: e.preprocessing.delete_processed_after_upload ?? true,
+          },
+        }
+      : {}),
+    externalUpload: (e.external_upload ?? []).map((c) => c.cmdline),
+  };
+}
+
+function lookup(kind: ConfigKind, opts: ConfigOptions): LookupOptions {
+  const explicit = kind === 'images' ? opts.imagesConfig : kind === 'test' ? opts.testConfig : opts.uploadConfig;
+  return { cwd: opts.cwd, systemDir: opts.systemDir, env: opts.env, explicitFile: explicit };
+}
+
+/** Loads every file of a kind (warnings go to opts.onWarning). */
+export function loadKind<K extends ConfigKind>(kind: K, opts: ConfigOptions = {}): LoadedConfig<K> {
+  const config = loadConfig(kind, lookup(kind, opts));
+  for (const w of config.warnings) opts.onWarning?.(w);
+  return config;
+}
+
+/** An image by label; `filename` replaces the configured image file (`-i/-o FILE`). */
+export function loadImage(label: string, opts: ConfigOptions & { filename?: string } = {}): ImageConfig {
+  const config = loadKind('images', opts);
+  const entry = entryOf(config, label);
+  return imageView(label, entry.file, entry.value, config.baseDir, opts.filename);
+}
+
+/** A test environment by label, without its credentials. */
+export function loadTestEnvironment(label: string, opts: ConfigOptions = {}): TestEnvironmentConfig {
+  const config = loadKind('test', opts);
+  const entry = entryOf(config, label);
+  return testEnvironmentView(label, entry.file, entry.value, config.baseDir);
+}
+
+/** An upload environment by label, without its credentials. */
+export function loadUploadEnvironment(label: string, opts: ConfigOptions = {}): UploadEnvironmentConfig {
+  const config = loadKind('upload', opts);
+  const entry = entryOf(config, label);
+  return uploadEnvironmentView(label, entry.file, entry.value, config.baseDir);
+}
+
+/** Image + test environment merged. The environment is `environment`, else the image's tests.environment_name. */
+export function testPlan(image: ImageConfig, environment: TestEnvironmentConfig): ImageTestPlan {
+  const glance = glanceSettings(mergeGlance(image.glance, environment.glance));
+  return {
+    image,
+    environment,
+    glance,
+    timeouts: {
+      ...novaTimeouts(mergeNovaTimeouts(image.nova, environment.novaTimeouts)),
+      uploadTimeout: glance.uploadTimeout,
+      // test.yaml's tests.port_wait_timeout overrides the image's
+      portWaitTimeout: environment.tests.portWaitTimeout ?? image.tests.portWaitTimeout ?? DEFAULTS.portWaitTimeout,
+    },
+    environmentVariables: mergeEnvironmentVariables(image.tests.environmentVariables, environment.tests.environmentVariables),
+  };
+}
+
+export function uploadPlan(image: ImageConfig, environment: UploadEnvironmentConfig): ImageUploadPlan {
+  return { image, environment, glance: glanceSettings(mergeGlance(image.glance, environment.glance)) };
+}
+
+/** Loads an image and its test environment (given, or the image's tests.environment_name) and merges them. */
+export function loadTestPlan(imageLabel: string, opts: ConfigOptions & { environment?: string; filename?: string } = {}): ImageTestPlan {
+  const image = loadImage(imageLabel, opts);
+  const envLabel = opts.environment ?? image.tests.environmentName;
+  if (!envLabel) throw new ConfigError(`${image.file}: ${imageLabel}.tests.environment_name: is required to test this image (or pass --environment ENV)`);
+  return testPlan(image, loadTestEnvironment(envLabel, opts));
+}
+
+/** Loads an image and an upload environment and merges them. */
+export function loadUploadPlan(imageLabel: string, envLabel: string, opts: ConfigOptions & { filename?: string } = {}): ImageUploadPlan {
+  return uploadPlan(loadImage(imageLabel, opts), loadUploadEnvironment(envLabel, opts));
+}

@@ -1,0 +1,134 @@
+/**
+ * Reading YAML the way dibctl's users wrote it (YAML 1.1, as PyYAML reads it:
+ * `True`, `yes`, merge keys) while keeping every node's position, so that an
+ * error can name the file, line and column of the key it is about.
+ */
+import { readFileSync } from 'node:fs';
+import { Document, LineCounter, Node, isMap, isPair, isScalar, isSeq, parseDocument } from 'yaml';
+import { ConfigError } from './errors';
+
+export type KeyPath = ReadonlyArray<string | number>;
+
+export interface YamlSource {
+  /** The file as shown to the operator (relative to the working directory when inside it). */
+  display: string;
+  /** Absolute path. */
+  file: string;
+  /** The plain data (mappings, lists, scalars). */
+  data: unknown;
+  doc: Document.Parsed;
+  lineCounter: LineCounter;
+}
+
+export interface Position {
+  line: number;
+  col: number;
+}
+
+/** `a.b[2].c`: how a key path is written in messages. */
+export function formatPath(path: KeyPath): string {
+  let out = '';
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else out += out ? `.${seg}` : seg;
+  }
+  return out;
+}
+
+function keyOf(node: unknown): string | undefined {
+  if (isScalar(node)) return String(node.value);
+  return undefined;
+}
+
+/** Reports keys repeated inside one mapping (YAML forbids them, PyYAML silently kept the last). */
+function duplicateKeys(src: Omit<YamlSource, 'data'>): string[] {
+  const problems: string[] = [];
+  const walk = (node: unknown, path: (string | number)[]) => {
+    if (isMap(node)) {
+      const seen = new Map<string, number>();
+      for (const pair of node.items) {
+        const key = keyOf(pair.key);
+        if (key === undefined) continue;
+        const here = rangeStart(pair.key as Node, src);
+        const first = seen.get(key);
+        if (first !== undefined) {
+          problems.push(`${src.display}:${here.line}:${here.col}: ${formatPath([...path, key])}: duplicate key (first defined on line ${first})`);
+        } else {
+          seen.set(key, here.line);
+        }
+        walk(pair.value, [...path, key]);
+      }
+    } else if (isSeq(node)) {
+      node.items.forEach((item, i) => walk(item, [...path, i]));
+    }
+  };
+  walk(src.doc.contents, []);
+  return problems;
+}
+
+function rangeStart(node: Node | null | undefined, src: Pick<YamlSource, 'lineCounter'>): Position {
+  const offset = node?.range?.[0] ?? 0;
+  const pos = src.lineCounter.linePos(offset);
+  return { line: pos.line, col: pos.col };
+}
+
+/** Parses YAML text; syntax errors and duplicate keys become a ConfigError naming file, line and column. */
+export function parseYaml(text: string, file: string, display: string): YamlSource {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, version: '1.1', merge: true, uniqueKeys: false, prettyErrors: false });
+  if (doc.errors.length) {
+    // messages of the yaml library describe the construct, never quote the text (no secret can leak)
+    throw new ConfigError(
+      doc.errors.map((e) => {
+        const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
+        return `${display}:${pos.line}:${pos.col}: invalid YAML: ${e.message.split('\n')[0]}`;
+      }),
+    );
+  }
+  const partial = { display, file, doc, lineCounter };
+  const dups = duplicateKeys(partial);
+  if (dups.length) throw new ConfigError(dups);
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 1000 });
+  } catch (err) {
+    throw new ConfigError(`${display}:1:1: invalid YAML: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+  }
+  return { ...partial, data };
+}
+
+/** Reads and parses a YAML file; an unreadable file is a ConfigError too. */
+export function readYamlFile(file: string, display: string): YamlSource {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConfigError(`${display}: cannot read the file (${code ?? 'error'})`);
+  }
+  return parseYaml(text, file, display);
+}
+
+/**
+ * Where a key path is written: the key itself when `atKey`, else its value.
+ * A path that does not exist (a missing key) points at the deepest node found.
+ */
+export function locate(src: Pick<YamlSource, 'doc' | 'lineCounter'>, path: KeyPath, atKey = false): Position {
+  let node: unknown = src.doc.contents;
+  let keyNode: unknown = undefined;
+  for (const seg of path) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isPair(p) && keyOf(p.key) === String(seg));
+      if (!pair) break;
+      keyNode = pair.key;
+      node = pair.value ?? pair.key;
+    } else if (isSeq(node) && typeof seg === 'number' && node.items[seg] !== undefined) {
+      keyNode = node.items[seg];
+      node = node.items[seg];
+    } else {
+      break;
+    }
+  }
+  const target = atKey && keyNode ? keyNode : node;
+  return rangeStart(target as Node | null, src);
+}
