@@ -2,13 +2,15 @@
  * The dibctl command line. The one place that turns a typed error into an
  * exit code and a one-line message.
  */
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { projectVersion } from '../common/project';
 import { DibctlError, ExitCode, describeError } from '../errors';
 import { doctor } from './commands/doctor';
+import { schema } from './commands/schema';
 import { server } from './commands/server';
 import { status } from './commands/status';
+import { validate } from './commands/validate';
 import { worker } from './commands/worker';
 import { Output, consoleOutput } from './render';
 import { Session, withSession } from './session';
@@ -96,6 +98,27 @@ export function buildProgram(result: { code: number }): Command {
     .action(async (opts: { taskQueue: string }) => {
       installRuntime(globals().debug ? 'DEBUG' : 'INFO');
       result.code = await worker(opts, output(), interrupted());
+    });
+
+  program
+    .command('validate')
+    .description('load and validate every config file (or the given ones); with image labels, only those images')
+    .argument('[image-labels...]')
+    .option('--images-config <file>', 'use this images config alone')
+    .option('--test-config <file>', 'use this test config alone')
+    .option('--upload-config <file>', 'use this upload config alone')
+    .option('--credentials', "also resolve each environment's credentials (names the OS_* variables used, never values)")
+    .action(async (labels: string[], opts: { imagesConfig?: string; testConfig?: string; uploadConfig?: string; credentials?: boolean }) => {
+      result.code = await validate(labels, opts, output());
+    });
+
+  program
+    .command('schema')
+    .description('print the JSON Schema of a config kind (images, test, upload), or of all three')
+    .addArgument(new Argument('[kind]').choices(['images', 'test', 'upload']))
+    .option('--out-dir <dir>', 'write <kind>.schema.json files there')
+    .action(async (kind: 'images' | 'test' | 'upload' | undefined, opts: { outDir?: string }) => {
+      result.code = await schema(kind, opts, output());
     });
 
   return program;
