@@ -148,7 +148,7 @@ describe('error mapping', () => {
   });
 
   it('maps Glance 404 on a requested image to exit 50, Nova 400 to 60, Nova 403 to 61, anything else to 1', async () => {
-    await fakeCloud({ image: '/image', compute: '/compute/v2.1', network: '/net' }, (r) => {
+    await fakeCloud({ image: '/image', compute: '/compute/v2.1', network: '/net' }, (r): FakeAnswer => {
       if (r.path.startsWith('/image/')) return { status: 404, headers: { 'Content-Type': 'text/html; charset=UTF-8', 'X-Openstack-Request-Id': 'req-g' }, body: glance404 };
       if (r.path.endsWith('/servers')) return { status: 400, headers: { 'x-compute-request-id': 'req-n' }, body: { badRequest: { message: 'Network n1 could not be found.', code: 400 } } };
       if (r.path.endsWith('/servers/detail')) {
