@@ -52,7 +52,7 @@ async function glance(knobs: GlanceKnobs = {}) {
     if (!m) return { status: 404, body: '404 Not Found' };
     if (r.method === 'POST') {
       const body = r.json as Record<string, unknown>;
-      const img = { id: `img-${images.size + 1}`, status: 'queued', checksum: null, os_hash_algo: null, os_hash_value: null, size: null, protected: false, visibility: 'shared', tags: [], ...body } as Image;
+      const img = { id: `img-${images.size + 1}`, status: 'queued', checksum: null, os_hash_algo: null, os_hash_value: null, size: null, protected: false, visibility: 'shared', tags: [], ...body } as unknown as Image;
       images.set(img.id, img);
       return { status: 201, body: img };
     }
