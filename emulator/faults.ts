@@ -1,0 +1,135 @@
+/** Fault knobs: the ways a test can make the emulated cloud misbehave. */
+import { ServiceName } from './http';
+
+export type ApiService = Exclude<ServiceName, 'emulator'>;
+
+export interface FaultSettings {
+  /** Added before every API answer, in milliseconds. */
+  latencyMs: number;
+  /** Share (0..1) of API requests answered with 503 instead of being served. */
+  errorRate: number;
+  /** Limit errorRate to these services (all when empty). */
+  errorServices: ApiService[];
+  /** Limit errorRate to these regions (all when empty; Keystone has no region). */
+  errorRegions: string[];
+  /** Every request to these regions' Glance, Nova and Neutron endpoints is answered 503. */
+  failingRegions: string[];
+  /** The next N server boots end in ERROR with a fault. */
+  bootErrors: number;
+  /** Boots whose server name matches this regular expression end in ERROR. */
+  bootErrorNamePattern: string | null;
+  /** The message of the fault an ERROR boot reports. */
+  bootErrorMessage: string;
+  /** How long a server stays in BUILD before becoming ACTIVE (or ERROR), in milliseconds. */
+  bootDelayMs: number;
+  /** Servers booted while this is set never open their SSH port. */
+  sshNeverOpens: boolean;
+  /** Servers whose name matches never open their SSH port. */
+  sshNeverOpensNamePattern: string | null;
+  /** Image uploads are throttled to this many bytes per second (0: unthrottled). */
+  uploadBytesPerSecond: number;
+}
+
+export function defaultFaults(): FaultSettings {
+  return {
+    latencyMs: 0,
+    errorRate: 0,
+    errorServices: [],
+    errorRegions: [],
+    failingRegions: [],
+    bootErrors: 0,
+    bootErrorNamePattern: null,
+    bootErrorMessage: 'No valid host was found. There are not enough hosts available.',
+    bootDelayMs: 300,
+    sshNeverOpens: false,
+    sshNeverOpensNamePattern: null,
+    uploadBytesPerSecond: 0,
+  };
+}
+
+const SERVICES: ApiService[] = ['identity', 'image', 'compute', 'network'];
+
+/** Checks a partial settings object coming from code or from the HTTP knob endpoint. */
+export function validateFaults(input: Record<string, unknown>): Partial<FaultSettings> {
+  const out: Partial<FaultSettings> = {};
+  const defaults = defaultFaults();
+  for (const [key, value] of Object.entries(input)) {
+    if (!(key in defaults)) throw new Error(`unknown fault setting '${key}'`);
+    const k = key as keyof FaultSettings;
+    const expected = defaults[k];
+    if (k === 'bootErrorNamePattern' || k === 'sshNeverOpensNamePattern') {
+      if (value !== null && typeof value !== 'string') throw new Error(`${k} must be a string or null`);
+      if (typeof value === 'string') new RegExp(value); // throws on a bad pattern
+      out[k] = value;
+    } else if (Array.isArray(expected)) {
+      if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) throw new Error(`${k} must be a list of strings`);
+      if (k === 'errorServices' && !value.every((v) => SERVICES.includes(v as ApiService))) {
+        throw new Error(`errorServices must name services among ${SERVICES.join(', ')}`);
+      }
+      (out as Record<string, unknown>)[k] = value;
+    } else if (typeof expected === 'number') {
+      if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new Error(`${k} must be a non-negative number`);
+      if (k === 'errorRate' && value > 1) throw new Error('errorRate must be between 0 and 1');
+      (out as Record<string, unknown>)[k] = value;
+    } else if (typeof expected === 'boolean') {
+      if (typeof value !== 'boolean') throw new Error(`${k} must be true or false`);
+      (out as Record<string, unknown>)[k] = value;
+    } else if (typeof value !== 'string') {
+      throw new Error(`${k} must be a string`);
+    } else {
+      (out as Record<string, unknown>)[k] = value;
+    }
+  }
+  return out;
+}
+
+/** The live knobs. Changes apply to the next request or boot. */
+export class Faults {
+  private settings: FaultSettings = defaultFaults();
+
+  /** Changes some knobs; throws on an unknown knob or a wrong type. */
+  set(changes: Partial<FaultSettings>): FaultSettings {
+    this.settings = { ...this.settings, ...validateFaults(changes as Record<string, unknown>) };
+    return this.current();
+  }
+
+  /** Back to a well-behaved cloud. */
+  reset(): FaultSettings {
+    this.settings = defaultFaults();
+    return this.current();
+  }
+
+  current(): FaultSettings {
+    return JSON.parse(JSON.stringify(this.settings)) as FaultSettings;
+  }
+
+  get<K extends keyof FaultSettings>(k: K): FaultSettings[K] {
+    return this.settings[k];
+  }
+
+  /** Decides whether this request is answered with an injected 503. */
+  shouldFail(service: ApiService, region: string | undefined): boolean {
+    const s = this.settings;
+    if (region && service !== 'identity' && s.failingRegions.includes(region)) return true;
+    if (s.errorRate <= 0) return false;
+    if (s.errorServices.length && !s.errorServices.includes(service)) return false;
+    if (s.errorRegions.length && (!region || !s.errorRegions.includes(region))) return false;
+    return Math.random() < s.errorRate;
+  }
+
+  /** Decides (and consumes) whether a boot of this server ends in ERROR. */
+  takeBootError(name: string): boolean {
+    const s = this.settings;
+    if (s.bootErrorNamePattern && new RegExp(s.bootErrorNamePattern).test(name)) return true;
+    if (s.bootErrors > 0) {
+      s.bootErrors -= 1;
+      return true;
+    }
+    return false;
+  }
+
+  sshBlocked(name: string): boolean {
+    const s = this.settings;
+    return s.sshNeverOpens || Boolean(s.sshNeverOpensNamePattern && new RegExp(s.sshNeverOpensNamePattern).test(name));
+  }
+}

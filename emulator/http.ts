@@ -1,0 +1,187 @@
+/**
+ * Small HTTP plumbing shared by the emulated services: routing, body reading,
+ * and the error bodies each OpenStack service really sends.
+ */
+import http from 'node:http';
+
+export type ServiceName = 'identity' | 'image' | 'compute' | 'network' | 'emulator';
+
+/** An error that becomes an HTTP answer in the shape of the service that raised it. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    /** Neutron's exception type name, Nova's error key override, ... */
+    readonly kind?: string,
+  ) {
+    super(message);
+  }
+}
+
+export const STATUS_TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  406: 'Not Acceptable',
+  409: 'Conflict',
+  410: 'Gone',
+  413: 'Request Entity Too Large',
+  415: 'Unsupported Media Type',
+  500: 'Internal Server Error',
+  501: 'Not Implemented',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+};
+
+const NOVA_KEYS: Record<number, string> = {
+  400: 'badRequest',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'itemNotFound',
+  405: 'badMethod',
+  406: 'notAcceptable',
+  409: 'conflictingRequest',
+  413: 'overLimit',
+  415: 'badMediaType',
+  501: 'notImplemented',
+  503: 'serviceUnavailable',
+};
+
+/** The body a service sends for an error, as the real services format it. */
+export function errorBody(service: ServiceName, status: number, message: string, kind?: string, acceptsJson = true): { body: string; contentType: string } {
+  const title = STATUS_TITLES[status] ?? 'Error';
+  switch (service) {
+    case 'identity':
+    case 'emulator':
+      return { body: JSON.stringify({ error: { code: status, message, title } }), contentType: 'application/json' };
+    case 'compute': {
+      const key = kind ?? NOVA_KEYS[status] ?? 'computeFault';
+      return { body: JSON.stringify({ [key]: { code: status, message } }), contentType: 'application/json; charset=UTF-8' };
+    }
+    case 'network':
+      return {
+        body: JSON.stringify({ NeutronError: { type: kind ?? `HTTP${title.replace(/ /g, '')}`, message, detail: '' } }),
+        contentType: 'application/json',
+      };
+    case 'image':
+      // Glance answers through webob: JSON when the client accepts it, plain text otherwise
+      if (acceptsJson) {
+        return {
+          body: JSON.stringify({ message: `${message}<br /><br />\n\n\n`, code: `${status} ${title}`, title }),
+          contentType: 'application/json',
+        };
+      }
+      return { body: `${status} ${title}\n\n${message}\n\n   `, contentType: 'text/plain; charset=UTF-8' };
+  }
+}
+
+export interface Request {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  headers: http.IncomingHttpHeaders;
+  raw: http.IncomingMessage;
+  /** Base URL the client used to reach us (scheme://host:port). */
+  base: string;
+}
+
+export type Params = Record<string, string>;
+
+export interface Reply {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** Already written (streamed answers). */
+  handled?: boolean;
+}
+
+export type Handler = (req: Request, params: Params, res: http.ServerResponse) => Promise<Reply> | Reply;
+
+interface Route {
+  method: string;
+  pattern: RegExp;
+  names: string[];
+  handler: Handler;
+}
+
+/** A tiny path router: `/v2/images/:id/file`. Unknown paths are 404, known paths with another method 405. */
+export class Router {
+  private routes: Route[] = [];
+
+  add(method: string, path: string, handler: Handler): this {
+    const names: string[] = [];
+    const source = path
+      .split('/')
+      .map((part) => {
+        if (part.startsWith(':')) {
+          names.push(part.slice(1));
+          return '([^/]+)';
+        }
+        return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      })
+      .join('/');
+    this.routes.push({ method, pattern: new RegExp(`^${source}/?$`), names, handler });
+    return this;
+  }
+
+  match(method: string, path: string): { handler: Handler; params: Params } | 'method' | undefined {
+    let pathMatched = false;
+    for (const r of this.routes) {
+      const m = r.pattern.exec(path);
+      if (!m) continue;
+      pathMatched = true;
+      if (r.method !== method && !(method === 'HEAD' && r.method === 'GET')) continue;
+      const params: Params = {};
+      r.names.forEach((n, i) => (params[n] = decodeURIComponent(m[i + 1])));
+      return { handler: r.handler, params };
+    }
+    return pathMatched ? 'method' : undefined;
+  }
+}
+
+/** Reads a request body up to a limit (API bodies are small; image data is streamed elsewhere). */
+export async function readBody(req: http.IncomingMessage, limit = 1024 * 1024): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    const buf = chunk as Buffer;
+    size += buf.length;
+    if (size > limit) throw new HttpError(413, 'Request body too large.');
+    chunks.push(buf);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Parses a JSON body; the message on failure is the caller's (each service words it differently). */
+export async function readJson(req: http.IncomingMessage, malformedMessage: string): Promise<unknown> {
+  const raw = (await readBody(req)).toString('utf8');
+  if (raw.trim() === '') throw new HttpError(400, malformedMessage);
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch {
+    throw new HttpError(400, malformedMessage);
+  }
+}
+
+export function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export function nowIso(withMillis = false): string {
+  const s = new Date().toISOString();
+  return withMillis ? s.replace(/Z$/, '000Z') : s.replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** Integer query parameter, or a 400 in the caller's wording. */
+export function intParam(q: URLSearchParams, name: string, message: string): number | undefined {
+  const v = q.get(name);
+  if (v === null) return undefined;
+  if (!/^\d+$/.test(v)) throw new HttpError(400, message);
+  return Number(v);
+}
