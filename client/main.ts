@@ -12,6 +12,7 @@ import { server } from './commands/server';
 import { status } from './commands/status';
 import { validate } from './commands/validate';
 import { worker } from './commands/worker';
+import { emulator } from './commands/emulator';
 import { Output, consoleOutput } from './render';
 import { Session, withSession } from './session';
 
@@ -119,6 +120,24 @@ export function buildProgram(result: { code: number }): Command {
     .option('--out-dir <dir>', 'write <kind>.schema.json files there')
     .action(async (kind: 'images' | 'test' | 'upload' | undefined, opts: { outDir?: string }) => {
       result.code = await schema(kind, opts, output());
+    });
+
+  program
+    .command('emulator')
+    .description('run a local OpenStack emulator (Keystone, Glance, Nova, Neutron; servers reachable over SSH) until Ctrl-C')
+    .option('--host <ip>', 'address to listen on', '127.0.0.1')
+    .addOption(new Option('--port <port>', 'API port').default(5000).argParser(parsePort))
+    .option('--regions <names>', 'comma-separated region names', 'RegionOne,RegionTwo')
+    .option('--state-file <file>', 'keep the cloud state in this JSON file across restarts')
+    .option('--data-dir <dir>', 'where image data and server directories live (default: next to the state file, or temporary)')
+    .addOption(new Option('--token-ttl <seconds>', 'token lifetime').default(3600).argParser((v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive number of seconds');
+      return n;
+    }))
+    .addOption(new Option('--ssh-port <port>', 'port the servers answer SSH on (default 22 as root)').argParser(parsePort))
+    .action(async (opts) => {
+      result.code = await emulator(opts, output(), interrupted());
     });
 
   return program;
