@@ -108,6 +108,47 @@ describe('catalog URLs as real clouds register them', () => {
     cloud.close();
   });
 
+  it('sends a server create in Nova\'s field names, user data base64-encoded, at the microversion tagged NICs need', async () => {
+    await fakeCloud({ compute: '/compute/v2.1' }, () => ({ status: 202, body: { server: { id: 's3', links: [], adminPass: 'x' } } }));
+    const cloud = await connectCloud({ authUrl: `${fake!.url}/v3`, username: 'demo', password: PASSWORD });
+    await cloud.compute.createServer({
+      name: 'DIBCTL-1',
+      imageRef: 'img',
+      flavorRef: '2',
+      key_name: 'k',
+      networks: [{ uuid: 'n1', fixed_ip: '192.0.2.10', tag: 'main' }, { port: 'p1' }, { uuid: 'n2', fixed_ip: '2001:db8::10' }],
+      user_data: '#!/bin/sh\necho hi\n',
+      config_drive: true,
+      availability_zone: 'az1',
+    });
+    const r = fake!.requests.at(-1)!;
+    expect(r.headers['openstack-api-version']).toBe('compute 2.42');
+    expect(r.json).toEqual({
+      server: {
+        name: 'DIBCTL-1',
+        imageRef: 'img',
+        flavorRef: '2',
+        key_name: 'k',
+        networks: [{ uuid: 'n1', fixed_ip: '192.0.2.10', tag: 'main' }, { port: 'p1' }, { uuid: 'n2', fixed_ip: '2001:db8::10' }],
+        user_data: Buffer.from('#!/bin/sh\necho hi\n').toString('base64'),
+        config_drive: true,
+        availability_zone: 'az1',
+      },
+    });
+    cloud.close();
+  });
+
+  it('sends networks "auto" when a microversion of 2.37 or later is used without networks', async () => {
+    await fakeCloud({ compute: '/compute/v2.1' }, () => ({ status: 202, body: { server: { id: 's4', links: [] } } }));
+    const cloud = await connectCloud({ authUrl: `${fake!.url}/v3`, username: 'demo', password: PASSWORD });
+    await cloud.compute.createServer({ name: 'a', imageRef: 'img', flavorRef: '2', tags: ['t'] });
+    expect((fake!.requests.at(-1)!.json as { server: { networks: unknown; tags: unknown } }).server).toMatchObject({ networks: 'auto', tags: ['t'] });
+    await cloud.compute.createServer({ name: 'b', imageRef: 'img', flavorRef: '2' });
+    expect(fake!.requests.at(-1)!.headers['openstack-api-version']).toBe('compute 2.1');
+    expect((fake!.requests.at(-1)!.json as { server: Record<string, unknown> }).server).not.toHaveProperty('networks');
+    cloud.close();
+  });
+
   it('follows next links by their query only, even when they name another host', async () => {
     await fakeCloud({ image: '/image' }, (r) => {
       const marker = r.query.get('marker');
