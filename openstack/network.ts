@@ -4,6 +4,8 @@
 import { LookupError, OpenStackHttpError } from './errors';
 import { nextQuery, Query, ServiceHttp } from './http';
 
+const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
+
 export interface Network {
   id: string;
   /** May contain `/` and addresses, e.g. `internet_192.0.2.0/27`. */
@@ -78,12 +80,15 @@ export class NetworkClient {
     return out;
   }
 
-  /** A network by id, else by exact name (several with that name is an error). */
+  /** A network by id (when UUID-shaped), else by exact name (several with that name is an error). */
   async findNetwork(idOrName: string): Promise<Network> {
-    try {
-      return await this.getNetwork(idOrName);
-    } catch (err) {
-      if (!(err instanceof OpenStackHttpError) || err.status !== 404) throw err;
+    // Network ids are UUIDs; names (which may hold `/`) never go into the path.
+    if (UUID.test(idOrName)) {
+      try {
+        return await this.getNetwork(idOrName);
+      } catch (err) {
+        if (!(err instanceof OpenStackHttpError) || err.status !== 404) throw err;
+      }
     }
     const byName = (await this.listNetworks({ name: idOrName })).filter((n) => n.name === idOrName);
     if (byName.length === 1) return byName[0];

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CloudAuth, connectCloud, Cloud, ImageNotFoundError, AuthenticationError, OpenStackHttpError } from '../../openstack';
+import { CloudAuth, connectCloud, Cloud, ImageNotFoundError, AuthenticationError, OpenStackHttpError, UploadTimeoutError } from '../../openstack';
 import { Emulator, startEmulator } from '../../emulator';
 
 let emu: Emulator;
@@ -170,6 +170,25 @@ describe('Glance on the emulator', () => {
     expect(result.verified).toEqual({ md5: true, sha512: true });
     expect(result.image).toMatchObject({ status: 'active', size: data.length, os_hash_algo: 'sha512' });
     expect(seen.at(-1)).toBe(data.length);
+  });
+
+  it('stops a throttled upload at its time limit with UploadTimeoutError', async () => {
+    const cloud = await connect('user');
+    const file = path.join(dir, 'slow.raw');
+    fs.writeFileSync(file, randomBytes(16 * 1024 * 1024));
+    const img = await cloud.image.createImage({ name: 'client-slow', disk_format: 'raw', container_format: 'bare' });
+    emu.faults.set({ uploadBytesPerSecond: 64 * 1024 });
+    try {
+      const started = Date.now();
+      const err = await cloud.image.uploadImage(img.id, file, { timeoutMs: 500 }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(UploadTimeoutError);
+      expect(err).toMatchObject({ imageId: img.id, limitMs: 500, exitCode: 1 });
+      // what socket buffers took counts as sent; the rest of the file never was
+      expect((err as UploadTimeoutError).bytesSent).toBeLessThan(16 * 1024 * 1024);
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      emu.faults.reset();
+    }
   });
 
   it('updates name, properties, tags, visibility and protection with one JSON patch', async () => {

@@ -27,7 +27,7 @@ afterEach(async () => {
 });
 
 /** A fake cloud: Keystone at /v3 with the given catalog paths, `route` for the rest. */
-async function fakeCloud(paths: { image?: string; compute?: string; network?: string }, route: (r: FakeRequest) => FakeAnswer) {
+async function fakeCloud(paths: { image?: string; compute?: string; network?: string }, route: (r: FakeRequest) => FakeAnswer | Promise<FakeAnswer>) {
   fake = await startFakeServer((r, s) => {
     if (r.path === '/v3/auth/tokens') {
       const cat = Object.entries(paths).map(([type, p]) => ({ type, url: `${s.url}${p}` }));
@@ -162,6 +162,29 @@ describe('catalog URLs as real clouds register them', () => {
     expect(ids).toEqual(['a', 'b', 'c']);
     const pages = fake!.requests.filter((x) => x.path === '/image/v2/images');
     expect(pages.map((x) => x.query.toString())).toEqual(['obsolete=True&limit=2', 'marker=b&limit=2&obsolete=True', 'marker=c&limit=2&obsolete=True']);
+    cloud.close();
+  });
+
+  it('finds a network whose name holds a slash and an address by name, never putting the name in the path', async () => {
+    await fakeCloud({ network: '/net/' }, (r) => {
+      if (r.path === '/net/v2.0/networks' && r.query.get('name') === 'internet_192.0.2.0/27') {
+        return { body: { networks: [{ id: 'a1b2c3d4-0000-4000-8000-000000000001', name: 'internet_192.0.2.0/27' }] } };
+      }
+      return { status: 404, body: { NeutronError: { message: 'not found' } } };
+    });
+    const cloud = await connectCloud({ authUrl: `${fake!.url}/v3`, username: 'demo', password: PASSWORD });
+    expect((await cloud.network.findNetwork('internet_192.0.2.0/27')).id).toBe('a1b2c3d4-0000-4000-8000-000000000001');
+    const sent = fake!.requests.filter((x) => x.path.startsWith('/net/'));
+    expect(sent.map((x) => x.url)).toEqual(['/net/v2.0/networks?name=internet_192.0.2.0%2F27']);
+    cloud.close();
+  });
+
+  it('gives up on a request that exceeds the time limit with a connection error', async () => {
+    await fakeCloud({ network: '/net' }, () => new Promise<FakeAnswer>((res) => setTimeout(() => res({ body: { networks: [] } }), 1500)));
+    const cloud = await connectCloud({ authUrl: `${fake!.url}/v3`, username: 'demo', password: PASSWORD }, { timeoutMs: 200 });
+    const err = await cloud.network.listNetworks().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenStackConnectionError);
+    expect((err as Error).message).toMatch(/ETIMEDOUT|timeout/i);
     cloud.close();
   });
 
