@@ -86,7 +86,22 @@ export function joinUrl(base: string, p: string): string {
   return `${base.replace(/\/+$/, '')}/${p.replace(/^\/+/, '')}`;
 }
 
-/** The service's own message from an error body (Nova, Neutron, Keystone, Glance shapes). */
+/** Text without HTML tags and runs of whitespace, at most 500 characters. */
+function plainText(text: string): string {
+  const plain = text
+    .replace(/<head>[\s\S]*?<\/head>/gi, ' ')
+    .replace(/<h1>[\s\S]*?<\/h1>/gi, ' ')
+    .replace(/<[^>]+>/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+  return plain.length > 500 ? `${plain.slice(0, 500)}...` : plain;
+}
+
+/**
+ * The service's own message from an error body: Nova (`{"badRequest":
+ * {"message"}}`), Neutron (`{"NeutronError": {...}}`), Keystone (`{"error":
+ * {"message"}}`), Glance (HTML, or JSON whose message still carries `<br />`).
+ */
 export function extractServerMessage(text: string): string {
   const trimmed = text.trim();
   if (!trimmed) return '';
@@ -96,34 +111,27 @@ export function extractServerMessage(text: string): string {
       const fromObj = (o: unknown): string | undefined => {
         if (!o || typeof o !== 'object') return undefined;
         const r = o as Record<string, unknown>;
-        if (typeof r.message === 'string') return r.message;
-        if (typeof r.detail === 'string') return r.detail;
-        if (typeof r.description === 'string') return r.description;
+        for (const k of ['message', 'detail', 'description', 'title']) {
+          if (typeof r[k] === 'string' && (r[k] as string).trim()) return r[k] as string;
+        }
         return undefined;
       };
       const direct = fromObj(body);
-      if (direct) return direct;
-      if (typeof body.error === 'string') return body.error;
+      if (direct) return plainText(direct);
+      if (typeof body.error === 'string') return plainText(body.error);
       for (const v of Object.values(body)) {
         const m = fromObj(v);
-        if (m) return m;
+        if (m) return plainText(m);
       }
       if (Array.isArray(body.errors)) {
-        const parts = body.errors.map((e) => fromObj(e) ?? (typeof e === 'object' && e && 'title' in e ? String((e as { title: unknown }).title) : ''));
-        const msg = parts.filter(Boolean).join('; ');
-        if (msg) return msg;
+        const msg = body.errors.map((e) => fromObj(e) ?? '').filter(Boolean).join('; ');
+        if (msg) return plainText(msg);
       }
     } catch {
       // not JSON after all: fall through to plain text
     }
   }
-  const plain = trimmed
-    .replace(/<head>[\s\S]*?<\/head>/gi, ' ')
-    .replace(/<h1>[\s\S]*?<\/h1>/gi, ' ')
-    .replace(/<[^>]+>/g, ' ')
-    .replace(/\s+/g, ' ')
-    .trim();
-  return plain.length > 500 ? `${plain.slice(0, 500)}...` : plain;
+  return plainText(trimmed);
 }
 
 function requestIdOf(headers: Record<string, string>): string | undefined {

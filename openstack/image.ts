@@ -186,6 +186,12 @@ export class ImageClient {
     return (await this.listImages({ ...filters, name })).filter((i) => i.name === name);
   }
 
+  /** Images whose custom property has exactly this value (e.g. a build id for an idempotent create). */
+  async findImagesByProperty(property: string, value: PropertyValue, filters: ImageFilters = {}): Promise<Image[]> {
+    const wanted = String(value);
+    return (await this.listImages({ ...filters, [property]: wanted })).filter((i) => String(i[property] ?? '') === wanted);
+  }
+
   /** The one image with this id or, failing that, this name. */
   async findImageByIdOrName(nameOrId: string): Promise<Image> {
     const byId = await this.findImage(nameOrId);

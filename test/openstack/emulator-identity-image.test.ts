@@ -156,6 +156,7 @@ describe('Glance on the emulator', () => {
     const err = await cloud.image.getImage('00000000-0000-0000-0000-000000000000').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ImageNotFoundError);
     expect(err).toMatchObject({ exitCode: 50, status: 404, service: 'image' });
+    expect((err as ImageNotFoundError).serverMessage).toBe('No image found with ID 00000000-0000-0000-0000-000000000000');
     expect(await cloud.image.findImage('00000000-0000-0000-0000-000000000000')).toBeUndefined();
   });
 
@@ -241,6 +242,14 @@ describe('Glance on the emulator', () => {
     await cloud.image.createImage({ name: 'client-obsolete', properties: { obsolete: 'false' } });
     const found = await cloud.image.obsoleteImages({ name: 'client-obsolete' });
     expect(found.map((i) => i.id).sort()).toEqual([a.id, b.id].sort());
+  });
+
+  it('finds images by a custom property such as the build id', async () => {
+    const cloud = await connect('user');
+    const img = await cloud.image.createImage({ name: 'client-prop', properties: { dibctl_build_id: 'build-42' } });
+    await cloud.image.createImage({ name: 'client-prop', properties: { dibctl_build_id: 'build-43' } });
+    expect((await cloud.image.findImagesByProperty('dibctl_build_id', 'build-42')).map((i) => i.id)).toEqual([img.id]);
+    expect(await cloud.image.findImagesByProperty('dibctl_build_id', 'build-44')).toEqual([]);
   });
 
   it('finds an image by id or by its unique name', async () => {

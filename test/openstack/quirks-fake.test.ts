@@ -208,6 +208,7 @@ describe('error mapping', () => {
       'The request you have made requires authentication.',
     );
     expect(extractServerMessage(glance404)).toBe('No image found with ID 5b1b.');
+    expect(extractServerMessage('{"message": "No image found with ID 5b1b.<br /><br />\\n\\n\\n", "code": "404 Not Found", "title": "Not Found"}')).toBe('No image found with ID 5b1b.');
     expect(extractServerMessage('')).toBe('');
   });
 
