@@ -111,9 +111,10 @@ describe('token expiry on the emulator', () => {
     const lines: string[] = [];
     const cloud = await connectShort(short, lines);
     await cloud.image.listImages();
+    const before = lines.filter((l) => /^RESP: 201 POST .*\/v3\/auth\/tokens/.test(l)).length;
     await new Promise((r) => setTimeout(r, 1300));
     await cloud.image.listImages();
-    expect(lines.filter((l) => /^RESP: 201 POST .*\/v3\/auth\/tokens/.test(l))).toHaveLength(2);
+    expect(lines.filter((l) => /^RESP: 201 POST .*\/v3\/auth\/tokens/.test(l))).toHaveLength(before + 1);
     expect(lines.filter((l) => /^RESP: 401/.test(l))).toHaveLength(0);
     expect(lines.at(-1)).toMatch(/^RESP: 200 GET .*\/v2\/images/);
   });
