@@ -49,11 +49,11 @@ export function buildProgram(result: { code: number }): Command {
   const globals = () => program.opts<GlobalOptions>();
   const output = (): Output => consoleOutput(Boolean(globals().json));
 
-  async function inSession(fn: (s: Session, o: Output) => Promise<number>): Promise<void> {
+  async function inSession(fn: (s: Session, o: Output) => Promise<number>, needsWorker = true): Promise<void> {
     const o = output();
     installRuntime(globals().debug ? 'DEBUG' : 'WARN');
     result.code = await withSession(
-      { localWorker: globals().localWorker === false ? 'never' : 'auto', note: o.err },
+      { localWorker: globals().localWorker === false ? 'never' : 'auto', needsWorker, note: o.err },
       (s) => fn(s, o),
     );
   }
@@ -78,7 +78,7 @@ export function buildProgram(result: { code: number }): Command {
     .command('status')
     .description('show the state and current stage of a workflow')
     .argument('<workflow-id>')
-    .action(async (id: string) => inSession((s, o) => status(s, id, o)));
+    .action(async (id: string) => inSession((s, o) => status(s, id, o), false));
 
   program
     .command('server')

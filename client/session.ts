@@ -5,9 +5,10 @@
  * - otherwise an ephemeral dev server that lives as long as the command.
  * When no worker polls dibctl's task queue, the command runs one in-process.
  */
+import os from 'node:os';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import { TemporalUnavailableError, describeError } from '../errors';
+import { DibctlError, TemporalUnavailableError, describeError } from '../errors';
 import { localAddress, temporalSettings } from '../temporal/connection';
 import { DevServer, startDevServer } from '../temporal/dev-server';
 import { tcpAccepts } from '../temporal/free-port';
@@ -20,6 +21,8 @@ export interface SessionOptions {
   env?: NodeJS.ProcessEnv;
   /** 'auto': run an in-process worker when no other polls the task queue. */
   localWorker?: 'auto' | 'never' | 'always';
+  /** False for commands that only read (status): no worker is started or required. */
+  needsWorker?: boolean;
   taskQueue?: string;
   activityDeps?: ActivityDeps;
   /** Notes for the operator (stderr). */
@@ -56,13 +59,36 @@ async function connect(address: string, settings: ReturnType<typeof temporalSett
   }
 }
 
+/**
+ * The server lists pollers for minutes after their worker died, so a listed
+ * poller only counts when it is plausibly alive: a dibctl worker on this host
+ * whose process exists, or any other poller seen within the long-poll interval.
+ */
+export function pollerAlive(
+  poller: { identity?: string | null; lastAccessTime?: { seconds?: unknown } | null },
+  now = Date.now(),
+  hostname = os.hostname(),
+): boolean {
+  const m = /@([^:@]+):(\d+)$/.exec(poller.identity ?? '');
+  if (m && m[1] === hostname) {
+    try {
+      process.kill(Number(m[2]), 0);
+      return true;
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === 'EPERM';
+    }
+  }
+  const seconds = Number(poller.lastAccessTime?.seconds ?? 0);
+  return now / 1000 - seconds < 75;
+}
+
 async function hasPollers(client: Client, namespace: string, taskQueue: string): Promise<boolean> {
   const res = await client.workflowService.describeTaskQueue({
     namespace,
     taskQueue: { name: taskQueue },
     taskQueueType: 1, // TASK_QUEUE_TYPE_WORKFLOW
   });
-  return (res.pollers ?? []).length > 0;
+  return (res.pollers ?? []).some((p) => pollerAlive(p));
 }
 
 export async function openSession(opts: SessionOptions = {}): Promise<Session> {
@@ -107,11 +133,27 @@ export async function openSession(opts: SessionOptions = {}): Promise<Session> {
 
     const wanted = opts.localWorker ?? 'auto';
     let inProcessWorker = false;
-    if (wanted === 'always' || mode === 'embedded' || (wanted === 'auto' && !(await hasPollers(client, namespace, taskQueue)))) {
+    let startWorker = false;
+    if (opts.needsWorker !== false) {
+      if (wanted === 'always' || mode === 'embedded') startWorker = true;
+      else if (!(await hasPollers(client, namespace, taskQueue))) {
+        if (wanted === 'never') {
+          throw new DibctlError(`No worker polls task queue '${taskQueue}' at ${address}: start one with 'dibctl worker'.`);
+        }
+        startWorker = true;
+      }
+    }
+    if (startWorker) {
       if (mode !== 'embedded') note(`No worker polls task queue '${taskQueue}' at ${address}: running one in this process.`);
       const o = settings.connectionOptions;
       const nativeConnection = await NativeConnection.connect({ address, tls: o.tls, apiKey: o.apiKey, metadata: o.metadata });
-      const workers = await createDibctlWorkers({ connection: nativeConnection, namespace, taskQueue, activityDeps: opts.activityDeps });
+      const workers = await createDibctlWorkers({
+        connection: nativeConnection,
+        namespace,
+        taskQueue,
+        activityDeps: opts.activityDeps,
+        identity: `dibctl-cli@${os.hostname()}:${process.pid}`,
+      });
       let stop!: () => void;
       const stopped = new Promise<void>((resolve) => (stop = resolve));
       const running = runWorkers(workers, stopped);

@@ -103,7 +103,12 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
     logFd = await fs.open(opts.log, 'a');
     stdio = ['ignore', logFd.fd, logFd.fd];
   }
-  const child = spawn(cli.path, args, { stdio, env });
+  // A small shell stands between us and the server: it stops the server when
+  // this process goes away, even by SIGKILL, so no dev server is ever orphaned.
+  const watchdog =
+    '"$@" & pid=$!; trap \'kill -TERM $pid 2>/dev/null\' TERM INT; ' +
+    'while kill -0 $pid 2>/dev/null; do kill -0 $PPID 2>/dev/null || kill -TERM $pid 2>/dev/null; sleep 1 & wait $!; done; wait $pid';
+  const child = spawn('/bin/sh', ['-c', watchdog, 'temporal', cli.path, ...args], { stdio, env });
   killOnExit(child);
   await logFd?.close();
   const address = `${ip}:${port}`;

@@ -12,9 +12,9 @@ import { projectRoot } from '../common/project';
 
 export const DEFAULT_TASK_QUEUE = 'dibctl';
 
-/** The task queue only the worker on this host polls. */
-export function hostTaskQueue(hostname: string = os.hostname()): string {
-  return `${DEFAULT_TASK_QUEUE}@${hostname}`;
+/** The task queue only the worker on this host polls (one per shared queue). */
+export function hostTaskQueue(sharedQueue: string = DEFAULT_TASK_QUEUE, hostname: string = os.hostname()): string {
+  return `${sharedQueue}@${hostname}`;
 }
 
 /** The prebuilt workflow bundle (`npm run build`), else the sources to bundle now. */
@@ -42,13 +42,9 @@ export async function createDibctlWorkers(opts: DibctlWorkerOptions): Promise<Wo
     activities,
     identity: opts.identity ?? `dibctl-worker@${os.hostname()}:${process.pid}`,
   };
-  const main = await Worker.create({
-    ...common,
-    ...workflowSource(),
-    taskQueue: shared,
-    maxCachedWorkflows: 200,
-  });
-  const host = await Worker.create({ ...common, ...workflowSource(), taskQueue: hostTaskQueue(), maxCachedWorkflows: 20 });
+  const source = workflowSource();
+  const main = await Worker.create({ ...common, ...source, taskQueue: shared, maxCachedWorkflows: 200 });
+  const host = await Worker.create({ ...common, ...source, taskQueue: hostTaskQueue(shared), maxCachedWorkflows: 20 });
   return [main, host];
 }
 

@@ -5,7 +5,7 @@
  *   t().client.workflow.execute(...)  // inside tests
  */
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { DevServer, startDevServer } from '../../temporal/dev-server';
 import { ActivityDeps } from '../../activities';
 import { createDibctlWorkers } from '../../worker/worker';
@@ -19,7 +19,13 @@ export interface TestTemporal {
   startWorkers(taskQueue: string, deps?: ActivityDeps): Promise<Worker[]>;
 }
 
+let runtimeInstalled = false;
+
 export async function startTestTemporal(opts: { dbFilename?: string } = {}): Promise<TestTemporal & { stop(): Promise<void> }> {
+  if (!runtimeInstalled) {
+    runtimeInstalled = true;
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  }
   const server = await startDevServer({ dbFilename: opts.dbFilename });
   const connection = await Connection.connect({ address: server.address });
   const nativeConnection = await NativeConnection.connect({ address: server.address });

@@ -1,0 +1,90 @@
+import { freePort } from '../../temporal/free-port';
+import { cleanTemporalEnv, runDibctl } from '../support/cli';
+import { useTemporal } from '../support/temporal';
+
+describe('dibctl command line', () => {
+  it('--help lists the commands and exits 0', async () => {
+    const r = await runDibctl(['--help']);
+    expect(r.code).toBe(0);
+    for (const cmd of ['doctor', 'server', 'worker', 'status']) expect(r.stdout).toContain(cmd);
+  });
+
+  it('an unknown command exits 1 with a clear message', async () => {
+    const r = await runDibctl(['frobnicate']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("unknown command 'frobnicate'");
+  });
+
+  it('an unknown option exits 1 with a clear message', async () => {
+    const r = await runDibctl(['doctor', '--frob']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("unknown option '--frob'");
+  });
+
+  it('an unreachable TEMPORAL_ADDRESS gives one line naming it, exit 1, no stack trace', async () => {
+    const port = await freePort();
+    const r = await runDibctl(['doctor'], { env: cleanTemporalEnv({ TEMPORAL_ADDRESS: `127.0.0.1:${port}` }) });
+    expect(r.code).toBe(1);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(new RegExp(`^Error: Cannot reach the Temporal server at 127\\.0\\.0\\.1:${port}: `));
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('an invalid port option exits 1', async () => {
+    const r = await runDibctl(['server', '--port', '70000']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('must be a port number');
+  });
+});
+
+describe('dibctl doctor end to end', () => {
+  it('with nothing configured, starts an ephemeral server and worker, prints the table, exits 0', async () => {
+    const nobody = await freePort();
+    const r = await runDibctl(['doctor'], { env: cleanTemporalEnv({ DIBCTL_LOCAL_TEMPORAL: `127.0.0.1:${nobody}` }) });
+    expect(r.stderr).toContain('starting an ephemeral one');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/Temporal: 127\.0\.0\.1:\d+ \(namespace default, embedded\)/);
+    expect(r.stdout).toMatch(/^check\s+status\s+detail\s+needed for$/m);
+    expect(r.stdout).toMatch(/^ssh\s+(ok|MISSING)/m);
+  });
+
+  describe('against a configured server', () => {
+    const temporal = useTemporal();
+
+    it('runs an in-process worker when none polls, and --json gives the report', async () => {
+      const r = await runDibctl(['--json', 'doctor'], { env: cleanTemporalEnv({ TEMPORAL_ADDRESS: temporal().server.address }) });
+      expect(r.code).toBe(0);
+      expect(r.stderr).toContain("No worker polls task queue 'dibctl'");
+      const report = JSON.parse(r.stdout);
+      expect(report.temporal).toEqual({ address: temporal().server.address, namespace: 'default', mode: 'configured' });
+      expect(report.checks.length).toBe(7);
+      const history = await temporal().client.workflow.getHandle(report.workflowId).fetchHistory();
+      expect(history.events?.length).toBeGreaterThan(5);
+    });
+
+    it('finds a server on the local address when none is configured, and status shows the workflow', async () => {
+      const env = cleanTemporalEnv({ DIBCTL_LOCAL_TEMPORAL: temporal().server.address });
+      const r = await runDibctl(['--json', 'doctor'], { env });
+      expect(r.code).toBe(0);
+      const report = JSON.parse(r.stdout);
+      expect(report.temporal.mode).toBe('local');
+      const s = await runDibctl(['--json', 'status', report.workflowId], { env });
+      expect(s.code).toBe(0);
+      expect(JSON.parse(s.stdout)).toMatchObject({ workflowId: report.workflowId, type: 'doctorWorkflow', status: 'COMPLETED' });
+    });
+
+    it('--no-local-worker with nobody polling fails clearly', async () => {
+      const env = cleanTemporalEnv({ TEMPORAL_ADDRESS: temporal().server.address });
+      const r = await runDibctl(['--no-local-worker', 'doctor'], { env });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain("No worker polls task queue 'dibctl'");
+    });
+
+    it('status of an unknown workflow exits 1 naming it', async () => {
+      const r = await runDibctl(['status', 'no-such-workflow'], { env: cleanTemporalEnv({ TEMPORAL_ADDRESS: temporal().server.address }) });
+      expect(r.code).toBe(1);
+      expect(r.stderr.trim()).toBe("Error: No workflow with id 'no-such-workflow' in namespace default");
+    });
+  });
+});
