@@ -1,0 +1,85 @@
+/**
+ * What a test runner receives about the booted instance, and what it returns.
+ * Every framework (shell, pytest, ts, ssh, image, external) gets the same
+ * context; the shapes follow dibctl's shell variables and pytest fixtures.
+ * Nothing here is secret except the private key, which is a file path.
+ */
+import type { TestSpec } from '../../config/view';
+
+export interface FlavorInfo {
+  id: string;
+  name: string;
+  ram: number;
+  vcpus: number;
+  disk: number;
+  /** Flavor extra specs (DIBCTL_FLAVOR_META_<key>, `flavor_meta`). */
+  extraSpecs: Record<string, string>;
+}
+
+export interface InterfaceInfo {
+  /** Network name (the key of the server's `addresses`). */
+  network: string;
+  /** One record per address as Nova reports it: addr, version, OS-EXT-IPS:type, OS-EXT-IPS-MAC:mac_addr. */
+  addresses: Array<Record<string, unknown>>;
+}
+
+export interface SshAccess {
+  ip: string;
+  username: string;
+  port: number;
+  /** Path of the private key file (0600), on the worker host. */
+  privateKeyFile: string;
+  /** Path of an ssh_config file for this instance. */
+  configFile: string;
+  /** `ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o PasswordAuthentication=no -i KEY user@ip` (plus -p when not 22). */
+  commandLine: string;
+}
+
+export interface PortWait {
+  ip: string;
+  port: number;
+  /** Seconds allowed. */
+  timeout: number;
+  /** Seconds the wait took. */
+  waited: number;
+}
+
+export interface InstanceTestContext {
+  /** Nova's server record as returned by GET /servers/{id}. */
+  instance: Record<string, unknown> & { id: string; name: string };
+  flavor: FlavorInfo;
+  ips: string[];
+  ipsV4: string[];
+  ipsV6: string[];
+  mainIp: string;
+  interfaces: InterfaceInfo[];
+  ssh?: SshAccess;
+  portWait?: PortWait;
+  /** tests.environment_variables after merging (test env > image). */
+  environmentVariables: Record<string, string>;
+  /** Glance's record of the image under test. */
+  imageInfo: Record<string, unknown> & { id: string };
+  /** The images.yaml entry (plain view). */
+  imageConfig: Record<string, unknown>;
+  /** Absolute path of the image file on this host, when there is one. */
+  imageFile?: string;
+  /** Test environment label: runners that need cloud clients resolve credentials from it on the worker. */
+  testEnvironment: string;
+  /** Where the config files were read (so credentials resolve the same way on the worker). */
+  configOptions: { cwd: string; imagesConfig?: string; testConfig?: string; uploadConfig?: string };
+}
+
+export interface TestEntryResult {
+  /** e.g. `shell: tests/00-ping` */
+  name: string;
+  framework: TestSpec['kind'] | 'ts' | 'external';
+  passed: boolean;
+  durationMs: number;
+  /** Last part of the combined output (the full output is streamed live and kept in a log file). */
+  outputTail: string;
+  exitCode?: number | null;
+  /** Why it failed, in one line: exit code, time limit, missing tool. */
+  reason?: string;
+  /** Log file with the full output, on the worker host. */
+  logFile?: string;
+}
