@@ -19,6 +19,11 @@ const timeout = () => z.number(e(NON_NEG_INT)).int(e(NON_NEG_INT)).min(0, e(NON_
 const port = () => z.number(e(PORT)).int(e(PORT)).min(1, e(PORT)).max(65535, e(PORT));
 const seconds = () => z.number(e('must be a number of seconds >= 0')).min(0, e('must be a number of seconds >= 0'));
 
+const DURATION = 'must be a duration like 90s, 30m, 6h, 7d, 2w or a number of seconds';
+/** A duration: seconds, or a number with s, m, h, d or w. */
+const duration = () =>
+  z.union([z.number().int().min(0), z.string().regex(/^\d+\s*[smhdw]?$/)], e(DURATION)).describe('a duration: 90s, 30m, 6h, 7d, 2w or seconds');
+
 const UUID_RE = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 const uuid = () => z.string(e('must be a UUID')).regex(UUID_RE, e('must be a UUID'));
 const version = () => z.string(e('must be a version X.Y.Z (quote it)')).regex(/^\d+\.\d+\.\d+$/, e('must be a version X.Y.Z'));
@@ -260,6 +265,17 @@ export const uploadEnvironmentSchema = z.strictObject(
       )
       .optional(),
     external_upload: cmdlineList().optional().describe('commands replacing the native upload'),
+    retire: z
+      .strictObject(
+        {
+          check_every: duration().optional().describe('how often the retirement workflow checks, default 6h'),
+          delete_after: duration().optional().describe('how long an obsolete image is kept at least, default 0s'),
+          keep: timeout().optional().describe('newest obsolete copies of each name never deleted, default 0'),
+        },
+        e('must be a mapping'),
+      )
+      .optional()
+      .describe('when obsolete images are deleted once unused'),
   },
   e('must be a mapping'),
 );

@@ -33,6 +33,7 @@ export const DEFAULTS = {
   portWaitTimeout: 61,
   testTimeout: 300,
   sshPort: 22,
+  retireCheckEvery: '6h',
 } as const;
 
 export interface GlanceSettings {
@@ -136,6 +137,25 @@ export interface UploadEnvironmentConfig {
   disableWarnings: boolean;
   preprocessing?: { cmdline: string; outputFilename: string; useExisting: boolean; deleteProcessedAfterUpload: boolean };
   externalUpload: string[];
+  /** When obsolete images are deleted once unused (defaults applied). */
+  retire: RetirePolicy;
+}
+
+/** upload.yaml `retire:` in seconds. */
+export interface RetirePolicy {
+  checkEverySeconds: number;
+  deleteAfterSeconds: number;
+  keep: number;
+}
+
+const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
+
+/** `90s`, `30m`, `6h`, `7d`, `2w` or a number of seconds, in seconds. */
+export function durationSeconds(value: string | number): number {
+  if (typeof value === 'number') return value;
+  const m = /^(\d+)\s*([smhdw]?)$/.exec(value.trim());
+  if (!m) throw new ConfigError(`not a duration: ${value}`);
+  return Number(m[1]) * DURATION_UNITS[m[2] || 's'];
 }
 
 /** Image + test environment, merged: what the image test workflow runs with. */
@@ -283,6 +303,11 @@ export function uploadEnvironmentView(label: string, file: string, e: UploadEnvi
         }
       : {}),
     externalUpload: (e.external_upload ?? []).map((c) => c.cmdline),
+    retire: {
+      checkEverySeconds: durationSeconds(e.retire?.check_every ?? DEFAULTS.retireCheckEvery),
+      deleteAfterSeconds: durationSeconds(e.retire?.delete_after ?? 0),
+      keep: e.retire?.keep ?? 0,
+    },
   };
 }
 
