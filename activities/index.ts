@@ -3,6 +3,7 @@
  * real but isolated ones (a temp directory, an emulator's credentials, ...).
  */
 import { createDoctorActivities } from './doctor';
+import { createImageUploadActivities } from './image-upload';
 
 export interface ActivityDeps {
   env?: NodeJS.ProcessEnv;
@@ -11,8 +12,12 @@ export interface ActivityDeps {
 export function createActivities(deps: ActivityDeps = {}) {
   return {
     ...createDoctorActivities(deps),
+    ...createImageUploadActivities(deps),
   };
 }
 
 export type Activities = ReturnType<typeof createActivities>;
 export type { CheckResult, HostInfo, HostTool } from './doctor';
+export type { ImageAttributes, ImageUploadInput, ImageUploadResult, UploadHeartbeat } from './image-upload';
+export type { CloudRef, ConfigLocation } from './cloud';
+export type { StageFailureDetails } from './stage-failure';

@@ -1,0 +1,83 @@
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { Emulator, startEmulator } from '../../emulator';
+import { connectCloud } from '../../openstack';
+import { createImageUploadActivities, BUILD_ID_PROPERTY, ImageUploadInput, ImageUploadResult } from '../../activities/image-upload';
+import { StageProject, stageProject } from './fixture';
+
+describe('idempotent Glance upload activity', () => {
+  let emu: Emulator;
+  let project: StageProject;
+  const acts = createImageUploadActivities();
+
+  beforeAll(async () => {
+    emu = await startEmulator({ regions: ['RegionOne'] });
+    project = await stageProject(emu, 'cirros');
+  });
+  afterAll(async () => {
+    await project?.remove();
+    await emu?.stop();
+  });
+
+  const input = (buildId: string): ImageUploadInput => ({
+    cloud: project.cloud,
+    file: project.imageFile,
+    buildId,
+    image: { name: `DIBCTL-${buildId}`, diskFormat: 'qcow2', containerFormat: 'bare', visibility: 'private', properties: { os_distro: 'cirros' } },
+    timeoutSeconds: 60,
+  });
+
+  const imagesOf = (buildId: string) =>
+    emu.state().regions.RegionOne.images.filter((i) => i.properties[BUILD_ID_PROPERTY] === buildId);
+
+  it('uploads the file, verifies it, heartbeats progress and tags the image with its build id', async () => {
+    const env = new MockActivityEnvironment();
+    const beats: unknown[] = [];
+    env.on('heartbeat', (d: unknown) => beats.push(d));
+    const r: ImageUploadResult = await env.run(acts.uploadImageFile, input('wf-1/test'));
+    expect(r).toMatchObject({ bytes: 256 * 1024, reused: false });
+    expect(r.checksum).toMatch(/^[0-9a-f]{32}$/);
+    const imgs = imagesOf('wf-1/test');
+    expect(imgs.map((i) => i.id)).toEqual([r.imageId]);
+    expect(imgs[0]).toMatchObject({ status: 'active', visibility: 'private', name: 'DIBCTL-wf-1/test', properties: { os_distro: 'cirros' } });
+    expect(beats.length).toBeGreaterThan(0);
+    expect(beats[beats.length - 1]).toMatchObject({ imageId: r.imageId, total: 256 * 1024 });
+  });
+
+  it('a repeated attempt returns the image the first one finished instead of making a second', async () => {
+    const first: ImageUploadResult = await new MockActivityEnvironment().run(acts.uploadImageFile, input('wf-2/test'));
+    const second: ImageUploadResult = await new MockActivityEnvironment().run(acts.uploadImageFile, input('wf-2/test'));
+    expect(second).toMatchObject({ imageId: first.imageId, reused: true });
+    expect(imagesOf('wf-2/test')).toHaveLength(1);
+  });
+
+  it('an attempt whose predecessor created the image but died before the data completes that same image', async () => {
+    const cloud = await connectCloud({
+      authUrl: emu.authUrl, username: emu.user.username, password: emu.user.password, projectName: emu.user.projectName,
+      userDomainName: emu.user.userDomainName, projectDomainName: emu.user.projectDomainName,
+    });
+    const orphan = await cloud.image.createImage({ name: 'DIBCTL-wf-3/test', disk_format: 'qcow2', container_format: 'bare', properties: { [BUILD_ID_PROPERTY]: 'wf-3/test' } });
+    cloud.close();
+    const r: ImageUploadResult = await new MockActivityEnvironment().run(acts.uploadImageFile, input('wf-3/test'));
+    expect(r.imageId).toBe(orphan.id);
+    expect(imagesOf('wf-3/test').map((i) => [i.id, i.status])).toEqual([[orphan.id, 'active']]);
+  });
+
+  it('deleteImagesByBuildId removes the build images and nothing else', async () => {
+    const keep: ImageUploadResult = await new MockActivityEnvironment().run(acts.uploadImageFile, input('wf-4/keep'));
+    await new MockActivityEnvironment().run(acts.uploadImageFile, input('wf-4/test'));
+    const deleted: string[] = await new MockActivityEnvironment().run(acts.deleteImagesByBuildId, { cloud: project.cloud, buildId: 'wf-4/test' });
+    expect(deleted).toHaveLength(1);
+    expect(imagesOf('wf-4/test')).toHaveLength(0);
+    expect(imagesOf('wf-4/keep').map((i) => i.id)).toEqual([keep.imageId]);
+  });
+
+  it('fails non-retryably with exit 12 when the environment has no password', async () => {
+    const { promises: fs } = await import('node:fs');
+    const cfg = await fs.readFile(project.testConfig, 'utf8');
+    const broken = project.testConfig.replace(/test\.yaml$/, 'test-nopass.yaml');
+    await fs.writeFile(broken, cfg.replace(/^\s+password: .*\n/m, ''));
+    const bad = input('wf-5/test');
+    bad.cloud = { ...bad.cloud, config: { ...bad.cloud.config, testConfig: broken } };
+    await expect(new MockActivityEnvironment().run(acts.uploadImageFile, bad)).rejects.toMatchObject({ nonRetryable: true, details: [{ exitCode: 12 }] });
+  });
+});
