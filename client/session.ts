@@ -10,6 +10,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { DibctlError, TemporalUnavailableError, describeError } from '../errors';
 import { localAddress, temporalSettings } from '../temporal/connection';
+import { dataConverterFromEnv } from '../temporal/codec';
 import { DevServer, startDevServer } from '../temporal/dev-server';
 import { tcpAccepts } from '../temporal/free-port';
 import type { ActivityDeps } from '../activities';
@@ -129,7 +130,8 @@ export async function openSession(opts: SessionOptions = {}): Promise<Session> {
     const connection = await connect(address, settings);
     cleanups.push(() => connection.close());
     const namespace = devServer?.namespace ?? settings.namespace;
-    const client = new Client({ connection, namespace });
+    const dataConverter = dataConverterFromEnv(env);
+    const client = new Client({ connection, namespace, dataConverter });
 
     const wanted = opts.localWorker ?? 'auto';
     let inProcessWorker = false;
@@ -153,6 +155,7 @@ export async function openSession(opts: SessionOptions = {}): Promise<Session> {
         taskQueue,
         activityDeps: opts.activityDeps,
         identity: `dibctl-cli@${os.hostname()}:${process.pid}`,
+        dataConverter,
       });
       let stop!: () => void;
       const stopped = new Promise<void>((resolve) => (stop = resolve));

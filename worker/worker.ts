@@ -9,6 +9,7 @@ import path from 'node:path';
 import { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
 import { createActivities, ActivityDeps } from '../activities';
 import { projectRoot } from '../common/project';
+import { dataConverterFromEnv } from '../temporal/codec';
 
 export const DEFAULT_TASK_QUEUE = 'dibctl';
 
@@ -30,6 +31,8 @@ export interface DibctlWorkerOptions {
   taskQueue?: string;
   activityDeps?: ActivityDeps;
   identity?: string;
+  /** Payload codecs (encryption); defaults to the environment's settings. */
+  dataConverter?: WorkerOptions['dataConverter'];
 }
 
 /** One Worker per task queue: the shared one and this host's. */
@@ -41,6 +44,7 @@ export async function createDibctlWorkers(opts: DibctlWorkerOptions): Promise<Wo
     namespace: opts.namespace,
     activities,
     identity: opts.identity ?? `dibctl-worker@${os.hostname()}:${process.pid}`,
+    dataConverter: opts.dataConverter ?? dataConverterFromEnv(),
   };
   const source = workflowSource();
   const main = await Worker.create({ ...common, ...source, taskQueue: shared, maxCachedWorkflows: 200 });
