@@ -1,0 +1,72 @@
+/**
+ * external_tests: a command line with `%(name)s` placeholders, run by /bin/sh
+ * beside the native tests with the same DIBCTL_* variables; exit 0 = pass.
+ */
+import { RunOptions, errorText, limitMs, openLog, result } from './entry';
+import { ensureSshConfig, testProcessEnvironment } from './environment';
+import { failureReason, runInGroup } from './process-group';
+import type { InstanceTestContext, TestEntryResult } from './types';
+
+export interface ExternalSpec {
+  cmdline: string;
+  /** Seconds; 0 or absent: the default of a test entry (300). */
+  timeout?: number;
+}
+
+export const EXTERNAL_DEFAULT_TIMEOUT = 300;
+
+/** The values `%(name)s` placeholders of an external test can name. */
+export function externalPlaceholders(ctx: InstanceTestContext, sshConfigFile?: string): Record<string, string> {
+  const v: Record<string, string> = {
+    filename: ctx.imageFile ?? '',
+    label: String(ctx.imageConfig.label ?? ''),
+    environment: ctx.testEnvironment,
+    image_uuid: ctx.imageInfo.id,
+    instance_uuid: ctx.instance.id,
+    instance_name: ctx.instance.name.toLowerCase(),
+    ip: ctx.mainIp,
+    main_ip: ctx.mainIp,
+    flavor_id: String(ctx.flavor.id),
+    flavor_name: ctx.flavor.name,
+  };
+  if (ctx.ssh) {
+    v.username = ctx.ssh.username;
+    v.port = String(ctx.ssh.port);
+    v.private_key_file = ctx.ssh.privateKeyFile;
+    v.ssh_config = sshConfigFile ?? ctx.ssh.configFile;
+    v.ssh = ctx.ssh.commandLine;
+  }
+  if (ctx.portWait) v.wait_for_port = String(ctx.portWait.port);
+  return v;
+}
+
+/** Python's `%(name)s` interpolation (`%%` is a literal `%`); an unknown name is an error. */
+export function interpolate(template: string, values: Record<string, string>): string {
+  return template.replace(/%(%|\(([^)]*)\)s)/g, (_m, all: string, key: string | undefined) => {
+    if (all === '%') return '%';
+    if (key === undefined || !(key in values)) {
+      throw new Error(`unknown placeholder %(${key ?? ''})s (known: ${Object.keys(values).sort().join(', ')})`);
+    }
+    return values[key];
+  });
+}
+
+export async function runExternal(spec: ExternalSpec, ctx: InstanceTestContext, opts: RunOptions): Promise<TestEntryResult> {
+  const name = `external: ${spec.cmdline}`;
+  const started = Date.now();
+  const log = openLog('external', spec.cmdline.split(/\s+/)[0] ?? 'external', opts);
+  const timeout = spec.timeout && spec.timeout > 0 ? spec.timeout : EXTERNAL_DEFAULT_TIMEOUT;
+  let cmdline: string;
+  let env: NodeJS.ProcessEnv;
+  try {
+    const sshConfig = ctx.ssh ? ensureSshConfig(ctx.ssh, opts.logDir) : undefined;
+    cmdline = interpolate(spec.cmdline, externalPlaceholders(ctx, sshConfig));
+    env = testProcessEnvironment(ctx, sshConfig, opts.env);
+  } catch (err) {
+    return result(name, 'external', started, log, { passed: false, reason: errorText(err) });
+  }
+  log.note(`dibctl: running ${cmdline}`);
+  const outcome = await runInGroup('/bin/sh', ['-c', cmdline], { env, timeoutMs: limitMs(timeout), signal: opts.signal, log });
+  const why = failureReason(outcome, timeout);
+  return result(name, 'external', started, log, { passed: !why, exitCode: outcome.code, ...(why ? { reason: why } : {}) });
+}

@@ -1,0 +1,45 @@
+/**
+ * Test runners: one entry of an image's tests (shell, pytest, ts, ssh, image or
+ * an external command) run against a booted instance, and the JUnit report of
+ * a run. A failing test is a result with passed=false, never an exception.
+ */
+import type { TestSpec } from '../../config/view';
+import { RunOptions, errorText, openLog, result } from './entry';
+import { runExternal } from './external';
+import { runShell } from './shell';
+import type { InstanceTestContext, TestEntryResult } from './types';
+
+export type TestEntrySpec = TestSpec | { kind: 'external'; cmdline: string; timeout?: number } | { kind: 'ts'; path: string; timeout: number };
+
+export type { RunOptions } from './entry';
+export type { InstanceTestContext, TestEntryResult, FlavorInfo, InterfaceInfo, SshAccess, PortWait } from './types';
+export { writeJUnitReport, junitXml } from './junit';
+export type { JUnitOptions } from './junit';
+export { dibctlVariables, ensureSshConfig, sshCommandLine, sshConfigText } from './environment';
+export { interpolate, externalPlaceholders } from './external';
+
+/** The name a result carries for a spec (`shell: /path`, `external: cmdline`). */
+export function entryName(spec: TestEntrySpec): string {
+  return spec.kind === 'external' ? `external: ${spec.cmdline}` : `${spec.kind}: ${spec.path}`;
+}
+
+export async function runTestEntry(spec: TestEntrySpec, ctx: InstanceTestContext, opts: RunOptions): Promise<TestEntryResult> {
+  try {
+    switch (spec.kind) {
+      case 'shell':
+        return await runShell(spec, ctx, opts);
+      case 'external':
+        return await runExternal(spec, ctx, opts);
+      default: {
+        const started = Date.now();
+        const log = openLog(spec.kind, spec.path, opts);
+        return result(entryName(spec), spec.kind, started, log, { passed: false, reason: `${spec.kind} tests cannot run on this worker yet` });
+      }
+    }
+  } catch (err) {
+    // runners report failures as results; anything thrown is an unexpected error of the runner itself
+    const started = Date.now();
+    const log = openLog(spec.kind, spec.kind === 'external' ? 'external' : spec.path, opts);
+    return result(entryName(spec), spec.kind, started, log, { passed: false, reason: `dibctl could not run the test: ${errorText(err)}` });
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * dibctl's shell tests: an executable file, or a directory whose executable
+ * files run in name order, outside the instance, with the DIBCTL_* variables.
+ * The entry's time limit covers all of them; the first failure stops the rest.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { RunOptions, errorText, limitMs, openLog, result } from './entry';
+import { ensureSshConfig, testProcessEnvironment } from './environment';
+import { failureReason, runInGroup } from './process-group';
+import type { InstanceTestContext, TestEntryResult } from './types';
+
+export interface ShellSpec {
+  path: string;
+  /** Seconds for the whole entry; 0: no limit. */
+  timeout: number;
+  /** Keep running the other files of a directory after one fails (default false, as dibctl). */
+  stopOnFailure?: boolean;
+}
+
+function isExecutableFile(file: string): boolean {
+  try {
+    const st = fs.statSync(file);
+    if (!st.isFile()) return false;
+    fs.accessSync(file, fs.constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The programs a shell entry runs, in name order; non-executable files of a directory are skipped. */
+export function shellPrograms(p: string): { programs: string[]; skipped: string[] } {
+  const st = fs.statSync(p);
+  if (!st.isDirectory()) return { programs: [p], skipped: [] };
+  const names = fs.readdirSync(p).sort();
+  const programs: string[] = [];
+  const skipped: string[] = [];
+  for (const name of names) {
+    const file = path.join(p, name);
+    if (isExecutableFile(file)) programs.push(file);
+    else if (!fs.statSync(file).isDirectory()) skipped.push(file);
+  }
+  return { programs, skipped };
+}
+
+export async function runShell(spec: ShellSpec, ctx: InstanceTestContext, opts: RunOptions): Promise<TestEntryResult> {
+  const name = `shell: ${spec.path}`;
+  const started = Date.now();
+  const log = openLog('shell', spec.path, opts);
+  if (!fs.existsSync(spec.path)) return result(name, 'shell', started, log, { passed: false, reason: `${spec.path} does not exist` });
+  let listed: ReturnType<typeof shellPrograms>;
+  let env: NodeJS.ProcessEnv;
+  try {
+    listed = shellPrograms(spec.path);
+    const sshConfig = ctx.ssh ? ensureSshConfig(ctx.ssh, opts.logDir) : undefined;
+    env = testProcessEnvironment(ctx, sshConfig, opts.env);
+  } catch (err) {
+    return result(name, 'shell', started, log, { passed: false, reason: errorText(err) });
+  }
+  for (const s of listed.skipped) log.note(`dibctl: skipping ${s}: not executable`);
+  if (listed.programs.length === 0) return result(name, 'shell', started, log, { passed: false, reason: `no executable files in ${spec.path}` });
+
+  const deadline = limitMs(spec.timeout) !== undefined ? started + limitMs(spec.timeout)! : undefined;
+  const failures: string[] = [];
+  let lastCode: number | null | undefined;
+  for (const program of listed.programs) {
+    const remaining = deadline !== undefined ? Math.max(1, deadline - Date.now()) : undefined;
+    log.note(`dibctl: running ${program}`);
+    const outcome = await runInGroup(program, [], { cwd: path.dirname(program), env, timeoutMs: remaining, signal: opts.signal, log });
+    lastCode = outcome.code;
+    const why = failureReason(outcome, spec.timeout);
+    if (!why) continue;
+    failures.push(`${path.basename(program)}: ${why}`);
+    if (outcome.timedOut || outcome.aborted || spec.stopOnFailure !== false) break;
+  }
+  if (failures.length === 0) return result(name, 'shell', started, log, { passed: true, exitCode: 0 });
+  return result(name, 'shell', started, log, { passed: false, exitCode: lastCode, reason: failures.join('; ') });
+}
