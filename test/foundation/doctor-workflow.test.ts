@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { DoctorReport } from '../../workflows';
+import { recordHistory } from '../support/histories';
 import { useTemporal } from '../support/temporal';
 
 describe('doctor workflow on a real Temporal dev server', () => {
@@ -14,11 +15,13 @@ describe('doctor workflow on a real Temporal dev server', () => {
       // A host whose disk-image-create answers with a known version, and nothing else on PATH.
       await fs.writeFile(path.join(binDir, 'disk-image-create'), '#!/bin/sh\necho "3.31.0"\n', { mode: 0o755 });
       await t.startWorkers('doctor-test', { env: { PATH: binDir } });
-      const report: DoctorReport = await t.client.workflow.execute('doctorWorkflow', {
+      const handle = await t.client.workflow.start('doctorWorkflow', {
         taskQueue: 'doctor-test',
         workflowId: `doctor-test-${Date.now()}`,
         args: [{ imageDir: binDir, minFreeBytes: 1 }],
       });
+      const report: DoctorReport = await handle.result();
+      await recordHistory(handle, 'doctor');
       const byName = Object.fromEntries(report.checks.map((c) => [c.name, c]));
       expect(report.host.hostname).toBe(os.hostname());
       expect(report.taskQueue).toBe('doctor-test');
