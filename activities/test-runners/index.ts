@@ -6,6 +6,7 @@
 import type { TestSpec } from '../../config/view';
 import { RunOptions, errorText, openLog, result } from './entry';
 import { runExternal } from './external';
+import { runPytest } from './pytest';
 import { runShell } from './shell';
 import type { InstanceTestContext, TestEntryResult } from './types';
 
@@ -30,6 +31,8 @@ export async function runTestEntry(spec: TestEntrySpec, ctx: InstanceTestContext
         return await runShell(spec, ctx, opts);
       case 'external':
         return await runExternal(spec, ctx, opts);
+      case 'pytest':
+        return await runPytest(spec, ctx, opts);
       default: {
         const started = Date.now();
         const log = openLog(spec.kind, spec.path, opts);

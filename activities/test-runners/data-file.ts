@@ -1,0 +1,61 @@
+/**
+ * The private file a pytest or TypeScript test run reads its context from:
+ * the instance test context plus, when they resolve, the test environment's
+ * cloud credentials. Written 0600 in a 0700 directory, named by the
+ * DIBCTL_TEST_DATA variable, deleted when the run ends. Secrets never go on
+ * a command line.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { resolveCredentials } from '../../config/credentials';
+import type { CloudAuth } from '../../openstack/auth-types';
+import type { InstanceTestContext } from './types';
+
+export const DATA_VARIABLE = 'DIBCTL_TEST_DATA';
+
+export interface TestData {
+  version: 1;
+  context: InstanceTestContext;
+  /** Credentials of the test environment, when they resolved. */
+  cloud?: CloudAuth;
+  /** Why there are no credentials (secret-free). */
+  cloudError?: string;
+}
+
+export interface DataFile {
+  file: string;
+  remove(): void;
+}
+
+/** The test environment's credentials, resolved on this host the way the rest of dibctl resolves them. */
+export function testCredentials(ctx: InstanceTestContext, env: NodeJS.ProcessEnv = process.env): { cloud?: CloudAuth; cloudError?: string } {
+  if (!ctx.testEnvironment) return { cloudError: 'the context names no test environment' };
+  try {
+    const { auth } = resolveCredentials('test', ctx.testEnvironment, {
+      cwd: ctx.configOptions.cwd,
+      env,
+      ...(ctx.configOptions.testConfig ? { testConfig: ctx.configOptions.testConfig } : {}),
+    });
+    return { cloud: auth };
+  } catch (err) {
+    return { cloudError: `credentials of test environment '${ctx.testEnvironment}': ${err instanceof Error ? err.message : String(err)}` };
+  }
+}
+
+export function writeDataFile(data: Omit<TestData, 'version'>): DataFile {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dibctl-test-data-'));
+  fs.chmodSync(dir, 0o700);
+  const file = path.join(dir, 'context.json');
+  fs.writeFileSync(file, JSON.stringify({ version: 1, ...data }), { mode: 0o600 });
+  return {
+    file,
+    remove() {
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function readDataFile(file: string): TestData {
+  return JSON.parse(fs.readFileSync(file, 'utf8')) as TestData;
+}

@@ -1,0 +1,81 @@
+/**
+ * pytest tests, as dibctl ran them: the system's pytest, stopping at the first
+ * failure, with dibctl's fixtures from the plugin this project ships
+ * (pytest_plugin/dibctl_pytest.py). The plugin reads its data from a private
+ * file named by DIBCTL_TEST_DATA.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { RunOptions, errorText, limitMs, openLog, result } from './entry';
+import { DATA_VARIABLE, testCredentials, writeDataFile } from './data-file';
+import { ensureSshConfig, testProcessEnvironment } from './environment';
+import { failureReason, runInGroup } from './process-group';
+import { pythonWithPytest } from './tools';
+import type { InstanceTestContext, TestEntryResult } from './types';
+
+export interface PytestSpec {
+  path: string;
+  timeout: number;
+  /** Run every test even after a failure (default: stop at the first, `-x`, as dibctl). */
+  stopOnFailure?: boolean;
+}
+
+export const PLUGIN_MODULE = 'dibctl_pytest';
+
+/** The directory holding the plugin module (next to this file, or in the source tree when running from dist/). */
+export function pluginDir(): string {
+  const candidates = [path.join(__dirname, 'pytest_plugin'), path.resolve(__dirname, '..', '..', '..', 'activities', 'test-runners', 'pytest_plugin')];
+  const found = candidates.find((d) => fs.existsSync(path.join(d, `${PLUGIN_MODULE}.py`)));
+  if (!found) throw new Error(`the pytest plugin ${PLUGIN_MODULE}.py is missing (looked in ${candidates.join(', ')})`);
+  return found;
+}
+
+const EXIT_MEANING: Record<number, string> = {
+  1: 'tests failed',
+  2: 'pytest was interrupted or could not collect the tests',
+  3: 'internal pytest error',
+  4: 'pytest usage error',
+  5: 'no tests were collected',
+};
+
+export async function runPytest(spec: PytestSpec, ctx: InstanceTestContext, opts: RunOptions): Promise<TestEntryResult> {
+  const name = `pytest: ${spec.path}`;
+  const started = Date.now();
+  const log = openLog('pytest', spec.path, opts);
+  const fail = (reason: string) => result(name, 'pytest', started, log, { passed: false, reason });
+  if (!fs.existsSync(spec.path)) return fail(`${spec.path} does not exist`);
+  const base = opts.env ?? process.env;
+  const python = await pythonWithPytest(base);
+  if (!python) return fail('pytest is not installed (Debian: apt-get install python3-pytest python3-testinfra python3-paramiko python3-novaclient python3-glanceclient)');
+
+  let data: ReturnType<typeof writeDataFile> | undefined;
+  try {
+    const sshConfig = ctx.ssh ? ensureSshConfig(ctx.ssh, opts.logDir) : undefined;
+    const context: InstanceTestContext = ctx.ssh && sshConfig ? { ...ctx, ssh: { ...ctx.ssh, configFile: sshConfig } } : ctx;
+    data = writeDataFile({ context, ...testCredentials(ctx, base) });
+    const env: NodeJS.ProcessEnv = {
+      ...testProcessEnvironment(ctx, sshConfig, base),
+      [DATA_VARIABLE]: data.file,
+      PYTHONPATH: [pluginDir(), base.PYTHONPATH].filter(Boolean).join(':'),
+      PYTHONDONTWRITEBYTECODE: '1',
+      PYTHONUNBUFFERED: '1',
+    };
+    const dir = fs.statSync(spec.path).isDirectory() ? spec.path : path.dirname(spec.path);
+    const args = ['-m', 'pytest', '-p', PLUGIN_MODULE, '-p', 'no:cacheprovider', '-v', '--color=no', '-rfE'];
+    if (spec.stopOnFailure !== false) args.push('-x');
+    args.push(spec.path);
+    log.note(`dibctl: running ${python} ${args.join(' ')}`);
+    const outcome = await runInGroup(python, args, { cwd: dir, env, timeoutMs: limitMs(spec.timeout), signal: opts.signal, log });
+    let why = failureReason(outcome, spec.timeout);
+    if (why && outcome.code !== null && EXIT_MEANING[outcome.code]) why = `${EXIT_MEANING[outcome.code]} (pytest exit code ${outcome.code})`;
+    if (why && outcome.code === 1) {
+      const first = /^(FAILED|ERROR) (\S+)/m.exec(log.tail());
+      if (first) why = `${first[1] === 'FAILED' ? 'failed' : 'error in'} ${first[2]} (pytest exit code 1)`;
+    }
+    return result(name, 'pytest', started, log, { passed: !why, exitCode: outcome.code, ...(why ? { reason: why } : {}) });
+  } catch (err) {
+    return fail(errorText(err));
+  } finally {
+    data?.remove();
+  }
+}

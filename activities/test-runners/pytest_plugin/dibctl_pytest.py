@@ -1,0 +1,319 @@
+"""dibctl's pytest fixtures, for test suites written for dibctl.
+
+dibctl runs ``python3 -m pytest -x -p dibctl_pytest PATH`` with the path of a
+private (0600) JSON file in ``DIBCTL_TEST_DATA``: the instance, flavor,
+addresses, SSH access, image, environment variables and, when the test
+environment's credentials could be resolved, the cloud's auth settings. The
+file is deleted when pytest ends. Nothing secret is passed on the command line.
+
+Fixtures (same names and shapes as dibctl's): instance, flavor, flavor_meta,
+ips, ips_v4, ips_v6, main_ip, network, ssh, ssh_backend, ssh_client,
+wait_for_port, port, environment_variables, image_info, image_config,
+console_output, nova, glance.
+"""
+
+import json
+import os
+import socket
+import time
+
+import pytest
+
+DATA_VARIABLE = "DIBCTL_TEST_DATA"
+
+
+class Record(dict):
+    """A JSON object that also answers attribute access (``instance.name``),
+    as the novaclient/glanceclient resources dibctl handed out did."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def to_dict(self):
+        return dict(self)
+
+    @property
+    def _info(self):
+        return dict(self)
+
+
+class Server(Record):
+    """Nova's server record with the conveniences of novaclient's Server."""
+
+    @property
+    def networks(self):
+        nets = {}
+        for name, addrs in (self.get("addresses") or {}).items():
+            nets[name] = [a.get("addr") for a in addrs]
+        return nets
+
+
+class Flavor(Record):
+    def get_keys(self):
+        return dict(self.get("extra_specs") or {})
+
+
+def _record(value, cls=Record):
+    if isinstance(value, dict):
+        return cls({k: _record(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return [_record(v) for v in value]
+    return value
+
+
+def _load():
+    path = os.environ.get(DATA_VARIABLE)
+    if not path:
+        raise pytest.UsageError(
+            "dibctl_pytest: %s is not set; run these tests with 'dibctl test'" % DATA_VARIABLE
+        )
+    with open(path) as f:
+        return json.load(f)
+
+
+_DATA = None
+
+
+def _data():
+    global _DATA
+    if _DATA is None:
+        _DATA = _load()
+    return _DATA
+
+
+def _context():
+    return _data()["context"]
+
+
+def _need(module, package):
+    try:
+        return __import__(module, fromlist=["_"])
+    except ImportError:
+        pytest.fail(
+            "this fixture needs the Python module '%s', which is not installed "
+            "(Debian: apt-get install %s)" % (module, package),
+            pytrace=False,
+        )
+
+
+def pytest_report_header(config):
+    if not os.environ.get(DATA_VARIABLE):
+        return None
+    ctx = _context()
+    return "dibctl: instance %s (%s), main ip %s" % (
+        ctx["instance"].get("name"),
+        ctx["instance"].get("id"),
+        ctx.get("mainIp"),
+    )
+
+
+@pytest.fixture(scope="session")
+def instance():
+    """Nova's record of the test instance (``instance.name``, ``instance.id``, ...)."""
+    return _record(_context()["instance"], Server)
+
+
+@pytest.fixture(scope="session")
+def flavor():
+    f = _context()["flavor"]
+    return Flavor(
+        id=f["id"],
+        name=f["name"],
+        ram=f["ram"],
+        vcpus=f["vcpus"],
+        disk=f["disk"],
+        extra_specs=dict(f.get("extraSpecs") or {}),
+    )
+
+
+@pytest.fixture(scope="session")
+def flavor_meta(flavor):
+    return flavor.get_keys()
+
+
+@pytest.fixture(scope="session")
+def ips():
+    return list(_context()["ips"])
+
+
+@pytest.fixture(scope="session")
+def ips_v4():
+    return list(_context()["ipsV4"])
+
+
+@pytest.fixture(scope="session")
+def ips_v6():
+    return list(_context()["ipsV6"])
+
+
+@pytest.fixture(scope="session")
+def main_ip():
+    return _context()["mainIp"]
+
+
+@pytest.fixture(scope="session")
+def network():
+    """The instance's interfaces: one {network, addresses} per network."""
+    return _record(_context()["interfaces"])
+
+
+@pytest.fixture(scope="session")
+def environment_variables():
+    return dict(_context().get("environmentVariables") or {})
+
+
+@pytest.fixture(scope="session")
+def image_info():
+    """Glance's record of the image under test."""
+    return _record(_context()["imageInfo"])
+
+
+@pytest.fixture(scope="session")
+def image_config():
+    """The image's entry of images.yaml."""
+    return _record(_context()["imageConfig"])
+
+
+@pytest.fixture(scope="session")
+def ssh():
+    s = _context().get("ssh")
+    if not s:
+        pytest.fail("the image has no tests.ssh section: no SSH access to the instance", pytrace=False)
+    return {
+        "ip": s["ip"],
+        "username": s["username"],
+        "port": s["port"],
+        "private_key_file": s["privateKeyFile"],
+        "config": s["configFile"],
+        "command_line": s["commandLine"],
+    }
+
+
+@pytest.fixture(scope="session")
+def ssh_backend(ssh):
+    """A testinfra host on the instance, over SSH (paramiko)."""
+    testinfra = _need("testinfra", "python3-testinfra")
+    _need("paramiko", "python3-paramiko")
+    return testinfra.get_host(
+        "paramiko://%s@%s:%s" % (ssh["username"], ssh["ip"], ssh["port"]),
+        ssh_config=ssh["config"],
+        ssh_identity_file=ssh["private_key_file"],
+    )
+
+
+@pytest.fixture
+def ssh_client():
+    """An unconfigured paramiko client (connect it with the ``ssh`` fixture's values)."""
+    paramiko = _need("paramiko", "python3-paramiko")
+    client = paramiko.SSHClient()
+    yield client
+    client.close()
+
+
+def _port_open(host, port, timeout):
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def wait_for_port(main_ip):
+    """``wait_for_port(port=22, timeout=60)``: True once the port accepts TCP on the main IP."""
+
+    def wait(port=22, timeout=60, host=None):
+        deadline = time.monotonic() + timeout
+        while True:
+            if _port_open(host or main_ip, port, min(3, max(timeout, 0.1))):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.5)
+
+    return wait
+
+
+@pytest.fixture(scope="session")
+def port():
+    """The wait for tests.wait_for_port: {ip, port, timeout, wait_time}, or None when none was asked."""
+    p = _context().get("portWait")
+    if not p:
+        return None
+    return {"ip": p["ip"], "port": p["port"], "timeout": p["timeout"], "wait_time": p["waited"]}
+
+
+def _session():
+    cloud = _data().get("cloud")
+    if not cloud:
+        reason = _data().get("cloudError") or "no credentials for the test environment"
+        pytest.fail("no cloud client: %s" % reason, pytrace=False)
+    _need("keystoneauth1", "python3-keystoneauth1")
+    from keystoneauth1 import session as ks_session
+    from keystoneauth1.identity import generic, v3
+
+    url = cloud["authUrl"]
+    if cloud.get("applicationCredentialSecret"):
+        auth = v3.ApplicationCredential(
+            auth_url=url,
+            application_credential_id=cloud.get("applicationCredentialId"),
+            application_credential_name=cloud.get("applicationCredentialName"),
+            application_credential_secret=cloud["applicationCredentialSecret"],
+            user_id=cloud.get("userId"),
+            username=cloud.get("username"),
+            user_domain_name=cloud.get("userDomainName"),
+            user_domain_id=cloud.get("userDomainId"),
+        )
+    else:
+        auth = generic.Password(
+            auth_url=url,
+            username=cloud.get("username"),
+            user_id=cloud.get("userId"),
+            password=cloud.get("password"),
+            project_name=cloud.get("projectName"),
+            project_id=cloud.get("projectId"),
+            user_domain_name=cloud.get("userDomainName"),
+            user_domain_id=cloud.get("userDomainId"),
+            project_domain_name=cloud.get("projectDomainName"),
+            project_domain_id=cloud.get("projectDomainId"),
+        )
+    verify = False if cloud.get("insecure") else (cloud.get("cacert") or True)
+    return ks_session.Session(auth=auth, verify=verify), cloud
+
+
+@pytest.fixture(scope="session")
+def nova():
+    """A novaclient authenticated with the test environment's credentials."""
+    _need("novaclient", "python3-novaclient")
+    from novaclient import client as nova_client
+
+    sess, cloud = _session()
+    return nova_client.Client(
+        "2.1",
+        session=sess,
+        region_name=cloud.get("regionName"),
+        endpoint_type=cloud.get("interface") or "public",
+    )
+
+
+@pytest.fixture(scope="session")
+def glance():
+    """A glanceclient (v2) authenticated with the test environment's credentials."""
+    _need("glanceclient", "python3-glanceclient")
+    from glanceclient import Client as GlanceClient
+
+    sess, cloud = _session()
+    kwargs = {"session": sess, "region_name": cloud.get("regionName"), "interface": cloud.get("interface") or "public"}
+    override = (cloud.get("endpointOverrides") or {}).get("image")
+    if override:
+        kwargs["endpoint_override"] = override
+    return GlanceClient("2", **kwargs)
+
+
+@pytest.fixture
+def console_output(nova, instance):
+    """The instance's console log, fetched when the test asks for it."""
+    return nova.servers.get_console_output(instance.id)
