@@ -31,7 +31,7 @@ export function crossCheck(
         );
       }
       (entry.value.tests?.tests_list ?? []).forEach((t, i) => {
-        for (const kind of ['shell', 'pytest', 'ssh', 'image'] as const) {
+        for (const kind of ['shell', 'pytest', 'ssh', 'image', 'ts'] as const) {
           const p = t[kind];
           if (p === undefined) continue;
           const problem = missingPath(images, label, ['tests', 'tests_list', i, kind], p);

@@ -95,14 +95,25 @@ const testEntrySchema = z
       pytest: nonEmptyText('must be a path').optional().describe('pytest file or directory'),
       ssh: nonEmptyText('must be a path').optional().describe('script run inside the instance over SSH'),
       image: nonEmptyText('must be a path').optional().describe('passive check of the image file'),
+      ts: nonEmptyText('must be a path').optional().describe('TypeScript/JavaScript test file or directory, run by jest'),
       timeout: timeout().optional().describe('seconds for this entry, default 300'),
+      stop_on_failure: bool().optional().describe('stop at the first failing test of the entry (default true)'),
+      sudo: bool().optional().describe('ssh: run the script with sudo'),
+      format: nonEmptyText().optional().describe('image: the format qemu-img must report (qcow2, raw, ...)'),
+      min_virtual_size_gb: z.number(e('must be a number of GiB >= 0')).min(0, e('must be a number of GiB >= 0')).optional().describe('image: smallest virtual size, GiB'),
+      max_virtual_size_gb: z.number(e('must be a number of GiB >= 0')).min(0, e('must be a number of GiB >= 0')).optional().describe('image: largest virtual size, GiB'),
+      files_exist: z.array(nonEmptyText('must be an absolute path'), e('must be a list of paths')).optional().describe('image: files that must exist inside (needs libguestfs)'),
     },
     e('must be a mapping like {shell: PATH}'),
   )
   .superRefine((entry, ctx) => {
-    const kinds = (['shell', 'pytest', 'ssh', 'image'] as const).filter((k) => entry[k] !== undefined);
-    if (kinds.length === 0) ctx.addIssue({ code: 'custom', message: 'needs one of shell, pytest, ssh or image' });
+    const kinds = (['shell', 'pytest', 'ssh', 'image', 'ts'] as const).filter((k) => entry[k] !== undefined);
+    if (kinds.length === 0) ctx.addIssue({ code: 'custom', message: 'needs one of shell, pytest, ssh, image or ts' });
     if (kinds.length > 1) ctx.addIssue({ code: 'custom', path: [kinds[1]], message: `use one test kind per entry (${kinds.join(' and ')} given)` });
+    if (entry.sudo !== undefined && entry.ssh === undefined) ctx.addIssue({ code: 'custom', path: ['sudo'], message: 'only an ssh entry runs with sudo' });
+    for (const key of ['format', 'min_virtual_size_gb', 'max_virtual_size_gb', 'files_exist'] as const) {
+      if (entry[key] !== undefined && entry.image === undefined) ctx.addIssue({ code: 'custom', path: [key], message: 'is a check of an image entry' });
+    }
   });
 
 export const imageEntrySchema = z.strictObject(

@@ -61,11 +61,25 @@ export interface NovaTimeouts {
 }
 
 export interface TestSpec {
-  kind: 'shell' | 'pytest' | 'ssh' | 'image';
+  kind: 'shell' | 'pytest' | 'ssh' | 'image' | 'ts';
   /** Absolute path. */
   path: string;
   /** Seconds for the whole entry. */
   timeout: number;
+  /** false: keep running after a failing test of the entry (default: stop, as dibctl). */
+  stopOnFailure?: boolean;
+  /** ssh: run the script with sudo. */
+  sudo?: boolean;
+  /** image: assertions on the image file. */
+  image?: ImageAssertions;
+}
+
+export interface ImageAssertions {
+  format?: string;
+  minVirtualSizeGb?: number;
+  maxVirtualSizeGb?: number;
+  /** Absolute paths inside the image. */
+  filesExist?: string[];
 }
 
 export interface ImageConfig {
@@ -244,9 +258,17 @@ export function imageView(label: string, file: string, e: ImageEntry, baseDir: s
       portWaitTimeout: e.tests?.port_wait_timeout,
       environmentName: e.tests?.environment_name,
       environmentVariables: e.tests?.environment_variables ?? {},
-      testsList: (e.tests?.tests_list ?? []).map((t) => {
-        const kind = (['shell', 'pytest', 'ssh', 'image'] as const).find((k) => t[k] !== undefined) ?? 'shell';
-        return { kind, path: abs(t[kind] as string), timeout: t.timeout ?? DEFAULTS.testTimeout };
+      testsList: (e.tests?.tests_list ?? []).map((t): TestSpec => {
+        const kind = (['shell', 'pytest', 'ssh', 'image', 'ts'] as const).find((k) => t[k] !== undefined) ?? 'shell';
+        const assertions = defined({ format: t.format, minVirtualSizeGb: t.min_virtual_size_gb, maxVirtualSizeGb: t.max_virtual_size_gb, filesExist: t.files_exist });
+        return defined({
+          kind,
+          path: abs(t[kind] as string),
+          timeout: t.timeout ?? DEFAULTS.testTimeout,
+          stopOnFailure: t.stop_on_failure,
+          sudo: t.sudo,
+          image: Object.keys(assertions).length ? assertions : undefined,
+        });
       }),
     }),
     externalBuild: (e.external_build ?? []).map((c) => c.cmdline),
