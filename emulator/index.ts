@@ -12,6 +12,7 @@ import { Cloud } from './cloud';
 import { ApiService, FaultSettings, Faults, validateFaults } from './faults';
 import { glanceRoutes } from './glance';
 import { HttpError, Reply, Request, Router, ServiceName, errorBody, isObject, readJson, sleep } from './http';
+import { ExternalAccount, ExternalIdentityOptions, RealKeystone } from './external';
 import { keystoneRoutes } from './keystone';
 import { neutronRoutes } from './neutron';
 import { NovaService, novaRoutes, requestedVersion, versionHeaders } from './nova';
@@ -20,6 +21,7 @@ import { Guests, hostKey } from './ssh';
 import { CloudState, loadState, uuid } from './state';
 
 export type { FaultSettings } from './faults';
+export type { ExternalAccount, ExternalIdentityOptions } from './external';
 export type { CloudState, Image, Server, Keypair, Flavor, Network, Port, Subnet } from './state';
 
 export interface EmulatorOptions {
@@ -39,6 +41,14 @@ export interface EmulatorOptions {
   sshPort?: number;
   /** Initial fault knobs. */
   faults?: Partial<FaultSettings>;
+  /**
+   * Use a real Keystone instead of the emulated one: tokens are validated there,
+   * Nova and Neutron are registered in its catalog (public endpoints, one per
+   * region; removed at stop) and the emulated Keystone is not served.
+   */
+  identity?: ExternalIdentityOptions;
+  /** `external`: images come from the Glance in the real Keystone's catalog and the emulated Glance is not served (needs `identity`). */
+  imageService?: 'emulated' | 'external';
 }
 
 export interface Credentials {
@@ -103,6 +113,7 @@ function classify(pathname: string): { service: ServiceName; region?: string; re
 }
 
 export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulator> {
+  if (opts.imageService === 'external' && !opts.identity) throw new Error('imageService "external" needs the identity option: the image service is found in its catalog');
   const host = opts.host ?? '127.0.0.1';
   const port = opts.port ?? (await freePort(host));
   const ownDataDir = !opts.dataDir;
@@ -116,6 +127,9 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
   const cloud = new Cloud(state, faults, { tokenTtlSeconds: opts.tokenTtlSeconds ?? 3600, stateFile: opts.stateFile, dataDir });
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   cloud.baseUrl = url;
+  const external = opts.identity ? new RealKeystone(cloud, opts.identity) : undefined;
+  const externalImages = opts.imageService === 'external' ? external : undefined;
+  const keystoneUri = external ? external.authUrl : `${url}/v3`;
 
   const sshPort = opts.sshPort ?? (isRoot() ? 22 : await freePort());
   const guests = new Guests(hostKey(dataDir), sshPort, path.join(dataDir, 'servers'));
@@ -127,6 +141,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       await guests.start({ id: guestKey(region, s.id), hostname: s.hostname, ip: s.addresses[0].ip, users: s.login_users, publicKey: kp?.public_key ?? null });
     },
     stopGuest: (region: string, s: { id: string }, removeFiles: boolean) => guests.stop(guestKey(region, s.id), removeFiles),
+    ...(externalImages ? { findImage: externalImages.findImage.bind(externalImages) } : {}),
   };
 
   const identity = keystoneRoutes(cloud);
@@ -187,11 +202,17 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     };
     const sendError = (status: number, message: string, kind?: string) => {
       const { body, contentType } = errorBody(service, status, message, kind, acceptsJson);
-      send(status, body, { 'Content-Type': contentType, ...(status === 401 && service !== 'emulator' ? { 'WWW-Authenticate': `Keystone uri="${url}/v3"` } : {}) });
+      send(status, body, { 'Content-Type': contentType, ...(status === 401 && service !== 'emulator' ? { 'WWW-Authenticate': `Keystone uri="${keystoneUri}"` } : {}) });
     };
     try {
       const latency = faults.get('latencyMs');
       if (latency > 0) await sleep(latency);
+      if (external) {
+        if (service === 'identity') throw new HttpError(404, `Identity is served by ${external.authUrl}.`);
+        if (service === 'image' && externalImages) throw new HttpError(404, 'Images are served by the image service in the catalog.');
+        const header = raw.headers['x-auth-token'];
+        await external.recognize(Array.isArray(header) ? header[0] : header);
+      }
       let router: Router | undefined;
       if (service === 'identity') router = identity;
       else if (service === 'emulator') router = adminRouter;
@@ -254,6 +275,40 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
   }
   cloud.flush();
 
+  // Beside a real Keystone: who the accounts are there, and the catalog entries of this emulator
+  let externalAccounts: Pick<Emulator, 'admin' | 'user' | 'applicationCredential'> | undefined;
+  if (external && opts.identity) {
+    const ids = opts.identity;
+    try {
+      const account = async (a: ExternalAccount): Promise<Credentials> => {
+        const who = await external.whoIs(a);
+        return {
+          username: a.username,
+          password: a.password,
+          projectName: a.projectName,
+          userDomainName: a.userDomainName ?? 'Default',
+          projectDomainName: a.projectDomainName ?? 'Default',
+          userId: who.userId,
+          projectId: who.projectId,
+        };
+      };
+      const adminAccount = await account(ids.adminCredentials);
+      const userAccount = ids.userCredentials ? await account(ids.userCredentials) : adminAccount;
+      await external.register(url, cloud.regionNames);
+      const applicationCredential =
+        ids.applicationCredential ?? (await external.createApplicationCredential(ids.userCredentials ?? ids.adminCredentials, `openstack-emulator-${uuid().slice(0, 8)}`));
+      externalAccounts = { admin: adminAccount, user: userAccount, applicationCredential };
+    } catch (err) {
+      await external.unregister().catch(() => undefined);
+      for (const c of computes.values()) c.stopTimers();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await guests.stopAll();
+      if (ownDataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
   const admin = state.users.find((u) => u.name === 'admin')!;
   const demo = state.users.find((u) => u.name === 'demo')!;
   const cred = (u: typeof admin): Credentials => {
@@ -279,12 +334,12 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
   let stopped = false;
   const emulator: Emulator = {
     url,
-    authUrl: `${url}/v3`,
-    authUrlV2: `${url}/v2.0`,
+    authUrl: external ? external.authUrl : `${url}/v3`,
+    authUrlV2: external ? external.authUrl.replace(/\/v3$/, '/v2.0') : `${url}/v2.0`,
     regions: cloud.regionNames,
-    admin: cred(admin),
-    user: cred(demo),
-    applicationCredential: { id: appCred.id, name: appCred.name, secret: appCred.secret },
+    admin: externalAccounts?.admin ?? cred(admin),
+    user: externalAccounts?.user ?? cred(demo),
+    applicationCredential: externalAccounts?.applicationCredential ?? { id: appCred.id, name: appCred.name, secret: appCred.secret },
     networks: sharedNets,
     sshPort,
     faults: {
@@ -333,6 +388,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       await guests.stopAll();
       cloud.flush();
       if (ownDataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+      if (external) await external.unregister();
     },
   };
   return emulator;

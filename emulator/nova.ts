@@ -6,7 +6,7 @@ import { canSee } from './glance';
 import { HttpError, Reply, Request, Router, isObject, nowIso, readJson } from './http';
 import { allocatePort, visibleNetwork } from './neutron';
 import { hostnameFor } from './ssh';
-import { Flavor, Keypair, RegionState, Server, ServerAddress, uuid } from './state';
+import { Flavor, Image, Keypair, RegionState, Server, ServerAddress, uuid } from './state';
 
 export const MIN_VERSION = '2.1';
 export const MAX_VERSION = '2.96';
@@ -82,6 +82,12 @@ export interface NovaHooks {
   /** Starts the SSH endpoint of a server that just became ACTIVE; rejects when it cannot. */
   startGuest(region: string, server: Server): Promise<void>;
   stopGuest(region: string, server: Server, removeFiles: boolean): Promise<void>;
+  /**
+   * Looks an image up in an image service outside this emulator, as the caller
+   * (undefined when it does not exist or the caller may not see it). Without
+   * it, images come from the emulated Glance of the region.
+   */
+  findImage?(region: string, id: string, ctx: AuthContext): Promise<Image | undefined>;
 }
 
 export interface NovaService {
@@ -509,6 +515,13 @@ export function novaRoutes(cloud: Cloud, region: string, hooks: NovaHooks): Nova
     return value as Record<string, string>;
   };
 
+  /** The image as the caller sees it: from the external image service when there is one, else the emulated Glance. */
+  const visibleImage = async (ctx: AuthContext, id: string): Promise<Image | undefined> => {
+    if (hooks.findImage) return hooks.findImage(region, id, ctx);
+    const image = rs().images.find((i) => i.id === id);
+    return image && canSee(ctx, image) ? image : undefined;
+  };
+
   const SERVER_KEYS = [
     'name', 'imageRef', 'flavorRef', 'adminPass', 'metadata', 'networks', 'key_name', 'user_data', 'availability_zone', 'config_drive',
     'security_groups', 'block_device_mapping', 'block_device_mapping_v2', 'min_count', 'max_count', 'return_reservation_id', 'tags',
@@ -553,8 +566,8 @@ export function novaRoutes(cloud: Cloud, region: string, hooks: NovaHooks): Nova
     const flavor = rs().flavors.find((f) => f.id === String(sv.flavorRef));
     if (!flavor) throw new HttpError(400, 'Invalid flavorRef provided.');
     if (!sv.imageRef) throw new HttpError(400, 'Block Device Mapping is Invalid: You specified more local devices than the limit allows');
-    const image = rs().images.find((i) => i.id === sv.imageRef);
-    if (!UUID_RE.test(sv.imageRef as string) || !image || !canSee(ctx, image)) throw new HttpError(400, 'Can not find requested image');
+    const image = UUID_RE.test(sv.imageRef as string) ? await visibleImage(ctx, sv.imageRef as string) : undefined;
+    if (!image) throw new HttpError(400, 'Can not find requested image');
     if (image.status !== 'active') throw new HttpError(400, `Image ${image.id} is not active.`);
     if (image.size !== null && flavor.disk > 0 && image.size > flavor.disk * 1024 ** 3) {
       throw new HttpError(400, `Flavor's disk is too small for requested image. Flavor disk is ${flavor.disk * 1024 ** 3} bytes, image is ${image.size} bytes.`);
@@ -863,8 +876,8 @@ export function novaRoutes(cloud: Cloud, region: string, hooks: NovaHooks): Nova
       case 'rebuild': {
         if (!isObject(args) || typeof args.imageRef !== 'string') throw invalid('rebuild', args, "'imageRef' is a required property");
         if (s.status !== 'ACTIVE' && s.status !== 'SHUTOFF' && s.status !== 'ERROR') throw conflict('rebuild');
-        const image = rs().images.find((i) => i.id === args.imageRef);
-        if (!image || !canSee(ctx, image)) throw new HttpError(400, 'Can not find requested image');
+        const image = await visibleImage(ctx, args.imageRef);
+        if (!image) throw new HttpError(400, 'Can not find requested image');
         if (image.status !== 'active') throw new HttpError(400, `Image ${image.id} is not active.`);
         const flavor = rs().flavors.find((f) => f.id === s.flavor_id);
         if (flavor && image.min_ram > flavor.ram) throw new HttpError(400, "Flavor's memory is too small for requested image.");
