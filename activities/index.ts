@@ -4,6 +4,7 @@
  */
 import { createDoctorActivities } from './doctor';
 import { createImageUploadActivities } from './image-upload';
+import { createImageTestActivities } from './image-test';
 
 export interface ActivityDeps {
   env?: NodeJS.ProcessEnv;
@@ -13,6 +14,7 @@ export function createActivities(deps: ActivityDeps = {}) {
   return {
     ...createDoctorActivities(deps),
     ...createImageUploadActivities(deps),
+    ...createImageTestActivities(deps),
   };
 }
 
@@ -21,3 +23,5 @@ export type { CheckResult, HostInfo, HostTool } from './doctor';
 export type { ImageAttributes, ImageUploadInput, ImageUploadResult, UploadHeartbeat } from './image-upload';
 export type { CloudRef, ConfigLocation } from './cloud';
 export type { StageFailureDetails } from './stage-failure';
+export type { BootRequest, InstanceFacts, KeypairFiles, StepHeartbeat, TestRunRequest, TestRunResult } from './image-test';
+export type { TestEntryResult } from './test-runners/types';

@@ -13,6 +13,7 @@ import { status } from './commands/status';
 import { validate } from './commands/validate';
 import { worker } from './commands/worker';
 import { emulator } from './commands/emulator';
+import { TestOptions, decide, imageTest } from './commands/test';
 import { Output, consoleOutput } from './render';
 import { Session, withSession } from './session';
 
@@ -139,6 +140,53 @@ export function buildProgram(result: { code: number }): Command {
     .action(async (opts) => {
       result.code = await emulator(opts, output(), interrupted());
     });
+
+  const parseSeconds = (v: string) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number of seconds');
+    return n;
+  };
+  const testOptions = (cmd: Command) =>
+    cmd
+      .option('--environment <env>', "test environment label (default: the image's tests.environment_name)")
+      .option('--use-existing-image <uuid>', 'test this Glance image instead of uploading the file (never deleted)')
+      .option('--use-existing-instance <uuid>', 'use this running instance instead of booting one (never deleted)')
+      .option('--private-key-file <file>', 'private key the existing instance accepts')
+      .option('--keep-failed-image', 'keep the test image when the test fails')
+      .option('--keep-failed-instance', 'hold the instance and key when the test fails, until dibctl keep/discard or the hold limit')
+      .addOption(new Option('--hold-limit <seconds>', 'how long a held instance waits for keep/discard (default 86400)').argParser(parseSeconds))
+      .option('--images-config <file>', 'use this images config alone')
+      .option('--test-config <file>', 'use this test config alone');
+
+  testOptions(
+    program
+      .command('test')
+      .description('upload a test copy of the image, boot it, run its tests, and remove everything (unless kept)')
+      .argument('<label>', 'image label')
+      .option('-i, --input <file>', 'image file (default: the configured filename)')
+      .option('--upload-only', 'upload the test image and stop (the image is kept)')
+      .option('--shell', 'on failure, open an SSH shell on the instance (exit 42 keeps it)'),
+  ).action(async (label: string, opts: TestOptions) => inSession((s, o) => imageTest(s, label, opts, o, interrupted(), 'test')));
+
+  testOptions(
+    program
+      .command('shell')
+      .description('prepare an instance of the image and open an SSH shell on it, no tests (exit 42 keeps it)')
+      .argument('<label>', 'image label')
+      .option('-i, --input <file>', 'image file (default: the configured filename)'),
+  ).action(async (label: string, opts: TestOptions) => inSession((s, o) => imageTest(s, label, opts, o, interrupted(), 'shell')));
+
+  program
+    .command('keep')
+    .description('keep the instance, key and image a test holds (or ask a running test to hold them if it fails)')
+    .argument('<workflow-id>')
+    .action(async (id: string) => inSession((s, o) => decide(s, id, 'keep', o), false));
+
+  program
+    .command('discard')
+    .description('remove what a held test keeps now (or ask a running test to clean up even if it fails)')
+    .argument('<workflow-id>')
+    .action(async (id: string) => inSession((s, o) => decide(s, id, 'discard', o), false));
 
   return program;
 }

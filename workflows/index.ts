@@ -2,3 +2,5 @@
 export { doctorWorkflow } from './doctor';
 export type { DoctorInput, DoctorReport } from './doctor';
 export { stageQuery } from './queries';
+export { imageTestWorkflow, keepSignal, discardSignal, imageTestStatusQuery } from './image-test';
+export type { ImageTestInput, ImageTestResult, ImageTestStatus, ImageTestFailureDetails, HeldResources, HoldState } from './image-test';

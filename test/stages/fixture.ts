@@ -99,14 +99,3 @@ export async function stageProject(emu: Emulator, label: string, image: ImageOpt
     remove: () => fs.rm(dir, { recursive: true, force: true }),
   };
 }
-
-/** What the emulator still holds in the first region (for leak checks). */
-export function leftovers(emu: Emulator): { servers: string[]; keypairs: string[]; images: string[] } {
-  const r = emu.state().regions[emu.regions[0]] as unknown as {
-    servers: Array<{ id: string; name: string }>;
-    keypairs: Array<{ name: string }> | Record<string, unknown>;
-    images: Array<{ id: string; name: string }>;
-  };
-  const keypairs = Array.isArray(r.keypairs) ? r.keypairs.map((k) => k.name) : Object.keys(r.keypairs);
-  return { servers: r.servers.map((s) => s.name), keypairs, images: r.images.map((i) => i.name) };
-}

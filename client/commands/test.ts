@@ -1,0 +1,225 @@
+/**
+ * `dibctl test LABEL` and `dibctl shell LABEL`: start the image-test workflow,
+ * print its lines as they come, open a shell when asked, and exit with the
+ * code dibctl used (0, 50, 60, 70, 71, 80, ...). Ctrl-C cancels the workflow;
+ * its cleanup still runs and is printed.
+ */
+import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { ApplicationFailure, CancelledFailure, WorkflowFailedError, WorkflowHandle } from '@temporalio/client';
+import { loadTestPlan, resolveCredentials } from '../../config';
+import { DibctlError, ExitCode } from '../../errors';
+import type { ImageTestFailureDetails, ImageTestInput, ImageTestResult, ImageTestStatus } from '../../workflows';
+import { hostTaskQueue } from '../../worker/worker';
+import { Output, printJson } from '../render';
+import { Session } from '../session';
+
+export interface TestOptions {
+  input?: string;
+  environment?: string;
+  uploadOnly?: boolean;
+  useExistingImage?: string;
+  useExistingInstance?: string;
+  privateKeyFile?: string;
+  keepFailedImage?: boolean;
+  keepFailedInstance?: boolean;
+  shell?: boolean;
+  imagesConfig?: string;
+  testConfig?: string;
+  /** Seconds a held instance waits for keep/discard (default 24 h). */
+  holdLimit?: number;
+  /** Working directory the configs are read from (default: the process's). */
+  cwd?: string;
+}
+
+/** Exit code of `exit 42` in the shell: keep the instance. */
+export const SHELL_KEEP_CODE = 42;
+
+const POLL_MS = 400;
+
+function failureDetails(err: unknown): ImageTestFailureDetails | undefined {
+  let cur: unknown = err;
+  for (let depth = 0; cur && depth < 8; depth++) {
+    if (cur instanceof ApplicationFailure) {
+      const d = cur.details?.[0] as Partial<ImageTestFailureDetails> | undefined;
+      if (d && typeof d.exitCode === 'number') return d as ImageTestFailureDetails;
+    }
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+function innermostMessage(err: unknown): string {
+  let cur: unknown = err;
+  let message = err instanceof Error ? err.message : String(err);
+  for (let depth = 0; cur && depth < 8; depth++) {
+    if (cur instanceof Error && cur.message) message = cur.message;
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return message;
+}
+
+function isCancelled(err: unknown): boolean {
+  let cur: unknown = err;
+  for (let depth = 0; cur && depth < 8; depth++) {
+    if (cur instanceof CancelledFailure) return true;
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+/** Loads and checks everything the operator can get wrong before any workflow starts. */
+export function prepareTestInput(label: string, opts: TestOptions, taskQueue: string, mode: 'test' | 'shell', env: NodeJS.ProcessEnv = process.env, onWarning?: (l: string) => void): ImageTestInput {
+  const cwd = opts.cwd ?? process.cwd();
+  const config = { cwd, ...(opts.imagesConfig ? { imagesConfig: opts.imagesConfig } : {}), ...(opts.testConfig ? { testConfig: opts.testConfig } : {}) };
+  const plan = loadTestPlan(label, { ...config, env, environment: opts.environment, filename: opts.input, onWarning });
+  // Credentials are resolved here only to refuse missing ones early (exit 12); the worker resolves them again.
+  resolveCredentials('test', plan.environment.label, { ...config, env });
+  if (opts.useExistingInstance && !opts.privateKeyFile) {
+    throw new DibctlError('--use-existing-instance needs --private-key-file (the key the instance accepts)', ExitCode.GENERIC);
+  }
+  if (opts.privateKeyFile && !existsSync(opts.privateKeyFile)) throw new DibctlError(`--private-key-file ${opts.privateKeyFile}: no such file`, ExitCode.GENERIC);
+  if (!opts.useExistingImage && !existsSync(plan.image.filename)) {
+    throw new DibctlError(`Image file ${plan.image.filename} does not exist (build it with 'dibctl build ${label}', or pass -i FILE or --use-existing-image UUID)`, ExitCode.GENERIC);
+  }
+  return {
+    plan,
+    config,
+    hostQueue: hostTaskQueue(taskQueue),
+    mode,
+    ...(opts.uploadOnly ? { uploadOnly: true } : {}),
+    ...(opts.useExistingImage ? { useExistingImage: opts.useExistingImage } : {}),
+    ...(opts.useExistingInstance ? { useExistingInstance: opts.useExistingInstance } : {}),
+    ...(opts.privateKeyFile ? { privateKeyFile: path.resolve(cwd, opts.privateKeyFile) } : {}),
+    ...(opts.keepFailedImage ? { keepFailedImage: true } : {}),
+    ...(opts.keepFailedInstance ? { keepFailedInstance: true } : {}),
+    ...(opts.shell ? { holdOnFailure: true } : {}),
+    ...(opts.holdLimit !== undefined ? { holdLimitSeconds: opts.holdLimit } : {}),
+  };
+}
+
+/** Opens an interactive ssh session to the held instance; returns ssh's exit code. */
+function openShell(status: ImageTestStatus, o: Output): number | undefined {
+  const key = status.held.privateKeyFile;
+  if (!status.held.sshCommand || !key) {
+    o.err('No SSH access to this instance (the image has no tests.ssh section).');
+    return undefined;
+  }
+  if (!existsSync(key)) {
+    o.err(`The private key ${key} is on the worker's host, not this one: run the shell there, or use 'dibctl keep/discard ${status.workflowId}'.`);
+    return undefined;
+  }
+  o.err(`Opening a shell: ${status.held.sshCommand}  ('exit ${SHELL_KEEP_CODE}' keeps the instance)`);
+  const [cmd, ...args] = status.held.sshCommand.split(' ');
+  const r = spawnSync(cmd, ['-t', ...args], { stdio: 'inherit' });
+  return r.status ?? 1;
+}
+
+/** Runs the image test (or prepares an instance for `dibctl shell`) and returns the exit code. */
+export async function imageTest(session: Session, label: string, opts: TestOptions, o: Output, interrupted: Promise<void>, mode: 'test' | 'shell' = 'test'): Promise<number> {
+  const input = prepareTestInput(label, opts, session.taskQueue, mode, process.env, o.err);
+  const workflowId = `${mode}-${label}-${randomUUID().slice(0, 8)}`;
+  const handle = await session.client.workflow.start('imageTestWorkflow', { taskQueue: session.taskQueue, workflowId, args: [input] });
+  o.err(`Image test workflow ${workflowId} (dibctl status ${workflowId})`);
+
+  let printed = 0;
+  const print = (s: ImageTestStatus | undefined) => {
+    if (!s) return;
+    for (; printed < s.log.length; printed++) if (!o.json) o.out(s.log[printed]);
+  };
+  let cancelRequested = false;
+  void interrupted.then(async () => {
+    cancelRequested = true;
+    o.err('Interrupted: cancelling the workflow; cleanup runs before dibctl exits.');
+    await handle.cancel().catch(() => undefined);
+  });
+
+  const outcome = handle.result().then(
+    (r: ImageTestResult) => ({ ok: true as const, r }),
+    (err: unknown) => ({ ok: false as const, err }),
+  );
+  let done: Awaited<typeof outcome> | undefined;
+  let handledHold = false;
+  while (!done) {
+    done = await Promise.race([outcome, new Promise<undefined>((r) => setTimeout(() => r(undefined), POLL_MS))]);
+    if (done) break;
+    const s = await queryStatus(handle);
+    print(s);
+    if (s?.hold && !handledHold && !cancelRequested) {
+      handledHold = true;
+      const interactive = mode === 'shell' || opts.shell;
+      if (interactive) {
+        const code = openShell(s, o);
+        const keep = code === SHELL_KEEP_CODE;
+        await handle.signal(keep ? 'keep' : 'discard');
+      } else {
+        printHeld(s, o, session);
+        if (o.json) printJson(o, { workflowId, exitCode: s.hold.exitCode, stage: s.stage, held: s.held, hold: s.hold });
+        return s.hold.exitCode;
+      }
+    }
+  }
+  if (done.ok) {
+    print(done.r);
+    if (o.json) printJson(o, done.r);
+    return 0;
+  }
+  const details = failureDetails(done.err);
+  if (details?.result) {
+    print(details.result);
+    if (o.json) printJson(o, details.result);
+    throw new DibctlError(innermostMessage(done.err), details.exitCode);
+  }
+  if (isCancelled(done.err)) {
+    print(await queryStatus(handle));
+    throw new DibctlError(`Workflow ${workflowId} was cancelled`, ExitCode.GENERIC);
+  }
+  if (done.err instanceof WorkflowFailedError) throw new DibctlError(innermostMessage(done.err), details?.exitCode ?? ExitCode.GENERIC);
+  throw done.err;
+}
+
+async function queryStatus(handle: WorkflowHandle): Promise<ImageTestStatus | undefined> {
+  try {
+    return await handle.query<ImageTestStatus>('imageTestStatus');
+  } catch {
+    return undefined;
+  }
+}
+
+function printHeld(s: ImageTestStatus, o: Output, session: Session): void {
+  const h = s.held;
+  if (h.sshCommand) o.err(`To reach the instance: ${h.sshCommand}`);
+  if (h.privateKeyFile) o.err(`Private key: ${h.privateKeyFile}`);
+  o.err(`Held until ${s.hold?.until}: 'dibctl keep ${s.workflowId}' keeps everything, 'dibctl discard ${s.workflowId}' removes it now.`);
+  if (session.mode === 'embedded') {
+    o.err('This command ran its own temporary Temporal server, which stops now: the instance and key stay until removed by hand.');
+  }
+}
+
+/** `dibctl keep ID` / `dibctl discard ID`: the operator's decision about a held (or still running) test. */
+export async function decide(session: Session, workflowId: string, decision: 'keep' | 'discard', o: Output): Promise<number> {
+  const handle = session.client.workflow.getHandle(workflowId);
+  const desc = await handle.describe().catch(() => undefined);
+  if (!desc) throw new DibctlError(`No workflow with id '${workflowId}' in namespace ${session.namespace}`);
+  if (desc.status.name !== 'RUNNING') throw new DibctlError(`Workflow ${workflowId} is ${desc.status.name}: nothing to ${decision}`);
+  const before = await queryStatus(handle);
+  await handle.signal(decision);
+  if (o.json) {
+    printJson(o, { workflowId, decision, held: before?.held, holding: Boolean(before?.hold) });
+    return 0;
+  }
+  if (!before?.hold) {
+    o.out(decision === 'keep' ? `Keep requested: if the test of ${workflowId} fails, its instance is held.` : `Discard requested: ${workflowId} cleans up whatever happens.`);
+    return 0;
+  }
+  if (decision === 'keep') {
+    o.out(`Keeping instance ${before.held.instance?.id ?? ''} of ${workflowId}.`);
+    if (before.held.sshCommand) o.out(`To reach it: ${before.held.sshCommand}`);
+    if (before.held.privateKeyFile) o.out(`Private key: ${before.held.privateKeyFile}`);
+  } else {
+    o.out(`Discarding: ${workflowId} removes its instance, key and image now.`);
+  }
+  return 0;
+}

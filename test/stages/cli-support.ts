@@ -1,0 +1,68 @@
+/** Runs `dibctl` against a stage test's dev server and emulator project, and reads what the cloud holds. */
+import { ChildProcess, spawn } from 'node:child_process';
+import { Emulator } from '../../emulator';
+import { DIBCTL_BIN, cleanTemporalEnv } from '../support/cli';
+import type { TestTemporal } from '../support/temporal';
+import { StageProject } from './fixture';
+
+export function dibctlEnv(t: TestTemporal, stateDir: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return cleanTemporalEnv({ TEMPORAL_ADDRESS: t.server.address, TEMPORAL_NAMESPACE: t.server.namespace, DIBCTL_STATE_DIR: stateDir, ...extra });
+}
+
+export function configArgs(p: StageProject): string[] {
+  return ['--images-config', p.imagesConfig, '--test-config', p.testConfig];
+}
+
+/** A running dibctl whose output can be awaited line by line. */
+export interface LiveDibctl {
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  waitFor(re: RegExp, timeoutMs?: number): Promise<void>;
+  exited: Promise<number | null>;
+}
+
+export function startDibctl(args: string[], opts: { env: NodeJS.ProcessEnv; cwd: string }): LiveDibctl {
+  const env = { ...process.env, ...opts.env };
+  for (const [k, v] of Object.entries(opts.env)) if (v === undefined) delete env[k];
+  const child = spawn(process.execPath, [DIBCTL_BIN, ...args], { env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    async waitFor(re, timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (!re.test(out + err)) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${re}; output:\n${out}\n${err}`);
+        if (child.exitCode !== null) throw new Error(`dibctl exited (${child.exitCode}) before ${re}; output:\n${out}\n${err}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+  };
+}
+
+/** Test objects (DIBCTL-*) the first region still holds. */
+export function dibctlObjects(emu: Emulator): { servers: string[]; keypairs: string[]; images: string[] } {
+  const r = emu.state().regions[emu.regions[0]];
+  const mine = (n: string | null) => Boolean(n && n.startsWith('DIBCTL-'));
+  return {
+    servers: r.servers.filter((s) => mine(s.name)).map((s) => s.id),
+    keypairs: r.keypairs.filter((k) => mine(k.name)).map((k) => k.name),
+    images: r.images.filter((i) => mine(i.name)).map((i) => i.id),
+  };
+}
+
+export const NOTHING_LEFT = { servers: [], keypairs: [], images: [] };
+
+/** The workflow id dibctl test prints on stderr. */
+export function workflowIdOf(stderr: string): string {
+  const m = /Image test workflow (\S+)/.exec(stderr);
+  if (!m) throw new Error(`no workflow id in: ${stderr}`);
+  return m[1];
+}

@@ -1,0 +1,400 @@
+/**
+ * The image test, a saga: upload the test image → make and import a keypair →
+ * boot → wait ACTIVE → main IP → wait for the port → run the tests → clean up.
+ * Each cloud object's compensation is registered before the step that creates
+ * it and finds the object by its deterministic name (`DIBCTL-<uuid>`) or build
+ * id, so a create whose answer was lost is undone too. Compensations run in
+ * reverse, in a non-cancellable scope, each with cleanup_timeout, all attempted.
+ * A failed test with a keep request holds the instance and waits (durable
+ * timer) for the operator's `keep` or `discard` signal.
+ */
+import {
+  ActivityFailure,
+  ActivityOptions,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  defineQuery,
+  defineSignal,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  uuid4,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities, ConfigLocation, CloudRef, InstanceFacts, StageFailureDetails, TestEntryResult } from '../activities';
+import type { ImageTestPlan } from '../config';
+import { stageQuery } from './queries';
+
+export const DEFAULT_HOLD_SECONDS = 24 * 3600;
+
+export interface ImageTestInput {
+  /** The merged, secret-free image + test environment view. */
+  plan: ImageTestPlan;
+  /** Where the CLI read the configs: activities resolve credentials the same way on the worker. */
+  config: ConfigLocation;
+  /** Task queue of the host that holds the image file (and keeps the private key). */
+  hostQueue: string;
+  /** 'test' runs the tests; 'shell' prepares the instance and holds it for an interactive shell. */
+  mode?: 'test' | 'shell';
+  uploadOnly?: boolean;
+  useExistingImage?: string;
+  useExistingInstance?: string;
+  /** Private key for --use-existing-instance (a path on the host of hostQueue). */
+  privateKeyFile?: string;
+  keepFailedImage?: boolean;
+  keepFailedInstance?: boolean;
+  /** Hold a failed instance for the operator (--shell) even without --keep-failed-instance. */
+  holdOnFailure?: boolean;
+  /** How long a held instance waits for keep/discard before it is cleaned up (default 24 h). */
+  holdLimitSeconds?: number;
+}
+
+export interface HeldResources {
+  image?: { id: string; existing: boolean };
+  keypair?: string;
+  instance?: { id?: string; name: string; existing: boolean; mainIp?: string };
+  privateKeyFile?: string;
+  sshCommand?: string;
+}
+
+export interface HoldState {
+  /** ISO time after which the held resources are cleaned up. */
+  until: string;
+  exitCode: number;
+  reason: string;
+}
+
+export interface ImageTestStatus {
+  workflowId: string;
+  stage: string;
+  /** Operator-facing lines so far (the CLI prints them as they come). */
+  log: string[];
+  held: HeldResources;
+  hold?: HoldState;
+  decision?: 'keep' | 'discard';
+}
+
+export interface ImageTestResult extends ImageTestStatus {
+  passed: boolean;
+  exitCode: number;
+  /** The name of the test objects: DIBCTL-<uuid>. */
+  name: string;
+  tests: TestEntryResult[];
+  kept: { image: boolean; instance: boolean; keypair: boolean };
+}
+
+/** Failure details of a failed image test: dibctl's exit code and everything the CLI prints. */
+export interface ImageTestFailureDetails extends StageFailureDetails {
+  result: ImageTestResult;
+}
+
+export const keepSignal = defineSignal('keep');
+export const discardSignal = defineSignal('discard');
+export const imageTestStatusQuery = defineQuery<ImageTestStatus>('imageTestStatus');
+
+interface Failure {
+  exitCode: number;
+  message: string;
+  type: string;
+}
+
+type Resource = 'instance' | 'ssh key' | 'image' | 'key files';
+
+interface Compensation {
+  resource: Resource;
+  label: string;
+  run: () => Promise<unknown>;
+}
+
+const EXIT_TESTS_FAILED = 80;
+
+/** The failure an error stands for: exit code from the activity's details, message from the innermost cause. */
+function failureOf(err: unknown): Failure {
+  let cur: unknown = err;
+  let exitCode: number | undefined;
+  let message = err instanceof Error ? err.message : String(err);
+  let type = err instanceof Error ? err.name : 'Error';
+  for (let depth = 0; cur && depth < 8; depth++) {
+    if (cur instanceof ApplicationFailure) {
+      const d = cur.details?.[0] as Partial<StageFailureDetails> | undefined;
+      if (exitCode === undefined && d && typeof d.exitCode === 'number') exitCode = d.exitCode;
+      if (cur.type) type = cur.type;
+    }
+    if (cur instanceof Error && cur.message && !(cur instanceof ActivityFailure)) message = cur.message;
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return { exitCode: exitCode ?? 1, message, type };
+}
+
+export async function imageTestWorkflow(input: ImageTestInput): Promise<ImageTestResult> {
+  const { plan } = input;
+  const info = workflowInfo();
+  const workflowId = info.workflowId;
+  const name = `DIBCTL-${uuid4()}`;
+  const buildId = `${workflowId}/test`;
+  const cloud: CloudRef = { kind: 'test', environment: plan.environment.label, config: input.config };
+  const t = plan.timeouts;
+  const mode = input.mode ?? 'test';
+
+  let stage = 'starting';
+  const log: string[] = [];
+  const held: HeldResources = {};
+  let hold: HoldState | undefined;
+  let decision: 'keep' | 'discard' | undefined;
+  let keepRequested = Boolean(input.keepFailedInstance);
+  const say = (line: string) => void log.push(line);
+  const status = (): ImageTestStatus => ({ workflowId, stage, log, held, ...(hold ? { hold } : {}), ...(decision ? { decision } : {}) });
+
+  setHandler(stageQuery, () => stage);
+  setHandler(imageTestStatusQuery, status);
+  setHandler(keepSignal, () => {
+    if (hold) decision = 'keep';
+    else keepRequested = true;
+  });
+  setHandler(discardSignal, () => {
+    if (hold) decision = 'discard';
+    else keepRequested = false;
+  });
+
+  // Activity options by kind (durations in ms). Steps on the host queue read or write files there.
+  const s = (seconds: number) => seconds * 1000;
+  const onHost = (o: Parameters<typeof proxyActivities>[0]) => proxyActivities<Activities>({ taskQueue: input.hostQueue, ...o });
+  const upload = onHost({
+    startToCloseTimeout: s(t.uploadTimeout + 60),
+    scheduleToCloseTimeout: s(3 * (t.uploadTimeout + 60)),
+    heartbeatTimeout: '30s',
+    retry: { maximumAttempts: 3, initialInterval: 1000 },
+  });
+  const hostShort = onHost({ startToCloseTimeout: '1 minute', scheduleToCloseTimeout: '5 minutes', retry: { maximumAttempts: 3, initialInterval: 1000 } });
+  const boot = onHost({ startToCloseTimeout: s(t.createTimeout + 60), scheduleToCloseTimeout: s(3 * (t.createTimeout + 60)), retry: { maximumAttempts: 3, initialInterval: 1000 } });
+  const portWait = onHost({ startToCloseTimeout: s(t.portWaitTimeout + 30), heartbeatTimeout: '20s', retry: { maximumAttempts: 2, initialInterval: 1000 } });
+  const testsTotal = plan.image.tests.testsList.reduce((s, x) => s + (x.timeout || 300), 0) + 300 * plan.image.externalTests.length;
+  const tests = onHost({ startToCloseTimeout: s(testsTotal + 120), heartbeatTimeout: '30s', retry: { maximumAttempts: 2, initialInterval: 1000 } });
+  const keypair = proxyActivities<Activities>({ startToCloseTimeout: s(Math.max(t.keypairTimeout, 1) + 30), retry: { maximumAttempts: 3, initialInterval: 1000 } });
+  const short = proxyActivities<Activities>({ startToCloseTimeout: '1 minute', retry: { maximumAttempts: 3, initialInterval: 1000 } });
+  const active = proxyActivities<Activities>({ startToCloseTimeout: s(t.activeTimeout + 60), heartbeatTimeout: '30s', retry: { maximumAttempts: 3, initialInterval: 1000 } });
+  const cleanupOpts: ActivityOptions = { startToCloseTimeout: s(Math.max(t.cleanupTimeout, 5)), scheduleToCloseTimeout: s(Math.max(t.cleanupTimeout, 5) * 2 + 10), retry: { maximumAttempts: 5, initialInterval: 1000 } };
+  const cleanup = proxyActivities<Activities>(cleanupOpts);
+  const cleanupOnHost = onHost(cleanupOpts);
+
+  const compensations: Compensation[] = [];
+  let failure: Failure | undefined;
+  let cancelled: unknown;
+  let facts: InstanceFacts | undefined;
+  let imageId: string | undefined;
+  let results: TestEntryResult[] = [];
+  let passed = false;
+
+  try {
+    // 1. the image under test
+    if (input.useExistingImage) {
+      stage = 'checking the existing image';
+      const img = await short.describeImage({ cloud, imageId: input.useExistingImage });
+      imageId = img.id;
+      held.image = { id: img.id, existing: true };
+      say(`Using existing image ${img.id}${img.name ? ` (${img.name})` : ''}`);
+    } else {
+      compensations.unshift({ resource: 'image', label: `image ${name}`, run: () => cleanup.deleteImagesByBuildId({ cloud, buildId }) });
+      stage = `uploading image ${name}`;
+      say(`Uploading ${plan.image.filename} as ${name}`);
+      const g = plan.glance;
+      const r = await upload.uploadImageFile({
+        cloud,
+        file: plan.image.filename,
+        buildId,
+        image: {
+          name,
+          diskFormat: g.diskFormat,
+          containerFormat: g.containerFormat,
+          visibility: 'private',
+          minDisk: g.minDisk,
+          minRam: g.minRam,
+          tags: g.tags,
+          properties: g.properties,
+        },
+        timeoutSeconds: t.uploadTimeout,
+      });
+      imageId = r.imageId;
+      held.image = { id: r.imageId, existing: false };
+      say(`Image ${name} uploaded: ${r.imageId} (${r.bytes} bytes)`);
+    }
+
+    if (!input.uploadOnly) {
+      // 2–4. keypair and instance (or the operator's existing instance)
+      if (input.useExistingInstance) {
+        stage = 'checking the existing instance';
+        facts = await short.describeInstance({ cloud, serverId: input.useExistingInstance, mainNicRegexp: plan.environment.nova.mainNicRegexp });
+        held.instance = { id: facts.server.id, name: facts.server.name, existing: true, mainIp: facts.mainIp };
+        held.privateKeyFile = input.privateKeyFile;
+        say(`Using existing instance ${facts.server.id} (${facts.server.name}), main IP ${facts.mainIp}`);
+      } else {
+        compensations.unshift({ resource: 'key files', label: 'private key file', run: () => cleanupOnHost.removeInstanceFiles({ workflowId }) });
+        compensations.unshift({ resource: 'ssh key', label: `ssh key ${name}`, run: () => cleanup.deleteKeypairByName({ cloud, name }) });
+        stage = 'creating keypair';
+        const files = await hostShort.prepareKeypair({ workflowId, name });
+        held.privateKeyFile = files.privateKeyFile;
+        await keypair.importKeypair({ cloud, name, publicKey: files.publicKey });
+        held.keypair = name;
+        say(`Keypair ${name} created`);
+
+        compensations.unshift({
+          resource: 'instance',
+          label: `instance ${name}`,
+          run: () => cleanup.deleteInstancesByName({ cloud, name, timeoutSeconds: t.cleanupTimeout }),
+        });
+        stage = `booting instance ${name}`;
+        const n = plan.environment.nova;
+        held.instance = { name, existing: false };
+        const { serverId } = await boot.bootInstance({
+          cloud,
+          name,
+          imageId,
+          flavor: n.flavor,
+          flavorId: n.flavorId,
+          nics: n.nics,
+          keyName: name,
+          configDrive: n.configDrive,
+          availabilityZone: n.availabilityZone,
+          userdata: n.userdata,
+          userdataFile: n.userdataFile,
+          createTimeoutSeconds: t.createTimeout,
+        });
+        held.instance.id = serverId;
+        say(`Instance ${name} created: ${serverId}`);
+        stage = `waiting for instance ${serverId} to become ACTIVE`;
+        facts = await active.waitInstanceActive({ cloud, serverId, timeoutSeconds: t.activeTimeout, mainNicRegexp: n.mainNicRegexp });
+        held.instance.mainIp = facts.mainIp;
+        say(`Instance ${serverId} is ACTIVE, main IP ${facts.mainIp}`);
+      }
+      const ssh = plan.image.tests.ssh;
+      if (ssh && held.privateKeyFile) {
+        const port = ssh.port !== 22 ? ` -p ${ssh.port}` : '';
+        held.sshCommand = `ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o PasswordAuthentication=no -i ${held.privateKeyFile}${port} ${ssh.username}@${facts.mainIp}`;
+      }
+
+      // 6. the port
+      let portWaited: { port: number; timeout: number; waited: number } | undefined;
+      const port = plan.image.tests.waitForPort;
+      if (port) {
+        stage = `waiting for port ${facts.mainIp}:${port}`;
+        const w = await portWait.waitForPort({ ip: facts.mainIp, port, timeoutSeconds: t.portWaitTimeout });
+        portWaited = { port, timeout: t.portWaitTimeout, waited: w.waited };
+        say(`Port ${port} is open on ${facts.mainIp} (after ${w.waited} s)`);
+      }
+
+      // 7. the tests
+      if (mode === 'test') {
+        stage = 'running tests';
+        const run = await tests.runImageTests({
+          cloud,
+          workflowId,
+          facts,
+          imageId,
+          imageConfig: plan.image as unknown as Record<string, unknown>,
+          imageFile: input.useExistingImage ? undefined : plan.image.filename,
+          ssh,
+          privateKeyFile: held.privateKeyFile,
+          portWait: portWaited,
+          environmentVariables: plan.environmentVariables,
+          tests: plan.image.tests.testsList,
+          externalTests: plan.image.externalTests,
+          testEnvironment: plan.environment.label,
+          config: input.config,
+        });
+        results = run.results;
+        for (const r of results) say(`${r.passed ? 'passed' : 'FAILED'}: ${r.name}${r.reason ? ` (${r.reason})` : ''}`);
+        if (run.passed) {
+          passed = true;
+          say('All tests passed successfully');
+        } else {
+          const bad = results.find((r) => !r.passed);
+          failure = { exitCode: EXIT_TESTS_FAILED, message: `Some tests failed${bad ? `: ${bad.name}${bad.reason ? ` (${bad.reason})` : ''}` : ''}`, type: 'TestsFailed' };
+          say('Some tests failed');
+        }
+      } else {
+        passed = true;
+      }
+    } else {
+      passed = true;
+    }
+  } catch (err) {
+    if (isCancellation(err)) {
+      cancelled = err;
+      say('Cancelled');
+    } else {
+      failure = failureOf(err);
+      say(`Error: ${failure.message}`);
+    }
+  }
+
+  // Hold the instance for the operator: after a failure with a keep request, or always for a shell.
+  const instanceUp = held.instance !== undefined && held.instance.id !== undefined && !held.instance.existing;
+  const wantsHold = !cancelled && instanceUp && ((failure && (keepRequested || input.holdOnFailure)) || (mode === 'shell' && !failure));
+  if (wantsHold) {
+    const limit = input.holdLimitSeconds ?? DEFAULT_HOLD_SECONDS;
+    hold = {
+      until: new Date(Date.now() + limit * 1000).toISOString(),
+      exitCode: failure?.exitCode ?? 0,
+      reason: failure?.message ?? 'instance ready for a shell',
+    };
+    stage = 'holding for keep or discard';
+    say(`Holding instance ${held.instance?.id} until ${hold.until}: 'dibctl keep ${workflowId}' keeps it, 'dibctl discard ${workflowId}' removes it`);
+    try {
+      const decided = await condition(() => decision !== undefined, limit * 1000);
+      if (!decided) say(`No keep or discard within ${limit} s: cleaning up`);
+    } catch (err) {
+      if (!isCancellation(err)) throw err;
+      cancelled = err;
+      say('Cancelled');
+    }
+  }
+  const keepInstance = decision === 'keep';
+  const keepImage = (Boolean(failure) && Boolean(input.keepFailedImage)) || (Boolean(input.uploadOnly) && !failure && !cancelled);
+
+  // 8. compensations, in reverse order of creation, whatever happened
+  stage = 'cleaning up';
+  const kept = { image: Boolean(held.image), instance: Boolean(held.instance), keypair: Boolean(held.keypair) };
+  await CancellationScope.nonCancellable(async () => {
+    if (held.instance?.existing) say(`Not removing instance ${held.instance.id} (given with --use-existing-instance)`);
+    for (const c of compensations) {
+      const keep = c.resource === 'image' ? keepImage : keepInstance;
+      if (keep) {
+        if (c.resource === 'instance') say(`Not removing instance ${held.instance?.id ?? name}${held.sshCommand ? `; to reach it: ${held.sshCommand}` : ''}`);
+        else if (c.resource === 'ssh key') say(`Not removing ssh key ${name}; private key kept in ${held.privateKeyFile}`);
+        else if (c.resource === 'image') say(`Not removing image ${held.image?.id ?? name}`);
+        continue;
+      }
+      if (c.resource === 'instance') say(`Removing instance ${held.instance?.id ?? name}`);
+      else if (c.resource === 'ssh key') say(`Removing ssh key ${name}`);
+      else if (c.resource === 'image') say(`Removing image ${held.image?.id ?? name}`);
+      try {
+        await c.run();
+        if (c.resource === 'image') kept.image = false;
+        if (c.resource === 'instance') kept.instance = false;
+        if (c.resource === 'ssh key') kept.keypair = false;
+      } catch (err) {
+        say(`Failed to remove ${c.label}: ${failureOf(err).message}`);
+      }
+    }
+    if (held.image?.existing) say(`Not removing image ${held.image.id} (given with --use-existing-image)`);
+    say('Clearing done');
+  });
+  stage = cancelled ? 'cancelled' : failure ? 'failed' : 'done';
+
+  const result: ImageTestResult = {
+    ...status(),
+    passed: passed && !failure && !cancelled,
+    exitCode: failure?.exitCode ?? (cancelled ? 1 : 0),
+    name,
+    tests: results,
+    kept: { image: kept.image && !held.image?.existing, instance: kept.instance && !held.instance?.existing, keypair: kept.keypair },
+  };
+  if (cancelled) throw cancelled;
+  if (failure) {
+    const details: ImageTestFailureDetails = { exitCode: failure.exitCode, result };
+    throw ApplicationFailure.create({ type: failure.type, message: failure.message, nonRetryable: true, details: [details] });
+  }
+  if (imageId === undefined) throw ApplicationFailure.nonRetryable('no image was tested', 'NoImage');
+  return result;
+}
