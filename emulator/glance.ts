@@ -10,6 +10,9 @@ import { Image, RegionState, uuid } from './state';
 export const DISK_FORMATS = ['ami', 'ari', 'aki', 'vhd', 'vhdx', 'vmdk', 'raw', 'qcow2', 'vdi', 'iso', 'ploop'];
 export const CONTAINER_FORMATS = ['ami', 'ari', 'aki', 'bare', 'ovf', 'ova', 'docker', 'compressed'];
 const VISIBILITIES = ['public', 'private', 'shared', 'community'];
+/** The id of the one store image data lives in (Glance's multi-store name of the backend). */
+const STORE_ID = 'file';
+
 const READ_ONLY = ['checksum', 'created_at', 'direct_url', 'file', 'location', 'locations', 'os_hash_algo', 'os_hash_value', 'schema', 'self', 'size', 'status', 'updated_at', 'virtual_size', 'stores'];
 const RESERVED = ['deleted', 'deleted_at'];
 const CORE = ['id', 'name', 'visibility', 'protected', 'os_hidden', 'owner', 'disk_format', 'container_format', 'min_disk', 'min_ram', 'tags'];
@@ -97,6 +100,8 @@ export function imageJson(img: Image): Record<string, unknown> {
     self: `/v2/images/${img.id}`,
     file: `/v2/images/${img.id}/file`,
     schema: '/v2/schemas/image',
+    // Glance names the store(s) holding the data once there is data
+    ...(img.file ? { stores: STORE_ID } : {}),
   };
 }
 
@@ -233,7 +238,7 @@ export function glanceRoutes(cloud: Cloud, region: string): Router {
     };
     rs().images.push(img);
     cloud.changed();
-    return { status: 201, body: imageJson(img), headers: { Location: `${cloud.baseUrl}/image/${region}/v2/images/${img.id}` } };
+    return { status: 201, body: imageJson(img), headers: { Location: `${cloud.baseUrl}/image/${region}/v2/images/${img.id}`, 'OpenStack-Image-Store-IDs': STORE_ID } };
   });
 
   router.add('GET', '/v2/images', (req): Reply => {
@@ -494,7 +499,8 @@ export function glanceRoutes(cloud: Cloud, region: string): Router {
   const action = (target: 'deactivated' | 'active') => (req: Request, p: Record<string, string>): Reply => {
     const ctx = cloud.authenticate(req);
     const img = lookup(ctx, p.id);
-    if (!ctx.isAdmin) throw new HttpError(403, `You are not authorized to complete ${target === 'active' ? 'reactivate' : 'deactivate'} action.`);
+    // The owner may (de)activate its own image, as Glance's policy allows admins and the owning project's members
+    if (!ctx.isAdmin && img.owner !== ctx.project.id) throw new HttpError(403, 'You do not own this image');
     if (img.status === target) return { status: 204 };
     if (img.status !== 'active' && img.status !== 'deactivated') {
       throw new HttpError(403, `Not allowed to ${target === 'active' ? 'reactivate' : 'deactivate'} an image in status '${img.status}'`);

@@ -49,8 +49,39 @@ const NOVA_KEYS: Record<number, string> = {
   503: 'serviceUnavailable',
 };
 
+/**
+ * The form of a Glance error body for an Accept header, chosen as webob does:
+ * the offer (HTML, JSON, plain text, in that order of preference) with the
+ * highest quality, the most specific media range deciding an offer's quality;
+ * no Accept header at all gives plain text. So "any type" and axios' default
+ * (JSON, plain text, any type) get HTML; only a client preferring JSON gets JSON.
+ */
+export function glanceErrorFormat(accept: string | string[] | undefined): 'html' | 'json' | 'plain' {
+  const header = Array.isArray(accept) ? accept.join(',') : accept;
+  if (header === undefined || header.trim() === '') return 'plain';
+  const ranges = header.split(',').map((part) => {
+    const [range, ...params] = part.trim().toLowerCase().split(';');
+    const q = params.map((p) => /^\s*q\s*=\s*([\d.]+)\s*$/.exec(p)).find(Boolean);
+    return { range: range.trim(), q: q ? Number(q[1]) : 1 };
+  });
+  const offers = [['html', 'text/html'], ['json', 'application/json'], ['plain', 'text/plain']] as const;
+  let best: { format: 'html' | 'json' | 'plain'; q: number } = { format: 'plain', q: 0 };
+  for (const [format, type] of offers) {
+    const [major] = type.split('/');
+    const match = ranges.find((r) => r.range === type) ?? ranges.find((r) => r.range === `${major}/*`) ?? ranges.find((r) => r.range === '*/*');
+    if (match && match.q > best.q) best = { format, q: match.q };
+  }
+  return best.format;
+}
+
 /** The body a service sends for an error, as the real services format it. */
-export function errorBody(service: ServiceName, status: number, message: string, kind?: string, acceptsJson = true): { body: string; contentType: string } {
+export function errorBody(
+  service: ServiceName,
+  status: number,
+  message: string,
+  kind?: string,
+  acceptsJson: boolean | 'html' | 'json' | 'plain' = true,
+): { body: string; contentType: string } {
   const title = STATUS_TITLES[status] ?? 'Error';
   switch (service) {
     case 'identity':
@@ -66,8 +97,14 @@ export function errorBody(service: ServiceName, status: number, message: string,
         contentType: 'application/json',
       };
     case 'image':
-      // Glance answers through webob: JSON when the client accepts it, plain text otherwise
-      if (acceptsJson) {
+      // Glance answers through webob: HTML, JSON or plain text (see glanceErrorFormat)
+      if (acceptsJson === 'html') {
+        return {
+          body: `<html>\n <head>\n  <title>${status} ${title}</title>\n </head>\n <body>\n  <h1>${status} ${title}</h1>\n  ${message}<br /><br />\n\n\n\n </body>\n</html>`,
+          contentType: 'text/html; charset=UTF-8',
+        };
+      }
+      if (acceptsJson === true || acceptsJson === 'json') {
         return {
           body: JSON.stringify({ message: `${message}<br /><br />\n\n\n`, code: `${status} ${title}`, title }),
           contentType: 'application/json',

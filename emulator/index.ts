@@ -11,7 +11,7 @@ import { freePort } from '../temporal/free-port';
 import { Cloud } from './cloud';
 import { ApiService, FaultSettings, Faults, validateFaults } from './faults';
 import { glanceRoutes } from './glance';
-import { HttpError, Reply, Request, Router, ServiceName, errorBody, isObject, readJson, sleep } from './http';
+import { HttpError, Reply, Request, Router, ServiceName, errorBody, glanceErrorFormat, isObject, readJson, sleep } from './http';
 import { ExternalAccount, ExternalIdentityOptions, RealKeystone } from './external';
 import { keystoneRoutes } from './keystone';
 import { neutronRoutes } from './neutron';
@@ -184,7 +184,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
   const handle = async (raw: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const parsed = new URL(raw.url ?? '/', 'http://emulator');
     const { service, region, rest } = classify(parsed.pathname.replace(/\/{2,}/g, '/'));
-    const acceptsJson = /json|\*\/\*/.test(String(raw.headers.accept ?? '*/*'));
+    const acceptsJson = glanceErrorFormat(raw.headers.accept);
     const requestId = `req-${uuid()}`;
     let extraHeaders: Record<string, string> = {};
     const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
