@@ -5,7 +5,7 @@
 import { DibctlError, ExitCode } from '../errors';
 import { isLegacyCompute } from './endpoints';
 import { LookupError, OpenStackHttpError } from './errors';
-import { nextQuery, Query, Response, ServiceHttp, ServiceRequest } from './http';
+import { asObject, listOf, memberOf, nextLink, nextQuery, Query, Response, ServiceHttp, ServiceRequest } from './http';
 
 export interface Flavor {
   id: string;
@@ -231,7 +231,7 @@ export class ComputeClient {
   }
 
   private async get<T>(path: string, query?: Query, microversion?: string): Promise<T> {
-    return (await this.call<T>({ method: 'GET', path, query }, microversion)).data;
+    return asObject<T>('compute', `GET ${path}`, (await this.call<T>({ method: 'GET', path, query }, microversion)).data);
   }
 
   /** Pages through a list that answers `{<key>: [...], <key>_links: [{rel: next}]}`. */
@@ -240,10 +240,9 @@ export class ComputeClient {
     let previous = '';
     while (q) {
       const body: Record<string, unknown> = await this.get<Record<string, unknown>>(path, q);
-      const items: T[] = (body[key] as T[] | undefined) ?? [];
+      const items = listOf<T>('compute', `GET ${path}`, body, key);
       for (const item of items) yield item;
-      const links = (body[`${key}_links`] as { rel: string; href: string }[] | undefined) ?? [];
-      let next = nextQuery(links.find((l) => l.rel === 'next')?.href);
+      let next = nextQuery(nextLink(body[`${key}_links`]));
       const limit = Number(q.limit);
       if (!next && limit > 0 && items.length >= limit) next = { ...q, marker: String(items[items.length - 1][idKey]) };
       const signature = JSON.stringify(next);
@@ -256,7 +255,7 @@ export class ComputeClient {
   // ---- flavors ----
 
   async getFlavor(id: string): Promise<Flavor> {
-    return (await this.get<{ flavor: Flavor }>(`flavors/${encodeURIComponent(id)}`)).flavor;
+    return memberOf<Flavor>('compute', 'GET flavors/{id}', await this.get(`flavors/${encodeURIComponent(id)}`), 'flavor');
   }
 
   async *flavors(query: Query = {}): AsyncGenerator<Flavor> {
@@ -302,7 +301,7 @@ export class ComputeClient {
   async importKeypair(name: string, publicKey: string): Promise<Keypair> {
     try {
       const res = await this.call<{ keypair: Keypair }>({ method: 'POST', path: 'os-keypairs', json: { keypair: { name, public_key: publicKey } } });
-      return res.data.keypair;
+      return memberOf<Keypair>('compute', 'POST os-keypairs', res.data, 'keypair');
     } catch (err) {
       if (!(err instanceof OpenStackHttpError) || err.status !== 409) throw err;
       const existing = await this.findKeypair(name);
@@ -312,7 +311,7 @@ export class ComputeClient {
   }
 
   async getKeypair(name: string): Promise<Keypair> {
-    return (await this.get<{ keypair: Keypair }>(`os-keypairs/${encodeURIComponent(name)}`)).keypair;
+    return memberOf<Keypair>('compute', 'GET os-keypairs/{name}', await this.get(`os-keypairs/${encodeURIComponent(name)}`), 'keypair');
   }
 
   async findKeypair(name: string): Promise<Keypair | undefined> {
@@ -325,8 +324,8 @@ export class ComputeClient {
   }
 
   async keypairs(): Promise<Keypair[]> {
-    const body = await this.get<{ keypairs?: { keypair: Keypair }[] }>('os-keypairs');
-    return (body.keypairs ?? []).map((k) => k.keypair);
+    const body = await this.get('os-keypairs');
+    return listOf<{ keypair: unknown }>('compute', 'GET os-keypairs', body, 'keypairs').map((k) => memberOf<Keypair>('compute', 'GET os-keypairs', k, 'keypair'));
   }
 
   async deleteKeypair(name: string, opts: { ignoreMissing?: boolean } = {}): Promise<boolean> {
@@ -357,12 +356,12 @@ export class ComputeClient {
     if (req.metadata) server.metadata = req.metadata;
     if (req.security_groups) server.security_groups = req.security_groups;
     const res = await this.call<{ server: ServerCreated & { adminPass?: string } }>({ method: 'POST', path: 'servers', json: { server } }, mv);
-    const { id, links } = res.data.server;
+    const { id, links } = memberOf<ServerCreated>('compute', 'POST servers', res.data, 'server');
     return { id, links };
   }
 
   async getServer(id: string): Promise<Server> {
-    return (await this.get<{ server: Server }>(`servers/${encodeURIComponent(id)}`)).server;
+    return memberOf<Server>('compute', 'GET servers/{id}', await this.get(`servers/${encodeURIComponent(id)}`), 'server');
   }
 
   async findServer(id: string): Promise<Server | undefined> {
@@ -403,7 +402,7 @@ export class ComputeClient {
   }
 
   async interfaces(id: string): Promise<InterfaceAttachment[]> {
-    return (await this.get<{ interfaceAttachments?: InterfaceAttachment[] }>(`servers/${encodeURIComponent(id)}/os-interface`)).interfaceAttachments ?? [];
+    return listOf<InterfaceAttachment>('compute', 'GET servers/{id}/os-interface', await this.get(`servers/${encodeURIComponent(id)}/os-interface`), 'interfaceAttachments');
   }
 
   private async action<T = unknown>(id: string, body: unknown, mv?: string): Promise<T> {

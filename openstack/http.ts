@@ -10,7 +10,7 @@ import * as https from 'node:https';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import axios, { AxiosInstance, AxiosResponse, RawAxiosRequestHeaders } from 'axios';
-import { httpError, OpenStackConnectionError, OpenStackHttpError, ServiceType } from './errors';
+import { httpError, OpenStackConnectionError, OpenStackHttpError, ServiceType, UnexpectedResponseError } from './errors';
 import { redactHeaders, redactJson, redactUrl, scrub, urlPath } from './redact';
 
 export type DebugSink = (line: string) => void;
@@ -160,6 +160,48 @@ function describeBody(text: string, secrets: string[]): string {
   return shown.length > 1000 ? `${shown.slice(0, 1000)}... (${text.length} bytes)` : shown;
 }
 
+/** What a body is, for a message: its kind, never its content (it may hold anything). */
+function kindOf(value: unknown): string {
+  if (value === undefined || value === '') return 'an empty body';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'string') return 'text that is not JSON';
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** A JSON object answer; anything else is UnexpectedResponseError (exit 1), not a crash later. */
+export function asObject<T = Record<string, unknown>>(service: ServiceType, what: string, data: unknown): T {
+  if (!isObject(data)) throw new UnexpectedResponseError(service, `${what} answered ${kindOf(data)} where an object was expected`);
+  return data as T;
+}
+
+/** `body[key]` as an object, e.g. the server of `{"server": {...}}`. */
+export function memberOf<T>(service: ServiceType, what: string, data: unknown, key: string): T {
+  const body = asObject(service, what, data);
+  if (!isObject(body[key])) throw new UnexpectedResponseError(service, `${what} answered without an object '${key}' (got ${kindOf(body[key])})`);
+  return body[key] as T;
+}
+
+/** `body[key]` as a list of objects; absent or null is an empty list. */
+export function listOf<T>(service: ServiceType, what: string, data: unknown, key: string): T[] {
+  const body = asObject(service, what, data);
+  const list = body[key];
+  if (list === undefined || list === null) return [];
+  if (!Array.isArray(list) || !list.every(isObject)) throw new UnexpectedResponseError(service, `${what} answered a '${key}' that is not a list of objects`);
+  return list as T[];
+}
+
+/** `rel: next` of a links list, ignoring entries of the wrong shape. */
+export function nextLink(links: unknown): string | undefined {
+  if (!Array.isArray(links)) return undefined;
+  const next = links.find((l): l is { rel: string; href: string } => isObject(l) && l.rel === 'next' && typeof l.href === 'string');
+  return next?.href;
+}
+
 /** One cloud's HTTP connection settings and the debug printer. */
 export class Transport {
   readonly axios: AxiosInstance;
@@ -210,6 +252,14 @@ export class Transport {
 
   scrub(text: string): string {
     return scrub(text, this.secrets);
+  }
+
+  /** The request id for a message: scrubbed (a cloud may echo anything there) and short. */
+  private shownRequestId(headers: Record<string, string>): string | undefined {
+    const rid = requestIdOf(headers);
+    if (!rid) return undefined;
+    const clean = this.scrub(rid);
+    return clean.length > 100 ? `${clean.slice(0, 97)}...` : clean;
   }
 
   /** Sends one request; returns the response for 2xx and accepted statuses, throws a typed error otherwise. */
@@ -263,7 +313,7 @@ export class Transport {
         method: req.method,
         url: urlPath(url),
         status: res.status,
-        requestId: requestIdOf(resHeaders),
+        requestId: this.shownRequestId(resHeaders),
         serverMessage: this.scrub(extractServerMessage(text)),
         imageId: req.imageId,
       });
@@ -360,8 +410,9 @@ export class ServiceHttp {
     }
   }
 
+  /** GET of a resource or a list: the answer must be a JSON object. */
   async get<T>(p: string, query?: Query, extra: Partial<ServiceRequest> = {}): Promise<T> {
-    return (await this.request<T>({ method: 'GET', path: p, query, ...extra })).data;
+    return asObject<T>(this.service, `GET ${p}`, (await this.request<T>({ method: 'GET', path: p, query, ...extra })).data);
   }
 
   async post<T>(p: string, json?: unknown, extra: Partial<ServiceRequest> = {}): Promise<T> {
@@ -382,8 +433,8 @@ export class ServiceHttp {
  * own endpoint: real clouds return links with internal host names, other
  * ports or without the version prefix.
  */
-export function nextQuery(next: string | undefined): Query | undefined {
-  if (!next) return undefined;
+export function nextQuery(next: unknown): Query | undefined {
+  if (!next || typeof next !== 'string') return undefined;
   const q = next.indexOf('?');
   if (q < 0) return undefined;
   const params = new URLSearchParams(next.slice(q + 1));

@@ -4,7 +4,7 @@
  */
 import type { CloudAuth } from './auth-types';
 import { CredentialsError, EndpointNotFoundError, LookupError, OpenStackHttpError, UnexpectedResponseError } from './errors';
-import { joinUrl, ServiceHttp, TokenSource, Transport } from './http';
+import { joinUrl, listOf, ServiceHttp, TokenSource, Transport } from './http';
 
 export type IdentityVersion = '2.0' | '3';
 export type EndpointInterface = 'public' | 'internal' | 'admin';
@@ -84,7 +84,7 @@ interface VersionEntry {
 
 /** `publicURL` → `public` etc.; anything unknown is public. */
 export function normalizeInterface(value: string | undefined): EndpointInterface {
-  const v = (value ?? 'public').toLowerCase().replace(/url$/, '');
+  const v = (typeof value === 'string' ? value : 'public').toLowerCase().replace(/url$/, '');
   if (v === 'internal' || v === 'admin') return v;
   return 'public';
 }
@@ -93,14 +93,17 @@ const VERSION_SUFFIX = /\/v(2\.0|3)(?:\.\d+)?\/?$/i;
 
 /** Parses the body of GET <auth root>: a list of versions (300) or one version (200). */
 export function chooseIdentityVersion(body: unknown): IdentityVersion | undefined {
-  const b = (body ?? {}) as { versions?: { values?: VersionEntry[] } | VersionEntry[]; version?: VersionEntry };
-  const list: VersionEntry[] = Array.isArray(b.versions) ? b.versions : (b.versions?.values ?? (b.version ? [b.version] : []));
-  const usable = list.filter((v) => !/deprecated|experimental/i.test(v.status ?? '') || list.length === 1);
-  const ids = (usable.length ? usable : list).map((v) => (v.id ?? '').toLowerCase());
+  const b = (body && typeof body === 'object' ? body : {}) as { versions?: { values?: unknown } | unknown[]; version?: unknown };
+  const raw: unknown = Array.isArray(b.versions) ? b.versions : b.versions && typeof b.versions === 'object' ? b.versions.values : b.version ? [b.version] : [];
+  // entries of the wrong shape are ignored: discovery only chooses between v3 and v2.0
+  const list = (Array.isArray(raw) ? raw : []).filter((v): v is VersionEntry => !!v && typeof v === 'object');
+  const text = (v: unknown) => (typeof v === 'string' ? v : '');
+  const usable = list.filter((v) => !/deprecated|experimental/i.test(text(v.status)) || list.length === 1);
+  const ids = (usable.length ? usable : list).map((v) => text(v.id).toLowerCase());
   if (ids.some((id) => id.startsWith('v3'))) return '3';
   if (ids.some((id) => id.startsWith('v2.0'))) return '2.0';
   // deprecated v2.0 only, when nothing else is offered
-  if (list.some((v) => (v.id ?? '').toLowerCase().startsWith('v2.0'))) return '2.0';
+  if (list.some((v) => text(v.id).toLowerCase().startsWith('v2.0'))) return '2.0';
   return undefined;
 }
 
@@ -264,12 +267,14 @@ export class IdentityClient implements TokenSource {
     const scope = this.v3Scope();
     const body = { auth: { identity: this.v3Identity(), ...(scope ? { scope } : {}) } };
     const res = await this.transport.send<V3TokenBody>({ service: 'identity', method: 'POST', url: joinUrl(root, 'auth/tokens'), json: body });
-    const token = res.headers['x-subject-token'];
-    const t = res.data?.token;
-    if (!token || !t) throw new UnexpectedResponseError('identity', 'no X-Subject-Token header or token body');
+    const token = res.headers['x-subject-token']?.trim();
+    const t = res.data && typeof res.data === 'object' ? res.data.token : undefined;
+    if (!token || !t || typeof t !== 'object') throw new UnexpectedResponseError('identity', 'no X-Subject-Token header or token body');
+    const what = 'POST auth/tokens';
     const catalog: CatalogEndpoint[] = [];
-    for (const svc of t.catalog ?? []) {
-      for (const ep of svc.endpoints ?? []) {
+    for (const svc of listOf<V3Catalog>('identity', what, t, 'catalog')) {
+      for (const ep of listOf<NonNullable<V3Catalog['endpoints']>[number]>('identity', what, svc, 'endpoints')) {
+        if (typeof ep.url !== 'string' || typeof svc.type !== 'string') continue;
         catalog.push({ type: svc.type, name: svc.name, interface: normalizeInterface(ep.interface), region: ep.region_id ?? ep.region, url: ep.url });
       }
     }
@@ -282,7 +287,7 @@ export class IdentityClient implements TokenSource {
         projectName: t.project?.name,
         userId: t.user?.id,
         userName: t.user?.name,
-        roles: (t.roles ?? []).map((r) => r.name),
+        roles: listOf<{ name: string }>('identity', what, t, 'roles').map((r) => r.name),
         catalog,
       },
     };
@@ -302,14 +307,15 @@ export class IdentityClient implements TokenSource {
     if (a.projectId) auth.tenantId = a.projectId;
     else if (a.projectName) auth.tenantName = a.projectName;
     const res = await this.transport.send<V2AccessBody>({ service: 'identity', method: 'POST', url: joinUrl(root, 'tokens'), json: { auth } });
-    const acc = res.data?.access;
-    const token = acc?.token?.id;
-    if (!acc || !token) throw new UnexpectedResponseError('identity', 'no access.token.id in the v2.0 answer');
+    const acc = res.data && typeof res.data === 'object' ? res.data.access : undefined;
+    const token = acc && typeof acc === 'object' && acc.token && typeof acc.token === 'object' ? acc.token.id : undefined;
+    if (!acc || typeof token !== 'string' || !token) throw new UnexpectedResponseError('identity', 'no access.token.id in the v2.0 answer');
+    const what = 'POST tokens';
     const catalog: CatalogEndpoint[] = [];
-    for (const svc of acc.serviceCatalog ?? []) {
-      for (const ep of svc.endpoints ?? []) {
+    for (const svc of listOf<V2Catalog>('identity', what, acc, 'serviceCatalog')) {
+      for (const ep of listOf<NonNullable<V2Catalog['endpoints']>[number]>('identity', what, svc, 'endpoints')) {
         const add = (iface: EndpointInterface, url?: string) => {
-          if (url) catalog.push({ type: svc.type, name: svc.name, interface: iface, region: ep.region, url });
+          if (url && typeof url === 'string' && typeof svc.type === 'string') catalog.push({ type: svc.type, name: svc.name, interface: iface, region: ep.region, url });
         };
         add('public', ep.publicURL);
         add('internal', ep.internalURL);
@@ -325,7 +331,7 @@ export class IdentityClient implements TokenSource {
         projectName: acc.token?.tenant?.name,
         userId: acc.user?.id,
         userName: acc.user?.name,
-        roles: (acc.user?.roles ?? []).map((r) => r.name),
+        roles: acc.user && typeof acc.user === 'object' ? listOf<{ name: string }>('identity', what, acc.user, 'roles').map((r) => r.name) : [],
         catalog,
       },
     };
@@ -365,17 +371,17 @@ export class IdentityClient implements TokenSource {
   async projects(filter: { name?: string } = {}): Promise<Project[]> {
     await this.token();
     if (this.info?.version === '2.0') {
-      const body = await this.http.get<{ tenants?: Project[] }>('tenants');
-      return (body.tenants ?? []).filter((p) => !filter.name || p.name === filter.name);
+      const body = await this.http.get('tenants');
+      return listOf<Project>('identity', 'GET tenants', body, 'tenants').filter((p) => !filter.name || p.name === filter.name);
     }
     try {
-      const body = await this.http.get<{ projects?: Project[] }>('projects', { name: filter.name });
-      return body.projects ?? [];
+      const body = await this.http.get('projects', { name: filter.name });
+      return listOf<Project>('identity', 'GET projects', body, 'projects');
     } catch (err) {
       if (!(err instanceof OpenStackHttpError) || err.status !== 403) throw err;
       // Not allowed to list all projects: fall back to the caller's own projects.
-      const body = await this.http.get<{ projects?: Project[] }>('auth/projects');
-      return (body.projects ?? []).filter((p) => !filter.name || p.name === filter.name);
+      const body = await this.http.get('auth/projects');
+      return listOf<Project>('identity', 'GET auth/projects', body, 'projects').filter((p) => !filter.name || p.name === filter.name);
     }
   }
 

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { pipeline, Readable, Transform } from 'node:stream';
 import { ChecksumMismatchError, ImageStateError, LookupError, OpenStackHttpError, UploadTimeoutError } from './errors';
-import { nextQuery, Query, ServiceHttp } from './http';
+import { asObject, listOf, nextQuery, Query, ServiceHttp } from './http';
 
 export type ImageStatus = 'queued' | 'saving' | 'uploading' | 'importing' | 'active' | 'deactivated' | 'killed' | 'deleted' | 'pending_delete';
 export type Visibility = 'public' | 'private' | 'shared' | 'community';
@@ -141,7 +141,7 @@ export class ImageClient {
       if (attrs[k] !== undefined) body[k] = attrs[k];
     }
     for (const [k, v] of Object.entries(attrs.properties ?? {})) body[k] = String(v);
-    return this.http.post<Image>('images', body);
+    return asObject<Image>('image', 'POST images', await this.http.post('images', body));
   }
 
   /** The image; a missing one is an ImageNotFoundError (exit 50). */
@@ -164,8 +164,8 @@ export class ImageClient {
     let query: Query | undefined = { ...filters };
     let previous = '';
     while (query) {
-      const page: { images?: Image[]; next?: string } = await this.http.get('images', query);
-      const items = page.images ?? [];
+      const page: { images?: unknown; next?: unknown } = await this.http.get('images', query);
+      const items = listOf<Image>('image', 'GET images', page, 'images');
       for (const img of items) yield img;
       query = nextQuery(page.next);
       // stop on an empty page or a link that points back at the same page
@@ -239,9 +239,11 @@ export class ImageClient {
       }
     }
     if (!ops.length) return before;
-    return (
-      await this.http.request<Image>({ method: 'PATCH', path: `images/${encodeURIComponent(id)}`, json: ops, contentType: PATCH_TYPE, imageId: id })
-    ).data;
+    return asObject<Image>(
+      'image',
+      'PATCH images/{id}',
+      (await this.http.request({ method: 'PATCH', path: `images/${encodeURIComponent(id)}`, json: ops, contentType: PATCH_TYPE, imageId: id })).data,
+    );
   }
 
   async addTag(id: string, tag: string): Promise<void> {
@@ -272,8 +274,8 @@ export class ImageClient {
   }
 
   async members(id: string): Promise<ImageMember[]> {
-    const body = await this.http.get<{ members?: ImageMember[] }>(`images/${encodeURIComponent(id)}/members`, undefined, { imageId: id });
-    return body.members ?? [];
+    const body = await this.http.get(`images/${encodeURIComponent(id)}/members`, undefined, { imageId: id });
+    return listOf<ImageMember>('image', 'GET images/{id}/members', body, 'members');
   }
 
   /** Shares the image with a project; sharing twice returns the existing membership. */

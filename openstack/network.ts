@@ -2,7 +2,7 @@
  * Neutron v2.0: networks, ports, subnets (read-only: dibctl only looks).
  */
 import { LookupError, OpenStackHttpError } from './errors';
-import { nextQuery, Query, ServiceHttp } from './http';
+import { listOf, memberOf, nextLink, nextQuery, Query, ServiceHttp } from './http';
 
 const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 
@@ -55,10 +55,9 @@ export class NetworkClient {
     let previous = '';
     while (q) {
       const body = await this.http.get<Record<string, unknown>>(path, q);
-      const items = (body[key] as T[] | undefined) ?? [];
+      const items = listOf<T>('network', `GET ${path}`, body, key);
       for (const item of items) yield item;
-      const links = (body[`${key}_links`] as { rel: string; href: string }[] | undefined) ?? [];
-      const next = nextQuery(links.find((l) => l.rel === 'next')?.href);
+      const next = nextQuery(nextLink(body[`${key}_links`]));
       const signature = JSON.stringify(next);
       if (!items.length || signature === previous) break;
       previous = signature;
@@ -67,7 +66,7 @@ export class NetworkClient {
   }
 
   async getNetwork(id: string): Promise<Network> {
-    return (await this.http.get<{ network: Network }>(`networks/${encodeURIComponent(id)}`)).network;
+    return memberOf<Network>('network', 'GET networks/{id}', await this.http.get(`networks/${encodeURIComponent(id)}`), 'network');
   }
 
   async *networks(filters: Query = {}): AsyncGenerator<Network> {
@@ -111,6 +110,6 @@ export class NetworkClient {
   }
 
   async getSubnet(id: string): Promise<Subnet> {
-    return (await this.http.get<{ subnet: Subnet }>(`subnets/${encodeURIComponent(id)}`)).subnet;
+    return memberOf<Subnet>('network', 'GET subnets/{id}', await this.http.get(`subnets/${encodeURIComponent(id)}`), 'subnet');
   }
 }
