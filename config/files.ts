@@ -8,7 +8,7 @@ import path from 'node:path';
 import { ConfigError, LabelNotFoundError } from './errors';
 import { ConfigKind, KindEntry } from './schema';
 import { validateSource } from './validate-source';
-import { KeyPath, YamlSource, formatPath, locate, readYamlFile } from './yaml-source';
+import { KeyPath, YamlSource, formatKey, formatPath, locate, readYamlFile } from './yaml-source';
 
 /** Where to look; every field has the default dibctl used. */
 export interface LookupOptions {
@@ -130,7 +130,7 @@ export function loadConfig<K extends ConfigKind>(kind: K, opts: LookupOptions = 
       for (const { label, value } of validated.entries) {
         const earlier = entries.get(label);
         if (earlier) {
-          warnings.push(`Warning: ${kind} label '${label}' from ${earlier.file} is replaced by the one in ${display}`);
+          warnings.push(`Warning: ${kind} label '${formatKey(label)}' from ${earlier.file} is replaced by the one in ${display}`);
         }
         entries.set(label, { label, file: display, value });
       }
@@ -148,7 +148,7 @@ const WHAT: Record<ConfigKind, string> = { images: 'image', test: 'test environm
 /** The entry for a label, or LabelNotFoundError (exit 11) listing the labels that exist. */
 export function entryOf<K extends ConfigKind>(config: LoadedConfig<K>, label: string): ConfigEntry<K> {
   const entry = config.entries.get(label);
-  if (!entry) throw new LabelNotFoundError(WHAT[config.kind], label, config.files, [...config.entries.keys()]);
+  if (!entry) throw new LabelNotFoundError(WHAT[config.kind], formatKey(label), config.files, [...config.entries.keys()].map(formatKey));
   return entry;
 }
 

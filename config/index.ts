@@ -7,7 +7,7 @@ export * from './view';
 export * from './credentials';
 export * from './clouds';
 export { jsonSchemaFor } from './json-schema';
-export { parseYaml, readYamlFile, formatPath, locate } from './yaml-source';
+export { parseYaml, readYamlFile, formatKey, formatPath, locate } from './yaml-source';
 export type { YamlSource, KeyPath, Position } from './yaml-source';
 export { problemsOf, validateSource, describeValue, suggestKey } from './validate-source';
 export { KEYSTONE_FIELDS, keystoneFieldOf } from './keystone-keys';

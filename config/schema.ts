@@ -20,9 +20,18 @@ const port = () => z.number(e(PORT)).int(e(PORT)).min(1, e(PORT)).max(65535, e(P
 const seconds = () => z.number(e('must be a number of seconds >= 0')).min(0, e('must be a number of seconds >= 0'));
 
 const DURATION = 'must be a duration like 90s, 30m, 6h, 7d, 2w or a number of seconds';
+const UNIT_SECONDS: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
+/** `2w` and the like, only when the seconds stay an exact integer (as a number value must). */
+const durationText = () =>
+  z
+    .string()
+    .regex(/^\d+\s*[smhdw]?$/, e(DURATION))
+    .refine((s) => {
+      const m = /^(\d+)\s*([smhdw]?)$/.exec(s);
+      return !!m && Number.isSafeInteger(Number(m[1]) * UNIT_SECONDS[m[2]]);
+    }, e(DURATION));
 /** A duration: seconds, or a number with s, m, h, d or w. */
-const duration = () =>
-  z.union([z.number().int().min(0), z.string().regex(/^\d+\s*[smhdw]?$/)], e(DURATION)).describe('a duration: 90s, 30m, 6h, 7d, 2w or seconds');
+const duration = () => z.union([z.number().int().min(0), durationText()], e(DURATION)).describe('a duration: 90s, 30m, 6h, 7d, 2w or seconds');
 
 const UUID_RE = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 const uuid = () => z.string(e('must be a UUID')).regex(UUID_RE, e('must be a UUID'));

@@ -35,6 +35,12 @@ export function describeValue(value: unknown, secret = false): string {
   return String(value);
 }
 
+/** A message that quotes a value (`duplicate entry 'x'`) kept on one line and short. */
+function oneLine(message: string): string {
+  const flat = message.replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1));
+  return flat.length > 300 ? `${flat.slice(0, 297)}...` : flat;
+}
+
 function levenshtein(a: string, b: string): number {
   const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
   for (let j = 1; j <= b.length; j++) d[0][j] = j;
@@ -45,6 +51,8 @@ function levenshtein(a: string, b: string): number {
 
 /** `min-ram` → `min_ram`: the closest known key, when one is close. */
 export function suggestKey(key: string, known: readonly string[]): string | undefined {
+  // a key far longer than any known one has no close match (and would make the distance costly)
+  if (key.length > 64) return undefined;
   const norm = key.toLowerCase().replace(/-/g, '_');
   let best: string | undefined;
   let bestScore = Infinity;
@@ -130,7 +138,7 @@ export function problemsOf<K extends ConfigKind>(kind: K, src: YamlSource): { pr
         continue;
       }
       const showGot = got !== undefined && (issue.code !== 'custom' || got === null || typeof got !== 'object');
-      problems.push(`${at(path)}: ${formatPath(path)}: ${issue.message}${showGot ? ` (got ${describeValue(got, secret)})` : ''}`);
+      problems.push(`${at(path)}: ${formatPath(path)}: ${oneLine(issue.message)}${showGot ? ` (got ${describeValue(got, secret)})` : ''}`);
     }
   }
   return { problems, entries };

@@ -25,12 +25,23 @@ export interface Position {
   col: number;
 }
 
+const MAX_KEY_SHOWN = 64;
+
+/**
+ * A key as written in a message: at most 64 characters, and quoted with its
+ * control characters escaped when it has any, so a problem stays on one line.
+ */
+export function formatKey(key: string): string {
+  const short = key.length > MAX_KEY_SHOWN ? `${key.slice(0, MAX_KEY_SHOWN - 3)}...` : key;
+  return /[\u0000-\u001f\u007f]/.test(short) ? JSON.stringify(short) : short;
+}
+
 /** `a.b[2].c`: how a key path is written in messages. */
 export function formatPath(path: KeyPath): string {
   let out = '';
   for (const seg of path) {
     if (typeof seg === 'number') out += `[${seg}]`;
-    else out += out ? `.${seg}` : seg;
+    else out += out ? `.${formatKey(seg)}` : formatKey(seg);
   }
   return out;
 }
@@ -75,7 +86,8 @@ function rangeStart(node: Node | null | undefined, src: Pick<YamlSource, 'lineCo
 /** Parses YAML text; syntax errors and duplicate keys become a ConfigError naming file, line and column. */
 export function parseYaml(text: string, file: string, display: string): YamlSource {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, version: '1.1', merge: true, uniqueKeys: false, prettyErrors: false });
+  // logLevel 'error': the library would print odd constructs (a list as a key) as Node warnings
+  const doc = parseDocument(text, { lineCounter, version: '1.1', merge: true, uniqueKeys: false, prettyErrors: false, logLevel: 'error' });
   if (doc.errors.length) {
     // messages of the yaml library describe the construct, never quote the text (no secret can leak)
     throw new ConfigError(
