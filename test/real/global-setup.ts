@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-require-imports */
 // Starts one real Keystone + Glance for the tier (or reuses the one in
 // $REAL_OPENSTACK_DIR, left running afterwards) and tells the suites where it is.
 import fs from 'node:fs';
@@ -6,6 +7,11 @@ import path from 'node:path';
 import { realOpenStackUnavailable, startRealOpenStack } from '../support/real-openstack';
 
 export default async function globalSetup(): Promise<void> {
+  // The end-to-end suite runs the built CLI on a Temporal dev server: build it (unless DIBCTL_SKIP_BUILD=1) and find the Temporal CLI
+  const buildAndTemporal = require('../support/global-setup.js') as () => Promise<void>;
+  const built = Date.now();
+  await buildAndTemporal();
+  process.stdout.write(`\nbuild and Temporal CLI check: ${((Date.now() - built) / 1000).toFixed(1)} s\n`);
   const infoFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'real-tier-')), 'stack.json');
   process.env.REAL_TIER_INFO = infoFile;
   const reason = realOpenStackUnavailable();
