@@ -83,6 +83,24 @@ function rangeStart(node: Node | null | undefined, src: Pick<YamlSource, 'lineCo
   return { line: pos.line, col: pos.col };
 }
 
+/** Deeper than any config needs; deeper documents would exhaust the stack of the code that walks them. */
+export const MAX_DEPTH = 64;
+
+/** The first collection nested deeper than MAX_DEPTH, found without recursion. */
+function tooDeep(root: unknown): Node | undefined {
+  const stack: Array<[unknown, number]> = [[root, 1]];
+  while (stack.length) {
+    const [node, depth] = stack.pop()!;
+    if (!isMap(node) && !isSeq(node)) continue;
+    if (depth > MAX_DEPTH) return node;
+    for (const item of node.items) {
+      if (isPair(item)) stack.push([item.key, depth + 1], [item.value, depth + 1]);
+      else stack.push([item, depth + 1]);
+    }
+  }
+  return undefined;
+}
+
 /** Parses YAML text; syntax errors and duplicate keys become a ConfigError naming file, line and column. */
 export function parseYaml(text: string, file: string, display: string): YamlSource {
   const lineCounter = new LineCounter();
@@ -93,11 +111,17 @@ export function parseYaml(text: string, file: string, display: string): YamlSour
     throw new ConfigError(
       doc.errors.map((e) => {
         const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
-        return `${display}:${pos.line}:${pos.col}: invalid YAML: ${e.message.split('\n')[0]}`;
+        const what = /call stack/i.test(e.message) ? `nested too deeply (at most ${MAX_DEPTH} levels)` : e.message.split('\n')[0];
+        return `${display}:${pos.line}:${pos.col}: invalid YAML: ${what}`;
       }),
     );
   }
   const partial = { display, file, doc, lineCounter };
+  const deep = tooDeep(doc.contents);
+  if (deep) {
+    const pos = rangeStart(deep, partial);
+    throw new ConfigError(`${display}:${pos.line}:${pos.col}: invalid YAML: nested too deeply (at most ${MAX_DEPTH} levels)`);
+  }
   const dups = duplicateKeys(partial);
   if (dups.length) throw new ConfigError(dups);
   let data: unknown;
