@@ -3,6 +3,7 @@
  * real but isolated ones (a temp directory, an emulator's credentials, ...).
  */
 import { createDoctorActivities } from './doctor';
+import { createBuildActivities } from './build';
 import { createImageUploadActivities } from './image-upload';
 import { createImageTestActivities } from './image-test';
 
@@ -13,6 +14,7 @@ export interface ActivityDeps {
 export function createActivities(deps: ActivityDeps = {}) {
   return {
     ...createDoctorActivities(deps),
+    ...createBuildActivities(deps),
     ...createImageUploadActivities(deps),
     ...createImageTestActivities(deps),
   };
@@ -20,6 +22,7 @@ export function createActivities(deps: ActivityDeps = {}) {
 
 export type Activities = ReturnType<typeof createActivities>;
 export type { CheckResult, HostInfo, HostTool } from './doctor';
+export type { BuildHeartbeat, BuildInput, BuildResult } from './build';
 export type { ImageAttributes, ImageUploadInput, ImageUploadResult, UploadHeartbeat } from './image-upload';
 export type { CloudRef, ConfigLocation } from './cloud';
 export type { StageFailureDetails } from './stage-failure';

@@ -13,6 +13,7 @@ import { status } from './commands/status';
 import { validate } from './commands/validate';
 import { worker } from './commands/worker';
 import { emulator } from './commands/emulator';
+import { BuildOptions, build } from './commands/build';
 import { TestOptions, decide, imageTest } from './commands/test';
 import { Output, consoleOutput } from './render';
 import { Session, withSession } from './session';
@@ -140,6 +141,14 @@ export function buildProgram(result: { code: number }): Command {
     .action(async (opts) => {
       result.code = await emulator(opts, output(), interrupted());
     });
+
+  program
+    .command('build')
+    .description('build the image with diskimage-builder (and external_build) on this host')
+    .argument('<label>', 'image label')
+    .option('-o, --output <file>', 'image file to produce (default: the configured filename)')
+    .option('--images-config <file>', 'use this images config alone')
+    .action(async (label: string, opts: BuildOptions) => inSession((s, o) => build(s, label, opts, o, interrupted())));
 
   const parseSeconds = (v: string) => {
     const n = Number(v);

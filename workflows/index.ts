@@ -4,3 +4,5 @@ export type { DoctorInput, DoctorReport } from './doctor';
 export { stageQuery } from './queries';
 export { imageTestWorkflow, keepSignal, discardSignal, imageTestStatusQuery } from './image-test';
 export type { ImageTestInput, ImageTestResult, ImageTestStatus, ImageTestFailureDetails, HeldResources, HoldState } from './image-test';
+export { imageBuildWorkflow } from './build';
+export type { ImageBuildInput, ImageBuildResult } from './build';

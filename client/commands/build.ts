@@ -1,0 +1,128 @@
+/**
+ * `dibctl build LABEL [-o FILE]`: runs the build workflow on this host's queue
+ * (the file stays here), prints the command and environment first, shows the
+ * build's output as it comes, and exits with disk-image-create's own code.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { ApplicationFailure, WorkflowFailedError, WorkflowHandle } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { dibArguments, dibEnvironment } from '../../activities/build';
+import type { BuildHeartbeat, BuildInput } from '../../activities';
+import { ConfigError, loadImage } from '../../config';
+import { DibctlError, ExitCode } from '../../errors';
+import type { ImageBuildInput, ImageBuildResult } from '../../workflows';
+import { hostTaskQueue } from '../../worker/worker';
+import { Output, printJson } from '../render';
+import { Session } from '../session';
+
+export interface BuildOptions {
+  output?: string;
+  imagesConfig?: string;
+  cwd?: string;
+}
+
+function exitCodeOf(err: unknown): number | undefined {
+  let cur: unknown = err;
+  for (let depth = 0; cur && depth < 8; depth++) {
+    if (cur instanceof ApplicationFailure) {
+      const d = cur.details?.[0] as { exitCode?: unknown } | undefined;
+      if (d && typeof d.exitCode === 'number') return d.exitCode;
+    }
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+function innermostMessage(err: unknown): string {
+  let cur: unknown = err;
+  let message = err instanceof Error ? err.message : String(err);
+  for (let depth = 0; cur && depth < 8; depth++) {
+    if (cur instanceof Error && cur.message) message = cur.message;
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return message;
+}
+
+/** The latest heartbeat of the running build activity, if any. */
+async function buildHeartbeat(handle: WorkflowHandle): Promise<BuildHeartbeat | undefined> {
+  try {
+    const desc = await handle.describe();
+    for (const a of desc.raw.pendingActivities ?? []) {
+      const p = a.heartbeatDetails?.payloads?.[0];
+      if (p) return defaultPayloadConverter.fromPayload<BuildHeartbeat>(p);
+    }
+  } catch {
+    // the workflow may just have closed
+  }
+  return undefined;
+}
+
+export function buildInput(label: string, opts: BuildOptions): BuildInput {
+  const cwd = opts.cwd ?? process.cwd();
+  const image = loadImage(label, { cwd, ...(opts.imagesConfig ? { imagesConfig: opts.imagesConfig } : {}), filename: opts.output ? path.resolve(cwd, opts.output) : undefined });
+  if (!image.dib && image.externalBuild.length === 0) {
+    throw new ConfigError(`${image.file}: ${label}: has neither a dib section nor external_build: nothing to build`);
+  }
+  return {
+    label,
+    output: image.filename,
+    ...(image.dib ? { dib: image.dib } : {}),
+    externalBuild: image.externalBuild,
+    cwd,
+  };
+}
+
+export async function build(session: Session, label: string, opts: BuildOptions, o: Output, interrupted: Promise<void>): Promise<number> {
+  const input = buildInput(label, opts);
+  if (input.dib && !o.json) {
+    o.out(`disk-image-create ${dibArguments(input.output, input.dib).join(' ')}`);
+    o.out(`Environment: ${Object.entries(dibEnvironment(input.dib)).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+  }
+  const workflowId = `build-${label}-${randomUUID().slice(0, 8)}`;
+  const args: ImageBuildInput = { build: input, hostQueue: hostTaskQueue(session.taskQueue) };
+  const handle = await session.client.workflow.start('imageBuildWorkflow', { taskQueue: session.taskQueue, workflowId, args: [args] });
+  o.err(`Build workflow ${workflowId} (dibctl status ${workflowId})`);
+  void interrupted.then(() => {
+    o.err('Interrupted: cancelling the build (its process group is killed).');
+    return handle.cancel().catch(() => undefined);
+  });
+
+  let printed = 0;
+  const show = (hb: BuildHeartbeat | undefined) => {
+    if (!hb || o.json || hb.lines <= printed) return;
+    const fresh = hb.lines - printed;
+    if (fresh > hb.tail.length) o.out(`... ${fresh - hb.tail.length} lines (see ${input.output}.log)`);
+    for (const line of hb.tail.slice(-Math.min(fresh, hb.tail.length))) o.out(line);
+    printed = hb.lines;
+  };
+  const rest = () => {
+    // the log file is on this host when the build ran here: print what the heartbeats did not carry
+    const log = `${input.output}.log`;
+    if (o.json || !existsSync(log)) return;
+    const lines = readFileSync(log, 'utf8').split('\n');
+    if (lines[lines.length - 1] === '') lines.pop();
+    for (const line of lines.slice(printed)) o.out(line);
+    printed = lines.length;
+  };
+
+  const outcome = handle.result().then(
+    (r: ImageBuildResult) => ({ ok: true as const, r }),
+    (err: unknown) => ({ ok: false as const, err }),
+  );
+  let done: Awaited<typeof outcome> | undefined;
+  while (!done) {
+    done = await Promise.race([outcome, new Promise<undefined>((r) => setTimeout(() => r(undefined), 500))]);
+    if (!done) show(await buildHeartbeat(handle));
+  }
+  rest();
+  if (done.ok) {
+    if (o.json) printJson(o, { workflowId, ...done.r });
+    else o.out(`Image ${done.r.file} built${done.r.bytes !== null ? ` (${done.r.bytes} bytes)` : ''} in ${Math.round(done.r.durationMs / 1000)} s`);
+    return 0;
+  }
+  const code = exitCodeOf(done.err);
+  if (done.err instanceof WorkflowFailedError) throw new DibctlError(innermostMessage(done.err), code ?? ExitCode.GENERIC);
+  throw done.err;
+}

@@ -1,0 +1,163 @@
+import { execFileSync } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { runDibctl } from '../support/cli';
+import { useTemporal } from '../support/temporal';
+import { dibctlEnv, startDibctl } from './cli-support';
+
+/** A stand-in disk-image-create: records its arguments and environment, writes the file, prints, exits as told. */
+const STAND_IN = `#!/bin/sh
+if [ "$1" = "--version" ]; then echo "\${FAKE_DIB_VERSION:-3.31.0}"; exit 0; fi
+rec="\${FAKE_DIB_RECORD:?}"
+printf '%s\\n' "$@" > "$rec.args"
+echo "ARCH=$ARCH" > "$rec.env"
+echo "DIB_RELEASE=$DIB_RELEASE" >> "$rec.env"
+echo "ELEMENTS_PATH=$ELEMENTS_PATH" >> "$rec.env"
+out=""
+while [ $# -gt 0 ]; do if [ "$1" = "-o" ]; then out="$2"; fi; shift; done
+for i in 1 2 3; do echo "building step $i"; done
+echo "warning on stderr" >&2
+if [ -n "$FAKE_DIB_SLEEP" ]; then sleep "$FAKE_DIB_SLEEP" & echo $! > "$rec.child"; wait; fi
+if [ "\${FAKE_DIB_EXIT:-0}" != 0 ]; then echo "dib failed"; exit "$FAKE_DIB_EXIT"; fi
+echo "qcow2 data" > "$out"
+echo "Image file $out created..."
+`;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function hasRealDib(): boolean {
+  try {
+    execFileSync('disk-image-create', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('dibctl build with a stand-in disk-image-create', () => {
+  const temporal = useTemporal();
+  let dir: string;
+  let stateDir: string;
+  let env: NodeJS.ProcessEnv;
+
+  beforeAll(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'dibctl-build-'));
+    stateDir = path.join(dir, 'state');
+    await fs.mkdir(path.join(dir, 'bin'));
+    await fs.writeFile(path.join(dir, 'bin', 'disk-image-create'), STAND_IN, { mode: 0o755 });
+    await fs.mkdir(path.join(dir, 'elements'));
+    await fs.writeFile(
+      path.join(dir, 'images.yaml'),
+      [
+        'xenial:',
+        '  filename: out/xenial.qcow2',
+        '  dib:',
+        '    elements: [ubuntu-minimal, vm]',
+        '    cli_options: ["--no-tmpfs", "-x"]',
+        '    environment_variables: { DIB_RELEASE: "xenial", ELEMENTS_PATH: "elements" }',
+        '    min_version: "2.0.0"',
+        '    max_version: "4.0.0"',
+        '  external_build:',
+        '    - cmdline: "test -f out/xenial.qcow2 && echo after-dib >> out/external.txt"',
+        'old-dib:',
+        '  filename: out/old.qcow2',
+        '  dib:',
+        '    elements: [vm]',
+        '    min_version: "9.0.0"',
+        '',
+      ].join('\n'),
+    );
+  });
+  afterAll(async () => {
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  const buildEnv = (extra: NodeJS.ProcessEnv = {}) =>
+    dibctlEnv(temporal(), stateDir, { PATH: `${path.join(dir, 'bin')}:${process.env.PATH}`, FAKE_DIB_RECORD: path.join(dir, 'rec'), ...extra });
+
+  it('runs disk-image-create as dibctl did, prints command, environment and output, then external_build', async () => {
+    const r = await runDibctl(['build', 'xenial'], { cwd: dir, env: buildEnv() });
+    expect(r.stderr).not.toMatch(/Error/);
+    expect(r.code).toBe(0);
+    const out = path.join(dir, 'out', 'xenial.qcow2');
+    expect(r.stdout.split('\n')[0]).toBe(`disk-image-create -a amd64 -o ${out} --no-tmpfs -x ubuntu-minimal vm`);
+    expect(r.stdout).toContain(`Environment: ARCH=amd64 DIB_RELEASE=xenial ELEMENTS_PATH=${path.join(dir, 'elements')}`);
+    expect(r.stdout).toMatch(/building step 1\n.*building step 2\n.*building step 3/s);
+    expect(r.stdout).toContain('warning on stderr');
+    expect((await fs.readFile(path.join(dir, 'rec.args'), 'utf8')).trim().split('\n')).toEqual(['-a', 'amd64', '-o', out, '--no-tmpfs', '-x', 'ubuntu-minimal', 'vm']);
+    expect(await fs.readFile(path.join(dir, 'rec.env'), 'utf8')).toBe(`ARCH=amd64\nDIB_RELEASE=xenial\nELEMENTS_PATH=${path.join(dir, 'elements')}\n`);
+    expect(await fs.readFile(out, 'utf8')).toBe('qcow2 data\n');
+    expect(await fs.readFile(path.join(dir, 'out', 'external.txt'), 'utf8')).toBe('after-dib\n');
+  });
+
+  it('-o chooses the output file', async () => {
+    const r = await runDibctl(['build', 'xenial', '-o', 'custom.img'], { cwd: dir, env: buildEnv() });
+    expect(r.code).toBe(0);
+    expect(await fs.readFile(path.join(dir, 'custom.img'), 'utf8')).toBe('qcow2 data\n');
+  });
+
+  it("exits with disk-image-create's own exit code and skips external_build when the build fails", async () => {
+    await fs.rm(path.join(dir, 'out'), { recursive: true, force: true });
+    const r = await runDibctl(['build', 'xenial'], { cwd: dir, env: buildEnv({ FAKE_DIB_EXIT: '3' }) });
+    expect(r.code).toBe(3);
+    expect(r.stdout).toContain('dib failed');
+    expect(r.stderr).toMatch(/disk-image-create failed: exit code 3/);
+    await expect(fs.access(path.join(dir, 'out', 'external.txt'))).rejects.toThrow();
+  });
+
+  it('refuses an installed diskimage-builder outside min_version/max_version without running it', async () => {
+    await fs.rm(path.join(dir, 'rec.args'), { force: true });
+    const r = await runDibctl(['build', 'old-dib'], { cwd: dir, env: buildEnv() });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/diskimage-builder 3\.31\.0 is older than dib\.min_version 9\.0\.0 of image 'old-dib'/);
+    await expect(fs.access(path.join(dir, 'rec.args'))).rejects.toThrow();
+    const newer = await runDibctl(['build', 'xenial'], { cwd: dir, env: buildEnv({ FAKE_DIB_VERSION: '4.1.0' }) });
+    expect(newer.code).toBe(1);
+    expect(newer.stderr).toMatch(/newer than dib\.max_version 4\.0\.0/);
+  });
+
+  it('exits 11 for an unknown label and 10 for an invalid images config, before any workflow', async () => {
+    expect((await runDibctl(['build', 'nope'], { cwd: dir, env: buildEnv() })).code).toBe(11);
+    const bad = path.join(dir, 'bad.yaml');
+    await fs.writeFile(bad, 'x:\n  filename: a\n  dib: { elements: [] }\n');
+    const r = await runDibctl(['build', 'x', '--images-config', bad], { cwd: dir, env: buildEnv() });
+    expect(r.code).toBe(10);
+    expect(r.stderr).toMatch(/bad\.yaml/);
+  });
+
+  it('Ctrl-C cancels the build and kills its whole process group', async () => {
+    await fs.rm(path.join(dir, 'rec.child'), { force: true });
+    const live = startDibctl(['build', 'xenial'], { cwd: dir, env: buildEnv({ FAKE_DIB_SLEEP: '120' }) });
+    await live.waitFor(/building step 3/);
+    const child = Number(await fs.readFile(path.join(dir, 'rec.child'), 'utf8'));
+    expect(alive(child)).toBe(true);
+    live.child.kill('SIGINT');
+    const code = await live.exited;
+    expect(code).not.toBe(0);
+    const deadline = Date.now() + 10_000;
+    while (alive(child) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(alive(child)).toBe(false);
+  });
+
+  // A real build needs diskimage-builder, root and a distribution mirror; DIBCTL_REAL_DIB_ELEMENTS names elements that can build here.
+  const realElements = process.env.DIBCTL_REAL_DIB_ELEMENTS;
+  (hasRealDib() && realElements ? it : it.skip)(
+    'builds with the real diskimage-builder (skipped unless disk-image-create is installed and DIBCTL_REAL_DIB_ELEMENTS is set)',
+    async () => {
+      const cfg = path.join(dir, 'real.yaml');
+      await fs.writeFile(cfg, `real:\n  filename: out/real.qcow2\n  dib:\n    elements: [${(realElements ?? '').split(/\s+/).join(', ')}]\n`);
+      const r = await runDibctl(['build', 'real', '--images-config', cfg], { cwd: dir, env: dibctlEnv(temporal(), stateDir), timeoutMs: 3_600_000 });
+      expect(r.code).toBe(0);
+      expect((await fs.stat(path.join(dir, 'out', 'real.qcow2'))).size).toBeGreaterThan(0);
+    },
+    3_600_000,
+  );
+});
