@@ -46,7 +46,6 @@ describe('dibctl build with a stand-in disk-image-create', () => {
   const temporal = useTemporal();
   let dir: string;
   let stateDir: string;
-  let env: NodeJS.ProcessEnv;
 
   beforeAll(async () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'dibctl-build-'));
