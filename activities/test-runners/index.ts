@@ -6,8 +6,10 @@
 import type { TestSpec } from '../../config/view';
 import { RunOptions, errorText, openLog, result } from './entry';
 import { runExternal } from './external';
+import { runImage } from './image';
 import { runPytest } from './pytest';
 import { runShell } from './shell';
+import { runSsh } from './ssh';
 import type { InstanceTestContext, TestEntryResult } from './types';
 
 export type TestEntrySpec = TestSpec | { kind: 'external'; cmdline: string; timeout?: number } | { kind: 'ts'; path: string; timeout: number };
@@ -18,6 +20,9 @@ export { writeJUnitReport, junitXml } from './junit';
 export type { JUnitOptions } from './junit';
 export { dibctlVariables, ensureSshConfig, sshCommandLine, sshConfigText } from './environment';
 export { interpolate, externalPlaceholders } from './external';
+export { SshSession, shellQuote } from './ssh-session';
+export type { SshTarget, ExecOptions, ExecResult } from './ssh-session';
+export { imageFacts } from './image';
 
 /** The name a result carries for a spec (`shell: /path`, `external: cmdline`). */
 export function entryName(spec: TestEntrySpec): string {
@@ -33,6 +38,10 @@ export async function runTestEntry(spec: TestEntrySpec, ctx: InstanceTestContext
         return await runExternal(spec, ctx, opts);
       case 'pytest':
         return await runPytest(spec, ctx, opts);
+      case 'ssh':
+        return await runSsh(spec, ctx, opts);
+      case 'image':
+        return await runImage(spec, ctx, opts);
       default: {
         const started = Date.now();
         const log = openLog(spec.kind, spec.path, opts);
