@@ -83,6 +83,21 @@ function rangeStart(node: Node | null | undefined, src: Pick<YamlSource, 'lineCo
   return { line: pos.line, col: pos.col };
 }
 
+/**
+ * A message of the YAML library without the text it sometimes quotes from
+ * the file (`Unexpected scalar token in YAML stream: "..."`): that text may be
+ * a password of a keystone section, and the line and column already say where.
+ */
+export function withoutSource(message: string): string {
+  return message
+    .split('\n')[0]
+    .replace(/: ".*"$/, '')
+    .replace(/^(Block scalar header includes extra characters|Not a valid tag|Could not resolve tag|Unresolved tag|Unresolved plain scalar|Ordered maps must not include duplicate keys): .*$/, '$1')
+    .replace(/^(Invalid escape sequence|Unsupported YAML version|Unknown directive) .*$/, '$1')
+    .replace(/^The .* tag has no suffix$/, 'A tag has no suffix')
+    .replace(/^Verbatim tags aren't resolved, so .* is invalid\.$/, "Verbatim tags aren't resolved");
+}
+
 /** Deeper than any config needs; deeper documents would exhaust the stack of the code that walks them. */
 export const MAX_DEPTH = 64;
 
@@ -107,11 +122,10 @@ export function parseYaml(text: string, file: string, display: string): YamlSour
   // logLevel 'error': the library would print odd constructs (a list as a key) as Node warnings
   const doc = parseDocument(text, { lineCounter, version: '1.1', merge: true, uniqueKeys: false, prettyErrors: false, logLevel: 'error' });
   if (doc.errors.length) {
-    // messages of the yaml library describe the construct, never quote the text (no secret can leak)
     throw new ConfigError(
       doc.errors.map((e) => {
         const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
-        const what = /call stack/i.test(e.message) ? `nested too deeply (at most ${MAX_DEPTH} levels)` : e.message.split('\n')[0];
+        const what = /call stack/i.test(e.message) ? `nested too deeply (at most ${MAX_DEPTH} levels)` : withoutSource(e.message);
         return `${display}:${pos.line}:${pos.col}: invalid YAML: ${what}`;
       }),
     );
@@ -128,7 +142,7 @@ export function parseYaml(text: string, file: string, display: string): YamlSour
   try {
     data = doc.toJS({ maxAliasCount: 1000 });
   } catch (err) {
-    throw new ConfigError(`${display}:1:1: invalid YAML: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+    throw new ConfigError(`${display}:1:1: invalid YAML: ${withoutSource(err instanceof Error ? err.message : String(err))}`);
   }
   return { ...partial, data };
 }
