@@ -173,7 +173,7 @@ export async function imageTestWorkflow(input: ImageTestInput): Promise<ImageTes
   const tests = onHost({ startToCloseTimeout: s(testsTotal + 120), heartbeatTimeout: '30s', retry: { maximumAttempts: 2, initialInterval: 1000 } });
   const keypair = proxyActivities<Activities>({ startToCloseTimeout: s(Math.max(t.keypairTimeout, 1) + 30), retry: { maximumAttempts: 3, initialInterval: 1000 } });
   const short = proxyActivities<Activities>({ startToCloseTimeout: '1 minute', retry: { maximumAttempts: 3, initialInterval: 1000 } });
-  const active = proxyActivities<Activities>({ startToCloseTimeout: s(t.activeTimeout + 60), heartbeatTimeout: '30s', retry: { maximumAttempts: 3, initialInterval: 1000 } });
+  const active = proxyActivities<Activities>({ startToCloseTimeout: s(t.activeTimeout + 60), heartbeatTimeout: '10s', retry: { maximumAttempts: 3, initialInterval: 1000 } });
   const cleanupOpts: ActivityOptions = { startToCloseTimeout: s(Math.max(t.cleanupTimeout, 5)), scheduleToCloseTimeout: s(Math.max(t.cleanupTimeout, 5) * 2 + 10), retry: { maximumAttempts: 5, initialInterval: 1000 } };
   const cleanup = proxyActivities<Activities>(cleanupOpts);
   const cleanupOnHost = onHost(cleanupOpts);
