@@ -10,6 +10,7 @@ import { runImage } from './image';
 import { runPytest } from './pytest';
 import { runShell } from './shell';
 import { runSsh } from './ssh';
+import { runTs } from './ts';
 import type { InstanceTestContext, TestEntryResult } from './types';
 
 export type TestEntrySpec = TestSpec | { kind: 'external'; cmdline: string; timeout?: number } | { kind: 'ts'; path: string; timeout: number };
@@ -42,11 +43,8 @@ export async function runTestEntry(spec: TestEntrySpec, ctx: InstanceTestContext
         return await runSsh(spec, ctx, opts);
       case 'image':
         return await runImage(spec, ctx, opts);
-      default: {
-        const started = Date.now();
-        const log = openLog(spec.kind, spec.path, opts);
-        return result(entryName(spec), spec.kind, started, log, { passed: false, reason: `${spec.kind} tests cannot run on this worker yet` });
-      }
+      case 'ts':
+        return await runTs(spec, ctx, opts);
     }
   } catch (err) {
     // runners report failures as results; anything thrown is an unexpected error of the runner itself
