@@ -6,6 +6,7 @@ import { createDoctorActivities } from './doctor';
 import { createBuildActivities } from './build';
 import { createImageUploadActivities } from './image-upload';
 import { createImageTestActivities } from './image-test';
+import { createPublishActivities } from './publish';
 
 export interface ActivityDeps {
   env?: NodeJS.ProcessEnv;
@@ -17,6 +18,7 @@ export function createActivities(deps: ActivityDeps = {}) {
     ...createBuildActivities(deps),
     ...createImageUploadActivities(deps),
     ...createImageTestActivities(deps),
+    ...createPublishActivities(deps),
   };
 }
 
@@ -28,3 +30,4 @@ export type { CloudRef, ConfigLocation } from './cloud';
 export type { StageFailureDetails } from './stage-failure';
 export type { BootRequest, InstanceFacts, KeypairFiles, StepHeartbeat, TestRunRequest, TestRunResult } from './image-test';
 export type { TestEntryResult } from './test-runners/types';
+export type { DeleteVerdict, ObsoleteSurvey, ObsoletedImage, PreparedFile, SurveyedImage } from './publish';

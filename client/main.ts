@@ -13,6 +13,7 @@ import { status } from './commands/status';
 import { validate } from './commands/validate';
 import { worker } from './commands/worker';
 import { emulator } from './commands/emulator';
+import { markObsolete, rotate, upload } from './commands/publish';
 import { BuildOptions, build } from './commands/build';
 import { TestOptions, decide, imageTest } from './commands/test';
 import { Output, consoleOutput } from './render';
@@ -141,6 +142,47 @@ export function buildProgram(result: { code: number }): Command {
     .action(async (opts) => {
       result.code = await emulator(opts, output(), interrupted());
     });
+
+  program
+    .command('upload')
+    .description('upload an image to an upload environment, then mark older same-named images obsolete')
+    .argument('<label>', 'image label')
+    .argument('<env>', 'upload environment label')
+    .option('-i, --input <file>', 'image file (default: the configured filename)')
+    .option('--no-obsolete', 'do not mark older images with the same name obsolete')
+    .option('--images-config <file>', 'use this images config alone')
+    .option('--upload-config <file>', 'use this upload config alone')
+    .action(async (label: string, env: string, opts: { input?: string; obsolete: boolean; imagesConfig?: string; uploadConfig?: string }) =>
+      inSession((s, o) => upload(s, label, env, opts, o)),
+    );
+
+  program
+    .command('mark-obsolete')
+    .description("rename an image 'Obsolete <name>', set obsolete=true and hand it to the environment's retirement")
+    .argument('<env>', 'upload environment label')
+    .argument('<uuid>', 'image id')
+    .option('--upload-config <file>', 'use this upload config alone')
+    .action(async (env: string, uuid: string, opts: { uploadConfig?: string }) => inSession((s, o) => markObsolete(s, env, uuid, opts, o)));
+
+  program
+    .command('rotate')
+    .description('delete every obsolete image of the environment that no server in any project uses')
+    .argument('<env>', 'upload environment label')
+    .option('--dry-run', 'only list what would be removed')
+    .option('--upload-config <file>', 'use this upload config alone')
+    .action(async (env: string, opts: { dryRun?: boolean; uploadConfig?: string }) => inSession((s, o) => rotate(s, env, undefined, opts, o)));
+
+  program
+    .command('rotate-single')
+    .description("like rotate, only for the obsolete copies of one image's name")
+    .argument('<env>', 'upload environment label')
+    .argument('<label>', 'image label')
+    .option('--dry-run', 'only list what would be removed')
+    .option('--images-config <file>', 'use this images config alone')
+    .option('--upload-config <file>', 'use this upload config alone')
+    .action(async (env: string, label: string, opts: { dryRun?: boolean; imagesConfig?: string; uploadConfig?: string }) =>
+      inSession((s, o) => rotate(s, env, label, opts, o)),
+    );
 
   program
     .command('build')

@@ -2,6 +2,10 @@
 export { doctorWorkflow } from './doctor';
 export type { DoctorInput, DoctorReport } from './doctor';
 export { stageQuery } from './queries';
+export { publishWorkflow, markObsoleteWorkflow, rotateWorkflow } from './publish';
+export type { PublishInput, PublishResult, MarkObsoleteInput, RotateInput, RotateResult } from './publish';
+export { retirementWorkflow, addImagesSignal, checkNowSignal, retirementStatusQuery } from './retirement';
+export type { HeldImage, RetirementCheck, RetirementInput, RetirementStatus } from './retirement';
 export { imageTestWorkflow, keepSignal, discardSignal, imageTestStatusQuery } from './image-test';
 export type { ImageTestInput, ImageTestResult, ImageTestStatus, ImageTestFailureDetails, HeldResources, HoldState } from './image-test';
 export { imageBuildWorkflow } from './build';

@@ -1,0 +1,192 @@
+/**
+ * `upload`, `mark-obsolete`, `rotate` and `rotate-single`: each runs a workflow
+ * and renders its result. Config is read here first, so a bad file or label
+ * fails at once with its exit code (the worker reads it again by location).
+ */
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { WorkflowHandle } from '@temporalio/client';
+import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
+import type { ConfigLocation, UploadHeartbeat } from '../../activities';
+import { loadUploadEnvironment, loadUploadPlan } from '../../config';
+import { hostTaskQueue } from '../../worker/worker';
+import type { PublishResult, RotateResult } from '../../workflows';
+import { Output, printJson } from '../render';
+import { Session } from '../session';
+import { asDibctlError } from '../workflow-failure';
+
+export interface ConfigFileOptions {
+  imagesConfig?: string;
+  uploadConfig?: string;
+}
+
+/** Where the worker reads the configs: this directory and the explicit files, made absolute. */
+export function configLocation(opts: ConfigFileOptions, cwd = process.cwd()): ConfigLocation {
+  return {
+    cwd,
+    ...(opts.imagesConfig ? { imagesConfig: path.resolve(cwd, opts.imagesConfig) } : {}),
+    ...(opts.uploadConfig ? { uploadConfig: path.resolve(cwd, opts.uploadConfig) } : {}),
+  };
+}
+
+export function shortId(): string {
+  return randomUUID().slice(0, 8);
+}
+
+const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+export function formatBytes(n: number): string {
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < UNITS.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${v} B` : `${v.toFixed(1)} ${UNITS[u]}`;
+}
+
+function formatSeconds(s: number): string {
+  if (!Number.isFinite(s)) return '?';
+  const r = Math.round(s);
+  if (r < 60) return `${r}s`;
+  if (r < 3600) return `${Math.floor(r / 60)}m${String(r % 60).padStart(2, '0')}s`;
+  return `${Math.floor(r / 3600)}h${String(Math.floor((r % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+/** One progress line: bytes, share, rate and time left. */
+export function progressLine(what: string, p: UploadHeartbeat): string {
+  const pct = p.total ? Math.floor((p.bytes / p.total) * 100) : 0;
+  const eta = p.rate > 0 ? formatSeconds((p.total - p.bytes) / p.rate) : '?';
+  return `${what}: ${formatBytes(p.bytes)} of ${formatBytes(p.total)} (${pct}%), ${formatBytes(p.rate)}/s, ETA ${eta}`;
+}
+
+/**
+ * Waits for a workflow's result, printing the upload progress its running
+ * upload activities report in their heartbeats (one line per change).
+ */
+export async function resultWithProgress<T>(session: Session, handle: WorkflowHandle, o: Output, label: (activityId: string) => string): Promise<T> {
+  let done = false;
+  const seen = new Map<string, string>();
+  const watch = (async () => {
+    while (!done) {
+      await new Promise((r) => setTimeout(r, 1000));
+      if (done) break;
+      try {
+        const desc = await handle.describe();
+        for (const a of desc.raw.pendingActivities ?? []) {
+          if (a.activityType?.name !== 'uploadImageFile' || !a.heartbeatDetails?.payloads?.length) continue;
+          const [p] = (await decodeArrayFromPayloads(session.client.options.loadedDataConverter, a.heartbeatDetails.payloads)) as UploadHeartbeat[];
+          if (!p || !p.bytes) continue;
+          const line = progressLine(label(a.activityId ?? ''), p);
+          if (seen.get(a.activityId ?? '') !== line) o.err(line);
+          seen.set(a.activityId ?? '', line);
+        }
+      } catch {
+        // progress is best effort; the result below tells what happened
+      }
+    }
+  })();
+  try {
+    return (await handle.result()) as T;
+  } catch (err) {
+    throw asDibctlError(err);
+  } finally {
+    done = true;
+    await watch;
+  }
+}
+
+/** The lines printed for one environment's publish result. */
+export function publishLines(r: PublishResult): string[] {
+  const lines: string[] = [];
+  if (r.external) lines.push(`${r.environment}: external upload of '${r.name}' done`);
+  else {
+    const rate = r.bytes && r.durationMs ? `, ${formatBytes((r.bytes * 1000) / Math.max(r.durationMs, 1))}/s` : '';
+    const how = r.reused ? 'already uploaded by an earlier attempt' : `${formatBytes(r.bytes ?? 0)}${rate}, checksum verified`;
+    lines.push(`${r.environment}: image ${r.imageId} '${r.name}' uploaded (${how})`);
+  }
+  if (r.members.length) lines.push(`${r.environment}: shared with ${r.members.join(', ')}`);
+  for (const ob of r.obsoleted) lines.push(`${r.environment}: image ${ob.id} marked obsolete ('${ob.name}')`);
+  if (r.retirementWorkflowId) lines.push(`${r.environment}: obsolete images handed to ${r.retirementWorkflowId}`);
+  return lines;
+}
+
+export interface UploadOptions extends ConfigFileOptions {
+  input?: string;
+  obsolete: boolean;
+}
+
+/** `upload LABEL ENV [-i FILE] [--no-obsolete]`. */
+export async function upload(session: Session, label: string, environment: string, opts: UploadOptions, o: Output): Promise<number> {
+  const config = configLocation(opts);
+  const filename = opts.input ? path.resolve(opts.input) : undefined;
+  const plan = loadUploadPlan(label, environment, { ...config, filename, onWarning: o.err });
+  const name = plan.glance.name ?? label;
+  o.err(`Uploading ${plan.image.filename} to ${environment} as '${name}'`);
+  const handle = await session.client.workflow.start('publishWorkflow', {
+    taskQueue: session.taskQueue,
+    workflowId: `dibctl-upload-${label}-${environment}-${shortId()}`,
+    args: [{ imageLabel: label, environment, config, ...(filename ? { filename } : {}), fileQueue: hostTaskQueue(session.taskQueue), obsolete: opts.obsolete }],
+    searchAttributes: { DibctlLabel: [label], DibctlEnvironment: [environment] },
+  });
+  const result = await resultWithProgress<PublishResult>(session, handle, o, () => `Uploading '${name}' to ${environment}`);
+  if (o.json) printJson(o, { workflowId: handle.workflowId, ...result });
+  else for (const line of publishLines(result)) o.out(line);
+  return 0;
+}
+
+/** `mark-obsolete ENV UUID`. */
+export async function markObsolete(session: Session, environment: string, imageId: string, opts: ConfigFileOptions, o: Output): Promise<number> {
+  const config = configLocation(opts);
+  loadUploadEnvironment(environment, { ...config, onWarning: o.err });
+  const handle = await session.client.workflow.start('markObsoleteWorkflow', {
+    taskQueue: session.taskQueue,
+    workflowId: `dibctl-mark-obsolete-${environment}-${imageId}-${shortId()}`,
+    args: [{ environment, config, imageId }],
+    searchAttributes: { DibctlEnvironment: [environment] },
+  });
+  const result = await resultWithProgress<{ image: { id: string; name: string }; retirementWorkflowId?: string }>(session, handle, o, () => '');
+  if (o.json) printJson(o, result);
+  else o.out(`Image ${result.image.id} is obsolete ('${result.image.name}')`);
+  return 0;
+}
+
+export interface RotateOptions extends ConfigFileOptions {
+  dryRun?: boolean;
+}
+
+/** `rotate ENV [--dry-run]`, and with an image label `rotate-single ENV LABEL [--dry-run]`. */
+export async function rotate(session: Session, environment: string, imageLabel: string | undefined, opts: RotateOptions, o: Output): Promise<number> {
+  const config = configLocation(opts);
+  let names: string[] | undefined;
+  if (imageLabel) {
+    const plan = loadUploadPlan(imageLabel, environment, { ...config, onWarning: o.err });
+    const name = plan.glance.name ?? imageLabel;
+    names = [`Obsolete ${name}`, name];
+  } else {
+    loadUploadEnvironment(environment, { ...config, onWarning: o.err });
+  }
+  const handle = await session.client.workflow.start('rotateWorkflow', {
+    taskQueue: session.taskQueue,
+    workflowId: `dibctl-rotate-${environment}${imageLabel ? `-${imageLabel}` : ''}-${shortId()}`,
+    args: [{ environment, config, ...(names ? { names } : {}), dryRun: Boolean(opts.dryRun) }],
+    searchAttributes: { DibctlEnvironment: [environment], ...(imageLabel ? { DibctlLabel: [imageLabel] } : {}) },
+  });
+  const result = await resultWithProgress<RotateResult>(session, handle, o, () => '');
+  if (o.json) {
+    printJson(o, { dryRun: Boolean(opts.dryRun), ...result });
+    return 0;
+  }
+  if (!result.unused.length) {
+    o.out('No unused obsolete images found.');
+    return 0;
+  }
+  if (opts.dryRun) {
+    o.out("Images are obsolete and unused, but wouldn't be removed per --dry-run:");
+    for (const id of result.unused) o.out(id);
+    return 0;
+  }
+  o.out('Images are obsolete and unused and will be removed:');
+  for (const id of result.unused) o.out(id);
+  for (const v of result.verdicts) if (v.outcome === 'kept') o.err(`Not removed: ${v.imageId} (${v.reason})`);
+  return 0;
+}

@@ -1,0 +1,180 @@
+/**
+ * Publishing one image to one upload environment, and the manual obsolete /
+ * rotate operations. Reading the image file happens on the task queue of the
+ * host that holds it (`fileQueue`); everything else on the shared queue.
+ */
+import { CancellationScope, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { Activities, ConfigLocation } from '../activities';
+import type { DeleteVerdict, ObsoletedImage } from '../activities/publish';
+import { stageQuery } from './queries';
+
+const short = proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumAttempts: 5 },
+});
+
+/** Activities on the host holding the file: a dead host makes them time out instead of hang. */
+function onHost(queue: string) {
+  return proxyActivities<Activities>({
+    taskQueue: queue,
+    scheduleToStartTimeout: '5 minutes',
+    startToCloseTimeout: '2 hours',
+    // a host killed mid-step is noticed in seconds, not after the 2 hours
+    heartbeatTimeout: '30 seconds',
+    retry: { maximumAttempts: 2 },
+  });
+}
+
+function uploadOn(queue: string, uploadTimeoutSeconds: number) {
+  return proxyActivities<Activities>({
+    taskQueue: queue,
+    scheduleToStartTimeout: '5 minutes',
+    // the upload limit covers sending and Glance finishing; a minute more for finding or creating the image
+    startToCloseTimeout: `${uploadTimeoutSeconds + 60} seconds`,
+    heartbeatTimeout: '5 seconds',
+    retry: { initialInterval: '2 seconds', maximumAttempts: 3 },
+  });
+}
+
+export interface PublishInput {
+  imageLabel: string;
+  /** Upload environment label. */
+  environment: string;
+  config: ConfigLocation;
+  /** Replaces the configured image file. */
+  filename?: string;
+  /** Task queue of the host holding the image file. */
+  fileQueue: string;
+  /** Obsolete other same-named images afterwards (default true). */
+  obsolete?: boolean;
+  /** Hand obsoleted images to the environment's retirement workflow (default true). */
+  retire?: boolean;
+  /** Ties the Glance image to this publish step; default `<workflow id>/publish/<environment>`. */
+  buildId?: string;
+}
+
+export interface PublishResult {
+  environment: string;
+  name: string;
+  /** Undefined after an external upload (its commands made the image). */
+  imageId?: string;
+  external: boolean;
+  bytes?: number;
+  durationMs?: number;
+  /** An earlier attempt had already uploaded it. */
+  reused?: boolean;
+  checksum?: string | null;
+  members: string[];
+  obsoleted: ObsoletedImage[];
+  retirementWorkflowId?: string;
+}
+
+/** Preprocess → upload (idempotent by build id) → share → obsolete older copies → hand them to retirement. */
+export async function publishWorkflow(input: PublishInput): Promise<PublishResult> {
+  let stage = 'preparing the image file';
+  setHandler(stageQuery, () => stage);
+  const host = onHost(input.fileQueue);
+  const where = { environment: input.environment, config: input.config };
+
+  const prepared = await host.prepareUpload({ imageLabel: input.imageLabel, environment: input.environment, config: input.config, filename: input.filename });
+  let result: PublishResult;
+  let keepId: string | undefined;
+  if (prepared.mode === 'external') {
+    result = { environment: input.environment, name: prepared.name, external: true, members: [], obsoleted: [] };
+  } else {
+    stage = `uploading ${prepared.image.name} to ${input.environment}`;
+    const buildId = input.buildId ?? `${workflowInfo().workflowId}/publish/${input.environment}`;
+    let upload;
+    try {
+      upload = await uploadOn(input.fileQueue, prepared.timeoutSeconds).uploadImageFile({
+        cloud: { kind: 'upload', ...where },
+        file: prepared.file,
+        buildId,
+        image: prepared.image,
+        timeoutSeconds: prepared.timeoutSeconds,
+      });
+    } catch (err) {
+      // an unfinished image must not stay behind: it is found by its build id
+      stage = 'removing the unfinished image';
+      await CancellationScope.nonCancellable(() => short.deleteImagesByBuildId({ cloud: { kind: 'upload', ...where }, buildId })).catch(() => undefined);
+      throw err;
+    }
+    keepId = upload.imageId;
+    if (prepared.deleteAfterUpload) await host.removeProcessedFile({ file: prepared.deleteAfterUpload });
+    let members: string[] = [];
+    if (prepared.shareWith.length) {
+      stage = `sharing ${upload.imageId} with ${prepared.shareWith.join(', ')}`;
+      members = await short.shareImage({ ...where, imageId: upload.imageId, projects: prepared.shareWith });
+    }
+    result = {
+      environment: input.environment,
+      name: prepared.image.name,
+      imageId: upload.imageId,
+      external: false,
+      bytes: upload.bytes,
+      durationMs: upload.durationMs,
+      reused: upload.reused,
+      checksum: upload.checksum,
+      members,
+      obsoleted: [],
+    };
+  }
+
+  if (input.obsolete !== false) {
+    stage = `obsoleting older copies of ${result.name}`;
+    result.obsoleted = await short.obsoleteOlderImages({ ...where, name: result.name, keepId });
+    if (result.obsoleted.length && input.retire !== false) {
+      stage = 'handing obsolete images to retirement';
+      result.retirementWorkflowId = await short.handToRetirement({ ...where, images: result.obsoleted });
+    }
+  }
+  stage = 'done';
+  return result;
+}
+
+export interface MarkObsoleteInput {
+  environment: string;
+  config: ConfigLocation;
+  imageId: string;
+  retire?: boolean;
+}
+
+/** `mark-obsolete ENV UUID`: rename and flag one image, then hand it to retirement. */
+export async function markObsoleteWorkflow(input: MarkObsoleteInput): Promise<{ image: ObsoletedImage; retirementWorkflowId?: string }> {
+  const where = { environment: input.environment, config: input.config };
+  const image = await short.markImageObsolete({ ...where, imageId: input.imageId });
+  const retirementWorkflowId = input.retire === false ? undefined : await short.handToRetirement({ ...where, images: [image] });
+  return { image, ...(retirementWorkflowId ? { retirementWorkflowId } : {}) };
+}
+
+export interface RotateInput {
+  environment: string;
+  config: ConfigLocation;
+  /** Only obsolete images with these names (rotate-single). */
+  names?: string[];
+  dryRun: boolean;
+}
+
+export interface RotateResult {
+  /** Obsolete, unprotected and unused when listed. */
+  unused: string[];
+  verdicts: DeleteVerdict[];
+}
+
+/** `rotate`: deletes obsolete images no server of any project uses (each checked again right before). */
+export async function rotateWorkflow(input: RotateInput): Promise<RotateResult> {
+  let stage = 'listing servers and obsolete images';
+  setHandler(stageQuery, () => stage);
+  const where = { environment: input.environment, config: input.config };
+  const survey = await short.surveyObsoleteImages({ ...where, ...(input.names ? { names: input.names } : {}) });
+  const unused = survey.images.filter((i) => i.obsolete && !i.protected && i.usedBy === 0).map((i) => i.id);
+  const verdicts: DeleteVerdict[] = [];
+  if (!input.dryRun) {
+    for (const imageId of unused) {
+      stage = `deleting ${imageId}`;
+      verdicts.push(await short.deleteUnusedImage({ ...where, imageId }));
+    }
+  }
+  stage = 'done';
+  return { unused, verdicts };
+}

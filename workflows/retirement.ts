@@ -1,0 +1,180 @@
+/**
+ * Retirement: one long-lived workflow per upload environment. It holds the
+ * images obsoleted there, wakes on a durable timer (`retire.check_every`) or
+ * when asked, and deletes those that are obsolete, unprotected, held longer
+ * than `retire.delete_after`, not among the newest `retire.keep` of their name
+ * and used by no server of any project — checked once more right before each
+ * delete. Without the right to list every project's servers it says so and
+ * waits for the next check. It continues as new to keep its history small.
+ */
+import { condition, continueAsNew, defineQuery, defineSignal, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { Activities, ConfigLocation, ObsoletedImage } from '../activities';
+import type { RetirePolicy } from '../config/view';
+import { stageQuery } from './queries';
+
+const short = proxyActivities<Activities>({
+  startToCloseTimeout: '5 minutes',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumAttempts: 3 },
+});
+
+export interface HeldImage {
+  id: string;
+  name: string;
+  /** When this workflow received it (ms since the epoch). */
+  heldSince: number;
+  /** Why it is still held, as of the last check. */
+  reason: string;
+}
+
+export interface RetirementCheck {
+  at: number;
+  deleted: string[];
+  /** Held images that no longer existed. */
+  gone: string[];
+  /** Why the check could not decide (e.g. no right to list every project's servers). */
+  problem?: string;
+}
+
+export interface RetirementInput {
+  environment: string;
+  config: ConfigLocation;
+  held?: HeldImage[];
+  lastCheck?: RetirementCheck;
+  checks?: number;
+  policy?: RetirePolicy;
+}
+
+export interface RetirementStatus {
+  environment: string;
+  held: HeldImage[];
+  policy?: RetirePolicy;
+  lastCheck?: RetirementCheck;
+  nextCheckAt?: number;
+  checks: number;
+}
+
+export const addImagesSignal = defineSignal<[ObsoletedImage[]]>('addImages');
+export const checkNowSignal = defineSignal('checkNow');
+export const retirementStatusQuery = defineQuery<RetirementStatus>('retirementStatus');
+
+/** Checks after which the workflow continues as new (its history stays small). */
+const CHECKS_PER_RUN = 50;
+const DEFAULT_POLICY: RetirePolicy = { checkEverySeconds: 6 * 3600, deleteAfterSeconds: 0, keep: 0 };
+
+function problemOf(err: unknown): string {
+  let cur: unknown = err;
+  let message = String(err);
+  for (let i = 0; cur && i < 8; i++) {
+    if (cur instanceof Error && cur.message) message = cur.message;
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return message;
+}
+
+export async function retirementWorkflow(input: RetirementInput): Promise<void> {
+  const held = new Map<string, HeldImage>((input.held ?? []).map((h) => [h.id, h]));
+  let lastCheck = input.lastCheck;
+  let checks = input.checks ?? 0;
+  let policy = input.policy;
+  let checkRequested = false;
+  let nextCheckAt: number | undefined;
+  let stage = 'waiting';
+
+  setHandler(addImagesSignal, (images) => {
+    for (const img of images) {
+      if (!held.has(img.id)) held.set(img.id, { id: img.id, name: img.name, heldSince: Date.now(), reason: 'not checked yet' });
+    }
+  });
+  setHandler(checkNowSignal, () => {
+    checkRequested = true;
+  });
+  setHandler(retirementStatusQuery, () => ({
+    environment: input.environment,
+    held: [...held.values()],
+    ...(policy ? { policy } : {}),
+    ...(lastCheck ? { lastCheck } : {}),
+    ...(nextCheckAt !== undefined ? { nextCheckAt } : {}),
+    checks,
+  }));
+  setHandler(stageQuery, () => stage);
+
+  const where = { environment: input.environment, config: input.config };
+
+  async function check(): Promise<void> {
+    const now = Date.now();
+    const report: RetirementCheck = { at: now, deleted: [], gone: [] };
+    lastCheck = report;
+    if (!held.size) return;
+    const p = policy ?? DEFAULT_POLICY;
+    let survey;
+    try {
+      survey = await short.surveyObsoleteImages({ ...where, ids: [...held.keys()] });
+    } catch (err) {
+      report.problem = problemOf(err);
+      for (const h of held.values()) h.reason = `cannot check: ${report.problem}`;
+      return;
+    }
+    for (const id of survey.missing) {
+      held.delete(id);
+      report.gone.push(id);
+    }
+    // the newest `keep` copies of each name stay
+    const newest = new Set<string>();
+    const byName = new Map<string, typeof survey.images>();
+    for (const img of survey.images) byName.set(img.name, [...(byName.get(img.name) ?? []), img]);
+    for (const group of byName.values()) {
+      [...group]
+        .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
+        .slice(0, p.keep)
+        .forEach((img) => newest.add(img.id));
+    }
+    const candidates: string[] = [];
+    for (const img of survey.images) {
+      const h = held.get(img.id);
+      if (!h) continue;
+      const due = h.heldSince + p.deleteAfterSeconds * 1000;
+      if (img.protected) h.reason = 'protected';
+      else if (!img.obsolete) h.reason = 'no longer obsolete';
+      else if (img.usedBy > 0) h.reason = `used by ${img.usedBy} server${img.usedBy > 1 ? 's' : ''}`;
+      else if (due > now) h.reason = `kept until ${new Date(due).toISOString()} (delete_after)`;
+      else if (newest.has(img.id)) h.reason = `one of the newest ${p.keep} of its name (keep)`;
+      else candidates.push(img.id);
+    }
+    for (const imageId of candidates) {
+      stage = `deleting ${imageId}`;
+      try {
+        const verdict = await short.deleteUnusedImage({ ...where, imageId });
+        if (verdict.outcome === 'kept') {
+          const h = held.get(imageId);
+          if (h) h.reason = verdict.reason;
+        } else {
+          held.delete(imageId);
+          (verdict.outcome === 'deleted' ? report.deleted : report.gone).push(imageId);
+        }
+      } catch (err) {
+        const h = held.get(imageId);
+        if (h) h.reason = `delete failed: ${problemOf(err)}`;
+      }
+    }
+  }
+
+  for (;;) {
+    try {
+      policy = await short.retirePolicy(where);
+    } catch (err) {
+      // a broken config must not end retirement: keep the last policy and say why
+      lastCheck = { at: Date.now(), deleted: [], gone: [], problem: `cannot read the retire policy: ${problemOf(err)}` };
+    }
+    const every = Math.max(1, (policy ?? DEFAULT_POLICY).checkEverySeconds) * 1000;
+    nextCheckAt = Date.now() + every;
+    stage = `waiting until ${new Date(nextCheckAt).toISOString()}`;
+    await condition(() => checkRequested, every);
+    checkRequested = false;
+    stage = 'checking';
+    await check();
+    checks++;
+    if (checks % CHECKS_PER_RUN === 0 || workflowInfo().continueAsNewSuggested) {
+      await continueAsNew<typeof retirementWorkflow>({ ...input, held: [...held.values()], lastCheck, checks, policy });
+    }
+  }
+}
