@@ -4,7 +4,7 @@
  * code dibctl used (0, 50, 60, 70, 71, 80, ...). Ctrl-C cancels the workflow;
  * its cleanup still runs and is printed.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -100,8 +100,8 @@ export function prepareTestInput(label: string, opts: TestOptions, taskQueue: st
   };
 }
 
-/** Opens an interactive ssh session to the held instance; returns ssh's exit code. */
-function openShell(status: ImageTestStatus, o: Output): number | undefined {
+/** Opens an interactive ssh session to the held instance; resolves with ssh's exit code. */
+async function openShell(status: ImageTestStatus, o: Output): Promise<number | undefined> {
   const key = status.held.privateKeyFile;
   if (!status.held.sshCommand || !key) {
     o.err('No SSH access to this instance (the image has no tests.ssh section).');
@@ -113,8 +113,15 @@ function openShell(status: ImageTestStatus, o: Output): number | undefined {
   }
   o.err(`Opening a shell: ${status.held.sshCommand}  ('exit ${SHELL_KEEP_CODE}' keeps the instance)`);
   const [cmd, ...args] = status.held.sshCommand.split(' ');
-  const r = spawnSync(cmd, ['-t', ...args], { stdio: 'inherit' });
-  return r.status ?? 1;
+  // asynchronous, so an in-process worker keeps running while the operator works
+  const child = spawn(cmd, ['-t', ...args], { stdio: 'inherit' });
+  return new Promise((resolve) => {
+    child.on('error', (err) => {
+      o.err(`Cannot run ssh: ${err.message}`);
+      resolve(undefined);
+    });
+    child.on('exit', (code) => resolve(code ?? 1));
+  });
 }
 
 /** Runs the image test (or prepares an instance for `dibctl shell`) and returns the exit code. */
@@ -151,7 +158,7 @@ export async function imageTest(session: Session, label: string, opts: TestOptio
       handledHold = true;
       const interactive = mode === 'shell' || opts.shell;
       if (interactive) {
-        const code = openShell(s, o);
+        const code = await openShell(s, o);
         const keep = code === SHELL_KEEP_CODE;
         await handle.signal(keep ? 'keep' : 'discard');
       } else {

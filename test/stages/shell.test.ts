@@ -1,0 +1,132 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Emulator, startEmulator } from '../../emulator';
+import { connectCloud } from '../../openstack';
+import { DIBCTL_BIN, runDibctl } from '../support/cli';
+import { useTemporal } from '../support/temporal';
+import { NOTHING_LEFT, configArgs, dibctlEnv, dibctlObjects } from './cli-support';
+import { StageProject, stageProject } from './fixture';
+
+describe('interactive shells on the test instance (through a pseudo-terminal)', () => {
+  const temporal = useTemporal();
+  let emu: Emulator;
+  let stateDir: string;
+  const projects: StageProject[] = [];
+
+  beforeAll(async () => {
+    emu = await startEmulator({ regions: ['RegionOne'], faults: { bootDelayMs: 200 } });
+    stateDir = await fs.mkdtemp(path.join(os.tmpdir(), 'dibctl-shell-'));
+    await temporal().startWorkers('dibctl', { env: { ...process.env, DIBCTL_STATE_DIR: stateDir } });
+  });
+  afterAll(async () => {
+    for (const p of projects) await p.remove();
+    await emu?.stop();
+    await fs.rm(stateDir, { recursive: true, force: true });
+  });
+
+  async function project(testBody: string): Promise<StageProject> {
+    const p = await stageProject(emu, 'cirros', { tests: [{ shell: 'tests/check', timeout: 60 }] });
+    await p.shellTest('check', testBody);
+    projects.push(p);
+    return p;
+  }
+
+  /** Runs dibctl in a pseudo-terminal (script(1)), types `typed` once the shell is open, returns exit code and output. */
+  async function shellSession(p: StageProject, args: string[], typed: string): Promise<{ code: number | null; output: string }> {
+    const command = [process.execPath, DIBCTL_BIN, ...args, ...configArgs(p)].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
+    const env = { ...process.env, ...dibctlEnv(temporal(), stateDir) };
+    for (const [k, v] of Object.entries(dibctlEnv(temporal(), stateDir))) if (v === undefined) delete env[k];
+    const child = spawn('script', ['-qefc', command, '/dev/null'], { cwd: p.dir, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    const deadline = Date.now() + 60_000;
+    while (!/Opening a shell/.test(output)) {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`no shell opened:\n${output}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await new Promise((r) => setTimeout(r, 1_500));
+    child.stdin.write(typed);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const code = await exited;
+    clearTimeout(timer);
+    return { code, output };
+  }
+
+  async function removeByHand(left: { servers: string[]; keypairs: string[]; images: string[] }): Promise<void> {
+    const u = emu.user;
+    const cloud = await connectCloud({ authUrl: emu.authUrl, username: u.username, password: u.password, projectName: u.projectName, userDomainName: u.userDomainName, projectDomainName: u.projectDomainName });
+    for (const s of left.servers) await cloud.compute.deleteServer(s);
+    for (const k of left.keypairs) await cloud.compute.deleteKeypair(k);
+    for (const i of left.images) await cloud.image.deleteImage(i);
+    cloud.close();
+  }
+
+  it('test --shell opens a shell after a failure; exit 42 keeps instance and key, prints how to reach them, exits 80', async () => {
+    const p = await project('exit 1');
+    const r = await shellSession(p, ['test', 'cirros', '--shell'], 'exit 42\n');
+    expect(r.code).toBe(80);
+    expect(r.output).toMatch(/Some tests failed/);
+    expect(r.output).toMatch(/Not removing instance .*to reach it: ssh .*cirros@127\./);
+    expect(r.output).toMatch(/Not removing ssh key DIBCTL-\S+; private key kept in \S+id_ed25519/);
+    expect(r.output).toMatch(/Removing image/);
+    const left = dibctlObjects(emu);
+    expect(left.servers).toHaveLength(1);
+    expect(left.keypairs).toHaveLength(1);
+    expect(left.images).toEqual([]);
+    await removeByHand(left);
+  });
+
+  it('test --shell: leaving the shell normally removes everything', async () => {
+    const p = await project('exit 1');
+    const r = await shellSession(p, ['test', 'cirros', '--shell'], 'exit\n');
+    expect(r.code).toBe(80);
+    expect(r.output).toMatch(/Removing instance/);
+    expect(r.output).toMatch(/Clearing done/);
+    expect(dibctlObjects(emu)).toEqual(NOTHING_LEFT);
+  });
+
+  it('dibctl shell prepares an instance without tests, opens a shell on it and removes it afterwards', async () => {
+    const p = await project(`touch ${'$HOME'}/tests-ran; exit 1`);
+    const r = await shellSession(p, ['shell', 'cirros'], 'hostname; exit\n');
+    expect(r.code).toBe(0);
+    expect(r.output).toMatch(/\ndibctl-[0-9a-f-]{36}\r?\n/);
+    expect(r.output).not.toMatch(/Some tests failed/);
+    expect(r.output).toMatch(/Clearing done/);
+    expect(dibctlObjects(emu)).toEqual(NOTHING_LEFT);
+  });
+
+  it('--use-existing-instance runs the tests on it with the given key and never removes it', async () => {
+    const p = await project('test "$(timeout 20 $DIBCTL_SSH hostname)" = existing-box');
+    const keyFile = path.join(p.dir, 'key');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', keyFile]);
+    const u = emu.user;
+    const cloud = await connectCloud({ authUrl: emu.authUrl, username: u.username, password: u.password, projectName: u.projectName, userDomainName: u.userDomainName, projectDomainName: u.projectDomainName });
+    await cloud.compute.importKeypair('operator-key', (await fs.readFile(`${keyFile}.pub`, 'utf8')).trim());
+    const img = await cloud.image.createImage({ name: 'operator-image', disk_format: 'qcow2', container_format: 'bare', properties: { default_user: 'cirros' } });
+    await cloud.image.uploadImage(img.id, p.imageFile);
+    const server = await cloud.compute.createServer({ name: 'existing-box', imageRef: img.id, flavorRef: '1', key_name: 'operator-key', networks: [{ uuid: emu.networks.RegionOne.id }] });
+    await cloud.compute.waitForServerStatus(server.id, 'ACTIVE', { timeoutMs: 30_000, pollMs: 200 });
+    try {
+      const env = dibctlEnv(temporal(), stateDir);
+      const missingKey = await runDibctl(['test', 'cirros', '--use-existing-instance', server.id, ...configArgs(p)], { cwd: p.dir, env });
+      expect(missingKey.code).toBe(1);
+      expect(missingKey.stderr).toMatch(/--use-existing-instance needs --private-key-file/);
+      const r = await runDibctl(['test', 'cirros', '--use-existing-instance', server.id, '--private-key-file', keyFile, ...configArgs(p)], { cwd: p.dir, env });
+      expect(r.stderr).not.toMatch(/Error/);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`Not removing instance ${server.id} \\(given with --use-existing-instance\\)`));
+      expect(r.stdout).toMatch(/Removing image/);
+      expect(dibctlObjects(emu)).toEqual(NOTHING_LEFT);
+      expect((await cloud.compute.getServer(server.id)).status).toBe('ACTIVE');
+    } finally {
+      await cloud.compute.deleteServer(server.id);
+      await cloud.compute.deleteKeypair('operator-key');
+      await cloud.image.deleteImage(img.id);
+      cloud.close();
+    }
+  });
+});
