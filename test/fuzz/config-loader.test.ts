@@ -17,7 +17,7 @@ import { forEachCase, fuzzRuns, fuzzSeed, Rng } from './prng';
 import { APP_SECRET, KINDS, Kind, MutatedFile, PASSWORD, mutatedFile, validFile } from './yaml-mutations';
 
 const SEED = fuzzSeed(20260611);
-const RUNS = fuzzRuns(200);
+const RUNS = fuzzRuns(150);
 const CLI_RUNS = 4;
 const FILE_NAMES: Record<Kind, string> = { images: 'images.yaml', test: 'test.yaml', upload: 'upload.yaml' };
 const STACK_LINE = /^\s+at .+\(?.*:\d+:\d+\)?$|\n\s+at /m;
