@@ -14,6 +14,7 @@ import { validate } from './commands/validate';
 import { worker } from './commands/worker';
 import { emulator } from './commands/emulator';
 import { markObsolete, rotate, upload } from './commands/publish';
+import { retirement } from './commands/retirement';
 import { BuildOptions, build } from './commands/build';
 import { TestOptions, decide, imageTest } from './commands/test';
 import { Output, consoleOutput } from './render';
@@ -238,6 +239,14 @@ export function buildProgram(result: { code: number }): Command {
     .description('remove what a held test keeps now (or ask a running test to clean up even if it fails)')
     .argument('<workflow-id>')
     .action(async (id: string) => inSession((s, o) => decide(s, id, 'discard', o), false));
+
+  program
+    .command('retirement')
+    .description("show what the environment's retirement workflow holds and why each image is kept")
+    .argument('<env>', 'upload environment label')
+    .option('--check-now', 'wake it (starting it if needed), wait for the check and show the outcome')
+    .option('--upload-config <file>', 'use this upload config alone')
+    .action(async (env: string, opts: { checkNow?: boolean; uploadConfig?: string }) => inSession((s, o) => retirement(s, env, opts, o)));
 
   return program;
 }

@@ -42,6 +42,8 @@ export interface RetirementInput {
   lastCheck?: RetirementCheck;
   checks?: number;
   policy?: RetirePolicy;
+  /** Checks after which it continues as new (default 50). */
+  checksPerRun?: number;
 }
 
 export interface RetirementStatus {
@@ -173,7 +175,7 @@ export async function retirementWorkflow(input: RetirementInput): Promise<void> 
     stage = 'checking';
     await check();
     checks++;
-    if (checks % CHECKS_PER_RUN === 0 || workflowInfo().continueAsNewSuggested) {
+    if (checks % (input.checksPerRun ?? CHECKS_PER_RUN) === 0 || workflowInfo().continueAsNewSuggested) {
       await continueAsNew<typeof retirementWorkflow>({ ...input, held: [...held.values()], lastCheck, checks, policy });
     }
   }

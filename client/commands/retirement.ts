@@ -1,0 +1,84 @@
+/**
+ * `retirement ENV [--check-now]`: what the environment's retirement workflow
+ * holds and why each image is still kept; `--check-now` wakes it and waits for
+ * that check to finish.
+ */
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { loadUploadEnvironment } from '../../config';
+import { DibctlError } from '../../errors';
+import type { RetirementStatus } from '../../workflows';
+import { Output, printJson, table } from '../render';
+import { Session } from '../session';
+import { ConfigFileOptions, configLocation } from './publish';
+
+export function retirementWorkflowId(environment: string): string {
+  return `dibctl-retirement-${environment}`;
+}
+
+function seconds(n: number): string {
+  if (n % 86400 === 0 && n) return `${n / 86400}d`;
+  if (n % 3600 === 0 && n) return `${n / 3600}h`;
+  if (n % 60 === 0 && n) return `${n / 60}m`;
+  return `${n}s`;
+}
+
+export function retirementLines(id: string, s: RetirementStatus): string[] {
+  const lines: string[] = [];
+  const p = s.policy;
+  lines.push(
+    `${id}: ${s.held.length} obsolete image${s.held.length === 1 ? '' : 's'} held` +
+      (p ? `; checks every ${seconds(p.checkEverySeconds)}, deletes after ${seconds(p.deleteAfterSeconds)}, keeps the newest ${p.keep}` : ''),
+  );
+  if (s.lastCheck) {
+    const c = s.lastCheck;
+    const did = c.deleted.length ? `deleted ${c.deleted.join(', ')}` : 'deleted nothing';
+    lines.push(`Last check ${new Date(c.at).toISOString()}: ${did}${c.gone.length ? `; gone meanwhile ${c.gone.join(', ')}` : ''}${c.problem ? `; problem: ${c.problem}` : ''}`);
+  }
+  if (s.nextCheckAt) lines.push(`Next check ${new Date(s.nextCheckAt).toISOString()}`);
+  if (s.held.length) {
+    lines.push(table(['IMAGE', 'NAME', 'HELD SINCE', 'KEPT BECAUSE'], s.held.map((h) => [h.id, h.name, new Date(h.heldSince).toISOString(), h.reason])));
+  }
+  return lines;
+}
+
+export async function retirement(session: Session, environment: string, opts: ConfigFileOptions & { checkNow?: boolean }, o: Output): Promise<number> {
+  const config = configLocation(opts);
+  loadUploadEnvironment(environment, { ...config, onWarning: o.err });
+  const id = retirementWorkflowId(environment);
+  let handle = session.client.workflow.getHandle(id);
+  let status: RetirementStatus | undefined;
+  try {
+    const desc = await handle.describe();
+    if (desc.status.name === 'RUNNING') status = await handle.query<RetirementStatus>('retirementStatus');
+  } catch (err) {
+    if (!(err instanceof WorkflowNotFoundError)) throw err;
+  }
+
+  if (opts.checkNow) {
+    const before = status?.checks ?? 0;
+    handle = await session.client.workflow.signalWithStart('retirementWorkflow', {
+      workflowId: id,
+      taskQueue: session.taskQueue,
+      args: [{ environment, config }],
+      signal: 'checkNow',
+      signalArgs: [],
+      searchAttributes: { DibctlEnvironment: [environment] },
+    });
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      status = await handle.query<RetirementStatus>('retirementStatus').catch(() => undefined);
+      if (status && status.checks > before) break;
+      if (Date.now() > deadline) throw new DibctlError(`${id} did not finish its check within 120 s; see 'dibctl status ${id}'`);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  }
+
+  if (!status) {
+    if (o.json) printJson(o, { workflowId: id, running: false });
+    else o.out(`No retirement workflow runs for ${environment}: nothing has been obsoleted there yet (start one with --check-now).`);
+    return 0;
+  }
+  if (o.json) printJson(o, { workflowId: id, running: true, ...status });
+  else for (const line of retirementLines(id, status)) o.out(line);
+  return 0;
+}
