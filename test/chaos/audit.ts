@@ -12,7 +12,7 @@ export interface AuditCounts {
   leakedKeypairs: number;
   /** Test images (`DIBCTL-` names or a test build id) still in Glance. */
   leakedTestImages: number;
-  /** Published images beyond one per build and region, or beyond one current image of the name. */
+  /** Published images beyond one per build and region, or beyond one new current image of the name. */
   duplicatePublished: number;
   /** Seeded images that a server uses or that are protected, and are gone. */
   usedOrProtectedDeleted: number;
@@ -114,7 +114,8 @@ export function auditCloud(input: AuditInput): AuditResult {
         findings.push(`${seed.region}: ${n} images carry build id ${build}`);
       }
     }
-    const current = r.images.filter((i) => i.name === input.imageName && !isTrue(i.properties.obsolete));
+    const seeded = new Set([seed.usedImage, seed.protectedImage, seed.unusedImage]);
+    const current = r.images.filter((i) => i.name === input.imageName && !isTrue(i.properties.obsolete) && !seeded.has(i.id));
     const extraCurrent = Math.max(0, current.length - 1);
     if (extraCurrent) findings.push(`${seed.region}: ${current.length} current images named '${input.imageName}': ${current.map((i) => `${i.id} (${i.status})`).join(', ')}`);
     counts.duplicatePublished += Math.max(extraByBuild, extraCurrent);

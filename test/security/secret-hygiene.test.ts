@@ -1,0 +1,244 @@
+/**
+ * No secret reaches Temporal or the logs: every dibctl command runs with
+ * --debug against an emulator whose passwords and application credential are
+ * distinctive, with private keys generated for the run; then every workflow
+ * history of the namespace (all events, payloads decoded), the answers of
+ * running workflows, the CLI's output and the worker's logs are searched for
+ * the secrets and for private-key material.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { Emulator, startEmulator } from '../../emulator';
+import { seedState } from '../../emulator/seed';
+import { hexId, saveState } from '../../emulator/state';
+import { connectCloud } from '../../openstack';
+import { DevServer, startDevServer } from '../../temporal/dev-server';
+import { WorkerProcesses, runEnv } from '../chaos/processes';
+import { CliResult, runDibctl } from '../support/cli';
+import { Haystack, KEY_MARKERS, Needle, scan, workflowHaystacks } from './scan';
+
+const distinctive = (what: string) => `Zq${what}${randomBytes(9).toString('hex')}Xv`;
+
+const ADMIN_PASSWORD = distinctive('AdminPw');
+const DEMO_PASSWORD = distinctive('DemoPw');
+const APP_SECRET = distinctive('AppCredSecret');
+const CLOUDS_PASSWORD = distinctive('CloudsYamlPw');
+
+describe('secret hygiene: no password, credential secret, token or private key in histories, output or logs', () => {
+  let dir: string;
+  let emu: Emulator;
+  let server: DevServer;
+  let workers: WorkerProcesses;
+  let connection: Connection;
+  let client: Client;
+  let env: NodeJS.ProcessEnv;
+  let operatorKey: string;
+  const outputs: Haystack[] = [];
+  const codes: Record<string, number | null> = {};
+
+  const write = (name: string, text: string, mode?: number) => fs.writeFileSync(path.join(dir, name), text, mode ? { mode } : undefined);
+
+  async function dibctl(name: string, args: string[]): Promise<CliResult> {
+    const r = await runDibctl(['--debug', ...args], { cwd: dir, env, timeoutMs: 150_000 });
+    outputs.push({ source: `dibctl ${name}: stdout`, text: r.stdout }, { source: `dibctl ${name}: stderr`, text: r.stderr });
+    codes[name] = r.code;
+    return r;
+  }
+
+  /** The command's exit code must be this; otherwise its output says why. */
+  function ok(r: CliResult, code: number): void {
+    if (r.code !== code) throw new Error(`exit ${r.code}, expected ${code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr.slice(-4000)}`);
+  }
+
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dibctl-secrets-'));
+    // the cloud's passwords and application credential secret are ours, so they can be searched for
+    const state = seedState(['RegionOne', 'RegionTwo']);
+    state.users.find((u) => u.name === 'admin')!.password = ADMIN_PASSWORD;
+    state.users.find((u) => u.name === 'demo')!.password = DEMO_PASSWORD;
+    state.application_credentials[0].secret = APP_SECRET;
+    const cloudUser = { ...state.users.find((u) => u.name === 'admin')!, id: hexId(), name: 'clouds-admin', password: CLOUDS_PASSWORD };
+    state.users.push(cloudUser);
+    for (const a of state.role_assignments.filter((x) => x.user_id === state.users[0].id)) state.role_assignments.push({ ...a, user_id: cloudUser.id });
+    saveState(path.join(dir, 'cloud.json'), state);
+    emu = await startEmulator({ stateFile: path.join(dir, 'cloud.json'), dataDir: path.join(dir, 'cloud-data') });
+    expect(emu.admin.password).toBe(ADMIN_PASSWORD);
+    expect(emu.applicationCredential.secret).toBe(APP_SECRET);
+
+    const ks = (lines: string[]) => ['  keystone:', `    auth_url: ${emu.authUrl}`, '    user_domain_name: Default', '    project_domain_name: Default', ...lines.map((l) => `    ${l}`)];
+    fs.writeFileSync(path.join(dir, 'image.qcow2'), randomBytes(300 * 1024));
+    write(
+      'images.yaml',
+      [
+        'cirros:',
+        '  filename: image.qcow2',
+        '  glance: { name: Secret Test Image, properties: { default_user: cirros } }',
+        '  tests:',
+        '    environment_name: emu',
+        '    ssh: { username: cirros }',
+        '    wait_for_port: 22',
+        '    port_wait_timeout: 30',
+        '    tests_list: [{ shell: tests/ok, timeout: 60 }]',
+        'broken:',
+        '  filename: image.qcow2',
+        '  glance: { name: Broken Image, properties: { default_user: cirros } }',
+        '  tests:',
+        '    environment_name: emu',
+        '    ssh: { username: cirros }',
+        '    wait_for_port: 22',
+        '    tests_list: [{ shell: tests/fail, timeout: 60 }]',
+        '',
+      ].join('\n'),
+    );
+    write(
+      'test.yaml',
+      [
+        'emu:',
+        ...ks([`username: demo`, `password: ${DEMO_PASSWORD}`, 'project_name: demo', 'region_name: RegionOne']),
+        '  nova:',
+        '    flavor: m1.tiny',
+        `    nics: [{ net_id: ${emu.networks.RegionOne.id} }]`,
+        '    main_nic_regexp: "^private$"',
+        '',
+      ].join('\n'),
+    );
+    write(
+      'upload.yaml',
+      [
+        'one:',
+        ...ks([`username: admin`, `password: ${ADMIN_PASSWORD}`, 'project_name: admin', 'region_name: RegionOne']),
+        '  retire: { check_every: 2s }',
+        'two:',
+        ...ks([`application_credential_id: ${emu.applicationCredential.id}`, `application_credential_secret: ${APP_SECRET}`, 'region_name: RegionTwo']),
+        'three:',
+        '  keystone: { cloud: secret-cloud }',
+        '',
+      ].join('\n'),
+    );
+    write(
+      'clouds.yaml',
+      [
+        'clouds:',
+        '  secret-cloud:',
+        '    region_name: RegionTwo',
+        '    auth:',
+        `      auth_url: ${emu.authUrl}`,
+        '      username: clouds-admin',
+        `      password: ${CLOUDS_PASSWORD}`,
+        '      project_name: admin',
+        '      user_domain_name: Default',
+        '      project_domain_name: Default',
+        '',
+      ].join('\n'),
+    );
+    fs.mkdirSync(path.join(dir, 'tests'));
+    write('tests/ok', '#!/bin/sh\ntest "$(timeout 20 $DIBCTL_SSH hostname)" = "$DIBCTL_INSTANCE_NAME"\n', 0o755);
+    write('tests/fail', '#!/bin/sh\necho "checking"; exit 3\n', 0o755);
+
+    // an operator's own key and instance, for --use-existing-instance
+    operatorKey = path.join(dir, 'operator_key');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'operator', '-f', operatorKey]);
+
+    server = await startDevServer({ dbFilename: path.join(dir, 'temporal.db'), log: path.join(dir, 'temporal.log') });
+    env = runEnv(server.address, path.join(dir, 'state'), { OS_CLIENT_CONFIG_FILE: path.join(dir, 'clouds.yaml') });
+    connection = await Connection.connect({ address: server.address });
+    client = new Client({ connection, namespace: server.namespace });
+    workers = new WorkerProcesses({ cwd: dir, logDir: dir, env: () => env, args: ['--debug'] });
+  }, 180_000);
+
+  afterAll(async () => {
+    await workers?.stop();
+    await connection?.close();
+    await server?.stop();
+    await emu?.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  }, 60_000);
+
+  it('runs every command path with --debug, then finds none of the secrets anywhere, and finds a planted one', async () => {
+    // with no worker polling, the CLI runs one in-process: its logs are in the command's output
+    ok(await dibctl('doctor (in-process worker)', ['doctor']), 0);
+    ok(await dibctl('validate --credentials', ['validate', '--credentials']), 0);
+    await workers.start();
+
+    ok(await dibctl('test (passing)', ['test', 'cirros']), 0);
+    ok(await dibctl('test (failing)', ['test', 'broken']), 80);
+    ok(await dibctl('test --upload-only', ['test', 'cirros', '--upload-only']), 0);
+
+    // --use-existing-image / --use-existing-instance with the operator's private key file
+    const demo = await connectCloud({ authUrl: emu.authUrl, username: 'demo', password: DEMO_PASSWORD, projectName: 'demo', userDomainName: 'Default', projectDomainName: 'Default', regionName: 'RegionOne' });
+    let serverId: string;
+    let imageId: string;
+    try {
+      const img = await demo.image.createImage({ name: 'operator image', disk_format: 'qcow2', container_format: 'bare', properties: { default_user: 'cirros' } });
+      await demo.image.uploadImage(img.id, path.join(dir, 'image.qcow2'));
+      imageId = img.id;
+      await demo.compute.importKeypair('operator', fs.readFileSync(`${operatorKey}.pub`, 'utf8').trim());
+      const flavor = await demo.compute.findFlavor('m1.tiny');
+      serverId = (await demo.compute.createServer({ name: 'operator-vm', imageRef: img.id, flavorRef: flavor.id, key_name: 'operator', networks: [{ uuid: emu.networks.RegionOne.id }] })).id;
+      await demo.compute.waitForServerStatus(serverId, 'ACTIVE', { timeoutMs: 30_000, pollMs: 200 });
+    } finally {
+      demo.close();
+    }
+    ok(await dibctl('test --use-existing-instance', ['test', 'cirros', '--use-existing-image', imageId, '--use-existing-instance', serverId, '--private-key-file', operatorKey]), 0);
+
+    const first = await dibctl('upload to one', ['--json', 'upload', 'cirros', 'one']);
+    expect(first.code).toBe(0);
+    const firstId = (JSON.parse(first.stdout) as { imageId: string }).imageId;
+    for (const e of ['two', 'three']) ok(await dibctl(`upload to ${e}`, ['upload', 'cirros', e]), 0);
+    const again = await dibctl('upload to one again (obsoletes, retirement)', ['--json', 'upload', 'cirros', 'one']);
+    expect(again.code).toBe(0);
+    const older = (JSON.parse(again.stdout) as { obsoleted: Array<{ id: string }> }).obsoleted;
+    expect(older.length).toBeGreaterThan(0);
+    ok(await dibctl('mark-obsolete', ['mark-obsolete', 'one', firstId]), 0);
+    ok(await dibctl('rotate --dry-run', ['rotate', 'one', '--dry-run']), 0);
+    ok(await dibctl('rotate', ['rotate', 'one']), 0);
+    ok(await dibctl('rotate-single', ['rotate-single', 'one', 'cirros']), 0);
+    // an application credential has no right to list every project's servers: the refusal is a path too
+    await dibctl('rotate without admin rights', ['rotate', 'two']);
+    expect(codes['rotate without admin rights']).toBe(61);
+    ok(await dibctl('status of the retirement', ['status', 'dibctl-retirement-one']), 0);
+    const tests = [];
+    for await (const wf of client.workflow.list({ query: "WorkflowType = 'imageTestWorkflow'" })) tests.push(wf.workflowId);
+    expect(tests.length).toBeGreaterThanOrEqual(4);
+    ok(await dibctl('status of a test', ['status', tests[0]]), 0);
+    await dibctl('keep on a finished test', ['keep', tests[0]]);
+    expect(codes['keep on a finished test']).toBe(1);
+
+    // everything is in: workflow histories, running workflows' answers, the CLI's output, the worker's logs
+    const wf = await workflowHaystacks(client);
+    expect(wf.runs).toBeGreaterThanOrEqual(15);
+    expect(wf.payloads).toBeGreaterThan(100);
+    const logs: Haystack[] = workers.logs.map((f) => ({ source: `worker log ${path.basename(f)}`, text: fs.readFileSync(f, 'utf8') }));
+    expect(logs.some((l) => /DEBUG|Worker polling/.test(l.text))).toBe(true);
+
+    const tokens = emu.state().tokens.map((t, i): Needle => ({ name: `Keystone token #${i + 1}`, value: (t as unknown as { id: string }).id }));
+    expect(tokens.length).toBeGreaterThan(10);
+    const needles: Needle[] = [
+      { name: 'admin password', value: ADMIN_PASSWORD },
+      { name: 'demo password', value: DEMO_PASSWORD },
+      { name: 'application credential secret', value: APP_SECRET },
+      { name: 'clouds.yaml password', value: CLOUDS_PASSWORD },
+      ...KEY_MARKERS,
+      ...fs
+        .readFileSync(operatorKey, 'utf8')
+        .split('\n')
+        .filter((l) => l.length >= 20 && !l.startsWith('-----'))
+        .map((value, i) => ({ name: `operator private key line ${i + 1}`, value })),
+      ...tokens,
+    ];
+    const hits = scan([...wf.haystacks, ...outputs, ...logs], needles);
+    expect(hits).toEqual([]);
+
+    // the scan can fail: a secret planted in a workflow input and in a log is found
+    await client.workflow.start('doctorWorkflow', { taskQueue: 'dibctl', workflowId: 'planted', args: [{ imageDir: `/tmp/${APP_SECRET}` }] });
+    const planted = await workflowHaystacks(client);
+    const plantedHits = scan([...planted.haystacks, { source: 'planted log', text: `key:\n${fs.readFileSync(operatorKey, 'utf8')}` }], needles);
+    expect(plantedHits.map((h) => `${h.needle} @ ${h.source.split(' ')[0]} ${h.source.split(' ')[1]}`)).toEqual(
+      expect.arrayContaining(['application credential secret @ workflow planted', 'OpenSSH private key header @ planted log', 'operator private key line 1 @ planted log']),
+    );
+  }, 600_000);
+});
