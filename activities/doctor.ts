@@ -7,6 +7,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { capture } from './process';
+import { pythonWithPytest } from './test-runners/tools';
 
 export interface HostInfo {
   hostname: string;
@@ -66,7 +67,9 @@ export function createDoctorActivities(deps: { env?: NodeJS.ProcessEnv } = {}) {
 
   async function checkHostTool(input: { tool: HostTool }): Promise<CheckResult> {
     const probe = PROBES[input.tool];
-    const r = await capture(probe.cmd, probe.args, { env, timeoutMs: 30_000 });
+    // The python checks ask the interpreter the pytest runner will use.
+    const cmd = probe.cmd === 'python3' ? ((await pythonWithPytest(env)) ?? 'python3') : probe.cmd;
+    const r = await capture(cmd, probe.args, { env, timeoutMs: 30_000 });
     const out = `${r.stdout}\n${r.stderr}`;
     if (r.code === 0) return { name: input.tool, ok: true, detail: probe.version(out), neededFor: probe.neededFor };
     const why = r.error ?? (lastLine(r.stderr) || `exit code ${r.code}`);
