@@ -217,11 +217,19 @@ export function createImageTestActivities(deps: ImageTestDeps = {}) {
         ...(input.configDrive ? { config_drive: true } : {}),
         ...(input.availabilityZone ? { availability_zone: input.availabilityZone } : {}),
       });
-      const limit = sleep(input.createTimeoutSeconds * 1000).then(() => {
-        throw new DibctlError(`Nova did not answer the create request for ${input.name} within ${input.createTimeoutSeconds} s (nova.create_timeout)`);
+      let timer: NodeJS.Timeout | undefined;
+      const limit = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new DibctlError(`Nova did not answer the create request for ${input.name} within ${input.createTimeoutSeconds} s (nova.create_timeout)`)),
+          input.createTimeoutSeconds * 1000,
+        );
       });
-      const r = await Promise.race([created, limit]);
-      return { serverId: r.id, reused: false };
+      try {
+        const r = await Promise.race([created, limit]);
+        return { serverId: r.id, reused: false };
+      } finally {
+        clearTimeout(timer);
+      }
     });
   }
 

@@ -118,6 +118,9 @@ export function createImageUploadActivities(deps: CloudDeps = {}) {
           const cancelled = new Promise<never>((_, reject) => {
             signal.addEventListener('abort', () => reject(new ImageStateError(image.id, 'uploading', `upload cancelled (attempt ${activityInfo().attempt})`)), { once: true });
           });
+          // whichever loses the race must not end as an unhandled rejection
+          upload.catch(() => undefined);
+          cancelled.catch(() => undefined);
           const result = await Promise.race([upload, cancelled]);
           if (input.image.protected) await cloud.image.updateImage(result.image.id, { protected: true }, result.image);
           return { imageId: image.id, name: image.name ?? input.image.name, bytes: result.bytes, checksum: result.image.checksum, reused, durationMs: Date.now() - started };
