@@ -3,6 +3,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runDibctl } from '../support/cli';
+import { recordHistory } from '../support/histories';
 import { useTemporal } from '../support/temporal';
 import { dibctlEnv, startDibctl } from './cli-support';
 
@@ -95,6 +96,8 @@ describe('dibctl build with a stand-in disk-image-create', () => {
     expect(await fs.readFile(path.join(dir, 'rec.env'), 'utf8')).toBe(`ARCH=amd64\nDIB_RELEASE=xenial\nELEMENTS_PATH=${path.join(dir, 'elements')}\n`);
     expect(await fs.readFile(out, 'utf8')).toBe('qcow2 data\n');
     expect(await fs.readFile(path.join(dir, 'out', 'external.txt'), 'utf8')).toBe('after-dib\n');
+    const id = /Build workflow (\S+)/.exec(r.stderr)![1];
+    await recordHistory(temporal().client.workflow.getHandle(id), 'image-build');
   });
 
   it('-o chooses the output file', async () => {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Emulator, startEmulator } from '../../emulator';
 import { connectCloud } from '../../openstack';
 import { runDibctl } from '../support/cli';
+import { recordHistory } from '../support/histories';
 import { useTemporal } from '../support/temporal';
 import { ImageOptions, StageProject, stageProject } from './fixture';
 import { NOTHING_LEFT, configArgs, dibctlEnv, dibctlObjects, startDibctl, workflowIdOf } from './cli-support';
@@ -59,6 +60,7 @@ describe('dibctl test against the emulator on a real Temporal dev server', () =>
     expect(order.every((i) => i >= 0)).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
     expect(dibctlObjects(emu)).toEqual(NOTHING_LEFT);
+    await recordHistory(temporal().client.workflow.getHandle(workflowIdOf(r.stderr)), 'image-test-pass');
   });
 
   it('prints the result as JSON with --json', async () => {
@@ -204,6 +206,7 @@ describe('dibctl test against the emulator on a real Temporal dev server', () =>
     expect(failed.cause?.message).toMatch(/Some tests failed/);
     expect(dibctlObjects(emu)).toEqual(NOTHING_LEFT);
     await expect(fs.access(key)).rejects.toThrow();
+    await recordHistory(temporal().client.workflow.getHandle(id), 'image-test-hold-discard');
   });
 
   it('dibctl keep leaves a held instance and its key for good and prints how to reach it', async () => {
@@ -251,6 +254,7 @@ describe('dibctl test against the emulator on a real Temporal dev server', () =>
     const id = workflowIdOf(live.stderr());
     expect((await temporal().client.workflow.getHandle(id).describe()).status.name).toBe('CANCELLED');
     expect(dibctlObjects(emu)).toEqual(NOTHING_LEFT);
+    await recordHistory(temporal().client.workflow.getHandle(id), 'image-test-cancelled');
   });
 
   it('keeps no password, token or private key in the workflow history', async () => {
