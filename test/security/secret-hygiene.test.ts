@@ -38,14 +38,12 @@ describe('secret hygiene: no password, credential secret, token or private key i
   let env: NodeJS.ProcessEnv;
   let operatorKey: string;
   const outputs: Haystack[] = [];
-  const codes: Record<string, number | null> = {};
 
   const write = (name: string, text: string, mode?: number) => fs.writeFileSync(path.join(dir, name), text, mode ? { mode } : undefined);
 
   async function dibctl(name: string, args: string[]): Promise<CliResult> {
     const r = await runDibctl(['--debug', ...args], { cwd: dir, env, timeoutMs: 150_000 });
     outputs.push({ source: `dibctl ${name}: stdout`, text: r.stdout }, { source: `dibctl ${name}: stderr`, text: r.stderr });
-    codes[name] = r.code;
     return r;
   }
 
@@ -83,6 +81,9 @@ describe('secret hygiene: no password, credential secret, token or private key i
         '    wait_for_port: 22',
         '    port_wait_timeout: 30',
         '    tests_list: [{ shell: tests/ok, timeout: 60 }]',
+        'built:',
+        '  filename: out/built.qcow2',
+        '  dib: { elements: [vm] }',
         'broken:',
         '  filename: image.qcow2',
         '  glance: { name: Broken Image, properties: { default_user: cirros } }',
@@ -139,12 +140,20 @@ describe('secret hygiene: no password, credential secret, token or private key i
     write('tests/ok', '#!/bin/sh\ntest "$(timeout 20 $DIBCTL_SSH hostname)" = "$DIBCTL_INSTANCE_NAME"\n', 0o755);
     write('tests/fail', '#!/bin/sh\necho "checking"; exit 3\n', 0o755);
 
+    // a stand-in disk-image-create on the worker's PATH for dibctl build
+    fs.mkdirSync(path.join(dir, 'bin'));
+    write(
+      'bin/disk-image-create',
+      '#!/bin/sh\nif [ "$1" = "--version" ]; then echo 3.31.0; exit 0; fi\nout=""\nwhile [ $# -gt 0 ]; do if [ "$1" = "-o" ]; then out="$2"; fi; shift; done\nmkdir -p "$(dirname "$out")"\nhead -c 65536 /dev/urandom > "$out"\necho "Image file $out created..."\n',
+      0o755,
+    );
+
     // an operator's own key and instance, for --use-existing-instance
     operatorKey = path.join(dir, 'operator_key');
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'operator', '-f', operatorKey]);
 
     server = await startDevServer({ dbFilename: path.join(dir, 'temporal.db'), log: path.join(dir, 'temporal.log') });
-    env = runEnv(server.address, path.join(dir, 'state'), { OS_CLIENT_CONFIG_FILE: path.join(dir, 'clouds.yaml') });
+    env = runEnv(server.address, path.join(dir, 'state'), { OS_CLIENT_CONFIG_FILE: path.join(dir, 'clouds.yaml'), PATH: `${path.join(dir, 'bin')}:${process.env.PATH}` });
     connection = await Connection.connect({ address: server.address });
     client = new Client({ connection, namespace: server.namespace });
     workers = new WorkerProcesses({ cwd: dir, logDir: dir, env: () => env, args: ['--debug'] });
@@ -164,6 +173,7 @@ describe('secret hygiene: no password, credential secret, token or private key i
     ok(await dibctl('validate --credentials', ['validate', '--credentials']), 0);
     await workers.start();
 
+    ok(await dibctl('build', ['build', 'built']), 0);
     ok(await dibctl('test (passing)', ['test', 'cirros']), 0);
     ok(await dibctl('test (failing)', ['test', 'broken']), 80);
     ok(await dibctl('test --upload-only', ['test', 'cirros', '--upload-only']), 0);
@@ -198,22 +208,28 @@ describe('secret hygiene: no password, credential secret, token or private key i
     ok(await dibctl('rotate', ['rotate', 'one']), 0);
     ok(await dibctl('rotate-single', ['rotate-single', 'one', 'cirros']), 0);
     // an application credential has no right to list every project's servers: the refusal is a path too
-    await dibctl('rotate without admin rights', ['rotate', 'two']);
-    expect(codes['rotate without admin rights']).toBe(61);
+    ok(await dibctl('rotate without admin rights', ['rotate', 'two']), 61);
     ok(await dibctl('status of the retirement', ['status', 'dibctl-retirement-one']), 0);
+    ok(await dibctl('retirement', ['retirement', 'one']), 0);
+    ok(await dibctl('retirement --check-now', ['retirement', 'one', '--check-now']), 0);
     const tests = [];
     for await (const wf of client.workflow.list({ query: "WorkflowType = 'imageTestWorkflow'" })) tests.push(wf.workflowId);
     expect(tests.length).toBeGreaterThanOrEqual(4);
     ok(await dibctl('status of a test', ['status', tests[0]]), 0);
-    await dibctl('keep on a finished test', ['keep', tests[0]]);
-    expect(codes['keep on a finished test']).toBe(1);
+    ok(await dibctl('keep on a finished test', ['keep', tests[0]]), 1);
+    ok(await dibctl('discard on a finished test', ['discard', tests[0]]), 1);
 
     // everything is in: workflow histories, running workflows' answers, the CLI's output, the worker's logs
     const wf = await workflowHaystacks(client);
     expect(wf.runs).toBeGreaterThanOrEqual(15);
     expect(wf.payloads).toBeGreaterThan(100);
     const logs: Haystack[] = workers.logs.map((f) => ({ source: `worker log ${path.basename(f)}`, text: fs.readFileSync(f, 'utf8') }));
-    expect(logs.some((l) => /DEBUG|Worker polling/.test(l.text))).toBe(true);
+    // what was scanned is the real thing: decoded payloads show the labels and names, the worker logged at debug level
+    const all = wf.haystacks.map((h) => h.text).join('\n');
+    expect(all).toContain('Secret Test Image');
+    expect(all).toContain('Obsolete Secret Test Image');
+    expect(all).toMatch(/DIBCTL-[0-9a-f-]{36}/);
+    expect(logs.some((l) => /\[DEBUG\]/.test(l.text))).toBe(true);
 
     const tokens = emu.state().tokens.map((t, i): Needle => ({ name: `Keystone token #${i + 1}`, value: (t as unknown as { id: string }).id }));
     expect(tokens.length).toBeGreaterThan(10);
