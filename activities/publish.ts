@@ -14,7 +14,8 @@ import { ConfigLocation, CloudDeps, CloudRef, withCloud } from './cloud';
 import { stageActivities } from './stage-failure';
 import type { ImageAttributes } from './image-upload';
 import { DibctlError, ExitCode } from '../errors';
-import { RetirePolicy, loadUploadEnvironment, loadUploadPlan, resolveCredentials } from '../config';
+import { ConfigError, ImageTestPlan, RetirePolicy, loadImage, loadTestPlan, loadUploadEnvironment, loadUploadPlan, resolveCredentials } from '../config';
+import type { BuildInput } from './build';
 import type { CloudAuth } from '../openstack';
 import { Cloud, Image, NovaForbiddenError, propertyIsTrue } from '../openstack';
 
@@ -329,7 +330,30 @@ export function createPublishActivities(deps: CloudDeps = {}) {
     return workflowId;
   }
 
+  /**
+   * What one lifecycle run needs, read from the config files at the start of
+   * the run (so a schedule always runs with the current config): the build
+   * input, the merged test plan, and a check that each upload environment exists.
+   */
+  async function lifecyclePlan(input: LifecyclePlanInput): Promise<LifecyclePlan> {
+    const opts = { ...input.config, env: env(), filename: input.filename };
+    const image = loadImage(input.label, opts);
+    for (const e of input.uploadEnvironments) loadUploadPlan(input.label, e, opts);
+    let build: BuildInput | undefined;
+    if (input.build) {
+      if (!image.dib && !image.externalBuild.length) {
+        throw new ConfigError(`${image.file}: ${input.label}: has neither a dib section nor external_build: nothing to build (run without building)`);
+      }
+      build = { label: input.label, output: image.filename, ...(image.dib ? { dib: image.dib } : {}), externalBuild: image.externalBuild, cwd: input.config.cwd };
+    } else if (!existsSync(image.filename)) {
+      throw new DibctlError(`Image file ${image.filename} does not exist (build it, or run with building)`);
+    }
+    const test = input.test ? loadTestPlan(input.label, { ...opts, ...(input.testEnvironment ? { environment: input.testEnvironment } : {}) }) : undefined;
+    return { file: image.filename, ...(build ? { build } : {}), ...(test ? { test } : {}) };
+  }
+
   return stageActivities({
+    lifecyclePlan,
     prepareUpload: beating(prepareUpload),
     removeProcessedFile,
     shareImage,
@@ -345,6 +369,23 @@ export function createPublishActivities(deps: CloudDeps = {}) {
 /** The retirement workflow of an upload environment: one per environment. */
 export function retirementWorkflowId(environment: string): string {
   return `dibctl-retirement-${environment}`;
+}
+
+export interface LifecyclePlanInput {
+  label: string;
+  config: ConfigLocation;
+  filename?: string;
+  uploadEnvironments: string[];
+  build: boolean;
+  test: boolean;
+  testEnvironment?: string;
+}
+
+export interface LifecyclePlan {
+  /** Absolute path of the image file (built, tested and published). */
+  file: string;
+  build?: BuildInput;
+  test?: ImageTestPlan;
 }
 
 export interface ObsoletedImage {

@@ -15,6 +15,8 @@ import { worker } from './commands/worker';
 import { emulator } from './commands/emulator';
 import { markObsolete, rotate, upload } from './commands/publish';
 import { retirement } from './commands/retirement';
+import { run } from './commands/run';
+import { scheduleAct, scheduleCreate, scheduleDescribe, scheduleList } from './commands/schedule';
 import { BuildOptions, build } from './commands/build';
 import { TestOptions, decide, imageTest } from './commands/test';
 import { Output, consoleOutput } from './render';
@@ -247,6 +249,66 @@ export function buildProgram(result: { code: number }): Command {
     .option('--check-now', 'wake it (starting it if needed), wait for the check and show the outcome')
     .option('--upload-config <file>', 'use this upload config alone')
     .action(async (env: string, opts: { checkNow?: boolean; uploadConfig?: string }) => inSession((s, o) => retirement(s, env, opts, o)));
+
+  const collect = (value: string, previous: string[]) => [...previous, value];
+  const lifecycleOptions = (cmd: Command) =>
+    cmd
+      .option('--upload-env <env>', 'upload environment to publish to (repeat for several, published in parallel)', collect, [])
+      .option('-i, --input <file>', 'image file (default: the configured filename)')
+      .option('--no-build', 'use the existing image file instead of building it')
+      .option('--no-test', 'publish without testing first')
+      .option('--environment <env>', "test environment (default: the image's tests.environment_name)")
+      .option('--images-config <file>', 'use this images config alone')
+      .option('--test-config <file>', 'use this test config alone')
+      .option('--upload-config <file>', 'use this upload config alone');
+
+  lifecycleOptions(
+    program
+      .command('run')
+      .description('build, test and publish an image to every upload environment in parallel, obsoleting older copies')
+      .argument('<label>', 'image label'),
+  ).action(async (label: string, opts) => inSession((s, o) => run(s, label, opts, o)));
+
+  const schedule = program.command('schedule').description('periodic image lifecycles as Temporal Schedules');
+  lifecycleOptions(
+    schedule
+      .command('create')
+      .description('create a schedule that runs the lifecycle of an image (--every 7d or --cron "0 3 * * 1")')
+      .argument('<label>', 'image label')
+      .option('--every <duration>', 'interval: 90s, 30m, 6h, 7d, 2w')
+      .option('--cron <expression>', 'cron expression (UTC)')
+      .option('--id <schedule-id>', 'schedule id (default dibctl-LABEL)')
+      .option('--overlap <policy>', 'when a run is due while one runs: skip, buffer-one, buffer-all, cancel-other, terminate-other, allow-all', 'skip')
+      .option('--catchup-window <duration>', 'runs missed while the server was down are made up within this window', '1d')
+      .option('--paused', 'create it paused'),
+  ).action(async (label: string, opts) => inSession((s, o) => scheduleCreate(s, label, opts, o), false));
+  schedule
+    .command('list')
+    .description('list image schedules')
+    .action(async () => inSession((s, o) => scheduleList(s, o), false));
+  schedule
+    .command('describe')
+    .description('show a schedule: timing, policies, recent and next runs')
+    .argument('<schedule-id>')
+    .action(async (id: string) => inSession((s, o) => scheduleDescribe(s, id, o), false));
+  for (const action of ['pause', 'unpause'] as const) {
+    schedule
+      .command(action)
+      .description(`${action} a schedule`)
+      .argument('<schedule-id>')
+      .option('--note <text>', 'why (shown by describe)')
+      .action(async (id: string, opts: { note?: string }) => inSession((s, o) => scheduleAct(s, action, id, o, opts.note), false));
+  }
+  schedule
+    .command('trigger')
+    .description('start a run now (skipped if one runs and the overlap policy is skip)')
+    .argument('<schedule-id>')
+    .action(async (id: string) => inSession((s, o) => scheduleAct(s, 'trigger', id, o), false));
+  schedule
+    .command('delete')
+    .description('delete a schedule (running lifecycles go on)')
+    .argument('<schedule-id>')
+    .action(async (id: string) => inSession((s, o) => scheduleAct(s, 'delete', id, o), false));
 
   return program;
 }

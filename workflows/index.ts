@@ -10,3 +10,5 @@ export { imageTestWorkflow, keepSignal, discardSignal, imageTestStatusQuery } fr
 export type { ImageTestInput, ImageTestResult, ImageTestStatus, ImageTestFailureDetails, HeldResources, HoldState } from './image-test';
 export { imageBuildWorkflow } from './build';
 export type { ImageBuildInput, ImageBuildResult } from './build';
+export { imageLifecycleWorkflow } from './lifecycle';
+export type { LifecycleFailureDetails, LifecycleInput, LifecycleResult, RegionOutcome } from './lifecycle';

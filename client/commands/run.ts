@@ -1,0 +1,134 @@
+/**
+ * `run LABEL --upload-env A [--upload-env B ...]`: the whole lifecycle — build,
+ * test, publish to every environment in parallel, obsolete, hand to retirement —
+ * with its stage and upload progress shown as it goes.
+ */
+import path from 'node:path';
+import { WorkflowFailedError, WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
+import type { UploadHeartbeat } from '../../activities';
+import { loadImage, loadUploadPlan, resolveCredentials } from '../../config';
+import { DibctlError } from '../../errors';
+import { hostTaskQueue } from '../../worker/worker';
+import type { LifecycleFailureDetails, LifecycleInput, LifecycleResult } from '../../workflows';
+import { Output, printJson } from '../render';
+import { Session } from '../session';
+import { asDibctlError } from '../workflow-failure';
+import { ConfigFileOptions, progressLine, publishLines, shortId } from './publish';
+
+export interface RunOptions extends ConfigFileOptions {
+  uploadEnv: string[];
+  input?: string;
+  build: boolean;
+  test: boolean;
+  environment?: string;
+  testConfig?: string;
+}
+
+/** The lifecycle input from the command line; config problems fail here (10, 11, 12). */
+export function lifecycleInput(label: string, opts: RunOptions, taskQueue: string, cwd = process.cwd()): LifecycleInput {
+  if (!opts.uploadEnv.length) throw new DibctlError('Name at least one --upload-env');
+  const config = {
+    cwd,
+    ...(opts.imagesConfig ? { imagesConfig: path.resolve(cwd, opts.imagesConfig) } : {}),
+    ...(opts.testConfig ? { testConfig: path.resolve(cwd, opts.testConfig) } : {}),
+    ...(opts.uploadConfig ? { uploadConfig: path.resolve(cwd, opts.uploadConfig) } : {}),
+  };
+  const filename = opts.input ? path.resolve(cwd, opts.input) : undefined;
+  loadImage(label, { ...config, filename });
+  for (const env of opts.uploadEnv) {
+    loadUploadPlan(label, env, { ...config, filename });
+    resolveCredentials('upload', env, config);
+  }
+  return {
+    label,
+    uploadEnvironments: [...new Set(opts.uploadEnv)],
+    config,
+    hostQueue: hostTaskQueue(taskQueue),
+    ...(filename ? { filename } : {}),
+    build: opts.build,
+    test: opts.test,
+    ...(opts.environment ? { testEnvironment: opts.environment } : {}),
+  };
+}
+
+function lifecycleFailure(err: unknown): LifecycleFailureDetails | undefined {
+  let cur: unknown = err;
+  for (let depth = 0; cur && depth < 6; depth++) {
+    if (cur instanceof ApplicationFailure && cur.type === 'PublishFailed') return cur.details?.[0] as LifecycleFailureDetails;
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+export function regionLines(r: LifecycleResult): string[] {
+  const lines: string[] = [];
+  for (const region of r.regions) {
+    if (region.ok && region.result) lines.push(...publishLines(region.result));
+    else lines.push(`${region.environment}: FAILED: ${region.error?.message ?? 'unknown error'}`);
+  }
+  return lines;
+}
+
+/** Prints the lifecycle's stage changes and its publish children's upload progress until it ends. */
+async function watch(session: Session, handle: WorkflowHandle, envs: string[], o: Output, done: () => boolean): Promise<void> {
+  let stage = '';
+  const seen = new Map<string, string>();
+  while (!done()) {
+    await new Promise((r) => setTimeout(r, 1000));
+    if (done()) break;
+    try {
+      const now = await handle.query<string>('stage');
+      if (now !== stage) o.err(`Stage: ${now}`);
+      stage = now;
+    } catch {
+      // not started yet or finished
+    }
+    for (const env of envs) {
+      try {
+        const desc = await session.client.workflow.getHandle(`${handle.workflowId}-publish-${env}`).describe();
+        for (const a of desc.raw.pendingActivities ?? []) {
+          if (a.activityType?.name !== 'uploadImageFile' || !a.heartbeatDetails?.payloads?.length) continue;
+          const [p] = (await decodeArrayFromPayloads(session.client.options.loadedDataConverter, a.heartbeatDetails.payloads)) as UploadHeartbeat[];
+          if (!p?.bytes) continue;
+          const line = progressLine(`Uploading to ${env}`, p);
+          if (seen.get(env) !== line) o.err(line);
+          seen.set(env, line);
+        }
+      } catch {
+        // that publish has not started yet
+      }
+    }
+  }
+}
+
+export async function run(session: Session, label: string, opts: RunOptions, o: Output): Promise<number> {
+  const input = lifecycleInput(label, opts, session.taskQueue);
+  const workflowId = `dibctl-run-${label}-${shortId()}`;
+  const handle = await session.client.workflow.start('imageLifecycleWorkflow', {
+    taskQueue: session.taskQueue,
+    workflowId,
+    args: [input],
+    searchAttributes: { DibctlLabel: [label], DibctlEnvironment: [input.uploadEnvironments.join(',')] },
+  });
+  o.err(`Image lifecycle ${workflowId} (dibctl status ${workflowId})`);
+  let finished = false;
+  const watcher = watch(session, handle, input.uploadEnvironments, o, () => finished);
+  try {
+    const result = (await handle.result()) as LifecycleResult;
+    if (o.json) printJson(o, result);
+    else for (const line of regionLines(result)) o.out(line);
+    return 0;
+  } catch (err) {
+    const failure = err instanceof WorkflowFailedError ? lifecycleFailure(err) : undefined;
+    if (!failure) throw asDibctlError(err);
+    if (o.json) printJson(o, failure.result);
+    else for (const line of regionLines(failure.result)) o.out(line);
+    o.err(`Error: publishing failed in ${failure.result.failed.join(', ')}`);
+    return failure.exitCode || 1;
+  } finally {
+    finished = true;
+    await watcher;
+  }
+}

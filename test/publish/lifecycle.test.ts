@@ -1,0 +1,121 @@
+/**
+ * `dibctl run`: build (external_build) → image test on the emulator → publish
+ * to two regions in parallel → obsolete → retirement. A failing test publishes
+ * nothing; a region that is down does not undo the other.
+ */
+import { chmodSync } from 'node:fs';
+import type { LifecycleResult } from '../../workflows';
+import { testYaml } from '../stages/fixture';
+import { IMAGES_YAML, usePublishFixture } from './fixture';
+import { makeImage } from './images';
+
+jest.setTimeout(180_000);
+
+const f = usePublishFixture();
+
+const LIFE_IMAGES = (name: string, label: string, test: string) =>
+  [
+    `${label}:`,
+    `  filename: ${label}.qcow2`,
+    '  external_build:',
+    `    - cmdline: "head -c 2097152 /dev/urandom > ${label}.qcow2"`,
+    '  glance:',
+    `    name: ${name}`,
+    '  tests:',
+    '    environment_name: emu',
+    '    ssh: {username: cirros}',
+    '    tests_list:',
+    `      - shell: tests/${test}`,
+  ].join('\n');
+
+beforeAll(() => {
+  const tree = f().tree;
+  tree.write('images.yaml', [IMAGES_YAML, LIFE_IMAGES('Life Image', 'life', 'pass.sh'), LIFE_IMAGES('Doomed Image', 'doomed', 'fail.sh'), ''].join('\n'));
+  tree.write('test.yaml', testYaml(f().emu));
+  chmodSync(tree.write('tests/pass.sh', '#!/bin/sh\necho "testing $DIBCTL_INSTANCE_NAME"\nexit 0\n'), 0o755);
+  chmodSync(tree.write('tests/fail.sh', '#!/bin/sh\necho broken image >&2\nexit 1\n'), 0o755);
+});
+
+/** When (ms) each child's upload activity was scheduled and when it completed. */
+async function uploadWindow(workflowId: string): Promise<[number, number]> {
+  const history = await f().temporal.client.workflow.getHandle(workflowId).fetchHistory();
+  const ms = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) => Number(t?.seconds ?? 0) * 1000 + Math.floor((t?.nanos ?? 0) / 1e6);
+  const scheduled = history.events!.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'uploadImageFile')!;
+  const completed = history.events!.find((e) => String(e.activityTaskCompletedEventAttributes?.scheduledEventId ?? '') === String(scheduled.eventId))!;
+  return [ms(scheduled.eventTime), ms(completed.eventTime)];
+}
+
+describe('dibctl run', () => {
+  it('builds, tests, publishes to two regions in parallel and obsoletes the previous copies', async () => {
+    const one = await f().cloud('admin', 'RegionOne');
+    const two = await f().cloud('admin', 'RegionTwo');
+    const oldOne = await makeImage(one, 'Life Image', { visibility: 'private' });
+    const oldTwo = await makeImage(two, 'Life Image', { visibility: 'private' });
+    f().emu.faults.set({ uploadBytesPerSecond: 1024 * 1024 });
+    let r;
+    try {
+      r = await f().cli(['--json', 'run', 'life', '--upload-env', 'one', '--upload-env', 'two']);
+    } finally {
+      f().emu.faults.reset();
+    }
+    expect(r.code).toBe(0);
+    const result = JSON.parse(r.stdout) as LifecycleResult;
+    expect(result.built).toBe(true);
+    expect(result.tested).toMatchObject({ passed: true, tests: 1 });
+    expect(result.failed).toEqual([]);
+    expect(result.regions.map((x) => [x.environment, x.ok])).toEqual([['one', true], ['two', true]]);
+    expect(r.stderr).toContain('Stage: publishing to one, two');
+
+    // each region got the new image and obsoleted its previous copy
+    for (const [region, old, env] of [['RegionOne', oldOne, 'one'], ['RegionTwo', oldTwo, 'two']] as const) {
+      const published = result.regions.find((x) => x.environment === env)!.result!;
+      expect(f().images(region).filter((i) => i.name === 'Life Image').map((i) => i.id)).toEqual([published.imageId]);
+      expect(f().images(region).find((i) => i.id === old.id)).toMatchObject({ name: 'Obsolete Life Image', properties: expect.objectContaining({ obsolete: 'true' }) });
+      expect(published.obsoleted).toEqual([{ id: old.id, name: 'Obsolete Life Image' }]);
+      const held = await f().temporal.client.workflow.getHandle(`dibctl-retirement-${env}`).query<{ held: { id: string }[] }>('retirementStatus');
+      expect(held.held.map((h) => h.id)).toContain(old.id);
+    }
+
+    // the two uploads ran at the same time
+    const [s1, e1] = await uploadWindow(`${result.workflowId}-publish-one`);
+    const [s2, e2] = await uploadWindow(`${result.workflowId}-publish-two`);
+    expect(s1).toBeLessThan(e2);
+    expect(s2).toBeLessThan(e1);
+
+    // no test server, keypair or test image left
+    const state = f().emu.state();
+    expect(state.regions.RegionOne.servers.filter((s) => s.name.startsWith('DIBCTL-'))).toEqual([]);
+    expect(state.regions.RegionOne.images.filter((i) => (i.name ?? '').startsWith('DIBCTL-'))).toEqual([]);
+  });
+
+  it('publishes nothing when the image test fails, and exits with the test code', async () => {
+    const r = await f().cli(['run', 'doomed', '--upload-env', 'one', '--upload-env', 'two']);
+    expect(r.code).toBe(80);
+    expect(r.stderr).toMatch(/Error: .*(tests failed|Some tests failed)/i);
+    expect(f().images('RegionOne').filter((i) => i.name === 'Doomed Image')).toEqual([]);
+    expect(f().images('RegionTwo').filter((i) => i.name === 'Doomed Image')).toEqual([]);
+  });
+
+  it('when one region is down the other still publishes; the result says per region and the exit code is not 0', async () => {
+    const before = f().images('RegionOne').filter((i) => i.name === 'Life Image').map((i) => i.id);
+    f().emu.faults.set({ failingRegions: ['RegionTwo'] });
+    let r;
+    try {
+      r = await f().cli(['run', 'life', '--no-build', '--no-test', '--upload-env', 'one', '--upload-env', 'two']);
+    } finally {
+      f().emu.faults.reset();
+    }
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^one: image \S+ 'Life Image' uploaded/m);
+    expect(r.stdout).toMatch(/^two: FAILED: Glance answered 503/m);
+    expect(r.stderr).toContain('Error: publishing failed in two');
+    const now = f().images('RegionOne').filter((i) => i.name === 'Life Image').map((i) => i.id);
+    expect(now).toHaveLength(1);
+    expect(now).not.toEqual(before);
+  });
+
+  it('refuses an unknown upload environment before starting anything (exit 11)', async () => {
+    const r = await f().cli(['run', 'life', '--upload-env', 'nowhere']);
+    expect(r.code).toBe(11);
+  });
+});

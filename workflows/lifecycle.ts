@@ -1,0 +1,135 @@
+/**
+ * The image lifecycle: read the config → build → test → publish to every upload
+ * environment in parallel → (each publish) obsolete older copies and hand them
+ * to that environment's retirement workflow. Nothing is published when the
+ * test fails. A region that fails does not undo the others: the result says
+ * per region what happened, and the workflow fails (after all regions finished)
+ * when any region failed, carrying that result.
+ */
+import { ApplicationFailure, executeChild, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { Activities, ConfigLocation, StageFailureDetails } from '../activities';
+import type { ImageBuildResult } from './build';
+import type { ImageTestResult } from './image-test';
+import type { PublishResult } from './publish';
+import { stageQuery } from './queries';
+
+function onHost(queue: string) {
+  return proxyActivities<Activities>({ taskQueue: queue, scheduleToStartTimeout: '5 minutes', startToCloseTimeout: '2 minutes', retry: { maximumAttempts: 3 } });
+}
+
+export interface LifecycleInput {
+  label: string;
+  /** Upload environment labels; published to in parallel. */
+  uploadEnvironments: string[];
+  config: ConfigLocation;
+  /** Task queue of the host that builds and keeps the image file. */
+  hostQueue: string;
+  /** Replaces the configured image file. */
+  filename?: string;
+  /** Build first (default true); otherwise the existing file is used. */
+  build?: boolean;
+  /** Test before publishing (default true). */
+  test?: boolean;
+  testEnvironment?: string;
+}
+
+export interface RegionOutcome {
+  environment: string;
+  ok: boolean;
+  result?: PublishResult;
+  error?: { message: string; exitCode: number };
+}
+
+export interface LifecycleResult {
+  workflowId: string;
+  label: string;
+  file: string;
+  built: boolean;
+  tested?: { name: string; passed: boolean; tests: number };
+  regions: RegionOutcome[];
+  /** Environments that failed. */
+  failed: string[];
+}
+
+/** Failure details of a lifecycle whose publish failed in some region. */
+export interface LifecycleFailureDetails extends StageFailureDetails {
+  result: LifecycleResult;
+}
+
+function outcomeOf(err: unknown): { message: string; exitCode: number } {
+  let cur: unknown = err;
+  let message = err instanceof Error ? err.message : String(err);
+  let exitCode: number | undefined;
+  for (let depth = 0; cur && depth < 8; depth++) {
+    if (cur instanceof ApplicationFailure) {
+      const d = cur.details?.[0] as Partial<StageFailureDetails> | undefined;
+      if (exitCode === undefined && d && typeof d.exitCode === 'number') exitCode = d.exitCode;
+    }
+    if (cur instanceof Error && cur.message) message = cur.message;
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return { message, exitCode: exitCode ?? 1 };
+}
+
+export async function imageLifecycleWorkflow(input: LifecycleInput): Promise<LifecycleResult> {
+  let stage = 'reading the config';
+  setHandler(stageQuery, () => stage);
+  const id = workflowInfo().workflowId;
+  let hostQueue = input.hostQueue;
+  const plan = await onHost(hostQueue).lifecyclePlan({
+    label: input.label,
+    config: input.config,
+    ...(input.filename ? { filename: input.filename } : {}),
+    uploadEnvironments: input.uploadEnvironments,
+    build: input.build !== false,
+    test: input.test !== false,
+    ...(input.testEnvironment ? { testEnvironment: input.testEnvironment } : {}),
+  });
+
+  let built = false;
+  if (plan.build) {
+    stage = `building ${input.label}`;
+    const b: ImageBuildResult = await executeChild('imageBuildWorkflow', { workflowId: `${id}-build`, args: [{ build: plan.build, hostQueue }] });
+    hostQueue = b.hostQueue;
+    built = true;
+  }
+
+  let tested: LifecycleResult['tested'];
+  if (plan.test) {
+    stage = `testing ${input.label}`;
+    // a failed test fails this workflow with the test's exit code: nothing is published
+    const t: ImageTestResult = await executeChild('imageTestWorkflow', {
+      workflowId: `${id}-test`,
+      args: [{ plan: plan.test, config: input.config, hostQueue }],
+    });
+    tested = { name: t.name, passed: t.passed, tests: t.tests.length };
+  }
+
+  stage = `publishing to ${input.uploadEnvironments.join(', ')}`;
+  const settled = await Promise.allSettled(
+    input.uploadEnvironments.map((environment) =>
+      executeChild('publishWorkflow', {
+        workflowId: `${id}-publish-${environment}`,
+        args: [{ imageLabel: input.label, environment, config: input.config, filename: plan.file, fileQueue: hostQueue }],
+      }) as Promise<PublishResult>,
+    ),
+  );
+  const regions: RegionOutcome[] = settled.map((s, i) =>
+    s.status === 'fulfilled'
+      ? { environment: input.uploadEnvironments[i], ok: true, result: s.value }
+      : { environment: input.uploadEnvironments[i], ok: false, error: outcomeOf(s.reason) },
+  );
+  const failed = regions.filter((r) => !r.ok).map((r) => r.environment);
+  const result: LifecycleResult = { workflowId: id, label: input.label, file: plan.file, built, ...(tested ? { tested } : {}), regions, failed };
+  stage = failed.length ? `failed in ${failed.join(', ')}` : 'done';
+  if (failed.length) {
+    const details: LifecycleFailureDetails = { exitCode: regions.find((r) => !r.ok)?.error?.exitCode ?? 1, result };
+    throw ApplicationFailure.create({
+      type: 'PublishFailed',
+      message: `Publishing failed in ${failed.join(', ')} (succeeded in ${regions.filter((r) => r.ok).map((r) => r.environment).join(', ') || 'none'})`,
+      nonRetryable: true,
+      details: [details],
+    });
+  }
+  return result;
+}
