@@ -1,6 +1,6 @@
 /** A series of chaos runs: one line per run, totals at the end, the seeds to replay any bad run. */
 import { AuditCounts, COUNT_LABELS, zeroCounts } from './audit';
-import { RunReport, chaosRun } from './harness';
+import { RunReport, chaosRun, scenarioName } from './harness';
 
 export interface CampaignResult {
   runs: RunReport[];
@@ -33,11 +33,17 @@ export async function campaign(seeds: number[], write: (line: string) => void, o
   const runs: RunReport[] = [];
   const totals = zeroCounts();
   for (const [i, seed] of seeds.entries()) {
-    write(`run ${i + 1}/${seeds.length} seed ${seed}`);
+    write(`run ${i + 1}/${seeds.length} seed ${seed}${i === 0 ? ` (${scenarioName()})` : ''}`);
     const r = await chaosRun({ seed, windowMs: opts.windowMs, log: write });
     runs.push(r);
     for (const k of Object.keys(totals) as Array<keyof AuditCounts>) totals[k] += r.counts[k];
-    const verdict = r.correct ? 'correct' : r.outcome === 'completed' ? 'completed, NOT correct' : r.outcome;
+    const verdict = r.correct
+      ? 'completed correctly'
+      : r.outcome === 'completed'
+        ? 'completed, NOT correct'
+        : r.outcome === 'failed' && !isBad(r)
+          ? 'failed cleanly'
+          : r.outcome;
     write(`run ${i + 1}/${seeds.length} seed ${seed}: ${verdict}; ${countsLine(r.counts)}; ${r.done.length}/${r.plan.length} faults; lifecycle ${formatDuration(r.lifecycleMs)}, retired ${r.retired}/2, run ${formatDuration(r.durationMs)}`);
     for (const p of r.problems) write(`  ${p}`);
     for (const f of r.audit?.findings ?? []) write(`  ${f}`);
@@ -53,8 +59,10 @@ export async function campaign(seeds: number[], write: (line: string) => void, o
     durationMs: Date.now() - started,
     badSeeds: runs.filter(isBad).map((r) => r.seed),
   };
+  const cleanFailures = runs.filter((r) => r.outcome === 'failed' && !isBad(r)).length;
   write(
-    `chaos total: ${runs.length} runs, ${result.correct} completed correctly, ${result.failed} failed (cleanly unless counted below), ` +
+    `chaos total: ${runs.length} runs, ${result.correct} completed correctly, ${result.correct + cleanFailures} correct end states ` +
+      `(${cleanFailures} failed cleanly: error reported, nothing left behind), ` +
       `${result.unfinished} unfinished, ${result.harnessErrors} harness errors; ${countsLine(totals)}; ${formatDuration(result.durationMs)}`,
   );
   if (result.badSeeds.length) write(`chaos FAILED; replay each with: npm run chaos -- --runs 1 --seed <seed>; seeds: ${result.badSeeds.join(' ')}`);

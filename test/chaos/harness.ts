@@ -160,6 +160,7 @@ function imagesYaml(): string {
   return [
     `${IMAGE_LABEL}:`,
     '  filename: chaos.qcow2',
+    '  dib: { elements: [vm] }',
     '  glance:',
     `    name: ${IMAGE_NAME}`,
     '    properties: { default_user: "cirros", os_distro: "cirros" }',
@@ -310,6 +311,26 @@ async function settle(ctx: Ctx, h: WorkflowHandle, deadline: number): Promise<{ 
 
 type ScenarioResult = { ok: true } | { ok: false; error: string } | { ok: 'running' };
 
+/** Which lifecycle runs: dibctl's lifecycle workflow when the worker has it, else the test and publish workflows one after the other. */
+export function scenarioName(): 'lifecycle' | 'test-then-publish' {
+  if (process.env.CHAOS_SCENARIO === 'test-then-publish') return 'test-then-publish';
+  return fs.existsSync(path.join(__dirname, '..', '..', 'dist', 'workflows', 'lifecycle.js')) ? 'lifecycle' : 'test-then-publish';
+}
+
+/** `dibctl run chaos --upload-env one --upload-env two`: build (stand-in disk-image-create), test, publish to both regions in parallel, obsolete, retirement. */
+async function lifecycle(ctx: Ctx): Promise<ScenarioResult> {
+  const config = {
+    cwd: ctx.dir,
+    imagesConfig: path.join(ctx.dir, 'images.yaml'),
+    testConfig: path.join(ctx.dir, 'test.yaml'),
+    uploadConfig: path.join(ctx.dir, 'upload.yaml'),
+  };
+  const input = { label: IMAGE_LABEL, uploadEnvironments: Object.keys(UPLOAD_ENVS), config, hostQueue: hostTaskQueue(TASK_QUEUE), build: true, test: true };
+  const h = await startWorkflow(ctx, 'imageLifecycleWorkflow', `chaos-${ctx.seed}`, [input]);
+  const r = await settle(ctx, h, ctx.deadline);
+  return r.ok === true ? { ok: true } : r;
+}
+
 /** Test the image, then publish it to both upload environments in parallel (each obsoletes the older copies and hands them to retirement). */
 async function testThenPublish(ctx: Ctx): Promise<ScenarioResult> {
   const config = { cwd: ctx.dir, imagesConfig: path.join(ctx.dir, 'images.yaml'), testConfig: path.join(ctx.dir, 'test.yaml') };
@@ -371,7 +392,7 @@ export async function chaosRun(opts: RunOptions): Promise<RunReport> {
     seed: opts.seed,
     plan,
     done: [],
-    scenario: 'test + publish to 2 regions + retirement',
+    scenario: '',
     outcome: 'harness-error',
     correct: false,
     problems: [],
@@ -390,8 +411,16 @@ export async function chaosRun(opts: RunOptions): Promise<RunReport> {
   try {
     emu = await startEmulator({ regions: [...REGIONS], stateFile: path.join(dir, 'cloud.json'), dataDir: path.join(dir, 'cloud-data') });
     const image = randomBytes(512 * 1024 + (opts.seed % 4096));
-    fs.writeFileSync(path.join(dir, 'chaos.qcow2'), image);
     const checksum = createHash('md5').update(image).digest('hex');
+    // the lifecycle builds the file with a stand-in disk-image-create that copies this source; the other scenario starts from the file
+    const scenarioKind = scenarioName();
+    fs.writeFileSync(path.join(dir, scenarioKind === 'lifecycle' ? 'source.img' : 'chaos.qcow2'), image);
+    fs.mkdirSync(path.join(dir, 'bin'));
+    fs.writeFileSync(
+      path.join(dir, 'bin', 'disk-image-create'),
+      '#!/bin/sh\nif [ "$1" = "--version" ]; then echo 3.31.0; exit 0; fi\nout=""\nwhile [ $# -gt 0 ]; do if [ "$1" = "-o" ]; then out="$2"; fi; shift; done\ncp "$CHAOS_SOURCE_IMAGE" "$out.part" && mv "$out.part" "$out"\necho "Image file $out created..."\n',
+      { mode: 0o755 },
+    );
     fs.writeFileSync(path.join(dir, 'images.yaml'), imagesYaml());
     fs.writeFileSync(path.join(dir, 'test.yaml'), testYaml(emu));
     fs.writeFileSync(path.join(dir, 'upload.yaml'), uploadYaml(emu));
@@ -400,7 +429,7 @@ export async function chaosRun(opts: RunOptions): Promise<RunReport> {
 
     const port = await freePort();
     temporal = await PersistentTemporal.start(path.join(dir, 'temporal.db'), port, path.join(dir, 'temporal.log'));
-    const env = runEnv(temporal.address, stateDir);
+    const env = runEnv(temporal.address, stateDir, { PATH: `${path.join(dir, 'bin')}:${process.env.PATH}`, CHAOS_SOURCE_IMAGE: path.join(dir, 'source.img') });
     workers = new WorkerProcesses({ cwd: dir, logDir: dir, env: () => env });
     await workers.start();
     connection = await Connection.connect({ address: temporal.address });
@@ -411,7 +440,8 @@ export async function chaosRun(opts: RunOptions): Promise<RunReport> {
     windows = new FaultWindows(emu);
     const t0 = Date.now();
     let finished = false;
-    const scenario = testThenPublish(ctx).finally(() => {
+    report.scenario = scenarioKind === 'lifecycle' ? 'lifecycle: build, test, publish to 2 regions, retirement' : 'test, then publish to 2 regions, retirement';
+    const scenario = (scenarioKind === 'lifecycle' ? lifecycle(ctx) : testThenPublish(ctx)).finally(() => {
       finished = true;
     });
     const chaos = (async () => {
