@@ -19,7 +19,7 @@ import { connectCloud } from '../../openstack';
 import { DevServer, startDevServer } from '../../temporal/dev-server';
 import { WorkerProcesses, runEnv } from '../chaos/processes';
 import { CliResult, runDibctl } from '../support/cli';
-import { Haystack, KEY_MARKERS, Needle, scan, workflowHaystacks } from './scan';
+import { Haystack, KEY_MARKERS, Needle, scan, textOf, workflowHaystacks } from './scan';
 
 const distinctive = (what: string) => `Zq${what}${randomBytes(9).toString('hex')}Xv`;
 
@@ -209,6 +209,14 @@ describe('secret hygiene: no password, credential secret, token or private key i
     ok(await dibctl('rotate-single', ['rotate-single', 'one', 'cirros']), 0);
     // an application credential has no right to list every project's servers: the refusal is a path too
     ok(await dibctl('rotate without admin rights', ['rotate', 'two']), 61);
+    // the whole lifecycle, with a build, and on a schedule
+    ok(await dibctl('run (test, publish to two environments)', ['run', 'cirros', '--no-build', '--upload-env', 'one', '--upload-env', 'two']), 0);
+    ok(await dibctl('run (build, publish)', ['run', 'built', '--no-test', '--upload-env', 'three']), 0);
+    ok(await dibctl('schedule create', ['schedule', 'create', 'cirros', '--every', '7d', '--no-build', '--upload-env', 'one', '--id', 'secret-schedule', '--paused']), 0);
+    ok(await dibctl('schedule list', ['schedule', 'list']), 0);
+    ok(await dibctl('schedule describe', ['schedule', 'describe', 'secret-schedule']), 0);
+    outputs.push({ source: 'schedule secret-schedule', text: textOf((await client.schedule.getHandle('secret-schedule').describe()).raw).join('\n') });
+    ok(await dibctl('schedule delete', ['schedule', 'delete', 'secret-schedule']), 0);
     ok(await dibctl('status of the retirement', ['status', 'dibctl-retirement-one']), 0);
     ok(await dibctl('retirement', ['retirement', 'one']), 0);
     ok(await dibctl('retirement --check-now', ['retirement', 'one', '--check-now']), 0);
