@@ -20,9 +20,17 @@ function track(child: ChildProcess): void {
   child.once('exit', () => children.delete(child));
   if (exitHook) return;
   exitHook = true;
-  process.once('exit', () => {
+  const killAll = () => {
     for (const c of children) c.kill('SIGKILL');
-  });
+  };
+  process.once('exit', killAll);
+  // Ctrl-C of a long chaos series: no worker may keep polling a dead server
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      killAll();
+      process.exit(130);
+    });
+  }
 }
 
 function exited(child: ChildProcess): boolean {
