@@ -5,6 +5,7 @@
  */
 import { chmodSync } from 'node:fs';
 import type { LifecycleResult } from '../../workflows';
+import { recordHistory } from '../support/histories';
 import { testYaml } from '../stages/fixture';
 import { IMAGES_YAML, usePublishFixture } from './fixture';
 import { makeImage } from './images';
@@ -12,6 +13,16 @@ import { makeImage } from './images';
 jest.setTimeout(180_000);
 
 const f = usePublishFixture();
+let firstRun: LifecycleResult | undefined;
+
+/** Every byte string in a history, decoded: payloads, failures, heartbeat details, memos. */
+function texts(value: unknown, out: string[] = []): string[] {
+  if (value instanceof Uint8Array) out.push(Buffer.from(value).toString('utf8'));
+  else if (typeof value === 'string') out.push(value);
+  else if (Array.isArray(value)) value.forEach((v) => texts(v, out));
+  else if (value && typeof value === 'object') Object.values(value).forEach((v) => texts(v, out));
+  return out;
+}
 
 const LIFE_IMAGES = (name: string, label: string, test: string) =>
   [
@@ -60,6 +71,7 @@ describe('dibctl run', () => {
     }
     expect(r.code).toBe(0);
     const result = JSON.parse(r.stdout) as LifecycleResult;
+    firstRun = result;
     expect(result.built).toBe(true);
     expect(result.tested).toMatchObject({ passed: true, tests: 1 });
     expect(result.failed).toEqual([]);
@@ -86,6 +98,22 @@ describe('dibctl run', () => {
     const state = f().emu.state();
     expect(state.regions.RegionOne.servers.filter((s) => s.name.startsWith('DIBCTL-'))).toEqual([]);
     expect(state.regions.RegionOne.images.filter((i) => (i.name ?? '').startsWith('DIBCTL-'))).toEqual([]);
+  });
+
+  it('keeps every password out of the histories of the lifecycle, its children and retirement', async () => {
+    expect(firstRun).toBeDefined();
+    const client = f().temporal.client;
+    const ids = ['', '-build', '-test', '-publish-one', '-publish-two'].map((x) => `${firstRun!.workflowId}${x}`).concat(['dibctl-retirement-one']);
+    const secrets = [f().emu.admin.password, f().emu.user.password];
+    for (const id of ids) {
+      const history = await client.workflow.getHandle(id).fetchHistory();
+      const all = texts(history);
+      expect(all.length).toBeGreaterThan(5);
+      expect(all.some((t) => t.includes(f().tree.root))).toBe(true);
+      for (const secret of secrets) expect(all.filter((t) => t.includes(secret))).toEqual([]);
+    }
+    await recordHistory(client.workflow.getHandle(firstRun!.workflowId), 'image-lifecycle');
+    await recordHistory(client.workflow.getHandle(`${firstRun!.workflowId}-publish-one`), 'publish');
   });
 
   it('publishes nothing when the image test fails, and exits with the test code', async () => {

@@ -5,6 +5,7 @@
  * timer and continues as new with what it holds.
  */
 import type { RetirementStatus } from '../../workflows';
+import { recordHistory } from '../support/histories';
 import { environmentEntry, usePublishFixture } from './fixture';
 import { bootFrom, deleteServer, makeImage } from './images';
 
@@ -120,6 +121,7 @@ describe('retirement workflow', () => {
     await deleteServer(admin, server);
     await eventually('the timer-driven check deleted the image', async () => (await admin.image.findImage(img.id)) === undefined);
     expect((await status('tick')).held).toEqual([]);
+    await recordHistory(client.workflow.getHandle('dibctl-retirement-tick'), 'retirement');
   });
 
   it('says when no retirement workflow runs for an environment', async () => {
