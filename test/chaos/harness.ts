@@ -8,7 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowHandle } from '@temporalio/client';
+import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowHandle } from '@temporalio/client';
 import { prepareTestInput } from '../../client/commands/test';
 import { Emulator, FaultSettings, startEmulator } from '../../emulator';
 import { Cloud, connectCloud } from '../../openstack';
@@ -302,10 +302,15 @@ async function settle(ctx: Ctx, h: WorkflowHandle, deadline: number): Promise<{ 
     if (Date.now() > deadline) return { ok: 'running' };
     await sleep(500);
   }
-  try {
-    return { ok: true, value: await persist(() => h.result(), Date.now() + 60_000) };
-  } catch (err) {
-    return { ok: false, error: innermost(err) };
+  // the result, retried only while the server is unreachable (a failed workflow answers at once)
+  const until = Date.now() + 60_000;
+  for (;;) {
+    try {
+      return { ok: true, value: await h.result() };
+    } catch (err) {
+      if (err instanceof WorkflowFailedError || Date.now() > until) return { ok: false, error: innermost(err) };
+      await sleep(500);
+    }
   }
 }
 
