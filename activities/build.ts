@@ -9,6 +9,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { cancellationSignal, heartbeat } from '@temporalio/activity';
+import { CancelledFailure } from '@temporalio/common';
 import { DibctlError, ExitCode } from '../errors';
 import { capture } from './process';
 import { stageActivities } from './stage-failure';
@@ -125,6 +126,7 @@ export function createBuildActivities(deps: { env?: NodeJS.ProcessEnv } = {}) {
         const args = dibArguments(input.output, dib);
         log.note(`dibctl: disk-image-create ${args.join(' ')}`);
         const o = await runInGroup('disk-image-create', args, { cwd: input.cwd, env, signal, log });
+        if (o.aborted) throw new CancelledFailure('build cancelled; its process group was killed');
         const why = failureReason(o);
         if (why) throw new BuildFailedError(`disk-image-create failed: ${why}`, o.code ?? ExitCode.GENERIC);
       }
@@ -132,6 +134,7 @@ export function createBuildActivities(deps: { env?: NodeJS.ProcessEnv } = {}) {
         step = `external_build: ${cmdline}`;
         log.note(`dibctl: external_build: ${cmdline}`);
         const o = await runInGroup('/bin/sh', ['-c', cmdline], { cwd: input.cwd, env: baseEnv, signal, log });
+        if (o.aborted) throw new CancelledFailure('external_build cancelled; its process group was killed');
         const why = failureReason(o);
         if (why) throw new BuildFailedError(`external_build command '${cmdline}' failed: ${why}`, o.code ?? ExitCode.GENERIC);
       }

@@ -10,6 +10,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { cancellationSignal, heartbeat } from '@temporalio/activity';
+import { CancelledFailure } from '@temporalio/common';
 import type { Nic } from '../config';
 import { DibctlError, ExitCode } from '../errors';
 import { Cloud, Server } from '../openstack';
@@ -101,6 +102,8 @@ export interface StepHeartbeat {
   step: string;
   detail?: string;
   lines?: number;
+  /** Where the test logs are written on this host. */
+  logDir?: string;
 }
 
 function flavorInfo(server: Server, extra: { id: string; name: string; ram: number; vcpus: number; disk: number; extraSpecs: Record<string, string> }): FlavorInfo {
@@ -304,7 +307,7 @@ export function createImageTestActivities(deps: ImageTestDeps = {}) {
     const signal = cancellationSignal();
     let lines = 0;
     let current = '';
-    const beat = () => heartbeat({ step: 'running tests', detail: current, lines } satisfies StepHeartbeat);
+    const beat = () => heartbeat({ step: 'running tests', detail: current, lines, logDir } satisfies StepHeartbeat);
     const ticker = setInterval(beat, 2_000);
     try {
       for (const spec of specs) {
@@ -317,6 +320,7 @@ export function createImageTestActivities(deps: ImageTestDeps = {}) {
     } finally {
       clearInterval(ticker);
     }
+    if (signal.aborted) throw signal.reason instanceof CancelledFailure ? signal.reason : new CancelledFailure('tests cancelled; their process groups were killed');
     return { passed: results.length === specs.length && results.every((r) => r.passed), results, logDir };
   }
 

@@ -4,7 +4,7 @@
  * retried only when another attempt can help (connection trouble, 5xx, 409, 429,
  * a time limit). Everything an operator must fix is final.
  */
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { DibctlError, ExitCode, describeError } from '../errors';
 import { OpenStackConnectionError, OpenStackHttpError, UploadTimeoutError } from '../openstack';
 
@@ -19,8 +19,9 @@ export function isTransient(err: unknown): boolean {
   return !(err instanceof DibctlError);
 }
 
-export function toStageFailure(err: unknown): ApplicationFailure {
-  if (err instanceof ApplicationFailure) return err;
+export function toStageFailure(err: unknown): ApplicationFailure | CancelledFailure {
+  // a cancelled activity must end as cancelled, not as an application failure
+  if (err instanceof ApplicationFailure || err instanceof CancelledFailure) return err;
   const exitCode = err instanceof DibctlError ? err.exitCode : ExitCode.GENERIC;
   const type = err instanceof Error ? err.name : 'Error';
   const details: StageFailureDetails = { exitCode };

@@ -2,7 +2,7 @@
  * Building an image on a chosen host: the file stays on that host, and the
  * result names the host's task queue so later steps that read the file run there.
  */
-import { proxyActivities, setHandler } from '@temporalio/workflow';
+import { ActivityCancellationType, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { Activities, BuildInput, BuildResult } from '../activities';
 import { stageQuery } from './queries';
 
@@ -24,7 +24,9 @@ export async function imageBuildWorkflow(input: ImageBuildInput): Promise<ImageB
   const build = proxyActivities<Activities>({
     taskQueue: input.hostQueue,
     startToCloseTimeout: (input.timeoutSeconds ?? 6 * 3600) * 1000,
-    heartbeatTimeout: 60_000,
+    heartbeatTimeout: 20_000,
+    // a cancelled build ends once its process group is gone
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     // a failed build is final (the activity says so); a lost worker gets one more attempt
     retry: { maximumAttempts: 2, initialInterval: 5_000 },
   });

@@ -9,6 +9,7 @@
  * timer) for the operator's `keep` or `discard` signal.
  */
 import {
+  ActivityCancellationType,
   ActivityFailure,
   ActivityOptions,
   ApplicationFailure,
@@ -73,6 +74,8 @@ export interface ImageTestStatus {
   held: HeldResources;
   hold?: HoldState;
   decision?: 'keep' | 'discard';
+  /** Directory of the test logs on the host of hostQueue (the CLI follows them there). */
+  logDir?: string;
 }
 
 export interface ImageTestResult extends ImageTestStatus {
@@ -142,9 +145,10 @@ export async function imageTestWorkflow(input: ImageTestInput): Promise<ImageTes
   const held: HeldResources = {};
   let hold: HoldState | undefined;
   let decision: 'keep' | 'discard' | undefined;
+  let logDir: string | undefined;
   let keepRequested = Boolean(input.keepFailedInstance);
   const say = (line: string) => void log.push(line);
-  const status = (): ImageTestStatus => ({ workflowId, stage, log, held, ...(hold ? { hold } : {}), ...(decision ? { decision } : {}) });
+  const status = (): ImageTestStatus => ({ workflowId, stage, log, held, ...(hold ? { hold } : {}), ...(decision ? { decision } : {}), ...(logDir ? { logDir } : {}) });
 
   setHandler(stageQuery, () => stage);
   setHandler(imageTestStatusQuery, status);
@@ -170,7 +174,13 @@ export async function imageTestWorkflow(input: ImageTestInput): Promise<ImageTes
   const boot = onHost({ startToCloseTimeout: s(t.createTimeout + 60), scheduleToCloseTimeout: s(3 * (t.createTimeout + 60)), retry: { maximumAttempts: 3, initialInterval: 1000 } });
   const portWait = onHost({ startToCloseTimeout: s(t.portWaitTimeout + 30), heartbeatTimeout: '20s', retry: { maximumAttempts: 2, initialInterval: 1000 } });
   const testsTotal = plan.image.tests.testsList.reduce((s, x) => s + (x.timeout || 300), 0) + 300 * plan.image.externalTests.length;
-  const tests = onHost({ startToCloseTimeout: s(testsTotal + 120), heartbeatTimeout: '30s', retry: { maximumAttempts: 2, initialInterval: 1000 } });
+  // On cancellation wait until the tests' process groups are gone before cleaning up under them.
+  const tests = onHost({
+    startToCloseTimeout: s(testsTotal + 120),
+    heartbeatTimeout: '10s',
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    retry: { maximumAttempts: 2, initialInterval: 1000 },
+  });
   const keypair = proxyActivities<Activities>({ startToCloseTimeout: s(Math.max(t.keypairTimeout, 1) + 30), retry: { maximumAttempts: 3, initialInterval: 1000 } });
   const short = proxyActivities<Activities>({ startToCloseTimeout: '1 minute', retry: { maximumAttempts: 3, initialInterval: 1000 } });
   const active = proxyActivities<Activities>({ startToCloseTimeout: s(t.activeTimeout + 60), heartbeatTimeout: '10s', retry: { maximumAttempts: 3, initialInterval: 1000 } });
@@ -303,6 +313,7 @@ export async function imageTestWorkflow(input: ImageTestInput): Promise<ImageTes
           config: input.config,
         });
         results = run.results;
+        logDir = run.logDir;
         for (const r of results) say(`${r.passed ? 'passed' : 'FAILED'}: ${r.name}${r.reason ? ` (${r.reason})` : ''}`);
         if (run.passed) {
           passed = true;

@@ -3,7 +3,7 @@
  * (the file stays here), prints the command and environment first, shows the
  * build's output as it comes, and exits with disk-image-create's own code.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure, WorkflowFailedError, WorkflowHandle } from '@temporalio/client';
@@ -14,6 +14,7 @@ import { ConfigError, loadImage } from '../../config';
 import { DibctlError, ExitCode } from '../../errors';
 import type { ImageBuildInput, ImageBuildResult } from '../../workflows';
 import { hostTaskQueue } from '../../worker/worker';
+import { LogTail } from '../log-tail';
 import { Output, printJson } from '../render';
 import { Session } from '../session';
 
@@ -80,6 +81,8 @@ export async function build(session: Session, label: string, opts: BuildOptions,
     o.out(`disk-image-create ${dibArguments(input.output, input.dib).join(' ')}`);
     o.out(`Environment: ${Object.entries(dibEnvironment(input.dib)).map(([k, v]) => `${k}=${v}`).join(' ')}`);
   }
+  const logFile = `${input.output}.log`;
+  const logStart = LogTail.sizeOf(logFile);
   const workflowId = `build-${label}-${randomUUID().slice(0, 8)}`;
   const args: ImageBuildInput = { build: input, hostQueue: hostTaskQueue(session.taskQueue) };
   const handle = await session.client.workflow.start('imageBuildWorkflow', { taskQueue: session.taskQueue, workflowId, args: [args] });
@@ -89,22 +92,16 @@ export async function build(session: Session, label: string, opts: BuildOptions,
     return handle.cancel().catch(() => undefined);
   });
 
-  let printed = 0;
+  // The build writes FILE.log on this host: follow it from its current end. Should the
+  // file not be visible here (a worker with another filesystem), the heartbeat's tail stands in.
+  const tail = o.json ? undefined : new LogTail(logFile, o.out, logStart);
+  let shown = 0;
   const show = (hb: BuildHeartbeat | undefined) => {
-    if (!hb || o.json || hb.lines <= printed) return;
-    const fresh = hb.lines - printed;
-    if (fresh > hb.tail.length) o.out(`... ${fresh - hb.tail.length} lines (see ${input.output}.log)`);
+    if (!hb || o.json || existsSync(logFile) || hb.lines <= shown) return;
+    const fresh = hb.lines - shown;
+    if (fresh > hb.tail.length) o.out(`... ${fresh - hb.tail.length} lines (see ${logFile} on the worker's host)`);
     for (const line of hb.tail.slice(-Math.min(fresh, hb.tail.length))) o.out(line);
-    printed = hb.lines;
-  };
-  const rest = () => {
-    // the log file is on this host when the build ran here: print what the heartbeats did not carry
-    const log = `${input.output}.log`;
-    if (o.json || !existsSync(log)) return;
-    const lines = readFileSync(log, 'utf8').split('\n');
-    if (lines[lines.length - 1] === '') lines.pop();
-    for (const line of lines.slice(printed)) o.out(line);
-    printed = lines.length;
+    shown = hb.lines;
   };
 
   const outcome = handle.result().then(
@@ -114,9 +111,11 @@ export async function build(session: Session, label: string, opts: BuildOptions,
   let done: Awaited<typeof outcome> | undefined;
   while (!done) {
     done = await Promise.race([outcome, new Promise<undefined>((r) => setTimeout(() => r(undefined), 500))]);
-    if (!done) show(await buildHeartbeat(handle));
+    if (done) break;
+    tail?.poll();
+    if (!existsSync(logFile)) show(await buildHeartbeat(handle));
   }
-  rest();
+  tail?.flush();
   if (done.ok) {
     if (o.json) printJson(o, { workflowId, ...done.r });
     else o.out(`Image ${done.r.file} built${done.r.bytes !== null ? ` (${done.r.bytes} bytes)` : ''} in ${Math.round(done.r.durationMs / 1000)} s`);

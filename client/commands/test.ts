@@ -9,10 +9,13 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure, CancelledFailure, WorkflowFailedError, WorkflowHandle } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import type { StepHeartbeat } from '../../activities';
 import { loadTestPlan, resolveCredentials } from '../../config';
 import { DibctlError, ExitCode } from '../../errors';
 import type { ImageTestFailureDetails, ImageTestInput, ImageTestResult, ImageTestStatus } from '../../workflows';
 import { hostTaskQueue } from '../../worker/worker';
+import { LogDirTail } from '../log-tail';
 import { Output, printJson } from '../render';
 import { Session } from '../session';
 
@@ -132,9 +135,19 @@ export async function imageTest(session: Session, label: string, opts: TestOptio
   o.err(`Image test workflow ${workflowId} (dibctl status ${workflowId})`);
 
   let printed = 0;
-  const print = (s: ImageTestStatus | undefined) => {
+  let tests: LogDirTail | undefined;
+  /** Test output first (followed in the log files on this host), then the workflow's new lines. */
+  const print = (s: ImageTestStatus | undefined, final = false) => {
     if (!s) return;
+    if (!o.json && s.logDir && !tests) tests = new LogDirTail(s.logDir, o.out);
+    if (final) tests?.flush();
+    else tests?.poll();
     for (; printed < s.log.length; printed++) if (!o.json) o.out(s.log[printed]);
+  };
+  const followTests = async (s: ImageTestStatus | undefined) => {
+    if (o.json || tests || s?.stage !== 'running tests') return;
+    const dir = await testLogDir(handle);
+    if (dir) tests = new LogDirTail(dir, o.out);
   };
   let cancelRequested = false;
   void interrupted.then(async () => {
@@ -153,6 +166,7 @@ export async function imageTest(session: Session, label: string, opts: TestOptio
     done = await Promise.race([outcome, new Promise<undefined>((r) => setTimeout(() => r(undefined), POLL_MS))]);
     if (done) break;
     const s = await queryStatus(handle);
+    await followTests(s);
     print(s);
     if (s?.hold && !handledHold && !cancelRequested) {
       handledHold = true;
@@ -169,22 +183,36 @@ export async function imageTest(session: Session, label: string, opts: TestOptio
     }
   }
   if (done.ok) {
-    print(done.r);
+    print(done.r, true);
     if (o.json) printJson(o, done.r);
     return 0;
   }
   const details = failureDetails(done.err);
   if (details?.result) {
-    print(details.result);
+    print(details.result, true);
     if (o.json) printJson(o, details.result);
     throw new DibctlError(innermostMessage(done.err), details.exitCode);
   }
   if (isCancelled(done.err)) {
-    print(await queryStatus(handle));
+    print(await queryStatus(handle), true);
     throw new DibctlError(`Workflow ${workflowId} was cancelled`, ExitCode.GENERIC);
   }
   if (done.err instanceof WorkflowFailedError) throw new DibctlError(innermostMessage(done.err), details?.exitCode ?? ExitCode.GENERIC);
   throw done.err;
+}
+
+/** The test log directory the running tests activity reports in its heartbeat. */
+async function testLogDir(handle: WorkflowHandle): Promise<string | undefined> {
+  try {
+    const desc = await handle.describe();
+    for (const a of desc.raw.pendingActivities ?? []) {
+      const p = a.heartbeatDetails?.payloads?.[0];
+      if (a.activityType?.name === 'runImageTests' && p) return defaultPayloadConverter.fromPayload<StepHeartbeat>(p).logDir;
+    }
+  } catch {
+    // closed meanwhile: the final status names the directory
+  }
+  return undefined;
 }
 
 async function queryStatus(handle: WorkflowHandle): Promise<ImageTestStatus | undefined> {

@@ -100,9 +100,13 @@ describe('dibctl build with a stand-in disk-image-create', () => {
     await recordHistory(temporal().client.workflow.getHandle(id), 'image-build');
   });
 
-  it('-o chooses the output file', async () => {
+  it('-o chooses the output file; a rebuild shows only its own output', async () => {
+    const first = await runDibctl(['build', 'xenial', '-o', 'custom.img'], { cwd: dir, env: buildEnv() });
+    expect(first.code).toBe(0);
     const r = await runDibctl(['build', 'xenial', '-o', 'custom.img'], { cwd: dir, env: buildEnv() });
     expect(r.code).toBe(0);
+    expect(r.stdout.match(/building step 1/g)).toHaveLength(1);
+    expect(await fs.readFile(path.join(dir, 'custom.img.log'), 'utf8')).toMatch(/building step 1[^]*building step 1/);
     expect(await fs.readFile(path.join(dir, 'custom.img'), 'utf8')).toBe('qcow2 data\n');
   });
 

@@ -75,9 +75,12 @@ describe('dibctl test against the emulator on a real Temporal dev server', () =>
   });
 
   it('exits 80 with "Some tests failed" when a shell test fails, and removes everything', async () => {
-    const p = await project({}, 'echo "checking"; exit 3');
+    const p = await project({}, 'echo "checking the instance"; exit 3');
     const r = await dibctl(p, ['test', 'cirros']);
     expect(r.code).toBe(80);
+    // the test's own output is shown before the verdict
+    expect(r.stdout.indexOf('checking the instance')).toBeGreaterThan(-1);
+    expect(r.stdout.indexOf('checking the instance')).toBeLessThan(r.stdout.indexOf('Some tests failed'));
     expect(r.stdout).toMatch(/Some tests failed/);
     expect(r.stdout).toMatch(/Removing instance/);
     expect(r.stdout).toMatch(/Clearing done/);
