@@ -19,6 +19,7 @@ import { run } from './commands/run';
 import { scheduleAct, scheduleCreate, scheduleDescribe, scheduleList } from './commands/schedule';
 import { BuildOptions, build } from './commands/build';
 import { TestOptions, decide, imageTest } from './commands/test';
+import { demo } from './commands/demo';
 import { Output, consoleOutput } from './render';
 import { Session, withSession } from './session';
 
@@ -27,6 +28,12 @@ interface GlobalOptions {
   debug?: boolean;
   json?: boolean;
   localWorker?: boolean;
+}
+
+function parseCount(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 100) throw new InvalidArgumentError('must be a whole number from 1 to 100');
+  return n;
 }
 
 function parsePort(value: string): number {
@@ -309,6 +316,13 @@ export function buildProgram(result: { code: number }): Command {
     .description('delete a schedule (running lifecycles go on)')
     .argument('<schedule-id>')
     .action(async (id: string) => inSession((s, o) => scheduleAct(s, 'delete', id, o), false));
+
+  program
+    .command('demo')
+    .description('the whole lifecycle with nothing to configure: the bundled OpenStack emulator, build, test over SSH, publish to two regions')
+    .option('--dir <dir>', 'where the demo writes its configs, tests and image (default: under the state directory)')
+    .addOption(new Option('--runs <n>', 'lifecycles to run; from the second on, older copies become obsolete').default(2).argParser(parseCount))
+    .action(async (opts: { dir?: string; runs: number }) => inSession((s, o) => demo(s, opts, o)));
 
   return program;
 }
