@@ -74,6 +74,23 @@ describe('dibctl test against the emulator on a real Temporal dev server', () =>
     expect(result.name).toMatch(/^DIBCTL-[0-9a-f-]{36}$/);
   });
 
+  it('-i tests another file and --environment picks another test environment', async () => {
+    const p = await project({}, PASSING);
+    const other = path.join(p.dir, 'other.qcow2');
+    await fs.writeFile(other, Buffer.alloc(64 * 1024, 3));
+    // a second environment with a bigger flavor; the image's own environment_name stays 'emu'
+    const cfg = await fs.readFile(p.testConfig, 'utf8');
+    await fs.writeFile(p.testConfig, cfg + cfg.replace(/^emu:/m, 'big:').replace('flavor: m1.tiny', 'flavor: m1.small'));
+    await p.shellTest('check', `${PASSING} && test "$DIBCTL_FLAVOR_NAME" = m1.small`);
+    const r = await dibctl(p, ['--json', 'test', 'cirros', '-i', other, '--environment', 'big']);
+    expect(r.stderr).not.toMatch(/Error/);
+    expect(r.code).toBe(0);
+    const result = JSON.parse(r.stdout);
+    expect(result.log.join('\n')).toContain(`Uploading ${other} as `);
+    expect(result.log.join('\n')).toMatch(/\(65536 bytes\)/);
+    expect(dibctlObjects(emu)).toEqual(NOTHING_LEFT);
+  });
+
   it('exits 80 with "Some tests failed" when a shell test fails, and removes everything', async () => {
     const p = await project({}, 'echo "checking the instance"; exit 3');
     const r = await dibctl(p, ['test', 'cirros']);
