@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # From a fresh clone to a first run on the embedded default: installs the
 # Node modules, builds, obtains the Temporal CLI (built once with Go, then
-# cached under ~/.cache/dibctl), and runs the main job against a local
-# Temporal dev server and the bundled OpenStack emulator.
+# cached under ~/.cache/dibctl), checks the host, and runs the main job — image
+# lifecycles — against an ephemeral Temporal dev server and the bundled
+# OpenStack emulator.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,4 +11,5 @@ cd "$(dirname "$0")/.."
 npm run --silent build
 node scripts/temporal-cli.js >/dev/null
 
-exec node bin/dibctl.js doctor "$@"
+node bin/dibctl.js doctor
+exec node bin/dibctl.js demo "$@"
