@@ -16,6 +16,7 @@ import { emulator } from './commands/emulator';
 import { markObsolete, rotate, upload } from './commands/publish';
 import { retirement } from './commands/retirement';
 import { run } from './commands/run';
+import { list } from './commands/list';
 import { scheduleAct, scheduleCreate, scheduleDescribe, scheduleList } from './commands/schedule';
 import { BuildOptions, build } from './commands/build';
 import { TestOptions, decide, imageTest } from './commands/test';
@@ -241,13 +242,13 @@ export function buildProgram(result: { code: number }): Command {
     .command('keep')
     .description('keep the instance, key and image a test holds (or ask a running test to hold them if it fails)')
     .argument('<workflow-id>')
-    .action(async (id: string) => inSession((s, o) => decide(s, id, 'keep', o), false));
+    .action(async (id: string) => inSession((s, o) => decide(s, id, 'keep', o)));
 
   program
     .command('discard')
     .description('remove what a held test keeps now (or ask a running test to clean up even if it fails)')
     .argument('<workflow-id>')
-    .action(async (id: string) => inSession((s, o) => decide(s, id, 'discard', o), false));
+    .action(async (id: string) => inSession((s, o) => decide(s, id, 'discard', o)));
 
   program
     .command('retirement')
@@ -275,6 +276,14 @@ export function buildProgram(result: { code: number }): Command {
       .description('build, test and publish an image to every upload environment in parallel, obsoleting older copies')
       .argument('<label>', 'image label'),
   ).action(async (label: string, opts) => inSession((s, o) => run(s, label, opts, o)));
+
+  program
+    .command('list')
+    .description('list image lifecycles (newest first) with the stage of running ones')
+    .option('--label <label>', 'only this image')
+    .option('--running', 'only running ones')
+    .option('--limit <n>', 'at most this many', '20')
+    .action(async (opts: { label?: string; running?: boolean; limit: string }) => inSession((s, o) => list(s, opts, o), false));
 
   const schedule = program.command('schedule').description('periodic image lifecycles as Temporal Schedules');
   lifecycleOptions(

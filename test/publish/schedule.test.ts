@@ -92,3 +92,17 @@ describe('dibctl schedule', () => {
     await f().cli(['schedule', 'delete', 'weekly-base']);
   });
 });
+
+describe('dibctl list', () => {
+  it('lists image lifecycles by label with their status, newest first', async () => {
+    const run = await f().cli(['run', 'shared', '--no-build', '--no-test', '--upload-env', 'one']);
+    expect(run.code).toBe(0);
+    const id = /Image lifecycle (\S+)/.exec(run.stderr)![1];
+    await eventually('the lifecycle is visible', async () => (await f().cli(['list', '--label', 'shared'])).stdout.includes(id), 20_000);
+    const r = await f().cli(['list', '--label', 'shared']);
+    expect(r.stdout).toMatch(new RegExp(`^${id}\\s+shared\\s+one\\s+COMPLETED\\s+\\S+`, 'm'));
+    expect(r.stdout).not.toContain('dibctl-run-base');
+    const running = await f().cli(['list', '--label', 'shared', '--running']);
+    expect(running.stdout).toBe('No image lifecycles found.\n');
+  });
+});

@@ -1,0 +1,50 @@
+/**
+ * `list [--label X] [--running]`: image lifecycles found by their search
+ * attributes (DibctlLabel, DibctlEnvironment), with the stage of running ones.
+ */
+import { Output, printJson, table } from '../render';
+import { Session } from '../session';
+
+export interface ListOptions {
+  label?: string;
+  running?: boolean;
+  limit: string;
+}
+
+function quoted(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+export function lifecycleQuery(opts: Pick<ListOptions, 'label' | 'running'>): string {
+  const parts = [`WorkflowType = 'imageLifecycleWorkflow'`];
+  if (opts.label) parts.push(`DibctlLabel = ${quoted(opts.label)}`);
+  if (opts.running) parts.push(`ExecutionStatus = 'Running'`);
+  return parts.join(' AND ');
+}
+
+export async function list(session: Session, opts: ListOptions, o: Output): Promise<number> {
+  const limit = Math.max(1, Number(opts.limit) || 20);
+  const rows: Array<{ workflowId: string; label: string; environments: string; status: string; stage?: string; started: string }> = [];
+  for await (const wf of session.client.workflow.list({ query: lifecycleQuery(opts) })) {
+    const sa = (wf.searchAttributes ?? {}) as Record<string, unknown[] | undefined>;
+    const row = {
+      workflowId: wf.workflowId,
+      label: String(sa.DibctlLabel?.[0] ?? ''),
+      environments: String(sa.DibctlEnvironment?.[0] ?? ''),
+      status: wf.status.name,
+      started: wf.startTime.toISOString(),
+    } as (typeof rows)[number];
+    if (wf.status.name === 'RUNNING') {
+      row.stage = await session.client.workflow
+        .getHandle(wf.workflowId, wf.runId)
+        .query<string>('stage')
+        .catch(() => undefined);
+    }
+    rows.push(row);
+    if (rows.length >= limit) break;
+  }
+  if (o.json) printJson(o, rows);
+  else if (!rows.length) o.out('No image lifecycles found.');
+  else o.out(table(['WORKFLOW', 'LABEL', 'ENVIRONMENTS', 'STATUS', 'STAGE', 'STARTED'], rows.map((r) => [r.workflowId, r.label, r.environments, r.status, r.stage ?? '', r.started])));
+  return 0;
+}
