@@ -256,5 +256,12 @@ export async function decide(session: Session, workflowId: string, decision: 'ke
   } else {
     o.out(`Discarding: ${workflowId} removes its instance, key and image now.`);
   }
+  // Wait for the workflow to finish what the decision started (and print it): with no
+  // other worker, the one this command runs does the cleanup.
+  const final = await handle.result().then(
+    (r: ImageTestResult) => r as ImageTestStatus,
+    (err: unknown) => failureDetails(err)?.result as ImageTestStatus | undefined,
+  );
+  for (const line of final?.log.slice(before.log.length) ?? []) o.out(line);
   return 0;
 }

@@ -221,12 +221,28 @@ describe('dibctl test against the emulator on a real Temporal dev server', () =>
 
     const d = await control(['discard', id]);
     expect(d.code).toBe(0);
+    expect(d.stdout).toMatch(/Removing instance[^]*Removing ssh key[^]*Clearing done/);
     await waitUntil(() => dibctlObjects(emu).servers.length === 0 && dibctlObjects(emu).keypairs.length === 0);
     const failed = (await temporal().client.workflow.getHandle(id).result().catch((e: unknown) => e)) as { cause?: Error };
     expect(failed.cause?.message).toMatch(/Some tests failed/);
     expect(dibctlObjects(emu)).toEqual(NOTHING_LEFT);
     await expect(fs.access(key)).rejects.toThrow();
     await recordHistory(temporal().client.workflow.getHandle(id), 'image-test-hold-discard');
+  });
+
+  it('dibctl keep sent while the test runs makes a failure hold the instance', async () => {
+    const p = await project({}, 'sleep 3; exit 1');
+    const live = startDibctl(['test', 'cirros', ...configArgs(p)], { cwd: p.dir, env: dibctlEnv(temporal(), stateDir) });
+    await live.waitFor(/Port 22 is open/);
+    const id = workflowIdOf(live.stderr());
+    const k = await control(['keep', id]);
+    expect(k.code).toBe(0);
+    expect(k.stdout).toMatch(/Keep requested: if the test of \S+ fails, its instance is held/);
+    expect(await live.exited).toBe(80);
+    expect(live.stderr()).toMatch(/To reach the instance: ssh /);
+    expect(dibctlObjects(emu).servers).toHaveLength(1);
+    expect((await control(['discard', id])).code).toBe(0);
+    expect(dibctlObjects(emu)).toEqual(NOTHING_LEFT);
   });
 
   it('dibctl keep leaves a held instance and its key for good and prints how to reach it', async () => {
