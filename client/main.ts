@@ -21,7 +21,6 @@ import { scheduleAct, scheduleCreate, scheduleDescribe, scheduleList } from './c
 import { BuildOptions, build } from './commands/build';
 import { TestOptions, decide, imageTest } from './commands/test';
 import { demo } from './commands/demo';
-import { TestOptions, decide, imageTest } from './commands/test';
 import { Output, consoleOutput } from './render';
 import { Session, withSession } from './session';
 
@@ -333,53 +332,6 @@ export function buildProgram(result: { code: number }): Command {
     .option('--dir <dir>', 'where the demo writes its configs, tests and image (default: under the state directory)')
     .addOption(new Option('--runs <n>', 'lifecycles to run; from the second on, older copies become obsolete').default(2).argParser(parseCount))
     .action(async (opts: { dir?: string; runs: number }) => inSession((s, o) => demo(s, opts, o)));
-
-  const parseSeconds = (v: string) => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number of seconds');
-    return n;
-  };
-  const testOptions = (cmd: Command) =>
-    cmd
-      .option('--environment <env>', "test environment label (default: the image's tests.environment_name)")
-      .option('--use-existing-image <uuid>', 'test this Glance image instead of uploading the file (never deleted)')
-      .option('--use-existing-instance <uuid>', 'use this running instance instead of booting one (never deleted)')
-      .option('--private-key-file <file>', 'private key the existing instance accepts')
-      .option('--keep-failed-image', 'keep the test image when the test fails')
-      .option('--keep-failed-instance', 'hold the instance and key when the test fails, until dibctl keep/discard or the hold limit')
-      .addOption(new Option('--hold-limit <seconds>', 'how long a held instance waits for keep/discard (default 86400)').argParser(parseSeconds))
-      .option('--images-config <file>', 'use this images config alone')
-      .option('--test-config <file>', 'use this test config alone');
-
-  testOptions(
-    program
-      .command('test')
-      .description('upload a test copy of the image, boot it, run its tests, and remove everything (unless kept)')
-      .argument('<label>', 'image label')
-      .option('-i, --input <file>', 'image file (default: the configured filename)')
-      .option('--upload-only', 'upload the test image and stop (the image is kept)')
-      .option('--shell', 'on failure, open an SSH shell on the instance (exit 42 keeps it)'),
-  ).action(async (label: string, opts: TestOptions) => inSession((s, o) => imageTest(s, label, opts, o, interrupted(), 'test')));
-
-  testOptions(
-    program
-      .command('shell')
-      .description('prepare an instance of the image and open an SSH shell on it, no tests (exit 42 keeps it)')
-      .argument('<label>', 'image label')
-      .option('-i, --input <file>', 'image file (default: the configured filename)'),
-  ).action(async (label: string, opts: TestOptions) => inSession((s, o) => imageTest(s, label, opts, o, interrupted(), 'shell')));
-
-  program
-    .command('keep')
-    .description('keep the instance, key and image a test holds (or ask a running test to hold them if it fails)')
-    .argument('<workflow-id>')
-    .action(async (id: string) => inSession((s, o) => decide(s, id, 'keep', o)));
-
-  program
-    .command('discard')
-    .description('remove what a held test keeps now (or ask a running test to clean up even if it fails)')
-    .argument('<workflow-id>')
-    .action(async (id: string) => inSession((s, o) => decide(s, id, 'discard', o)));
 
   return program;
 }
