@@ -162,29 +162,32 @@ export async function imageTestWorkflow(input: ImageTestInput): Promise<ImageTes
   });
 
   // Activity options by kind (durations in ms). Steps on the host queue read or write files there.
+  // Cloud trouble (unreachable, 5xx, 409, 429) is retried until the step's overall limit; errors an
+  // operator must fix are final (the activities mark them non-retryable).
   const s = (seconds: number) => seconds * 1000;
+  const retry = { initialInterval: 1000, maximumInterval: 10_000 };
   const onHost = (o: Parameters<typeof proxyActivities>[0]) => proxyActivities<Activities>({ taskQueue: input.hostQueue, ...o });
   const upload = onHost({
     startToCloseTimeout: s(t.uploadTimeout + 60),
     scheduleToCloseTimeout: s(3 * (t.uploadTimeout + 60)),
     heartbeatTimeout: '30s',
-    retry: { maximumAttempts: 3, initialInterval: 1000 },
+    retry,
   });
-  const hostShort = onHost({ startToCloseTimeout: '1 minute', scheduleToCloseTimeout: '5 minutes', retry: { maximumAttempts: 3, initialInterval: 1000 } });
-  const boot = onHost({ startToCloseTimeout: s(t.createTimeout + 60), scheduleToCloseTimeout: s(3 * (t.createTimeout + 60)), retry: { maximumAttempts: 3, initialInterval: 1000 } });
-  const portWait = onHost({ startToCloseTimeout: s(t.portWaitTimeout + 30), heartbeatTimeout: '20s', retry: { maximumAttempts: 2, initialInterval: 1000 } });
-  const testsTotal = plan.image.tests.testsList.reduce((s, x) => s + (x.timeout || 300), 0) + 300 * plan.image.externalTests.length;
+  const hostShort = onHost({ startToCloseTimeout: '1 minute', scheduleToCloseTimeout: '5 minutes', retry });
+  const boot = onHost({ startToCloseTimeout: s(t.createTimeout + 60), scheduleToCloseTimeout: s(3 * (t.createTimeout + 60)), retry });
+  const portWait = onHost({ startToCloseTimeout: s(t.portWaitTimeout + 30), heartbeatTimeout: '20s', retry: { ...retry, maximumAttempts: 2 } });
+  const testsTotal = plan.image.tests.testsList.reduce((sum, x) => sum + (x.timeout || 300), 0) + 300 * plan.image.externalTests.length;
   // On cancellation wait until the tests' process groups are gone before cleaning up under them.
   const tests = onHost({
     startToCloseTimeout: s(testsTotal + 120),
     heartbeatTimeout: '10s',
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-    retry: { maximumAttempts: 2, initialInterval: 1000 },
+    retry: { ...retry, maximumAttempts: 2 },
   });
-  const keypair = proxyActivities<Activities>({ startToCloseTimeout: s(Math.max(t.keypairTimeout, 1) + 30), retry: { maximumAttempts: 3, initialInterval: 1000 } });
-  const short = proxyActivities<Activities>({ startToCloseTimeout: '1 minute', retry: { maximumAttempts: 3, initialInterval: 1000 } });
-  const active = proxyActivities<Activities>({ startToCloseTimeout: s(t.activeTimeout + 60), heartbeatTimeout: '10s', retry: { maximumAttempts: 3, initialInterval: 1000 } });
-  const cleanupOpts: ActivityOptions = { startToCloseTimeout: s(Math.max(t.cleanupTimeout, 5)), scheduleToCloseTimeout: s(Math.max(t.cleanupTimeout, 5) * 2 + 10), retry: { maximumAttempts: 5, initialInterval: 1000 } };
+  const keypair = proxyActivities<Activities>({ startToCloseTimeout: s(Math.max(t.keypairTimeout, 1) + 30), scheduleToCloseTimeout: s(3 * (Math.max(t.keypairTimeout, 1) + 30)), retry });
+  const short = proxyActivities<Activities>({ startToCloseTimeout: '1 minute', scheduleToCloseTimeout: '3 minutes', retry });
+  const active = proxyActivities<Activities>({ startToCloseTimeout: s(t.activeTimeout + 60), scheduleToCloseTimeout: s(2 * (t.activeTimeout + 60)), heartbeatTimeout: '10s', retry });
+  const cleanupOpts: ActivityOptions = { startToCloseTimeout: s(Math.max(t.cleanupTimeout, 5)), scheduleToCloseTimeout: s(Math.max(t.cleanupTimeout, 5) * 2 + 10), retry };
   const cleanup = proxyActivities<Activities>(cleanupOpts);
   const cleanupOnHost = onHost(cleanupOpts);
 

@@ -91,6 +91,21 @@ describe('dibctl test against the emulator on a real Temporal dev server', () =>
     expect(dibctlObjects(emu)).toEqual(NOTHING_LEFT);
   });
 
+  it('rides out a cloud outage while the instance boots: passes with one server made and nothing left', async () => {
+    const p = await project({}, PASSING);
+    emu.faults.set({ bootDelayMs: 2_000 });
+    const live = startDibctl(['test', 'cirros', ...configArgs(p)], { cwd: p.dir, env: dibctlEnv(temporal(), stateDir) });
+    await live.waitFor(/Instance DIBCTL-\S+ created/);
+    const seen = new Set(dibctlObjects(emu).servers);
+    emu.faults.set({ failingRegions: ['RegionOne'] });
+    await new Promise((r) => setTimeout(r, 4_000));
+    emu.faults.set({ failingRegions: [] });
+    expect(await live.exited).toBe(0);
+    expect(live.stdout()).toMatch(/All tests passed successfully/);
+    expect(seen.size).toBe(1);
+    expect(dibctlObjects(emu)).toEqual(NOTHING_LEFT);
+  });
+
   it('exits 80 with "Some tests failed" when a shell test fails, and removes everything', async () => {
     const p = await project({}, 'echo "checking the instance"; exit 3');
     const r = await dibctl(p, ['test', 'cirros']);
