@@ -7,6 +7,7 @@ import { createBuildActivities } from './build';
 import { createImageUploadActivities } from './image-upload';
 import { createImageTestActivities } from './image-test';
 import { createPublishActivities } from './publish';
+import { createTransferActivities } from './transfer';
 
 export interface ActivityDeps {
   env?: NodeJS.ProcessEnv;
@@ -19,6 +20,7 @@ export function createActivities(deps: ActivityDeps = {}) {
     ...createImageUploadActivities(deps),
     ...createImageTestActivities(deps),
     ...createPublishActivities(deps),
+    ...createTransferActivities(deps),
   };
 }
 
@@ -31,3 +33,4 @@ export type { StageFailureDetails } from './stage-failure';
 export type { BootRequest, InstanceFacts, KeypairFiles, StepHeartbeat, TestRunRequest, TestRunResult } from './image-test';
 export type { TestEntryResult } from './test-runners/types';
 export type { DeleteVerdict, ObsoleteSurvey, ObsoletedImage, PreparedFile, SurveyedImage } from './publish';
+export type { CloudEndpoint, TransferInput, TransferResult } from './transfer';

@@ -17,6 +17,7 @@ import { markObsolete, rotate, upload } from './commands/publish';
 import { retirement } from './commands/retirement';
 import { run } from './commands/run';
 import { list } from './commands/list';
+import { transfer } from './commands/transfer';
 import { scheduleAct, scheduleCreate, scheduleDescribe, scheduleList } from './commands/schedule';
 import { BuildOptions, build } from './commands/build';
 import { TestOptions, decide, imageTest } from './commands/test';
@@ -276,6 +277,19 @@ export function buildProgram(result: { code: number }): Command {
       .description('build, test and publish an image to every upload environment in parallel, obsoleting older copies')
       .argument('<label>', 'image label'),
   ).action(async (label: string, opts) => inSession((s, o) => run(s, label, opts, o)));
+
+  program
+    .command('transfer')
+    .description('copy an image between clouds (streamed), keeping properties, tags, visibility and members')
+    .argument('<uuid>', 'image id in the source cloud')
+    .option('--src-env <env>', 'source: upload environment label')
+    .option('--src-cloud <name>', 'source: clouds.yaml cloud')
+    .option('--dst-env <env>', 'destination: upload environment label')
+    .option('--dst-cloud <name>', 'destination: clouds.yaml cloud')
+    .option('--ignore-meta', 'copy only name, formats and data (private, no properties or tags)')
+    .option('--ignore-membership', 'do not share with the source image members')
+    .option('--upload-config <file>', 'use this upload config alone')
+    .action(async (uuid: string, opts) => inSession((s, o) => transfer(s, uuid, opts, o)));
 
   program
     .command('list')

@@ -45,6 +45,8 @@ export interface SendRequest {
   /** 0 disables the per-request limit. */
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** Answer the body as a stream (`data` is a Readable) instead of reading it whole (image downloads). */
+  responseStream?: boolean;
 }
 
 export interface Response<T = unknown> {
@@ -290,6 +292,7 @@ export class Transport {
         data,
         timeout: req.timeoutMs ?? this.timeoutMs,
         signal: req.signal,
+        ...(req.responseStream ? { responseType: 'stream' as const } : {}),
       });
     } catch (err) {
       if (req.signal?.aborted) throw req.signal.reason ?? err;
@@ -299,6 +302,17 @@ export class Transport {
       throw new OpenStackConnectionError(req.service, req.method, urlPath(url), reason);
     }
     const resHeaders = lowerHeaders(res.headers);
+    if (req.responseStream) {
+      const body = res.data as unknown as Readable;
+      if (res.status >= 200 && res.status < 300) {
+        this.debug(`RESP: ${res.status} ${req.method} ${redactUrl(url)} (${Date.now() - started} ms) body=<stream>`);
+        return { status: res.status, headers: resHeaders, data: body as T, text: '' };
+      }
+      // an error answer: read it like any other
+      const chunks: Buffer[] = [];
+      for await (const c of body) chunks.push(Buffer.from(c as Buffer));
+      res = { ...res, data: Buffer.concat(chunks).toString('utf8') };
+    }
     const text = typeof res.data === 'string' ? res.data : res.data === undefined || res.data === null ? '' : String(res.data);
     if (this.debugSink) {
       const rid = requestIdOf(resHeaders);

@@ -105,6 +105,13 @@ export interface UploadResult {
   verified: { md5: boolean; sha512: boolean };
 }
 
+/** Image data from somewhere other than a file (another cloud's download): opened again for a retry. */
+export interface UploadSource {
+  open: () => Readable;
+  /** Bytes the stream will deliver (sent as Content-Length). */
+  size: number;
+}
+
 export interface ImageMember {
   image_id: string;
   member_id: string;
@@ -306,9 +313,9 @@ export class ImageClient {
    * counted on the way, never held whole in memory. Then waits for Glance to
    * finish the image and compares its checksums with ours.
    */
-  async uploadImage(id: string, filePath: string, opts: UploadOptions = {}): Promise<UploadResult> {
+  async uploadImage(id: string, source: string | UploadSource, opts: UploadOptions = {}): Promise<UploadResult> {
     const started = Date.now();
-    const total = (await fs.promises.stat(filePath)).size;
+    const total = typeof source === 'string' ? (await fs.promises.stat(source)).size : source.size;
     const interval = opts.progressIntervalMs ?? 500;
     const controller = new AbortController();
     let timedOut = false;
@@ -343,7 +350,8 @@ export class ImageClient {
           cb(null, chunk);
         },
       });
-      return pipeline(fs.createReadStream(filePath, { highWaterMark: 1 << 20 }), meter, () => undefined);
+      const input = typeof source === 'string' ? fs.createReadStream(source, { highWaterMark: 1 << 20 }) : source.open();
+      return pipeline(input, meter, () => undefined);
     };
     try {
       // A cheap request first: a missing image fails with exit 50 and an
@@ -387,6 +395,21 @@ export class ImageClient {
     } finally {
       if (timer) clearTimeout(timer);
     }
+  }
+
+  /** The image's data as a stream (nothing buffered); 404 → exit 50, no data yet → 204 answered as an error. */
+  async downloadImage(id: string, opts: { signal?: AbortSignal } = {}): Promise<Readable> {
+    const res = await this.http.request<Readable>({
+      method: 'GET',
+      path: `images/${encodeURIComponent(id)}/file`,
+      headers: { Accept: 'application/octet-stream' },
+      imageId: id,
+      responseStream: true,
+      timeoutMs: 0,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+    if (res.status === 204 || !res.data) throw new ImageStateError(id, 'queued', 'the image has no data to download');
+    return res.data;
   }
 
   /** Polls until the image leaves queued/saving; an image that ends killed or deleted is an error. */

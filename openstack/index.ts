@@ -80,6 +80,6 @@ export type { DebugSink, Query } from './http';
 export { IdentityClient, normalizeInterface } from './identity';
 export type { AuthInfo, CatalogEndpoint, IdentityVersion, Project } from './identity';
 export { ImageClient, propertyIsTrue } from './image';
-export type { Image, ImageCreate, ImageFilters, ImageMember, ImageUpdate, UploadOptions, UploadProgress, UploadResult, Visibility } from './image';
+export type { Image, ImageCreate, ImageFilters, ImageMember, ImageUpdate, UploadOptions, UploadProgress, UploadResult, UploadSource, Visibility } from './image';
 export { NetworkClient } from './network';
 export type { Network, Port, Subnet } from './network';

@@ -2,7 +2,7 @@
 export { doctorWorkflow } from './doctor';
 export type { DoctorInput, DoctorReport } from './doctor';
 export { stageQuery } from './queries';
-export { publishWorkflow, markObsoleteWorkflow, rotateWorkflow } from './publish';
+export { publishWorkflow, markObsoleteWorkflow, rotateWorkflow, transferWorkflow } from './publish';
 export type { PublishInput, PublishResult, MarkObsoleteInput, RotateInput, RotateResult } from './publish';
 export { retirementWorkflow, addImagesSignal, checkNowSignal, retirementStatusQuery } from './retirement';
 export type { HeldImage, RetirementCheck, RetirementInput, RetirementStatus } from './retirement';

@@ -6,6 +6,7 @@
 import { CancellationScope, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities, ConfigLocation } from '../activities';
 import type { DeleteVerdict, ObsoletedImage } from '../activities/publish';
+import type { TransferInput, TransferResult } from '../activities/transfer';
 import { stageQuery } from './queries';
 
 const short = proxyActivities<Activities>({
@@ -177,4 +178,18 @@ export async function rotateWorkflow(input: RotateInput): Promise<RotateResult> 
   }
   stage = 'done';
   return { unused, verdicts };
+}
+
+/** `transfer`: one activity streams the image from one cloud into the other (retried into the same image). */
+export async function transferWorkflow(input: Omit<TransferInput, 'transferId'>): Promise<TransferResult> {
+  let stage = `copying ${input.imageId}`;
+  setHandler(stageQuery, () => stage);
+  const copy = proxyActivities<Activities>({
+    startToCloseTimeout: '6 hours',
+    heartbeatTimeout: '30 seconds',
+    retry: { initialInterval: '2 seconds', maximumAttempts: 3 },
+  });
+  const result = await copy.transferImage({ ...input, transferId: workflowInfo().workflowId });
+  stage = 'done';
+  return result;
 }

@@ -63,7 +63,7 @@ export function progressLine(what: string, p: UploadHeartbeat): string {
  * Waits for a workflow's result, printing the upload progress its running
  * upload activities report in their heartbeats (one line per change).
  */
-export async function resultWithProgress<T>(session: Session, handle: WorkflowHandle, o: Output, label: (activityId: string) => string): Promise<T> {
+export async function resultWithProgress<T>(session: Session, handle: WorkflowHandle, o: Output, label: (activityId: string) => string, activityType = 'uploadImageFile'): Promise<T> {
   let done = false;
   const seen = new Map<string, string>();
   const watch = (async () => {
@@ -73,7 +73,7 @@ export async function resultWithProgress<T>(session: Session, handle: WorkflowHa
       try {
         const desc = await handle.describe();
         for (const a of desc.raw.pendingActivities ?? []) {
-          if (a.activityType?.name !== 'uploadImageFile' || !a.heartbeatDetails?.payloads?.length) continue;
+          if (a.activityType?.name !== activityType || !a.heartbeatDetails?.payloads?.length) continue;
           const [p] = (await decodeArrayFromPayloads(session.client.options.loadedDataConverter, a.heartbeatDetails.payloads)) as UploadHeartbeat[];
           if (!p || !p.bytes) continue;
           const line = progressLine(label(a.activityId ?? ''), p);

@@ -1,0 +1,50 @@
+/**
+ * `transfer UUID (--src-env ENV | --src-cloud NAME) (--dst-env ENV | --dst-cloud NAME)
+ * [--ignore-meta] [--ignore-membership]`: copy an image between clouds.
+ * Clouds are named by upload environment label or clouds.yaml cloud, so no
+ * credential travels through Temporal.
+ */
+import type { CloudEndpoint, TransferResult } from '../../activities';
+import { loadUploadEnvironment, resolveCredentials } from '../../config';
+import { DibctlError } from '../../errors';
+import { Output, printJson } from '../render';
+import { Session } from '../session';
+import { ConfigFileOptions, configLocation, formatBytes, resultWithProgress, shortId } from './publish';
+
+export interface TransferOptions extends ConfigFileOptions {
+  srcEnv?: string;
+  srcCloud?: string;
+  dstEnv?: string;
+  dstCloud?: string;
+  ignoreMeta?: boolean;
+  ignoreMembership?: boolean;
+}
+
+function endpoint(side: 'src' | 'dst', env: string | undefined, cloud: string | undefined, opts: ConfigFileOptions, o: Output): CloudEndpoint {
+  if (Boolean(env) === Boolean(cloud)) throw new DibctlError(`Give exactly one of --${side}-env ENV or --${side}-cloud NAME`);
+  const config = configLocation(opts);
+  if (env) {
+    loadUploadEnvironment(env, { ...config, onWarning: o.err });
+    resolveCredentials('upload', env, config);
+    return { environment: env, config };
+  }
+  return { cloud: cloud!, config };
+}
+
+export async function transfer(session: Session, imageId: string, opts: TransferOptions, o: Output): Promise<number> {
+  const source = endpoint('src', opts.srcEnv, opts.srcCloud, opts, o);
+  const destination = endpoint('dst', opts.dstEnv, opts.dstCloud, opts, o);
+  const handle = await session.client.workflow.start('transferWorkflow', {
+    taskQueue: session.taskQueue,
+    workflowId: `dibctl-transfer-${imageId}-${shortId()}`,
+    args: [{ source, destination, imageId, ignoreMeta: Boolean(opts.ignoreMeta), ignoreMembership: Boolean(opts.ignoreMembership) }],
+  });
+  const r = await resultWithProgress<TransferResult>(session, handle, o, () => `Copying ${imageId}`, 'transferImage');
+  if (o.json) printJson(o, r);
+  else {
+    o.out(`Image ${r.sourceId} copied as ${r.imageId} '${r.name}' (${r.reused ? 'already copied by an earlier attempt' : `${formatBytes(r.bytes)}, checksum verified`})`);
+    if (r.members.length) o.out(`Shared with ${r.members.join(', ')}`);
+    for (const m of r.unmatchedMembers) o.err(`Member project ${m} has no match in the destination: not shared`);
+  }
+  return 0;
+}
