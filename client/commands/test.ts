@@ -74,12 +74,21 @@ function isCancelled(err: unknown): boolean {
 }
 
 /** Loads and checks everything the operator can get wrong before any workflow starts. */
-export function prepareTestInput(label: string, opts: TestOptions, taskQueue: string, mode: 'test' | 'shell', env: NodeJS.ProcessEnv = process.env, onWarning?: (l: string) => void): ImageTestInput {
+export function prepareTestInput(
+  label: string,
+  opts: TestOptions,
+  taskQueue: string,
+  mode: 'test' | 'shell',
+  env: NodeJS.ProcessEnv = process.env,
+  onWarning?: (l: string) => void,
+  checkCredentials = true,
+): ImageTestInput {
   const cwd = opts.cwd ?? process.cwd();
   const config = { cwd, ...(opts.imagesConfig ? { imagesConfig: opts.imagesConfig } : {}), ...(opts.testConfig ? { testConfig: opts.testConfig } : {}) };
   const plan = loadTestPlan(label, { ...config, env, environment: opts.environment, filename: opts.input, onWarning });
-  // Credentials are resolved here only to refuse missing ones early (exit 12); the worker resolves them again.
-  resolveCredentials('test', plan.environment.label, { ...config, env });
+  // Credentials are resolved here only to refuse missing ones early (exit 12) when this process is
+  // the worker; a worker elsewhere may have OS_* variables this host lacks, and resolves them itself.
+  if (checkCredentials) resolveCredentials('test', plan.environment.label, { ...config, env });
   if (opts.useExistingInstance && !opts.privateKeyFile) {
     throw new DibctlError('--use-existing-instance needs --private-key-file (the key the instance accepts)', ExitCode.GENERIC);
   }
@@ -129,7 +138,7 @@ async function openShell(status: ImageTestStatus, o: Output): Promise<number | u
 
 /** Runs the image test (or prepares an instance for `dibctl shell`) and returns the exit code. */
 export async function imageTest(session: Session, label: string, opts: TestOptions, o: Output, interrupted: Promise<void>, mode: 'test' | 'shell' = 'test'): Promise<number> {
-  const input = prepareTestInput(label, opts, session.taskQueue, mode, process.env, o.err);
+  const input = prepareTestInput(label, opts, session.taskQueue, mode, process.env, o.err, session.inProcessWorker);
   const workflowId = `${mode}-${label}-${randomUUID().slice(0, 8)}`;
   const handle = await session.client.workflow.start('imageTestWorkflow', { taskQueue: session.taskQueue, workflowId, args: [input] });
   o.err(`Image test workflow ${workflowId} (dibctl status ${workflowId})`);
