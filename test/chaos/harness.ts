@@ -8,7 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowHandle } from '@temporalio/client';
+import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowHandle, WorkflowNotFoundError } from '@temporalio/client';
 import { prepareTestInput } from '../../client/commands/test';
 import { Emulator, FaultSettings, startEmulator } from '../../emulator';
 import { Cloud, connectCloud } from '../../openstack';
@@ -251,7 +251,8 @@ async function persist<T>(fn: () => Promise<T>, deadline: number): Promise<T> {
     try {
       return await fn();
     } catch (err) {
-      if (Date.now() > deadline) throw err;
+      // an answer, not an unreachable server: no use asking again
+      if (err instanceof WorkflowNotFoundError || Date.now() > deadline) throw err;
       await sleep(500);
     }
   }
