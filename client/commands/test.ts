@@ -165,7 +165,9 @@ export async function imageTest(session: Session, label: string, opts: TestOptio
     await handle.cancel().catch(() => undefined);
   });
 
-  const outcome = handle.result().then(
+  // The result is long-polled; an early return (a held instance) aborts the poll before the connection closes.
+  const polling = new AbortController();
+  const outcome = session.client.withAbortSignal(polling.signal, () => handle.result()).then(
     (r: ImageTestResult) => ({ ok: true as const, r }),
     (err: unknown) => ({ ok: false as const, err }),
   );
@@ -187,6 +189,8 @@ export async function imageTest(session: Session, label: string, opts: TestOptio
       } else {
         printHeld(s, o, session);
         if (o.json) printJson(o, { workflowId, exitCode: s.hold.exitCode, stage: s.stage, held: s.held, hold: s.hold });
+        polling.abort();
+        await outcome;
         return s.hold.exitCode;
       }
     }
