@@ -7,6 +7,7 @@ import { HttpError, Reply, Request, Router, isObject, nowIso, readJson } from '.
 import { allocatePort, visibleNetwork } from './neutron';
 import { hostnameFor } from './ssh';
 import { Flavor, Image, Keypair, RegionState, Server, ServerAddress, uuid } from './state';
+import { generateSshKeyPair } from './keys';
 
 export const MIN_VERSION = '2.1';
 export const MAX_VERSION = '2.96';
@@ -346,7 +347,7 @@ export function novaRoutes(cloud: Cloud, region: string, hooks: NovaHooks): Nova
     let publicKey = kp.public_key as string | undefined;
     let privateKey: string | undefined;
     if (publicKey === undefined) {
-      const pair = utils.generateKeyPairSync('rsa', { bits: 2048 });
+      const pair = generateSshKeyPair('rsa');
       publicKey = `${pair.public} Generated-by-Nova`;
       privateKey = pair.private;
     }

@@ -7,6 +7,7 @@ import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Connection, ParsedKey, Server as SshServer, ServerChannel, utils } from 'ssh2';
+import { generateSshKeyPair } from './keys';
 
 export interface GuestSpec {
   id: string;
@@ -40,7 +41,7 @@ export function hostKey(dir: string): string {
   try {
     return fs.readFileSync(file, 'utf8');
   } catch {
-    const pair = utils.generateKeyPairSync('ed25519');
+    const pair = generateSshKeyPair('ed25519');
     fs.mkdirSync(dir, { recursive: true });
     fs.writeFileSync(file, pair.private, { mode: 0o600 });
     return pair.private;

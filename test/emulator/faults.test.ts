@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { utils } from 'ssh2';
 import { Emulator, startEmulator } from '../../emulator';
 import { tcpAccepts } from '../../temporal/free-port';
 import { call, login, until } from './client';
+import { generateSshKeyPair } from '../../emulator/keys';
 
 describe('emulator fault knobs and state', () => {
   let emu: Emulator;
@@ -82,7 +82,7 @@ describe('emulator persistence', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'emu-persist-'));
     const stateFile = path.join(dir, 'cloud.json');
     const dataDir = path.join(dir, 'data');
-    const key = utils.generateKeyPairSync('ed25519');
+    const key = generateSshKeyPair('ed25519');
     let emu = await startEmulator({ regions: ['RegionOne'], stateFile, dataDir, faults: { bootDelayMs: 50 } });
     try {
       const s = await login(emu, 'user');

@@ -1,10 +1,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, utils } from 'ssh2';
+import { Client } from 'ssh2';
 import { tcpAccepts } from '../../temporal/free-port';
 import { Emulator, startEmulator } from '../../emulator';
 import { Session, call, login, run, until, which } from './client';
+import { generateSshKeyPair } from '../../emulator/keys';
 
 const V = (v: string) => ({ 'OpenStack-API-Version': `compute ${v}` });
 
@@ -37,7 +38,7 @@ describe('emulated Nova and Neutron', () => {
   let nova: string;
   let imageId: string;
   let netId: string;
-  const key = utils.generateKeyPairSync('ed25519');
+  const key = generateSshKeyPair('ed25519');
 
   beforeAll(async () => {
     emu = await startEmulator({ regions: ['RegionOne'], faults: { bootDelayMs: 100 } });

@@ -5,9 +5,9 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { utils } from 'ssh2';
 import { Cloud, CloudAuth, connectCloud, NovaBadRequestError, NovaForbiddenError, ServerStateError } from '../../openstack';
 import { Emulator, startEmulator } from '../../emulator';
+import { generateSshKeyPair } from '../../emulator/keys';
 
 let emu: Emulator;
 let dir: string;
@@ -30,7 +30,7 @@ function authOf(who: 'admin' | 'user'): CloudAuth {
 }
 
 function publicKey(): string {
-  return utils.generateKeyPairSync('ed25519').public;
+  return generateSshKeyPair('ed25519').public;
 }
 
 beforeAll(async () => {

@@ -6,10 +6,11 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, utils } from 'ssh2';
+import { Client } from 'ssh2';
 import { Emulator, startEmulator } from '../../emulator';
 import { Cloud, NovaBadRequestError } from '../../openstack';
 import { cloudPool, describeReal, raw, stack, tokenFor, user } from './stack';
+import { generateSshKeyPair } from '../../emulator/keys';
 
 const pool = cloudPool();
 const run = randomUUID();
@@ -120,7 +121,7 @@ describeReal('the emulator as compute only beside the real Keystone and Glance',
   });
 
   test('a server booted from a real image answers SSH as the image default_user and is deleted with its keypair', async () => {
-    const key = utils.generateKeyPairSync('ed25519');
+    const key = generateSshKeyPair('ed25519');
     await demo.compute.importKeypair(`key-${run}`, key.public);
     const created = await demo.compute.createServer({ name: `guest-${run}`, imageRef: images.guest, flavorRef: '2', key_name: `key-${run}`, networks: [{ uuid: emu.networks.RegionOne.id }] });
     const server = await demo.compute.waitForServerStatus(created.id, 'ACTIVE', { timeoutMs: 30000, pollMs: 100 });
