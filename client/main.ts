@@ -53,7 +53,7 @@ function interrupted(): Promise<void> {
 }
 
 let runtimeInstalled = false;
-function installRuntime(level: 'DEBUG' | 'INFO' | 'WARN'): void {
+function installRuntime(level: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR'): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   Runtime.install({ logger: new DefaultLogger(level), shutdownSignals: [] });
@@ -66,7 +66,8 @@ export function buildProgram(result: { code: number }): Command {
 
   async function inSession(fn: (s: Session, o: Output) => Promise<number>, needsWorker = true): Promise<void> {
     const o = output();
-    installRuntime(globals().debug ? 'DEBUG' : 'WARN');
+    // A command's in-process worker stays quiet: the command itself reports what failed.
+    installRuntime(globals().debug ? 'DEBUG' : 'ERROR');
     result.code = await withSession(
       { localWorker: globals().localWorker === false ? 'never' : 'auto', needsWorker, note: o.err },
       (s) => fn(s, o),

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { ApplicationFailure, WorkflowFailedError, WorkflowHandle } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { dibArguments, dibEnvironment } from '../../activities/build';
 import type { BuildHeartbeat, BuildInput } from '../../activities';
@@ -17,33 +17,12 @@ import { hostTaskQueue } from '../../worker/worker';
 import { LogTail } from '../log-tail';
 import { Output, printJson } from '../render';
 import { Session } from '../session';
+import { exitCodeOfFailure, messageOfFailure } from '../workflow-failure';
 
 export interface BuildOptions {
   output?: string;
   imagesConfig?: string;
   cwd?: string;
-}
-
-function exitCodeOf(err: unknown): number | undefined {
-  let cur: unknown = err;
-  for (let depth = 0; cur && depth < 8; depth++) {
-    if (cur instanceof ApplicationFailure) {
-      const d = cur.details?.[0] as { exitCode?: unknown } | undefined;
-      if (d && typeof d.exitCode === 'number') return d.exitCode;
-    }
-    cur = (cur as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
-
-function innermostMessage(err: unknown): string {
-  let cur: unknown = err;
-  let message = err instanceof Error ? err.message : String(err);
-  for (let depth = 0; cur && depth < 8; depth++) {
-    if (cur instanceof Error && cur.message) message = cur.message;
-    cur = (cur as { cause?: unknown }).cause;
-  }
-  return message;
 }
 
 /** The latest heartbeat of the running build activity, if any. */
@@ -121,7 +100,7 @@ export async function build(session: Session, label: string, opts: BuildOptions,
     else o.out(`Image ${done.r.file} built${done.r.bytes !== null ? ` (${done.r.bytes} bytes)` : ''} in ${Math.round(done.r.durationMs / 1000)} s`);
     return 0;
   }
-  const code = exitCodeOf(done.err);
-  if (done.err instanceof WorkflowFailedError) throw new DibctlError(innermostMessage(done.err), code ?? ExitCode.GENERIC);
+  const code = exitCodeOfFailure(done.err);
+  if (done.err instanceof WorkflowFailedError) throw new DibctlError(messageOfFailure(done.err), code ?? ExitCode.GENERIC);
   throw done.err;
 }

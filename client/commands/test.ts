@@ -18,6 +18,7 @@ import { hostTaskQueue } from '../../worker/worker';
 import { LogDirTail } from '../log-tail';
 import { Output, printJson } from '../render';
 import { Session } from '../session';
+import { messageOfFailure } from '../workflow-failure';
 
 export interface TestOptions {
   input?: string;
@@ -52,16 +53,6 @@ function failureDetails(err: unknown): ImageTestFailureDetails | undefined {
     cur = (cur as { cause?: unknown }).cause;
   }
   return undefined;
-}
-
-function innermostMessage(err: unknown): string {
-  let cur: unknown = err;
-  let message = err instanceof Error ? err.message : String(err);
-  for (let depth = 0; cur && depth < 8; depth++) {
-    if (cur instanceof Error && cur.message) message = cur.message;
-    cur = (cur as { cause?: unknown }).cause;
-  }
-  return message;
 }
 
 function isCancelled(err: unknown): boolean {
@@ -204,13 +195,13 @@ export async function imageTest(session: Session, label: string, opts: TestOptio
   if (details?.result) {
     print(details.result, true);
     if (o.json) printJson(o, details.result);
-    throw new DibctlError(innermostMessage(done.err), details.exitCode);
+    throw new DibctlError(messageOfFailure(done.err), details.exitCode);
   }
   if (isCancelled(done.err)) {
     print(await queryStatus(handle), true);
     throw new DibctlError(`Workflow ${workflowId} was cancelled`, ExitCode.GENERIC);
   }
-  if (done.err instanceof WorkflowFailedError) throw new DibctlError(innermostMessage(done.err), details?.exitCode ?? ExitCode.GENERIC);
+  if (done.err instanceof WorkflowFailedError) throw new DibctlError(messageOfFailure(done.err), details?.exitCode ?? ExitCode.GENERIC);
   throw done.err;
 }
 
