@@ -41,15 +41,15 @@ describe('secret hygiene: no password, credential secret, token or private key i
 
   const write = (name: string, text: string, mode?: number) => fs.writeFileSync(path.join(dir, name), text, mode ? { mode } : undefined);
 
-  async function dibctl(name: string, args: string[]): Promise<CliResult> {
+  async function dibctl(name: string, args: string[]): Promise<CliResult & { name: string }> {
     const r = await runDibctl(['--debug', ...args], { cwd: dir, env, timeoutMs: 150_000 });
     outputs.push({ source: `dibctl ${name}: stdout`, text: r.stdout }, { source: `dibctl ${name}: stderr`, text: r.stderr });
-    return r;
+    return { ...r, name };
   }
 
   /** The command's exit code must be this; otherwise its output says why. */
-  function ok(r: CliResult, code: number): void {
-    if (r.code !== code) throw new Error(`exit ${r.code}, expected ${code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr.slice(-4000)}`);
+  function ok(r: CliResult & { name?: string }, code: number): void {
+    if (r.code !== code) throw new Error(`dibctl ${r.name}: exit ${r.code}, expected ${code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr.slice(-4000)}`);
   }
 
   beforeAll(async () => {
@@ -201,9 +201,12 @@ describe('secret hygiene: no password, credential secret, token or private key i
     for (const e of ['two', 'three']) ok(await dibctl(`upload to ${e}`, ['upload', 'cirros', e]), 0);
     const again = await dibctl('upload to one again (obsoletes, retirement)', ['--json', 'upload', 'cirros', 'one']);
     expect(again.code).toBe(0);
-    const older = (JSON.parse(again.stdout) as { obsoleted: Array<{ id: string }> }).obsoleted;
-    expect(older.length).toBeGreaterThan(0);
-    ok(await dibctl('mark-obsolete', ['mark-obsolete', 'one', firstId]), 0);
+    const { obsoleted: older, imageId: currentId } = JSON.parse(again.stdout) as { imageId: string; obsoleted: Array<{ id: string }> };
+    expect(older.map((i) => i.id)).toContain(firstId);
+    // image data streamed between clouds with both clouds' credentials
+    ok(await dibctl('transfer between environments', ['transfer', currentId, '--src-env', 'one', '--dst-env', 'two']), 0);
+    ok(await dibctl('transfer to a clouds.yaml cloud', ['transfer', currentId, '--src-env', 'one', '--dst-cloud', 'secret-cloud']), 0);
+    ok(await dibctl('mark-obsolete', ['mark-obsolete', 'one', currentId]), 0);
     ok(await dibctl('rotate --dry-run', ['rotate', 'one', '--dry-run']), 0);
     ok(await dibctl('rotate', ['rotate', 'one']), 0);
     ok(await dibctl('rotate-single', ['rotate-single', 'one', 'cirros']), 0);
@@ -217,6 +220,7 @@ describe('secret hygiene: no password, credential secret, token or private key i
     ok(await dibctl('schedule describe', ['schedule', 'describe', 'secret-schedule']), 0);
     outputs.push({ source: 'schedule secret-schedule', text: textOf((await client.schedule.getHandle('secret-schedule').describe()).raw).join('\n') });
     ok(await dibctl('schedule delete', ['schedule', 'delete', 'secret-schedule']), 0);
+    ok(await dibctl('list', ['list']), 0);
     ok(await dibctl('status of the retirement', ['status', 'dibctl-retirement-one']), 0);
     ok(await dibctl('retirement', ['retirement', 'one']), 0);
     ok(await dibctl('retirement --check-now', ['retirement', 'one', '--check-now']), 0);
