@@ -4,6 +4,7 @@
  */
 import { resolveCredentials } from '../config';
 import { Cloud, connectCloud } from '../openstack';
+import { isTransient } from './stage-failure';
 
 /** Which environment's cloud, and where its config files are read (as the CLI read them). */
 export interface CloudRef {
@@ -36,5 +37,28 @@ export async function withCloud<T>(ref: CloudRef, deps: CloudDeps, fn: (cloud: C
     return await fn(cloud);
   } finally {
     cloud.close();
+  }
+}
+
+/**
+ * Runs fn again while it fails with cloud trouble (unreachable, 5xx, 409, 429),
+ * backing off up to 5 s between tries (shorter than any heartbeat timeout), until `withinMs` has passed. For a cloud
+ * read inside a step whose own activity retries are few because the step is
+ * long (the tests): one 503 must not cost the whole test run. `beat` is called
+ * before each wait, so a heartbeating activity stays alive.
+ */
+export async function retryTransient<T>(fn: () => Promise<T>, opts: { withinMs: number; beat?: () => void; signal?: AbortSignal }): Promise<T> {
+  const deadline = Date.now() + opts.withinMs;
+  for (let wait = 500; ; wait = Math.min(wait * 2, 5_000)) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!isTransient(err) || Date.now() + wait > deadline || opts.signal?.aborted) throw err;
+      opts.beat?.();
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, wait);
+        opts.signal?.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
+      });
+    }
   }
 }

@@ -14,7 +14,7 @@ import { CancelledFailure } from '@temporalio/common';
 import type { Nic } from '../config';
 import { DibctlError, ExitCode } from '../errors';
 import { Cloud, Server } from '../openstack';
-import { CloudDeps, CloudRef, ConfigLocation, withCloud } from './cloud';
+import { CloudDeps, CloudRef, ConfigLocation, retryTransient, withCloud } from './cloud';
 import { capture } from './process';
 import { stageActivities } from './stage-failure';
 import { runTestEntry, sshCommandLine, sshConfigText } from './test-runners';
@@ -276,7 +276,11 @@ export function createImageTestActivities(deps: ImageTestDeps = {}) {
     const dir = instanceDir(input.workflowId, env);
     const logDir = path.join(dir, 'logs');
     await fs.mkdir(logDir, { recursive: true, mode: 0o700 });
-    const imageInfo = await withCloud(input.cloud, deps, async (cloud) => cloud.image.getImage(input.imageId));
+    const imageInfo = await retryTransient(() => withCloud(input.cloud, deps, async (cloud) => cloud.image.getImage(input.imageId)), {
+      withinMs: 120_000,
+      beat: () => heartbeat(),
+      signal: cancellationSignal(),
+    });
     let ssh: InstanceTestContext['ssh'];
     if (input.ssh && input.privateKeyFile) {
       const base = { ip: input.facts.mainIp, username: input.ssh.username, port: input.ssh.port, privateKeyFile: input.privateKeyFile };

@@ -8,10 +8,11 @@ import type { Activities, ConfigLocation } from '../activities';
 import type { DeleteVerdict, ObsoletedImage } from '../activities/publish';
 import type { TransferInput, TransferResult } from '../activities/transfer';
 import { stageQuery } from './queries';
+import { CLOUD_RETRY, LONG_STEP_RETRY } from './retry';
 
 const short = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumAttempts: 5 },
+  retry: CLOUD_RETRY,
 });
 
 /** Activities on the host holding the file: a dead host makes them time out instead of hang. */
@@ -33,7 +34,7 @@ function uploadOn(queue: string, uploadTimeoutSeconds: number) {
     // the upload limit covers sending and Glance finishing; a minute more for finding or creating the image
     startToCloseTimeout: `${uploadTimeoutSeconds + 60} seconds`,
     heartbeatTimeout: '5 seconds',
-    retry: { initialInterval: '2 seconds', maximumAttempts: 3 },
+    retry: LONG_STEP_RETRY,
   });
 }
 
@@ -187,7 +188,7 @@ export async function transferWorkflow(input: Omit<TransferInput, 'transferId'>)
   const copy = proxyActivities<Activities>({
     startToCloseTimeout: '6 hours',
     heartbeatTimeout: '30 seconds',
-    retry: { initialInterval: '2 seconds', maximumAttempts: 3 },
+    retry: LONG_STEP_RETRY,
   });
   const result = await copy.transferImage({ ...input, transferId: workflowInfo().workflowId });
   stage = 'done';

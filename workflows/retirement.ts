@@ -11,10 +11,11 @@ import { condition, continueAsNew, defineQuery, defineSignal, proxyActivities, s
 import type { Activities, ConfigLocation, ObsoletedImage } from '../activities';
 import type { RetirePolicy } from '../config/view';
 import { stageQuery } from './queries';
+import { CLOUD_RETRY } from './retry';
 
 const short = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumAttempts: 3 },
+  retry: CLOUD_RETRY,
 });
 
 export interface HeldImage {

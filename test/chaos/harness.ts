@@ -8,7 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowHandle, WorkflowNotFoundError } from '@temporalio/client';
+import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowHandle, WorkflowNotFoundError, ChildWorkflowFailure } from '@temporalio/client';
 import { prepareTestInput } from '../../client/commands/test';
 import { Emulator, FaultSettings, startEmulator } from '../../emulator';
 import { Cloud, connectCloud } from '../../openstack';
@@ -258,14 +258,18 @@ async function persist<T>(fn: () => Promise<T>, deadline: number): Promise<T> {
   }
 }
 
+/** The deepest message of a failure chain, after the steps it went through (child workflows, activities). */
 function innermost(err: unknown): string {
   let cur: unknown = err;
   let message = err instanceof Error ? err.message : String(err);
+  const steps: string[] = [];
   for (let i = 0; cur && i < 8; i++) {
     if (cur instanceof Error && cur.message) message = cur.message;
+    const step = (cur as { activityType?: string; workflowType?: string }).activityType ?? (cur instanceof ChildWorkflowFailure ? cur.workflowType : undefined);
+    if (step) steps.push(step);
     cur = (cur as { cause?: unknown }).cause;
   }
-  return message;
+  return steps.length ? `${steps.join(' > ')}: ${message}` : message;
 }
 
 interface Ctx {
