@@ -5,8 +5,8 @@
  * of making a second one. Runs on the task queue of the host that holds the file.
  */
 import { promises as fs } from 'node:fs';
-import { activityInfo, cancellationSignal, heartbeat } from '@temporalio/activity';
-import { Cloud, Image, ImageCreate, ImageStateError } from '../openstack';
+import { cancellationSignal, heartbeat } from '@temporalio/activity';
+import { Cloud, Image, ImageCreate } from '../openstack';
 import { CloudDeps, CloudRef, withCloud } from './cloud';
 import { stageActivities } from './stage-failure';
 
@@ -106,22 +106,16 @@ export function createImageUploadActivities(deps: CloudDeps = {}) {
           if (reused) {
             return { imageId: image.id, name: image.name ?? input.image.name, bytes: image.size ?? total, checksum: image.checksum, reused, durationMs: Date.now() - started };
           }
-          const signal = cancellationSignal();
-          const upload = cloud.image.uploadImage(image.id, input.file, {
+          // a cancelled activity stops sending at once and ends as cancelled
+          const result = await cloud.image.uploadImage(image.id, input.file, {
             timeoutMs: input.timeoutSeconds * 1000,
             verify: true,
+            signal: cancellationSignal(),
             onProgress: (p) => {
               progress = { imageId: image.id, bytes: p.bytes, total: p.total, rate: Math.round(p.rate) };
               beat();
             },
           });
-          const cancelled = new Promise<never>((_, reject) => {
-            signal.addEventListener('abort', () => reject(new ImageStateError(image.id, 'uploading', `upload cancelled (attempt ${activityInfo().attempt})`)), { once: true });
-          });
-          // whichever loses the race must not end as an unhandled rejection
-          upload.catch(() => undefined);
-          cancelled.catch(() => undefined);
-          const result = await Promise.race([upload, cancelled]);
           if (input.image.protected) await cloud.image.updateImage(result.image.id, { protected: true }, result.image);
           return { imageId: image.id, name: image.name ?? input.image.name, bytes: result.bytes, checksum: result.image.checksum, reused, durationMs: Date.now() - started };
         } finally {

@@ -93,6 +93,8 @@ export interface UploadOptions {
   /** How often to look at the image while Glance finishes it, ms (default 500). */
   pollMs?: number;
   contentType?: string;
+  /** Stops sending at once when aborted; the upload then rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export interface UploadResult {
@@ -325,6 +327,9 @@ export class ImageClient {
           controller.abort();
         }, opts.timeoutMs)
       : undefined;
+    const stop = () => controller.abort();
+    if (opts.signal?.aborted) controller.abort();
+    else opts.signal?.addEventListener('abort', stop, { once: true });
     let bytes = 0;
     let md5 = createHash('md5');
     let sha512 = createHash('sha512');
@@ -390,10 +395,12 @@ export class ImageClient {
       }
       return { image, bytes, md5: md5Hex, sha512: shaHex, durationMs: Date.now() - started, verified };
     } catch (err) {
+      if (opts.signal?.aborted) throw opts.signal.reason ?? err;
       if (timedOut) throw new UploadTimeoutError(id, opts.timeoutMs ?? 0, bytes);
       throw err;
     } finally {
       if (timer) clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', stop);
     }
   }
 

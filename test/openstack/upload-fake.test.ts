@@ -150,6 +150,23 @@ describe('streamed image upload', () => {
     cloud.close();
   });
 
+  it('stops sending when the caller aborts, rejecting with the abort reason', async () => {
+    const { cloud, images } = await glance({ uploadDelayMs: 3000 });
+    const file = writeRandom('aborted.raw', 200_000);
+    const img = await cloud.image.createImage({ name: 'x' });
+    const controller = new AbortController();
+    const reason = new Error('operator cancelled');
+    setTimeout(() => controller.abort(reason), 200);
+    const err = await cloud.image.uploadImage(img.id, file, { signal: controller.signal, timeoutMs: 60_000 }).catch((e: unknown) => e);
+    expect(err).toBe(reason);
+    // Glance had not answered yet: the upload did not wait for it
+    expect(images.get(img.id)?.status).toBe('queued');
+    // an already aborted signal sends nothing
+    const again = await cloud.image.uploadImage(img.id, file, { signal: controller.signal }).catch((e: unknown) => e);
+    expect(again).toBe(reason);
+    cloud.close();
+  });
+
   it('reports an image that Glance killed after the upload', async () => {
     const { cloud } = await glance({ finalStatus: 'killed' });
     const file = writeRandom('killed.raw', 1000);

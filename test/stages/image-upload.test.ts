@@ -1,3 +1,4 @@
+import { CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { Emulator, startEmulator } from '../../emulator';
 import { connectCloud } from '../../openstack';
@@ -79,5 +80,30 @@ describe('idempotent Glance upload activity', () => {
     const bad = input('wf-5/test');
     bad.cloud = { ...bad.cloud, config: { ...bad.cloud.config, testConfig: broken } };
     await expect(new MockActivityEnvironment().run(acts.uploadImageFile, bad)).rejects.toMatchObject({ nonRetryable: true, details: [{ exitCode: 12 }] });
+  });
+
+  it('a cancelled upload stops sending at once and ends as cancelled, leaving the image unfinished', async () => {
+    // 256 KiB at 32 KiB/s: about eight seconds of sending if nothing stopped it
+    emu.faults.set({ uploadBytesPerSecond: 32 * 1024 });
+    try {
+      const env = new MockActivityEnvironment();
+      let imageId: string | undefined;
+      env.on('heartbeat', (d: { imageId?: string; bytes?: number }) => {
+        if (d?.imageId && (d.bytes ?? 0) > 0 && !imageId) {
+          imageId = d.imageId;
+          env.cancel();
+        }
+      });
+      const err = await env.run(acts.uploadImageFile, input('wf-6/test')).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(CancelledFailure);
+      expect(imageId).toBeDefined();
+      const img = imagesOf('wf-6/test').find((i) => i.id === imageId);
+      expect(img?.status).not.toBe('active');
+      // the saga's compensation finds it by build id
+      const deleted: string[] = await new MockActivityEnvironment().run(acts.deleteImagesByBuildId, { cloud: project.cloud, buildId: 'wf-6/test' });
+      expect(deleted).toEqual([imageId]);
+    } finally {
+      emu.faults.reset();
+    }
   });
 });
