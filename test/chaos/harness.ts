@@ -52,6 +52,12 @@ export function describeAction(a: ChaosAction): string {
   }
 }
 
+/**
+ * How long the lifecycle takes on an idle machine with the pacing below (a build
+ * of 1 s, uploads of 1 s, a boot of 2 s, a test of 2 s): the faults fall within it.
+ */
+export const DEFAULT_WINDOW_MS = 9_000;
+
 /** The faults of a seed: one to three actions at random points of the first `windowMs` of the lifecycle. */
 export function chaosPlan(seed: number, windowMs: number): ChaosAction[] {
   const r = rng(seed);
@@ -390,7 +396,7 @@ async function retireNow(ctx: Ctx, log: (l: string) => void): Promise<void> {
 
 export async function chaosRun(opts: RunOptions): Promise<RunReport> {
   const log = opts.log ?? (() => undefined);
-  const windowMs = opts.windowMs ?? 6_000;
+  const windowMs = opts.windowMs ?? DEFAULT_WINDOW_MS;
   const boundMs = opts.boundMs ?? 300_000;
   const plan = chaosPlan(opts.seed, windowMs);
   const dir = fs.mkdtempSync(path.join(opts.baseDir ?? os.tmpdir(), `dibctl-chaos-${opts.seed}-`));
@@ -428,14 +434,17 @@ export async function chaosRun(opts: RunOptions): Promise<RunReport> {
     fs.mkdirSync(path.join(dir, 'bin'));
     fs.writeFileSync(
       path.join(dir, 'bin', 'disk-image-create'),
-      '#!/bin/sh\nif [ "$1" = "--version" ]; then echo 3.31.0; exit 0; fi\nout=""\nwhile [ $# -gt 0 ]; do if [ "$1" = "-o" ]; then out="$2"; fi; shift; done\ncp "$CHAOS_SOURCE_IMAGE" "$out.part" && mv "$out.part" "$out"\necho "Image file $out created..."\n',
+      '#!/bin/sh\nif [ "$1" = "--version" ]; then echo 3.31.0; exit 0; fi\nout=""\nwhile [ $# -gt 0 ]; do if [ "$1" = "-o" ]; then out="$2"; fi; shift; done\nsleep 1\ncp "$CHAOS_SOURCE_IMAGE" "$out.part" && mv "$out.part" "$out"\necho "Image file $out created..."\n',
       { mode: 0o755 },
     );
     fs.writeFileSync(path.join(dir, 'images.yaml'), imagesYaml());
     fs.writeFileSync(path.join(dir, 'test.yaml'), testYaml(emu));
     fs.writeFileSync(path.join(dir, 'upload.yaml'), uploadYaml(emu));
-    fs.writeFileSync(path.join(dir, 'tests', 'check'), '#!/bin/sh\ntest "$(timeout 20 $DIBCTL_SSH hostname)" = "$DIBCTL_INSTANCE_NAME"\n', { mode: 0o755 });
+    fs.writeFileSync(path.join(dir, 'tests', 'check'), '#!/bin/sh\nsleep 2\ntest "$(timeout 20 $DIBCTL_SSH hostname)" = "$DIBCTL_INSTANCE_NAME"\n', { mode: 0o755 });
     const seeds = await Promise.all(REGIONS.map((r) => seedRegion(emu!, r, dir)));
+    // pace the lifecycle like a small real cloud, so that the faults meet every stage: uploads of
+    // about a second, boots of two (an idle machine otherwise runs the whole lifecycle in 2 s)
+    emu.faults.set({ uploadBytesPerSecond: image.length, bootDelayMs: 2_000 });
 
     const port = await freePort();
     temporal = await PersistentTemporal.start(path.join(dir, 'temporal.db'), port, path.join(dir, 'temporal.log'));
