@@ -147,5 +147,5 @@ export function createBuildActivities(deps: { env?: NodeJS.ProcessEnv } = {}) {
     }
   }
 
-  return stageActivities({ buildImage });
+  return stageActivities({ buildImage }, { reportsProgress: ['buildImage'] });
 }

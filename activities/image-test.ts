@@ -363,5 +363,5 @@ export function createImageTestActivities(deps: ImageTestDeps = {}) {
     deleteInstancesByName,
     deleteKeypairByName,
     removeInstanceFiles,
-  });
+  }, { reportsProgress: ['waitInstanceActive', 'waitForPort', 'runImageTests'] });
 }

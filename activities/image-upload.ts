@@ -137,5 +137,5 @@ export function createImageUploadActivities(deps: CloudDeps = {}) {
       });
   }
 
-  return stageActivities({ uploadImageFile, deleteImagesByBuildId });
+  return stageActivities({ uploadImageFile, deleteImagesByBuildId }, { reportsProgress: ['uploadImageFile'] });
 }

@@ -68,27 +68,6 @@ function cancellation(): AbortSignal | undefined {
   }
 }
 
-/**
- * Heartbeats while fn runs (preprocessing and external uploads can take long),
- * so a host that dies mid-step is noticed within the heartbeat timeout.
- */
-function beating<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
-  return async (...args: A) => {
-    let ctx: Context | undefined;
-    try {
-      ctx = Context.current();
-    } catch {
-      ctx = undefined;
-    }
-    const ticker = ctx ? setInterval(() => ctx!.heartbeat(), 5_000) : undefined;
-    try {
-      return await fn(...args);
-    } finally {
-      if (ticker) clearInterval(ticker);
-    }
-  };
-}
-
 /** OS_* variables for external upload commands (the standard openstack client reads them). */
 function openstackEnvironment(auth: CloudAuth): Record<string, string> {
   const pairs: Array<[string, string | undefined]> = [
@@ -354,7 +333,7 @@ export function createPublishActivities(deps: CloudDeps = {}) {
 
   return stageActivities({
     lifecyclePlan,
-    prepareUpload: beating(prepareUpload),
+    prepareUpload,
     removeProcessedFile,
     shareImage,
     obsoleteOlderImages,

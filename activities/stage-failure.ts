@@ -4,6 +4,7 @@
  * retried only when another attempt can help (connection trouble, 5xx, 409, 429,
  * a time limit). Everything an operator must fix is final.
  */
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { DibctlError, ExitCode, describeError } from '../errors';
 import { OpenStackConnectionError, OpenStackHttpError, UploadTimeoutError } from '../openstack';
@@ -28,10 +29,45 @@ export function toStageFailure(err: unknown): ApplicationFailure | CancelledFail
   return ApplicationFailure.create({ type, message: describeError(err), nonRetryable: !isTransient(err), details: [details] });
 }
 
-/** Wraps each activity so what it throws leaves as a typed failure. */
-export function stageActivities<T extends Record<string, (...args: never[]) => Promise<unknown>>>(activities: T): T {
+/** How often an activity that does not report progress itself says it is alive. */
+export const KEEP_ALIVE_MS = 5_000;
+
+/**
+ * Heartbeats (without details) while fn runs, so that a worker killed mid-step
+ * is noticed within the heartbeat timeout instead of the whole step's time limit.
+ * Outside an activity (a plain call in a test) it just runs fn.
+ */
+export function keepAlive<A extends unknown[], R>(fn: (...args: A) => Promise<R>, everyMs = KEEP_ALIVE_MS): (...args: A) => Promise<R> {
+  return async (...args: A) => {
+    let ctx: Context | undefined;
+    try {
+      ctx = Context.current();
+    } catch {
+      ctx = undefined;
+    }
+    const ticker = ctx ? setInterval(() => ctx!.heartbeat(), everyMs) : undefined;
+    try {
+      ctx?.heartbeat();
+      return await fn(...args);
+    } finally {
+      if (ticker) clearInterval(ticker);
+    }
+  };
+}
+
+/**
+ * Wraps each activity so what it throws leaves as a typed failure, and keeps
+ * alive (see keepAlive) every one not named in `reportsProgress`: those
+ * heartbeat with their own details, which an empty heartbeat would overwrite.
+ */
+export function stageActivities<T extends Record<string, (...args: never[]) => Promise<unknown>>>(
+  activities: T,
+  opts: { reportsProgress?: Array<keyof T & string> } = {},
+): T {
   const out: Record<string, unknown> = {};
-  for (const [name, fn] of Object.entries(activities)) {
+  const own = new Set<string>(opts.reportsProgress ?? []);
+  for (const [name, original] of Object.entries(activities)) {
+    const fn = own.has(name) ? original : keepAlive(original);
     const wrapped = async (...args: never[]) => {
       try {
         return await fn(...args);

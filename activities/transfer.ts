@@ -129,7 +129,7 @@ export function createTransferActivities(deps: { env?: NodeJS.ProcessEnv } = {})
     }
   }
 
-  return stageActivities({ transferImage });
+  return stageActivities({ transferImage }, { reportsProgress: ['transferImage'] });
 }
 
 /** A Readable that starts the download when read (uploadImage opens its source synchronously). */

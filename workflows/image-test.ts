@@ -26,6 +26,7 @@ import {
 import type { Activities, ConfigLocation, CloudRef, InstanceFacts, StageFailureDetails, TestEntryResult } from '../activities';
 import type { ImageTestPlan } from '../config';
 import { stageQuery } from './queries';
+import { KEEP_ALIVE_TIMEOUT } from './retry';
 
 export const DEFAULT_HOLD_SECONDS = 24 * 3600;
 
@@ -173,8 +174,10 @@ export async function imageTestWorkflow(input: ImageTestInput): Promise<ImageTes
     heartbeatTimeout: '30s',
     retry,
   });
-  const hostShort = onHost({ startToCloseTimeout: '1 minute', scheduleToCloseTimeout: '5 minutes', retry });
-  const boot = onHost({ startToCloseTimeout: s(t.createTimeout + 60), scheduleToCloseTimeout: s(3 * (t.createTimeout + 60)), retry });
+  // steps without progress of their own still heartbeat (the activities keep alive): a killed
+  // worker's step is retried on another within KEEP_ALIVE_TIMEOUT, not after its time limit
+  const hostShort = onHost({ startToCloseTimeout: '1 minute', scheduleToCloseTimeout: '5 minutes', heartbeatTimeout: KEEP_ALIVE_TIMEOUT, retry });
+  const boot = onHost({ startToCloseTimeout: s(t.createTimeout + 60), scheduleToCloseTimeout: s(3 * (t.createTimeout + 60)), heartbeatTimeout: KEEP_ALIVE_TIMEOUT, retry });
   const portWait = onHost({ startToCloseTimeout: s(t.portWaitTimeout + 30), heartbeatTimeout: '20s', retry: { ...retry, maximumAttempts: 2 } });
   const testsTotal = plan.image.tests.testsList.reduce((sum, x) => sum + (x.timeout || 300), 0) + 300 * plan.image.externalTests.length;
   // On cancellation wait until the tests' process groups are gone before cleaning up under them.
@@ -184,10 +187,20 @@ export async function imageTestWorkflow(input: ImageTestInput): Promise<ImageTes
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     retry: { ...retry, maximumAttempts: 2 },
   });
-  const keypair = proxyActivities<Activities>({ startToCloseTimeout: s(Math.max(t.keypairTimeout, 1) + 30), scheduleToCloseTimeout: s(3 * (Math.max(t.keypairTimeout, 1) + 30)), retry });
-  const short = proxyActivities<Activities>({ startToCloseTimeout: '1 minute', scheduleToCloseTimeout: '3 minutes', retry });
+  const keypair = proxyActivities<Activities>({
+    startToCloseTimeout: s(Math.max(t.keypairTimeout, 1) + 30),
+    scheduleToCloseTimeout: s(3 * (Math.max(t.keypairTimeout, 1) + 30)),
+    heartbeatTimeout: KEEP_ALIVE_TIMEOUT,
+    retry,
+  });
+  const short = proxyActivities<Activities>({ startToCloseTimeout: '1 minute', scheduleToCloseTimeout: '3 minutes', heartbeatTimeout: KEEP_ALIVE_TIMEOUT, retry });
   const active = proxyActivities<Activities>({ startToCloseTimeout: s(t.activeTimeout + 60), scheduleToCloseTimeout: s(2 * (t.activeTimeout + 60)), heartbeatTimeout: '10s', retry });
-  const cleanupOpts: ActivityOptions = { startToCloseTimeout: s(Math.max(t.cleanupTimeout, 5)), scheduleToCloseTimeout: s(Math.max(t.cleanupTimeout, 5) * 2 + 10), retry };
+  const cleanupOpts: ActivityOptions = {
+    startToCloseTimeout: s(Math.max(t.cleanupTimeout, 5)),
+    scheduleToCloseTimeout: s(Math.max(t.cleanupTimeout, 5) * 2 + 10),
+    heartbeatTimeout: KEEP_ALIVE_TIMEOUT,
+    retry,
+  };
   const cleanup = proxyActivities<Activities>(cleanupOpts);
   const cleanupOnHost = onHost(cleanupOpts);
 

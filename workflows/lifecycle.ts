@@ -12,9 +12,10 @@ import type { ImageBuildResult } from './build';
 import type { ImageTestResult } from './image-test';
 import type { PublishResult } from './publish';
 import { stageQuery } from './queries';
+import { KEEP_ALIVE_TIMEOUT } from './retry';
 
 function onHost(queue: string) {
-  return proxyActivities<Activities>({ taskQueue: queue, scheduleToStartTimeout: '5 minutes', startToCloseTimeout: '2 minutes', retry: { maximumAttempts: 3 } });
+  return proxyActivities<Activities>({ taskQueue: queue, scheduleToStartTimeout: '5 minutes', startToCloseTimeout: '2 minutes', heartbeatTimeout: KEEP_ALIVE_TIMEOUT, retry: { maximumAttempts: 3 } });
 }
 
 export interface LifecycleInput {

@@ -8,10 +8,11 @@ import type { Activities, ConfigLocation } from '../activities';
 import type { DeleteVerdict, ObsoletedImage } from '../activities/publish';
 import type { TransferInput, TransferResult } from '../activities/transfer';
 import { stageQuery } from './queries';
-import { CLOUD_RETRY, LONG_STEP_RETRY } from './retry';
+import { CLOUD_RETRY, KEEP_ALIVE_TIMEOUT, LONG_STEP_RETRY } from './retry';
 
 const short = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: KEEP_ALIVE_TIMEOUT,
   retry: CLOUD_RETRY,
 });
 

@@ -11,10 +11,11 @@ import { condition, continueAsNew, defineQuery, defineSignal, proxyActivities, s
 import type { Activities, ConfigLocation, ObsoletedImage } from '../activities';
 import type { RetirePolicy } from '../config/view';
 import { stageQuery } from './queries';
-import { CLOUD_RETRY } from './retry';
+import { CLOUD_RETRY, KEEP_ALIVE_TIMEOUT } from './retry';
 
 const short = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: KEEP_ALIVE_TIMEOUT,
   retry: CLOUD_RETRY,
 });
 

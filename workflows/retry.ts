@@ -11,3 +11,10 @@ export const CLOUD_RETRY: RetryPolicy = { initialInterval: '1 second', backoffCo
 
 /** Long steps (an upload, a copy between clouds): each attempt may take hours, so fewer, about a minute of outage apart. */
 export const LONG_STEP_RETRY: RetryPolicy = { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 6 };
+
+/**
+ * Heartbeat timeout of steps that only keep alive (activities without progress
+ * of their own heartbeat every 5 s): a worker killed mid-step is noticed this
+ * soon instead of after the step's whole time limit.
+ */
+export const KEEP_ALIVE_TIMEOUT = '20 seconds';
