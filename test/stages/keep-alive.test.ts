@@ -12,12 +12,18 @@ describe('keeping activities alive', () => {
   it('heartbeats at the start and then periodically until the step ends', async () => {
     const env = new MockActivityEnvironment();
     const beats: unknown[] = [];
-    env.on('heartbeat', (d: unknown) => beats.push(d));
-    const step = keepAlive(async (ms: number) => {
-      await sleep(ms);
+    let fourth: () => void = () => undefined;
+    const fourBeats = new Promise<void>((resolve) => (fourth = resolve));
+    env.on('heartbeat', (d: unknown) => {
+      beats.push(d);
+      if (beats.length === 4) fourth();
+    });
+    // the step ends only once it has been kept alive four times (one at the start, then the ticker)
+    const step = keepAlive(async () => {
+      await fourBeats;
       return 'done';
     }, 50);
-    await expect(env.run(step, 320)).resolves.toBe('done');
+    await expect(env.run(step)).resolves.toBe('done');
     expect(beats.length).toBeGreaterThanOrEqual(4);
     expect(beats.every((d) => d === undefined)).toBe(true);
     // nothing beats once the step is over
