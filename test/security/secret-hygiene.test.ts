@@ -18,7 +18,7 @@ import { hexId, saveState } from '../../emulator/state';
 import { connectCloud } from '../../openstack';
 import { DevServer, startDevServer } from '../../temporal/dev-server';
 import { WorkerProcesses, runEnv } from '../chaos/processes';
-import { CliResult, runDibctl } from '../support/cli';
+import { CliResult, runDibctl, runDibctlInTerminal } from '../support/cli';
 import { Haystack, KEY_MARKERS, Needle, scan, textOf, workflowHaystacks } from './scan';
 
 const distinctive = (what: string) => `Zq${what}${randomBytes(9).toString('hex')}Xv`;
@@ -194,6 +194,10 @@ describe('secret hygiene: no password, credential secret, token or private key i
       demo.close();
     }
     ok(await dibctl('test --use-existing-instance', ['test', 'cirros', '--use-existing-image', imageId, '--use-existing-instance', serverId, '--private-key-file', operatorKey]), 0);
+    // an interactive shell on a fresh instance, at a terminal
+    const shell = await runDibctlInTerminal(['--debug', 'shell', 'cirros'], { cwd: dir, env, ready: /Opening a shell/, typed: 'hostname; exit\n', timeoutMs: 120_000 });
+    outputs.push({ source: 'dibctl shell: terminal', text: shell.output });
+    if (shell.code !== 0) throw new Error(`dibctl shell: exit ${shell.code}\n${shell.output.slice(-4000)}`);
 
     const first = await dibctl('upload to one', ['--json', 'upload', 'cirros', 'one']);
     expect(first.code).toBe(0);

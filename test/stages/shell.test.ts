@@ -1,10 +1,10 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Emulator, startEmulator } from '../../emulator';
 import { connectCloud } from '../../openstack';
-import { DIBCTL_BIN, runDibctl } from '../support/cli';
+import { runDibctl, runDibctlInTerminal } from '../support/cli';
 import { useTemporal } from '../support/temporal';
 import { NOTHING_LEFT, configArgs, dibctlEnv, dibctlObjects } from './cli-support';
 import { StageProject, stageProject } from './fixture';
@@ -33,28 +33,9 @@ describe('interactive shells on the test instance (through a pseudo-terminal)', 
     return p;
   }
 
-  /** Runs dibctl in a pseudo-terminal (script(1)), types `typed` once the shell is open, returns exit code and output. */
-  async function shellSession(p: StageProject, args: string[], typed: string): Promise<{ code: number | null; output: string }> {
-    const command = [process.execPath, DIBCTL_BIN, ...args, ...configArgs(p)].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
-    const env = { ...process.env, ...dibctlEnv(temporal(), stateDir) };
-    for (const [k, v] of Object.entries(dibctlEnv(temporal(), stateDir))) if (v === undefined) delete env[k];
-    const child = spawn('script', ['-qefc', command, '/dev/null'], { cwd: p.dir, env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-    const deadline = Date.now() + 60_000;
-    while (!/Opening a shell/.test(output)) {
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`no shell opened:\n${output}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    await new Promise((r) => setTimeout(r, 1_500));
-    child.stdin.write(typed);
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    const code = await exited;
-    clearTimeout(timer);
-    return { code, output };
-  }
+  /** Runs dibctl in a pseudo-terminal, types `typed` once the shell is open, returns exit code and output. */
+  const shellSession = (p: StageProject, args: string[], typed: string) =>
+    runDibctlInTerminal([...args, ...configArgs(p)], { cwd: p.dir, env: dibctlEnv(temporal(), stateDir), ready: /Opening a shell/, typed });
 
   async function removeByHand(left: { servers: string[]; keypairs: string[]; images: string[] }): Promise<void> {
     const u = emu.user;
