@@ -296,9 +296,10 @@ export function buildProgram(result: { code: number }): Command {
     .command('list')
     .description('list image lifecycles (newest first) with the stage of running ones')
     .option('--label <label>', 'only this image')
+    .option('--environment <env>', 'only those publishing to this upload environment')
     .option('--running', 'only running ones')
     .option('--limit <n>', 'at most this many', '20')
-    .action(async (opts: { label?: string; running?: boolean; limit: string }) => inSession((s, o) => list(s, opts, o), false));
+    .action(async (opts: { label?: string; environment?: string; running?: boolean; limit: string }) => inSession((s, o) => list(s, opts, o), false));
 
   const schedule = program.command('schedule').description('periodic image lifecycles as Temporal Schedules');
   lifecycleOptions(

@@ -1,12 +1,15 @@
 /**
- * `list [--label X] [--running]`: image lifecycles found by their search
- * attributes (DibctlLabel, DibctlEnvironment), with the stage of running ones.
+ * `list [--label X] [--environment E] [--running]`: image lifecycles found by
+ * their search attributes (DibctlLabel, DibctlEnvironment), with the stage of
+ * running ones.
  */
 import { Output, printJson, table } from '../render';
 import { Session } from '../session';
 
 export interface ListOptions {
   label?: string;
+  /** Only lifecycles that publish to this upload environment (among others). */
+  environment?: string;
   running?: boolean;
   limit: string;
 }
@@ -15,9 +18,10 @@ function quoted(value: string): string {
   return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 
-export function lifecycleQuery(opts: Pick<ListOptions, 'label' | 'running'>): string {
+export function lifecycleQuery(opts: Pick<ListOptions, 'label' | 'environment' | 'running'>): string {
   const parts = [`WorkflowType = 'imageLifecycleWorkflow'`];
   if (opts.label) parts.push(`DibctlLabel = ${quoted(opts.label)}`);
+  if (opts.environment) parts.push(`DibctlEnvironment = ${quoted(opts.environment)}`);
   if (opts.running) parts.push(`ExecutionStatus = 'Running'`);
   return parts.join(' AND ');
 }
@@ -30,7 +34,7 @@ export async function list(session: Session, opts: ListOptions, o: Output): Prom
     const row = {
       workflowId: wf.workflowId,
       label: String(sa.DibctlLabel?.[0] ?? ''),
-      environments: String(sa.DibctlEnvironment?.[0] ?? ''),
+      environments: (sa.DibctlEnvironment ?? []).map(String).join(','),
       status: wf.status.name,
       started: wf.startTime.toISOString(),
     } as (typeof rows)[number];

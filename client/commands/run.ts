@@ -110,7 +110,7 @@ export async function run(session: Session, label: string, opts: RunOptions, o: 
     taskQueue: session.taskQueue,
     workflowId,
     args: [input],
-    searchAttributes: { DibctlLabel: [label], DibctlEnvironment: [input.uploadEnvironments.join(',')] },
+    searchAttributes: { DibctlLabel: [label], DibctlEnvironment: input.uploadEnvironments },
   });
   o.err(`Image lifecycle ${workflowId} (dibctl status ${workflowId})`);
   let finished = false;

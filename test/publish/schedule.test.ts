@@ -105,4 +105,17 @@ describe('dibctl list', () => {
     const running = await f().cli(['list', '--label', 'shared', '--running']);
     expect(running.stdout).toBe('No image lifecycles found.\n');
   });
+
+  it('finds a lifecycle by any of its upload environments', async () => {
+    const run = await f().cli(['run', 'shared', '--no-build', '--no-test', '--upload-env', 'one', '--upload-env', 'two']);
+    expect(run.code).toBe(0);
+    const id = /Image lifecycle (\S+)/.exec(run.stderr)![1];
+    await eventually('the lifecycle is visible', async () => (await f().cli(['list', '--environment', 'two'])).stdout.includes(id), 20_000);
+    const json = await f().cli(['--json', 'list', '--environment', 'two']);
+    const rows = JSON.parse(json.stdout) as Array<{ workflowId: string; environments: string }>;
+    expect(rows.find((r) => r.workflowId === id)).toMatchObject({ environments: 'one,two' });
+    expect((await f().cli(['list', '--environment', 'one'])).stdout).toContain(id);
+    const elsewhere = await f().cli(['list', '--environment', 'three']);
+    expect(elsewhere.stdout).not.toContain(id);
+  });
 });
