@@ -380,11 +380,14 @@ async function retireNow(ctx: Ctx, log: (l: string) => void): Promise<void> {
       running = false;
     }
     if (!running) continue;
-    const before = await persist(() => h.query<{ checks: number }>('retirementStatus'), deadline);
+    type Status = { checks: number; lastCheck?: { at: number } };
+    const before = await persist(() => h.query<Status>('retirementStatus'), deadline);
+    // a check already under way when asked may have met the faults: wait for one that started after
+    const asked = Date.now();
     await persist(() => h.signal('checkNow'), deadline);
     for (;;) {
-      const now = await persist(() => h.query<{ checks: number }>('retirementStatus'), deadline).catch(() => undefined);
-      if (now && now.checks > before.checks) break;
+      const now = await persist(() => h.query<Status>('retirementStatus'), deadline).catch(() => undefined);
+      if (now && now.checks > before.checks && (now.lastCheck?.at ?? 0) >= asked) break;
       if (Date.now() > deadline) {
         log(`retirement of ${environment} did not finish a check within 60 s`);
         break;
