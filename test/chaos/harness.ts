@@ -517,6 +517,7 @@ export async function chaosRun(opts: RunOptions): Promise<RunReport> {
       for (const r of audit.regions) {
         if (r.published.length !== 1) report.problems.push(`${r.region}: ${r.published.length} current active images with the file's checksum`);
         if (r.obsoleted < 2) report.problems.push(`${r.region}: older copies not marked obsolete`);
+        if (!r.retired) report.problems.push(`${r.region}: the unused older copy was not deleted by a retirement check after the faults`);
       }
     } else {
       report.problems.push(report.outcome === 'failed' ? `lifecycle failed: ${report.failure}` : 'lifecycle did not end in time');
