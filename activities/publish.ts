@@ -16,6 +16,7 @@ import type { ImageAttributes } from './image-upload';
 import { DibctlError, ExitCode } from '../errors';
 import { ConfigError, ImageTestPlan, RetirePolicy, loadImage, loadTestPlan, loadUploadEnvironment, loadUploadPlan, resolveCredentials } from '../config';
 import type { BuildInput } from './build';
+import type { RetrySettings } from '../config/view';
 import type { CloudAuth } from '../openstack';
 import { Cloud, Image, NovaForbiddenError, propertyIsTrue } from '../openstack';
 
@@ -105,8 +106,10 @@ export type PreparedFile =
       timeoutSeconds: number;
       shareWith: string[];
       preprocessed: boolean;
+      /** The environment's `retry:` settings. */
+      retry?: RetrySettings;
     }
-  | { mode: 'external'; name: string; commands: number };
+  | { mode: 'external'; name: string; commands: number; retry?: RetrySettings };
 
 /** What Glance gets for this image in this environment (merged glance settings). */
 export function imageAttributes(plan: ReturnType<typeof loadUploadPlan>): ImageAttributes {
@@ -151,7 +154,7 @@ export function createPublishActivities(deps: CloudDeps = {}) {
         const r = await runShell(cmdline, cmdEnv, workDir, signal);
         if (r.code !== 0) throw new ExternalCommandError(`External upload command failed (exit ${r.code}): ${cmdline}\n${r.output.trim()}`);
       }
-      return { mode: 'external', name: attrs.name, commands: plan.environment.externalUpload.length };
+      return { mode: 'external', name: attrs.name, commands: plan.environment.externalUpload.length, retry: plan.environment.retry };
     }
 
     let file = inputFile;
@@ -179,6 +182,7 @@ export function createPublishActivities(deps: CloudDeps = {}) {
       timeoutSeconds: plan.glance.uploadTimeout,
       shareWith: plan.glance.shareWith,
       preprocessed: Boolean(pre),
+      retry: plan.environment.retry,
     };
   }
 

@@ -18,6 +18,8 @@ const bool = () => z.boolean(e('must be true or false'));
 const timeout = () => z.number(e(NON_NEG_INT)).int(e(NON_NEG_INT)).min(0, e(NON_NEG_INT));
 const port = () => z.number(e(PORT)).int(e(PORT)).min(1, e(PORT)).max(65535, e(PORT));
 const seconds = () => z.number(e('must be a number of seconds >= 0')).min(0, e('must be a number of seconds >= 0'));
+const POS_INT = 'must be an integer >= 1';
+const count = () => z.number(e(POS_INT)).int(e(POS_INT)).min(1, e(POS_INT)).max(1000, e('must be an integer <= 1000'));
 
 const DURATION = 'must be a duration like 90s, 30m, 6h, 7d, 2w or a number of seconds';
 const UNIT_SECONDS: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
@@ -296,6 +298,17 @@ export const uploadEnvironmentSchema = z.strictObject(
       )
       .optional()
       .describe('when obsolete images are deleted once unused'),
+    retry: z
+      .strictObject(
+        {
+          attempts: count().optional().describe('attempts of a short cloud step (obsolete, share, survey, delete), default 12'),
+          upload_attempts: count().optional().describe('attempts of an upload, default 6'),
+          max_interval: duration().optional().describe('longest pause between two attempts, default 30s'),
+        },
+        e('must be a mapping'),
+      )
+      .optional()
+      .describe('how long publishing rides out a cloud that is unreachable or answers 5xx, 409 or 429'),
   },
   e('must be a mapping'),
 );

@@ -153,7 +153,18 @@ export interface UploadEnvironmentConfig {
   externalUpload: string[];
   /** When obsolete images are deleted once unused (defaults applied). */
   retire: RetirePolicy;
+  /** How publishing retries cloud trouble (defaults applied). */
+  retry: RetrySettings;
 }
+
+/** upload.yaml `retry:`: attempts of short cloud steps and of uploads, and the longest pause between two. */
+export interface RetrySettings {
+  attempts: number;
+  uploadAttempts: number;
+  maxIntervalSeconds: number;
+}
+
+export const DEFAULT_RETRY: RetrySettings = { attempts: 12, uploadAttempts: 6, maxIntervalSeconds: 30 };
 
 /** upload.yaml `retire:` in seconds. */
 export interface RetirePolicy {
@@ -329,6 +340,12 @@ export function uploadEnvironmentView(label: string, file: string, e: UploadEnvi
       checkEverySeconds: durationSeconds(e.retire?.check_every ?? DEFAULTS.retireCheckEvery),
       deleteAfterSeconds: durationSeconds(e.retire?.delete_after ?? 0),
       keep: e.retire?.keep ?? 0,
+    },
+    retry: {
+      attempts: e.retry?.attempts ?? DEFAULT_RETRY.attempts,
+      uploadAttempts: e.retry?.upload_attempts ?? DEFAULT_RETRY.uploadAttempts,
+      // at least a second: a zero pause would hammer a cloud that is down
+      maxIntervalSeconds: Math.max(1, durationSeconds(e.retry?.max_interval ?? DEFAULT_RETRY.maxIntervalSeconds)),
     },
   };
 }

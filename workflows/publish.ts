@@ -3,18 +3,19 @@
  * rotate operations. Reading the image file happens on the task queue of the
  * host that holds it (`fileQueue`); everything else on the shared queue.
  */
-import { CancellationScope, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, proxyActivities, RetryPolicy, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities, ConfigLocation } from '../activities';
 import type { DeleteVerdict, ObsoletedImage } from '../activities/publish';
 import type { TransferInput, TransferResult } from '../activities/transfer';
 import { stageQuery } from './queries';
-import { CLOUD_RETRY, KEEP_ALIVE_TIMEOUT, LONG_STEP_RETRY } from './retry';
+import { CLOUD_RETRY, KEEP_ALIVE_TIMEOUT, LONG_STEP_RETRY, retryPolicies } from './retry';
 
-const short = proxyActivities<Activities>({
-  startToCloseTimeout: '2 minutes',
-  heartbeatTimeout: KEEP_ALIVE_TIMEOUT,
-  retry: CLOUD_RETRY,
-});
+/** Short cloud steps, retried as `policy` says (by default CLOUD_RETRY). */
+function cloudSteps(policy: RetryPolicy = CLOUD_RETRY) {
+  return proxyActivities<Activities>({ startToCloseTimeout: '2 minutes', heartbeatTimeout: KEEP_ALIVE_TIMEOUT, retry: policy });
+}
+
+const short = cloudSteps();
 
 /** Activities on the host holding the file: a dead host makes them time out instead of hang. */
 function onHost(queue: string) {
@@ -28,14 +29,14 @@ function onHost(queue: string) {
   });
 }
 
-function uploadOn(queue: string, uploadTimeoutSeconds: number) {
+function uploadOn(queue: string, uploadTimeoutSeconds: number, retry: RetryPolicy) {
   return proxyActivities<Activities>({
     taskQueue: queue,
     scheduleToStartTimeout: '5 minutes',
     // the upload limit covers sending and Glance finishing; a minute more for finding or creating the image
     startToCloseTimeout: `${uploadTimeoutSeconds + 60} seconds`,
     heartbeatTimeout: '5 seconds',
-    retry: LONG_STEP_RETRY,
+    retry,
   });
 }
 
@@ -80,6 +81,9 @@ export async function publishWorkflow(input: PublishInput): Promise<PublishResul
   const where = { environment: input.environment, config: input.config };
 
   const prepared = await host.prepareUpload({ imageLabel: input.imageLabel, environment: input.environment, config: input.config, filename: input.filename });
+  // the environment's own retry settings from here on
+  const policies = retryPolicies(prepared.retry);
+  const short = cloudSteps(policies.cloud);
   let result: PublishResult;
   let keepId: string | undefined;
   if (prepared.mode === 'external') {
@@ -89,7 +93,7 @@ export async function publishWorkflow(input: PublishInput): Promise<PublishResul
     const buildId = input.buildId ?? `${workflowInfo().workflowId}/publish/${input.environment}`;
     let upload;
     try {
-      upload = await uploadOn(input.fileQueue, prepared.timeoutSeconds).uploadImageFile({
+      upload = await uploadOn(input.fileQueue, prepared.timeoutSeconds, policies.upload).uploadImageFile({
         cloud: { kind: 'upload', ...where },
         file: prepared.file,
         buildId,

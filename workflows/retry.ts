@@ -5,6 +5,7 @@
  * or answers 5xx / 409 / 429, a worker that died mid-step.
  */
 import type { RetryPolicy } from '@temporalio/workflow';
+import type { RetrySettings } from '../config/view';
 
 /** Short cloud steps: backing off to 30 s, 12 attempts ride out about 3.5 minutes of outage. */
 export const CLOUD_RETRY: RetryPolicy = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 12 };
@@ -18,3 +19,13 @@ export const LONG_STEP_RETRY: RetryPolicy = { initialInterval: '2 seconds', back
  * soon instead of after the step's whole time limit.
  */
 export const KEEP_ALIVE_TIMEOUT = '20 seconds';
+
+/** An upload environment's `retry:` settings as the policies of its short steps and its upload. */
+export function retryPolicies(settings: RetrySettings | undefined): { cloud: RetryPolicy; upload: RetryPolicy } {
+  if (!settings) return { cloud: CLOUD_RETRY, upload: LONG_STEP_RETRY };
+  const maximumInterval = settings.maxIntervalSeconds * 1000;
+  return {
+    cloud: { ...CLOUD_RETRY, maximumAttempts: settings.attempts, maximumInterval },
+    upload: { ...LONG_STEP_RETRY, maximumAttempts: settings.uploadAttempts, maximumInterval, initialInterval: Math.min(2_000, maximumInterval) },
+  };
+}

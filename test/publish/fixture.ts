@@ -54,6 +54,8 @@ export function uploadConfig(emu: Emulator, extra = ''): string {
     keystone(emu, 'admin', 'RegionTwo'),
     '  glance:',
     '    properties: {region: two}',
+    // the tests take RegionTwo down for good: give up after a few seconds, not minutes
+    '  retry: {attempts: 3, upload_attempts: 2, max_interval: 1s}',
     'demo:',
     keystone(emu, 'user', 'RegionOne'),
     extra,

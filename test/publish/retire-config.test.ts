@@ -1,4 +1,4 @@
-/** upload.yaml `retire:` keys: validated like every other key, durations read in seconds. */
+/** upload.yaml `retire:` and `retry:` keys: validated like every other key, durations read in seconds. */
 import { loadUploadEnvironment } from '../../config';
 import { TempTree, envWithout } from '../config/helpers';
 import { runDibctl } from '../support/cli';
@@ -23,6 +23,32 @@ describe('retire keys in upload.yaml', () => {
     ['a misspelt key', 'delete-after: 7d', 'prod.retire.delete-after'],
   ])('refuses %s with exit 10 and the key path', async (_what, setting, says) => {
     const file = tree.write(`b/${setting.replace(/\W/g, '')}.yaml`, `prod:\n${KEYSTONE}  retire: {${setting}}\n`);
+    const r = await runDibctl(['validate', '--upload-config', file], { cwd: tree.root, env: envWithout() });
+    expect(r.code).toBe(10);
+    expect(r.stderr).toContain(says);
+  });
+});
+
+describe('retry keys in upload.yaml', () => {
+  const tree = new TempTree('dibctl-retry-');
+  afterAll(() => tree.remove());
+
+  it('reads attempts and the longest pause, with defaults', () => {
+    const file = tree.write('a/upload.yaml', `one:\n${KEYSTONE}  retry: {attempts: 3, upload_attempts: 2, max_interval: 1m}\ntwo:\n${KEYSTONE}  retry: {max_interval: 0}\nthree:\n${KEYSTONE}`);
+    const opts = { uploadConfig: file, env: envWithout() };
+    expect(loadUploadEnvironment('one', opts).retry).toEqual({ attempts: 3, uploadAttempts: 2, maxIntervalSeconds: 60 });
+    // a pause of at least a second, so a cloud that is down is not hammered
+    expect(loadUploadEnvironment('two', opts).retry).toEqual({ attempts: 12, uploadAttempts: 6, maxIntervalSeconds: 1 });
+    expect(loadUploadEnvironment('three', opts).retry).toEqual({ attempts: 12, uploadAttempts: 6, maxIntervalSeconds: 30 });
+  });
+
+  it.each([
+    ['zero attempts', 'attempts: 0', 'prod.retry.attempts: must be an integer >= 1'],
+    ['fractional upload attempts', 'upload_attempts: 1.5', 'prod.retry.upload_attempts: must be an integer >= 1'],
+    ['a pause that is not a duration', 'max_interval: soon', 'prod.retry.max_interval: must be a duration'],
+    ['a misspelt key', 'max-attempts: 3', 'prod.retry.max-attempts'],
+  ])('refuses %s with exit 10 and the key path', async (_what, setting, says) => {
+    const file = tree.write(`b/${setting.replace(/\W/g, '')}.yaml`, `prod:\n${KEYSTONE}  retry: {${setting}}\n`);
     const r = await runDibctl(['validate', '--upload-config', file], { cwd: tree.root, env: envWithout() });
     expect(r.code).toBe(10);
     expect(r.stderr).toContain(says);

@@ -205,6 +205,22 @@ describe('dibctl upload', () => {
     expect(b.stderr).not.toMatch(/at .*\.js:\d+/);
   });
 
+  it('rides out a region that is down for a few seconds', async () => {
+    const count = f().images('RegionOne').length;
+    f().emu.faults.set({ failingRegions: ['RegionOne'] });
+    const back = setTimeout(() => f().emu.faults.reset(), 4_000);
+    try {
+      const r = await f().cli(['--json', 'upload', 'base', 'one']);
+      expect(r.code).toBe(0);
+      const id = (JSON.parse(r.stdout) as { imageId: string }).imageId;
+      expect(f().images('RegionOne').filter((i) => i.id === id)).toHaveLength(1);
+      expect(f().images('RegionOne').length).toBe(count + 1);
+    } finally {
+      clearTimeout(back);
+      f().emu.faults.reset();
+    }
+  });
+
   it('fails with the cloud message when the region is down, leaving no image behind', async () => {
     f().emu.faults.set({ failingRegions: ['RegionTwo'] });
     try {
