@@ -3,6 +3,7 @@
  * and renders its result. Config is read here first, so a bad file or label
  * fails at once with its exit code (the worker reads it again by location).
  */
+import { RetryNotices } from '../retries';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { WorkflowHandle } from '@temporalio/client';
@@ -66,12 +67,14 @@ export function progressLine(what: string, p: UploadHeartbeat): string {
 export async function resultWithProgress<T>(session: Session, handle: WorkflowHandle, o: Output, label: (activityId: string) => string, activityType = 'uploadImageFile'): Promise<T> {
   let done = false;
   const seen = new Map<string, string>();
+  const retries = new RetryNotices(o);
   const watch = (async () => {
     while (!done) {
       await new Promise((r) => setTimeout(r, 1000));
       if (done) break;
       try {
         const desc = await handle.describe();
+        retries.report(desc);
         for (const a of desc.raw.pendingActivities ?? []) {
           if (a.activityType?.name !== activityType || !a.heartbeatDetails?.payloads?.length) continue;
           const [p] = (await decodeArrayFromPayloads(session.client.options.loadedDataConverter, a.heartbeatDetails.payloads)) as UploadHeartbeat[];

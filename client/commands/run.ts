@@ -3,6 +3,7 @@
  * test, publish to every environment in parallel, obsolete, hand to retirement —
  * with its stage and upload progress shown as it goes.
  */
+import { RetryNotices } from '../retries';
 import path from 'node:path';
 import { WorkflowFailedError, WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
@@ -75,6 +76,7 @@ export function regionLines(r: LifecycleResult): string[] {
 async function watch(session: Session, handle: WorkflowHandle, envs: string[], o: Output, done: () => boolean): Promise<void> {
   let stage = '';
   const seen = new Map<string, string>();
+  const retries = new RetryNotices(o);
   while (!done()) {
     await new Promise((r) => setTimeout(r, 1000));
     if (done()) break;
@@ -85,9 +87,14 @@ async function watch(session: Session, handle: WorkflowHandle, envs: string[], o
     } catch {
       // not started yet or finished
     }
+    if (stage.startsWith('testing')) {
+      const desc = await session.client.workflow.getHandle(`${handle.workflowId}-test`).describe().catch(() => undefined);
+      if (desc) retries.report(desc, 'the test');
+    }
     for (const env of envs) {
       try {
         const desc = await session.client.workflow.getHandle(`${handle.workflowId}-publish-${env}`).describe();
+        retries.report(desc, env);
         for (const a of desc.raw.pendingActivities ?? []) {
           if (a.activityType?.name !== 'uploadImageFile' || !a.heartbeatDetails?.payloads?.length) continue;
           const [p] = (await decodeArrayFromPayloads(session.client.options.loadedDataConverter, a.heartbeatDetails.payloads)) as UploadHeartbeat[];

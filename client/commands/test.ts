@@ -4,6 +4,7 @@
  * code dibctl used (0, 50, 60, 70, 71, 80, ...). Ctrl-C cancels the workflow;
  * its cleanup still runs and is printed.
  */
+import { RetryNotices } from '../retries';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -149,6 +150,7 @@ export async function imageTest(session: Session, label: string, opts: TestOptio
     const dir = await testLogDir(handle);
     if (dir) tests = new LogDirTail(dir, o.out);
   };
+  const retries = new RetryNotices(o);
   let cancelRequested = false;
   void interrupted.then(async () => {
     cancelRequested = true;
@@ -170,6 +172,8 @@ export async function imageTest(session: Session, label: string, opts: TestOptio
     const s = await queryStatus(handle);
     await followTests(s);
     print(s);
+    const desc = await handle.describe().catch(() => undefined);
+    if (desc) retries.report(desc);
     if (s?.hold && !handledHold && !cancelRequested) {
       handledHold = true;
       const interactive = mode === 'shell' || opts.shell;

@@ -212,6 +212,8 @@ describe('dibctl upload', () => {
     try {
       const r = await f().cli(['--json', 'upload', 'base', 'one']);
       expect(r.code).toBe(0);
+      // the operator sees why it takes longer
+      expect(r.stderr).toMatch(/^Retrying uploadImageFile \(attempt [2-6] of 6\): Glance answered 503/m);
       const id = (JSON.parse(r.stdout) as { imageId: string }).imageId;
       expect(f().images('RegionOne').filter((i) => i.id === id)).toHaveLength(1);
       expect(f().images('RegionOne').length).toBe(count + 1);
