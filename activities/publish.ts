@@ -308,7 +308,7 @@ export function createPublishActivities(deps: CloudDeps = {}) {
       args: [{ environment: input.environment, config: input.config }],
       signal: 'addImages',
       signalArgs: [input.images],
-      searchAttributes: { DibctlEnvironment: [input.environment] },
+      searchAttributes: { DibctlEnvironments: [input.environment] },
     });
     return workflowId;
   }

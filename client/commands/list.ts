@@ -1,6 +1,6 @@
 /**
  * `list [--label X] [--environment E] [--running]`: image lifecycles found by
- * their search attributes (DibctlLabel, DibctlEnvironment), with the stage of
+ * their search attributes (DibctlLabel, DibctlEnvironments), with the stage of
  * running ones.
  */
 import { Output, printJson, table } from '../render';
@@ -21,7 +21,7 @@ function quoted(value: string): string {
 export function lifecycleQuery(opts: Pick<ListOptions, 'label' | 'environment' | 'running'>): string {
   const parts = [`WorkflowType = 'imageLifecycleWorkflow'`];
   if (opts.label) parts.push(`DibctlLabel = ${quoted(opts.label)}`);
-  if (opts.environment) parts.push(`DibctlEnvironment = ${quoted(opts.environment)}`);
+  if (opts.environment) parts.push(`DibctlEnvironments = ${quoted(opts.environment)}`);
   if (opts.running) parts.push(`ExecutionStatus = 'Running'`);
   return parts.join(' AND ');
 }
@@ -34,7 +34,7 @@ export async function list(session: Session, opts: ListOptions, o: Output): Prom
     const row = {
       workflowId: wf.workflowId,
       label: String(sa.DibctlLabel?.[0] ?? ''),
-      environments: (sa.DibctlEnvironment ?? []).map(String).join(','),
+      environments: (sa.DibctlEnvironments ?? []).map(String).join(','),
       status: wf.status.name,
       started: wf.startTime.toISOString(),
     } as (typeof rows)[number];

@@ -129,7 +129,7 @@ export async function upload(session: Session, label: string, environment: strin
     taskQueue: session.taskQueue,
     workflowId: `dibctl-upload-${label}-${environment}-${shortId()}`,
     args: [{ imageLabel: label, environment, config, ...(filename ? { filename } : {}), fileQueue: hostTaskQueue(session.taskQueue), obsolete: opts.obsolete }],
-    searchAttributes: { DibctlLabel: [label], DibctlEnvironment: [environment] },
+    searchAttributes: { DibctlLabel: [label], DibctlEnvironments: [environment] },
   });
   const result = await resultWithProgress<PublishResult>(session, handle, o, () => `Uploading '${name}' to ${environment}`);
   if (o.json) printJson(o, { workflowId: handle.workflowId, ...result });
@@ -145,7 +145,7 @@ export async function markObsolete(session: Session, environment: string, imageI
     taskQueue: session.taskQueue,
     workflowId: `dibctl-mark-obsolete-${environment}-${imageId}-${shortId()}`,
     args: [{ environment, config, imageId }],
-    searchAttributes: { DibctlEnvironment: [environment] },
+    searchAttributes: { DibctlEnvironments: [environment] },
   });
   const result = await resultWithProgress<{ image: { id: string; name: string }; retirementWorkflowId?: string }>(session, handle, o, () => '');
   if (o.json) printJson(o, result);
@@ -172,7 +172,7 @@ export async function rotate(session: Session, environment: string, imageLabel: 
     taskQueue: session.taskQueue,
     workflowId: `dibctl-rotate-${environment}${imageLabel ? `-${imageLabel}` : ''}-${shortId()}`,
     args: [{ environment, config, ...(names ? { names } : {}), dryRun: Boolean(opts.dryRun) }],
-    searchAttributes: { DibctlEnvironment: [environment], ...(imageLabel ? { DibctlLabel: [imageLabel] } : {}) },
+    searchAttributes: { DibctlEnvironments: [environment], ...(imageLabel ? { DibctlLabel: [imageLabel] } : {}) },
   });
   const result = await resultWithProgress<RotateResult>(session, handle, o, () => '');
   if (o.json) {

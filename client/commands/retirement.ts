@@ -62,7 +62,7 @@ export async function retirement(session: Session, environment: string, opts: Co
       args: [{ environment, config }],
       signal: 'checkNow',
       signalArgs: [],
-      searchAttributes: { DibctlEnvironment: [environment] },
+      searchAttributes: { DibctlEnvironments: [environment] },
     });
     const deadline = Date.now() + 120_000;
     for (;;) {

@@ -117,7 +117,7 @@ export async function run(session: Session, label: string, opts: RunOptions, o: 
     taskQueue: session.taskQueue,
     workflowId,
     args: [input],
-    searchAttributes: { DibctlLabel: [label], DibctlEnvironment: input.uploadEnvironments },
+    searchAttributes: { DibctlLabel: [label], DibctlEnvironments: input.uploadEnvironments },
   });
   o.err(`Image lifecycle ${workflowId} (dibctl status ${workflowId})`);
   let finished = false;

@@ -73,7 +73,7 @@ export async function scheduleCreate(session: Session, label: string, opts: Sche
         workflowId: `dibctl-run-${label}`,
         taskQueue: session.taskQueue,
         args: [input],
-        searchAttributes: { DibctlLabel: [label], DibctlEnvironment: input.uploadEnvironments },
+        searchAttributes: { DibctlLabel: [label], DibctlEnvironments: input.uploadEnvironments },
       },
       policies: { overlap, catchupWindow: seconds('--catchup-window', opts.catchupWindow) * 1000 },
       state: { paused: Boolean(opts.paused), ...(opts.paused ? { note: 'created paused' } : {}) },
