@@ -221,9 +221,14 @@ export function createPublishActivities(deps: CloudDeps = {}) {
       const same = (await cloud.image.findImagesByName(input.name, owner ? { owner } : {})).filter((i) => !owner || i.owner === owner);
       const keepId = input.keepId ?? [...same].sort((a, b) => b.created_at.localeCompare(a.created_at))[0]?.id;
       const out: ObsoletedImage[] = [];
+      if (!keepId) return out;
+      // Renamed images no longer match the name: those an earlier attempt of this step obsoleted
+      // are found by the image that replaced them, so the retirement still gets every one.
+      const earlier = (await cloud.image.findImagesByProperty(OBSOLETED_FOR_PROPERTY, keepId, owner ? { owner } : {})).filter((i) => !owner || i.owner === owner);
+      for (const img of earlier) if (img.id !== keepId) out.push({ id: img.id, name: img.name ?? `${OBSOLETE_PREFIX}${input.name}` });
       for (const img of same) {
-        if (img.id === keepId) continue;
-        await markObsolete(cloud, img);
+        if (img.id === keepId || out.some((o) => o.id === img.id)) continue;
+        await markObsolete(cloud, img, { [OBSOLETED_FOR_PROPERTY]: keepId });
         out.push({ id: img.id, name: `${OBSOLETE_PREFIX}${input.name}` });
       }
       return out;
@@ -394,11 +399,14 @@ export interface ObsoleteSurvey {
 
 export type DeleteVerdict = { imageId: string; outcome: 'deleted' | 'gone' } | { imageId: string; outcome: 'kept'; reason: string };
 
-async function markObsolete(cloud: Cloud, img: Image): Promise<Image> {
+/** Image property naming the image that replaced an obsoleted one. */
+export const OBSOLETED_FOR_PROPERTY = 'dibctl_obsoleted_for';
+
+async function markObsolete(cloud: Cloud, img: Image, extra: Record<string, string> = {}): Promise<Image> {
   const name = img.name ?? '';
   const newName = name.startsWith(OBSOLETE_PREFIX) ? name : `${OBSOLETE_PREFIX}${name}`;
-  if (newName === name && propertyIsTrue(img.obsolete)) return img;
-  return cloud.image.updateImage(img.id, { name: newName, properties: { obsolete: 'true' } }, img);
+  if (newName === name && propertyIsTrue(img.obsolete) && Object.entries(extra).every(([k, v]) => img[k] === v)) return img;
+  return cloud.image.updateImage(img.id, { name: newName, properties: { obsolete: 'true', ...extra } }, img);
 }
 
 /** Image id → number of servers (every project) booted from it. */

@@ -25,7 +25,13 @@ function countsLine(c: AuditCounts): string {
 
 /** A run is bad when the cloud is left wrong, or when it could not be judged. */
 export function isBad(r: RunReport): boolean {
-  return r.outcome === 'harness-error' || r.outcome === 'unfinished' || Object.values(r.counts).some((n) => n > 0);
+  return (
+    r.outcome === 'harness-error' ||
+    r.outcome === 'unfinished' ||
+    // a lifecycle that succeeded into a wrong end state (an image not published, not obsoleted, lost by retirement)
+    (r.outcome === 'completed' && !r.correct) ||
+    Object.values(r.counts).some((n) => n > 0)
+  );
 }
 
 export async function campaign(seeds: number[], write: (line: string) => void, opts: { windowMs?: number } = {}): Promise<CampaignResult> {

@@ -517,7 +517,14 @@ export async function chaosRun(opts: RunOptions): Promise<RunReport> {
       for (const r of audit.regions) {
         if (r.published.length !== 1) report.problems.push(`${r.region}: ${r.published.length} current active images with the file's checksum`);
         if (r.obsoleted < 2) report.problems.push(`${r.region}: older copies not marked obsolete`);
-        if (!r.retired) report.problems.push(`${r.region}: the unused older copy was not deleted by a retirement check after the faults`);
+        if (!r.retired) {
+          const environment = Object.keys(UPLOAD_ENVS).find((e) => UPLOAD_ENVS[e] === r.region) ?? r.region;
+          const status = await ctx.client.workflow
+            .getHandle(`dibctl-retirement-${environment}`)
+            .query<{ checks: number; held: Array<{ id: string; reason: string }>; lastCheck?: { at: number; problem?: string } }>('retirementStatus')
+            .catch((err: unknown) => `no status: ${String(err)}`);
+          report.problems.push(`${r.region}: the unused older copy was not deleted by a retirement check after the faults (retirement: ${JSON.stringify(status)})`);
+        }
       }
     } else {
       report.problems.push(report.outcome === 'failed' ? `lifecycle failed: ${report.failure}` : 'lifecycle did not end in time');

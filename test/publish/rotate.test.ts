@@ -2,6 +2,9 @@
  * `dibctl rotate`, `rotate-single` and `mark-obsolete` end to end, with the
  * reference's exact output lines.
  */
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { OBSOLETED_FOR_PROPERTY, ObsoletedImage, createPublishActivities } from '../../activities/publish';
+import { envWithout } from '../config/helpers';
 import { usePublishFixture } from './fixture';
 import { bootFrom, deleteServer, makeImage } from './images';
 
@@ -98,5 +101,27 @@ describe('dibctl rotate', () => {
   it('exits 11 for an environment that is not configured', async () => {
     const r = await f().cli(['rotate', 'nowhere']);
     expect(r.code).toBe(11);
+  });
+});
+
+describe('obsoleting the older copies after an upload', () => {
+  it('a retried step still hands over the copies an earlier attempt renamed before it died', async () => {
+    const admin = await f().cloud('admin');
+    const first = await makeImage(admin, 'Retried Image');
+    const second = await makeImage(admin, 'Retried Image');
+    const current = await makeImage(admin, 'Retried Image');
+    // the earlier attempt renamed the first copy, then its worker died
+    await admin.image.updateImage(first.id, { name: 'Obsolete Retried Image', properties: { obsolete: 'true', [OBSOLETED_FOR_PROPERTY]: current.id } });
+    const acts = createPublishActivities({ env: envWithout() });
+    const input = { environment: 'one', config: { cwd: f().tree.root }, name: 'Retried Image', keepId: current.id };
+    const out: ObsoletedImage[] = await new MockActivityEnvironment().run(acts.obsoleteOlderImages, input);
+    expect(out.map((o) => o.id).sort()).toEqual([first.id, second.id].sort());
+    expect(out.every((o) => o.name === 'Obsolete Retried Image')).toBe(true);
+    // yet another attempt finds the same two and renames nothing more
+    const again: ObsoletedImage[] = await new MockActivityEnvironment().run(acts.obsoleteOlderImages, input);
+    expect(again.map((o) => o.id).sort()).toEqual(out.map((o) => o.id).sort());
+    const after = await admin.image.getImage(second.id);
+    expect(after).toMatchObject({ name: 'Obsolete Retried Image', obsolete: 'true', [OBSOLETED_FOR_PROPERTY]: current.id });
+    expect((await admin.image.getImage(current.id)).name).toBe('Retried Image');
   });
 });
