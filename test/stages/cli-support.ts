@@ -1,6 +1,7 @@
 /** Runs `dibctl` against a stage test's dev server and emulator project, and reads what the cloud holds. */
 import { ChildProcess, spawn } from 'node:child_process';
 import { Emulator } from '../../emulator';
+import { connectCloud } from '../../openstack';
 import { DIBCTL_BIN, cleanTemporalEnv } from '../support/cli';
 import type { TestTemporal } from '../support/temporal';
 import { StageProject } from './fixture';
@@ -59,6 +60,19 @@ export function dibctlObjects(emu: Emulator): { servers: string[]; keypairs: str
 }
 
 export const NOTHING_LEFT = { servers: [], keypairs: [], images: [] };
+
+/** Removes what a test deliberately kept (dibctlObjects' answer), as the emulator's user. */
+export async function removeByHand(emu: Emulator, left: { servers: string[]; keypairs: string[]; images: string[] }): Promise<void> {
+  const u = emu.user;
+  const cloud = await connectCloud({ authUrl: emu.authUrl, username: u.username, password: u.password, projectName: u.projectName, userDomainName: u.userDomainName, projectDomainName: u.projectDomainName });
+  try {
+    for (const s of left.servers) await cloud.compute.deleteServer(s);
+    for (const k of left.keypairs) await cloud.compute.deleteKeypair(k);
+    for (const i of left.images) await cloud.image.deleteImage(i);
+  } finally {
+    cloud.close();
+  }
+}
 
 /** The workflow id dibctl test prints on stderr. */
 export function workflowIdOf(stderr: string): string {

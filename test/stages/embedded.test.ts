@@ -2,10 +2,9 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Emulator, startEmulator } from '../../emulator';
-import { connectCloud } from '../../openstack';
 import { freePort } from '../../temporal/free-port';
 import { cleanTemporalEnv, runDibctl } from '../support/cli';
-import { NOTHING_LEFT, configArgs, dibctlObjects } from './cli-support';
+import { NOTHING_LEFT, configArgs, dibctlObjects, removeByHand } from './cli-support';
 import { StageProject, stageProject } from './fixture';
 
 describe('dibctl test with nothing configured (ephemeral server, worker in the command)', () => {
@@ -55,11 +54,6 @@ describe('dibctl test with nothing configured (ephemeral server, worker in the c
     const left = dibctlObjects(emu);
     expect(left.servers).toHaveLength(1);
     expect(left.keypairs).toHaveLength(1);
-    const u = emu.user;
-    const cloud = await connectCloud({ authUrl: emu.authUrl, username: u.username, password: u.password, projectName: u.projectName, userDomainName: u.userDomainName, projectDomainName: u.projectDomainName });
-    for (const s of left.servers) await cloud.compute.deleteServer(s);
-    for (const k of left.keypairs) await cloud.compute.deleteKeypair(k);
-    for (const i of left.images) await cloud.image.deleteImage(i);
-    cloud.close();
+    await removeByHand(emu, left);
   });
 });

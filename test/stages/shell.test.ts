@@ -6,7 +6,7 @@ import { Emulator, startEmulator } from '../../emulator';
 import { connectCloud } from '../../openstack';
 import { runDibctl, runDibctlInTerminal } from '../support/cli';
 import { useTemporal } from '../support/temporal';
-import { NOTHING_LEFT, configArgs, dibctlEnv, dibctlObjects } from './cli-support';
+import { NOTHING_LEFT, configArgs, dibctlEnv, dibctlObjects, removeByHand } from './cli-support';
 import { StageProject, stageProject } from './fixture';
 
 describe('interactive shells on the test instance (through a pseudo-terminal)', () => {
@@ -37,15 +37,6 @@ describe('interactive shells on the test instance (through a pseudo-terminal)', 
   const shellSession = (p: StageProject, args: string[], typed: string) =>
     runDibctlInTerminal([...args, ...configArgs(p)], { cwd: p.dir, env: dibctlEnv(temporal(), stateDir), ready: /Opening a shell/, typed });
 
-  async function removeByHand(left: { servers: string[]; keypairs: string[]; images: string[] }): Promise<void> {
-    const u = emu.user;
-    const cloud = await connectCloud({ authUrl: emu.authUrl, username: u.username, password: u.password, projectName: u.projectName, userDomainName: u.userDomainName, projectDomainName: u.projectDomainName });
-    for (const s of left.servers) await cloud.compute.deleteServer(s);
-    for (const k of left.keypairs) await cloud.compute.deleteKeypair(k);
-    for (const i of left.images) await cloud.image.deleteImage(i);
-    cloud.close();
-  }
-
   it('test --shell opens a shell after a failure; exit 42 keeps instance and key, prints how to reach them, exits 80', async () => {
     const p = await project('exit 1');
     const r = await shellSession(p, ['test', 'cirros', '--shell'], 'exit 42\n');
@@ -58,7 +49,7 @@ describe('interactive shells on the test instance (through a pseudo-terminal)', 
     expect(left.servers).toHaveLength(1);
     expect(left.keypairs).toHaveLength(1);
     expect(left.images).toEqual([]);
-    await removeByHand(left);
+    await removeByHand(emu, left);
   });
 
   it('test --shell: leaving the shell normally removes everything', async () => {
