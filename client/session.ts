@@ -14,7 +14,8 @@ import { dataConverterFromEnv } from '../temporal/codec';
 import { DevServer, startDevServer } from '../temporal/dev-server';
 import { tcpAccepts } from '../temporal/free-port';
 import type { ActivityDeps } from '../activities';
-import { DEFAULT_TASK_QUEUE, createDibctlWorkers, runWorkers } from '../worker/worker';
+import { DEFAULT_TASK_QUEUE } from '../common/ids';
+import { createDibctlWorkers, runWorkers } from '../worker/worker';
 
 export type SessionMode = 'configured' | 'local' | 'embedded';
 

@@ -55,3 +55,6 @@ export function describeError(err: unknown): string {
   if (err instanceof Error) return err.message || err.name;
   return String(err);
 }
+
+export { causeChain, detailsOf, exitCodeOf, failureOf, hasCause } from './failure';
+export type { FailureDetails, FailureSummary } from './failure';

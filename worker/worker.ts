@@ -8,14 +8,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
 import { createActivities, ActivityDeps } from '../activities';
+import { DEFAULT_TASK_QUEUE, hostTaskQueue } from '../common/ids';
 import { projectRoot } from '../common/project';
 import { dataConverterFromEnv } from '../temporal/codec';
 
-export const DEFAULT_TASK_QUEUE = 'dibctl';
-
 /** The task queue only the worker on this host polls (one per shared queue). */
-export function hostTaskQueue(sharedQueue: string = DEFAULT_TASK_QUEUE, hostname: string = os.hostname()): string {
-  return `${sharedQueue}@${hostname}`;
+export function localHostQueue(sharedQueue: string = DEFAULT_TASK_QUEUE): string {
+  return hostTaskQueue(sharedQueue, os.hostname());
 }
 
 /** The prebuilt workflow bundle (`npm run build`), else the sources to bundle now. */
@@ -48,7 +47,7 @@ export async function createDibctlWorkers(opts: DibctlWorkerOptions): Promise<Wo
   };
   const source = workflowSource();
   const main = await Worker.create({ ...common, ...source, taskQueue: shared, maxCachedWorkflows: 200 });
-  const host = await Worker.create({ ...common, ...source, taskQueue: hostTaskQueue(shared), maxCachedWorkflows: 20 });
+  const host = await Worker.create({ ...common, ...source, taskQueue: localHostQueue(shared), maxCachedWorkflows: 20 });
   return [main, host];
 }
 

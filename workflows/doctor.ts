@@ -1,11 +1,9 @@
-import { proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
-import type { Activities, CheckResult, HostInfo, HostTool } from '../activities';
+import { setHandler, workflowInfo } from '@temporalio/workflow';
+import type { CheckResult, HostInfo, HostTool } from '../activities';
+import { doctorSteps } from './activity-options';
 import { stageQuery } from './queries';
 
-const short = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { maximumAttempts: 3 },
-});
+const short = doctorSteps();
 
 export interface DoctorInput {
   /** Directory where image files are built and read. */

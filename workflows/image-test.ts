@@ -9,24 +9,22 @@
  * timer) for the operator's `keep` or `discard` signal.
  */
 import {
-  ActivityCancellationType,
-  ActivityFailure,
-  ActivityOptions,
   ApplicationFailure,
   CancellationScope,
   condition,
   defineQuery,
   defineSignal,
   isCancellation,
-  proxyActivities,
   setHandler,
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities, ConfigLocation, CloudRef, InstanceFacts, StageFailureDetails, TestEntryResult } from '../activities';
+import type { ConfigLocation, CloudRef, InstanceFacts, StageFailureDetails, TestEntryResult } from '../activities';
 import type { ImageTestPlan } from '../config';
 import { stageQuery } from './queries';
-import { KEEP_ALIVE_TIMEOUT } from './retry';
+import { failureOf, FailureSummary } from '../errors/failure';
+import { testImageBuildId } from '../common/ids';
+import { imageTestSteps } from './activity-options';
 
 export const DEFAULT_HOLD_SECONDS = 24 * 3600;
 
@@ -97,12 +95,6 @@ export const keepSignal = defineSignal('keep');
 export const discardSignal = defineSignal('discard');
 export const imageTestStatusQuery = defineQuery<ImageTestStatus>('imageTestStatus');
 
-interface Failure {
-  exitCode: number;
-  message: string;
-  type: string;
-}
-
 type Resource = 'instance' | 'ssh key' | 'image' | 'key files';
 
 interface Compensation {
@@ -113,30 +105,12 @@ interface Compensation {
 
 const EXIT_TESTS_FAILED = 80;
 
-/** The failure an error stands for: exit code from the activity's details, message from the innermost cause. */
-function failureOf(err: unknown): Failure {
-  let cur: unknown = err;
-  let exitCode: number | undefined;
-  let message = err instanceof Error ? err.message : String(err);
-  let type = err instanceof Error ? err.name : 'Error';
-  for (let depth = 0; cur && depth < 8; depth++) {
-    if (cur instanceof ApplicationFailure) {
-      const d = cur.details?.[0] as Partial<StageFailureDetails> | undefined;
-      if (exitCode === undefined && d && typeof d.exitCode === 'number') exitCode = d.exitCode;
-      if (cur.type) type = cur.type;
-    }
-    if (cur instanceof Error && cur.message && !(cur instanceof ActivityFailure)) message = cur.message;
-    cur = (cur as { cause?: unknown }).cause;
-  }
-  return { exitCode: exitCode ?? 1, message, type };
-}
-
 export async function imageTestWorkflow(input: ImageTestInput): Promise<ImageTestResult> {
   const { plan } = input;
   const info = workflowInfo();
   const workflowId = info.workflowId;
   const name = `DIBCTL-${uuid4()}`;
-  const buildId = `${workflowId}/test`;
+  const buildId = testImageBuildId(workflowId);
   const cloud: CloudRef = { kind: 'test', environment: plan.environment.label, config: input.config };
   const t = plan.timeouts;
   const mode = input.mode ?? 'test';
@@ -162,50 +136,10 @@ export async function imageTestWorkflow(input: ImageTestInput): Promise<ImageTes
     else keepRequested = false;
   });
 
-  // Activity options by kind (durations in ms). Steps on the host queue read or write files there.
-  // Cloud trouble (unreachable, 5xx, 409, 429) is retried until the step's overall limit; errors an
-  // operator must fix are final (the activities mark them non-retryable).
-  const s = (seconds: number) => seconds * 1000;
-  const retry = { initialInterval: 1000, maximumInterval: 10_000 };
-  const onHost = (o: Parameters<typeof proxyActivities>[0]) => proxyActivities<Activities>({ taskQueue: input.hostQueue, ...o });
-  const upload = onHost({
-    startToCloseTimeout: s(t.uploadTimeout + 60),
-    scheduleToCloseTimeout: s(3 * (t.uploadTimeout + 60)),
-    heartbeatTimeout: '30s',
-    retry,
-  });
-  // steps without progress of their own still heartbeat (the activities keep alive): a killed
-  // worker's step is retried on another within KEEP_ALIVE_TIMEOUT, not after its time limit
-  const hostShort = onHost({ startToCloseTimeout: '1 minute', scheduleToCloseTimeout: '5 minutes', heartbeatTimeout: KEEP_ALIVE_TIMEOUT, retry });
-  const boot = onHost({ startToCloseTimeout: s(t.createTimeout + 60), scheduleToCloseTimeout: s(3 * (t.createTimeout + 60)), heartbeatTimeout: KEEP_ALIVE_TIMEOUT, retry });
-  const portWait = onHost({ startToCloseTimeout: s(t.portWaitTimeout + 30), heartbeatTimeout: '20s', retry: { ...retry, maximumAttempts: 2 } });
-  const testsTotal = plan.image.tests.testsList.reduce((sum, x) => sum + (x.timeout || 300), 0) + 300 * plan.image.externalTests.length;
-  // On cancellation wait until the tests' process groups are gone before cleaning up under them.
-  const tests = onHost({
-    startToCloseTimeout: s(testsTotal + 120),
-    heartbeatTimeout: '10s',
-    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-    retry: { ...retry, maximumAttempts: 2 },
-  });
-  const keypair = proxyActivities<Activities>({
-    startToCloseTimeout: s(Math.max(t.keypairTimeout, 1) + 30),
-    scheduleToCloseTimeout: s(3 * (Math.max(t.keypairTimeout, 1) + 30)),
-    heartbeatTimeout: KEEP_ALIVE_TIMEOUT,
-    retry,
-  });
-  const short = proxyActivities<Activities>({ startToCloseTimeout: '1 minute', scheduleToCloseTimeout: '3 minutes', heartbeatTimeout: KEEP_ALIVE_TIMEOUT, retry });
-  const active = proxyActivities<Activities>({ startToCloseTimeout: s(t.activeTimeout + 60), scheduleToCloseTimeout: s(2 * (t.activeTimeout + 60)), heartbeatTimeout: '10s', retry });
-  const cleanupOpts: ActivityOptions = {
-    startToCloseTimeout: s(Math.max(t.cleanupTimeout, 5)),
-    scheduleToCloseTimeout: s(Math.max(t.cleanupTimeout, 5) * 2 + 10),
-    heartbeatTimeout: KEEP_ALIVE_TIMEOUT,
-    retry,
-  };
-  const cleanup = proxyActivities<Activities>(cleanupOpts);
-  const cleanupOnHost = onHost(cleanupOpts);
+  const { upload, hostShort, boot, portWait, tests, keypair, short, active, cleanup, cleanupOnHost } = imageTestSteps(input.hostQueue, plan);
 
   const compensations: Compensation[] = [];
-  let failure: Failure | undefined;
+  let failure: FailureSummary | undefined;
   let cancelled: unknown;
   let facts: InstanceFacts | undefined;
   let imageId: string | undefined;

@@ -4,7 +4,7 @@ export type { DoctorInput, DoctorReport } from './doctor';
 export { stageQuery } from './queries';
 export { publishWorkflow, markObsoleteWorkflow, rotateWorkflow, transferWorkflow } from './publish';
 export type { PublishInput, PublishResult, MarkObsoleteInput, RotateInput, RotateResult } from './publish';
-export { retirementWorkflow, addImagesSignal, checkNowSignal, retirementStatusQuery } from './retirement';
+export { retirementWorkflow, addImagesSignal, checkNowUpdate, retirementStatusQuery } from './retirement';
 export type { HeldImage, RetirementCheck, RetirementInput, RetirementStatus } from './retirement';
 export { imageTestWorkflow, keepSignal, discardSignal, imageTestStatusQuery } from './image-test';
 export type { ImageTestInput, ImageTestResult, ImageTestStatus, ImageTestFailureDetails, HeldResources, HoldState } from './image-test';

@@ -6,17 +6,15 @@
  * per region what happened, and the workflow fails (after all regions finished)
  * when any region failed, carrying that result.
  */
-import { ApplicationFailure, executeChild, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
-import type { Activities, ConfigLocation, StageFailureDetails } from '../activities';
-import type { ImageBuildResult } from './build';
-import type { ImageTestResult } from './image-test';
-import type { PublishResult } from './publish';
+import { ApplicationFailure, executeChild, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { ConfigLocation } from '../activities';
+import { lifecycleChildren } from '../common/ids';
+import { failureOf, FailureDetails } from '../errors/failure';
+import { lifecyclePlanSteps } from './activity-options';
+import { imageBuildWorkflow } from './build';
+import { imageTestWorkflow } from './image-test';
+import { publishWorkflow, PublishResult } from './publish';
 import { stageQuery } from './queries';
-import { KEEP_ALIVE_TIMEOUT } from './retry';
-
-function onHost(queue: string) {
-  return proxyActivities<Activities>({ taskQueue: queue, scheduleToStartTimeout: '5 minutes', startToCloseTimeout: '2 minutes', heartbeatTimeout: KEEP_ALIVE_TIMEOUT, retry: { maximumAttempts: 3 } });
-}
 
 export interface LifecycleInput {
   label: string;
@@ -53,23 +51,13 @@ export interface LifecycleResult {
 }
 
 /** Failure details of a lifecycle whose publish failed in some region. */
-export interface LifecycleFailureDetails extends StageFailureDetails {
+export interface LifecycleFailureDetails extends FailureDetails {
   result: LifecycleResult;
 }
 
-function outcomeOf(err: unknown): { message: string; exitCode: number } {
-  let cur: unknown = err;
-  let message = err instanceof Error ? err.message : String(err);
-  let exitCode: number | undefined;
-  for (let depth = 0; cur && depth < 8; depth++) {
-    if (cur instanceof ApplicationFailure) {
-      const d = cur.details?.[0] as Partial<StageFailureDetails> | undefined;
-      if (exitCode === undefined && d && typeof d.exitCode === 'number') exitCode = d.exitCode;
-    }
-    if (cur instanceof Error && cur.message) message = cur.message;
-    cur = (cur as { cause?: unknown }).cause;
-  }
-  return { message, exitCode: exitCode ?? 1 };
+function outcome(err: unknown): { message: string; exitCode: number } {
+  const { message, exitCode } = failureOf(err);
+  return { message, exitCode };
 }
 
 export async function imageLifecycleWorkflow(input: LifecycleInput): Promise<LifecycleResult> {
@@ -77,7 +65,7 @@ export async function imageLifecycleWorkflow(input: LifecycleInput): Promise<Lif
   setHandler(stageQuery, () => stage);
   const id = workflowInfo().workflowId;
   let hostQueue = input.hostQueue;
-  const plan = await onHost(hostQueue).lifecyclePlan({
+  const plan = await lifecyclePlanSteps(hostQueue).lifecyclePlan({
     label: input.label,
     config: input.config,
     ...(input.filename ? { filename: input.filename } : {}),
@@ -90,7 +78,7 @@ export async function imageLifecycleWorkflow(input: LifecycleInput): Promise<Lif
   let built = false;
   if (plan.build) {
     stage = `building ${input.label}`;
-    const b: ImageBuildResult = await executeChild('imageBuildWorkflow', { workflowId: `${id}-build`, args: [{ build: plan.build, hostQueue }] });
+    const b = await executeChild(imageBuildWorkflow, { workflowId: lifecycleChildren.build(id), args: [{ build: plan.build, hostQueue }] });
     hostQueue = b.hostQueue;
     built = true;
   }
@@ -99,8 +87,8 @@ export async function imageLifecycleWorkflow(input: LifecycleInput): Promise<Lif
   if (plan.test) {
     stage = `testing ${input.label}`;
     // a failed test fails this workflow with the test's exit code: nothing is published
-    const t: ImageTestResult = await executeChild('imageTestWorkflow', {
-      workflowId: `${id}-test`,
+    const t = await executeChild(imageTestWorkflow, {
+      workflowId: lifecycleChildren.test(id),
       args: [{ plan: plan.test, config: input.config, hostQueue }],
     });
     tested = { name: t.name, passed: t.passed, tests: t.tests.length };
@@ -109,16 +97,16 @@ export async function imageLifecycleWorkflow(input: LifecycleInput): Promise<Lif
   stage = `publishing to ${input.uploadEnvironments.join(', ')}`;
   const settled = await Promise.allSettled(
     input.uploadEnvironments.map((environment) =>
-      executeChild('publishWorkflow', {
-        workflowId: `${id}-publish-${environment}`,
+      executeChild(publishWorkflow, {
+        workflowId: lifecycleChildren.publish(id, environment),
         args: [{ imageLabel: input.label, environment, config: input.config, filename: plan.file, fileQueue: hostQueue }],
-      }) as Promise<PublishResult>,
+      }),
     ),
   );
   const regions: RegionOutcome[] = settled.map((s, i) =>
     s.status === 'fulfilled'
       ? { environment: input.uploadEnvironments[i], ok: true, result: s.value }
-      : { environment: input.uploadEnvironments[i], ok: false, error: outcomeOf(s.reason) },
+      : { environment: input.uploadEnvironments[i], ok: false, error: outcome(s.reason) },
   );
   const failed = regions.filter((r) => !r.ok).map((r) => r.environment);
   const result: LifecycleResult = { workflowId: id, label: input.label, file: plan.file, built, ...(tested ? { tested } : {}), regions, failed };

@@ -3,42 +3,15 @@
  * rotate operations. Reading the image file happens on the task queue of the
  * host that holds it (`fileQueue`); everything else on the shared queue.
  */
-import { CancellationScope, proxyActivities, RetryPolicy, setHandler, workflowInfo } from '@temporalio/workflow';
-import type { Activities, ConfigLocation } from '../activities';
+import { CancellationScope, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { ConfigLocation } from '../activities';
 import type { DeleteVerdict, ObsoletedImage } from '../activities/publish';
 import type { TransferInput, TransferResult } from '../activities/transfer';
+import { publishBuildId } from '../common/ids';
+import { cloudSteps, fileHostSteps, publishUploadSteps, retryPolicies, transferSteps } from './activity-options';
 import { stageQuery } from './queries';
-import { CLOUD_RETRY, KEEP_ALIVE_TIMEOUT, LONG_STEP_RETRY, retryPolicies } from './retry';
-
-/** Short cloud steps, retried as `policy` says (by default CLOUD_RETRY). */
-function cloudSteps(policy: RetryPolicy = CLOUD_RETRY) {
-  return proxyActivities<Activities>({ startToCloseTimeout: '2 minutes', heartbeatTimeout: KEEP_ALIVE_TIMEOUT, retry: policy });
-}
 
 const short = cloudSteps();
-
-/** Activities on the host holding the file: a dead host makes them time out instead of hang. */
-function onHost(queue: string) {
-  return proxyActivities<Activities>({
-    taskQueue: queue,
-    scheduleToStartTimeout: '5 minutes',
-    startToCloseTimeout: '2 hours',
-    // a host killed mid-step is noticed in seconds, not after the 2 hours
-    heartbeatTimeout: '30 seconds',
-    retry: { maximumAttempts: 2 },
-  });
-}
-
-function uploadOn(queue: string, uploadTimeoutSeconds: number, retry: RetryPolicy) {
-  return proxyActivities<Activities>({
-    taskQueue: queue,
-    scheduleToStartTimeout: '5 minutes',
-    // the upload limit covers sending and Glance finishing; a minute more for finding or creating the image
-    startToCloseTimeout: `${uploadTimeoutSeconds + 60} seconds`,
-    heartbeatTimeout: '5 seconds',
-    retry,
-  });
-}
 
 export interface PublishInput {
   imageLabel: string;
@@ -77,7 +50,7 @@ export interface PublishResult {
 export async function publishWorkflow(input: PublishInput): Promise<PublishResult> {
   let stage = 'preparing the image file';
   setHandler(stageQuery, () => stage);
-  const host = onHost(input.fileQueue);
+  const host = fileHostSteps(input.fileQueue);
   const where = { environment: input.environment, config: input.config };
 
   const prepared = await host.prepareUpload({ imageLabel: input.imageLabel, environment: input.environment, config: input.config, filename: input.filename });
@@ -90,10 +63,10 @@ export async function publishWorkflow(input: PublishInput): Promise<PublishResul
     result = { environment: input.environment, name: prepared.name, external: true, members: [], obsoleted: [] };
   } else {
     stage = `uploading ${prepared.image.name} to ${input.environment}`;
-    const buildId = input.buildId ?? `${workflowInfo().workflowId}/publish/${input.environment}`;
+    const buildId = input.buildId ?? publishBuildId(workflowInfo().workflowId, input.environment);
     let upload;
     try {
-      upload = await uploadOn(input.fileQueue, prepared.timeoutSeconds, policies.upload).uploadImageFile({
+      upload = await publishUploadSteps(input.fileQueue, prepared.timeoutSeconds, policies.upload).uploadImageFile({
         cloud: { kind: 'upload', ...where },
         file: prepared.file,
         buildId,
@@ -190,12 +163,7 @@ export async function rotateWorkflow(input: RotateInput): Promise<RotateResult> 
 export async function transferWorkflow(input: Omit<TransferInput, 'transferId'>): Promise<TransferResult> {
   let stage = `copying ${input.imageId}`;
   setHandler(stageQuery, () => stage);
-  const copy = proxyActivities<Activities>({
-    startToCloseTimeout: '6 hours',
-    heartbeatTimeout: '30 seconds',
-    retry: LONG_STEP_RETRY,
-  });
-  const result = await copy.transferImage({ ...input, transferId: workflowInfo().workflowId });
+  const result = await transferSteps().transferImage({ ...input, transferId: workflowInfo().workflowId });
   stage = 'done';
   return result;
 }

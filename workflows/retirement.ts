@@ -7,17 +7,14 @@
  * delete. Without the right to list every project's servers it says so and
  * waits for the next check. It continues as new to keep its history small.
  */
-import { condition, continueAsNew, defineQuery, defineSignal, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
-import type { Activities, ConfigLocation, ObsoletedImage } from '../activities';
+import { allHandlersFinished, condition, continueAsNew, defineQuery, defineSignal, defineUpdate, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { ConfigLocation, ObsoletedImage } from '../activities';
 import type { RetirePolicy } from '../config/view';
+import { failureOf } from '../errors/failure';
+import { retirementSteps } from './activity-options';
 import { stageQuery } from './queries';
-import { CLOUD_RETRY, KEEP_ALIVE_TIMEOUT } from './retry';
 
-const short = proxyActivities<Activities>({
-  startToCloseTimeout: '5 minutes',
-  heartbeatTimeout: KEEP_ALIVE_TIMEOUT,
-  retry: CLOUD_RETRY,
-});
+const short = retirementSteps();
 
 export interface HeldImage {
   id: string;
@@ -58,21 +55,18 @@ export interface RetirementStatus {
 }
 
 export const addImagesSignal = defineSignal<[ObsoletedImage[]]>('addImages');
-export const checkNowSignal = defineSignal('checkNow');
+/** Runs a check now and returns it once it has run (a check under way when asked does not count: it may predate the request). */
+export const checkNowUpdate = defineUpdate<RetirementCheck>('checkNowAndWait');
 export const retirementStatusQuery = defineQuery<RetirementStatus>('retirementStatus');
+/** The fire-and-forget form that workflows started by earlier versions of the CLI may still receive. */
+const checkNowSignal = defineSignal('checkNow');
 
 /** Checks after which the workflow continues as new (its history stays small). */
 const CHECKS_PER_RUN = 50;
 const DEFAULT_POLICY: RetirePolicy = { checkEverySeconds: 6 * 3600, deleteAfterSeconds: 0, keep: 0 };
 
 function problemOf(err: unknown): string {
-  let cur: unknown = err;
-  let message = String(err);
-  for (let i = 0; cur && i < 8; i++) {
-    if (cur instanceof Error && cur.message) message = cur.message;
-    cur = (cur as { cause?: unknown }).cause;
-  }
-  return message;
+  return failureOf(err).message;
 }
 
 export async function retirementWorkflow(input: RetirementInput): Promise<void> {
@@ -81,6 +75,7 @@ export async function retirementWorkflow(input: RetirementInput): Promise<void> 
   let checks = input.checks ?? 0;
   let policy = input.policy;
   let checkRequested = false;
+  let checking = false;
   let nextCheckAt: number | undefined;
   let stage = 'waiting';
 
@@ -91,6 +86,12 @@ export async function retirementWorkflow(input: RetirementInput): Promise<void> 
   });
   setHandler(checkNowSignal, () => {
     checkRequested = true;
+  });
+  setHandler(checkNowUpdate, async () => {
+    const target = checks + (checking ? 2 : 1);
+    checkRequested = true;
+    await condition(() => checks >= target);
+    return lastCheck ?? { at: Date.now(), deleted: [], gone: [] };
   });
   setHandler(retirementStatusQuery, () => ({
     environment: input.environment,
@@ -175,9 +176,15 @@ export async function retirementWorkflow(input: RetirementInput): Promise<void> 
     await condition(() => checkRequested, every);
     checkRequested = false;
     stage = 'checking';
+    checking = true;
     await check();
+    checking = false;
     checks++;
-    if (checks % (input.checksPerRun ?? CHECKS_PER_RUN) === 0 || workflowInfo().continueAsNewSuggested) {
+    // a check asked for meanwhile runs first: its caller waits for it in this run
+    const due = checks % (input.checksPerRun ?? CHECKS_PER_RUN) === 0 || workflowInfo().continueAsNewSuggested;
+    if (due && !checkRequested) {
+      // callers waiting for this check get their answer before the history is handed on
+      await condition(allHandlersFinished);
       await continueAsNew<typeof retirementWorkflow>({ ...input, held: [...held.values()], lastCheck, checks, policy });
     }
   }

@@ -11,13 +11,14 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import { dibArguments, dibEnvironment } from '../../activities/build';
 import type { BuildHeartbeat, BuildInput } from '../../activities';
 import { ConfigError, loadImage } from '../../config';
-import { DibctlError, ExitCode } from '../../errors';
-import type { ImageBuildInput, ImageBuildResult } from '../../workflows';
-import { hostTaskQueue } from '../../worker/worker';
+import { DibctlError, ExitCode, exitCodeOf, failureOf } from '../../errors';
+import { commandWorkflowIds } from '../../common/ids';
+import { imageBuildWorkflow } from '../../workflows';
+import type { ImageBuildInput } from '../../workflows';
+import { localHostQueue } from '../../worker/worker';
 import { LogTail } from '../log-tail';
 import { Output, printJson } from '../render';
 import { Session } from '../session';
-import { exitCodeOfFailure, messageOfFailure } from '../workflow-failure';
 
 export interface BuildOptions {
   output?: string;
@@ -62,9 +63,9 @@ export async function build(session: Session, label: string, opts: BuildOptions,
   }
   const logFile = `${input.output}.log`;
   const logStart = LogTail.sizeOf(logFile);
-  const workflowId = `build-${label}-${randomUUID().slice(0, 8)}`;
-  const args: ImageBuildInput = { build: input, hostQueue: hostTaskQueue(session.taskQueue) };
-  const handle = await session.client.workflow.start('imageBuildWorkflow', { taskQueue: session.taskQueue, workflowId, args: [args] });
+  const workflowId = commandWorkflowIds.build(label, randomUUID().slice(0, 8));
+  const args: ImageBuildInput = { build: input, hostQueue: localHostQueue(session.taskQueue) };
+  const handle = await session.client.workflow.start(imageBuildWorkflow, { taskQueue: session.taskQueue, workflowId, args: [args] });
   o.err(`Build workflow ${workflowId} (dibctl status ${workflowId})`);
   void interrupted.then(() => {
     o.err('Interrupted: cancelling the build (its process group is killed).');
@@ -84,7 +85,7 @@ export async function build(session: Session, label: string, opts: BuildOptions,
   };
 
   const outcome = handle.result().then(
-    (r: ImageBuildResult) => ({ ok: true as const, r }),
+    (r) => ({ ok: true as const, r }),
     (err: unknown) => ({ ok: false as const, err }),
   );
   let done: Awaited<typeof outcome> | undefined;
@@ -100,7 +101,7 @@ export async function build(session: Session, label: string, opts: BuildOptions,
     else o.out(`Image ${done.r.file} built${done.r.bytes !== null ? ` (${done.r.bytes} bytes)` : ''} in ${Math.round(done.r.durationMs / 1000)} s`);
     return 0;
   }
-  const code = exitCodeOfFailure(done.err);
-  if (done.err instanceof WorkflowFailedError) throw new DibctlError(messageOfFailure(done.err), code ?? ExitCode.GENERIC);
+  const code = exitCodeOf(done.err);
+  if (done.err instanceof WorkflowFailedError) throw new DibctlError(failureOf(done.err).message, code ?? ExitCode.GENERIC);
   throw done.err;
 }

@@ -1,6 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
-import type { DoctorReport } from '../../workflows';
+import { commandWorkflowIds } from '../../common/ids';
+import { doctorWorkflow } from '../../workflows';
 import { Output, printJson, table } from '../render';
 import { Session } from '../session';
 
@@ -11,8 +12,8 @@ export interface DoctorOptions {
 /** Runs the doctor workflow on a worker and prints what its host has. */
 export async function doctor(session: Session, opts: DoctorOptions, o: Output): Promise<number> {
   const imageDir = path.resolve(opts.imageDir ?? '.');
-  const workflowId = `doctor-${os.hostname()}-${Date.now().toString(36)}`;
-  const report: DoctorReport = await session.client.workflow.execute('doctorWorkflow', {
+  const workflowId = commandWorkflowIds.doctor(os.hostname(), Date.now().toString(36));
+  const report = await session.client.workflow.execute(doctorWorkflow, {
     taskQueue: session.taskQueue,
     workflowId,
     args: [{ imageDir }],

@@ -3,6 +3,7 @@
  * their search attributes (DibctlLabel, DibctlEnvironments), with the stage of
  * running ones.
  */
+import { imageLifecycleWorkflow, stageQuery } from '../../workflows';
 import { Output, printJson, table } from '../render';
 import { Session } from '../session';
 
@@ -19,7 +20,7 @@ function quoted(value: string): string {
 }
 
 export function lifecycleQuery(opts: Pick<ListOptions, 'label' | 'environment' | 'running'>): string {
-  const parts = [`WorkflowType = 'imageLifecycleWorkflow'`];
+  const parts = [`WorkflowType = ${quoted(imageLifecycleWorkflow.name)}`];
   if (opts.label) parts.push(`DibctlLabel = ${quoted(opts.label)}`);
   if (opts.environment) parts.push(`DibctlEnvironments = ${quoted(opts.environment)}`);
   if (opts.running) parts.push(`ExecutionStatus = 'Running'`);
@@ -41,7 +42,7 @@ export async function list(session: Session, opts: ListOptions, o: Output): Prom
     if (wf.status.name === 'RUNNING') {
       row.stage = await session.client.workflow
         .getHandle(wf.workflowId, wf.runId)
-        .query<string>('stage')
+        .query(stageQuery)
         .catch(() => undefined);
     }
     rows.push(row);

@@ -6,12 +6,14 @@
 import { RetryNotices } from '../retries';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { WorkflowHandle } from '@temporalio/client';
+import { Workflow, WorkflowHandle, WorkflowResultType } from '@temporalio/client';
 import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
 import type { ConfigLocation, UploadHeartbeat } from '../../activities';
 import { loadUploadEnvironment, loadUploadPlan } from '../../config';
-import { hostTaskQueue } from '../../worker/worker';
-import type { PublishResult, RotateResult } from '../../workflows';
+import { commandWorkflowIds } from '../../common/ids';
+import { localHostQueue } from '../../worker/worker';
+import { markObsoleteWorkflow, publishWorkflow, rotateWorkflow } from '../../workflows';
+import type { PublishResult } from '../../workflows';
 import { Output, printJson } from '../render';
 import { Session } from '../session';
 import { asDibctlError } from '../workflow-failure';
@@ -64,7 +66,13 @@ export function progressLine(what: string, p: UploadHeartbeat): string {
  * Waits for a workflow's result, printing the upload progress its running
  * upload activities report in their heartbeats (one line per change).
  */
-export async function resultWithProgress<T>(session: Session, handle: WorkflowHandle, o: Output, label: (activityId: string) => string, activityType = 'uploadImageFile'): Promise<T> {
+export async function resultWithProgress<W extends Workflow>(
+  session: Session,
+  handle: WorkflowHandle<W>,
+  o: Output,
+  label: (activityId: string) => string,
+  activityType = 'uploadImageFile',
+): Promise<WorkflowResultType<W>> {
   let done = false;
   const seen = new Map<string, string>();
   const retries = new RetryNotices(o);
@@ -89,7 +97,7 @@ export async function resultWithProgress<T>(session: Session, handle: WorkflowHa
     }
   })();
   try {
-    return (await handle.result()) as T;
+    return await handle.result();
   } catch (err) {
     throw asDibctlError(err);
   } finally {
@@ -125,13 +133,13 @@ export async function upload(session: Session, label: string, environment: strin
   const plan = loadUploadPlan(label, environment, { ...config, filename, onWarning: o.err });
   const name = plan.glance.name ?? label;
   o.err(`Uploading ${plan.image.filename} to ${environment} as '${name}'`);
-  const handle = await session.client.workflow.start('publishWorkflow', {
+  const handle = await session.client.workflow.start(publishWorkflow, {
     taskQueue: session.taskQueue,
-    workflowId: `dibctl-upload-${label}-${environment}-${shortId()}`,
-    args: [{ imageLabel: label, environment, config, ...(filename ? { filename } : {}), fileQueue: hostTaskQueue(session.taskQueue), obsolete: opts.obsolete }],
+    workflowId: commandWorkflowIds.upload(label, environment, shortId()),
+    args: [{ imageLabel: label, environment, config, ...(filename ? { filename } : {}), fileQueue: localHostQueue(session.taskQueue), obsolete: opts.obsolete }],
     searchAttributes: { DibctlLabel: [label], DibctlEnvironments: [environment] },
   });
-  const result = await resultWithProgress<PublishResult>(session, handle, o, () => `Uploading '${name}' to ${environment}`);
+  const result = await resultWithProgress(session, handle, o, () => `Uploading '${name}' to ${environment}`);
   if (o.json) printJson(o, { workflowId: handle.workflowId, ...result });
   else for (const line of publishLines(result)) o.out(line);
   return 0;
@@ -141,13 +149,13 @@ export async function upload(session: Session, label: string, environment: strin
 export async function markObsolete(session: Session, environment: string, imageId: string, opts: ConfigFileOptions, o: Output): Promise<number> {
   const config = configLocation(opts);
   loadUploadEnvironment(environment, { ...config, onWarning: o.err });
-  const handle = await session.client.workflow.start('markObsoleteWorkflow', {
+  const handle = await session.client.workflow.start(markObsoleteWorkflow, {
     taskQueue: session.taskQueue,
-    workflowId: `dibctl-mark-obsolete-${environment}-${imageId}-${shortId()}`,
+    workflowId: commandWorkflowIds.markObsolete(environment, imageId, shortId()),
     args: [{ environment, config, imageId }],
     searchAttributes: { DibctlEnvironments: [environment] },
   });
-  const result = await resultWithProgress<{ image: { id: string; name: string }; retirementWorkflowId?: string }>(session, handle, o, () => '');
+  const result = await resultWithProgress(session, handle, o, () => '');
   if (o.json) printJson(o, result);
   else o.out(`Image ${result.image.id} is obsolete ('${result.image.name}')`);
   return 0;
@@ -168,13 +176,13 @@ export async function rotate(session: Session, environment: string, imageLabel: 
   } else {
     loadUploadEnvironment(environment, { ...config, onWarning: o.err });
   }
-  const handle = await session.client.workflow.start('rotateWorkflow', {
+  const handle = await session.client.workflow.start(rotateWorkflow, {
     taskQueue: session.taskQueue,
-    workflowId: `dibctl-rotate-${environment}${imageLabel ? `-${imageLabel}` : ''}-${shortId()}`,
+    workflowId: commandWorkflowIds.rotate(environment, imageLabel, shortId()),
     args: [{ environment, config, ...(names ? { names } : {}), dryRun: Boolean(opts.dryRun) }],
     searchAttributes: { DibctlEnvironments: [environment], ...(imageLabel ? { DibctlLabel: [imageLabel] } : {}) },
   });
-  const result = await resultWithProgress<RotateResult>(session, handle, o, () => '');
+  const result = await resultWithProgress(session, handle, o, () => '');
   if (o.json) {
     printJson(o, { dryRun: Boolean(opts.dryRun), ...result });
     return 0;

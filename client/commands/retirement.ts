@@ -3,17 +3,18 @@
  * holds and why each image is still kept; `--check-now` wakes it and waits for
  * that check to finish.
  */
-import { WorkflowNotFoundError } from '@temporalio/client';
+import { WithStartWorkflowOperation, WorkflowNotFoundError } from '@temporalio/client';
+import { retirementWorkflowId } from '../../common/ids';
 import { loadUploadEnvironment } from '../../config';
 import { DibctlError } from '../../errors';
+import { checkNowUpdate, retirementStatusQuery, retirementWorkflow } from '../../workflows';
 import type { RetirementStatus } from '../../workflows';
 import { Output, printJson, table } from '../render';
 import { Session } from '../session';
 import { ConfigFileOptions, configLocation } from './publish';
 
-export function retirementWorkflowId(environment: string): string {
-  return `dibctl-retirement-${environment}`;
-}
+/** How long `--check-now` waits for the check it asked for. */
+const CHECK_LIMIT_MS = 120_000;
 
 function seconds(n: number): string {
   if (n % 86400 === 0 && n) return `${n / 86400}d`;
@@ -45,32 +46,35 @@ export async function retirement(session: Session, environment: string, opts: Co
   const config = configLocation(opts);
   loadUploadEnvironment(environment, { ...config, onWarning: o.err });
   const id = retirementWorkflowId(environment);
-  let handle = session.client.workflow.getHandle(id);
+  const handle = session.client.workflow.getHandle<typeof retirementWorkflow>(id);
   let status: RetirementStatus | undefined;
   try {
     const desc = await handle.describe();
-    if (desc.status.name === 'RUNNING') status = await handle.query<RetirementStatus>('retirementStatus');
+    if (desc.status.name === 'RUNNING') status = await handle.query(retirementStatusQuery);
   } catch (err) {
     if (!(err instanceof WorkflowNotFoundError)) throw err;
   }
 
   if (opts.checkNow) {
-    const before = status?.checks ?? 0;
-    handle = await session.client.workflow.signalWithStart('retirementWorkflow', {
-      workflowId: id,
-      taskQueue: session.taskQueue,
-      args: [{ environment, config }],
-      signal: 'checkNow',
-      signalArgs: [],
-      searchAttributes: { DibctlEnvironments: [environment] },
-    });
-    const deadline = Date.now() + 120_000;
-    for (;;) {
-      status = await handle.query<RetirementStatus>('retirementStatus').catch(() => undefined);
-      if (status && status.checks > before) break;
-      if (Date.now() > deadline) throw new DibctlError(`${id} did not finish its check within 120 s; see 'dibctl status ${id}'`);
-      await new Promise((r) => setTimeout(r, 300));
+    // starts the workflow when none runs; returns once the check asked for here has run
+    const deadline = Date.now() + CHECK_LIMIT_MS;
+    try {
+      await session.client.withDeadline(deadline, () =>
+        session.client.workflow.executeUpdateWithStart(checkNowUpdate, {
+          startWorkflowOperation: new WithStartWorkflowOperation(retirementWorkflow, {
+            workflowId: id,
+            taskQueue: session.taskQueue,
+            args: [{ environment, config }],
+            workflowIdConflictPolicy: 'USE_EXISTING',
+            searchAttributes: { DibctlEnvironments: [environment] },
+          }),
+        }),
+      );
+    } catch (err) {
+      if (Date.now() < deadline) throw err;
+      throw new DibctlError(`${id} did not finish its check within ${CHECK_LIMIT_MS / 1000} s; see 'dibctl status ${id}'`);
     }
+    status = await handle.query(retirementStatusQuery);
   }
 
   if (!status) {

@@ -6,12 +6,13 @@
 import { RetryNotices } from '../retries';
 import path from 'node:path';
 import { WorkflowFailedError, WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
 import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
 import type { UploadHeartbeat } from '../../activities';
 import { loadImage, loadUploadPlan, resolveCredentials } from '../../config';
-import { DibctlError } from '../../errors';
-import { hostTaskQueue } from '../../worker/worker';
+import { commandWorkflowIds, lifecycleChildren } from '../../common/ids';
+import { DibctlError, detailsOf } from '../../errors';
+import { localHostQueue } from '../../worker/worker';
+import { imageLifecycleWorkflow, stageQuery } from '../../workflows';
 import type { LifecycleFailureDetails, LifecycleInput, LifecycleResult } from '../../workflows';
 import { Output, printJson } from '../render';
 import { Session } from '../session';
@@ -46,7 +47,7 @@ export function lifecycleInput(label: string, opts: RunOptions, taskQueue: strin
     label,
     uploadEnvironments: [...new Set(opts.uploadEnv)],
     config,
-    hostQueue: hostTaskQueue(taskQueue),
+    hostQueue: localHostQueue(taskQueue),
     ...(filename ? { filename } : {}),
     build: opts.build,
     test: opts.test,
@@ -55,12 +56,7 @@ export function lifecycleInput(label: string, opts: RunOptions, taskQueue: strin
 }
 
 function lifecycleFailure(err: unknown): LifecycleFailureDetails | undefined {
-  let cur: unknown = err;
-  for (let depth = 0; cur && depth < 6; depth++) {
-    if (cur instanceof ApplicationFailure && cur.type === 'PublishFailed') return cur.details?.[0] as LifecycleFailureDetails;
-    cur = (cur as { cause?: unknown }).cause;
-  }
-  return undefined;
+  return detailsOf<LifecycleFailureDetails>(err, (f) => f.type === 'PublishFailed');
 }
 
 export function regionLines(r: LifecycleResult): string[] {
@@ -73,7 +69,7 @@ export function regionLines(r: LifecycleResult): string[] {
 }
 
 /** Prints the lifecycle's stage changes and its publish children's upload progress until it ends. */
-async function watch(session: Session, handle: WorkflowHandle, envs: string[], o: Output, done: () => boolean): Promise<void> {
+async function watch(session: Session, handle: WorkflowHandle<typeof imageLifecycleWorkflow>, envs: string[], o: Output, done: () => boolean): Promise<void> {
   let stage = '';
   const seen = new Map<string, string>();
   const retries = new RetryNotices(o);
@@ -81,19 +77,19 @@ async function watch(session: Session, handle: WorkflowHandle, envs: string[], o
     await new Promise((r) => setTimeout(r, 1000));
     if (done()) break;
     try {
-      const now = await handle.query<string>('stage');
+      const now = await handle.query(stageQuery);
       if (now !== stage) o.err(`Stage: ${now}`);
       stage = now;
     } catch {
       // not started yet or finished
     }
     if (stage.startsWith('testing')) {
-      const desc = await session.client.workflow.getHandle(`${handle.workflowId}-test`).describe().catch(() => undefined);
+      const desc = await session.client.workflow.getHandle(lifecycleChildren.test(handle.workflowId)).describe().catch(() => undefined);
       if (desc) retries.report(desc, 'the test');
     }
     for (const env of envs) {
       try {
-        const desc = await session.client.workflow.getHandle(`${handle.workflowId}-publish-${env}`).describe();
+        const desc = await session.client.workflow.getHandle(lifecycleChildren.publish(handle.workflowId, env)).describe();
         retries.report(desc, env);
         for (const a of desc.raw.pendingActivities ?? []) {
           if (a.activityType?.name !== 'uploadImageFile' || !a.heartbeatDetails?.payloads?.length) continue;
@@ -112,8 +108,8 @@ async function watch(session: Session, handle: WorkflowHandle, envs: string[], o
 
 export async function run(session: Session, label: string, opts: RunOptions, o: Output): Promise<number> {
   const input = lifecycleInput(label, opts, session.taskQueue);
-  const workflowId = `dibctl-run-${label}-${shortId()}`;
-  const handle = await session.client.workflow.start('imageLifecycleWorkflow', {
+  const workflowId = commandWorkflowIds.run(label, shortId());
+  const handle = await session.client.workflow.start(imageLifecycleWorkflow, {
     taskQueue: session.taskQueue,
     workflowId,
     args: [input],
@@ -123,7 +119,7 @@ export async function run(session: Session, label: string, opts: RunOptions, o: 
   let finished = false;
   const watcher = watch(session, handle, input.uploadEnvironments, o, () => finished);
   try {
-    const result = (await handle.result()) as LifecycleResult;
+    const result = await handle.result();
     if (o.json) printJson(o, result);
     else for (const line of regionLines(result)) o.out(line);
     return 0;

@@ -9,6 +9,8 @@ import { ConfigError, durationSeconds } from '../../config';
 import { DibctlError } from '../../errors';
 import { Output, printJson, table } from '../render';
 import { Session } from '../session';
+import { commandWorkflowIds, scheduleId } from '../../common/ids';
+import { imageLifecycleWorkflow } from '../../workflows';
 import { RunOptions, lifecycleInput } from './run';
 
 export interface ScheduleCreateOptions extends RunOptions {
@@ -40,10 +42,6 @@ function seconds(what: string, value: string): number {
   }
 }
 
-export function scheduleId(label: string): string {
-  return `dibctl-${label}`;
-}
-
 async function notFound<T>(id: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
@@ -69,8 +67,8 @@ export async function scheduleCreate(session: Session, label: string, opts: Sche
       spec,
       action: {
         type: 'startWorkflow',
-        workflowType: 'imageLifecycleWorkflow',
-        workflowId: `dibctl-run-${label}`,
+        workflowType: imageLifecycleWorkflow,
+        workflowId: commandWorkflowIds.scheduledRun(label),
         taskQueue: session.taskQueue,
         args: [input],
         searchAttributes: { DibctlLabel: [label], DibctlEnvironments: input.uploadEnvironments },
@@ -105,7 +103,7 @@ function specText(spec: { intervals?: { every: unknown }[]; calendars?: unknown[
 export async function scheduleList(session: Session, o: Output): Promise<number> {
   const rows: Array<{ scheduleId: string; label: string; spec: string; paused: boolean; nextRun?: string }> = [];
   for await (const s of session.client.schedule.list()) {
-    if (s.action?.type !== 'startWorkflow' || s.action.workflowType !== 'imageLifecycleWorkflow') continue;
+    if (s.action?.type !== 'startWorkflow' || s.action.workflowType !== imageLifecycleWorkflow.name) continue;
     const memo = (s.memo ?? {}) as { label?: string };
     rows.push({ scheduleId: s.scheduleId, label: memo.label ?? '', spec: specText(s.spec), paused: s.state.paused, nextRun: s.info.nextActionTimes[0]?.toISOString() });
   }

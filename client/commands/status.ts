@@ -1,5 +1,6 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { DibctlError } from '../../errors';
+import { imageTestStatusQuery, imageTestWorkflow, stageQuery } from '../../workflows';
 import type { ImageTestStatus } from '../../workflows';
 import { Output, printJson } from '../render';
 import { Session } from '../session';
@@ -29,8 +30,8 @@ export async function status(session: Session, workflowId: string, o: Output): P
   let stage: string | undefined;
   let test: ImageTestStatus | undefined;
   if (desc.status.name === 'RUNNING') {
-    stage = await handle.query<string>('stage').catch(() => undefined);
-    if (desc.type === 'imageTestWorkflow') test = await handle.query<ImageTestStatus>('imageTestStatus').catch(() => undefined);
+    stage = await handle.query(stageQuery).catch(() => undefined);
+    if (desc.type === imageTestWorkflow.name) test = await handle.query(imageTestStatusQuery).catch(() => undefined);
   }
   const result = {
     workflowId,

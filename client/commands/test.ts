@@ -9,17 +9,18 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { ApplicationFailure, CancelledFailure, WorkflowFailedError, WorkflowHandle } from '@temporalio/client';
+import { CancelledFailure, WorkflowFailedError, WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { StepHeartbeat } from '../../activities';
 import { loadTestPlan, resolveCredentials } from '../../config';
-import { DibctlError, ExitCode } from '../../errors';
-import type { ImageTestFailureDetails, ImageTestInput, ImageTestResult, ImageTestStatus } from '../../workflows';
-import { hostTaskQueue } from '../../worker/worker';
+import { commandWorkflowIds } from '../../common/ids';
+import { DibctlError, ExitCode, detailsOf, failureOf, hasCause } from '../../errors';
+import { discardSignal, imageTestStatusQuery, imageTestWorkflow, keepSignal } from '../../workflows';
+import type { ImageTestFailureDetails, ImageTestInput, ImageTestStatus } from '../../workflows';
+import { localHostQueue } from '../../worker/worker';
 import { LogDirTail } from '../log-tail';
 import { Output, printJson } from '../render';
 import { Session } from '../session';
-import { messageOfFailure } from '../workflow-failure';
 
 export interface TestOptions {
   input?: string;
@@ -45,24 +46,7 @@ export const SHELL_KEEP_CODE = 42;
 const POLL_MS = 400;
 
 function failureDetails(err: unknown): ImageTestFailureDetails | undefined {
-  let cur: unknown = err;
-  for (let depth = 0; cur && depth < 8; depth++) {
-    if (cur instanceof ApplicationFailure) {
-      const d = cur.details?.[0] as Partial<ImageTestFailureDetails> | undefined;
-      if (d && typeof d.exitCode === 'number') return d as ImageTestFailureDetails;
-    }
-    cur = (cur as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
-
-function isCancelled(err: unknown): boolean {
-  let cur: unknown = err;
-  for (let depth = 0; cur && depth < 8; depth++) {
-    if (cur instanceof CancelledFailure) return true;
-    cur = (cur as { cause?: unknown }).cause;
-  }
-  return false;
+  return detailsOf<ImageTestFailureDetails>(err);
 }
 
 /** Loads and checks everything the operator can get wrong before any workflow starts. */
@@ -91,7 +75,7 @@ export function prepareTestInput(
   return {
     plan,
     config,
-    hostQueue: hostTaskQueue(taskQueue),
+    hostQueue: localHostQueue(taskQueue),
     mode,
     ...(opts.uploadOnly ? { uploadOnly: true } : {}),
     ...(opts.useExistingImage ? { useExistingImage: opts.useExistingImage } : {}),
@@ -131,8 +115,8 @@ async function openShell(status: ImageTestStatus, o: Output): Promise<number | u
 /** Runs the image test (or prepares an instance for `dibctl shell`) and returns the exit code. */
 export async function imageTest(session: Session, label: string, opts: TestOptions, o: Output, interrupted: Promise<void>, mode: 'test' | 'shell' = 'test'): Promise<number> {
   const input = prepareTestInput(label, opts, session.taskQueue, mode, process.env, o.err, session.inProcessWorker);
-  const workflowId = `${mode}-${label}-${randomUUID().slice(0, 8)}`;
-  const handle = await session.client.workflow.start('imageTestWorkflow', { taskQueue: session.taskQueue, workflowId, args: [input] });
+  const workflowId = commandWorkflowIds.test(mode, label, randomUUID().slice(0, 8));
+  const handle = await session.client.workflow.start(imageTestWorkflow, { taskQueue: session.taskQueue, workflowId, args: [input] });
   o.err(`Image test workflow ${workflowId} (dibctl status ${workflowId})`);
 
   let printed = 0;
@@ -161,7 +145,7 @@ export async function imageTest(session: Session, label: string, opts: TestOptio
   // The result is long-polled; an early return (a held instance) aborts the poll before the connection closes.
   const polling = new AbortController();
   const outcome = session.client.withAbortSignal(polling.signal, () => handle.result()).then(
-    (r: ImageTestResult) => ({ ok: true as const, r }),
+    (r) => ({ ok: true as const, r }),
     (err: unknown) => ({ ok: false as const, err }),
   );
   let done: Awaited<typeof outcome> | undefined;
@@ -180,7 +164,7 @@ export async function imageTest(session: Session, label: string, opts: TestOptio
       if (interactive) {
         const code = await openShell(s, o);
         const keep = code === SHELL_KEEP_CODE;
-        await handle.signal(keep ? 'keep' : 'discard');
+        await handle.signal(keep ? keepSignal : discardSignal);
       } else {
         printHeld(s, o, session);
         if (o.json) printJson(o, { workflowId, exitCode: s.hold.exitCode, stage: s.stage, held: s.held, hold: s.hold });
@@ -199,13 +183,13 @@ export async function imageTest(session: Session, label: string, opts: TestOptio
   if (details?.result) {
     print(details.result, true);
     if (o.json) printJson(o, details.result);
-    throw new DibctlError(messageOfFailure(done.err), details.exitCode);
+    throw new DibctlError(failureOf(done.err).message, details.exitCode);
   }
-  if (isCancelled(done.err)) {
+  if (hasCause(done.err, CancelledFailure)) {
     print(await queryStatus(handle), true);
     throw new DibctlError(`Workflow ${workflowId} was cancelled`, ExitCode.GENERIC);
   }
-  if (done.err instanceof WorkflowFailedError) throw new DibctlError(messageOfFailure(done.err), details?.exitCode ?? ExitCode.GENERIC);
+  if (done.err instanceof WorkflowFailedError) throw new DibctlError(failureOf(done.err).message, details?.exitCode ?? ExitCode.GENERIC);
   throw done.err;
 }
 
@@ -223,9 +207,9 @@ async function testLogDir(handle: WorkflowHandle): Promise<string | undefined> {
   return undefined;
 }
 
-async function queryStatus(handle: WorkflowHandle): Promise<ImageTestStatus | undefined> {
+async function queryStatus(handle: WorkflowHandle<typeof imageTestWorkflow>): Promise<ImageTestStatus | undefined> {
   try {
-    return await handle.query<ImageTestStatus>('imageTestStatus');
+    return await handle.query(imageTestStatusQuery);
   } catch {
     return undefined;
   }
@@ -243,12 +227,12 @@ function printHeld(s: ImageTestStatus, o: Output, session: Session): void {
 
 /** `dibctl keep ID` / `dibctl discard ID`: the operator's decision about a held (or still running) test. */
 export async function decide(session: Session, workflowId: string, decision: 'keep' | 'discard', o: Output): Promise<number> {
-  const handle = session.client.workflow.getHandle(workflowId);
+  const handle = session.client.workflow.getHandle<typeof imageTestWorkflow>(workflowId);
   const desc = await handle.describe().catch(() => undefined);
   if (!desc) throw new DibctlError(`No workflow with id '${workflowId}' in namespace ${session.namespace}`);
   if (desc.status.name !== 'RUNNING') throw new DibctlError(`Workflow ${workflowId} is ${desc.status.name}: nothing to ${decision}`);
   const before = await queryStatus(handle);
-  await handle.signal(decision);
+  await handle.signal(decision === 'keep' ? keepSignal : discardSignal);
   if (o.json) {
     printJson(o, { workflowId, decision, held: before?.held, holding: Boolean(before?.hold) });
     return 0;
@@ -267,8 +251,8 @@ export async function decide(session: Session, workflowId: string, decision: 'ke
   // Wait for the workflow to finish what the decision started (and print it): with no
   // other worker, the one this command runs does the cleanup.
   const final = await handle.result().then(
-    (r: ImageTestResult) => r as ImageTestStatus,
-    (err: unknown) => failureDetails(err)?.result as ImageTestStatus | undefined,
+    (r): ImageTestStatus | undefined => r,
+    (err: unknown) => failureDetails(err)?.result,
   );
   for (const line of final?.log.slice(before.log.length) ?? []) o.out(line);
   return 0;

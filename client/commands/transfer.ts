@@ -4,9 +4,11 @@
  * Clouds are named by upload environment label or clouds.yaml cloud, so no
  * credential travels through Temporal.
  */
-import type { CloudEndpoint, TransferResult } from '../../activities';
+import type { CloudEndpoint } from '../../activities';
+import { commandWorkflowIds } from '../../common/ids';
 import { loadUploadEnvironment, resolveCredentials } from '../../config';
 import { DibctlError } from '../../errors';
+import { transferWorkflow } from '../../workflows';
 import { Output, printJson } from '../render';
 import { Session } from '../session';
 import { ConfigFileOptions, configLocation, formatBytes, resultWithProgress, shortId } from './publish';
@@ -34,12 +36,12 @@ function endpoint(side: 'src' | 'dst', env: string | undefined, cloud: string | 
 export async function transfer(session: Session, imageId: string, opts: TransferOptions, o: Output): Promise<number> {
   const source = endpoint('src', opts.srcEnv, opts.srcCloud, opts, o);
   const destination = endpoint('dst', opts.dstEnv, opts.dstCloud, opts, o);
-  const handle = await session.client.workflow.start('transferWorkflow', {
+  const handle = await session.client.workflow.start(transferWorkflow, {
     taskQueue: session.taskQueue,
-    workflowId: `dibctl-transfer-${imageId}-${shortId()}`,
+    workflowId: commandWorkflowIds.transfer(imageId, shortId()),
     args: [{ source, destination, imageId, ignoreMeta: Boolean(opts.ignoreMeta), ignoreMembership: Boolean(opts.ignoreMembership) }],
   });
-  const r = await resultWithProgress<TransferResult>(session, handle, o, () => `Copying ${imageId}`, 'transferImage');
+  const r = await resultWithProgress(session, handle, o, () => `Copying ${imageId}`, 'transferImage');
   if (o.json) printJson(o, r);
   else {
     o.out(`Image ${r.sourceId} copied as ${r.imageId} '${r.name}' (${r.reused ? 'already copied by an earlier attempt' : `${formatBytes(r.bytes)}, checksum verified`})`);

@@ -1,7 +1,8 @@
 import { NativeConnection } from '@temporalio/worker';
 import { TemporalUnavailableError, describeError } from '../../errors';
 import { localAddress, temporalSettings } from '../../temporal/connection';
-import { DEFAULT_TASK_QUEUE, createDibctlWorkers, hostTaskQueue, runWorkers } from '../../worker/worker';
+import { DEFAULT_TASK_QUEUE } from '../../common/ids';
+import { createDibctlWorkers, localHostQueue, runWorkers } from '../../worker/worker';
 import { Output } from '../render';
 
 export interface WorkerCommandOptions {
@@ -21,7 +22,7 @@ export async function worker(opts: WorkerCommandOptions, o: Output, stopSignal: 
   try {
     const taskQueue = opts.taskQueue ?? DEFAULT_TASK_QUEUE;
     const workers = await createDibctlWorkers({ connection, namespace: settings.namespace, taskQueue });
-    o.out(`Worker polling '${taskQueue}' and '${hostTaskQueue(taskQueue)}' at ${address} (namespace ${settings.namespace}). Ctrl-C to stop.`);
+    o.out(`Worker polling '${taskQueue}' and '${localHostQueue(taskQueue)}' at ${address} (namespace ${settings.namespace}). Ctrl-C to stop.`);
     await runWorkers(workers, stopSignal);
     o.err('Worker stopped.');
     return 0;

@@ -8,15 +8,17 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowHandle, WorkflowNotFoundError, ChildWorkflowFailure } from '@temporalio/client';
+import { Client, Connection, Workflow, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowHandle, WorkflowNotFoundError, WorkflowStartOptions, ChildWorkflowFailure } from '@temporalio/client';
 import { prepareTestInput } from '../../client/commands/test';
 import { Emulator, FaultSettings, startEmulator } from '../../emulator';
 import { Cloud, connectCloud } from '../../openstack';
 import { freePort } from '../../temporal/free-port';
-import { hostTaskQueue } from '../../worker/worker';
+import { localHostQueue } from '../../worker/worker';
 import { AuditCounts, AuditResult, RegionSeed, auditCloud } from './audit';
 import { rng } from './prng';
 import { PersistentTemporal, WorkerProcesses, runEnv } from './processes';
+import { retirementWorkflowId } from '../../common/ids';
+import { checkNowUpdate, imageLifecycleWorkflow, imageTestWorkflow, publishWorkflow, retirementStatusQuery, retirementWorkflow } from '../../workflows';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -287,10 +289,10 @@ interface Ctx {
   started: WorkflowHandle[];
 }
 
-async function startWorkflow(ctx: Ctx, type: string, workflowId: string, args: unknown[]): Promise<WorkflowHandle> {
+async function startWorkflow<W extends Workflow>(ctx: Ctx, type: W, workflowId: string, args: Parameters<W>): Promise<WorkflowHandle> {
   await persist(async () => {
     try {
-      await ctx.client.workflow.start(type, { taskQueue: TASK_QUEUE, workflowId, args });
+      await ctx.client.workflow.start<W>(type, { taskQueue: TASK_QUEUE, workflowId, args } as unknown as WorkflowStartOptions<W>);
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     }
@@ -341,8 +343,8 @@ async function lifecycle(ctx: Ctx): Promise<ScenarioResult> {
     testConfig: path.join(ctx.dir, 'test.yaml'),
     uploadConfig: path.join(ctx.dir, 'upload.yaml'),
   };
-  const input = { label: IMAGE_LABEL, uploadEnvironments: Object.keys(UPLOAD_ENVS), config, hostQueue: hostTaskQueue(TASK_QUEUE), build: true, test: true };
-  const h = await startWorkflow(ctx, 'imageLifecycleWorkflow', `chaos-${ctx.seed}`, [input]);
+  const input = { label: IMAGE_LABEL, uploadEnvironments: Object.keys(UPLOAD_ENVS), config, hostQueue: localHostQueue(TASK_QUEUE), build: true, test: true };
+  const h = await startWorkflow(ctx, imageLifecycleWorkflow, `chaos-${ctx.seed}`, [input]);
   const r = await settle(ctx, h, ctx.deadline);
   return r.ok === true ? { ok: true } : r;
 }
@@ -351,14 +353,14 @@ async function lifecycle(ctx: Ctx): Promise<ScenarioResult> {
 async function testThenPublish(ctx: Ctx): Promise<ScenarioResult> {
   const config = { cwd: ctx.dir, imagesConfig: path.join(ctx.dir, 'images.yaml'), testConfig: path.join(ctx.dir, 'test.yaml') };
   const input = prepareTestInput(IMAGE_LABEL, config, TASK_QUEUE, 'test', ctx.env);
-  const test = await startWorkflow(ctx, 'imageTestWorkflow', `chaos-${ctx.seed}-test`, [input]);
+  const test = await startWorkflow(ctx, imageTestWorkflow, `chaos-${ctx.seed}-test`, [input]);
   const t = await settle(ctx, test, ctx.deadline);
   if (t.ok !== true) return t.ok === 'running' ? t : { ok: false, error: `test: ${t.error}` };
   const publishConfig = { cwd: ctx.dir, imagesConfig: config.imagesConfig, uploadConfig: path.join(ctx.dir, 'upload.yaml') };
   const handles = await Promise.all(
     Object.keys(UPLOAD_ENVS).map((environment) =>
-      startWorkflow(ctx, 'publishWorkflow', `chaos-${ctx.seed}-publish-${environment}`, [
-        { imageLabel: IMAGE_LABEL, environment, config: publishConfig, fileQueue: hostTaskQueue(TASK_QUEUE) },
+      startWorkflow(ctx, publishWorkflow, `chaos-${ctx.seed}-publish-${environment}`, [
+        { imageLabel: IMAGE_LABEL, environment, config: publishConfig, fileQueue: localHostQueue(TASK_QUEUE) },
       ]),
     ),
   );
@@ -371,7 +373,7 @@ async function testThenPublish(ctx: Ctx): Promise<ScenarioResult> {
 /** Asks each environment's retirement to check now and waits for that check to finish. */
 async function retireNow(ctx: Ctx, log: (l: string) => void): Promise<void> {
   for (const environment of Object.keys(UPLOAD_ENVS)) {
-    const h = ctx.client.workflow.getHandle(`dibctl-retirement-${environment}`);
+    const h = ctx.client.workflow.getHandle<typeof retirementWorkflow>(retirementWorkflowId(environment));
     const deadline = Date.now() + 60_000;
     let running = false;
     try {
@@ -381,12 +383,12 @@ async function retireNow(ctx: Ctx, log: (l: string) => void): Promise<void> {
     }
     if (!running) continue;
     type Status = { checks: number; lastCheck?: { at: number } };
-    const before = await persist(() => h.query<Status>('retirementStatus'), deadline);
+    const before: Status = await persist(() => h.query(retirementStatusQuery), deadline);
     // a check already under way when asked may have met the faults: wait for one that started after
     const asked = Date.now();
-    await persist(() => h.signal('checkNow'), deadline);
+    await persist(() => h.executeUpdate(checkNowUpdate), deadline);
     for (;;) {
-      const now = await persist(() => h.query<Status>('retirementStatus'), deadline).catch(() => undefined);
+      const now: Status | undefined = await persist(() => h.query(retirementStatusQuery), deadline).catch(() => undefined);
       if (now && now.checks > before.checks && (now.lastCheck?.at ?? 0) >= asked) break;
       if (Date.now() > deadline) {
         log(`retirement of ${environment} did not finish a check within 60 s`);
@@ -520,8 +522,8 @@ export async function chaosRun(opts: RunOptions): Promise<RunReport> {
         if (!r.retired) {
           const environment = Object.keys(UPLOAD_ENVS).find((e) => UPLOAD_ENVS[e] === r.region) ?? r.region;
           const status = await ctx.client.workflow
-            .getHandle(`dibctl-retirement-${environment}`)
-            .query<{ checks: number; held: Array<{ id: string; reason: string }>; lastCheck?: { at: number; problem?: string } }>('retirementStatus')
+            .getHandle(retirementWorkflowId(environment))
+            .query(retirementStatusQuery)
             .catch((err: unknown) => `no status: ${String(err)}`);
           report.problems.push(`${r.region}: the unused older copy was not deleted by a retirement check after the faults (retirement: ${JSON.stringify(status)})`);
         }

@@ -11,8 +11,9 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { Emulator, startEmulator } from '../../emulator';
 import { DevServer, startDevServer } from '../../temporal/dev-server';
-import { hostTaskQueue } from '../../worker/worker';
+import { localHostQueue } from '../../worker/worker';
 import { WorkerProcesses, runEnv } from './processes';
+import { publishWorkflow } from '../../workflows';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -66,10 +67,10 @@ describe('publish survives kill -9 of the worker during preprocessing', () => {
 
   it('prepares again on a new worker within the heartbeat timeout and publishes one image', async () => {
     const config = { cwd: dir, imagesConfig: path.join(dir, 'images.yaml'), uploadConfig: path.join(dir, 'upload.yaml') };
-    const handle = await client.workflow.start('publishWorkflow', {
+    const handle = await client.workflow.start(publishWorkflow, {
       taskQueue: 'dibctl',
       workflowId: 'publish-kill',
-      args: [{ imageLabel: 'slow', environment: 'one', config, fileQueue: hostTaskQueue('dibctl'), obsolete: false }],
+      args: [{ imageLabel: 'slow', environment: 'one', config, fileQueue: localHostQueue('dibctl'), obsolete: false }],
     });
     const marks = path.join(dir, 'preprocessing.log');
     const deadline = Date.now() + 30_000;

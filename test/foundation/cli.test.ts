@@ -1,6 +1,7 @@
 import { freePort } from '../../temporal/free-port';
 import { cleanTemporalEnv, runDibctl } from '../support/cli';
 import { useTemporal } from '../support/temporal';
+import { doctorWorkflow } from '../../workflows';
 
 describe('dibctl command line', () => {
   it('--help lists the commands and exits 0', async () => {
@@ -71,7 +72,7 @@ describe('dibctl doctor end to end', () => {
       expect(report.temporal.mode).toBe('local');
       const s = await runDibctl(['--json', 'status', report.workflowId], { env });
       expect(s.code).toBe(0);
-      expect(JSON.parse(s.stdout)).toMatchObject({ workflowId: report.workflowId, type: 'doctorWorkflow', status: 'COMPLETED' });
+      expect(JSON.parse(s.stdout)).toMatchObject({ workflowId: report.workflowId, type: doctorWorkflow.name, status: 'COMPLETED' });
     });
 
     it('--no-local-worker with nobody polling fails clearly', async () => {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { DoctorReport } from '../../workflows';
 import { recordHistory } from '../support/histories';
 import { useTemporal } from '../support/temporal';
+import { doctorWorkflow } from '../../workflows';
 
 describe('doctor workflow on a real Temporal dev server', () => {
   const temporal = useTemporal();
@@ -15,7 +16,7 @@ describe('doctor workflow on a real Temporal dev server', () => {
       // A host whose disk-image-create answers with a known version, and nothing else on PATH.
       await fs.writeFile(path.join(binDir, 'disk-image-create'), '#!/bin/sh\necho "3.31.0"\n', { mode: 0o755 });
       await t.startWorkers('doctor-test', { env: { PATH: binDir } });
-      const handle = await t.client.workflow.start('doctorWorkflow', {
+      const handle = await t.client.workflow.start(doctorWorkflow, {
         taskQueue: 'doctor-test',
         workflowId: `doctor-test-${Date.now()}`,
         args: [{ imageDir: binDir, minFreeBytes: 1 }],
@@ -38,7 +39,7 @@ describe('doctor workflow on a real Temporal dev server', () => {
   it('reports a disk below the threshold as failed', async () => {
     const t = temporal();
     await t.startWorkers('doctor-space', { env: { PATH: '' } });
-    const report: DoctorReport = await t.client.workflow.execute('doctorWorkflow', {
+    const report: DoctorReport = await t.client.workflow.execute(doctorWorkflow, {
       taskQueue: 'doctor-space',
       workflowId: `doctor-space-${Date.now()}`,
       args: [{ imageDir: os.tmpdir(), minFreeBytes: Number.MAX_SAFE_INTEGER }],

@@ -9,6 +9,8 @@ import { recordHistory } from '../support/histories';
 import { testYaml } from '../stages/fixture';
 import { IMAGES_YAML, usePublishFixture } from './fixture';
 import { makeImage } from './images';
+import { retirementWorkflowId } from '../../common/ids';
+import { retirementStatusQuery } from '../../workflows';
 
 jest.setTimeout(180_000);
 
@@ -84,7 +86,7 @@ describe('dibctl run', () => {
       expect(f().images(region).filter((i) => i.name === 'Life Image').map((i) => i.id)).toEqual([published.imageId]);
       expect(f().images(region).find((i) => i.id === old.id)).toMatchObject({ name: 'Obsolete Life Image', properties: expect.objectContaining({ obsolete: 'true' }) });
       expect(published.obsoleted).toEqual([{ id: old.id, name: 'Obsolete Life Image' }]);
-      const held = await f().temporal.client.workflow.getHandle(`dibctl-retirement-${env}`).query<{ held: { id: string }[] }>('retirementStatus');
+      const held = await f().temporal.client.workflow.getHandle(retirementWorkflowId(env)).query(retirementStatusQuery);
       expect(held.held.map((h) => h.id)).toContain(old.id);
     }
 

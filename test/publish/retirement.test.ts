@@ -8,6 +8,8 @@ import type { RetirementStatus } from '../../workflows';
 import { recordHistory } from '../support/histories';
 import { environmentEntry, usePublishFixture } from './fixture';
 import { bootFrom, deleteServer, makeImage } from './images';
+import { retirementWorkflowId } from '../../common/ids';
+import { addImagesSignal, retirementStatusQuery, retirementWorkflow } from '../../workflows';
 
 jest.setTimeout(120_000);
 
@@ -26,7 +28,7 @@ beforeAll(() => {
 });
 
 async function status(env: string): Promise<RetirementStatus> {
-  return f().temporal.client.workflow.getHandle(`dibctl-retirement-${env}`).query<RetirementStatus>('retirementStatus');
+  return f().temporal.client.workflow.getHandle(retirementWorkflowId(env)).query(retirementStatusQuery);
 }
 
 async function eventually(what: string, fn: () => Promise<boolean>, ms = 30_000): Promise<void> {
@@ -105,11 +107,11 @@ describe('retirement workflow', () => {
     const server = await bootFrom(admin, f().emu, img.id, 'ticking-user', 'RegionTwo');
     await admin.image.updateImage(img.id, { name: 'Obsolete Ticking', properties: { obsolete: 'true' } });
     const client = f().temporal.client;
-    const handle = await client.workflow.signalWithStart('retirementWorkflow', {
-      workflowId: 'dibctl-retirement-tick',
+    const handle = await client.workflow.signalWithStart(retirementWorkflow, {
+      workflowId: retirementWorkflowId('tick'),
       taskQueue: 'dibctl',
       args: [{ environment: 'tick', config: { cwd: f().tree.root }, checksPerRun: 2 }],
-      signal: 'addImages',
+      signal: addImagesSignal,
       signalArgs: [[{ id: img.id, name: 'Obsolete Ticking' }]],
     });
     const firstRun = (await handle.describe()).runId;

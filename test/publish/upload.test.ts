@@ -5,9 +5,10 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { BUILD_ID_PROPERTY } from '../../activities/image-upload';
-import { hostTaskQueue } from '../../worker/worker';
+import { localHostQueue } from '../../worker/worker';
 import type { PublishResult } from '../../workflows';
 import { IMAGE_BYTES, environmentEntry, usePublishFixture } from './fixture';
+import { publishWorkflow } from '../../workflows';
 
 jest.setTimeout(120_000);
 
@@ -84,10 +85,10 @@ describe('dibctl upload', () => {
       visibility: 'public',
       properties: { [BUILD_ID_PROPERTY]: 'retried-build' },
     });
-    const result: PublishResult = await t.client.workflow.execute('publishWorkflow', {
+    const result: PublishResult = await t.client.workflow.execute(publishWorkflow, {
       taskQueue: 'dibctl',
       workflowId: `publish-retry-${Date.now()}`,
-      args: [{ imageLabel: 'public', environment: 'one', config: { cwd: f().tree.root }, fileQueue: hostTaskQueue('dibctl'), buildId: 'retried-build' }],
+      args: [{ imageLabel: 'public', environment: 'one', config: { cwd: f().tree.root }, fileQueue: localHostQueue('dibctl'), buildId: 'retried-build' }],
     });
     expect(result.imageId).toBe(earlier.id);
     const withBuildId = f().images().filter((i) => i.properties[BUILD_ID_PROPERTY] === 'retried-build');
@@ -95,10 +96,10 @@ describe('dibctl upload', () => {
     expect(withBuildId[0]).toMatchObject({ status: 'active', size: IMAGE_BYTES });
 
     // the same publish once more: found active, nothing uploaded again
-    const again: PublishResult = await t.client.workflow.execute('publishWorkflow', {
+    const again: PublishResult = await t.client.workflow.execute(publishWorkflow, {
       taskQueue: 'dibctl',
       workflowId: `publish-retry-again-${Date.now()}`,
-      args: [{ imageLabel: 'public', environment: 'one', config: { cwd: f().tree.root }, fileQueue: hostTaskQueue('dibctl'), buildId: 'retried-build' }],
+      args: [{ imageLabel: 'public', environment: 'one', config: { cwd: f().tree.root }, fileQueue: localHostQueue('dibctl'), buildId: 'retried-build' }],
     });
     expect(again).toMatchObject({ imageId: earlier.id, reused: true });
     expect(f().images().filter((i) => i.properties[BUILD_ID_PROPERTY] === 'retried-build')).toHaveLength(1);

@@ -3,10 +3,11 @@
  * finishes the publish into the same Glance image; no second image is made.
  */
 import { BUILD_ID_PROPERTY } from '../../activities/image-upload';
-import { hostTaskQueue } from '../../worker/worker';
+import { localHostQueue } from '../../worker/worker';
 import type { PublishResult } from '../../workflows';
 import { dibctlEnv, startDibctl } from '../stages/cli-support';
 import { IMAGE_BYTES, usePublishFixture } from './fixture';
+import { publishWorkflow } from '../../workflows';
 
 const f = usePublishFixture();
 
@@ -18,10 +19,10 @@ describe('publish survives a killed worker', () => {
     f().emu.faults.set({ uploadBytesPerSecond: 256 * 1024 });
     const first = startDibctl(['worker', '--task-queue', queue], { cwd: f().tree.root, env });
     await first.waitFor(/Worker polling/);
-    const handle = await t.client.workflow.start('publishWorkflow', {
+    const handle = await t.client.workflow.start(publishWorkflow, {
       taskQueue: queue,
       workflowId: `crash-publish-${Date.now()}`,
-      args: [{ imageLabel: 'base', environment: 'one', config: { cwd: f().tree.root }, fileQueue: hostTaskQueue(queue), obsolete: false }],
+      args: [{ imageLabel: 'base', environment: 'one', config: { cwd: f().tree.root }, fileQueue: localHostQueue(queue), obsolete: false }],
     });
     const buildId = `${handle.workflowId}/publish/one`;
     const ours = () => f().images().filter((i) => i.properties[BUILD_ID_PROPERTY] === buildId);

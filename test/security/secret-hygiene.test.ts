@@ -20,6 +20,7 @@ import { DevServer, startDevServer } from '../../temporal/dev-server';
 import { WorkerProcesses, runEnv } from '../chaos/processes';
 import { CliResult, runDibctl, runDibctlInTerminal } from '../support/cli';
 import { Haystack, KEY_MARKERS, Needle, scan, textOf, workflowHaystacks } from './scan';
+import { doctorWorkflow, imageTestWorkflow } from '../../workflows';
 
 const distinctive = (what: string) => `Zq${what}${randomBytes(9).toString('hex')}Xv`;
 
@@ -229,7 +230,7 @@ describe('secret hygiene: no password, credential secret, token or private key i
     ok(await dibctl('retirement', ['retirement', 'one']), 0);
     ok(await dibctl('retirement --check-now', ['retirement', 'one', '--check-now']), 0);
     const tests = [];
-    for await (const wf of client.workflow.list({ query: "WorkflowType = 'imageTestWorkflow'" })) tests.push(wf.workflowId);
+    for await (const wf of client.workflow.list({ query: `WorkflowType = '${imageTestWorkflow.name}'` })) tests.push(wf.workflowId);
     expect(tests.length).toBeGreaterThanOrEqual(4);
     ok(await dibctl('status of a test', ['status', tests[0]]), 0);
     ok(await dibctl('keep on a finished test', ['keep', tests[0]]), 1);
@@ -266,7 +267,7 @@ describe('secret hygiene: no password, credential secret, token or private key i
     expect(hits).toEqual([]);
 
     // the scan can fail: a secret planted in a workflow input and in a log is found
-    await client.workflow.start('doctorWorkflow', { taskQueue: 'dibctl', workflowId: 'planted', args: [{ imageDir: `/tmp/${APP_SECRET}` }] });
+    await client.workflow.start(doctorWorkflow, { taskQueue: 'dibctl', workflowId: 'planted', args: [{ imageDir: `/tmp/${APP_SECRET}` }] });
     const planted = await workflowHaystacks(client);
     const plantedHits = scan([...planted.haystacks, { source: 'planted log', text: `key:\n${fs.readFileSync(operatorKey, 'utf8')}` }], needles);
     expect(plantedHits.map((h) => `${h.needle} @ ${h.source.split(' ')[0]} ${h.source.split(' ')[1]}`)).toEqual(

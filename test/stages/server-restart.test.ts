@@ -6,10 +6,11 @@ import { prepareTestInput } from '../../client/commands/test';
 import { Emulator, startEmulator } from '../../emulator';
 import { startDevServer } from '../../temporal/dev-server';
 import { freePort } from '../../temporal/free-port';
-import type { ImageTestResult, ImageTestStatus } from '../../workflows';
+import type { ImageTestResult } from '../../workflows';
 import { cleanTemporalEnv } from '../support/cli';
 import { NOTHING_LEFT, dibctlObjects, startDibctl } from './cli-support';
 import { StageProject, stageProject } from './fixture';
+import { imageTestStatusQuery, imageTestWorkflow } from '../../workflows';
 
 describe('image test survives a restart of the Temporal server', () => {
   let emu: Emulator;
@@ -40,10 +41,10 @@ describe('image test survives a restart of the Temporal server', () => {
       const client = new Client({ connection, namespace: server.namespace });
       const input = prepareTestInput('cirros', { imagesConfig: project.imagesConfig, testConfig: project.testConfig, cwd: project.dir }, 'restart-test', 'test');
       emu.faults.set({ bootDelayMs: 5_000 });
-      const handle = await client.workflow.start('imageTestWorkflow', { taskQueue: 'restart-test', workflowId: `restart-${Date.now()}`, args: [input] });
+      const handle = await client.workflow.start(imageTestWorkflow, { taskQueue: 'restart-test', workflowId: `restart-${Date.now()}`, args: [input] });
       const deadline = Date.now() + 60_000;
       for (;;) {
-        const s = await handle.query<ImageTestStatus>('imageTestStatus').catch(() => undefined);
+        const s = await handle.query(imageTestStatusQuery).catch(() => undefined);
         if (s?.stage.startsWith('waiting for instance')) break;
         if (Date.now() > deadline) throw new Error(`never reached the boot wait; stage ${s?.stage}`);
         await new Promise((r) => setTimeout(r, 100));

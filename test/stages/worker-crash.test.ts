@@ -3,10 +3,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { prepareTestInput } from '../../client/commands/test';
 import { Emulator, startEmulator } from '../../emulator';
-import type { ImageTestResult, ImageTestStatus } from '../../workflows';
+import type { ImageTestResult } from '../../workflows';
 import { useTemporal } from '../support/temporal';
 import { NOTHING_LEFT, dibctlEnv, dibctlObjects, startDibctl } from './cli-support';
 import { StageProject, stageProject } from './fixture';
+import { imageTestStatusQuery, imageTestWorkflow } from '../../workflows';
 
 describe('image test survives a killed worker', () => {
   const temporal = useTemporal();
@@ -35,14 +36,14 @@ describe('image test survives a killed worker', () => {
 
     const first = startDibctl(['worker', '--task-queue', queue], { cwd: project.dir, env });
     await first.waitFor(/Worker polling/);
-    const handle = await t.client.workflow.start('imageTestWorkflow', { taskQueue: queue, workflowId: `crash-${Date.now()}`, args: [input] });
+    const handle = await t.client.workflow.start(imageTestWorkflow, { taskQueue: queue, workflowId: `crash-${Date.now()}`, args: [input] });
 
     const seen = new Set<string>();
     const watch = setInterval(() => dibctlObjects(emu).servers.forEach((id) => seen.add(id)), 100);
     try {
       const deadline = Date.now() + 60_000;
       for (;;) {
-        const s = await handle.query<ImageTestStatus>('imageTestStatus').catch(() => undefined);
+        const s = await handle.query(imageTestStatusQuery).catch(() => undefined);
         if (s?.stage.startsWith('waiting for instance')) break;
         if (Date.now() > deadline) throw new Error(`never reached the boot wait; stage ${s?.stage}`);
         await new Promise((r) => setTimeout(r, 100));
