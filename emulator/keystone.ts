@@ -110,27 +110,19 @@ export function keystoneRoutes(cloud: Cloud): Router {
     return st().domains.find((d) => (id !== undefined ? d.id === id : d.name === name))?.id;
   };
 
-  const findUser = (ref: Record<string, unknown>): User | undefined => {
+  /** A user or project named by `id`, or by `name` within a `domain` given by id or name. */
+  const findByRef = <T extends { id: string; name: string; domain_id: string }>(items: T[], ref: Record<string, unknown>): T | undefined => {
     const id = str(ref, 'id');
-    if (id !== undefined) return st().users.find((u) => u.id === id);
+    if (id !== undefined) return items.find((x) => x.id === id);
     const name = str(ref, 'name');
     const domainRef = ref.domain;
     if (domainRef !== undefined && !isObject(domainRef)) throw new HttpError(400, "Invalid input for field 'domain': not an object");
     const domainId = findDomain(domainRef);
     if (!domainId) return undefined;
-    return st().users.find((u) => u.name === name && u.domain_id === domainId);
+    return items.find((x) => x.name === name && x.domain_id === domainId);
   };
-
-  const findProject = (ref: Record<string, unknown>): Project | undefined => {
-    const id = str(ref, 'id');
-    if (id !== undefined) return st().projects.find((p) => p.id === id);
-    const name = str(ref, 'name');
-    const domainRef = ref.domain;
-    if (domainRef !== undefined && !isObject(domainRef)) throw new HttpError(400, "Invalid input for field 'domain': not an object");
-    const domainId = findDomain(domainRef);
-    if (!domainId) return undefined;
-    return st().projects.find((p) => p.name === name && p.domain_id === domainId);
-  };
+  const findUser = (ref: Record<string, unknown>): User | undefined => findByRef(st().users, ref);
+  const findProject = (ref: Record<string, unknown>): Project | undefined => findByRef(st().projects, ref);
 
   const domainOf = (id: string) => {
     const d = st().domains.find((x) => x.id === id);
@@ -172,6 +164,17 @@ export function keystoneRoutes(cloud: Cloud): Router {
     const ctx = cloud.authenticate(req);
     if (!ctx.isAdmin) throw new HttpError(403, 'You are not authorized to perform the requested action: identity:admin_required.');
     return ctx;
+  };
+
+  /** A Keystone list: the collection and its links (everything fits one page). */
+  const listReply = (collection: string, items: unknown[], path: string): Reply => ({
+    status: 200,
+    body: { [collection]: items, links: { self: `${cloud.baseUrl}${path}`, previous: null, next: null } },
+  });
+  /** The `name` filter of the admin lists. */
+  const byName = <T extends { name: string }>(req: Request, items: T[]): T[] => {
+    const name = req.query.get('name');
+    return name === null ? items : items.filter((x) => x.name === name);
   };
 
   const userJson = (u: User) => ({
@@ -311,21 +314,18 @@ export function keystoneRoutes(cloud: Cloud): Router {
 
   router.add('GET', '/v3/auth/catalog', (req): Reply => {
     cloud.authenticate(req);
-    return { status: 200, body: { catalog: v3Catalog(cloud), links: { self: `${cloud.baseUrl}/v3/auth/catalog`, previous: null, next: null } } };
+    return listReply('catalog', v3Catalog(cloud), '/v3/auth/catalog');
   });
 
   router.add('GET', '/v3/auth/projects', (req): Reply => {
     const ctx = cloud.authenticate(req);
     const projects = st().projects.filter((p) => cloud.rolesOf(ctx.user.id, p.id).length > 0);
-    return { status: 200, body: { projects: projects.map(projectJson), links: { self: `${cloud.baseUrl}/v3/auth/projects`, previous: null, next: null } } };
+    return listReply('projects', projects.map(projectJson), '/v3/auth/projects');
   });
 
   router.add('GET', '/v3/projects', (req): Reply => {
     admin(req);
-    let projects = st().projects;
-    const name = req.query.get('name');
-    if (name !== null) projects = projects.filter((p) => p.name === name);
-    return { status: 200, body: { projects: projects.map(projectJson), links: { self: `${cloud.baseUrl}/v3/projects`, previous: null, next: null } } };
+    return listReply('projects', byName(req, st().projects).map(projectJson), '/v3/projects');
   });
 
   router.add('GET', '/v3/projects/:id', (req, p): Reply => {
@@ -338,10 +338,7 @@ export function keystoneRoutes(cloud: Cloud): Router {
 
   router.add('GET', '/v3/users', (req): Reply => {
     admin(req);
-    let users = st().users;
-    const name = req.query.get('name');
-    if (name !== null) users = users.filter((u) => u.name === name);
-    return { status: 200, body: { users: users.map(userJson), links: { self: `${cloud.baseUrl}/v3/users`, previous: null, next: null } } };
+    return listReply('users', byName(req, st().users).map(userJson), '/v3/users');
   });
 
   router.add('GET', '/v3/users/:id', (req, p): Reply => {
@@ -356,45 +353,30 @@ export function keystoneRoutes(cloud: Cloud): Router {
     const ctx = cloud.authenticate(req);
     if (!ctx.isAdmin && ctx.user.id !== p.id) throw new HttpError(403, 'You are not authorized to perform the requested action: identity:list_user_projects.');
     const projects = st().projects.filter((x) => cloud.rolesOf(p.id, x.id).length > 0);
-    return { status: 200, body: { projects: projects.map(projectJson), links: { self: `${cloud.baseUrl}/v3/users/${p.id}/projects`, previous: null, next: null } } };
+    return listReply('projects', projects.map(projectJson), `/v3/users/${p.id}/projects`);
   });
 
   router.add('GET', '/v3/roles', (req): Reply => {
     admin(req);
-    return {
-      status: 200,
-      body: {
-        roles: st().roles.map((r) => ({ id: r.id, name: r.name, domain_id: null, description: null, options: {}, links: { self: `${cloud.baseUrl}/v3/roles/${r.id}` } })),
-        links: { self: `${cloud.baseUrl}/v3/roles`, previous: null, next: null },
-      },
-    };
+    const roles = st().roles.map((r) => ({ id: r.id, name: r.name, domain_id: null, description: null, options: {}, links: { self: `${cloud.baseUrl}/v3/roles/${r.id}` } }));
+    return listReply('roles', roles, '/v3/roles');
   });
 
   router.add('GET', '/v3/role_assignments', (req): Reply => {
     admin(req);
-    return {
-      status: 200,
-      body: {
-        role_assignments: st().role_assignments.map((a) => ({
-          role: { id: a.role_id },
-          user: { id: a.user_id },
-          scope: { project: { id: a.project_id } },
-          links: { assignment: `${cloud.baseUrl}/v3/projects/${a.project_id}/users/${a.user_id}/roles/${a.role_id}` },
-        })),
-        links: { self: `${cloud.baseUrl}/v3/role_assignments`, previous: null, next: null },
-      },
-    };
+    const assignments = st().role_assignments.map((a) => ({
+      role: { id: a.role_id },
+      user: { id: a.user_id },
+      scope: { project: { id: a.project_id } },
+      links: { assignment: `${cloud.baseUrl}/v3/projects/${a.project_id}/users/${a.user_id}/roles/${a.role_id}` },
+    }));
+    return listReply('role_assignments', assignments, '/v3/role_assignments');
   });
 
   router.add('GET', '/v3/regions', (req): Reply => {
     cloud.authenticate(req);
-    return {
-      status: 200,
-      body: {
-        regions: cloud.regionNames.map((r) => ({ id: r, description: '', parent_region_id: null, links: { self: `${cloud.baseUrl}/v3/regions/${r}` } })),
-        links: { self: `${cloud.baseUrl}/v3/regions`, previous: null, next: null },
-      },
-    };
+    const regions = cloud.regionNames.map((r) => ({ id: r, description: '', parent_region_id: null, links: { self: `${cloud.baseUrl}/v3/regions/${r}` } }));
+    return listReply('regions', regions, '/v3/regions');
   });
 
   const ownCredentials = (req: Request, userId: string): AuthContext => {
@@ -408,7 +390,7 @@ export function keystoneRoutes(cloud: Cloud): Router {
   router.add('GET', '/v3/users/:id/application_credentials', (req, p): Reply => {
     ownCredentials(req, p.id);
     const list = st().application_credentials.filter((a) => a.user_id === p.id);
-    return { status: 200, body: { application_credentials: list.map((a) => appCredJson(a, false)), links: { self: `${cloud.baseUrl}/v3/users/${p.id}/application_credentials`, previous: null, next: null } } };
+    return listReply('application_credentials', list.map((a) => appCredJson(a, false)), `/v3/users/${p.id}/application_credentials`);
   });
 
   router.add('POST', '/v3/users/:id/application_credentials', async (req, p): Promise<Reply> => {

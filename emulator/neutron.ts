@@ -200,6 +200,26 @@ export function neutronRoutes(cloud: Cloud, region: string): Router {
   const base = () => `${cloud.baseUrl}/network/${region}`;
   const router = new Router();
 
+  const findNetwork = (ctx: AuthContext, id: string): Network => {
+    const n = rs().networks.find((x) => x.id === id);
+    if (!n || !visibleNetwork(ctx, n)) throw new HttpError(404, `Network ${id} could not be found.`, 'NetworkNotFound');
+    return n;
+  };
+  const visiblePort = (ctx: AuthContext, port: Port) => ctx.isAdmin || port.project_id === ctx.project.id;
+  const findPort = (ctx: AuthContext, id: string): Port => {
+    const port = rs().ports.find((x) => x.id === id);
+    if (!port || !visiblePort(ctx, port)) throw new HttpError(404, `Port ${id} could not be found.`, 'PortNotFound');
+    return port;
+  };
+  /** The resource object of a create request; unknown attributes are Neutron's 400. */
+  const createBody = async (req: Request, resource: string, allowed: string[]): Promise<Record<string, unknown>> => {
+    const body = await readJson(req.raw, MALFORMED);
+    if (!isObject(body) || !isObject(body[resource])) throw new HttpError(400, 'Resource body required', 'BadRequest');
+    const unknown = Object.keys(body[resource]).filter((k) => !allowed.includes(k));
+    if (unknown.length) throw new HttpError(400, `Unrecognized attribute(s) '${unknown.join(', ')}'`, 'HTTPBadRequest');
+    return body[resource];
+  };
+
   router.add('GET', '', (): Reply => ({
     status: 200,
     body: { versions: [{ status: 'CURRENT', id: 'v2.0', links: [{ href: `${base()}/v2.0/`, rel: 'self' }] }] },
@@ -226,19 +246,13 @@ export function neutronRoutes(cloud: Cloud, region: string): Router {
 
   router.add('GET', '/v2.0/networks/:id', (req, p): Reply => {
     const ctx = cloud.authenticate(req);
-    const n = rs().networks.find((x) => x.id === p.id);
-    if (!n || !visibleNetwork(ctx, n)) throw new HttpError(404, `Network ${p.id} could not be found.`, 'NetworkNotFound');
-    return { status: 200, body: { network: networkJson(n) } };
+    return { status: 200, body: { network: networkJson(findNetwork(ctx, p.id)) } };
   });
 
   router.add('POST', '/v2.0/networks', async (req): Promise<Reply> => {
     const ctx = cloud.authenticate(req);
-    const body = await readJson(req.raw, MALFORMED);
-    if (!isObject(body) || !isObject(body.network)) throw new HttpError(400, 'Resource body required', 'BadRequest');
-    const allowed = ['name', 'admin_state_up', 'shared', 'mtu', 'description', 'project_id', 'tenant_id'];
-    const unknown = Object.keys(body.network).filter((k) => !allowed.includes(k));
-    if (unknown.length) throw new HttpError(400, `Unrecognized attribute(s) '${unknown.join(', ')}'`, 'HTTPBadRequest');
-    const { name = '', shared = false, mtu = 1500 } = body.network;
+    const network = await createBody(req, 'network', ['name', 'admin_state_up', 'shared', 'mtu', 'description', 'project_id', 'tenant_id']);
+    const { name = '', shared = false, mtu = 1500 } = network;
     if (typeof name !== 'string') throw new HttpError(400, `Invalid input for name. Reason: '${String(name)}' is not a valid string.`, 'HTTPBadRequest');
     if (typeof shared !== 'boolean') throw new HttpError(400, `Invalid input for shared. Reason: '${String(shared)}' is not a valid boolean value.`, 'HTTPBadRequest');
     if (shared && !ctx.isAdmin) throw new HttpError(403, '(rule:create_network and rule:create_network:shared) is disallowed by policy', 'PolicyNotAuthorized');
@@ -252,8 +266,7 @@ export function neutronRoutes(cloud: Cloud, region: string): Router {
 
   router.add('DELETE', '/v2.0/networks/:id', (req, p): Reply => {
     const ctx = cloud.authenticate(req);
-    const n = rs().networks.find((x) => x.id === p.id);
-    if (!n || !visibleNetwork(ctx, n)) throw new HttpError(404, `Network ${p.id} could not be found.`, 'NetworkNotFound');
+    const n = findNetwork(ctx, p.id);
     if (!ctx.isAdmin && n.project_id !== ctx.project.id) throw new HttpError(403, 'disallowed by policy', 'PolicyNotAuthorized');
     if (rs().ports.some((port) => port.network_id === n.id && port.device_owner.startsWith('compute:'))) {
       throw new HttpError(409, `Unable to complete operation on network ${n.id}. There are one or more ports still in use on the network.`, 'NetworkInUse');
@@ -279,8 +292,6 @@ export function neutronRoutes(cloud: Cloud, region: string): Router {
     return { status: 200, body: { subnet: subnetJson(s) } };
   });
 
-  const visiblePort = (ctx: AuthContext, port: Port) => ctx.isAdmin || port.project_id === ctx.project.id;
-
   router.add('GET', '/v2.0/ports', (req): Reply => {
     const ctx = cloud.authenticate(req);
     return listReply(req, 'ports', rs().ports.filter((x) => visiblePort(ctx, x)).map(portJson), `${base()}/v2.0/ports`);
@@ -288,23 +299,16 @@ export function neutronRoutes(cloud: Cloud, region: string): Router {
 
   router.add('GET', '/v2.0/ports/:id', (req, p): Reply => {
     const ctx = cloud.authenticate(req);
-    const port = rs().ports.find((x) => x.id === p.id);
-    if (!port || !visiblePort(ctx, port)) throw new HttpError(404, `Port ${p.id} could not be found.`, 'PortNotFound');
-    return { status: 200, body: { port: portJson(port) } };
+    return { status: 200, body: { port: portJson(findPort(ctx, p.id)) } };
   });
 
   router.add('POST', '/v2.0/ports', async (req): Promise<Reply> => {
     const ctx = cloud.authenticate(req);
-    const body = await readJson(req.raw, MALFORMED);
-    if (!isObject(body) || !isObject(body.port)) throw new HttpError(400, 'Resource body required', 'BadRequest');
-    const allowed = ['network_id', 'name', 'fixed_ips', 'admin_state_up', 'description', 'device_id', 'device_owner', 'project_id', 'tenant_id'];
-    const unknown = Object.keys(body.port).filter((k) => !allowed.includes(k));
-    if (unknown.length) throw new HttpError(400, `Unrecognized attribute(s) '${unknown.join(', ')}'`, 'HTTPBadRequest');
-    const { network_id: networkId, name = '', fixed_ips: fixedIps } = body.port;
+    const portBody = await createBody(req, 'port', ['network_id', 'name', 'fixed_ips', 'admin_state_up', 'description', 'device_id', 'device_owner', 'project_id', 'tenant_id']);
+    const { network_id: networkId, name = '', fixed_ips: fixedIps } = portBody;
     if (typeof networkId !== 'string') throw new HttpError(400, "Failed to parse request. Required attribute 'network_id' not specified", 'HTTPBadRequest');
     if (typeof name !== 'string') throw new HttpError(400, `Invalid input for name. Reason: '${String(name)}' is not a valid string.`, 'HTTPBadRequest');
-    const n = rs().networks.find((x) => x.id === networkId);
-    if (!n || !visibleNetwork(ctx, n)) throw new HttpError(404, `Network ${networkId} could not be found.`, 'NetworkNotFound');
+    const n = findNetwork(ctx, networkId);
     let fixedIp: string | undefined;
     if (fixedIps !== undefined) {
       if (!Array.isArray(fixedIps) || !fixedIps.every((f) => isObject(f))) throw new HttpError(400, `Invalid input for fixed_ips. Reason: Invalid data format for fixed IP specification.`, 'HTTPBadRequest');
@@ -318,8 +322,7 @@ export function neutronRoutes(cloud: Cloud, region: string): Router {
 
   router.add('DELETE', '/v2.0/ports/:id', (req, p): Reply => {
     const ctx = cloud.authenticate(req);
-    const port = rs().ports.find((x) => x.id === p.id);
-    if (!port || !visiblePort(ctx, port)) throw new HttpError(404, `Port ${p.id} could not be found.`, 'PortNotFound');
+    const port = findPort(ctx, p.id);
     rs().ports = rs().ports.filter((x) => x !== port);
     cloud.changed();
     return { status: 204 };

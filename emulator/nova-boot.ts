@@ -1,0 +1,86 @@
+/**
+ * A server's way to ACTIVE or ERROR: after `bootDelayMs` in BUILD (or REBUILD,
+ * REBOOT, powering on) its SSH endpoint starts and it becomes ACTIVE with a
+ * console log, or it ends in ERROR with a fault. The timers live only while the
+ * process runs; `resume` picks up boots a previous process left unfinished.
+ */
+import { nowIso } from './http';
+import { NovaRegion } from './nova-api';
+import { Server, ServerAddress } from './state';
+
+const consoleLines = (s: Server, addresses: ServerAddress[]) => [
+  `[    0.000000] Linux version 6.1.0-emulated (emulator@openstack) #1 SMP`,
+  `[    1.204511] Run /sbin/init as init process`,
+  `Cloud-init v. 22.4.2 running 'init' at ${new Date().toUTCString()}. Up 3.21 seconds.`,
+  ...addresses.map((a) => `ci-info: |  eth0  | True |  ${a.ip}  | 255.255.255.0 | global | ${a.mac} |`),
+  `Cloud-init v. 22.4.2 running 'modules:config' at ${new Date().toUTCString()}.`,
+  `${s.hostname} login: `,
+  `Cloud-init v. 22.4.2 finished at ${new Date().toUTCString()}. Datasource DataSourceOpenStackLocal. Up 9.87 seconds`,
+];
+
+/** State that lives only while the process runs: pending boot timers. */
+interface Pending {
+  timer?: NodeJS.Timeout;
+}
+
+export class Boots {
+  private readonly pending = new Map<string, Pending>();
+
+  constructor(private readonly nova: NovaRegion) {}
+
+  /** Brings a server from BUILD (or REBUILD/REBOOT) to ACTIVE, or to ERROR when told to. */
+  finish(s: Server, failBoot: boolean): void {
+    const { cloud, region, hooks } = this.nova;
+    const p: Pending = this.pending.get(s.id) ?? {};
+    this.pending.set(s.id, p);
+    p.timer = setTimeout(() => {
+      this.pending.delete(s.id);
+      if (!this.nova.rs().servers.includes(s)) return;
+      const fail = (message: string, details: string) => {
+        s.status = 'ERROR';
+        s.vm_state = 'error';
+        s.task_state = null;
+        s.power_state = 0;
+        s.fault = { code: 500, message, details, created: nowIso() };
+        s.updated = nowIso();
+        cloud.changed();
+      };
+      if (failBoot) {
+        fail(cloud.faults.get('bootErrorMessage'), 'Traceback (most recent call last):\n  File "nova/conductor/manager.py", in schedule_and_build_instances\nnova.exception.NoValidHost');
+        return;
+      }
+      const activate = () => {
+        s.status = 'ACTIVE';
+        s.vm_state = 'active';
+        s.task_state = null;
+        s.power_state = 1;
+        s.launched_at ??= nowIso(true).replace('Z', '');
+        s.updated = nowIso();
+        s.console_log = consoleLines(s, s.addresses);
+        cloud.changed();
+        cloud.onServerChange(region, s.id, 'active');
+      };
+      if (s.ssh_disabled || !s.addresses.length) return activate();
+      hooks.startGuest(region, s).then(activate, (err: Error) => fail(`Build of instance ${s.id} aborted: ${err.message}`, String(err.stack ?? err.message)));
+    }, cloud.faults.get('bootDelayMs'));
+  }
+
+  /** Forgets a boot in progress (the server is going away). */
+  cancel(serverId: string): void {
+    const p = this.pending.get(serverId);
+    if (p?.timer) clearTimeout(p.timer);
+    this.pending.delete(serverId);
+  }
+
+  /** Servers that were mid-boot when a previous process stopped finish booting now. */
+  resume(): void {
+    for (const s of this.nova.rs().servers) {
+      if (['BUILD', 'REBUILD', 'REBOOT', 'HARD_REBOOT'].includes(s.status) || (s.status === 'SHUTOFF' && s.task_state === 'powering-on')) this.finish(s, false);
+    }
+  }
+
+  stopTimers(): void {
+    for (const p of this.pending.values()) if (p.timer) clearTimeout(p.timer);
+    this.pending.clear();
+  }
+}
