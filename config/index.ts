@@ -1,6 +1,7 @@
 /** Configuration: files, validation, merged views and credentials. */
 export * from './errors';
 export * from './schema';
+export * from './test-kinds';
 export * from './files';
 export * from './merge';
 export * from './view';

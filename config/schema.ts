@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { KEYSTONE_FIELDS, keystoneFieldOf, parseBoolean, parseIdentityVersion, parseInterface } from './keystone-keys';
+import { TEST_KINDS, TestKind, testKindList } from './test-kinds';
 
 const e = (message: string) => ({ error: message });
 
@@ -99,14 +100,23 @@ const novaTimeouts = {
   cleanup_timeout: timeout().optional().describe('seconds per cleanup step, default 60'),
 };
 
+/** What each test kind runs. */
+const TEST_KIND_DESCRIPTIONS: Record<TestKind, string> = {
+  shell: 'executable file or directory of them, run outside the instance',
+  pytest: 'pytest file or directory',
+  ssh: 'script run inside the instance over SSH',
+  image: 'passive check of the image file',
+  ts: 'TypeScript/JavaScript test file or directory, run by jest',
+};
+
+const testPath = (kind: TestKind) => nonEmptyText('must be a path').optional().describe(TEST_KIND_DESCRIPTIONS[kind]);
+/** One optional path key per test kind, in TEST_KINDS order. */
+const testPaths = Object.fromEntries(TEST_KINDS.map((kind) => [kind, testPath(kind)])) as Record<TestKind, ReturnType<typeof testPath>>;
+
 const testEntrySchema = z
   .strictObject(
     {
-      shell: nonEmptyText('must be a path').optional().describe('executable file or directory of them, run outside the instance'),
-      pytest: nonEmptyText('must be a path').optional().describe('pytest file or directory'),
-      ssh: nonEmptyText('must be a path').optional().describe('script run inside the instance over SSH'),
-      image: nonEmptyText('must be a path').optional().describe('passive check of the image file'),
-      ts: nonEmptyText('must be a path').optional().describe('TypeScript/JavaScript test file or directory, run by jest'),
+      ...testPaths,
       timeout: timeout().optional().describe('seconds for this entry, default 300'),
       stop_on_failure: bool().optional().describe('stop at the first failing test of the entry (default true)'),
       sudo: bool().optional().describe('ssh: run the script with sudo'),
@@ -118,8 +128,8 @@ const testEntrySchema = z
     e('must be a mapping like {shell: PATH}'),
   )
   .superRefine((entry, ctx) => {
-    const kinds = (['shell', 'pytest', 'ssh', 'image', 'ts'] as const).filter((k) => entry[k] !== undefined);
-    if (kinds.length === 0) ctx.addIssue({ code: 'custom', message: 'needs one of shell, pytest, ssh, image or ts' });
+    const kinds = TEST_KINDS.filter((k) => entry[k] !== undefined);
+    if (kinds.length === 0) ctx.addIssue({ code: 'custom', message: `needs one of ${testKindList()}` });
     if (kinds.length > 1) ctx.addIssue({ code: 'custom', path: [kinds[1]], message: `use one test kind per entry (${kinds.join(' and ')} given)` });
     if (entry.sudo !== undefined && entry.ssh === undefined) ctx.addIssue({ code: 'custom', path: ['sudo'], message: 'only an ssh entry runs with sudo' });
     for (const key of ['format', 'min_virtual_size_gb', 'max_virtual_size_gb', 'files_exist'] as const) {

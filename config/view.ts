@@ -9,6 +9,7 @@ import { ConfigError } from './errors';
 import { LoadedConfig, LookupOptions, entryOf, loadConfig } from './files';
 import { mergeEnvironmentVariables, mergeGlance, mergeNovaTimeouts } from './merge';
 import type { ConfigKind, GlanceSection, ImageEntry, NovaTimeoutsSection, TestEnvironmentEntry, UploadEnvironmentEntry } from './schema';
+import { TEST_KINDS, TestKind } from './test-kinds';
 
 /** Where to read configs from; what the CLI options and the worker's environment decide. */
 export interface ConfigOptions {
@@ -61,7 +62,7 @@ export interface NovaTimeouts {
 }
 
 export interface TestSpec {
-  kind: 'shell' | 'pytest' | 'ssh' | 'image' | 'ts';
+  kind: TestKind;
   /** Absolute path. */
   path: string;
   /** Seconds for the whole entry. */
@@ -270,7 +271,7 @@ export function imageView(label: string, file: string, e: ImageEntry, baseDir: s
       environmentName: e.tests?.environment_name,
       environmentVariables: e.tests?.environment_variables ?? {},
       testsList: (e.tests?.tests_list ?? []).map((t): TestSpec => {
-        const kind = (['shell', 'pytest', 'ssh', 'image', 'ts'] as const).find((k) => t[k] !== undefined) ?? 'shell';
+        const kind = TEST_KINDS.find((k) => t[k] !== undefined) ?? 'shell';
         const assertions = defined({ format: t.format, minVirtualSizeGb: t.min_virtual_size_gb, maxVirtualSizeGb: t.max_virtual_size_gb, filesExist: t.files_exist });
         return defined({
           kind,
