@@ -2,6 +2,7 @@
 export * from './errors';
 export * from './schema';
 export * from './test-kinds';
+export * from './duration';
 export * from './files';
 export * from './merge';
 export * from './view';

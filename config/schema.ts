@@ -5,6 +5,7 @@
  * Messages are written for operators: they follow `key.path:` in an error line.
  */
 import { z } from 'zod';
+import { DURATION_PATTERN, parseDuration } from './duration';
 import { KEYSTONE_FIELDS, keystoneFieldOf, parseBoolean, parseIdentityVersion, parseInterface } from './keystone-keys';
 import { TEST_KINDS, TestKind, testKindList } from './test-kinds';
 
@@ -23,16 +24,12 @@ const POS_INT = 'must be an integer >= 1';
 const count = () => z.number(e(POS_INT)).int(e(POS_INT)).min(1, e(POS_INT)).max(1000, e('must be an integer <= 1000'));
 
 const DURATION = 'must be a duration like 90s, 30m, 6h, 7d, 2w or a number of seconds';
-const UNIT_SECONDS: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
 /** `2w` and the like, only when the seconds stay an exact integer (as a number value must). */
 const durationText = () =>
   z
     .string()
-    .regex(/^\d+\s*[smhdw]?$/, e(DURATION))
-    .refine((s) => {
-      const m = /^(\d+)\s*([smhdw]?)$/.exec(s);
-      return !!m && Number.isSafeInteger(Number(m[1]) * UNIT_SECONDS[m[2]]);
-    }, e(DURATION));
+    .regex(DURATION_PATTERN, e(DURATION))
+    .refine((s) => Number.isSafeInteger(parseDuration(s)), e(DURATION));
 /** A duration: seconds, or a number with s, m, h, d or w. */
 const duration = () => z.union([z.number().int().min(0), durationText()], e(DURATION)).describe('a duration: 90s, 30m, 6h, 7d, 2w or seconds');
 

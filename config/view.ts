@@ -5,6 +5,7 @@
  * and nothing from a `keystone` section is carried.
  */
 import path from 'node:path';
+import { durationSeconds } from './duration';
 import { ConfigError } from './errors';
 import { LoadedConfig, LookupOptions, entryOf, loadConfig } from './files';
 import { mergeEnvironmentVariables, mergeGlance, mergeNovaTimeouts } from './merge';
@@ -172,16 +173,6 @@ export interface RetirePolicy {
   checkEverySeconds: number;
   deleteAfterSeconds: number;
   keep: number;
-}
-
-const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
-
-/** `90s`, `30m`, `6h`, `7d`, `2w` or a number of seconds, in seconds. */
-export function durationSeconds(value: string | number): number {
-  if (typeof value === 'number') return value;
-  const m = /^(\d+)\s*([smhdw]?)$/.exec(value.trim());
-  if (!m) throw new ConfigError(`not a duration: ${value}`);
-  return Number(m[1]) * DURATION_UNITS[m[2] || 's'];
 }
 
 /** Image + test environment, merged: what the image test workflow runs with. */
