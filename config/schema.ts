@@ -278,6 +278,9 @@ export const testEnvironmentSchema = z.strictObject(
   e('must be a mapping'),
 );
 
+/** An optional section of strictly known keys. */
+const optionalSection = <T extends z.ZodRawShape>(description: string, shape: T) => z.strictObject(shape, e('must be a mapping')).optional().describe(description);
+
 export const uploadEnvironmentSchema = z.strictObject(
   {
     keystone: keystoneSchema,
@@ -295,28 +298,16 @@ export const uploadEnvironmentSchema = z.strictObject(
       )
       .optional(),
     external_upload: cmdlineList().optional().describe('commands replacing the native upload'),
-    retire: z
-      .strictObject(
-        {
-          check_every: duration().optional().describe(withDefault('retire.check_every', 'how often the retirement workflow checks')),
-          delete_after: duration().optional().describe(withDefault('retire.delete_after', 'how long an obsolete image is kept at least')),
-          keep: timeout().optional().describe(withDefault('retire.keep', 'newest obsolete copies of each name never deleted')),
-        },
-        e('must be a mapping'),
-      )
-      .optional()
-      .describe('when obsolete images are deleted once unused'),
-    retry: z
-      .strictObject(
-        {
-          attempts: count().optional().describe(withDefault('retry.attempts', 'attempts of a short cloud step (obsolete, share, survey, delete)')),
-          upload_attempts: count().optional().describe(withDefault('retry.upload_attempts', 'attempts of an upload')),
-          max_interval: duration().optional().describe(withDefault('retry.max_interval', 'longest pause between two attempts')),
-        },
-        e('must be a mapping'),
-      )
-      .optional()
-      .describe('how long publishing rides out a cloud that is unreachable or answers 5xx, 409 or 429'),
+    retire: optionalSection('when obsolete images are deleted once unused', {
+      check_every: duration().optional().describe(withDefault('retire.check_every', 'how often the retirement workflow checks')),
+      delete_after: duration().optional().describe(withDefault('retire.delete_after', 'how long an obsolete image is kept at least')),
+      keep: timeout().optional().describe(withDefault('retire.keep', 'newest obsolete copies of each name never deleted')),
+    }),
+    retry: optionalSection('how long publishing rides out a cloud that is unreachable or answers 5xx, 409 or 429', {
+      attempts: count().optional().describe(withDefault('retry.attempts', 'attempts of a short cloud step (obsolete, share, survey, delete)')),
+      upload_attempts: count().optional().describe(withDefault('retry.upload_attempts', 'attempts of an upload')),
+      max_interval: duration().optional().describe(withDefault('retry.max_interval', 'longest pause between two attempts')),
+    }),
   },
   e('must be a mapping'),
 );
