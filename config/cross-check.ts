@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { LoadedConfig, whereIs } from './files';
+import { TEST_KINDS } from './test-kinds';
 
 function missingPath(config: LoadedConfig<'images' | 'test' | 'upload'>, label: string, keyPath: (string | number)[], value: string): string | undefined {
   if (existsSync(path.resolve(config.baseDir, value))) return undefined;
@@ -31,7 +32,7 @@ export function crossCheck(
         );
       }
       (entry.value.tests?.tests_list ?? []).forEach((t, i) => {
-        for (const kind of ['shell', 'pytest', 'ssh', 'image', 'ts'] as const) {
+        for (const kind of TEST_KINDS) {
           const p = t[kind];
           if (p === undefined) continue;
           const problem = missingPath(images, label, ['tests', 'tests_list', i, kind], p);

@@ -1,6 +1,10 @@
 /** Configuration: files, validation, merged views and credentials. */
 export * from './errors';
 export * from './schema';
+export * from './test-kinds';
+export * from './duration';
+export { DEFAULTS } from './defaults';
+export type { DefaultKey } from './defaults';
 export * from './files';
 export * from './merge';
 export * from './view';

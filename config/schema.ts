@@ -5,7 +5,10 @@
  * Messages are written for operators: they follow `key.path:` in an error line.
  */
 import { z } from 'zod';
+import { withDefault } from './defaults';
+import { DURATION_PATTERN, parseDuration } from './duration';
 import { KEYSTONE_FIELDS, keystoneFieldOf, parseBoolean, parseIdentityVersion, parseInterface } from './keystone-keys';
+import { TEST_KINDS, TestKind, testKindList } from './test-kinds';
 
 const e = (message: string) => ({ error: message });
 
@@ -22,16 +25,12 @@ const POS_INT = 'must be an integer >= 1';
 const count = () => z.number(e(POS_INT)).int(e(POS_INT)).min(1, e(POS_INT)).max(1000, e('must be an integer <= 1000'));
 
 const DURATION = 'must be a duration like 90s, 30m, 6h, 7d, 2w or a number of seconds';
-const UNIT_SECONDS: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
 /** `2w` and the like, only when the seconds stay an exact integer (as a number value must). */
 const durationText = () =>
   z
     .string()
-    .regex(/^\d+\s*[smhdw]?$/, e(DURATION))
-    .refine((s) => {
-      const m = /^(\d+)\s*([smhdw]?)$/.exec(s);
-      return !!m && Number.isSafeInteger(Number(m[1]) * UNIT_SECONDS[m[2]]);
-    }, e(DURATION));
+    .regex(DURATION_PATTERN, e(DURATION))
+    .refine((s) => Number.isSafeInteger(parseDuration(s)), e(DURATION));
 /** A duration: seconds, or a number with s, m, h, d or w. */
 const duration = () => z.union([z.number().int().min(0), durationText()], e(DURATION)).describe('a duration: 90s, 30m, 6h, 7d, 2w or seconds');
 
@@ -74,41 +73,50 @@ export const glanceSchema = z.strictObject(
   {
     api_version: z.union([z.literal(1), z.literal(2)], e('must be 1 or 2')).optional().describe('Glance API version (the client speaks v2)'),
     name: nonEmptyText().optional().describe('image name in Glance'),
-    upload_timeout: timeout().optional().describe('seconds, default 360'),
+    upload_timeout: timeout().optional().describe(withDefault('glance.upload_timeout', 'seconds')),
     properties: z
       .record(z.string(), z.union([z.string(), z.number(), z.boolean()], e('must be a string, number or boolean')), e('must be a mapping'))
       .optional()
       .describe('image properties, sent as strings'),
     tags: z.array(nonEmptyText(), e('must be a list of strings')).optional(),
-    container_format: nonEmptyText().optional().describe('default bare'),
-    disk_format: nonEmptyText().optional().describe('default qcow2'),
+    container_format: nonEmptyText().optional().describe(withDefault('glance.container_format')),
+    disk_format: nonEmptyText().optional().describe(withDefault('glance.disk_format')),
     endpoint: url().optional().describe('Glance URL overriding the catalog'),
-    public: bool().optional().describe('visibility public, else private'),
-    min_disk: timeout().optional().describe('GiB'),
-    min_ram: timeout().optional().describe('MiB'),
-    protected: bool().optional(),
+    public: bool().optional().describe(withDefault('glance.public', 'visibility public, else private')),
+    min_disk: timeout().optional().describe(withDefault('glance.min_disk', 'GiB')),
+    min_ram: timeout().optional().describe(withDefault('glance.min_ram', 'MiB')),
+    protected: bool().optional().describe(withDefault('glance.protected')),
     share_with: z.array(nonEmptyText(), e('must be a list of project names or ids')).optional().describe('projects that become image members'),
   },
   e('must be a mapping'),
 );
 
 const novaTimeouts = {
-  create_timeout: timeout().optional().describe('seconds for the create request, default 10'),
-  active_timeout: timeout().optional().describe('seconds until ACTIVE, default 360'),
-  keypair_timeout: timeout().optional().describe('seconds, default 10'),
-  cleanup_timeout: timeout().optional().describe('seconds per cleanup step, default 60'),
+  create_timeout: timeout().optional().describe(withDefault('nova.create_timeout', 'seconds for the create request')),
+  active_timeout: timeout().optional().describe(withDefault('nova.active_timeout', 'seconds until ACTIVE')),
+  keypair_timeout: timeout().optional().describe(withDefault('nova.keypair_timeout', 'seconds')),
+  cleanup_timeout: timeout().optional().describe(withDefault('nova.cleanup_timeout', 'seconds per cleanup step')),
 };
+
+/** What each test kind runs. */
+const TEST_KIND_DESCRIPTIONS: Record<TestKind, string> = {
+  shell: 'executable file or directory of them, run outside the instance',
+  pytest: 'pytest file or directory',
+  ssh: 'script run inside the instance over SSH',
+  image: 'passive check of the image file',
+  ts: 'TypeScript/JavaScript test file or directory, run by jest',
+};
+
+const testPath = (kind: TestKind) => nonEmptyText('must be a path').optional().describe(TEST_KIND_DESCRIPTIONS[kind]);
+/** One optional path key per test kind, in TEST_KINDS order. */
+const testPaths = Object.fromEntries(TEST_KINDS.map((kind) => [kind, testPath(kind)])) as Record<TestKind, ReturnType<typeof testPath>>;
 
 const testEntrySchema = z
   .strictObject(
     {
-      shell: nonEmptyText('must be a path').optional().describe('executable file or directory of them, run outside the instance'),
-      pytest: nonEmptyText('must be a path').optional().describe('pytest file or directory'),
-      ssh: nonEmptyText('must be a path').optional().describe('script run inside the instance over SSH'),
-      image: nonEmptyText('must be a path').optional().describe('passive check of the image file'),
-      ts: nonEmptyText('must be a path').optional().describe('TypeScript/JavaScript test file or directory, run by jest'),
-      timeout: timeout().optional().describe('seconds for this entry, default 300'),
-      stop_on_failure: bool().optional().describe('stop at the first failing test of the entry (default true)'),
+      ...testPaths,
+      timeout: timeout().optional().describe(withDefault('tests.tests_list[].timeout', 'seconds for this entry')),
+      stop_on_failure: bool().optional().describe(withDefault('tests.tests_list[].stop_on_failure', 'stop at the first failing test of the entry')),
       sudo: bool().optional().describe('ssh: run the script with sudo'),
       format: nonEmptyText().optional().describe('image: the format qemu-img must report (qcow2, raw, ...)'),
       min_virtual_size_gb: z.number(e('must be a number of GiB >= 0')).min(0, e('must be a number of GiB >= 0')).optional().describe('image: smallest virtual size, GiB'),
@@ -118,8 +126,8 @@ const testEntrySchema = z
     e('must be a mapping like {shell: PATH}'),
   )
   .superRefine((entry, ctx) => {
-    const kinds = (['shell', 'pytest', 'ssh', 'image', 'ts'] as const).filter((k) => entry[k] !== undefined);
-    if (kinds.length === 0) ctx.addIssue({ code: 'custom', message: 'needs one of shell, pytest, ssh, image or ts' });
+    const kinds = TEST_KINDS.filter((k) => entry[k] !== undefined);
+    if (kinds.length === 0) ctx.addIssue({ code: 'custom', message: `needs one of ${testKindList()}` });
     if (kinds.length > 1) ctx.addIssue({ code: 'custom', path: [kinds[1]], message: `use one test kind per entry (${kinds.join(' and ')} given)` });
     if (entry.sudo !== undefined && entry.ssh === undefined) ctx.addIssue({ code: 'custom', path: ['sudo'], message: 'only an ssh entry runs with sudo' });
     for (const key of ['format', 'min_virtual_size_gb', 'max_virtual_size_gb', 'files_exist'] as const) {
@@ -147,9 +155,9 @@ export const imageEntrySchema = z.strictObject(
     tests: z
       .strictObject(
         {
-          ssh: z.strictObject({ username: nonEmptyText(), port: port().optional() }, e('must be a mapping')).optional(),
+          ssh: z.strictObject({ username: nonEmptyText(), port: port().optional().describe(withDefault('tests.ssh.port')) }, e('must be a mapping')).optional(),
           wait_for_port: port().optional(),
-          port_wait_timeout: seconds().optional().describe('seconds, default 61'),
+          port_wait_timeout: seconds().optional().describe(withDefault('tests.port_wait_timeout', 'seconds')),
           environment_name: nonEmptyText('must be a test environment label').optional(),
           environment_variables: environmentVariablesSchema.optional(),
           tests_list: z.array(testEntrySchema, e('must be a list of tests')).optional(),
@@ -203,9 +211,9 @@ export const keystoneSchema = z
   .describe('credentials; OS_* environment variables override them');
 
 const tlsKeys = {
-  ssl_insecure: bool().optional().describe('do not verify TLS certificates'),
+  ssl_insecure: bool().optional().describe(withDefault('ssl_insecure', 'do not verify TLS certificates')),
   ssl_ca_path: nonEmptyText('must be a path').optional().describe('CA bundle file or directory'),
-  disable_warnings: bool().optional(),
+  disable_warnings: bool().optional().describe(withDefault('disable_warnings')),
 };
 
 const nicSchema = z.strictObject(
@@ -241,7 +249,7 @@ export const testEnvironmentSchema = z.strictObject(
           flavor_id: flavorValue().optional().describe('flavor id only'),
           nics: z.array(nicSchema, e('must be a list of {net_id: UUID}')).min(1, e('must list at least one nic')).optional(),
           main_nic_regexp: regexp().optional().describe('network name regexp choosing the main IP'),
-          config_drive: bool().optional(),
+          config_drive: bool().optional().describe(withDefault('nova.config_drive')),
           availability_zone: nonEmptyText().optional(),
           userdata: text().optional(),
           userdata_file: nonEmptyText('must be a path').optional(),
@@ -270,6 +278,9 @@ export const testEnvironmentSchema = z.strictObject(
   e('must be a mapping'),
 );
 
+/** An optional section of strictly known keys. */
+const optionalSection = <T extends z.ZodRawShape>(description: string, shape: T) => z.strictObject(shape, e('must be a mapping')).optional().describe(description);
+
 export const uploadEnvironmentSchema = z.strictObject(
   {
     keystone: keystoneSchema,
@@ -280,35 +291,23 @@ export const uploadEnvironmentSchema = z.strictObject(
         {
           cmdline: nonEmptyText('must be a non-empty command line'),
           output_filename: nonEmptyText('must be a file name pattern'),
-          use_existing: bool().optional().describe('skip the command when the output exists'),
-          delete_processed_after_upload: bool().optional().describe('default true'),
+          use_existing: bool().optional().describe(withDefault('preprocessing.use_existing', 'skip the command when the output exists')),
+          delete_processed_after_upload: bool().optional().describe(withDefault('preprocessing.delete_processed_after_upload')),
         },
         e('must be a mapping'),
       )
       .optional(),
     external_upload: cmdlineList().optional().describe('commands replacing the native upload'),
-    retire: z
-      .strictObject(
-        {
-          check_every: duration().optional().describe('how often the retirement workflow checks, default 6h'),
-          delete_after: duration().optional().describe('how long an obsolete image is kept at least, default 0s'),
-          keep: timeout().optional().describe('newest obsolete copies of each name never deleted, default 0'),
-        },
-        e('must be a mapping'),
-      )
-      .optional()
-      .describe('when obsolete images are deleted once unused'),
-    retry: z
-      .strictObject(
-        {
-          attempts: count().optional().describe('attempts of a short cloud step (obsolete, share, survey, delete), default 12'),
-          upload_attempts: count().optional().describe('attempts of an upload, default 6'),
-          max_interval: duration().optional().describe('longest pause between two attempts, default 30s'),
-        },
-        e('must be a mapping'),
-      )
-      .optional()
-      .describe('how long publishing rides out a cloud that is unreachable or answers 5xx, 409 or 429'),
+    retire: optionalSection('when obsolete images are deleted once unused', {
+      check_every: duration().optional().describe(withDefault('retire.check_every', 'how often the retirement workflow checks')),
+      delete_after: duration().optional().describe(withDefault('retire.delete_after', 'how long an obsolete image is kept at least')),
+      keep: timeout().optional().describe(withDefault('retire.keep', 'newest obsolete copies of each name never deleted')),
+    }),
+    retry: optionalSection('how long publishing rides out a cloud that is unreachable or answers 5xx, 409 or 429', {
+      attempts: count().optional().describe(withDefault('retry.attempts', 'attempts of a short cloud step (obsolete, share, survey, delete)')),
+      upload_attempts: count().optional().describe(withDefault('retry.upload_attempts', 'attempts of an upload')),
+      max_interval: duration().optional().describe(withDefault('retry.max_interval', 'longest pause between two attempts')),
+    }),
   },
   e('must be a mapping'),
 );

@@ -5,10 +5,13 @@
  * and nothing from a `keystone` section is carried.
  */
 import path from 'node:path';
+import { DEFAULTS } from './defaults';
+import { durationSeconds } from './duration';
 import { ConfigError } from './errors';
 import { LoadedConfig, LookupOptions, entryOf, loadConfig } from './files';
 import { mergeEnvironmentVariables, mergeGlance, mergeNovaTimeouts } from './merge';
 import type { ConfigKind, GlanceSection, ImageEntry, NovaTimeoutsSection, TestEnvironmentEntry, UploadEnvironmentEntry } from './schema';
+import { TEST_KINDS, TestKind } from './test-kinds';
 
 /** Where to read configs from; what the CLI options and the worker's environment decide. */
 export interface ConfigOptions {
@@ -21,20 +24,6 @@ export interface ConfigOptions {
   /** Receives one line per label redefined by a later file. */
   onWarning?: (line: string) => void;
 }
-
-export const DEFAULTS = {
-  uploadTimeout: 360,
-  containerFormat: 'bare',
-  diskFormat: 'qcow2',
-  createTimeout: 10,
-  activeTimeout: 360,
-  keypairTimeout: 10,
-  cleanupTimeout: 60,
-  portWaitTimeout: 61,
-  testTimeout: 300,
-  sshPort: 22,
-  retireCheckEvery: '6h',
-} as const;
 
 export interface GlanceSettings {
   apiVersion?: 1 | 2;
@@ -61,7 +50,7 @@ export interface NovaTimeouts {
 }
 
 export interface TestSpec {
-  kind: 'shell' | 'pytest' | 'ssh' | 'image' | 'ts';
+  kind: TestKind;
   /** Absolute path. */
   path: string;
   /** Seconds for the whole entry. */
@@ -164,23 +153,11 @@ export interface RetrySettings {
   maxIntervalSeconds: number;
 }
 
-export const DEFAULT_RETRY: RetrySettings = { attempts: 12, uploadAttempts: 6, maxIntervalSeconds: 30 };
-
 /** upload.yaml `retire:` in seconds. */
 export interface RetirePolicy {
   checkEverySeconds: number;
   deleteAfterSeconds: number;
   keep: number;
-}
-
-const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
-
-/** `90s`, `30m`, `6h`, `7d`, `2w` or a number of seconds, in seconds. */
-export function durationSeconds(value: string | number): number {
-  if (typeof value === 'number') return value;
-  const m = /^(\d+)\s*([smhdw]?)$/.exec(value.trim());
-  if (!m) throw new ConfigError(`not a duration: ${value}`);
-  return Number(m[1]) * DURATION_UNITS[m[2] || 's'];
 }
 
 /** Image + test environment, merged: what the image test workflow runs with. */
@@ -207,26 +184,26 @@ export function glanceSettings(section: GlanceSection): GlanceSettings {
   return {
     ...(section.api_version !== undefined ? { apiVersion: section.api_version } : {}),
     ...(section.name !== undefined ? { name: section.name } : {}),
-    uploadTimeout: section.upload_timeout ?? DEFAULTS.uploadTimeout,
+    uploadTimeout: section.upload_timeout ?? DEFAULTS['glance.upload_timeout'],
     properties,
     tags: section.tags ?? [],
-    containerFormat: section.container_format ?? DEFAULTS.containerFormat,
-    diskFormat: section.disk_format ?? DEFAULTS.diskFormat,
+    containerFormat: section.container_format ?? DEFAULTS['glance.container_format'],
+    diskFormat: section.disk_format ?? DEFAULTS['glance.disk_format'],
     ...(section.endpoint !== undefined ? { endpoint: section.endpoint } : {}),
-    public: section.public ?? false,
-    minDisk: section.min_disk ?? 0,
-    minRam: section.min_ram ?? 0,
-    protected: section.protected ?? false,
+    public: section.public ?? DEFAULTS['glance.public'],
+    minDisk: section.min_disk ?? DEFAULTS['glance.min_disk'],
+    minRam: section.min_ram ?? DEFAULTS['glance.min_ram'],
+    protected: section.protected ?? DEFAULTS['glance.protected'],
     shareWith: section.share_with ?? [],
   };
 }
 
 export function novaTimeouts(section: NovaTimeoutsSection): NovaTimeouts {
   return {
-    createTimeout: section.create_timeout ?? DEFAULTS.createTimeout,
-    activeTimeout: section.active_timeout ?? DEFAULTS.activeTimeout,
-    keypairTimeout: section.keypair_timeout ?? DEFAULTS.keypairTimeout,
-    cleanupTimeout: section.cleanup_timeout ?? DEFAULTS.cleanupTimeout,
+    createTimeout: section.create_timeout ?? DEFAULTS['nova.create_timeout'],
+    activeTimeout: section.active_timeout ?? DEFAULTS['nova.active_timeout'],
+    keypairTimeout: section.keypair_timeout ?? DEFAULTS['nova.keypair_timeout'],
+    cleanupTimeout: section.cleanup_timeout ?? DEFAULTS['nova.cleanup_timeout'],
   };
 }
 
@@ -264,18 +241,18 @@ export function imageView(label: string, file: string, e: ImageEntry, baseDir: s
     glance: e.glance ?? {},
     nova: e.nova ?? {},
     tests: defined({
-      ssh: e.tests?.ssh ? { username: e.tests.ssh.username, port: e.tests.ssh.port ?? DEFAULTS.sshPort } : undefined,
+      ssh: e.tests?.ssh ? { username: e.tests.ssh.username, port: e.tests.ssh.port ?? DEFAULTS['tests.ssh.port'] } : undefined,
       waitForPort: e.tests?.wait_for_port,
       portWaitTimeout: e.tests?.port_wait_timeout,
       environmentName: e.tests?.environment_name,
       environmentVariables: e.tests?.environment_variables ?? {},
       testsList: (e.tests?.tests_list ?? []).map((t): TestSpec => {
-        const kind = (['shell', 'pytest', 'ssh', 'image', 'ts'] as const).find((k) => t[k] !== undefined) ?? 'shell';
+        const kind = TEST_KINDS.find((k) => t[k] !== undefined) ?? 'shell';
         const assertions = defined({ format: t.format, minVirtualSizeGb: t.min_virtual_size_gb, maxVirtualSizeGb: t.max_virtual_size_gb, filesExist: t.files_exist });
         return defined({
           kind,
           path: abs(t[kind] as string),
-          timeout: t.timeout ?? DEFAULTS.testTimeout,
+          timeout: t.timeout ?? DEFAULTS['tests.tests_list[].timeout'],
           stopOnFailure: t.stop_on_failure,
           sudo: t.sudo,
           image: Object.keys(assertions).length ? assertions : undefined,
@@ -297,7 +274,7 @@ export function testEnvironmentView(label: string, file: string, e: TestEnvironm
       flavorId: n.flavor_id !== undefined ? String(n.flavor_id) : undefined,
       nics: (n.nics ?? []).map((nic) => defined({ netId: nic.net_id, v4FixedIp: nic.v4_fixed_ip, v6FixedIp: nic.v6_fixed_ip, portId: nic.port_id, tag: nic.tag })),
       mainNicRegexp: n.main_nic_regexp,
-      configDrive: n.config_drive ?? false,
+      configDrive: n.config_drive ?? DEFAULTS['nova.config_drive'],
       availabilityZone: n.availability_zone,
       userdata: n.userdata,
       userdataFile: n.userdata_file !== undefined ? path.resolve(baseDir, n.userdata_file) : undefined,
@@ -310,9 +287,9 @@ export function testEnvironmentView(label: string, file: string, e: TestEnvironm
     }),
     glance: e.glance ?? {},
     neutron: e.neutron ?? {},
-    sslInsecure: e.ssl_insecure ?? false,
+    sslInsecure: e.ssl_insecure ?? DEFAULTS.ssl_insecure,
     ...(e.ssl_ca_path !== undefined ? { sslCaPath: path.resolve(baseDir, e.ssl_ca_path) } : {}),
-    disableWarnings: e.disable_warnings ?? false,
+    disableWarnings: e.disable_warnings ?? DEFAULTS.disable_warnings,
     tests: defined({ portWaitTimeout: e.tests?.port_wait_timeout, environmentVariables: e.tests?.environment_variables ?? {} }),
   };
 }
@@ -322,30 +299,30 @@ export function uploadEnvironmentView(label: string, file: string, e: UploadEnvi
     label,
     file,
     glance: e.glance ?? {},
-    sslInsecure: e.ssl_insecure ?? false,
+    sslInsecure: e.ssl_insecure ?? DEFAULTS.ssl_insecure,
     ...(e.ssl_ca_path !== undefined ? { sslCaPath: path.resolve(baseDir, e.ssl_ca_path) } : {}),
-    disableWarnings: e.disable_warnings ?? false,
+    disableWarnings: e.disable_warnings ?? DEFAULTS.disable_warnings,
     ...(e.preprocessing
       ? {
           preprocessing: {
             cmdline: e.preprocessing.cmdline,
             outputFilename: e.preprocessing.output_filename,
-            useExisting: e.preprocessing.use_existing ?? false,
-            deleteProcessedAfterUpload: e.preprocessing.delete_processed_after_upload ?? true,
+            useExisting: e.preprocessing.use_existing ?? DEFAULTS['preprocessing.use_existing'],
+            deleteProcessedAfterUpload: e.preprocessing.delete_processed_after_upload ?? DEFAULTS['preprocessing.delete_processed_after_upload'],
           },
         }
       : {}),
     externalUpload: (e.external_upload ?? []).map((c) => c.cmdline),
     retire: {
-      checkEverySeconds: durationSeconds(e.retire?.check_every ?? DEFAULTS.retireCheckEvery),
-      deleteAfterSeconds: durationSeconds(e.retire?.delete_after ?? 0),
-      keep: e.retire?.keep ?? 0,
+      checkEverySeconds: durationSeconds(e.retire?.check_every ?? DEFAULTS['retire.check_every']),
+      deleteAfterSeconds: durationSeconds(e.retire?.delete_after ?? DEFAULTS['retire.delete_after']),
+      keep: e.retire?.keep ?? DEFAULTS['retire.keep'],
     },
     retry: {
-      attempts: e.retry?.attempts ?? DEFAULT_RETRY.attempts,
-      uploadAttempts: e.retry?.upload_attempts ?? DEFAULT_RETRY.uploadAttempts,
+      attempts: e.retry?.attempts ?? DEFAULTS['retry.attempts'],
+      uploadAttempts: e.retry?.upload_attempts ?? DEFAULTS['retry.upload_attempts'],
       // at least a second: a zero pause would hammer a cloud that is down
-      maxIntervalSeconds: Math.max(1, durationSeconds(e.retry?.max_interval ?? DEFAULT_RETRY.maxIntervalSeconds)),
+      maxIntervalSeconds: Math.max(1, durationSeconds(e.retry?.max_interval ?? DEFAULTS['retry.max_interval'])),
     },
   };
 }
@@ -394,7 +371,7 @@ export function testPlan(image: ImageConfig, environment: TestEnvironmentConfig)
       ...novaTimeouts(mergeNovaTimeouts(image.nova, environment.novaTimeouts)),
       uploadTimeout: glance.uploadTimeout,
       // test.yaml's tests.port_wait_timeout overrides the image's
-      portWaitTimeout: environment.tests.portWaitTimeout ?? image.tests.portWaitTimeout ?? DEFAULTS.portWaitTimeout,
+      portWaitTimeout: environment.tests.portWaitTimeout ?? image.tests.portWaitTimeout ?? DEFAULTS['tests.port_wait_timeout'],
     },
     environmentVariables: mergeEnvironmentVariables(image.tests.environmentVariables, environment.tests.environmentVariables),
   };

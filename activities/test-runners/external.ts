@@ -2,6 +2,7 @@
  * external_tests: a command line with `%(name)s` placeholders, run by /bin/sh
  * beside the native tests with the same DIBCTL_* variables; exit 0 = pass.
  */
+import { DEFAULTS } from '../../config/defaults';
 import { RunOptions, errorText, limitMs, openLog, result } from './entry';
 import { ensureSshConfig, testProcessEnvironment } from './environment';
 import { failureReason, runInGroup } from './process-group';
@@ -9,11 +10,11 @@ import type { InstanceTestContext, TestEntryResult } from './types';
 
 export interface ExternalSpec {
   cmdline: string;
-  /** Seconds; 0 or absent: the default of a test entry (300). */
+  /** Seconds; 0 or absent: the default of a tests_list entry. */
   timeout?: number;
 }
 
-export const EXTERNAL_DEFAULT_TIMEOUT = 300;
+export const EXTERNAL_DEFAULT_TIMEOUT = DEFAULTS['tests.tests_list[].timeout'];
 
 /** The values `%(name)s` placeholders of an external test can name. */
 export function externalPlaceholders(ctx: InstanceTestContext, sshConfigFile?: string): Record<string, string> {

@@ -3,6 +3,7 @@
  * an external command) run against a booted instance, and the JUnit report of
  * a run. A failing test is a result with passed=false, never an exception.
  */
+import type { TestKind } from '../../config/test-kinds';
 import type { TestSpec } from '../../config/view';
 import { RunOptions, errorText, openLog, result } from './entry';
 import { runExternal } from './external';
@@ -30,22 +31,19 @@ export function entryName(spec: TestEntrySpec): string {
   return spec.kind === 'external' ? `external: ${spec.cmdline}` : `${spec.kind}: ${spec.path}`;
 }
 
+/** The runner of each test kind of images.yaml; a kind without one does not compile. */
+const RUNNERS: Record<TestKind, (spec: TestSpec, ctx: InstanceTestContext, opts: RunOptions) => Promise<TestEntryResult>> = {
+  shell: runShell,
+  pytest: runPytest,
+  ssh: runSsh,
+  image: runImage,
+  ts: runTs,
+};
+
 export async function runTestEntry(spec: TestEntrySpec, ctx: InstanceTestContext, opts: RunOptions): Promise<TestEntryResult> {
   try {
-    switch (spec.kind) {
-      case 'shell':
-        return await runShell(spec, ctx, opts);
-      case 'external':
-        return await runExternal(spec, ctx, opts);
-      case 'pytest':
-        return await runPytest(spec, ctx, opts);
-      case 'ssh':
-        return await runSsh(spec, ctx, opts);
-      case 'image':
-        return await runImage(spec, ctx, opts);
-      case 'ts':
-        return await runTs(spec, ctx, opts);
-    }
+    if (spec.kind === 'external') return await runExternal(spec, ctx, opts);
+    return await RUNNERS[spec.kind](spec, ctx, opts);
   } catch (err) {
     // runners report failures as results; anything thrown is an unexpected error of the runner itself
     const started = Date.now();

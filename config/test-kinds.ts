@@ -1,0 +1,13 @@
+/**
+ * The kinds of test an images.yaml `tests.tests_list` entry can be; each is
+ * also the key that holds the entry's path (`{shell: PATH}`). The schema, the
+ * view, the cross-check and the test runners all take the list from here.
+ */
+export const TEST_KINDS = ['shell', 'pytest', 'ssh', 'image', 'ts'] as const;
+
+export type TestKind = (typeof TEST_KINDS)[number];
+
+/** `shell, pytest, ssh, image or ts`, for messages. */
+export function testKindList(): string {
+  return `${TEST_KINDS.slice(0, -1).join(', ')} or ${TEST_KINDS[TEST_KINDS.length - 1]}`;
+}
