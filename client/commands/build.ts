@@ -18,6 +18,8 @@ import { LogTail } from '../log-tail';
 import { Output, printJson } from '../render';
 import { Session } from '../session';
 import { exitCodeOfFailure, messageOfFailure } from '../workflow-failure';
+import type { Command } from 'commander';
+import { Cli, configFileOptions } from '../cli';
 
 export interface BuildOptions {
   output?: string;
@@ -103,4 +105,15 @@ export async function build(session: Session, label: string, opts: BuildOptions,
   const code = exitCodeOfFailure(done.err);
   if (done.err instanceof WorkflowFailedError) throw new DibctlError(messageOfFailure(done.err), code ?? ExitCode.GENERIC);
   throw done.err;
+}
+
+export function register(program: Command, cli: Cli): void {
+  configFileOptions(
+    program
+      .command('build')
+      .description('build the image with diskimage-builder (and external_build) on this host')
+      .argument('<label>', 'image label')
+      .option('-o, --output <file>', 'image file to produce (default: the configured filename)'),
+    'images',
+  ).action(async (label: string, opts: BuildOptions) => cli.inSession((s, o) => build(s, label, opts, o, cli.interrupted())));
 }
