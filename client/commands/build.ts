@@ -19,6 +19,8 @@ import { localHostQueue } from '../../worker/worker';
 import { LogTail } from '../log-tail';
 import { Output, printJson } from '../render';
 import { Session } from '../session';
+import type { Command } from 'commander';
+import { Cli, configFileOptions } from '../cli';
 
 export interface BuildOptions {
   output?: string;
@@ -104,4 +106,15 @@ export async function build(session: Session, label: string, opts: BuildOptions,
   const code = exitCodeOf(done.err);
   if (done.err instanceof WorkflowFailedError) throw new DibctlError(failureOf(done.err).message, code ?? ExitCode.GENERIC);
   throw done.err;
+}
+
+export function register(program: Command, cli: Cli): void {
+  configFileOptions(
+    program
+      .command('build')
+      .description('build the image with diskimage-builder (and external_build) on this host')
+      .argument('<label>', 'image label')
+      .option('-o, --output <file>', 'image file to produce (default: the configured filename)'),
+    'images',
+  ).action(async (label: string, opts: BuildOptions) => cli.inSession((s, o) => build(s, label, opts, o, cli.interrupted())));
 }

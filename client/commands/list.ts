@@ -6,6 +6,8 @@
 import { imageLifecycleWorkflow, stageQuery } from '../../workflows';
 import { Output, printJson, table } from '../render';
 import { Session } from '../session';
+import type { Command } from 'commander';
+import type { Cli } from '../cli';
 
 export interface ListOptions {
   label?: string;
@@ -52,4 +54,15 @@ export async function list(session: Session, opts: ListOptions, o: Output): Prom
   else if (!rows.length) o.out('No image lifecycles found.');
   else o.out(table(['WORKFLOW', 'LABEL', 'ENVIRONMENTS', 'STATUS', 'STAGE', 'STARTED'], rows.map((r) => [r.workflowId, r.label, r.environments, r.status, r.stage ?? '', r.started])));
   return 0;
+}
+
+export function register(program: Command, cli: Cli): void {
+  program
+    .command('list')
+    .description('list image lifecycles (newest first) with the stage of running ones')
+    .option('--label <label>', 'only this image')
+    .option('--environment <env>', 'only those publishing to this upload environment')
+    .option('--running', 'only running ones')
+    .option('--limit <n>', 'at most this many', '20')
+    .action(async (opts: ListOptions) => cli.inSession((s, o) => list(s, opts, o), false));
 }

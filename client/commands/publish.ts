@@ -17,6 +17,8 @@ import type { PublishResult } from '../../workflows';
 import { Output, printJson } from '../render';
 import { Session } from '../session';
 import { asDibctlError } from '../workflow-failure';
+import type { Command } from 'commander';
+import { Cli, configFileOptions, imageFileOption } from '../cli';
 
 export interface ConfigFileOptions {
   imagesConfig?: string;
@@ -200,4 +202,45 @@ export async function rotate(session: Session, environment: string, imageLabel: 
   for (const id of result.unused) o.out(id);
   for (const v of result.verdicts) if (v.outcome === 'kept') o.err(`Not removed: ${v.imageId} (${v.reason})`);
   return 0;
+}
+
+export function register(program: Command, cli: Cli): void {
+  configFileOptions(
+    program
+      .command('upload')
+      .description('upload an image to an upload environment, then mark older same-named images obsolete')
+      .argument('<label>', 'image label')
+      .argument('<env>', 'upload environment label')
+      .addOption(imageFileOption())
+      .option('--no-obsolete', 'do not mark older images with the same name obsolete'),
+    'images', 'upload',
+  ).action(async (label: string, env: string, opts: UploadOptions) => cli.inSession((s, o) => upload(s, label, env, opts, o)));
+
+  configFileOptions(
+    program
+      .command('mark-obsolete')
+      .description("rename an image 'Obsolete <name>', set obsolete=true and hand it to the environment's retirement")
+      .argument('<env>', 'upload environment label')
+      .argument('<uuid>', 'image id'),
+    'upload',
+  ).action(async (env: string, uuid: string, opts: ConfigFileOptions) => cli.inSession((s, o) => markObsolete(s, env, uuid, opts, o)));
+
+  configFileOptions(
+    program
+      .command('rotate')
+      .description('delete every obsolete image of the environment that no server in any project uses')
+      .argument('<env>', 'upload environment label')
+      .option('--dry-run', 'only list what would be removed'),
+    'upload',
+  ).action(async (env: string, opts: RotateOptions) => cli.inSession((s, o) => rotate(s, env, undefined, opts, o)));
+
+  configFileOptions(
+    program
+      .command('rotate-single')
+      .description("like rotate, only for the obsolete copies of one image's name")
+      .argument('<env>', 'upload environment label')
+      .argument('<label>', 'image label')
+      .option('--dry-run', 'only list what would be removed'),
+    'images', 'upload',
+  ).action(async (env: string, label: string, opts: RotateOptions) => cli.inSession((s, o) => rotate(s, env, label, opts, o)));
 }

@@ -12,6 +12,8 @@ import type { RetirementStatus } from '../../workflows';
 import { Output, printJson, table } from '../render';
 import { Session } from '../session';
 import { ConfigFileOptions, configLocation } from './publish';
+import type { Command } from 'commander';
+import { Cli, configFileOptions } from '../cli';
 
 /** How long `--check-now` waits for the check it asked for. */
 const CHECK_LIMIT_MS = 120_000;
@@ -85,4 +87,15 @@ export async function retirement(session: Session, environment: string, opts: Co
   if (o.json) printJson(o, { workflowId: id, running: true, ...status });
   else for (const line of retirementLines(id, status)) o.out(line);
   return 0;
+}
+
+export function register(program: Command, cli: Cli): void {
+  configFileOptions(
+    program
+      .command('retirement')
+      .description("show what the environment's retirement workflow holds and why each image is kept")
+      .argument('<env>', 'upload environment label')
+      .option('--check-now', 'wake it (starting it if needed), wait for the check and show the outcome'),
+    'upload',
+  ).action(async (env: string, opts: ConfigFileOptions & { checkNow?: boolean }) => cli.inSession((s, o) => retirement(s, env, opts, o)));
 }

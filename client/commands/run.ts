@@ -18,6 +18,8 @@ import { Output, printJson } from '../render';
 import { Session } from '../session';
 import { asDibctlError } from '../workflow-failure';
 import { ConfigFileOptions, progressLine, publishLines, shortId } from './publish';
+import type { Command } from 'commander';
+import { Cli, lifecycleOptions } from '../cli';
 
 export interface RunOptions extends ConfigFileOptions {
   uploadEnv: string[];
@@ -134,4 +136,13 @@ export async function run(session: Session, label: string, opts: RunOptions, o: 
     finished = true;
     await watcher;
   }
+}
+
+export function register(program: Command, cli: Cli): void {
+  lifecycleOptions(
+    program
+      .command('run')
+      .description('build, test and publish an image to every upload environment in parallel, obsoleting older copies')
+      .argument('<label>', 'image label'),
+  ).action(async (label: string, opts: RunOptions) => cli.inSession((s, o) => run(s, label, opts, o)));
 }

@@ -4,6 +4,8 @@ import { imageTestStatusQuery, imageTestWorkflow, stageQuery } from '../../workf
 import type { ImageTestStatus } from '../../workflows';
 import { Output, printJson } from '../render';
 import { Session } from '../session';
+import type { Command } from 'commander';
+import type { Cli } from '../cli';
 
 /** Lines describing what an image test holds (instance, key, image) and until when. */
 export function heldLines(s: ImageTestStatus): string[] {
@@ -49,4 +51,12 @@ export async function status(session: Session, workflowId: string, o: Output): P
     if (test) for (const line of heldLines(test)) o.out(line);
   }
   return 0;
+}
+
+export function register(program: Command, cli: Cli): void {
+  program
+    .command('status')
+    .description('show the state and current stage of a workflow')
+    .argument('<workflow-id>')
+    .action(async (id: string) => cli.inSession((s, o) => status(s, id, o), false));
 }

@@ -21,6 +21,8 @@ import { localHostQueue } from '../../worker/worker';
 import { LogDirTail } from '../log-tail';
 import { Output, printJson } from '../render';
 import { Session } from '../session';
+import type { Command } from 'commander';
+import { Cli, imageFileOption, testEnvironmentOptions } from '../cli';
 
 export interface TestOptions {
   input?: string;
@@ -256,4 +258,36 @@ export async function decide(session: Session, workflowId: string, decision: 'ke
   );
   for (const line of final?.log.slice(before.log.length) ?? []) o.out(line);
   return 0;
+}
+
+export function register(program: Command, cli: Cli): void {
+  testEnvironmentOptions(
+    program
+      .command('test')
+      .description('upload a test copy of the image, boot it, run its tests, and remove everything (unless kept)')
+      .argument('<label>', 'image label')
+      .addOption(imageFileOption())
+      .option('--upload-only', 'upload the test image and stop (the image is kept)')
+      .option('--shell', 'on failure, open an SSH shell on the instance (exit 42 keeps it)'),
+  ).action(async (label: string, opts: TestOptions) => cli.inSession((s, o) => imageTest(s, label, opts, o, cli.interrupted(), 'test')));
+
+  testEnvironmentOptions(
+    program
+      .command('shell')
+      .description('prepare an instance of the image and open an SSH shell on it, no tests (exit 42 keeps it)')
+      .argument('<label>', 'image label')
+      .addOption(imageFileOption()),
+  ).action(async (label: string, opts: TestOptions) => cli.inSession((s, o) => imageTest(s, label, opts, o, cli.interrupted(), 'shell')));
+
+  program
+    .command('keep')
+    .description('keep the instance, key and image a test holds (or ask a running test to hold them if it fails)')
+    .argument('<workflow-id>')
+    .action(async (id: string) => cli.inSession((s, o) => decide(s, id, 'keep', o)));
+
+  program
+    .command('discard')
+    .description('remove what a held test keeps now (or ask a running test to clean up even if it fails)')
+    .argument('<workflow-id>')
+    .action(async (id: string) => cli.inSession((s, o) => decide(s, id, 'discard', o)));
 }

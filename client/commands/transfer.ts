@@ -12,6 +12,8 @@ import { transferWorkflow } from '../../workflows';
 import { Output, printJson } from '../render';
 import { Session } from '../session';
 import { ConfigFileOptions, configLocation, formatBytes, resultWithProgress, shortId } from './publish';
+import type { Command } from 'commander';
+import { Cli, configFileOptions } from '../cli';
 
 export interface TransferOptions extends ConfigFileOptions {
   srcEnv?: string;
@@ -49,4 +51,20 @@ export async function transfer(session: Session, imageId: string, opts: Transfer
     for (const m of r.unmatchedMembers) o.err(`Member project ${m} has no match in the destination: not shared`);
   }
   return 0;
+}
+
+export function register(program: Command, cli: Cli): void {
+  configFileOptions(
+    program
+      .command('transfer')
+      .description('copy an image between clouds (streamed), keeping properties, tags, visibility and members')
+      .argument('<uuid>', 'image id in the source cloud')
+      .option('--src-env <env>', 'source: upload environment label')
+      .option('--src-cloud <name>', 'source: clouds.yaml cloud')
+      .option('--dst-env <env>', 'destination: upload environment label')
+      .option('--dst-cloud <name>', 'destination: clouds.yaml cloud')
+      .option('--ignore-meta', 'copy only name, formats and data (private, no properties or tags)')
+      .option('--ignore-membership', 'do not share with the source image members'),
+    'upload',
+  ).action(async (uuid: string, opts: TransferOptions) => cli.inSession((s, o) => transfer(s, uuid, opts, o)));
 }

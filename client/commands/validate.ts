@@ -12,6 +12,8 @@ import {
 } from '../../config';
 import { DibctlError } from '../../errors';
 import { Output, printJson } from '../render';
+import type { Command } from 'commander';
+import { Cli, configFileOptions } from '../cli';
 
 export interface ValidateOptions {
   imagesConfig?: string;
@@ -86,4 +88,16 @@ export async function validate(imageLabels: string[], opts: ValidateOptions, o: 
   for (const line of credentialLines) o.out(line);
   o.out('Configs have been validated.');
   return 0;
+}
+
+export function register(program: Command, cli: Cli): void {
+  configFileOptions(
+    program
+      .command('validate')
+      .description('load and validate every config file (or the given ones); with image labels, only those images')
+      .argument('[image-labels...]'),
+    'images', 'test', 'upload',
+  )
+    .option('--credentials', "also resolve each environment's credentials (names the OS_* variables used, never values)")
+    .action(async (labels: string[], opts: ValidateOptions) => cli.withoutSession((o) => validate(labels, opts, o)));
 }
