@@ -4,25 +4,51 @@
  * retried only when another attempt can help (connection trouble, 5xx, 409, 429,
  * a time limit). Everything an operator must fix is final.
  */
-import { Context } from '@temporalio/activity';
+import { activityInfo, Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { DibctlError, ExitCode, describeError } from '../errors';
+import { DibctlError, ExitCode, FailureDetails, describeError } from '../errors';
 import { OpenStackConnectionError, OpenStackHttpError, UploadTimeoutError } from '../openstack';
 
-export interface StageFailureDetails {
-  exitCode: number;
+export type StageFailureDetails = FailureDetails;
+
+/**
+ * A bug in dibctl rather than trouble of the cloud or the host: the errors
+ * JavaScript itself throws for wrong code. Another attempt runs the same code,
+ * so such a step fails at once.
+ */
+export function isInternalError(err: unknown): boolean {
+  return err instanceof TypeError || err instanceof ReferenceError || err instanceof RangeError || err instanceof SyntaxError;
 }
 
 /** Worth another attempt: the cloud could not be reached or answered 5xx / 409 / 429. */
 export function isTransient(err: unknown): boolean {
   if (err instanceof OpenStackConnectionError || err instanceof UploadTimeoutError) return true;
   if (err instanceof OpenStackHttpError) return err.status >= 500 || err.status === 429 || err.status === 409;
-  return !(err instanceof DibctlError);
+  return !(err instanceof DibctlError) && !isInternalError(err);
+}
+
+/** Where a step runs, for the message of an internal error (outside an activity: nothing). */
+function currentStep(): string {
+  try {
+    const info = activityInfo();
+    return ` in ${info.activityType} of workflow ${info.workflowExecution?.workflowId ?? info.activityId}`;
+  } catch {
+    return '';
+  }
 }
 
 export function toStageFailure(err: unknown): ApplicationFailure | CancelledFailure {
   // a cancelled activity must end as cancelled, not as an application failure
   if (err instanceof ApplicationFailure || err instanceof CancelledFailure) return err;
+  if (isInternalError(err)) {
+    const details: StageFailureDetails = { exitCode: ExitCode.GENERIC };
+    return ApplicationFailure.create({
+      type: 'InternalError',
+      message: `Internal error${currentStep()}: ${describeError(err)} (a bug in dibctl; not retried)`,
+      nonRetryable: true,
+      details: [details],
+    });
+  }
   const exitCode = err instanceof DibctlError ? err.exitCode : ExitCode.GENERIC;
   const type = err instanceof Error ? err.name : 'Error';
   const details: StageFailureDetails = { exitCode };
