@@ -12,6 +12,7 @@ import { ActivityCancellationType, ActivityOptions, proxyActivities, RetryPolicy
 import type { Activities } from '../activities';
 import type { RetrySettings } from '../config/view';
 import type { ImageTestPlan } from '../config';
+import { DEFAULTS } from '../config/defaults';
 
 /** Short cloud steps: backing off to 30 s, 12 attempts ride out about 3.5 minutes of outage. */
 export const CLOUD_RETRY: RetryPolicy = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 12 };
@@ -114,7 +115,9 @@ export function imageTestSteps(hostQueue: string, plan: ImageTestPlan) {
   const s = (seconds: number) => seconds * 1000;
   const retry: RetryPolicy = { initialInterval: 1000, maximumInterval: 10_000 };
   const onHost = (o: ActivityOptions) => steps({ taskQueue: hostQueue, ...o });
-  const testsTotal = plan.image.tests.testsList.reduce((sum, x) => sum + (x.timeout || 300), 0) + 300 * plan.image.externalTests.length;
+  // each test entry and each external test has its own limit: the step gets their sum and two minutes more
+  const perTest = DEFAULTS['tests.tests_list[].timeout'];
+  const testsTotal = plan.image.tests.testsList.reduce((sum, x) => sum + (x.timeout || perTest), 0) + perTest * plan.image.externalTests.length;
   const keypairLimit = Math.max(t.keypairTimeout, 1) + 30;
   const cleanupLimit = Math.max(t.cleanupTimeout, 5);
   const cleanup: ActivityOptions = { startToCloseTimeout: s(cleanupLimit), scheduleToCloseTimeout: s(cleanupLimit * 2 + 10), heartbeatTimeout: KEEP_ALIVE_TIMEOUT, retry };
