@@ -10,6 +10,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { cancellationSignal, heartbeat } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
+import type { ImageConfig } from '../config/view';
 import { DibctlError, ExitCode } from '../errors';
 import { capture } from './process';
 import { stageActivities } from './stage-failure';
@@ -19,13 +20,8 @@ export interface BuildInput {
   label: string;
   /** Absolute path of the image file to produce. */
   output: string;
-  dib?: {
-    elements: string[];
-    environmentVariables: Record<string, string>;
-    cliOptions: string[];
-    minVersion?: string;
-    maxVersion?: string;
-  };
+  /** The image's `dib` section as the config loader reads it. */
+  dib?: ImageConfig['dib'];
   externalBuild: string[];
   /** Working directory of the commands (where the CLI read the configs). */
   cwd: string;
