@@ -26,6 +26,11 @@ export function authSecrets(auth: CloudAuth | undefined): string[] {
   return [auth?.password, auth?.applicationCredentialSecret].filter((s): s is string => typeof s === 'string' && s !== '');
 }
 
+/** The cloud of an upload environment. */
+export function uploadCloud(environment: string, config: ConfigLocation): CloudRef {
+  return { kind: 'upload', environment, config };
+}
+
 export interface CloudDeps {
   env?: NodeJS.ProcessEnv;
 }
