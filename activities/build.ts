@@ -10,22 +10,17 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { cancellationSignal, heartbeat } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
+import type { ImageConfig } from '../config/view';
 import { DibctlError, ExitCode } from '../errors';
-import { capture } from './process';
+import { OutputLog, capture, failureReason, runCommandLine, runProcess } from './process';
 import { stageActivities } from './stage-failure';
-import { OutputLog, failureReason, runInGroup } from './test-runners/process-group';
 
 export interface BuildInput {
   label: string;
   /** Absolute path of the image file to produce. */
   output: string;
-  dib?: {
-    elements: string[];
-    environmentVariables: Record<string, string>;
-    cliOptions: string[];
-    minVersion?: string;
-    maxVersion?: string;
-  };
+  /** The image's `dib` section as the config loader reads it. */
+  dib?: ImageConfig['dib'];
   externalBuild: string[];
   /** Working directory of the commands (where the CLI read the configs). */
   cwd: string;
@@ -125,7 +120,7 @@ export function createBuildActivities(deps: { env?: NodeJS.ProcessEnv } = {}) {
         step = 'disk-image-create';
         const args = dibArguments(input.output, dib);
         log.note(`dibctl: disk-image-create ${args.join(' ')}`);
-        const o = await runInGroup('disk-image-create', args, { cwd: input.cwd, env, signal, log });
+        const o = await runProcess('disk-image-create', args, { cwd: input.cwd, env, signal, output: log });
         if (o.aborted) throw new CancelledFailure('build cancelled; its process group was killed');
         const why = failureReason(o);
         if (why) throw new BuildFailedError(`disk-image-create failed: ${why}`, o.code ?? ExitCode.GENERIC);
@@ -133,7 +128,7 @@ export function createBuildActivities(deps: { env?: NodeJS.ProcessEnv } = {}) {
       for (const cmdline of input.externalBuild) {
         step = `external_build: ${cmdline}`;
         log.note(`dibctl: external_build: ${cmdline}`);
-        const o = await runInGroup('/bin/sh', ['-c', cmdline], { cwd: input.cwd, env: baseEnv, signal, log });
+        const o = await runCommandLine(cmdline, { cwd: input.cwd, env: baseEnv, signal, output: log });
         if (o.aborted) throw new CancelledFailure('external_build cancelled; its process group was killed');
         const why = failureReason(o);
         if (why) throw new BuildFailedError(`external_build command '${cmdline}' failed: ${why}`, o.code ?? ExitCode.GENERIC);

@@ -4,6 +4,7 @@
  */
 import { resolveCredentials } from '../config';
 import { Cloud, connectCloud } from '../openstack';
+import type { CloudAuth } from '../openstack';
 import { isTransient } from './stage-failure';
 
 /** Which environment's cloud, and where its config files are read (as the CLI read them). */
@@ -18,6 +19,16 @@ export interface ConfigLocation {
   imagesConfig?: string;
   testConfig?: string;
   uploadConfig?: string;
+}
+
+/** The secret values of resolved credentials: what a command given them must not echo into its output. */
+export function authSecrets(auth: CloudAuth | undefined): string[] {
+  return [auth?.password, auth?.applicationCredentialSecret].filter((s): s is string => typeof s === 'string' && s !== '');
+}
+
+/** The cloud of an upload environment. */
+export function uploadCloud(environment: string, config: ConfigLocation): CloudRef {
+  return { kind: 'upload', environment, config };
 }
 
 export interface CloudDeps {

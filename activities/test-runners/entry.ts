@@ -1,7 +1,7 @@
 /** What every runner shares: the options, a log per entry, and the result shape. */
 import fs from 'node:fs';
 import path from 'node:path';
-import { OutputLog } from './process-group';
+import { OutputLog } from '../process';
 import type { TestEntryResult } from './types';
 
 export interface RunOptions {

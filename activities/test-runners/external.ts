@@ -5,7 +5,7 @@
 import { DEFAULTS } from '../../config/defaults';
 import { RunOptions, errorText, limitMs, openLog, result } from './entry';
 import { ensureSshConfig, testProcessEnvironment } from './environment';
-import { failureReason, runInGroup } from './process-group';
+import { failureReason, runCommandLine } from '../process';
 import type { InstanceTestContext, TestEntryResult } from './types';
 
 export interface ExternalSpec {
@@ -67,7 +67,7 @@ export async function runExternal(spec: ExternalSpec, ctx: InstanceTestContext, 
     return result(name, 'external', started, log, { passed: false, reason: errorText(err) });
   }
   log.note(`dibctl: running ${cmdline}`);
-  const outcome = await runInGroup('/bin/sh', ['-c', cmdline], { env, timeoutMs: limitMs(timeout), signal: opts.signal, log });
+  const outcome = await runCommandLine(cmdline, { env, timeoutMs: limitMs(timeout), signal: opts.signal, output: log });
   const why = failureReason(outcome, timeout);
   return result(name, 'external', started, log, { passed: !why, exitCode: outcome.code, ...(why ? { reason: why } : {}) });
 }

@@ -4,9 +4,8 @@
  * entry's assertions; `files_exist` looks inside the image with libguestfs
  * (guestfish). A check whose tool is missing fails and names the package.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import { capture } from '../process';
+import { CAPTURE_LIMIT, CapturedOutput, capture, runProcess } from '../process';
 import { RunOptions, limitMs, openLog, result } from './entry';
 import { onPath } from './tools';
 import type { ImageAssertions } from '../../config/view';
@@ -85,19 +84,8 @@ export async function runImage(spec: ImageSpec, _ctx: InstanceTestContext, opts:
   return done();
 }
 
-function guestfish(file: string, script: string, env: NodeJS.ProcessEnv, timeoutMs?: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn('guestfish', ['--ro', '-a', file, '-i'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    const timer = timeoutMs ? setTimeout(() => child.kill('SIGKILL'), timeoutMs) : undefined;
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', (err) => resolve({ code: null, stdout, stderr: err.message }));
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(script);
-  });
+async function guestfish(file: string, script: string, env: NodeJS.ProcessEnv, timeoutMs?: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const output = new CapturedOutput(CAPTURE_LIMIT);
+  const o = await runProcess('guestfish', ['--ro', '-a', file, '-i'], { env, timeoutMs, killGraceMs: 0, input: script, output });
+  return { code: o.code, stdout: output.of('stdout'), stderr: o.startError ? o.startError.message : output.of('stderr') };
 }

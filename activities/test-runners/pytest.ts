@@ -7,9 +7,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { RunOptions, errorText, limitMs, openLog, result } from './entry';
+import { authSecrets } from '../cloud';
 import { DATA_VARIABLE, testCredentials, writeDataFile } from './data-file';
 import { ensureSshConfig, testProcessEnvironment } from './environment';
-import { failureReason, runInGroup } from './process-group';
+import { failureReason, runProcess } from '../process';
 import { pythonWithPytest } from './tools';
 import type { InstanceTestContext, TestEntryResult } from './types';
 
@@ -52,7 +53,8 @@ export async function runPytest(spec: PytestSpec, ctx: InstanceTestContext, opts
   try {
     const sshConfig = ctx.ssh ? ensureSshConfig(ctx.ssh, opts.logDir) : undefined;
     const context: InstanceTestContext = ctx.ssh && sshConfig ? { ...ctx, ssh: { ...ctx.ssh, configFile: sshConfig } } : ctx;
-    data = writeDataFile({ context, ...testCredentials(ctx, base) });
+    const credentials = testCredentials(ctx, base);
+    data = writeDataFile({ context, ...credentials });
     const env: NodeJS.ProcessEnv = {
       ...testProcessEnvironment(ctx, sshConfig, base),
       [DATA_VARIABLE]: data.file,
@@ -65,7 +67,7 @@ export async function runPytest(spec: PytestSpec, ctx: InstanceTestContext, opts
     if (spec.stopOnFailure !== false) args.push('-x');
     args.push(spec.path);
     log.note(`dibctl: running ${python} ${args.join(' ')}`);
-    const outcome = await runInGroup(python, args, { cwd: dir, env, timeoutMs: limitMs(spec.timeout), signal: opts.signal, log });
+    const outcome = await runProcess(python, args, { cwd: dir, env, timeoutMs: limitMs(spec.timeout), signal: opts.signal, output: log, secrets: authSecrets(credentials.cloud) });
     let why = failureReason(outcome, spec.timeout);
     if (why && outcome.code !== null && EXIT_MEANING[outcome.code]) why = `${EXIT_MEANING[outcome.code]} (pytest exit code ${outcome.code})`;
     if (why && outcome.code === 1) {

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { RunOptions, errorText, limitMs, openLog, result } from './entry';
 import { ensureSshConfig, testProcessEnvironment } from './environment';
-import { failureReason, runInGroup } from './process-group';
+import { failureReason, runProcess } from '../process';
 import type { InstanceTestContext, TestEntryResult } from './types';
 
 export interface ShellSpec {
@@ -67,7 +67,7 @@ export async function runShell(spec: ShellSpec, ctx: InstanceTestContext, opts: 
   for (const program of listed.programs) {
     const remaining = deadline !== undefined ? Math.max(1, deadline - Date.now()) : undefined;
     log.note(`dibctl: running ${program}`);
-    const outcome = await runInGroup(program, [], { cwd: path.dirname(program), env, timeoutMs: remaining, signal: opts.signal, log });
+    const outcome = await runProcess(program, [], { cwd: path.dirname(program), env, timeoutMs: remaining, signal: opts.signal, output: log });
     lastCode = outcome.code;
     const why = failureReason(outcome, spec.timeout);
     if (!why) continue;

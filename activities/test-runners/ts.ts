@@ -8,9 +8,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { RunOptions, errorText, limitMs, openLog, result } from './entry';
+import { authSecrets } from '../cloud';
 import { DATA_VARIABLE, testCredentials, writeDataFile } from './data-file';
 import { ensureSshConfig, testProcessEnvironment } from './environment';
-import { failureReason, runInGroup } from './process-group';
+import { failureReason, runProcess } from '../process';
 import type { InstanceTestContext, TestEntryResult } from './types';
 
 export interface TsSpec {
@@ -69,7 +70,8 @@ export async function runTs(spec: TsSpec, ctx: InstanceTestContext, opts: RunOpt
   try {
     const sshConfig = ctx.ssh ? ensureSshConfig(ctx.ssh, opts.logDir) : undefined;
     const context: InstanceTestContext = ctx.ssh && sshConfig ? { ...ctx, ssh: { ...ctx.ssh, configFile: sshConfig } } : ctx;
-    data = writeDataFile({ context, ...testCredentials(ctx, base) });
+    const credentials = testCredentials(ctx, base);
+    data = writeDataFile({ context, ...credentials });
     // paths only, no secrets: the configuration goes inline
     const config = JSON.stringify(jestConfig(spec.path, path.join(os.tmpdir(), 'dibctl-jest-cache')));
     const env: NodeJS.ProcessEnv = { ...testProcessEnvironment(ctx, sshConfig, base), [DATA_VARIABLE]: data.file, FORCE_COLOR: '0', NODE_ENV: 'test' };
@@ -77,7 +79,7 @@ export async function runTs(spec: TsSpec, ctx: InstanceTestContext, opts: RunOpt
     if (spec.stopOnFailure !== false) args.push('--bail');
     log.note(`dibctl: running jest on ${spec.path}`);
     const cwd = fs.statSync(spec.path).isDirectory() ? spec.path : path.dirname(spec.path);
-    const outcome = await runInGroup(process.execPath, args, { cwd, env, timeoutMs: limitMs(spec.timeout), signal: opts.signal, log });
+    const outcome = await runProcess(process.execPath, args, { cwd, env, timeoutMs: limitMs(spec.timeout), signal: opts.signal, output: log, secrets: authSecrets(credentials.cloud) });
     let why = failureReason(outcome, spec.timeout);
     if (why && outcome.code === 1) {
       const first = /^\s*● (?!Test suite failed to run)(.+)$/m.exec(log.tail());

@@ -1,92 +1,49 @@
 /**
- * Runs one program in a process group of its own, streams its output line by
- * line, keeps all of it in a log file and the end of it in memory, and enforces
- * a time limit by killing the whole group (a test's `sleep` or `ssh` children
- * included). Leftover members of the group are killed when the program ends.
+ * Runs one program in a process group of its own (a detached spawn) and
+ * enforces a time limit and cancellation by killing the whole group: SIGTERM,
+ * then SIGKILL after a grace period, so a compound command's children (a
+ * backgrounded `sleep`, an `ssh`) go too. Members left behind when the program
+ * ends are killed as well. Output goes to a sink, scrubbed of known secrets.
  */
 import { spawn } from 'node:child_process';
-import fs from 'node:fs';
+import { ScrubbingSink, knownSecrets } from './scrub';
+import type { OutputSink } from './sink';
 
-const TAIL_BYTES = 8 * 1024;
-const KILL_GRACE_MS = 2_000;
+export const KILL_GRACE_MS = 2_000;
 
-/** Collects output: live lines to a callback, everything to a file, the end in memory. */
-export class OutputLog {
-  private tailText = '';
-  private partial = new Map<string, string>();
-  private readonly fd: number;
-
-  constructor(
-    readonly file: string,
-    private readonly onOutput?: (line: string) => void,
-  ) {
-    this.fd = fs.openSync(file, 'a', 0o600);
-  }
-
-  /** Text from a named stream (stdout, stderr, ...). */
-  write(chunk: string | Buffer, stream = 'out'): void {
-    const text = chunk.toString();
-    if (!text) return;
-    fs.writeSync(this.fd, text);
-    this.tailText = (this.tailText + text).slice(-TAIL_BYTES);
-    const pending = (this.partial.get(stream) ?? '') + text;
-    const lines = pending.split('\n');
-    this.partial.set(stream, lines.pop() ?? '');
-    for (const line of lines) this.emit(line);
-  }
-
-  /** A line of dibctl's own (what is run, why it stopped). */
-  note(line: string): void {
-    this.write(`${line}\n`, 'note');
-  }
-
-  private emit(line: string): void {
-    try {
-      this.onOutput?.(line.replace(/\r$/, ''));
-    } catch {
-      // a failing listener must not break the test run
-    }
-  }
-
-  tail(): string {
-    return this.tailText;
-  }
-
-  close(): void {
-    for (const rest of this.partial.values()) if (rest) this.emit(rest);
-    this.partial.clear();
-    try {
-      fs.closeSync(this.fd);
-    } catch {
-      // already closed
-    }
-  }
-}
-
-export interface GroupRunOptions {
+export interface ProcessOptions {
   cwd?: string;
   env?: NodeJS.ProcessEnv;
   /** Milliseconds; 0 or undefined: no limit. */
   timeoutMs?: number;
   signal?: AbortSignal;
-  log: OutputLog;
+  /** Receives stdout and stderr (and the runner's notes when it has `note`). */
+  output: OutputSink;
+  /** Strings removed from the output before the sink sees it (passwords, credential secrets). */
+  secrets?: Iterable<string | undefined>;
   /** Sent to stdin, then stdin is closed (default: closed at once). */
   input?: string | Buffer;
+  /** Between SIGTERM and SIGKILL when stopping the group (default KILL_GRACE_MS; 0: SIGKILL at once). */
+  killGraceMs?: number;
 }
 
-export interface GroupRunOutcome {
+export interface ProcessOutcome {
   code: number | null;
   signal: NodeJS.Signals | null;
   timedOut: boolean;
   aborted: boolean;
-  /** The program could not be started (e.g. ENOENT, EACCES). */
+  /** The program could not be started (e.g. `CMD: not found`). */
   error?: string;
+  /** The error of a failed start, as Node reported it. */
+  startError?: NodeJS.ErrnoException;
+  /** Process (and group) id of the program, when it started. */
+  pid?: number;
   durationMs: number;
 }
 
-function killGroup(pid: number, sig: NodeJS.Signals): void {
+export function killGroup(pgid: number, sig: NodeJS.Signals): void {
   try {
-    process.kill(-pid, sig);
+    process.kill(-pgid, sig);
   } catch {
     // group already gone
   }
@@ -102,8 +59,12 @@ export function groupAlive(pgid: number): boolean {
   }
 }
 
-export function runInGroup(cmd: string, args: string[], opts: GroupRunOptions): Promise<GroupRunOutcome> {
+export function runProcess(cmd: string, args: string[], opts: ProcessOptions): Promise<ProcessOutcome> {
   const started = Date.now();
+  const grace = opts.killGraceMs ?? KILL_GRACE_MS;
+  const secrets = knownSecrets(opts.secrets);
+  const scrubber = secrets.length ? new ScrubbingSink(opts.output, secrets) : undefined;
+  const out: OutputSink = scrubber ?? opts.output;
   return new Promise((resolve) => {
     let timedOut = false;
     let aborted = false;
@@ -122,7 +83,7 @@ export function runInGroup(cmd: string, args: string[], opts: GroupRunOptions): 
     });
     const pid = child.pid;
 
-    const finish = (error?: string) => {
+    const finish = (startError?: NodeJS.ErrnoException) => {
       if (settled) return;
       settled = true;
       clearTimeout(limitTimer);
@@ -130,30 +91,34 @@ export function runInGroup(cmd: string, args: string[], opts: GroupRunOptions): 
       clearTimeout(closeTimer);
       opts.signal?.removeEventListener('abort', onAbort);
       if (pid) killGroup(pid, 'SIGKILL');
+      scrubber?.flush();
+      const error = startError ? (startError.code === 'ENOENT' ? `${cmd}: not found` : `${cmd}: ${startError.message}`) : undefined;
       resolve({
         code: exitCode,
         signal: exitSignal,
         timedOut,
         aborted,
-        ...(error ? { error } : {}),
+        ...(error ? { error, startError } : {}),
+        ...(pid ? { pid } : {}),
         durationMs: Date.now() - started,
       });
     };
 
     const stop = () => {
       if (!pid) return;
+      if (grace <= 0) return killGroup(pid, 'SIGKILL');
       killGroup(pid, 'SIGTERM');
-      killTimer = setTimeout(() => killGroup(pid, 'SIGKILL'), KILL_GRACE_MS);
+      killTimer = setTimeout(() => killGroup(pid, 'SIGKILL'), grace);
     };
     const onAbort = () => {
       aborted = true;
-      opts.log.note('dibctl: cancelled, stopping the test');
+      out.note?.('dibctl: cancelled, stopping the test');
       stop();
     };
 
-    child.on('error', (err: NodeJS.ErrnoException) => finish(err.code === 'ENOENT' ? `${cmd}: not found` : `${cmd}: ${err.message}`));
-    child.stdout.on('data', (d: Buffer) => opts.log.write(d, 'stdout'));
-    child.stderr.on('data', (d: Buffer) => opts.log.write(d, 'stderr'));
+    child.on('error', (err: NodeJS.ErrnoException) => finish(err));
+    child.stdout.on('data', (d: Buffer) => out.write(d, 'stdout'));
+    child.stderr.on('data', (d: Buffer) => out.write(d, 'stderr'));
     child.stdin.on('error', () => undefined);
     child.on('exit', (code, sig) => {
       exitCode = code;
@@ -171,7 +136,7 @@ export function runInGroup(cmd: string, args: string[], opts: GroupRunOptions): 
     if (opts.timeoutMs && opts.timeoutMs > 0) {
       limitTimer = setTimeout(() => {
         timedOut = true;
-        opts.log.note(`dibctl: time limit of ${Math.round(opts.timeoutMs! / 1000)} s reached, killing the test's process group`);
+        out.note?.(`dibctl: time limit of ${Math.round(opts.timeoutMs! / 1000)} s reached, killing the test's process group`);
         stop();
       }, opts.timeoutMs);
     }
@@ -184,7 +149,7 @@ export function runInGroup(cmd: string, args: string[], opts: GroupRunOptions): 
 }
 
 /** One line saying why a run did not pass, or undefined when it exited 0. */
-export function failureReason(o: GroupRunOutcome, limitSeconds?: number): string | undefined {
+export function failureReason(o: ProcessOutcome, limitSeconds?: number): string | undefined {
   if (o.error) return o.error;
   if (o.timedOut) return `time limit of ${limitSeconds ?? '?'} s exceeded; the process group was killed`;
   if (o.aborted) return 'cancelled; the process group was killed';

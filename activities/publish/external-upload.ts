@@ -1,0 +1,47 @@
+/**
+ * external_upload: the environment's commands upload the image themselves
+ * (dibctl's way to use another tool), with the environment's credentials in
+ * the standard OS_* variables. Their output is scrubbed of those credentials.
+ */
+import type { CloudAuth } from '../../openstack';
+import { authSecrets } from '../cloud';
+import { ExternalCommandError, interpolate, runUploadCommand } from './commands';
+
+/** OS_* variables for external upload commands (the standard openstack client reads them). */
+export function openstackEnvironment(auth: CloudAuth): Record<string, string> {
+  const pairs: Array<[string, string | undefined]> = [
+    ['OS_AUTH_URL', auth.authUrl],
+    ['OS_USERNAME', auth.username],
+    ['OS_USER_ID', auth.userId],
+    ['OS_PASSWORD', auth.password],
+    ['OS_PROJECT_NAME', auth.projectName],
+    ['OS_PROJECT_ID', auth.projectId],
+    ['OS_USER_DOMAIN_NAME', auth.userDomainName],
+    ['OS_PROJECT_DOMAIN_NAME', auth.projectDomainName],
+    ['OS_REGION_NAME', auth.regionName],
+    ['OS_INTERFACE', auth.interface],
+    ['OS_CACERT', auth.cacert],
+  ];
+  return Object.fromEntries(pairs.filter((p): p is [string, string] => typeof p[1] === 'string' && p[1] !== ''));
+}
+
+export interface ExternalUpload {
+  environment: string;
+  templates: string[];
+  /** Placeholder values (input_filename, disk_format, ...). */
+  values: Record<string, string>;
+  auth: CloudAuth;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  signal?: AbortSignal;
+}
+
+/** Runs each external_upload command in order; the first failure stops the rest. */
+export async function runExternalUpload(u: ExternalUpload): Promise<void> {
+  const cmdEnv = { ...u.env, ...openstackEnvironment(u.auth) };
+  for (const template of u.templates) {
+    const cmdline = interpolate(template, u.values, `${u.environment}.external_upload`);
+    const r = await runUploadCommand(cmdline, cmdEnv, u.cwd, { signal: u.signal, secrets: authSecrets(u.auth) });
+    if (r.code !== 0) throw new ExternalCommandError(`External upload command failed (exit ${r.code}): ${cmdline}\n${r.output.trim()}`);
+  }
+}

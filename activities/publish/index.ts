@@ -1,0 +1,48 @@
+/**
+ * Publishing to an upload environment and retiring older copies, one module
+ * per job: preparing the file (prepare-upload: preprocessing or external
+ * upload), sharing, obsoleting same-named images, surveying and deleting
+ * obsolete images no server uses, handing them to retirement, and the plan of
+ * a lifecycle run. The upload itself is `uploadImageFile` (image-upload.ts).
+ * Every step can run twice: renames and memberships are idempotent, deletes
+ * ignore an image already gone, and each delete checks again that no server
+ * uses the image.
+ */
+import type { CloudDeps } from '../cloud';
+import { stageActivities } from '../stage-failure';
+import { createLifecyclePlanActivities } from './lifecycle-plan';
+import { createObsoleteActivities } from './obsolete';
+import { createPrepareUploadActivities } from './prepare-upload';
+import { createRetirementHandoffActivities } from './retirement-handoff';
+import { createSharingActivities } from './sharing';
+import { createUnusedImageActivities } from './unused-images';
+
+export function createPublishActivities(deps: CloudDeps = {}) {
+  const { lifecyclePlan } = createLifecyclePlanActivities(deps);
+  const { prepareUpload, removeProcessedFile } = createPrepareUploadActivities(deps);
+  const { shareImage } = createSharingActivities(deps);
+  const { obsoleteOlderImages, markImageObsolete } = createObsoleteActivities(deps);
+  const { surveyObsoleteImages, deleteUnusedImage, retirePolicy } = createUnusedImageActivities(deps);
+  const { handToRetirement } = createRetirementHandoffActivities();
+  return stageActivities({
+    lifecyclePlan,
+    prepareUpload,
+    removeProcessedFile,
+    shareImage,
+    obsoleteOlderImages,
+    markImageObsolete,
+    surveyObsoleteImages,
+    deleteUnusedImage,
+    retirePolicy,
+    handToRetirement,
+  });
+}
+
+export { ExternalCommandError, PreprocessingError, interpolate } from './commands';
+export { imageAttributes } from './prepare-upload';
+export type { PrepareInput, PreparedFile } from './prepare-upload';
+export { OBSOLETED_FOR_PROPERTY, OBSOLETE_PREFIX } from './obsolete';
+export type { ObsoletedImage } from './obsolete';
+export type { DeleteVerdict, ObsoleteSurvey, SurveyedImage } from './unused-images';
+export { retirementWorkflowId } from './retirement-handoff';
+export type { LifecyclePlan, LifecyclePlanInput } from './lifecycle-plan';

@@ -1,0 +1,122 @@
+/**
+ * Getting the file ready on the host holding it: checks it exists, then runs
+ * preprocessing (exit 18 when it fails) or the external upload commands; and
+ * removes a preprocessing output once its upload succeeded.
+ */
+import { existsSync, promises as fs } from 'node:fs';
+import { loadUploadPlan, resolveCredentials } from '../../config';
+import type { RetrySettings } from '../../config/view';
+import { DibctlError } from '../../errors';
+import type { CloudDeps, ConfigLocation } from '../cloud';
+import type { ImageAttributes } from '../image-upload';
+import { cancellation } from './commands';
+import { runExternalUpload } from './external-upload';
+import { runPreprocessing } from './preprocess';
+
+export interface PrepareInput {
+  imageLabel: string;
+  environment: string;
+  config: ConfigLocation;
+  /** Replaces the image's configured file (`-i FILE`). */
+  filename?: string;
+}
+
+export type PreparedFile =
+  | {
+      mode: 'native';
+      /** The file to upload: the image file or the preprocessing output. */
+      file: string;
+      /** A preprocessing output to delete after a successful upload. */
+      deleteAfterUpload?: string;
+      image: ImageAttributes;
+      timeoutSeconds: number;
+      shareWith: string[];
+      preprocessed: boolean;
+      /** The environment's `retry:` settings. */
+      retry?: RetrySettings;
+    }
+  | { mode: 'external'; name: string; commands: number; retry?: RetrySettings };
+
+/** What Glance gets for this image in this environment (merged glance settings). */
+export function imageAttributes(plan: ReturnType<typeof loadUploadPlan>): ImageAttributes {
+  const g = plan.glance;
+  const name = g.name ?? plan.image.label;
+  return {
+    name,
+    diskFormat: g.diskFormat,
+    containerFormat: g.containerFormat,
+    visibility: g.public ? 'public' : g.shareWith.length ? 'shared' : 'private',
+    minDisk: g.minDisk,
+    minRam: g.minRam,
+    protected: g.protected,
+    tags: g.tags,
+    properties: g.properties,
+  };
+}
+
+export function createPrepareUploadActivities(deps: CloudDeps = {}) {
+  const env = () => deps.env ?? process.env;
+
+  /**
+   * Runs on the host holding the file: checks it exists, runs preprocessing
+   * (exit 18 when it fails) or the external upload commands.
+   */
+  async function prepareUpload(input: PrepareInput): Promise<PreparedFile> {
+    const opts = { ...input.config, env: env(), filename: input.filename };
+    const plan = loadUploadPlan(input.imageLabel, input.environment, opts);
+    const attrs = imageAttributes(plan);
+    const inputFile = plan.image.filename;
+    const values = { input_filename: inputFile, disk_format: attrs.diskFormat, container_format: attrs.containerFormat };
+    const signal = cancellation();
+    const workDir = existsSync(input.config.cwd) ? input.config.cwd : process.cwd();
+
+    if (plan.environment.externalUpload.length) {
+      if (!existsSync(inputFile)) throw new DibctlError(`Image file ${inputFile} does not exist`);
+      const { auth } = resolveCredentials('upload', input.environment, opts);
+      await runExternalUpload({
+        environment: input.environment,
+        templates: plan.environment.externalUpload,
+        values: { ...values, output_filename: inputFile, name: attrs.name },
+        auth,
+        env: env(),
+        cwd: workDir,
+        signal,
+      });
+      return { mode: 'external', name: attrs.name, commands: plan.environment.externalUpload.length, retry: plan.environment.retry };
+    }
+
+    let file = inputFile;
+    let deleteAfterUpload: string | undefined;
+    const pre = plan.environment.preprocessing;
+    if (pre) {
+      const output = await runPreprocessing({ environment: input.environment, settings: pre, inputFile, values, env: env(), cwd: workDir, signal });
+      file = output;
+      if (pre.deleteProcessedAfterUpload) deleteAfterUpload = output;
+    } else if (!existsSync(inputFile)) {
+      throw new DibctlError(`Image file ${inputFile} does not exist (build it first, or pass -i FILE)`);
+    }
+    return {
+      mode: 'native',
+      file,
+      ...(deleteAfterUpload ? { deleteAfterUpload } : {}),
+      image: attrs,
+      timeoutSeconds: plan.glance.uploadTimeout,
+      shareWith: plan.glance.shareWith,
+      preprocessed: Boolean(pre),
+      retry: plan.environment.retry,
+    };
+  }
+
+  /** Removes a preprocessing output once its upload succeeded (on the host holding it). */
+  async function removeProcessedFile(input: { file: string }): Promise<boolean> {
+    try {
+      await fs.unlink(input.file);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw err;
+    }
+  }
+
+  return { prepareUpload, removeProcessedFile };
+}

@@ -1,0 +1,28 @@
+/** Handing obsolete images over to the upload environment's retirement workflow. */
+import { activityInfo, Context } from '@temporalio/activity';
+import type { ConfigLocation } from '../cloud';
+import type { ObsoletedImage } from './obsolete';
+
+export function createRetirementHandoffActivities() {
+  /** Hands obsolete images to the environment's retirement workflow, starting it when it does not run. */
+  async function handToRetirement(input: { environment: string; config: ConfigLocation; images: ObsoletedImage[] }): Promise<string> {
+    const client = Context.current().client;
+    const workflowId = retirementWorkflowId(input.environment);
+    await client.workflow.signalWithStart('retirementWorkflow', {
+      workflowId,
+      taskQueue: activityInfo().taskQueue,
+      args: [{ environment: input.environment, config: input.config }],
+      signal: 'addImages',
+      signalArgs: [input.images],
+      searchAttributes: { DibctlEnvironments: [input.environment] },
+    });
+    return workflowId;
+  }
+
+  return { handToRetirement };
+}
+
+/** The retirement workflow of an upload environment: one per environment. */
+export function retirementWorkflowId(environment: string): string {
+  return `dibctl-retirement-${environment}`;
+}

@@ -1,0 +1,19 @@
+/** Sharing a published image with other projects (glance.share_with). */
+import { CloudDeps, ConfigLocation, uploadCloud, withCloud } from '../cloud';
+
+export function createSharingActivities(deps: CloudDeps = {}) {
+  /** Makes each project (name or id) a member of the image; returns the member project ids. */
+  async function shareImage(input: { environment: string; config: ConfigLocation; imageId: string; projects: string[] }): Promise<string[]> {
+    return withCloud(uploadCloud(input.environment, input.config), deps, async (cloud) => {
+      const ids: string[] = [];
+      for (const p of input.projects) {
+        const id = await cloud.identity.resolveProjectId(p);
+        await cloud.image.addMember(input.imageId, id);
+        ids.push(id);
+      }
+      return ids;
+    });
+  }
+
+  return { shareImage };
+}
