@@ -29,7 +29,6 @@ export type { CheckResult, HostInfo, HostTool } from './doctor';
 export type { BuildHeartbeat, BuildInput, BuildResult } from './build';
 export type { ImageAttributes, ImageUploadInput, ImageUploadResult, UploadHeartbeat } from './image-upload';
 export type { CloudRef, ConfigLocation } from './cloud';
-export type { StageFailureDetails } from './stage-failure';
 export type { BootRequest, InstanceFacts, KeypairFiles, StepHeartbeat, TestRunRequest, TestRunResult } from './image-test';
 export type { TestEntryResult } from './test-runners/types';
 export type { DeleteVerdict, ObsoleteSurvey, ObsoletedImage, PreparedFile, SurveyedImage } from './publish';

@@ -9,7 +9,6 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { DibctlError, ExitCode, FailureDetails, describeError } from '../errors';
 import { OpenStackConnectionError, OpenStackHttpError, UploadTimeoutError } from '../openstack';
 
-export type StageFailureDetails = FailureDetails;
 
 /**
  * A bug in dibctl rather than trouble of the cloud or the host: the errors
@@ -41,7 +40,7 @@ export function toStageFailure(err: unknown): ApplicationFailure | CancelledFail
   // a cancelled activity must end as cancelled, not as an application failure
   if (err instanceof ApplicationFailure || err instanceof CancelledFailure) return err;
   if (isInternalError(err)) {
-    const details: StageFailureDetails = { exitCode: ExitCode.GENERIC };
+    const details: FailureDetails = { exitCode: ExitCode.GENERIC };
     return ApplicationFailure.create({
       type: 'InternalError',
       message: `Internal error${currentStep()}: ${describeError(err)} (a bug in dibctl; not retried)`,
@@ -51,7 +50,7 @@ export function toStageFailure(err: unknown): ApplicationFailure | CancelledFail
   }
   const exitCode = err instanceof DibctlError ? err.exitCode : ExitCode.GENERIC;
   const type = err instanceof Error ? err.name : 'Error';
-  const details: StageFailureDetails = { exitCode };
+  const details: FailureDetails = { exitCode };
   return ApplicationFailure.create({ type, message: describeError(err), nonRetryable: !isTransient(err), details: [details] });
 }
 

@@ -19,10 +19,10 @@ import {
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { ConfigLocation, CloudRef, InstanceFacts, StageFailureDetails, TestEntryResult } from '../activities';
+import type { ConfigLocation, CloudRef, InstanceFacts, TestEntryResult } from '../activities';
 import type { ImageTestPlan } from '../config';
 import { stageQuery } from './queries';
-import { failureOf, FailureSummary } from '../errors/failure';
+import { failureOf, FailureDetails, FailureSummary } from '../errors/failure';
 import { testImageBuildId } from '../common/ids';
 import { imageTestSteps } from './activity-options';
 
@@ -87,7 +87,7 @@ export interface ImageTestResult extends ImageTestStatus {
 }
 
 /** Failure details of a failed image test: dibctl's exit code and everything the CLI prints. */
-export interface ImageTestFailureDetails extends StageFailureDetails {
+export interface ImageTestFailureDetails extends FailureDetails {
   result: ImageTestResult;
 }
 

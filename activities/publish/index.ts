@@ -44,5 +44,4 @@ export type { PrepareInput, PreparedFile } from './prepare-upload';
 export { OBSOLETED_FOR_PROPERTY, OBSOLETE_PREFIX } from './obsolete';
 export type { ObsoletedImage } from './obsolete';
 export type { DeleteVerdict, ObsoleteSurvey, SurveyedImage } from './unused-images';
-export { retirementWorkflowId } from './retirement-handoff';
 export type { LifecyclePlan, LifecyclePlanInput } from './lifecycle-plan';

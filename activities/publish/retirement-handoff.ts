@@ -1,5 +1,7 @@
 /** Handing obsolete images over to the upload environment's retirement workflow. */
 import { activityInfo, Context } from '@temporalio/activity';
+import { retirementWorkflowId } from '../../common/ids';
+import { addImagesSignal, retirementWorkflow } from '../../workflows/retirement';
 import type { ConfigLocation } from '../cloud';
 import type { ObsoletedImage } from './obsolete';
 
@@ -8,11 +10,11 @@ export function createRetirementHandoffActivities() {
   async function handToRetirement(input: { environment: string; config: ConfigLocation; images: ObsoletedImage[] }): Promise<string> {
     const client = Context.current().client;
     const workflowId = retirementWorkflowId(input.environment);
-    await client.workflow.signalWithStart('retirementWorkflow', {
+    await client.workflow.signalWithStart(retirementWorkflow, {
       workflowId,
       taskQueue: activityInfo().taskQueue,
       args: [{ environment: input.environment, config: input.config }],
-      signal: 'addImages',
+      signal: addImagesSignal,
       signalArgs: [input.images],
       searchAttributes: { DibctlEnvironments: [input.environment] },
     });
@@ -20,9 +22,4 @@ export function createRetirementHandoffActivities() {
   }
 
   return { handToRetirement };
-}
-
-/** The retirement workflow of an upload environment: one per environment. */
-export function retirementWorkflowId(environment: string): string {
-  return `dibctl-retirement-${environment}`;
 }
