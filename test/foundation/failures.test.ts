@@ -10,13 +10,14 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { stageActivities, toStageFailure } from '../../activities/stage-failure';
 import { DibctlError, ExitCode, detailsOf, exitCodeOf, failureOf, hasCause } from '../../errors';
 import { CancelledFailure } from '@temporalio/common';
+import { imageTestWorkflow } from '../../workflows';
 
 function activityFailed(cause: Error): ActivityFailure {
   return new ActivityFailure('Activity task failed', 'bootInstance', '7', RetryState.NON_RETRYABLE_FAILURE, 'worker@host', cause);
 }
 
 function childFailed(cause: Error): ChildWorkflowFailure {
-  return new ChildWorkflowFailure('default', { workflowId: 'run-x-test', runId: 'r' }, 'imageTestWorkflow', RetryState.NON_RETRYABLE_FAILURE, cause);
+  return new ChildWorkflowFailure('default', { workflowId: 'run-x-test', runId: 'r' }, imageTestWorkflow.name, RetryState.NON_RETRYABLE_FAILURE, cause);
 }
 
 describe('reading a failure chain', () => {
