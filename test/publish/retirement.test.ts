@@ -23,6 +23,7 @@ beforeAll(() => {
       environmentEntry(emu, 'later', 'admin', 'RegionTwo', '  retire: {check_every: 1h, delete_after: 1h}'),
       environmentEntry(emu, 'keep1', 'admin', 'RegionTwo', '  retire: {check_every: 6h, keep: 1}'),
       environmentEntry(emu, 'tick', 'admin', 'RegionTwo', '  retire: {check_every: 1s}'),
+      environmentEntry(emu, 'fresh', 'admin', 'RegionTwo', '  retire: {check_every: 6h}'),
     ].join('\n'),
   );
 });
@@ -64,6 +65,19 @@ describe('retirement workflow', () => {
     expect(s.held.map((h) => [h.id, h.reason])).toEqual([[guarded.id, 'protected']]);
     expect(await admin.image.findImage(used.id)).toBeUndefined();
     expect(await admin.image.findImage(guarded.id)).toBeDefined();
+  });
+
+  it('--check-now starts the retirement workflow when none runs and returns once its check has run', async () => {
+    const before = await f().cli(['--json', 'retirement', 'fresh']);
+    expect(JSON.parse(before.stdout)).toMatchObject({ running: false });
+    const r = await f().cli(['--json', 'retirement', 'fresh', '--check-now']);
+    expect(r.code).toBe(0);
+    const s = JSON.parse(r.stdout) as RetirementStatus & { running: boolean };
+    expect(s).toMatchObject({ running: true, checks: 1, held: [], lastCheck: { deleted: [], gone: [] } });
+    // asked again while it waits on its 6 h timer: one more check, answered at once
+    const again = JSON.parse((await f().cli(['--json', 'retirement', 'fresh', '--check-now'])).stdout) as RetirementStatus;
+    expect(again.checks).toBe(2);
+    expect(again.lastCheck!.at).toBeGreaterThanOrEqual(s.lastCheck!.at);
   });
 
   it('keeps an image until delete_after has passed', async () => {
