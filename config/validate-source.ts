@@ -90,7 +90,7 @@ function unwrap(s: unknown): unknown {
   return cur;
 }
 
-export interface ValidatedFile<K extends ConfigKind> {
+interface ValidatedFile<K extends ConfigKind> {
   source: YamlSource;
   entries: Array<{ label: string; value: KindEntry[K] }>;
 }

@@ -42,7 +42,7 @@ export interface ServerAddress {
   'OS-EXT-IPS-MAC:mac_addr'?: string;
 }
 
-export type ServerStatus =
+type ServerStatus =
   | 'ACTIVE'
   | 'BUILD'
   | 'DELETED'
@@ -150,7 +150,7 @@ export interface InterfaceAttachment {
   tag?: string | null;
 }
 
-export interface RebuildOptions {
+interface RebuildOptions {
   name?: string;
   metadata?: Record<string, string>;
 }
@@ -186,7 +186,7 @@ function versionNumber(v: string): [number, number] {
 }
 
 /** The larger of two microversions ("2.52" > "2.9"). */
-export function maxMicroversion(a: string, b: string): string {
+function maxMicroversion(a: string, b: string): string {
   const [a1, a2] = versionNumber(a);
   const [b1, b2] = versionNumber(b);
   return a1 > b1 || (a1 === b1 && a2 >= b2) ? a : b;
@@ -200,7 +200,7 @@ function is404(err: unknown): boolean {
   return err instanceof OpenStackHttpError && err.status === 404;
 }
 
-export interface ComputeOptions {
+interface ComputeOptions {
   /** The microversion asked for by default (default "2.1"); calls that need more ask for more. */
   microversion?: string;
   /** True when the endpoint is the legacy v2 API: no microversion headers are sent (default: judged from the URL). */

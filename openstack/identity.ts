@@ -7,7 +7,7 @@ import { CredentialsError, EndpointNotFoundError, LookupError, OpenStackHttpErro
 import { joinUrl, listOf, ServiceHttp, TokenSource, Transport } from './http';
 
 export type IdentityVersion = '2.0' | '3';
-export type EndpointInterface = 'public' | 'internal' | 'admin';
+type EndpointInterface = 'public' | 'internal' | 'admin';
 
 /** One endpoint of the service catalog, the same for v2.0 and v3 catalogs. */
 export interface CatalogEndpoint {
@@ -92,7 +92,7 @@ export function normalizeInterface(value: string | undefined): EndpointInterface
 const VERSION_SUFFIX = /\/v(2\.0|3)(?:\.\d+)?\/?$/i;
 
 /** Parses the body of GET <auth root>: a list of versions (300) or one version (200). */
-export function chooseIdentityVersion(body: unknown): IdentityVersion | undefined {
+function chooseIdentityVersion(body: unknown): IdentityVersion | undefined {
   const b = (body && typeof body === 'object' ? body : {}) as { versions?: { values?: unknown } | unknown[]; version?: unknown };
   const raw: unknown = Array.isArray(b.versions) ? b.versions : b.versions && typeof b.versions === 'object' ? b.versions.values : b.version ? [b.version] : [];
   // entries of the wrong shape are ignored: discovery only chooses between v3 and v2.0

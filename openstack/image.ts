@@ -7,7 +7,7 @@ import { pipeline, Readable, Transform } from 'node:stream';
 import { ChecksumMismatchError, ImageStateError, LookupError, OpenStackHttpError, UploadTimeoutError } from './errors';
 import { asObject, listOf, nextQuery, Query, ServiceHttp } from './http';
 
-export type ImageStatus = 'queued' | 'saving' | 'uploading' | 'importing' | 'active' | 'deactivated' | 'killed' | 'deleted' | 'pending_delete';
+type ImageStatus = 'queued' | 'saving' | 'uploading' | 'importing' | 'active' | 'deactivated' | 'killed' | 'deleted' | 'pending_delete';
 export type Visibility = 'public' | 'private' | 'shared' | 'community';
 
 /** An image as Glance v2 returns it; custom properties are top-level string fields. */
@@ -37,7 +37,7 @@ export interface Image {
   [property: string]: unknown;
 }
 
-export type PropertyValue = string | number | boolean;
+type PropertyValue = string | number | boolean;
 
 export interface ImageCreate {
   name: string;

@@ -26,7 +26,7 @@ import { failureOf, FailureDetails, FailureSummary } from '../errors/failure';
 import { testImageBuildId } from '../common/ids';
 import { imageTestSteps } from './activity-options';
 
-export const DEFAULT_HOLD_SECONDS = 24 * 3600;
+const DEFAULT_HOLD_SECONDS = 24 * 3600;
 
 export interface ImageTestInput {
   /** The merged, secret-free image + test environment view. */

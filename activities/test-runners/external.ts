@@ -8,13 +8,13 @@ import { ensureSshConfig, testProcessEnvironment } from './environment';
 import { failureReason, runCommandLine } from '../process';
 import type { InstanceTestContext, TestEntryResult } from './types';
 
-export interface ExternalSpec {
+interface ExternalSpec {
   cmdline: string;
   /** Seconds; 0 or absent: the default of a tests_list entry. */
   timeout?: number;
 }
 
-export const EXTERNAL_DEFAULT_TIMEOUT = DEFAULTS['tests.tests_list[].timeout'];
+const EXTERNAL_DEFAULT_TIMEOUT = DEFAULTS['tests.tests_list[].timeout'];
 
 /** The values `%(name)s` placeholders of an external test can name. */
 export function externalPlaceholders(ctx: InstanceTestContext, sshConfigFile?: string): Record<string, string> {

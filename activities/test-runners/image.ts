@@ -11,14 +11,14 @@ import { onPath } from './tools';
 import type { ImageAssertions } from '../../config/view';
 import type { InstanceTestContext, TestEntryResult } from './types';
 
-export interface ImageSpec {
+interface ImageSpec {
   /** The image file to check. */
   path: string;
   timeout: number;
   image?: ImageAssertions;
 }
 
-export interface ImageFacts {
+interface ImageFacts {
   format: string;
   virtualSize: number;
   actualSize?: number;

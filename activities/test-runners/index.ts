@@ -27,7 +27,7 @@ export type { SshTarget, ExecOptions, ExecResult } from './ssh-session';
 export { imageFacts } from './image';
 
 /** The name a result carries for a spec (`shell: /path`, `external: cmdline`). */
-export function entryName(spec: TestEntrySpec): string {
+function entryName(spec: TestEntrySpec): string {
   return spec.kind === 'external' ? `external: ${spec.cmdline}` : `${spec.kind}: ${spec.path}`;
 }
 
