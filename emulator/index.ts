@@ -21,8 +21,7 @@ import { Guests, hostKey } from './ssh';
 import { CloudState, loadState, uuid } from './state';
 
 export type { FaultSettings } from './faults';
-export type { ExternalAccount, ExternalIdentityOptions } from './external';
-export type { CloudState, Image, Server, Keypair, Flavor, Network, Port, Subnet } from './state';
+export type { CloudState } from './state';
 
 interface EmulatorOptions {
   /** Address the API listens on (default 127.0.0.1). */
