@@ -47,7 +47,7 @@ export interface KeypairFiles {
   publicKey: string;
 }
 
-export interface BootRequest {
+interface BootRequest {
   cloud: CloudRef;
   name: string;
   imageId: string;
@@ -74,7 +74,7 @@ export interface InstanceFacts {
   interfaces: InterfaceInfo[];
 }
 
-export interface TestRunRequest {
+interface TestRunRequest {
   cloud: CloudRef;
   workflowId: string;
   facts: InstanceFacts;
@@ -91,7 +91,7 @@ export interface TestRunRequest {
   config: ConfigLocation;
 }
 
-export interface TestRunResult {
+interface TestRunResult {
   passed: boolean;
   results: TestEntryResult[];
   logDir: string;

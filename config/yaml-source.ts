@@ -20,7 +20,7 @@ export interface YamlSource {
   lineCounter: LineCounter;
 }
 
-export interface Position {
+interface Position {
   line: number;
   col: number;
 }

@@ -7,7 +7,7 @@ import { isLegacyCompute } from './endpoints';
 import { LookupError, OpenStackHttpError } from './errors';
 import { asObject, listOf, memberOf, nextLink, nextQuery, Query, Response, ServiceHttp, ServiceRequest } from './http';
 
-export interface Flavor {
+interface Flavor {
   id: string;
   name: string;
   ram: number;
@@ -25,7 +25,7 @@ export interface Flavor {
   [key: string]: unknown;
 }
 
-export interface Keypair {
+interface Keypair {
   name: string;
   public_key: string;
   fingerprint: string;
@@ -35,7 +35,7 @@ export interface Keypair {
   [key: string]: unknown;
 }
 
-export interface ServerAddress {
+interface ServerAddress {
   addr: string;
   version: 4 | 6;
   'OS-EXT-IPS:type'?: 'fixed' | 'floating';
@@ -63,7 +63,7 @@ type ServerStatus =
   | 'UNKNOWN'
   | string;
 
-export interface ServerFault {
+interface ServerFault {
   code: number;
   message: string;
   details?: string;
@@ -100,14 +100,14 @@ export interface Server {
 }
 
 /** One `networks` entry of a server create request (Nova's names). */
-export interface ServerNetwork {
+interface ServerNetwork {
   uuid?: string;
   port?: string;
   fixed_ip?: string;
   tag?: string;
 }
 
-export interface ServerCreate {
+interface ServerCreate {
   name: string;
   imageRef: string;
   flavorRef: string;
@@ -122,12 +122,12 @@ export interface ServerCreate {
   security_groups?: { name: string }[];
 }
 
-export interface ServerCreated {
+interface ServerCreated {
   id: string;
   links?: { rel: string; href: string }[];
 }
 
-export interface ServerQuery {
+interface ServerQuery {
   /** Servers of every project (admins only; otherwise Nova answers 403 → exit 61). */
   all_tenants?: boolean;
   name?: string;
@@ -141,7 +141,7 @@ export interface ServerQuery {
   [key: string]: string | number | boolean | undefined;
 }
 
-export interface InterfaceAttachment {
+interface InterfaceAttachment {
   port_id: string;
   net_id: string;
   mac_addr: string;
@@ -169,7 +169,7 @@ export class ServerStateError extends DibctlError {
 }
 
 /** The server did not reach the wanted state in time. */
-export class ServerWaitTimeoutError extends DibctlError {
+class ServerWaitTimeoutError extends DibctlError {
   constructor(
     readonly serverId: string,
     readonly status: string,

@@ -6,11 +6,11 @@ import type { CloudAuth } from './auth-types';
 import { CredentialsError, EndpointNotFoundError, LookupError, OpenStackHttpError, UnexpectedResponseError } from './errors';
 import { joinUrl, listOf, ServiceHttp, TokenSource, Transport } from './http';
 
-export type IdentityVersion = '2.0' | '3';
+type IdentityVersion = '2.0' | '3';
 type EndpointInterface = 'public' | 'internal' | 'admin';
 
 /** One endpoint of the service catalog, the same for v2.0 and v3 catalogs. */
-export interface CatalogEndpoint {
+interface CatalogEndpoint {
   type: string;
   name?: string;
   interface: EndpointInterface;
@@ -18,7 +18,7 @@ export interface CatalogEndpoint {
   url: string;
 }
 
-export interface Project {
+interface Project {
   id: string;
   name: string;
   domain_id?: string;
@@ -28,7 +28,7 @@ export interface Project {
 }
 
 /** What a successful authentication tells us (no token value in here). */
-export interface AuthInfo {
+interface AuthInfo {
   version: IdentityVersion;
   expiresAt?: Date;
   projectId?: string;
@@ -83,7 +83,7 @@ interface VersionEntry {
 }
 
 /** `publicURL` → `public` etc.; anything unknown is public. */
-export function normalizeInterface(value: string | undefined): EndpointInterface {
+function normalizeInterface(value: string | undefined): EndpointInterface {
   const v = (typeof value === 'string' ? value : 'public').toLowerCase().replace(/url$/, '');
   if (v === 'internal' || v === 'admin') return v;
   return 'public';

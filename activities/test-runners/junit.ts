@@ -21,13 +21,13 @@ function xmlEscape(text: string): string {
 
 const seconds = (ms: number) => (ms / 1000).toFixed(3);
 
-export interface JUnitOptions {
+interface JUnitOptions {
   /** Suite name (default `dibctl`), e.g. the image label. */
   suiteName?: string;
   timestamp?: Date;
 }
 
-export function junitXml(results: TestEntryResult[], opts: JUnitOptions = {}): string {
+function junitXml(results: TestEntryResult[], opts: JUnitOptions = {}): string {
   const suite = opts.suiteName ?? 'dibctl';
   const failures = results.filter((r) => !r.passed).length;
   const total = results.reduce((s, r) => s + r.durationMs, 0);
