@@ -53,8 +53,6 @@ const PROBES: Record<HostTool, Probe> = {
   },
 };
 
-export const HOST_TOOLS = Object.keys(PROBES) as HostTool[];
-
 /** Below this much free space in the image directory a build is unlikely to fit. */
 const MIN_FREE_BYTES = 10 * 1024 ** 3;
 

@@ -317,7 +317,6 @@ export type ImageEntry = z.infer<typeof imageEntrySchema>;
 export type TestEnvironmentEntry = z.infer<typeof testEnvironmentSchema>;
 export type UploadEnvironmentEntry = z.infer<typeof uploadEnvironmentSchema>;
 export type NovaTimeoutsSection = Partial<Record<keyof typeof novaTimeouts, number>>;
-export type TestEntry = z.infer<typeof testEntrySchema>;
 
 export type ConfigKind = 'images' | 'test' | 'upload';
 export const CONFIG_KINDS: readonly ConfigKind[] = ['images', 'test', 'upload'];

@@ -214,11 +214,3 @@ export function nowIso(withMillis = false): string {
   const s = new Date().toISOString();
   return withMillis ? s.replace(/Z$/, '000Z') : s.replace(/\.\d{3}Z$/, 'Z');
 }
-
-/** Integer query parameter, or a 400 in the caller's wording. */
-export function intParam(q: URLSearchParams, name: string, message: string): number | undefined {
-  const v = q.get(name);
-  if (v === null) return undefined;
-  if (!/^\d+$/.test(v)) throw new HttpError(400, message);
-  return Number(v);
-}

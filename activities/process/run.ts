@@ -49,16 +49,6 @@ function killGroup(pgid: number, sig: NodeJS.Signals): void {
   }
 }
 
-/** Whether any process of the group is still alive. */
-export function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export function runProcess(cmd: string, args: string[], opts: ProcessOptions): Promise<ProcessOutcome> {
   const started = Date.now();
   const grace = opts.killGraceMs ?? KILL_GRACE_MS;
