@@ -42,16 +42,16 @@ export interface BuildHeartbeat {
 }
 
 /** disk-image-create (or an external_build command) failed; exits with its code. */
-export class BuildFailedError extends DibctlError {
+class BuildFailedError extends DibctlError {
   constructor(message: string, exitCode: number) {
     super(message, exitCode === 0 ? ExitCode.GENERIC : exitCode);
   }
 }
 
 /** The installed diskimage-builder is outside dib.min_version / dib.max_version. */
-export class DibVersionError extends DibctlError {}
+class DibVersionError extends DibctlError {}
 
-export const DIB_ARCH = 'amd64';
+const DIB_ARCH = 'amd64';
 
 /** The command line dibctl runs (without the program name). */
 export function dibArguments(output: string, dib: NonNullable<BuildInput['dib']>): string[] {
@@ -68,7 +68,7 @@ function versionParts(v: string): number[] {
 }
 
 /** -1, 0, 1 as a < b, a = b, a > b (numeric X.Y.Z). */
-export function compareVersions(a: string, b: string): number {
+function compareVersions(a: string, b: string): number {
   const x = versionParts(a);
   const y = versionParts(b);
   for (let i = 0; i < Math.max(x.length, y.length); i++) {

@@ -35,7 +35,7 @@ export interface CloudDeps {
   env?: NodeJS.ProcessEnv;
 }
 
-export async function openCloud(ref: CloudRef, deps: CloudDeps = {}): Promise<Cloud> {
+async function openCloud(ref: CloudRef, deps: CloudDeps = {}): Promise<Cloud> {
   const env = deps.env ?? process.env;
   const { auth } = resolveCredentials(ref.kind, ref.environment, { ...ref.config, env });
   return connectCloud(auth);

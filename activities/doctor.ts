@@ -53,10 +53,8 @@ const PROBES: Record<HostTool, Probe> = {
   },
 };
 
-export const HOST_TOOLS = Object.keys(PROBES) as HostTool[];
-
 /** Below this much free space in the image directory a build is unlikely to fit. */
-export const MIN_FREE_BYTES = 10 * 1024 ** 3;
+const MIN_FREE_BYTES = 10 * 1024 ** 3;
 
 export function createDoctorActivities(deps: { env?: NodeJS.ProcessEnv } = {}) {
   const env = deps.env ?? process.env;

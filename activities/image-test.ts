@@ -21,22 +21,22 @@ import { runTestEntry, sshCommandLine, sshConfigText } from './test-runners';
 import type { TestEntrySpec } from './test-runners';
 import type { FlavorInfo, InstanceTestContext, InterfaceInfo, TestEntryResult } from './test-runners/types';
 
-export interface ImageTestDeps extends CloudDeps {
+interface ImageTestDeps extends CloudDeps {
   env?: NodeJS.ProcessEnv;
 }
 
 /** The port did not accept connections in time (exit 71). */
-export class PortWaitTimeoutError extends DibctlError {
+class PortWaitTimeoutError extends DibctlError {
   constructor(readonly ip: string, readonly port: number, readonly seconds: number) {
     super(`Instance is not accepting connection on ${ip}:${port} after ${seconds} s`, ExitCode.PORT_TIMEOUT);
   }
 }
 
 /** The server's addresses do not give one main IP. */
-export class MainIpError extends DibctlError {}
+class MainIpError extends DibctlError {}
 
 /** Where this worker keeps per-workflow files (keys, ssh_config, test logs). */
-export function instanceDir(workflowId: string, env: NodeJS.ProcessEnv = process.env): string {
+function instanceDir(workflowId: string, env: NodeJS.ProcessEnv = process.env): string {
   const base = env.DIBCTL_STATE_DIR || path.join(env.XDG_STATE_HOME || path.join(os.homedir(), '.local', 'state'), 'dibctl');
   return path.join(base, 'instances', workflowId.replace(/[^A-Za-z0-9._-]+/g, '_'));
 }
@@ -47,7 +47,7 @@ export interface KeypairFiles {
   publicKey: string;
 }
 
-export interface BootRequest {
+interface BootRequest {
   cloud: CloudRef;
   name: string;
   imageId: string;
@@ -74,7 +74,7 @@ export interface InstanceFacts {
   interfaces: InterfaceInfo[];
 }
 
-export interface TestRunRequest {
+interface TestRunRequest {
   cloud: CloudRef;
   workflowId: string;
   facts: InstanceFacts;
@@ -91,7 +91,7 @@ export interface TestRunRequest {
   config: ConfigLocation;
 }
 
-export interface TestRunResult {
+interface TestRunResult {
   passed: boolean;
   results: TestEntryResult[];
   logDir: string;

@@ -27,9 +27,9 @@ export function createActivities(deps: ActivityDeps = {}) {
 export type Activities = ReturnType<typeof createActivities>;
 export type { CheckResult, HostInfo, HostTool } from './doctor';
 export type { BuildHeartbeat, BuildInput, BuildResult } from './build';
-export type { ImageAttributes, ImageUploadInput, ImageUploadResult, UploadHeartbeat } from './image-upload';
+export type { UploadHeartbeat } from './image-upload';
 export type { CloudRef, ConfigLocation } from './cloud';
-export type { BootRequest, InstanceFacts, KeypairFiles, StepHeartbeat, TestRunRequest, TestRunResult } from './image-test';
+export type { InstanceFacts, StepHeartbeat } from './image-test';
 export type { TestEntryResult } from './test-runners/types';
-export type { DeleteVerdict, ObsoleteSurvey, ObsoletedImage, PreparedFile, SurveyedImage } from './publish';
-export type { CloudEndpoint, TransferInput, TransferResult } from './transfer';
+export type { ObsoletedImage } from './publish';
+export type { CloudEndpoint, TransferResult } from './transfer';

@@ -15,7 +15,7 @@ import { OpenStackConnectionError, OpenStackHttpError, UploadTimeoutError } from
  * JavaScript itself throws for wrong code. Another attempt runs the same code,
  * so such a step fails at once.
  */
-export function isInternalError(err: unknown): boolean {
+function isInternalError(err: unknown): boolean {
   return err instanceof TypeError || err instanceof ReferenceError || err instanceof RangeError || err instanceof SyntaxError;
 }
 
@@ -55,7 +55,7 @@ export function toStageFailure(err: unknown): ApplicationFailure | CancelledFail
 }
 
 /** How often an activity that does not report progress itself says it is alive. */
-export const KEEP_ALIVE_MS = 5_000;
+const KEEP_ALIVE_MS = 5_000;
 
 /**
  * Heartbeats (without details) while fn runs, so that a worker killed mid-step

@@ -14,7 +14,7 @@ import { ChecksumMismatchError, Cloud, CloudAuth, Image, connectCloud } from '..
 import type { ConfigLocation } from './cloud';
 import { stageActivities } from './stage-failure';
 
-export const TRANSFER_ID_PROPERTY = 'dibctl_transfer_id';
+const TRANSFER_ID_PROPERTY = 'dibctl_transfer_id';
 
 /** A cloud named by an upload environment label or a clouds.yaml cloud name. */
 export type CloudEndpoint = { environment: string; config: ConfigLocation } | { cloud: string; config: ConfigLocation };
@@ -59,7 +59,7 @@ function authOf(endpoint: CloudEndpoint, env: NodeJS.ProcessEnv): CloudAuth {
   return buildCloudAuth({ what: `cloud '${endpoint.cloud}'`, section: { cloud: endpoint.cloud }, env: withoutOsVariables(env), clouds: { cwd: endpoint.config.cwd } }).auth;
 }
 
-export function customProperties(img: Image): Record<string, string> {
+function customProperties(img: Image): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(img)) {
     if (!GLANCE_FIELDS.has(k) && v !== null && v !== undefined && typeof v !== 'object') out[k] = String(v);

@@ -17,9 +17,9 @@ import type { ActivityDeps } from '../activities';
 import { DEFAULT_TASK_QUEUE } from '../common/ids';
 import { createDibctlWorkers, runWorkers } from '../worker/worker';
 
-export type SessionMode = 'configured' | 'local' | 'embedded';
+type SessionMode = 'configured' | 'local' | 'embedded';
 
-export interface SessionOptions {
+interface SessionOptions {
   env?: NodeJS.ProcessEnv;
   /** 'auto': run an in-process worker when no other polls the task queue. */
   localWorker?: 'auto' | 'never' | 'always';
@@ -66,7 +66,7 @@ async function connect(address: string, settings: ReturnType<typeof temporalSett
  * poller only counts when it is plausibly alive: a dibctl worker on this host
  * whose process exists, or any other poller seen within the long-poll interval.
  */
-export function pollerAlive(
+function pollerAlive(
   poller: { identity?: string | null; lastAccessTime?: { seconds?: unknown } | null },
   now = Date.now(),
   hostname = os.hostname(),
@@ -93,7 +93,7 @@ async function hasPollers(client: Client, namespace: string, taskQueue: string):
   return (res.pollers ?? []).some((p) => pollerAlive(p));
 }
 
-export async function openSession(opts: SessionOptions = {}): Promise<Session> {
+async function openSession(opts: SessionOptions = {}): Promise<Session> {
   const env = opts.env ?? process.env;
   const note = opts.note ?? (() => undefined);
   const settings = temporalSettings(env);

@@ -32,7 +32,7 @@ function isFile(p: string): boolean {
 }
 
 /** Directories searched, in order. */
-export function cloudsDirectories(opts: CloudsOptions = {}): string[] {
+function cloudsDirectories(opts: CloudsOptions = {}): string[] {
   const env = opts.env ?? process.env;
   const cwd = path.resolve(opts.cwd ?? process.cwd());
   const home = opts.home ?? env.HOME ?? os.homedir();
@@ -55,11 +55,11 @@ function firstFile(base: 'clouds' | 'secure', override: string | undefined, opts
   return undefined;
 }
 
-export function findCloudsFile(opts: CloudsOptions = {}): string | undefined {
+function findCloudsFile(opts: CloudsOptions = {}): string | undefined {
   return firstFile('clouds', (opts.env ?? process.env).OS_CLIENT_CONFIG_FILE, opts);
 }
 
-export function findSecureFile(opts: CloudsOptions = {}): string | undefined {
+function findSecureFile(opts: CloudsOptions = {}): string | undefined {
   return firstFile('secure', (opts.env ?? process.env).OS_CLIENT_SECURE_FILE, opts);
 }
 
@@ -70,7 +70,7 @@ function isPlain(v: unknown): v is Plain {
 }
 
 /** Deep merge of mappings; `over` wins. */
-export function deepMerge(base: Plain, over: Plain): Plain {
+function deepMerge(base: Plain, over: Plain): Plain {
   const out: Plain = { ...base };
   for (const [k, v] of Object.entries(over)) out[k] = isPlain(v) && isPlain(out[k]) ? deepMerge(out[k] as Plain, v) : v;
   return out;
@@ -86,7 +86,7 @@ function cloudsOf(file: string, cwd: string): Plain {
   return clouds;
 }
 
-export interface CloudEntry {
+interface CloudEntry {
   name: string;
   /** The clouds file, as shown to the operator. */
   file: string;

@@ -13,9 +13,9 @@ import { entryOf } from './files';
 import { KEYSTONE_FIELDS, KeystoneField, keystoneFieldOf, parseBoolean, parseIdentityVersion, parseInterface } from './keystone-keys';
 import { ConfigOptions, loadKind } from './view';
 
-export type EnvironmentKind = 'test' | 'upload';
+type EnvironmentKind = 'test' | 'upload';
 
-export interface ResolvedCredentials {
+interface ResolvedCredentials {
   auth: CloudAuth;
   /** Names of the OS_* variables that supplied a value (never the values). */
   usedEnvironment: string[];
@@ -26,7 +26,7 @@ export interface ResolvedCredentials {
 type Values = Partial<Record<KeystoneField, unknown>>;
 
 /** Maps a keystone section (any alias, any case) to fields. */
-export function keystoneValues(section: Record<string, unknown>): Values {
+function keystoneValues(section: Record<string, unknown>): Values {
   const out: Values = {};
   for (const [key, value] of Object.entries(section)) {
     const field = keystoneFieldOf(key);
@@ -36,7 +36,7 @@ export function keystoneValues(section: Record<string, unknown>): Values {
 }
 
 /** Values from OS_* variables; the first variable set for a field wins. */
-export function environmentValues(env: NodeJS.ProcessEnv): { values: Values; used: string[] } {
+function environmentValues(env: NodeJS.ProcessEnv): { values: Values; used: string[] } {
   const values: Values = {};
   const used: string[] = [];
   for (const [field, spec] of Object.entries(KEYSTONE_FIELDS) as [KeystoneField, (typeof KEYSTONE_FIELDS)[KeystoneField]][]) {
@@ -61,7 +61,7 @@ const CLOUD_KEYS: Record<string, KeystoneField> = {
 };
 
 /** Maps a clouds.yaml cloud to fields and endpoint overrides. */
-export function cloudValues(settings: Record<string, unknown>): { values: Values; overrides: NonNullable<CloudAuth['endpointOverrides']>; authType?: string } {
+function cloudValues(settings: Record<string, unknown>): { values: Values; overrides: NonNullable<CloudAuth['endpointOverrides']>; authType?: string } {
   const values: Values = {};
   const auth = settings.auth;
   if (auth && typeof auth === 'object' && !Array.isArray(auth)) {
@@ -97,7 +97,7 @@ function str(v: unknown): string | undefined {
   return v === undefined ? undefined : String(v);
 }
 
-export interface CredentialInputs {
+interface CredentialInputs {
   /** What the label is, for messages: "test environment 'lab' (test.yaml)". */
   what: string;
   section: Record<string, unknown>;

@@ -35,7 +35,7 @@ export const DEFAULTS = {
   'retry.max_interval': '30s',
 } as const satisfies Record<string, number | string | boolean>;
 
-export type DefaultKey = keyof typeof DEFAULTS;
+type DefaultKey = keyof typeof DEFAULTS;
 
 /** A key's description for editors, ending with its default: `seconds, default 360`. */
 export function withDefault(key: DefaultKey, description?: string): string {

@@ -22,7 +22,7 @@ export interface LookupOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-export interface ConfigEntry<K extends ConfigKind> {
+interface ConfigEntry<K extends ConfigKind> {
   label: string;
   /** The file that defined it, as shown to the operator. */
   file: string;
@@ -43,7 +43,7 @@ export interface LoadedConfig<K extends ConfigKind> {
   sources: Map<string, YamlSource>;
 }
 
-export function systemConfigDir(opts: LookupOptions = {}): string {
+function systemConfigDir(opts: LookupOptions = {}): string {
   return opts.systemDir ?? (opts.env ?? process.env).DIBCTL_SYSTEM_CONFIG_DIR ?? '/etc/dibctl';
 }
 
@@ -78,7 +78,7 @@ function snippets(dir: string): string[] {
 }
 
 /** The six places, least to highest priority, whether or not they exist. */
-export function searchLocations(kind: ConfigKind, opts: LookupOptions = {}): string[] {
+function searchLocations(kind: ConfigKind, opts: LookupOptions = {}): string[] {
   const cwd = path.resolve(opts.cwd ?? process.cwd());
   const sys = systemConfigDir(opts);
   return [

@@ -25,7 +25,7 @@ export type KeystoneField =
   | 'identityApiVersion'
   | 'cloud';
 
-export interface KeystoneFieldSpec {
+interface KeystoneFieldSpec {
   /** How the value is called in messages. */
   name: string;
   aliases: readonly string[];

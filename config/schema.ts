@@ -47,7 +47,7 @@ const url = () =>
   }, e('must be an http(s) URL'));
 
 /** Environment variables: names to string values (quote numbers: `DIB_RELEASE: "7"`). */
-export const environmentVariablesSchema = z
+const environmentVariablesSchema = z
   .record(z.string(), z.string(e('must be a string (quote the value)')), e('must be a mapping of names to strings'))
   .describe('environment variables: names to string values');
 
@@ -69,7 +69,7 @@ const cmdlineList = () =>
   z.array(z.strictObject({ cmdline: nonEmptyText('must be a non-empty command line') }, e('must be a mapping with cmdline')), e('must be a list of {cmdline: ...}'));
 
 /** The glance section, shared by all three kinds. */
-export const glanceSchema = z.strictObject(
+const glanceSchema = z.strictObject(
   {
     api_version: z.union([z.literal(1), z.literal(2)], e('must be 1 or 2')).optional().describe('Glance API version (the client speaks v2)'),
     name: nonEmptyText().optional().describe('image name in Glance'),
@@ -135,7 +135,7 @@ const testEntrySchema = z
     }
   });
 
-export const imageEntrySchema = z.strictObject(
+const imageEntrySchema = z.strictObject(
   {
     filename: nonEmptyText('must be a path').describe('image file: build output, test and upload input'),
     dib: z
@@ -239,7 +239,7 @@ const regexp = () =>
 
 const flavorValue = () => z.union([nonEmptyText(), z.number().int().min(0)], e('must be a flavor id or name'));
 
-export const testEnvironmentSchema = z.strictObject(
+const testEnvironmentSchema = z.strictObject(
   {
     keystone: keystoneSchema,
     nova: z
@@ -281,7 +281,7 @@ export const testEnvironmentSchema = z.strictObject(
 /** An optional section of strictly known keys. */
 const optionalSection = <T extends z.ZodRawShape>(description: string, shape: T) => z.strictObject(shape, e('must be a mapping')).optional().describe(description);
 
-export const uploadEnvironmentSchema = z.strictObject(
+const uploadEnvironmentSchema = z.strictObject(
   {
     keystone: keystoneSchema,
     glance: glanceSchema.optional(),
@@ -317,7 +317,6 @@ export type ImageEntry = z.infer<typeof imageEntrySchema>;
 export type TestEnvironmentEntry = z.infer<typeof testEnvironmentSchema>;
 export type UploadEnvironmentEntry = z.infer<typeof uploadEnvironmentSchema>;
 export type NovaTimeoutsSection = Partial<Record<keyof typeof novaTimeouts, number>>;
-export type TestEntry = z.infer<typeof testEntrySchema>;
 
 export type ConfigKind = 'images' | 'test' | 'upload';
 export const CONFIG_KINDS: readonly ConfigKind[] = ['images', 'test', 'upload'];

@@ -23,7 +23,7 @@ function isSecretPath(path: KeyPath): boolean {
 }
 
 /** How a value is shown after "got": short, and only its kind where it could be a secret. */
-export function describeValue(value: unknown, secret = false): string {
+function describeValue(value: unknown, secret = false): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
@@ -90,13 +90,13 @@ function unwrap(s: unknown): unknown {
   return cur;
 }
 
-export interface ValidatedFile<K extends ConfigKind> {
+interface ValidatedFile<K extends ConfigKind> {
   source: YamlSource;
   entries: Array<{ label: string; value: KindEntry[K] }>;
 }
 
 /** Problems of one file, each as one line; empty when the file is valid. */
-export function problemsOf<K extends ConfigKind>(kind: K, src: YamlSource): { problems: string[]; entries: Array<{ label: string; value: KindEntry[K] }> } {
+function problemsOf<K extends ConfigKind>(kind: K, src: YamlSource): { problems: string[]; entries: Array<{ label: string; value: KindEntry[K] }> } {
   const at = (path: KeyPath, atKey = false) => {
     const pos = locate(src, path, atKey);
     return `${src.display}:${pos.line}:${pos.col}`;

@@ -25,7 +25,7 @@ export interface ConfigOptions {
   onWarning?: (line: string) => void;
 }
 
-export interface GlanceSettings {
+interface GlanceSettings {
   apiVersion?: 1 | 2;
   name?: string;
   uploadTimeout: number;
@@ -42,7 +42,7 @@ export interface GlanceSettings {
   shareWith: string[];
 }
 
-export interface NovaTimeouts {
+interface NovaTimeouts {
   createTimeout: number;
   activeTimeout: number;
   keypairTimeout: number;
@@ -108,7 +108,7 @@ export interface Nic {
   tag?: string;
 }
 
-export interface TestEnvironmentConfig {
+interface TestEnvironmentConfig {
   label: string;
   file: string;
   nova: {
@@ -171,14 +171,14 @@ export interface ImageTestPlan {
 }
 
 /** Image + upload environment, merged: what one publish step runs with. */
-export interface ImageUploadPlan {
+interface ImageUploadPlan {
   image: ImageConfig;
   environment: UploadEnvironmentConfig;
   glance: GlanceSettings;
 }
 
 /** Glance section with every default filled in. */
-export function glanceSettings(section: GlanceSection): GlanceSettings {
+function glanceSettings(section: GlanceSection): GlanceSettings {
   const properties: Record<string, string> = {};
   for (const [k, v] of Object.entries(section.properties ?? {})) properties[k] = String(v);
   return {
@@ -198,7 +198,7 @@ export function glanceSettings(section: GlanceSection): GlanceSettings {
   };
 }
 
-export function novaTimeouts(section: NovaTimeoutsSection): NovaTimeouts {
+function novaTimeouts(section: NovaTimeoutsSection): NovaTimeouts {
   return {
     createTimeout: section.create_timeout ?? DEFAULTS['nova.create_timeout'],
     activeTimeout: section.active_timeout ?? DEFAULTS['nova.active_timeout'],
@@ -212,14 +212,14 @@ function defined<T extends object>(o: T): T {
 }
 
 /** Relative entries of a colon-separated path list made absolute. */
-export function resolvePathList(value: string, baseDir: string): string {
+function resolvePathList(value: string, baseDir: string): string {
   return value
     .split(':')
     .map((p) => (p && !path.isAbsolute(p) ? path.resolve(baseDir, p) : p))
     .join(':');
 }
 
-export function imageView(label: string, file: string, e: ImageEntry, baseDir: string, filenameOverride?: string): ImageConfig {
+function imageView(label: string, file: string, e: ImageEntry, baseDir: string, filenameOverride?: string): ImageConfig {
   const abs = (p: string) => path.resolve(baseDir, p);
   const env = { ...(e.dib?.environment_variables ?? {}) };
   if (env.ELEMENTS_PATH) env.ELEMENTS_PATH = resolvePathList(env.ELEMENTS_PATH, baseDir);
@@ -264,7 +264,7 @@ export function imageView(label: string, file: string, e: ImageEntry, baseDir: s
   };
 }
 
-export function testEnvironmentView(label: string, file: string, e: TestEnvironmentEntry, baseDir: string): TestEnvironmentConfig {
+function testEnvironmentView(label: string, file: string, e: TestEnvironmentEntry, baseDir: string): TestEnvironmentConfig {
   const n = e.nova;
   return {
     label,
@@ -294,7 +294,7 @@ export function testEnvironmentView(label: string, file: string, e: TestEnvironm
   };
 }
 
-export function uploadEnvironmentView(label: string, file: string, e: UploadEnvironmentEntry, baseDir: string): UploadEnvironmentConfig {
+function uploadEnvironmentView(label: string, file: string, e: UploadEnvironmentEntry, baseDir: string): UploadEnvironmentConfig {
   return {
     label,
     file,
@@ -347,7 +347,7 @@ export function loadImage(label: string, opts: ConfigOptions & { filename?: stri
 }
 
 /** A test environment by label, without its credentials. */
-export function loadTestEnvironment(label: string, opts: ConfigOptions = {}): TestEnvironmentConfig {
+function loadTestEnvironment(label: string, opts: ConfigOptions = {}): TestEnvironmentConfig {
   const config = loadKind('test', opts);
   const entry = entryOf(config, label);
   return testEnvironmentView(label, entry.file, entry.value, config.baseDir);
@@ -361,7 +361,7 @@ export function loadUploadEnvironment(label: string, opts: ConfigOptions = {}): 
 }
 
 /** Image + test environment merged. The environment is `environment`, else the image's tests.environment_name. */
-export function testPlan(image: ImageConfig, environment: TestEnvironmentConfig): ImageTestPlan {
+function testPlan(image: ImageConfig, environment: TestEnvironmentConfig): ImageTestPlan {
   const glance = glanceSettings(mergeGlance(image.glance, environment.glance));
   return {
     image,
@@ -377,7 +377,7 @@ export function testPlan(image: ImageConfig, environment: TestEnvironmentConfig)
   };
 }
 
-export function uploadPlan(image: ImageConfig, environment: UploadEnvironmentConfig): ImageUploadPlan {
+function uploadPlan(image: ImageConfig, environment: UploadEnvironmentConfig): ImageUploadPlan {
   return { image, environment, glance: glanceSettings(mergeGlance(image.glance, environment.glance)) };
 }
 

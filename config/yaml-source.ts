@@ -20,7 +20,7 @@ export interface YamlSource {
   lineCounter: LineCounter;
 }
 
-export interface Position {
+interface Position {
   line: number;
   col: number;
 }
@@ -88,7 +88,7 @@ function rangeStart(node: Node | null | undefined, src: Pick<YamlSource, 'lineCo
  * the file (`Unexpected scalar token in YAML stream: "..."`): that text may be
  * a password of a keystone section, and the line and column already say where.
  */
-export function withoutSource(message: string): string {
+function withoutSource(message: string): string {
   return message
     .split('\n')[0]
     .replace(/: ".*"$/, '')
@@ -99,7 +99,7 @@ export function withoutSource(message: string): string {
 }
 
 /** Deeper than any config needs; deeper documents would exhaust the stack of the code that walks them. */
-export const MAX_DEPTH = 64;
+const MAX_DEPTH = 64;
 
 /** The first collection nested deeper than MAX_DEPTH, found without recursion. */
 function tooDeep(root: unknown): Node | undefined {

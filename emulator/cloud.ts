@@ -12,7 +12,7 @@ export interface AuthContext {
   isAdmin: boolean;
 }
 
-export interface CloudOptions {
+interface CloudOptions {
   tokenTtlSeconds: number;
   stateFile?: string;
   dataDir: string;

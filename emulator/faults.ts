@@ -30,7 +30,7 @@ export interface FaultSettings {
   uploadBytesPerSecond: number;
 }
 
-export function defaultFaults(): FaultSettings {
+function defaultFaults(): FaultSettings {
   return {
     latencyMs: 0,
     errorRate: 0,

@@ -7,8 +7,8 @@ import { AuthContext, Cloud } from './cloud';
 import { HttpError, Reply, Request, Router, isObject, nowIso, readJson, sleep } from './http';
 import { Image, RegionState, uuid } from './state';
 
-export const DISK_FORMATS = ['ami', 'ari', 'aki', 'vhd', 'vhdx', 'vmdk', 'raw', 'qcow2', 'vdi', 'iso', 'ploop'];
-export const CONTAINER_FORMATS = ['ami', 'ari', 'aki', 'bare', 'ovf', 'ova', 'docker', 'compressed'];
+const DISK_FORMATS = ['ami', 'ari', 'aki', 'vhd', 'vhdx', 'vmdk', 'raw', 'qcow2', 'vdi', 'iso', 'ploop'];
+const CONTAINER_FORMATS = ['ami', 'ari', 'aki', 'bare', 'ovf', 'ova', 'docker', 'compressed'];
 const VISIBILITIES = ['public', 'private', 'shared', 'community'];
 /** The id of the one store image data lives in (Glance's multi-store name of the backend). */
 const STORE_ID = 'file';
@@ -75,7 +75,7 @@ function checkExtra(key: string, value: unknown): void {
   }
 }
 
-export function imageJson(img: Image): Record<string, unknown> {
+function imageJson(img: Image): Record<string, unknown> {
   return {
     ...img.properties,
     id: img.id,

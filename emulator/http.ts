@@ -18,7 +18,7 @@ export class HttpError extends Error {
   }
 }
 
-export const STATUS_TITLES: Record<number, string> = {
+const STATUS_TITLES: Record<number, string> = {
   400: 'Bad Request',
   401: 'Unauthorized',
   403: 'Forbidden',
@@ -124,7 +124,7 @@ export interface Request {
   base: string;
 }
 
-export type Params = Record<string, string>;
+type Params = Record<string, string>;
 
 export interface Reply {
   status: number;
@@ -134,7 +134,7 @@ export interface Reply {
   handled?: boolean;
 }
 
-export type Handler = (req: Request, params: Params, res: http.ServerResponse) => Promise<Reply> | Reply;
+type Handler = (req: Request, params: Params, res: http.ServerResponse) => Promise<Reply> | Reply;
 
 interface Route {
   method: string;
@@ -179,7 +179,7 @@ export class Router {
 }
 
 /** Reads a request body up to a limit (API bodies are small; image data is streamed elsewhere). */
-export async function readBody(req: http.IncomingMessage, limit = 1024 * 1024): Promise<Buffer> {
+async function readBody(req: http.IncomingMessage, limit = 1024 * 1024): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -213,12 +213,4 @@ export function sleep(ms: number): Promise<void> {
 export function nowIso(withMillis = false): string {
   const s = new Date().toISOString();
   return withMillis ? s.replace(/Z$/, '000Z') : s.replace(/\.\d{3}Z$/, 'Z');
-}
-
-/** Integer query parameter, or a 400 in the caller's wording. */
-export function intParam(q: URLSearchParams, name: string, message: string): number | undefined {
-  const v = q.get(name);
-  if (v === null) return undefined;
-  if (!/^\d+$/.test(v)) throw new HttpError(400, message);
-  return Number(v);
 }

@@ -21,10 +21,9 @@ import { Guests, hostKey } from './ssh';
 import { CloudState, loadState, uuid } from './state';
 
 export type { FaultSettings } from './faults';
-export type { ExternalAccount, ExternalIdentityOptions } from './external';
-export type { CloudState, Image, Server, Keypair, Flavor, Network, Port, Subnet } from './state';
+export type { CloudState } from './state';
 
-export interface EmulatorOptions {
+interface EmulatorOptions {
   /** Address the API listens on (default 127.0.0.1). */
   host?: string;
   /** API port (default: a free one). */
@@ -61,7 +60,7 @@ export interface Credentials {
   projectId: string;
 }
 
-export interface EmulatorFaults {
+interface EmulatorFaults {
   /** Changes some knobs (unknown knobs and wrong types throw); returns all knobs. */
   set(changes: Partial<FaultSettings>): FaultSettings;
   /** Back to a well-behaved cloud. */

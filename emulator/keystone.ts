@@ -6,7 +6,7 @@ import { ApplicationCredential, Project, Token, User, hexId } from './state';
 
 const V3_UPDATED = '2020-04-07T00:00:00Z';
 
-export const SERVICES = [
+const SERVICES = [
   { type: 'identity', name: 'keystone' },
   { type: 'image', name: 'glance' },
   { type: 'compute', name: 'nova' },
@@ -14,7 +14,7 @@ export const SERVICES = [
 ] as const;
 
 /** The public URL of a service in a region. */
-export function endpointUrl(cloud: Cloud, type: string, region: string): string {
+function endpointUrl(cloud: Cloud, type: string, region: string): string {
   switch (type) {
     case 'identity':
       return `${cloud.baseUrl}/v3`;

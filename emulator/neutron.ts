@@ -4,22 +4,22 @@ import { AuthContext, Cloud } from './cloud';
 import { HttpError, Reply, Request, Router, isObject, nowIso, readJson } from './http';
 import { Network, Port, RegionState, Subnet, uuid } from './state';
 
-export function ipToInt(ip: string): number {
+function ipToInt(ip: string): number {
   return ip.split('.').reduce((n, part) => n * 256 + Number(part), 0);
 }
 
-export function intToIp(n: number): string {
+function intToIp(n: number): string {
   return [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
 }
 
-export function cidrRange(cidr: string): { first: number; last: number } {
+function cidrRange(cidr: string): { first: number; last: number } {
   const [ip, bits] = cidr.split('/');
   const size = 2 ** (32 - Number(bits));
   const first = Math.floor(ipToInt(ip) / size) * size;
   return { first, last: first + size - 1 };
 }
 
-export function randomMac(): string {
+function randomMac(): string {
   return 'fa:16:3e:' + [...crypto.randomBytes(3)].map((b) => b.toString(16).padStart(2, '0')).join(':');
 }
 
@@ -77,7 +77,7 @@ export function allocatePort(
   return port;
 }
 
-export function networkJson(n: Network): Record<string, unknown> {
+function networkJson(n: Network): Record<string, unknown> {
   return {
     id: n.id,
     name: n.name,
@@ -129,7 +129,7 @@ function subnetJson(s: Subnet): Record<string, unknown> {
   };
 }
 
-export function portJson(p: Port): Record<string, unknown> {
+function portJson(p: Port): Record<string, unknown> {
   return {
     id: p.id,
     name: p.name,

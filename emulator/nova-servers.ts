@@ -13,7 +13,7 @@ import { MALFORMED, Microversion, NovaRegion, atLeast, invalid, onlyKeys, reques
 import { Image, Port, Server, ServerAddress } from './state';
 
 /** Users an image accepts logins for when it names none in its `default_user` property. */
-export const DEFAULT_LOGIN_USERS = ['root', 'ubuntu', 'debian', 'cloud-user', 'centos', 'fedora', 'admin'];
+const DEFAULT_LOGIN_USERS = ['root', 'ubuntu', 'debian', 'cloud-user', 'centos', 'fedora', 'admin'];
 
 export const loginUsers = (image: Image): string[] => (image.properties.default_user ? [image.properties.default_user] : DEFAULT_LOGIN_USERS);
 

@@ -14,9 +14,7 @@ import { keypairRoutes } from './nova-keypairs';
 import { serverCreateRoute } from './nova-server-create';
 import { serverRoutes } from './nova-servers';
 
-export { MAX_VERSION, MIN_VERSION, requestedVersion, versionHeaders } from './nova-api';
-export type { Microversion, NovaHooks } from './nova-api';
-export { DEFAULT_LOGIN_USERS } from './nova-servers';
+export { requestedVersion, versionHeaders } from './nova-api';
 
 export interface NovaService {
   router: Router;

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { Connection, ParsedKey, Server as SshServer, ServerChannel, utils } from 'ssh2';
 import { generateSshKeyPair } from './keys';
 
-export interface GuestSpec {
+interface GuestSpec {
   id: string;
   hostname: string;
   ip: string;

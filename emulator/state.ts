@@ -6,7 +6,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 
-export interface Domain {
+interface Domain {
   id: string;
   name: string;
 }
@@ -28,12 +28,12 @@ export interface User {
   enabled: boolean;
 }
 
-export interface Role {
+interface Role {
   id: string;
   name: string;
 }
 
-export interface RoleAssignment {
+interface RoleAssignment {
   user_id: string;
   project_id: string;
   role_id: string;
@@ -60,7 +60,7 @@ export interface Token {
   application_credential_id?: string;
 }
 
-export interface ImageMember {
+interface ImageMember {
   member_id: string;
   status: 'pending' | 'accepted' | 'rejected';
   created_at: string;
@@ -127,7 +127,7 @@ export interface ServerAddress {
   mac: string;
 }
 
-export interface Fault {
+interface Fault {
   code: number;
   message: string;
   details: string;

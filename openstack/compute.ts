@@ -7,7 +7,7 @@ import { isLegacyCompute } from './endpoints';
 import { LookupError, OpenStackHttpError } from './errors';
 import { asObject, listOf, memberOf, nextLink, nextQuery, Query, Response, ServiceHttp, ServiceRequest } from './http';
 
-export interface Flavor {
+interface Flavor {
   id: string;
   name: string;
   ram: number;
@@ -25,7 +25,7 @@ export interface Flavor {
   [key: string]: unknown;
 }
 
-export interface Keypair {
+interface Keypair {
   name: string;
   public_key: string;
   fingerprint: string;
@@ -35,14 +35,14 @@ export interface Keypair {
   [key: string]: unknown;
 }
 
-export interface ServerAddress {
+interface ServerAddress {
   addr: string;
   version: 4 | 6;
   'OS-EXT-IPS:type'?: 'fixed' | 'floating';
   'OS-EXT-IPS-MAC:mac_addr'?: string;
 }
 
-export type ServerStatus =
+type ServerStatus =
   | 'ACTIVE'
   | 'BUILD'
   | 'DELETED'
@@ -63,7 +63,7 @@ export type ServerStatus =
   | 'UNKNOWN'
   | string;
 
-export interface ServerFault {
+interface ServerFault {
   code: number;
   message: string;
   details?: string;
@@ -100,14 +100,14 @@ export interface Server {
 }
 
 /** One `networks` entry of a server create request (Nova's names). */
-export interface ServerNetwork {
+interface ServerNetwork {
   uuid?: string;
   port?: string;
   fixed_ip?: string;
   tag?: string;
 }
 
-export interface ServerCreate {
+interface ServerCreate {
   name: string;
   imageRef: string;
   flavorRef: string;
@@ -122,12 +122,12 @@ export interface ServerCreate {
   security_groups?: { name: string }[];
 }
 
-export interface ServerCreated {
+interface ServerCreated {
   id: string;
   links?: { rel: string; href: string }[];
 }
 
-export interface ServerQuery {
+interface ServerQuery {
   /** Servers of every project (admins only; otherwise Nova answers 403 → exit 61). */
   all_tenants?: boolean;
   name?: string;
@@ -141,7 +141,7 @@ export interface ServerQuery {
   [key: string]: string | number | boolean | undefined;
 }
 
-export interface InterfaceAttachment {
+interface InterfaceAttachment {
   port_id: string;
   net_id: string;
   mac_addr: string;
@@ -150,7 +150,7 @@ export interface InterfaceAttachment {
   tag?: string | null;
 }
 
-export interface RebuildOptions {
+interface RebuildOptions {
   name?: string;
   metadata?: Record<string, string>;
 }
@@ -169,7 +169,7 @@ export class ServerStateError extends DibctlError {
 }
 
 /** The server did not reach the wanted state in time. */
-export class ServerWaitTimeoutError extends DibctlError {
+class ServerWaitTimeoutError extends DibctlError {
   constructor(
     readonly serverId: string,
     readonly status: string,
@@ -186,7 +186,7 @@ function versionNumber(v: string): [number, number] {
 }
 
 /** The larger of two microversions ("2.52" > "2.9"). */
-export function maxMicroversion(a: string, b: string): string {
+function maxMicroversion(a: string, b: string): string {
   const [a1, a2] = versionNumber(a);
   const [b1, b2] = versionNumber(b);
   return a1 > b1 || (a1 === b1 && a2 >= b2) ? a : b;
@@ -200,7 +200,7 @@ function is404(err: unknown): boolean {
   return err instanceof OpenStackHttpError && err.status === 404;
 }
 
-export interface ComputeOptions {
+interface ComputeOptions {
   /** The microversion asked for by default (default "2.1"); calls that need more ask for more. */
   microversion?: string;
   /** True when the endpoint is the legacy v2 API: no microversion headers are sent (default: judged from the URL). */

@@ -14,12 +14,12 @@ const SERVICE_LABEL: Record<ServiceType, string> = {
   network: 'Neutron',
 };
 
-export function serviceLabel(service: ServiceType): string {
+function serviceLabel(service: ServiceType): string {
   return SERVICE_LABEL[service];
 }
 
 /** Exit code for an HTTP error answered by a service (dibctl's table). */
-export function exitCodeFor(service: ServiceType, status: number, imageRequested = false): number {
+function exitCodeFor(service: ServiceType, status: number, imageRequested = false): number {
   if (service === 'identity' && status === 401) return ExitCode.AUTH;
   if (service === 'image' && status === 404 && imageRequested) return ExitCode.IMAGE_NOT_FOUND;
   if (service === 'compute' && status === 400) return ExitCode.NOVA_BAD_REQUEST;
@@ -27,7 +27,7 @@ export function exitCodeFor(service: ServiceType, status: number, imageRequested
   return ExitCode.GENERIC;
 }
 
-export interface HttpErrorDetails {
+interface HttpErrorDetails {
   service: ServiceType;
   method: string;
   /** URL without credentials or query string. */

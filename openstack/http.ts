@@ -15,7 +15,7 @@ import { redactHeaders, redactJson, redactUrl, scrub, urlPath } from './redact';
 
 export type DebugSink = (line: string) => void;
 
-export interface TransportOptions {
+interface TransportOptions {
   debug?: DebugSink;
   /** Limit for one ordinary request, ms (default 60 s). Uploads set their own. */
   timeoutMs?: number;
@@ -24,10 +24,10 @@ export interface TransportOptions {
   cacert?: string;
 }
 
-export type QueryValue = string | number | boolean | undefined | null;
+type QueryValue = string | number | boolean | undefined | null;
 export type Query = Record<string, QueryValue | QueryValue[]>;
 
-export interface SendRequest {
+interface SendRequest {
   service: ServiceType;
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD';
   url: string;
@@ -58,7 +58,7 @@ export interface Response<T = unknown> {
 }
 
 /** Reads a CA bundle, or every PEM / CRT file of a directory. */
-export function readCa(cacert: string): Buffer[] {
+function readCa(cacert: string): Buffer[] {
   const st = fs.statSync(cacert);
   if (!st.isDirectory()) return [fs.readFileSync(cacert)];
   return fs
@@ -69,7 +69,7 @@ export function readCa(cacert: string): Buffer[] {
 }
 
 /** Builds a URL with the query appended (repeated keys for arrays, empty values dropped). */
-export function withQuery(url: string, query?: Query): string {
+function withQuery(url: string, query?: Query): string {
   if (!query) return url;
   const u = new URL(url);
   for (const [k, v] of Object.entries(query)) {

@@ -6,11 +6,11 @@ import type { CloudAuth } from './auth-types';
 import { CredentialsError, EndpointNotFoundError, LookupError, OpenStackHttpError, UnexpectedResponseError } from './errors';
 import { joinUrl, listOf, ServiceHttp, TokenSource, Transport } from './http';
 
-export type IdentityVersion = '2.0' | '3';
-export type EndpointInterface = 'public' | 'internal' | 'admin';
+type IdentityVersion = '2.0' | '3';
+type EndpointInterface = 'public' | 'internal' | 'admin';
 
 /** One endpoint of the service catalog, the same for v2.0 and v3 catalogs. */
-export interface CatalogEndpoint {
+interface CatalogEndpoint {
   type: string;
   name?: string;
   interface: EndpointInterface;
@@ -18,7 +18,7 @@ export interface CatalogEndpoint {
   url: string;
 }
 
-export interface Project {
+interface Project {
   id: string;
   name: string;
   domain_id?: string;
@@ -28,7 +28,7 @@ export interface Project {
 }
 
 /** What a successful authentication tells us (no token value in here). */
-export interface AuthInfo {
+interface AuthInfo {
   version: IdentityVersion;
   expiresAt?: Date;
   projectId?: string;
@@ -83,7 +83,7 @@ interface VersionEntry {
 }
 
 /** `publicURL` → `public` etc.; anything unknown is public. */
-export function normalizeInterface(value: string | undefined): EndpointInterface {
+function normalizeInterface(value: string | undefined): EndpointInterface {
   const v = (typeof value === 'string' ? value : 'public').toLowerCase().replace(/url$/, '');
   if (v === 'internal' || v === 'admin') return v;
   return 'public';
@@ -92,7 +92,7 @@ export function normalizeInterface(value: string | undefined): EndpointInterface
 const VERSION_SUFFIX = /\/v(2\.0|3)(?:\.\d+)?\/?$/i;
 
 /** Parses the body of GET <auth root>: a list of versions (300) or one version (200). */
-export function chooseIdentityVersion(body: unknown): IdentityVersion | undefined {
+function chooseIdentityVersion(body: unknown): IdentityVersion | undefined {
   const b = (body && typeof body === 'object' ? body : {}) as { versions?: { values?: unknown } | unknown[]; version?: unknown };
   const raw: unknown = Array.isArray(b.versions) ? b.versions : b.versions && typeof b.versions === 'object' ? b.versions.values : b.version ? [b.version] : [];
   // entries of the wrong shape are ignored: discovery only chooses between v3 and v2.0

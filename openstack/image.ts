@@ -7,8 +7,8 @@ import { pipeline, Readable, Transform } from 'node:stream';
 import { ChecksumMismatchError, ImageStateError, LookupError, OpenStackHttpError, UploadTimeoutError } from './errors';
 import { asObject, listOf, nextQuery, Query, ServiceHttp } from './http';
 
-export type ImageStatus = 'queued' | 'saving' | 'uploading' | 'importing' | 'active' | 'deactivated' | 'killed' | 'deleted' | 'pending_delete';
-export type Visibility = 'public' | 'private' | 'shared' | 'community';
+type ImageStatus = 'queued' | 'saving' | 'uploading' | 'importing' | 'active' | 'deactivated' | 'killed' | 'deleted' | 'pending_delete';
+type Visibility = 'public' | 'private' | 'shared' | 'community';
 
 /** An image as Glance v2 returns it; custom properties are top-level string fields. */
 export interface Image {
@@ -37,7 +37,7 @@ export interface Image {
   [property: string]: unknown;
 }
 
-export type PropertyValue = string | number | boolean;
+type PropertyValue = string | number | boolean;
 
 export interface ImageCreate {
   name: string;
@@ -54,7 +54,7 @@ export interface ImageCreate {
   properties?: Record<string, PropertyValue>;
 }
 
-export interface ImageUpdate {
+interface ImageUpdate {
   name?: string;
   visibility?: Visibility;
   protected?: boolean;
@@ -67,7 +67,7 @@ export interface ImageUpdate {
 }
 
 /** Query filters: Glance's own (name, owner, visibility, status, tag, ...) and custom properties. */
-export type ImageFilters = Record<string, string | number | boolean | undefined> & {
+type ImageFilters = Record<string, string | number | boolean | undefined> & {
   name?: string;
   owner?: string;
   visibility?: Visibility | 'all';
@@ -75,14 +75,14 @@ export type ImageFilters = Record<string, string | number | boolean | undefined>
   limit?: number;
 };
 
-export interface UploadProgress {
+interface UploadProgress {
   bytes: number;
   total: number;
   /** Average bytes per second since the upload started. */
   rate: number;
 }
 
-export interface UploadOptions {
+interface UploadOptions {
   onProgress?: (p: UploadProgress) => void;
   /** Minimum time between two progress calls, ms (default 500; the last call always happens). */
   progressIntervalMs?: number;
@@ -97,7 +97,7 @@ export interface UploadOptions {
   signal?: AbortSignal;
 }
 
-export interface UploadResult {
+interface UploadResult {
   image: Image;
   bytes: number;
   md5: string;
@@ -108,13 +108,13 @@ export interface UploadResult {
 }
 
 /** Image data from somewhere other than a file (another cloud's download): opened again for a retry. */
-export interface UploadSource {
+interface UploadSource {
   open: () => Readable;
   /** Bytes the stream will deliver (sent as Content-Length). */
   size: number;
 }
 
-export interface ImageMember {
+interface ImageMember {
   image_id: string;
   member_id: string;
   status: 'pending' | 'accepted' | 'rejected';

@@ -69,17 +69,10 @@ export async function connectCloud(auth: CloudAuth, opts: ConnectOptions = {}): 
   };
 }
 
-export * from './errors';
-export * from './redact';
+export { OpenStackHttpError, AuthenticationError, ImageNotFoundError, NovaBadRequestError, NovaForbiddenError, OpenStackConnectionError, UnexpectedResponseError, UploadTimeoutError, ChecksumMismatchError } from './errors';
 export type { CloudAuth } from './auth-types';
-export { ComputeClient, ServerStateError, ServerWaitTimeoutError } from './compute';
-export type { Flavor, InterfaceAttachment, Keypair, Server, ServerAddress, ServerCreate, ServerCreated, ServerFault, ServerNetwork, ServerQuery } from './compute';
-export { computeRoot, imageRoot, isLegacyCompute, networkRoot } from './endpoints';
-export { Transport, ServiceHttp, extractServerMessage } from './http';
-export type { DebugSink, Query } from './http';
-export { IdentityClient, normalizeInterface } from './identity';
-export type { AuthInfo, CatalogEndpoint, IdentityVersion, Project } from './identity';
-export { ImageClient, propertyIsTrue } from './image';
-export type { Image, ImageCreate, ImageFilters, ImageMember, ImageUpdate, UploadOptions, UploadProgress, UploadResult, UploadSource, Visibility } from './image';
-export { NetworkClient } from './network';
-export type { Network, Port, Subnet } from './network';
+export { ServerStateError } from './compute';
+export type { Server } from './compute';
+export { extractServerMessage } from './http';
+export { propertyIsTrue } from './image';
+export type { Image, ImageCreate } from './image';

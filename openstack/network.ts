@@ -6,7 +6,7 @@ import { listOf, memberOf, nextLink, nextQuery, Query, ServiceHttp } from './htt
 
 const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 
-export interface Network {
+interface Network {
   id: string;
   /** May contain `/` and addresses, e.g. `internet_192.0.2.0/27`. */
   name: string;
@@ -21,7 +21,7 @@ export interface Network {
   [key: string]: unknown;
 }
 
-export interface Port {
+interface Port {
   id: string;
   name: string;
   network_id: string;
@@ -36,7 +36,7 @@ export interface Port {
   [key: string]: unknown;
 }
 
-export interface Subnet {
+interface Subnet {
   id: string;
   name: string;
   network_id: string;

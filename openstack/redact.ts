@@ -3,14 +3,14 @@
  * headers, JSON bodies, URLs.
  */
 
-export const REDACTED = '***';
+const REDACTED = '***';
 
 const SECRET_HEADERS = new Set(['x-auth-token', 'x-subject-token', 'authorization', 'x-service-token', 'cookie', 'set-cookie']);
 
 /** Keys whose values are secrets wherever they appear in a JSON body. */
 const SECRET_KEY = /(password|secret|passwd|adminpass|private_key|token|credential_secret)/i;
 
-export function isSecretHeader(name: string): boolean {
+function isSecretHeader(name: string): boolean {
   return SECRET_HEADERS.has(name.toLowerCase());
 }
 

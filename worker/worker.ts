@@ -24,7 +24,7 @@ export function workflowSource(): Pick<WorkerOptions, 'workflowBundle' | 'workfl
   return { workflowsPath: require.resolve('../workflows') };
 }
 
-export interface DibctlWorkerOptions {
+interface DibctlWorkerOptions {
   connection: NativeConnection;
   namespace: string;
   taskQueue?: string;

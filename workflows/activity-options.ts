@@ -15,17 +15,17 @@ import type { ImageTestPlan } from '../config';
 import { DEFAULTS } from '../config/defaults';
 
 /** Short cloud steps: backing off to 30 s, 12 attempts ride out about 3.5 minutes of outage. */
-export const CLOUD_RETRY: RetryPolicy = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 12 };
+const CLOUD_RETRY: RetryPolicy = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 12 };
 
 /** Long steps (an upload, a copy between clouds): each attempt may take hours, so fewer, about a minute of outage apart. */
-export const LONG_STEP_RETRY: RetryPolicy = { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 6 };
+const LONG_STEP_RETRY: RetryPolicy = { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 6 };
 
 /**
  * Heartbeat timeout of steps that only keep alive (activities without progress
  * of their own heartbeat every 5 s): a worker killed mid-step is noticed this
  * soon instead of after the step's whole time limit.
  */
-export const KEEP_ALIVE_TIMEOUT = '20 seconds';
+const KEEP_ALIVE_TIMEOUT = '20 seconds';
 
 /** How long a step on a host's own queue may wait for that host's worker before it counts as gone. */
 const HOST_PICKUP = '5 minutes';

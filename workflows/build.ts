@@ -15,7 +15,7 @@ export interface ImageBuildInput {
   timeoutSeconds?: number;
 }
 
-export interface ImageBuildResult extends BuildResult {
+interface ImageBuildResult extends BuildResult {
   hostQueue: string;
 }
 

@@ -5,7 +5,7 @@ import { stageQuery } from './queries';
 
 const short = doctorSteps();
 
-export interface DoctorInput {
+interface DoctorInput {
   /** Directory where image files are built and read. */
   imageDir: string;
   minFreeBytes?: number;

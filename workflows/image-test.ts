@@ -26,7 +26,7 @@ import { failureOf, FailureDetails, FailureSummary } from '../errors/failure';
 import { testImageBuildId } from '../common/ids';
 import { imageTestSteps } from './activity-options';
 
-export const DEFAULT_HOLD_SECONDS = 24 * 3600;
+const DEFAULT_HOLD_SECONDS = 24 * 3600;
 
 export interface ImageTestInput {
   /** The merged, secret-free image + test environment view. */
@@ -50,7 +50,7 @@ export interface ImageTestInput {
   holdLimitSeconds?: number;
 }
 
-export interface HeldResources {
+interface HeldResources {
   image?: { id: string; existing: boolean };
   keypair?: string;
   instance?: { id?: string; name: string; existing: boolean; mainIp?: string };
@@ -58,7 +58,7 @@ export interface HeldResources {
   sshCommand?: string;
 }
 
-export interface HoldState {
+interface HoldState {
   /** ISO time after which the held resources are cleaned up. */
   until: string;
   exitCode: number;

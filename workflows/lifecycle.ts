@@ -32,7 +32,7 @@ export interface LifecycleInput {
   testEnvironment?: string;
 }
 
-export interface RegionOutcome {
+interface RegionOutcome {
   environment: string;
   ok: boolean;
   result?: PublishResult;

@@ -13,7 +13,7 @@ import { stageQuery } from './queries';
 
 const short = cloudSteps();
 
-export interface PublishInput {
+interface PublishInput {
   imageLabel: string;
   /** Upload environment label. */
   environment: string;
@@ -112,7 +112,7 @@ export async function publishWorkflow(input: PublishInput): Promise<PublishResul
   return result;
 }
 
-export interface MarkObsoleteInput {
+interface MarkObsoleteInput {
   environment: string;
   config: ConfigLocation;
   imageId: string;
@@ -127,7 +127,7 @@ export async function markObsoleteWorkflow(input: MarkObsoleteInput): Promise<{ 
   return { image, ...(retirementWorkflowId ? { retirementWorkflowId } : {}) };
 }
 
-export interface RotateInput {
+interface RotateInput {
   environment: string;
   config: ConfigLocation;
   /** Only obsolete images with these names (rotate-single). */
@@ -135,7 +135,7 @@ export interface RotateInput {
   dryRun: boolean;
 }
 
-export interface RotateResult {
+interface RotateResult {
   /** Obsolete, unprotected and unused when listed. */
   unused: string[];
   verdicts: DeleteVerdict[];

@@ -16,7 +16,7 @@ import { stageQuery } from './queries';
 
 const short = retirementSteps();
 
-export interface HeldImage {
+interface HeldImage {
   id: string;
   name: string;
   /** When this workflow received it (ms since the epoch). */
@@ -25,7 +25,7 @@ export interface HeldImage {
   reason: string;
 }
 
-export interface RetirementCheck {
+interface RetirementCheck {
   at: number;
   deleted: string[];
   /** Held images that no longer existed. */
@@ -34,7 +34,7 @@ export interface RetirementCheck {
   problem?: string;
 }
 
-export interface RetirementInput {
+interface RetirementInput {
   environment: string;
   config: ConfigLocation;
   held?: HeldImage[];

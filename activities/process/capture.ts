@@ -32,7 +32,7 @@ export class CapturedOutput implements OutputSink {
   }
 }
 
-export interface Captured {
+interface Captured {
   /** Exit code, or null when the program could not be started (see `error`). */
   code: number | null;
   stdout: string;

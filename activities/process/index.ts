@@ -3,11 +3,8 @@
  * killed as a whole on cancellation or at its time limit, with its output
  * capped in memory and scrubbed of known secrets (see run.ts).
  */
-export { KILL_GRACE_MS, failureReason, groupAlive, killGroup, runProcess } from './run';
-export type { ProcessOptions, ProcessOutcome } from './run';
+export { failureReason, runProcess } from './run';
 export { CAPTURE_LIMIT, CapturedOutput, capture, runCapturing, runCommandLine } from './capture';
-export type { Captured } from './capture';
 export { OutputLog } from './output-log';
-export { TailBuffer, truncationMarker } from './bounded';
-export { ScrubbingSink, knownSecrets } from './scrub';
+export { truncationMarker } from './bounded';
 export type { OutputSink } from './sink';

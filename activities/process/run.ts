@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { ScrubbingSink, knownSecrets } from './scrub';
 import type { OutputSink } from './sink';
 
-export const KILL_GRACE_MS = 2_000;
+const KILL_GRACE_MS = 2_000;
 
 export interface ProcessOptions {
   cwd?: string;
@@ -41,21 +41,11 @@ export interface ProcessOutcome {
   durationMs: number;
 }
 
-export function killGroup(pgid: number, sig: NodeJS.Signals): void {
+function killGroup(pgid: number, sig: NodeJS.Signals): void {
   try {
     process.kill(-pgid, sig);
   } catch {
     // group already gone
-  }
-}
-
-/** Whether any process of the group is still alive. */
-export function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 

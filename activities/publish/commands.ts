@@ -26,7 +26,7 @@ export function interpolate(template: string, values: Record<string, string>, wh
   });
 }
 
-export interface CommandResult {
+interface CommandResult {
   code: number | null;
   output: string;
 }

@@ -8,7 +8,7 @@ import { authSecrets } from '../cloud';
 import { ExternalCommandError, interpolate, runUploadCommand } from './commands';
 
 /** OS_* variables for external upload commands (the standard openstack client reads them). */
-export function openstackEnvironment(auth: CloudAuth): Record<string, string> {
+function openstackEnvironment(auth: CloudAuth): Record<string, string> {
   const pairs: Array<[string, string | undefined]> = [
     ['OS_AUTH_URL', auth.authUrl],
     ['OS_USERNAME', auth.username],
@@ -25,7 +25,7 @@ export function openstackEnvironment(auth: CloudAuth): Record<string, string> {
   return Object.fromEntries(pairs.filter((p): p is [string, string] => typeof p[1] === 'string' && p[1] !== ''));
 }
 
-export interface ExternalUpload {
+interface ExternalUpload {
   environment: string;
   templates: string[];
   /** Placeholder values (input_filename, disk_format, ...). */

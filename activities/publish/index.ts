@@ -38,10 +38,6 @@ export function createPublishActivities(deps: CloudDeps = {}) {
   });
 }
 
-export { ExternalCommandError, PreprocessingError, interpolate } from './commands';
-export { imageAttributes } from './prepare-upload';
-export type { PrepareInput, PreparedFile } from './prepare-upload';
-export { OBSOLETED_FOR_PROPERTY, OBSOLETE_PREFIX } from './obsolete';
+export { OBSOLETED_FOR_PROPERTY } from './obsolete';
 export type { ObsoletedImage } from './obsolete';
-export type { DeleteVerdict, ObsoleteSurvey, SurveyedImage } from './unused-images';
-export type { LifecyclePlan, LifecyclePlanInput } from './lifecycle-plan';
+export type { DeleteVerdict } from './unused-images';

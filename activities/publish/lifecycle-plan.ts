@@ -9,7 +9,7 @@ import { DibctlError } from '../../errors';
 import type { BuildInput } from '../build';
 import type { CloudDeps, ConfigLocation } from '../cloud';
 
-export interface LifecyclePlanInput {
+interface LifecyclePlanInput {
   label: string;
   config: ConfigLocation;
   filename?: string;
@@ -19,7 +19,7 @@ export interface LifecyclePlanInput {
   testEnvironment?: string;
 }
 
-export interface LifecyclePlan {
+interface LifecyclePlan {
   /** Absolute path of the image file (built, tested and published). */
   file: string;
   build?: BuildInput;

@@ -7,7 +7,7 @@
 import { Cloud, Image, propertyIsTrue } from '../../openstack';
 import { CloudDeps, ConfigLocation, uploadCloud, withCloud } from '../cloud';
 
-export const OBSOLETE_PREFIX = 'Obsolete ';
+const OBSOLETE_PREFIX = 'Obsolete ';
 
 /** Image property naming the image that replaced an obsoleted one. */
 export const OBSOLETED_FOR_PROPERTY = 'dibctl_obsoleted_for';

@@ -13,7 +13,7 @@ import { cancellation } from './commands';
 import { runExternalUpload } from './external-upload';
 import { runPreprocessing } from './preprocess';
 
-export interface PrepareInput {
+interface PrepareInput {
   imageLabel: string;
   environment: string;
   config: ConfigLocation;
@@ -21,7 +21,7 @@ export interface PrepareInput {
   filename?: string;
 }
 
-export type PreparedFile =
+type PreparedFile =
   | {
       mode: 'native';
       /** The file to upload: the image file or the preprocessing output. */
@@ -38,7 +38,7 @@ export type PreparedFile =
   | { mode: 'external'; name: string; commands: number; retry?: RetrySettings };
 
 /** What Glance gets for this image in this environment (merged glance settings). */
-export function imageAttributes(plan: ReturnType<typeof loadUploadPlan>): ImageAttributes {
+function imageAttributes(plan: ReturnType<typeof loadUploadPlan>): ImageAttributes {
   const g = plan.glance;
   const name = g.name ?? plan.image.label;
   return {

@@ -7,9 +7,9 @@ import path from 'node:path';
 import type { UploadEnvironmentConfig } from '../../config';
 import { PreprocessingError, interpolate, runUploadCommand } from './commands';
 
-export type PreprocessingSettings = NonNullable<UploadEnvironmentConfig['preprocessing']>;
+type PreprocessingSettings = NonNullable<UploadEnvironmentConfig['preprocessing']>;
 
-export interface Preprocessing {
+interface Preprocessing {
   environment: string;
   settings: PreprocessingSettings;
   inputFile: string;

@@ -7,7 +7,7 @@ import { RetirePolicy, loadUploadEnvironment } from '../../config';
 import { Cloud, Image, NovaForbiddenError, propertyIsTrue } from '../../openstack';
 import { CloudDeps, ConfigLocation, uploadCloud, withCloud } from '../cloud';
 
-export interface SurveyedImage {
+interface SurveyedImage {
   id: string;
   name: string;
   createdAt: string;
@@ -17,7 +17,7 @@ export interface SurveyedImage {
   usedBy: number;
 }
 
-export interface ObsoleteSurvey {
+interface ObsoleteSurvey {
   images: SurveyedImage[];
   /** Ids asked for that no longer exist. */
   missing: string[];

@@ -23,7 +23,7 @@ export interface TestData {
   cloudError?: string;
 }
 
-export interface DataFile {
+interface DataFile {
   file: string;
   remove(): void;
 }

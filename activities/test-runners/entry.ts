@@ -16,7 +16,7 @@ export interface RunOptions {
 
 let counter = 0;
 
-export function slug(text: string): string {
+function slug(text: string): string {
   return text.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+|_+$/g, '').slice(-60) || 'test';
 }
 
@@ -49,7 +49,7 @@ export function result(
   };
 }
 
-export function oneLine(text: string): string {
+function oneLine(text: string): string {
   const line = text.replace(/\s*\n\s*/g, '; ').trim();
   return line.length > 300 ? `${line.slice(0, 297)}...` : line;
 }

@@ -51,7 +51,7 @@ export function ensureSshConfig(ssh: SshAccess, fallbackDir: string): string {
  * Variables dibctl sets for shell tests. `sshConfigFile` is the ssh_config to
  * announce (see ensureSshConfig).
  */
-export function dibctlVariables(ctx: InstanceTestContext, sshConfigFile?: string): Record<string, string> {
+function dibctlVariables(ctx: InstanceTestContext, sshConfigFile?: string): Record<string, string> {
   const v: Record<string, string> = {
     DIBCTL_INSTANCE_UUID: ctx.instance.id,
     DIBCTL_INSTANCE_NAME: ctx.instance.name.toLowerCase(),

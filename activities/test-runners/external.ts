@@ -8,16 +8,16 @@ import { ensureSshConfig, testProcessEnvironment } from './environment';
 import { failureReason, runCommandLine } from '../process';
 import type { InstanceTestContext, TestEntryResult } from './types';
 
-export interface ExternalSpec {
+interface ExternalSpec {
   cmdline: string;
   /** Seconds; 0 or absent: the default of a tests_list entry. */
   timeout?: number;
 }
 
-export const EXTERNAL_DEFAULT_TIMEOUT = DEFAULTS['tests.tests_list[].timeout'];
+const EXTERNAL_DEFAULT_TIMEOUT = DEFAULTS['tests.tests_list[].timeout'];
 
 /** The values `%(name)s` placeholders of an external test can name. */
-export function externalPlaceholders(ctx: InstanceTestContext, sshConfigFile?: string): Record<string, string> {
+function externalPlaceholders(ctx: InstanceTestContext, sshConfigFile?: string): Record<string, string> {
   const v: Record<string, string> = {
     filename: ctx.imageFile ?? '',
     label: String(ctx.imageConfig.label ?? ''),
@@ -42,7 +42,7 @@ export function externalPlaceholders(ctx: InstanceTestContext, sshConfigFile?: s
 }
 
 /** Python's `%(name)s` interpolation (`%%` is a literal `%`); an unknown name is an error. */
-export function interpolate(template: string, values: Record<string, string>): string {
+function interpolate(template: string, values: Record<string, string>): string {
   return template.replace(/%(%|\(([^)]*)\)s)/g, (_m, all: string, key: string | undefined) => {
     if (all === '%') return '%';
     if (key === undefined || !(key in values)) {

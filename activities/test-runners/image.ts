@@ -11,14 +11,14 @@ import { onPath } from './tools';
 import type { ImageAssertions } from '../../config/view';
 import type { InstanceTestContext, TestEntryResult } from './types';
 
-export interface ImageSpec {
+interface ImageSpec {
   /** The image file to check. */
   path: string;
   timeout: number;
   image?: ImageAssertions;
 }
 
-export interface ImageFacts {
+interface ImageFacts {
   format: string;
   virtualSize: number;
   actualSize?: number;
@@ -27,7 +27,7 @@ export interface ImageFacts {
 const GIB = 1024 ** 3;
 const gib = (bytes: number) => `${(bytes / GIB).toFixed(2).replace(/\.?0+$/, '')} GiB`;
 
-export async function imageFacts(file: string, env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<ImageFacts> {
+async function imageFacts(file: string, env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<ImageFacts> {
   // -U: read even while another process (an upload) holds the image open
   const r = await capture('qemu-img', ['info', '-U', '--output=json', file], { timeoutMs, env });
   if (r.code !== 0) throw new Error(`qemu-img info failed: ${(r.error ?? r.stderr).trim() || `exit code ${r.code}`}`);

@@ -16,18 +16,12 @@ import type { InstanceTestContext, TestEntryResult } from './types';
 
 export type TestEntrySpec = TestSpec | { kind: 'external'; cmdline: string; timeout?: number } | { kind: 'ts'; path: string; timeout: number };
 
-export type { RunOptions } from './entry';
-export type { InstanceTestContext, TestEntryResult, FlavorInfo, InterfaceInfo, SshAccess, PortWait } from './types';
-export { writeJUnitReport, junitXml } from './junit';
-export type { JUnitOptions } from './junit';
-export { dibctlVariables, ensureSshConfig, sshCommandLine, sshConfigText } from './environment';
-export { interpolate, externalPlaceholders } from './external';
-export { SshSession, shellQuote } from './ssh-session';
-export type { SshTarget, ExecOptions, ExecResult } from './ssh-session';
-export { imageFacts } from './image';
+export type { TestEntryResult } from './types';
+export { writeJUnitReport } from './junit';
+export { sshCommandLine, sshConfigText } from './environment';
 
 /** The name a result carries for a spec (`shell: /path`, `external: cmdline`). */
-export function entryName(spec: TestEntrySpec): string {
+function entryName(spec: TestEntrySpec): string {
   return spec.kind === 'external' ? `external: ${spec.cmdline}` : `${spec.kind}: ${spec.path}`;
 }
 

@@ -10,7 +10,7 @@ import type { TestEntryResult } from './types';
 // characters XML 1.0 cannot carry at all
 const INVALID_XML = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g;
 
-export function xmlEscape(text: string): string {
+function xmlEscape(text: string): string {
   return text
     .replace(INVALID_XML, '')
     .replace(/&/g, '&amp;')
@@ -21,13 +21,13 @@ export function xmlEscape(text: string): string {
 
 const seconds = (ms: number) => (ms / 1000).toFixed(3);
 
-export interface JUnitOptions {
+interface JUnitOptions {
   /** Suite name (default `dibctl`), e.g. the image label. */
   suiteName?: string;
   timestamp?: Date;
 }
 
-export function junitXml(results: TestEntryResult[], opts: JUnitOptions = {}): string {
+function junitXml(results: TestEntryResult[], opts: JUnitOptions = {}): string {
   const suite = opts.suiteName ?? 'dibctl';
   const failures = results.filter((r) => !r.passed).length;
   const total = results.reduce((s, r) => s + r.durationMs, 0);

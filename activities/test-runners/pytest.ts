@@ -14,17 +14,17 @@ import { failureReason, runProcess } from '../process';
 import { pythonWithPytest } from './tools';
 import type { InstanceTestContext, TestEntryResult } from './types';
 
-export interface PytestSpec {
+interface PytestSpec {
   path: string;
   timeout: number;
   /** Run every test even after a failure (default: stop at the first, `-x`, as dibctl). */
   stopOnFailure?: boolean;
 }
 
-export const PLUGIN_MODULE = 'dibctl_pytest';
+const PLUGIN_MODULE = 'dibctl_pytest';
 
 /** The directory holding the plugin module (next to this file, or in the source tree when running from dist/). */
-export function pluginDir(): string {
+function pluginDir(): string {
   const candidates = [path.join(__dirname, 'pytest_plugin'), path.resolve(__dirname, '..', '..', '..', 'activities', 'test-runners', 'pytest_plugin')];
   const found = candidates.find((d) => fs.existsSync(path.join(d, `${PLUGIN_MODULE}.py`)));
   if (!found) throw new Error(`the pytest plugin ${PLUGIN_MODULE}.py is missing (looked in ${candidates.join(', ')})`);

@@ -10,7 +10,7 @@ import { ensureSshConfig, testProcessEnvironment } from './environment';
 import { failureReason, runProcess } from '../process';
 import type { InstanceTestContext, TestEntryResult } from './types';
 
-export interface ShellSpec {
+interface ShellSpec {
   path: string;
   /** Seconds for the whole entry; 0: no limit. */
   timeout: number;
@@ -30,7 +30,7 @@ function isExecutableFile(file: string): boolean {
 }
 
 /** The programs a shell entry runs, in name order; non-executable files of a directory are skipped. */
-export function shellPrograms(p: string): { programs: string[]; skipped: string[] } {
+function shellPrograms(p: string): { programs: string[]; skipped: string[] } {
   const st = fs.statSync(p);
   if (!st.isDirectory()) return { programs: [p], skipped: [] };
   const names = fs.readdirSync(p).sort();

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import { Client, ClientChannel } from 'ssh2';
 
-export interface SshTarget {
+interface SshTarget {
   ip: string;
   port: number;
   username: string;

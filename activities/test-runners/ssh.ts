@@ -13,7 +13,7 @@ import { variableName } from './environment';
 import { SshSession, shellQuote } from './ssh-session';
 import type { InstanceTestContext, TestEntryResult } from './types';
 
-export interface SshSpec {
+interface SshSpec {
   path: string;
   timeout: number;
   sudo?: boolean;

@@ -14,7 +14,7 @@ import { ensureSshConfig, testProcessEnvironment } from './environment';
 import { failureReason, runProcess } from '../process';
 import type { InstanceTestContext, TestEntryResult } from './types';
 
-export interface TsSpec {
+interface TsSpec {
   path: string;
   timeout: number;
   /** false: run every file even after one fails (default: jest --bail). */
@@ -30,7 +30,7 @@ function resolveFrom(id: string): string | undefined {
 }
 
 /** The module test files get for `dibctl/testing` (source when running from the tree, compiled in dist/). */
-export function testingModule(): string {
+function testingModule(): string {
   for (const ext of ['.js', '.ts']) {
     const p = path.join(__dirname, `testing${ext}`);
     if (fs.existsSync(p)) return p;
@@ -40,7 +40,7 @@ export function testingModule(): string {
 
 const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-export function jestConfig(testPath: string, cacheDirectory: string): Record<string, unknown> {
+function jestConfig(testPath: string, cacheDirectory: string): Record<string, unknown> {
   const swc = resolveFrom('@swc/jest');
   const isDir = fs.statSync(testPath).isDirectory();
   const root = isDir ? testPath : path.dirname(testPath);

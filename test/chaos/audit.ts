@@ -45,7 +45,7 @@ export interface RegionSeed {
   server: string;
 }
 
-export interface AuditInput {
+interface AuditInput {
   state: CloudState;
   seeds: RegionSeed[];
   /** Glance name of the published image. */
@@ -56,7 +56,7 @@ export interface AuditInput {
   stateDir: string;
 }
 
-export interface RegionAudit {
+interface RegionAudit {
   region: string;
   /** Current (not obsolete) active images of the name with the file's checksum. */
   published: string[];

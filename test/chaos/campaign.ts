@@ -14,7 +14,7 @@ export interface CampaignResult {
   badSeeds: number[];
 }
 
-export function formatDuration(ms: number): string {
+function formatDuration(ms: number): string {
   const s = Math.round(ms / 1000);
   return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
 }
@@ -24,7 +24,7 @@ function countsLine(c: AuditCounts): string {
 }
 
 /** A run is bad when the cloud is left wrong, or when it could not be judged. */
-export function isBad(r: RunReport): boolean {
+function isBad(r: RunReport): boolean {
   return (
     r.outcome === 'harness-error' ||
     r.outcome === 'unfinished' ||

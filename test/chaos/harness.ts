@@ -22,15 +22,15 @@ import { checkNowUpdate, imageLifecycleWorkflow, imageTestWorkflow, publishWorkf
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export const REGIONS = ['RegionOne', 'RegionTwo'] as const;
-export const UPLOAD_ENVS: Record<string, (typeof REGIONS)[number]> = { one: 'RegionOne', two: 'RegionTwo' };
-export const IMAGE_LABEL = 'chaos';
-export const IMAGE_NAME = 'Chaos Image';
+const REGIONS = ['RegionOne', 'RegionTwo'] as const;
+const UPLOAD_ENVS: Record<string, (typeof REGIONS)[number]> = { one: 'RegionOne', two: 'RegionTwo' };
+const IMAGE_LABEL = 'chaos';
+const IMAGE_NAME = 'Chaos Image';
 const TASK_QUEUE = 'dibctl';
 
 type Service = 'identity' | 'image' | 'compute' | 'network';
 
-export type ChaosAction =
+type ChaosAction =
   | { kind: 'kill-worker'; atMs: number; downMs: number }
   | { kind: 'restart-server'; atMs: number; downMs: number }
   | { kind: 'cloud-errors'; atMs: number; forMs: number; rate: number; services: Service[] }
@@ -39,7 +39,7 @@ export type ChaosAction =
 
 const s1 = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
 
-export function describeAction(a: ChaosAction): string {
+function describeAction(a: ChaosAction): string {
   switch (a.kind) {
     case 'kill-worker':
       return `kill -9 worker @${s1(a.atMs)} (new one after ${s1(a.downMs)})`;
@@ -58,10 +58,10 @@ export function describeAction(a: ChaosAction): string {
  * How long the lifecycle takes on an idle machine with the pacing below (a build
  * of 1 s, uploads of 1 s, a boot of 2 s, a test of 2 s): the faults fall within it.
  */
-export const DEFAULT_WINDOW_MS = 9_000;
+const DEFAULT_WINDOW_MS = 9_000;
 
 /** The faults of a seed: one to three actions at random points of the first `windowMs` of the lifecycle. */
-export function chaosPlan(seed: number, windowMs: number): ChaosAction[] {
+function chaosPlan(seed: number, windowMs: number): ChaosAction[] {
   const r = rng(seed);
   const n = 1 + (r.chance(0.5) ? 1 : 0) + (r.chance(0.25) ? 1 : 0);
   const kinds = ['kill-worker', 'restart-server', 'cloud-errors', 'latency', 'fail-region'] as const;
@@ -92,7 +92,7 @@ export function chaosPlan(seed: number, windowMs: number): ChaosAction[] {
   return plan.sort((a, b) => a.atMs - b.atMs);
 }
 
-export interface RunOptions {
+interface RunOptions {
   seed: number;
   /** Where the run's files go (a temporary directory by default; kept when the run is not clean). */
   baseDir?: string;

@@ -1,5 +1,5 @@
 /** A small seeded generator (mulberry32): the same seed gives the same chaos plan. */
-export interface Rng {
+interface Rng {
   next(): number;
   between(lo: number, hi: number): number;
   int(lo: number, hi: number): number;

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { Credentials, Emulator } from '../../emulator';
 
-export interface Answer {
+interface Answer {
   status: number;
   headers: Headers;
   text: string;

@@ -14,7 +14,7 @@ export type Kind = (typeof KINDS)[number];
 type Data = Record<string, unknown>;
 
 /** images.yaml, test.yaml and upload.yaml as dibctl users write them; `authUrl` is where Keystone is. */
-export function baseConfigs(authUrl: string): Record<Kind, Data> {
+function baseConfigs(authUrl: string): Record<Kind, Data> {
   return {
     images: {
       xenial: {

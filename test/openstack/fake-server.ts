@@ -30,7 +30,7 @@ export interface FakeAnswer {
   body?: unknown;
 }
 
-export type FakeHandler = (req: FakeRequest, server: FakeServer) => FakeAnswer | Promise<FakeAnswer>;
+type FakeHandler = (req: FakeRequest, server: FakeServer) => FakeAnswer | Promise<FakeAnswer>;
 
 export interface FakeServer {
   url: string;

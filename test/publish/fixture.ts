@@ -11,7 +11,7 @@ import { envWithout, TempTree } from '../config/helpers';
 import { CliResult, cleanTemporalEnv, runDibctl } from '../support/cli';
 import { TestTemporal, useTemporal } from '../support/temporal';
 
-export interface PublishFixture {
+interface PublishFixture {
   emu: Emulator;
   tree: TempTree;
   temporal: TestTemporal;
@@ -43,7 +43,7 @@ export function environmentEntry(emu: Emulator, label: string, who: 'admin' | 'u
 }
 
 /** The standard environments: `one` and `two` (admin, one per region) and `demo` (no admin rights). */
-export function uploadConfig(emu: Emulator, extra = ''): string {
+function uploadConfig(emu: Emulator, extra = ''): string {
   return [
     'one:',
     keystone(emu, 'admin', 'RegionOne'),

@@ -13,7 +13,7 @@ import { dibctlEnv } from '../stages/cli-support';
 import { TestTemporal, useTemporal } from '../support/temporal';
 import { stack, user } from './stack';
 
-export interface BesideRealStack {
+interface BesideRealStack {
   emu: Emulator;
   temporal: TestTemporal;
   stateDir: string;

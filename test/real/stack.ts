@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import { CloudAuth, Cloud, ConnectOptions, connectCloud } from '../../openstack';
 import type { RealOpenStack, RealUser } from '../support/real-openstack';
 
-export type Stack = Omit<RealOpenStack, 'stop'>;
+type Stack = Omit<RealOpenStack, 'stop'>;
 
 function load(): Stack | { unavailable: string } {
   const file = process.env.REAL_TIER_INFO;
@@ -14,7 +14,7 @@ function load(): Stack | { unavailable: string } {
 const loaded = load();
 /** The stack, or undefined when it could not run here (see `skipReason`). */
 export const stack: Stack | undefined = 'unavailable' in loaded ? undefined : loaded;
-export const skipReason = 'unavailable' in loaded ? loaded.unavailable : '';
+const skipReason = 'unavailable' in loaded ? loaded.unavailable : '';
 /** `describe` when the real services run, else a skipped describe whose name says why. */
 export const describeReal = (name: string, fn: () => void): void =>
   stack ? describe(name, fn) : describe.skip(`${name} (skipped: ${skipReason})`, fn);
@@ -25,7 +25,7 @@ export function user(who: Who): RealUser {
   return stack![who];
 }
 
-export function authOf(who: Who, extra: Partial<CloudAuth> = {}): CloudAuth {
+function authOf(who: Who, extra: Partial<CloudAuth> = {}): CloudAuth {
   const u = user(who);
   return {
     authUrl: stack!.keystone.authUrl,

@@ -22,7 +22,7 @@ export interface BootedInstance {
   stop(): Promise<void>;
 }
 
-export function userAuth(emu: Emulator): CloudAuth {
+function userAuth(emu: Emulator): CloudAuth {
   const c = emu.user;
   return {
     authUrl: emu.authUrl,

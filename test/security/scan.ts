@@ -17,7 +17,7 @@ export interface Haystack {
   text: string;
 }
 
-export interface Hit {
+interface Hit {
   needle: string;
   source: string;
   /** A few characters around the hit, with the secret itself masked. */

@@ -15,7 +15,7 @@ export function configArgs(p: StageProject): string[] {
 }
 
 /** A running dibctl whose output can be awaited line by line. */
-export interface LiveDibctl {
+interface LiveDibctl {
   child: ChildProcess;
   stdout(): string;
   stderr(): string;

@@ -32,7 +32,7 @@ function yamlList(items: Array<Record<string, unknown>>, indent: string): string
   return items.map((i) => `${indent}- ${Object.entries(i).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join(`\n${indent}  `)}`).join('\n');
 }
 
-export function imagesYaml(label: string, o: ImageOptions = {}): string {
+function imagesYaml(label: string, o: ImageOptions = {}): string {
   const lines = [
     `${label}:`,
     `  filename: image.qcow2`,

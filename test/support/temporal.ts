@@ -21,7 +21,7 @@ export interface TestTemporal {
 
 let runtimeInstalled = false;
 
-export async function startTestTemporal(opts: { dbFilename?: string } = {}): Promise<TestTemporal & { stop(): Promise<void> }> {
+async function startTestTemporal(opts: { dbFilename?: string } = {}): Promise<TestTemporal & { stop(): Promise<void> }> {
   if (!runtimeInstalled) {
     runtimeInstalled = true;
     Runtime.install({ logger: new DefaultLogger('WARN') });
