@@ -19,10 +19,13 @@ export default tseslint.config(
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      'no-restricted-syntax': ['error', {
-        selector: "CallExpression[callee.object.name='process'][callee.property.name='exit']",
-        message: 'Only the CLI entry point turns errors into exit codes (client/main.ts).',
-      }],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "CallExpression[callee.object.name='process'][callee.property.name='exit']",
+          message: 'Only the CLI entry point turns errors into exit codes (client/main.ts).',
+        },
+      ],
     },
   },
   {
@@ -30,14 +33,25 @@ export default tseslint.config(
     // activities only as types.
     files: ['workflows/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        paths: nodeBuiltins.map((name) => ({ name, message: 'Node built-ins are not allowed in workflow code.' })),
-        patterns: [
-          { group: ['@temporalio/activity', '@temporalio/client', '@temporalio/worker', '@temporalio/testing'], message: 'Workflow code may only use @temporalio/workflow.' },
-          { group: ['../activities', '../activities/*', 'axios', 'ssh2'], allowTypeImports: true, message: 'Workflows import activities as types only (proxyActivities).' },
-        ],
-      }],
-      'no-restricted-globals': ['error',
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: nodeBuiltins.map((name) => ({ name, message: 'Node built-ins are not allowed in workflow code.' })),
+          patterns: [
+            {
+              group: ['@temporalio/activity', '@temporalio/client', '@temporalio/worker', '@temporalio/testing'],
+              message: 'Workflow code may only use @temporalio/workflow.',
+            },
+            {
+              group: ['../activities', '../activities/*', 'axios', 'ssh2'],
+              allowTypeImports: true,
+              message: 'Workflows import activities as types only (proxyActivities).',
+            },
+          ],
+        },
+      ],
+      'no-restricted-globals': [
+        'error',
         { name: 'process', message: 'No process access in workflow code.' },
         { name: 'setTimeout', message: 'Use sleep() from @temporalio/workflow.' },
         { name: 'setInterval', message: 'Use sleep() from @temporalio/workflow.' },

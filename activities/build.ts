@@ -85,7 +85,11 @@ export function createBuildActivities(deps: { env?: NodeJS.ProcessEnv } = {}) {
 
   async function dibVersion(env: NodeJS.ProcessEnv): Promise<string> {
     const r = await capture('disk-image-create', ['--version'], { env, timeoutMs: 60_000 });
-    if (r.code !== 0) throw new BuildFailedError(`disk-image-create --version failed: ${r.error ?? (r.stderr.trim() || `exit code ${r.code}`)}`, r.code ?? ExitCode.GENERIC);
+    if (r.code !== 0)
+      throw new BuildFailedError(
+        `disk-image-create --version failed: ${r.error ?? (r.stderr.trim() || `exit code ${r.code}`)}`,
+        r.code ?? ExitCode.GENERIC,
+      );
     const v = /\d+\.\d+(\.\d+)?/.exec(`${r.stdout}\n${r.stderr}`)?.[0];
     if (!v) throw new DibVersionError(`cannot read a version from 'disk-image-create --version': ${r.stdout.trim()}`);
     return v;
@@ -112,10 +116,14 @@ export function createBuildActivities(deps: { env?: NodeJS.ProcessEnv } = {}) {
         const env = { ...baseEnv, ...dibEnvironment(dib) };
         version = await dibVersion(env);
         if (dib.minVersion && compareVersions(version, dib.minVersion) < 0) {
-          throw new DibVersionError(`diskimage-builder ${version} is older than dib.min_version ${dib.minVersion} of image '${input.label}'`);
+          throw new DibVersionError(
+            `diskimage-builder ${version} is older than dib.min_version ${dib.minVersion} of image '${input.label}'`,
+          );
         }
         if (dib.maxVersion && compareVersions(version, dib.maxVersion) > 0) {
-          throw new DibVersionError(`diskimage-builder ${version} is newer than dib.max_version ${dib.maxVersion} of image '${input.label}'`);
+          throw new DibVersionError(
+            `diskimage-builder ${version} is newer than dib.max_version ${dib.maxVersion} of image '${input.label}'`,
+          );
         }
         step = 'disk-image-create';
         const args = dibArguments(input.output, dib);
@@ -131,10 +139,17 @@ export function createBuildActivities(deps: { env?: NodeJS.ProcessEnv } = {}) {
         const o = await runCommandLine(cmdline, { cwd: input.cwd, env: baseEnv, signal, output: log });
         if (o.aborted) throw new CancelledFailure('external_build cancelled; its process group was killed');
         const why = failureReason(o);
-        if (why) throw new BuildFailedError(`external_build command '${cmdline}' failed: ${why}`, o.code ?? ExitCode.GENERIC);
+        if (why)
+          throw new BuildFailedError(`external_build command '${cmdline}' failed: ${why}`, o.code ?? ExitCode.GENERIC);
       }
       const st = await fs.stat(input.output).catch(() => undefined);
-      return { file: input.output, bytes: st?.size ?? null, durationMs: Date.now() - started, ...(version ? { dibVersion: version } : {}), logFile };
+      return {
+        file: input.output,
+        bytes: st?.size ?? null,
+        durationMs: Date.now() - started,
+        ...(version ? { dibVersion: version } : {}),
+        logFile,
+      };
     } finally {
       clearInterval(ticker);
       log.close();

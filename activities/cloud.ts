@@ -23,7 +23,9 @@ export interface ConfigLocation {
 
 /** The secret values of resolved credentials: what a command given them must not echo into its output. */
 export function authSecrets(auth: CloudAuth | undefined): string[] {
-  return [auth?.password, auth?.applicationCredentialSecret].filter((s): s is string => typeof s === 'string' && s !== '');
+  return [auth?.password, auth?.applicationCredentialSecret].filter(
+    (s): s is string => typeof s === 'string' && s !== '',
+  );
 }
 
 /** The cloud of an upload environment. */
@@ -58,7 +60,10 @@ export async function withCloud<T>(ref: CloudRef, deps: CloudDeps, fn: (cloud: C
  * long (the tests): one 503 must not cost the whole test run. `beat` is called
  * before each wait, so a heartbeating activity stays alive.
  */
-export async function retryTransient<T>(fn: () => Promise<T>, opts: { withinMs: number; beat?: () => void; signal?: AbortSignal }): Promise<T> {
+export async function retryTransient<T>(
+  fn: () => Promise<T>,
+  opts: { withinMs: number; beat?: () => void; signal?: AbortSignal },
+): Promise<T> {
   const deadline = Date.now() + opts.withinMs;
   for (let wait = 500; ; wait = Math.min(wait * 2, 5_000)) {
     try {
@@ -68,7 +73,14 @@ export async function retryTransient<T>(fn: () => Promise<T>, opts: { withinMs: 
       opts.beat?.();
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, wait);
-        opts.signal?.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
+        opts.signal?.addEventListener(
+          'abort',
+          () => {
+            clearTimeout(timer);
+            resolve();
+          },
+          { once: true },
+        );
       });
     }
   }

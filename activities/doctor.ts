@@ -60,7 +60,12 @@ export function createDoctorActivities(deps: { env?: NodeJS.ProcessEnv } = {}) {
   const env = deps.env ?? process.env;
 
   async function hostInfo(): Promise<HostInfo> {
-    return { hostname: os.hostname(), platform: `${os.type()} ${os.release()} ${os.arch()}`, pid: process.pid, node: process.version };
+    return {
+      hostname: os.hostname(),
+      platform: `${os.type()} ${os.release()} ${os.arch()}`,
+      pid: process.pid,
+      node: process.version,
+    };
   }
 
   async function checkHostTool(input: { tool: HostTool }): Promise<CheckResult> {

@@ -27,7 +27,11 @@ interface ImageTestDeps extends CloudDeps {
 
 /** The port did not accept connections in time (exit 71). */
 class PortWaitTimeoutError extends DibctlError {
-  constructor(readonly ip: string, readonly port: number, readonly seconds: number) {
+  constructor(
+    readonly ip: string,
+    readonly port: number,
+    readonly seconds: number,
+  ) {
     super(`Instance is not accepting connection on ${ip}:${port} after ${seconds} s`, ExitCode.PORT_TIMEOUT);
   }
 }
@@ -37,7 +41,8 @@ class MainIpError extends DibctlError {}
 
 /** Where this worker keeps per-workflow files (keys, ssh_config, test logs). */
 function instanceDir(workflowId: string, env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.DIBCTL_STATE_DIR || path.join(env.XDG_STATE_HOME || path.join(os.homedir(), '.local', 'state'), 'dibctl');
+  const base =
+    env.DIBCTL_STATE_DIR || path.join(env.XDG_STATE_HOME || path.join(os.homedir(), '.local', 'state'), 'dibctl');
   return path.join(base, 'instances', workflowId.replace(/[^A-Za-z0-9._-]+/g, '_'));
 }
 
@@ -106,7 +111,10 @@ export interface StepHeartbeat {
   logDir?: string;
 }
 
-function flavorInfo(server: Server, extra: { id: string; name: string; ram: number; vcpus: number; disk: number; extraSpecs: Record<string, string> }): FlavorInfo {
+function flavorInfo(
+  server: Server,
+  extra: { id: string; name: string; ram: number; vcpus: number; disk: number; extraSpecs: Record<string, string> },
+): FlavorInfo {
   return { ...extra, id: extra.id || String(server.flavor.id ?? '') };
 }
 
@@ -117,13 +125,22 @@ export function chooseMainIp(addresses: Server['addresses'], mainNicRegexp?: str
   if (mainNicRegexp) {
     const re = new RegExp(mainNicRegexp);
     candidates = networks.filter((n) => re.test(n));
-    if (candidates.length === 0) throw new MainIpError(`No network of the instance matches main_nic_regexp '${mainNicRegexp}' (networks: ${networks.join(', ') || 'none'})`);
-    if (candidates.length > 1) throw new MainIpError(`Several networks of the instance match main_nic_regexp '${mainNicRegexp}': ${candidates.join(', ')}`);
+    if (candidates.length === 0)
+      throw new MainIpError(
+        `No network of the instance matches main_nic_regexp '${mainNicRegexp}' (networks: ${networks.join(', ') || 'none'})`,
+      );
+    if (candidates.length > 1)
+      throw new MainIpError(
+        `Several networks of the instance match main_nic_regexp '${mainNicRegexp}': ${candidates.join(', ')}`,
+      );
   } else if (networks.length > 1) {
     candidates = networks.slice(0, 1);
   }
   const addr = candidates.flatMap((n) => addresses[n] ?? [])[0];
-  if (!addr) throw new MainIpError(`The instance has no address${mainNicRegexp ? ` on a network matching '${mainNicRegexp}'` : ''}`);
+  if (!addr)
+    throw new MainIpError(
+      `The instance has no address${mainNicRegexp ? ` on a network matching '${mainNicRegexp}'` : ''}`,
+    );
   return addr.addr;
 }
 
@@ -132,10 +149,24 @@ async function facts(cloud: Cloud, server: Server, mainNicRegexp?: string): Prom
   let flavor: FlavorInfo;
   try {
     const f = await cloud.compute.findFlavor(flavorId, { extraSpecs: true });
-    flavor = flavorInfo(server, { id: f.id, name: f.name, ram: f.ram, vcpus: f.vcpus, disk: f.disk, extraSpecs: f.extra_specs ?? {} });
+    flavor = flavorInfo(server, {
+      id: f.id,
+      name: f.name,
+      ram: f.ram,
+      vcpus: f.vcpus,
+      disk: f.disk,
+      extraSpecs: f.extra_specs ?? {},
+    });
   } catch {
     const f = server.flavor;
-    flavor = flavorInfo(server, { id: flavorId, name: String(f.original_name ?? flavorId), ram: Number(f.ram ?? 0), vcpus: Number(f.vcpus ?? 0), disk: Number(f.disk ?? 0), extraSpecs: f.extra_specs ?? {} });
+    flavor = flavorInfo(server, {
+      id: flavorId,
+      name: String(f.original_name ?? flavorId),
+      ram: Number(f.ram ?? 0),
+      vcpus: Number(f.vcpus ?? 0),
+      disk: Number(f.disk ?? 0),
+      extraSpecs: f.extra_specs ?? {},
+    });
   }
   const all = Object.values(server.addresses ?? {}).flat();
   return {
@@ -145,7 +176,10 @@ async function facts(cloud: Cloud, server: Server, mainNicRegexp?: string): Prom
     ipsV4: all.filter((a) => a.version === 4).map((a) => a.addr),
     ipsV6: all.filter((a) => a.version === 6).map((a) => a.addr),
     mainIp: chooseMainIp(server.addresses ?? {}, mainNicRegexp),
-    interfaces: Object.entries(server.addresses ?? {}).map(([network, addresses]) => ({ network, addresses: addresses as unknown as Array<Record<string, unknown>> })),
+    interfaces: Object.entries(server.addresses ?? {}).map(([network, addresses]) => ({
+      network,
+      addresses: addresses as unknown as Array<Record<string, unknown>>,
+    })),
   };
 }
 
@@ -173,10 +207,15 @@ export function createImageTestActivities(deps: ImageTestDeps = {}) {
     await fs.mkdir(dir, { recursive: true, mode: 0o700 });
     const privateKeyFile = path.join(dir, 'id_ed25519');
     const pub = `${privateKeyFile}.pub`;
-    const exists = await fs.access(pub).then(() => true, () => false);
+    const exists = await fs.access(pub).then(
+      () => true,
+      () => false,
+    );
     if (!exists) {
       await fs.rm(privateKeyFile, { force: true });
-      const r = await capture('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', input.name, '-f', privateKeyFile], { env });
+      const r = await capture('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', input.name, '-f', privateKeyFile], {
+        env,
+      });
       if (r.code !== 0) throw new DibctlError(`ssh-keygen failed: ${r.error ?? r.stderr.trim()}`);
     }
     await fs.chmod(privateKeyFile, 0o600);
@@ -184,7 +223,11 @@ export function createImageTestActivities(deps: ImageTestDeps = {}) {
   }
 
   /** Imports the public key under the name; importing the same key again is a no-op. */
-  async function importKeypair(input: { cloud: CloudRef; name: string; publicKey: string }): Promise<{ name: string; fingerprint: string }> {
+  async function importKeypair(input: {
+    cloud: CloudRef;
+    name: string;
+    publicKey: string;
+  }): Promise<{ name: string; fingerprint: string }> {
     return withCloud(input.cloud, deps, async (cloud) => {
       const k = await cloud.compute.importKeypair(input.name, input.publicKey);
       return { name: k.name, fingerprint: k.fingerprint };
@@ -192,7 +235,10 @@ export function createImageTestActivities(deps: ImageTestDeps = {}) {
   }
 
   /** Glance's record of an image (exit 50 when it does not exist). */
-  async function describeImage(input: { cloud: CloudRef; imageId: string }): Promise<{ id: string; name: string | null; status: string; minDisk: number; minRam: number }> {
+  async function describeImage(input: {
+    cloud: CloudRef;
+    imageId: string;
+  }): Promise<{ id: string; name: string | null; status: string; minDisk: number; minRam: number }> {
     return withCloud(input.cloud, deps, async (cloud) => {
       const img = await cloud.image.getImage(input.imageId);
       return { id: img.id, name: img.name, status: img.status, minDisk: img.min_disk, minRam: img.min_ram };
@@ -204,7 +250,9 @@ export function createImageTestActivities(deps: ImageTestDeps = {}) {
     return withCloud(input.cloud, deps, async (cloud) => {
       const existing = await cloud.compute.findServersByName(input.name);
       if (existing.length > 0) return { serverId: existing[0].id, reused: true };
-      const flavor = input.flavorId ? await cloud.compute.getFlavor(input.flavorId) : await cloud.compute.findFlavor(input.flavor ?? '');
+      const flavor = input.flavorId
+        ? await cloud.compute.getFlavor(input.flavorId)
+        : await cloud.compute.findFlavor(input.flavor ?? '');
       const userData = input.userdataFile ? await fs.readFile(input.userdataFile) : input.userdata;
       const created = cloud.compute.createServer({
         name: input.name,
@@ -223,7 +271,12 @@ export function createImageTestActivities(deps: ImageTestDeps = {}) {
       let timer: NodeJS.Timeout | undefined;
       const limit = new Promise<never>((_, reject) => {
         timer = setTimeout(
-          () => reject(new DibctlError(`Nova did not answer the create request for ${input.name} within ${input.createTimeoutSeconds} s (nova.create_timeout)`)),
+          () =>
+            reject(
+              new DibctlError(
+                `Nova did not answer the create request for ${input.name} within ${input.createTimeoutSeconds} s (nova.create_timeout)`,
+              ),
+            ),
           input.createTimeoutSeconds * 1000,
         );
       });
@@ -237,7 +290,12 @@ export function createImageTestActivities(deps: ImageTestDeps = {}) {
   }
 
   /** Waits for ACTIVE (ERROR/DELETED: exit 70 with Nova's fault) and returns what tests need to know. */
-  async function waitInstanceActive(input: { cloud: CloudRef; serverId: string; timeoutSeconds: number; mainNicRegexp?: string }): Promise<InstanceFacts> {
+  async function waitInstanceActive(input: {
+    cloud: CloudRef;
+    serverId: string;
+    timeoutSeconds: number;
+    mainNicRegexp?: string;
+  }): Promise<InstanceFacts> {
     return withCloud(input.cloud, deps, async (cloud) => {
       const server = await cloud.compute.waitForServerStatus(input.serverId, 'ACTIVE', {
         timeoutMs: input.timeoutSeconds * 1000,
@@ -249,8 +307,14 @@ export function createImageTestActivities(deps: ImageTestDeps = {}) {
   }
 
   /** The facts of an instance given on the command line (never created nor removed by dibctl). */
-  async function describeInstance(input: { cloud: CloudRef; serverId: string; mainNicRegexp?: string }): Promise<InstanceFacts> {
-    return withCloud(input.cloud, deps, async (cloud) => facts(cloud, await cloud.compute.getServer(input.serverId), input.mainNicRegexp));
+  async function describeInstance(input: {
+    cloud: CloudRef;
+    serverId: string;
+    mainNicRegexp?: string;
+  }): Promise<InstanceFacts> {
+    return withCloud(input.cloud, deps, async (cloud) =>
+      facts(cloud, await cloud.compute.getServer(input.serverId), input.mainNicRegexp),
+    );
   }
 
   /** Waits until the port accepts TCP connections (exit 71 after the limit). */
@@ -261,7 +325,11 @@ export function createImageTestActivities(deps: ImageTestDeps = {}) {
     let tries = 0;
     for (;;) {
       tries += 1;
-      heartbeat({ step: 'waiting for port', detail: `${input.ip}:${input.port}`, lines: tries } satisfies StepHeartbeat);
+      heartbeat({
+        step: 'waiting for port',
+        detail: `${input.ip}:${input.port}`,
+        lines: tries,
+      } satisfies StepHeartbeat);
       if (await tcpOpen(input.ip, input.port, Math.max(Math.min(2_000, deadline - Date.now()), 200))) {
         return { waited: Math.round((Date.now() - started) / 100) / 10 };
       }
@@ -276,14 +344,22 @@ export function createImageTestActivities(deps: ImageTestDeps = {}) {
     const dir = instanceDir(input.workflowId, env);
     const logDir = path.join(dir, 'logs');
     await fs.mkdir(logDir, { recursive: true, mode: 0o700 });
-    const imageInfo = await retryTransient(() => withCloud(input.cloud, deps, async (cloud) => cloud.image.getImage(input.imageId)), {
-      withinMs: 120_000,
-      beat: () => heartbeat(),
-      signal: cancellationSignal(),
-    });
+    const imageInfo = await retryTransient(
+      () => withCloud(input.cloud, deps, async (cloud) => cloud.image.getImage(input.imageId)),
+      {
+        withinMs: 120_000,
+        beat: () => heartbeat(),
+        signal: cancellationSignal(),
+      },
+    );
     let ssh: InstanceTestContext['ssh'];
     if (input.ssh && input.privateKeyFile) {
-      const base = { ip: input.facts.mainIp, username: input.ssh.username, port: input.ssh.port, privateKeyFile: input.privateKeyFile };
+      const base = {
+        ip: input.facts.mainIp,
+        username: input.ssh.username,
+        port: input.ssh.port,
+        privateKeyFile: input.privateKeyFile,
+      };
       const configFile = path.join(dir, 'ssh_config');
       const access = { ...base, configFile, commandLine: sshCommandLine(base) };
       await fs.writeFile(configFile, sshConfigText(access), { mode: 0o600 });
@@ -306,7 +382,10 @@ export function createImageTestActivities(deps: ImageTestDeps = {}) {
       testEnvironment: input.testEnvironment,
       configOptions: input.config,
     };
-    const specs: TestEntrySpec[] = [...input.externalTests.map((cmdline) => ({ kind: 'external' as const, cmdline })), ...input.tests];
+    const specs: TestEntrySpec[] = [
+      ...input.externalTests.map((cmdline) => ({ kind: 'external' as const, cmdline })),
+      ...input.tests,
+    ];
     const results: TestEntryResult[] = [];
     const signal = cancellationSignal();
     let lines = 0;
@@ -324,16 +403,24 @@ export function createImageTestActivities(deps: ImageTestDeps = {}) {
     } finally {
       clearInterval(ticker);
     }
-    if (signal.aborted) throw signal.reason instanceof CancelledFailure ? signal.reason : new CancelledFailure('tests cancelled; their process groups were killed');
+    if (signal.aborted)
+      throw signal.reason instanceof CancelledFailure
+        ? signal.reason
+        : new CancelledFailure('tests cancelled; their process groups were killed');
     return { passed: results.length === specs.length && results.every((r) => r.passed), results, logDir };
   }
 
   /** Deletes every server with this name and waits until Nova forgets them; returns their ids. */
-  async function deleteInstancesByName(input: { cloud: CloudRef; name: string; timeoutSeconds: number }): Promise<string[]> {
+  async function deleteInstancesByName(input: {
+    cloud: CloudRef;
+    name: string;
+    timeoutSeconds: number;
+  }): Promise<string[]> {
     return withCloud(input.cloud, deps, async (cloud) => {
       const servers = await cloud.compute.findServersByName(input.name);
       for (const s of servers) await cloud.compute.deleteServer(s.id, { ignoreMissing: true });
-      for (const s of servers) await cloud.compute.waitForServerDeleted(s.id, { timeoutMs: input.timeoutSeconds * 1000, pollMs: 500 });
+      for (const s of servers)
+        await cloud.compute.waitForServerDeleted(s.id, { timeoutMs: input.timeoutSeconds * 1000, pollMs: 500 });
       return servers.map((s) => s.id);
     });
   }
@@ -351,17 +438,20 @@ export function createImageTestActivities(deps: ImageTestDeps = {}) {
     if (left.length === 0) await fs.rm(dir, { recursive: true, force: true });
   }
 
-  return stageActivities({
-    prepareKeypair,
-    importKeypair,
-    describeImage,
-    bootInstance,
-    waitInstanceActive,
-    describeInstance,
-    waitForPort,
-    runImageTests,
-    deleteInstancesByName,
-    deleteKeypairByName,
-    removeInstanceFiles,
-  }, { reportsProgress: ['waitInstanceActive', 'waitForPort', 'runImageTests'] });
+  return stageActivities(
+    {
+      prepareKeypair,
+      importKeypair,
+      describeImage,
+      bootInstance,
+      waitInstanceActive,
+      describeInstance,
+      waitForPort,
+      runImageTests,
+      deleteInstancesByName,
+      deleteKeypairByName,
+      removeInstanceFiles,
+    },
+    { reportsProgress: ['waitInstanceActive', 'waitForPort', 'runImageTests'] },
+  );
 }

@@ -104,7 +104,14 @@ export function createImageUploadActivities(deps: CloudDeps = {}) {
           const { image, reused } = await findOrCreate(cloud, input);
           progress = { ...progress, imageId: image.id };
           if (reused) {
-            return { imageId: image.id, name: image.name ?? input.image.name, bytes: image.size ?? total, checksum: image.checksum, reused, durationMs: Date.now() - started };
+            return {
+              imageId: image.id,
+              name: image.name ?? input.image.name,
+              bytes: image.size ?? total,
+              checksum: image.checksum,
+              reused,
+              durationMs: Date.now() - started,
+            };
           }
           // a cancelled activity stops sending at once and ends as cancelled
           const result = await cloud.image.uploadImage(image.id, input.file, {
@@ -117,7 +124,14 @@ export function createImageUploadActivities(deps: CloudDeps = {}) {
             },
           });
           if (input.image.protected) await cloud.image.updateImage(result.image.id, { protected: true }, result.image);
-          return { imageId: image.id, name: image.name ?? input.image.name, bytes: result.bytes, checksum: result.image.checksum, reused, durationMs: Date.now() - started };
+          return {
+            imageId: image.id,
+            name: image.name ?? input.image.name,
+            bytes: result.bytes,
+            checksum: result.image.checksum,
+            reused,
+            durationMs: Date.now() - started,
+          };
         } finally {
           clearInterval(ticker);
         }
@@ -128,13 +142,13 @@ export function createImageUploadActivities(deps: CloudDeps = {}) {
   /** Deletes every image made under this build id (unprotected ones); returns their ids. */
   async function deleteImagesByBuildId(input: { cloud: CloudRef; buildId: string }): Promise<string[]> {
     return withCloud(input.cloud, deps, async (cloud) => {
-        const deleted: string[] = [];
-        for (const img of await cloud.image.findImagesByProperty(BUILD_ID_PROPERTY, input.buildId)) {
-          if (img.protected) continue;
-          if (await cloud.image.deleteImage(img.id, { ignoreMissing: true })) deleted.push(img.id);
-        }
-        return deleted;
-      });
+      const deleted: string[] = [];
+      for (const img of await cloud.image.findImagesByProperty(BUILD_ID_PROPERTY, input.buildId)) {
+        if (img.protected) continue;
+        if (await cloud.image.deleteImage(img.id, { ignoreMissing: true })) deleted.push(img.id);
+      }
+      return deleted;
+    });
   }
 
   return stageActivities({ uploadImageFile, deleteImagesByBuildId }, { reportsProgress: ['uploadImageFile'] });

@@ -9,14 +9,15 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { DibctlError, ExitCode, FailureDetails, describeError } from '../errors';
 import { OpenStackConnectionError, OpenStackHttpError, UploadTimeoutError } from '../openstack';
 
-
 /**
  * A bug in dibctl rather than trouble of the cloud or the host: the errors
  * JavaScript itself throws for wrong code. Another attempt runs the same code,
  * so such a step fails at once.
  */
 function isInternalError(err: unknown): boolean {
-  return err instanceof TypeError || err instanceof ReferenceError || err instanceof RangeError || err instanceof SyntaxError;
+  return (
+    err instanceof TypeError || err instanceof ReferenceError || err instanceof RangeError || err instanceof SyntaxError
+  );
 }
 
 /** Worth another attempt: the cloud could not be reached or answered 5xx / 409 / 429. */
@@ -51,7 +52,12 @@ export function toStageFailure(err: unknown): ApplicationFailure | CancelledFail
   const exitCode = err instanceof DibctlError ? err.exitCode : ExitCode.GENERIC;
   const type = err instanceof Error ? err.name : 'Error';
   const details: FailureDetails = { exitCode };
-  return ApplicationFailure.create({ type, message: describeError(err), nonRetryable: !isTransient(err), details: [details] });
+  return ApplicationFailure.create({
+    type,
+    message: describeError(err),
+    nonRetryable: !isTransient(err),
+    details: [details],
+  });
 }
 
 /** How often an activity that does not report progress itself says it is alive. */
@@ -62,7 +68,10 @@ const KEEP_ALIVE_MS = 5_000;
  * is noticed within the heartbeat timeout instead of the whole step's time limit.
  * Outside an activity (a plain call in a test) it just runs fn.
  */
-export function keepAlive<A extends unknown[], R>(fn: (...args: A) => Promise<R>, everyMs = KEEP_ALIVE_MS): (...args: A) => Promise<R> {
+export function keepAlive<A extends unknown[], R>(
+  fn: (...args: A) => Promise<R>,
+  everyMs = KEEP_ALIVE_MS,
+): (...args: A) => Promise<R> {
   return async (...args: A) => {
     let ctx: Context | undefined;
     try {

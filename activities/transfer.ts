@@ -44,9 +44,33 @@ export interface TransferResult {
 
 /** Glance's own fields: everything else on an image is a custom property. */
 const GLANCE_FIELDS = new Set([
-  'id', 'name', 'status', 'visibility', 'protected', 'checksum', 'os_hash_algo', 'os_hash_value', 'owner', 'size', 'virtual_size',
-  'min_disk', 'min_ram', 'container_format', 'disk_format', 'created_at', 'updated_at', 'tags', 'os_hidden', 'file', 'self',
-  'schema', 'direct_url', 'locations', 'stores', TRANSFER_ID_PROPERTY, 'dibctl_build_id',
+  'id',
+  'name',
+  'status',
+  'visibility',
+  'protected',
+  'checksum',
+  'os_hash_algo',
+  'os_hash_value',
+  'owner',
+  'size',
+  'virtual_size',
+  'min_disk',
+  'min_ram',
+  'container_format',
+  'disk_format',
+  'created_at',
+  'updated_at',
+  'tags',
+  'os_hidden',
+  'file',
+  'self',
+  'schema',
+  'direct_url',
+  'locations',
+  'stores',
+  TRANSFER_ID_PROPERTY,
+  'dibctl_build_id',
 ]);
 
 function withoutOsVariables(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
@@ -54,9 +78,15 @@ function withoutOsVariables(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 }
 
 function authOf(endpoint: CloudEndpoint, env: NodeJS.ProcessEnv): CloudAuth {
-  if ('environment' in endpoint) return resolveCredentials('upload', endpoint.environment, { ...endpoint.config, env }).auth;
+  if ('environment' in endpoint)
+    return resolveCredentials('upload', endpoint.environment, { ...endpoint.config, env }).auth;
   // a clouds.yaml cloud alone: OS_* variables would point both ends at the same cloud
-  return buildCloudAuth({ what: `cloud '${endpoint.cloud}'`, section: { cloud: endpoint.cloud }, env: withoutOsVariables(env), clouds: { cwd: endpoint.config.cwd } }).auth;
+  return buildCloudAuth({
+    what: `cloud '${endpoint.cloud}'`,
+    section: { cloud: endpoint.cloud },
+    env: withoutOsVariables(env),
+    clouds: { cwd: endpoint.config.cwd },
+  }).auth;
 }
 
 function customProperties(img: Image): Record<string, string> {
@@ -89,7 +119,14 @@ export function createTransferActivities(deps: { env?: NodeJS.ProcessEnv } = {})
         disk_format: original.disk_format ?? 'qcow2',
         container_format: original.container_format ?? 'bare',
         visibility: meta ? original.visibility : wantsMembers ? 'shared' : 'private',
-        ...(meta ? { min_disk: original.min_disk, min_ram: original.min_ram, tags: original.tags, properties: { ...customProperties(original), [TRANSFER_ID_PROPERTY]: input.transferId } } : { properties: { [TRANSFER_ID_PROPERTY]: input.transferId } }),
+        ...(meta
+          ? {
+              min_disk: original.min_disk,
+              min_ram: original.min_ram,
+              tags: original.tags,
+              properties: { ...customProperties(original), [TRANSFER_ID_PROPERTY]: input.transferId },
+            }
+          : { properties: { [TRANSFER_ID_PROPERTY]: input.transferId } }),
       });
       let bytes = size;
       let checksum = target.checksum;
@@ -98,9 +135,13 @@ export function createTransferActivities(deps: { env?: NodeJS.ProcessEnv } = {})
         const result = await dst.image.uploadImage(
           imageId,
           { size, open: () => readableOf(src.image.downloadImage(input.imageId)) },
-          { timeoutMs: 0, onProgress: (p) => heartbeat({ imageId, bytes: p.bytes, total: p.total, rate: Math.round(p.rate) }) },
+          {
+            timeoutMs: 0,
+            onProgress: (p) => heartbeat({ imageId, bytes: p.bytes, total: p.total, rate: Math.round(p.rate) }),
+          },
         );
-        if (original.checksum && result.md5 !== original.checksum.toLowerCase()) throw new ChecksumMismatchError(imageId, 'md5', result.md5, original.checksum);
+        if (original.checksum && result.md5 !== original.checksum.toLowerCase())
+          throw new ChecksumMismatchError(imageId, 'md5', result.md5, original.checksum);
         bytes = result.bytes;
         checksum = result.image.checksum;
       }
@@ -121,7 +162,17 @@ export function createTransferActivities(deps: { env?: NodeJS.ProcessEnv } = {})
           }
         }
       }
-      return { sourceId: original.id, imageId: target.id, name: target.name ?? '', bytes, checksum, reused, members, unmatchedMembers, durationMs: Date.now() - started };
+      return {
+        sourceId: original.id,
+        imageId: target.id,
+        name: target.name ?? '',
+        bytes,
+        checksum,
+        reused,
+        members,
+        unmatchedMembers,
+        durationMs: Date.now() - started,
+      };
     } finally {
       clearInterval(beat);
       src.close();

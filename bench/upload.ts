@@ -50,25 +50,43 @@ async function startServer(): Promise<{ url: string; close: () => Promise<void> 
       };
       const p = (req.url ?? '').split('?')[0];
       if (p === '/v3/auth/tokens') {
-        return send(201, {
-          token: {
-            expires_at: new Date(Date.now() + 3600_000).toISOString(),
-            project: { id: 'p', name: 'p' },
-            user: { id: 'u', name: 'u' },
-            roles: [],
-            catalog: [{ type: 'image', endpoints: [{ interface: 'public', region_id: 'R', url }] }],
+        return send(
+          201,
+          {
+            token: {
+              expires_at: new Date(Date.now() + 3600_000).toISOString(),
+              project: { id: 'p', name: 'p' },
+              user: { id: 'u', name: 'u' },
+              roles: [],
+              catalog: [{ type: 'image', endpoints: [{ interface: 'public', region_id: 'R', url }] }],
+            },
           },
-        }, { 'X-Subject-Token': 'bench-token' });
+          { 'X-Subject-Token': 'bench-token' },
+        );
       }
       if (p === '/v2/images' && req.method === 'POST') {
-        const img: Stored = { id: `i${images.size}`, status: 'queued', checksum: null, os_hash_algo: null, os_hash_value: null, size: null };
+        const img: Stored = {
+          id: `i${images.size}`,
+          status: 'queued',
+          checksum: null,
+          os_hash_algo: null,
+          os_hash_value: null,
+          size: null,
+        };
         images.set(img.id, img);
         return send(201, img);
       }
       const m = /^\/v2\/images\/([^/]+)(\/file)?$/.exec(p);
       const img = m ? images.get(m[1]) : undefined;
       if (m?.[2] === '/file' && req.method === 'PUT') {
-        if (img) Object.assign(img, { status: 'active', checksum: md5.digest('hex'), os_hash_algo: 'sha512', os_hash_value: sha.digest('hex'), size });
+        if (img)
+          Object.assign(img, {
+            status: 'active',
+            checksum: md5.digest('hex'),
+            os_hash_algo: 'sha512',
+            os_hash_value: sha.digest('hex'),
+            size,
+          });
         return send(204);
       }
       if (img) return send(200, img);
@@ -89,10 +107,14 @@ async function startServer(): Promise<{ url: string; close: () => Promise<void> 
 
 function plainUpload(url: string, file: string, size: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    const req = http.request(`${url}/v2/images/baseline/file`, { method: 'PUT', headers: { 'Content-Length': String(size), 'Content-Type': 'application/octet-stream' } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve());
-    });
+    const req = http.request(
+      `${url}/v2/images/baseline/file`,
+      { method: 'PUT', headers: { 'Content-Length': String(size), 'Content-Type': 'application/octet-stream' } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve());
+      },
+    );
     req.on('error', reject);
     fs.createReadStream(file, { highWaterMark: 1 << 20 }).pipe(req);
   });
@@ -124,15 +146,21 @@ async function main(): Promise<void> {
       const img = await cloud.image.createImage({ name: `bench-${r}` });
       const rssBefore = process.memoryUsage().rss;
       t = process.hrtime.bigint();
-      await cloud.image.uploadImage(img.id, file, { onProgress: () => (peakRss = Math.max(peakRss, process.memoryUsage().rss - rssBefore)) });
+      await cloud.image.uploadImage(img.id, file, {
+        onProgress: () => (peakRss = Math.max(peakRss, process.memoryUsage().rss - rssBefore)),
+      });
       ours.push(Number(process.hrtime.bigint() - t) / 1e9);
     }
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     const b = median(base);
     const o = median(ours);
     console.log(`file: ${mib} MiB, rounds: ${rounds}`);
-    console.log(`baseline  fs.createReadStream → http.request: ${(mib / b).toFixed(0)} MiB/s (median ${b.toFixed(2)} s)`);
-    console.log(`client    uploadImage (md5 + sha512 + verify):  ${(mib / o).toFixed(0)} MiB/s (median ${o.toFixed(2)} s)`);
+    console.log(
+      `baseline  fs.createReadStream → http.request: ${(mib / b).toFixed(0)} MiB/s (median ${b.toFixed(2)} s)`,
+    );
+    console.log(
+      `client    uploadImage (md5 + sha512 + verify):  ${(mib / o).toFixed(0)} MiB/s (median ${o.toFixed(2)} s)`,
+    );
     console.log(`ratio     client time / baseline time: ${(o / b).toFixed(2)}`);
     console.log(`memory    peak RSS growth during client upload: ${(peakRss / 1048576).toFixed(1)} MiB`);
   } finally {

@@ -67,15 +67,27 @@ export function testEnvironmentOptions<C extends Command>(cmd: C): C {
     .option('--use-existing-instance <uuid>', 'use this running instance instead of booting one (never deleted)')
     .option('--private-key-file <file>', 'private key the existing instance accepts')
     .option('--keep-failed-image', 'keep the test image when the test fails')
-    .option('--keep-failed-instance', 'hold the instance and key when the test fails, until dibctl keep/discard or the hold limit')
-    .addOption(new Option('--hold-limit <seconds>', 'how long a held instance waits for keep/discard (default 86400)').argParser(parseSeconds));
+    .option(
+      '--keep-failed-instance',
+      'hold the instance and key when the test fails, until dibctl keep/discard or the hold limit',
+    )
+    .addOption(
+      new Option('--hold-limit <seconds>', 'how long a held instance waits for keep/discard (default 86400)').argParser(
+        parseSeconds,
+      ),
+    );
   return configFileOptions(cmd, 'images', 'test');
 }
 
 /** What an image lifecycle does and where it publishes: `run` and `schedule create`. */
 export function lifecycleOptions<C extends Command>(cmd: C): C {
   cmd
-    .option('--upload-env <env>', 'upload environment to publish to (repeat for several, published in parallel)', collect, [])
+    .option(
+      '--upload-env <env>',
+      'upload environment to publish to (repeat for several, published in parallel)',
+      collect,
+      [],
+    )
     .addOption(imageFileOption())
     .option('--no-build', 'use the existing image file instead of building it')
     .option('--no-test', 'publish without testing first')

@@ -59,7 +59,9 @@ export class LogDirTail {
 
   poll(): void {
     if (!existsSync(this.dir)) return;
-    for (const name of readdirSync(this.dir).filter((n) => n.endsWith('.log')).sort()) {
+    for (const name of readdirSync(this.dir)
+      .filter((n) => n.endsWith('.log'))
+      .sort()) {
       const file = path.join(this.dir, name);
       let t = this.tails.get(file);
       if (!t) this.tails.set(file, (t = new LogTail(file, this.print)));

@@ -28,7 +28,22 @@ import { withSession } from './session';
 
 /** Every command module, in the order `dibctl --help` lists their commands. */
 const COMMANDS: { register: Register }[] = [
-  doctor, status, server, worker, validate, schema, emulator, publish, build, test, retirement, run, transfer, list, schedule, demo,
+  doctor,
+  status,
+  server,
+  worker,
+  validate,
+  schema,
+  emulator,
+  publish,
+  build,
+  test,
+  retirement,
+  run,
+  transfer,
+  list,
+  schedule,
+  demo,
 ];
 
 interface GlobalOptions {
@@ -109,7 +124,8 @@ export async function main(argv: string[]): Promise<number> {
       return err.exitCode;
     }
     process.stderr.write(`Error: ${describeError(err)}\n`);
-    if (program.opts<GlobalOptions>().debug && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
+    if (program.opts<GlobalOptions>().debug && err instanceof Error && err.stack)
+      process.stderr.write(err.stack + '\n');
     return ExitCode.GENERIC;
   }
 }

@@ -22,7 +22,9 @@ export class RetryNotices {
       this.seen.add(key);
       const of = a.maximumAttempts ? ` of ${a.maximumAttempts}` : '';
       const step = a.activityType?.name ?? 'a step';
-      this.o.err(`Retrying ${step}${where ? ` for ${where}` : ''} (attempt ${attempt}${of}): ${message.split('\n')[0]}`);
+      this.o.err(
+        `Retrying ${step}${where ? ` for ${where}` : ''} (attempt ${attempt}${of}): ${message.split('\n')[0]}`,
+      );
     }
   }
 }

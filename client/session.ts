@@ -110,7 +110,9 @@ async function openSession(opts: SessionOptions = {}): Promise<Session> {
     address = localAddress(env);
   } else {
     mode = 'embedded';
-    note(`No Temporal server configured (TEMPORAL_ADDRESS) and none at ${localAddress(env)}: starting an ephemeral one.`);
+    note(
+      `No Temporal server configured (TEMPORAL_ADDRESS) and none at ${localAddress(env)}: starting an ephemeral one.`,
+    );
     devServer = await startDevServer({ env, progress: note });
     address = devServer.address;
   }
@@ -141,15 +143,23 @@ async function openSession(opts: SessionOptions = {}): Promise<Session> {
       if (wanted === 'always' || mode === 'embedded') startWorker = true;
       else if (!(await hasPollers(client, namespace, taskQueue))) {
         if (wanted === 'never') {
-          throw new DibctlError(`No worker polls task queue '${taskQueue}' at ${address}: start one with 'dibctl worker'.`);
+          throw new DibctlError(
+            `No worker polls task queue '${taskQueue}' at ${address}: start one with 'dibctl worker'.`,
+          );
         }
         startWorker = true;
       }
     }
     if (startWorker) {
-      if (mode !== 'embedded') note(`No worker polls task queue '${taskQueue}' at ${address}: running one in this process.`);
+      if (mode !== 'embedded')
+        note(`No worker polls task queue '${taskQueue}' at ${address}: running one in this process.`);
       const o = settings.connectionOptions;
-      const nativeConnection = await NativeConnection.connect({ address, tls: o.tls, apiKey: o.apiKey, metadata: o.metadata });
+      const nativeConnection = await NativeConnection.connect({
+        address,
+        tls: o.tls,
+        apiKey: o.apiKey,
+        metadata: o.metadata,
+      });
       const workers = await createDibctlWorkers({
         connection: nativeConnection,
         namespace,

@@ -43,8 +43,10 @@ export const commandWorkflowIds = {
   build: (label: string, suffix: string) => `build-${label}-${suffix}`,
   test: (mode: 'test' | 'shell', label: string, suffix: string) => `${mode}-${label}-${suffix}`,
   upload: (label: string, environment: string, suffix: string) => `dibctl-upload-${label}-${environment}-${suffix}`,
-  markObsolete: (environment: string, imageId: string, suffix: string) => `dibctl-mark-obsolete-${environment}-${imageId}-${suffix}`,
-  rotate: (environment: string, imageLabel: string | undefined, suffix: string) => `dibctl-rotate-${environment}${imageLabel ? `-${imageLabel}` : ''}-${suffix}`,
+  markObsolete: (environment: string, imageId: string, suffix: string) =>
+    `dibctl-mark-obsolete-${environment}-${imageId}-${suffix}`,
+  rotate: (environment: string, imageLabel: string | undefined, suffix: string) =>
+    `dibctl-rotate-${environment}${imageLabel ? `-${imageLabel}` : ''}-${suffix}`,
   transfer: (imageId: string, suffix: string) => `dibctl-transfer-${imageId}-${suffix}`,
   doctor: (hostname: string, suffix: string) => `doctor-${hostname}-${suffix}`,
 };

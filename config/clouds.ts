@@ -36,7 +36,9 @@ function cloudsDirectories(opts: CloudsOptions = {}): string[] {
   const env = opts.env ?? process.env;
   const cwd = path.resolve(opts.cwd ?? process.cwd());
   const home = opts.home ?? env.HOME ?? os.homedir();
-  const userDir = env.XDG_CONFIG_HOME ? path.join(env.XDG_CONFIG_HOME, 'openstack') : path.join(home, '.config', 'openstack');
+  const userDir = env.XDG_CONFIG_HOME
+    ? path.join(env.XDG_CONFIG_HOME, 'openstack')
+    : path.join(home, '.config', 'openstack');
   return [cwd, userDir, opts.systemDir ?? '/etc/openstack'];
 }
 
@@ -101,7 +103,9 @@ export function loadCloud(name: string, opts: CloudsOptions = {}): CloudEntry {
   const file = findCloudsFile(opts);
   if (!file) {
     const where = cloudsDirectories(opts).map((d) => path.join(d, 'clouds.yaml'));
-    throw new CredentialsError(`Cloud '${name}' is asked for, but no clouds.yaml was found (looked in $OS_CLIENT_CONFIG_FILE, ${where.join(', ')})`);
+    throw new CredentialsError(
+      `Cloud '${name}' is asked for, but no clouds.yaml was found (looked in $OS_CLIENT_CONFIG_FILE, ${where.join(', ')})`,
+    );
   }
   const clouds = cloudsOf(file, cwd);
   const secureFile = findSecureFile(opts);

@@ -10,7 +10,14 @@ import type { CloudAuth } from '../openstack/auth-types';
 import { CloudsOptions, loadCloud } from './clouds';
 import { CredentialsError } from './errors';
 import { entryOf } from './files';
-import { KEYSTONE_FIELDS, KeystoneField, keystoneFieldOf, parseBoolean, parseIdentityVersion, parseInterface } from './keystone-keys';
+import {
+  KEYSTONE_FIELDS,
+  KeystoneField,
+  keystoneFieldOf,
+  parseBoolean,
+  parseIdentityVersion,
+  parseInterface,
+} from './keystone-keys';
 import { ConfigOptions, loadKind } from './view';
 
 type EnvironmentKind = 'test' | 'upload';
@@ -39,7 +46,10 @@ function keystoneValues(section: Record<string, unknown>): Values {
 function environmentValues(env: NodeJS.ProcessEnv): { values: Values; used: string[] } {
   const values: Values = {};
   const used: string[] = [];
-  for (const [field, spec] of Object.entries(KEYSTONE_FIELDS) as [KeystoneField, (typeof KEYSTONE_FIELDS)[KeystoneField]][]) {
+  for (const [field, spec] of Object.entries(KEYSTONE_FIELDS) as [
+    KeystoneField,
+    (typeof KEYSTONE_FIELDS)[KeystoneField],
+  ][]) {
     for (const name of spec.env) {
       const v = env[name];
       if (v !== undefined && v !== '') {
@@ -61,7 +71,11 @@ const CLOUD_KEYS: Record<string, KeystoneField> = {
 };
 
 /** Maps a clouds.yaml cloud to fields and endpoint overrides. */
-function cloudValues(settings: Record<string, unknown>): { values: Values; overrides: NonNullable<CloudAuth['endpointOverrides']>; authType?: string } {
+function cloudValues(settings: Record<string, unknown>): {
+  values: Values;
+  overrides: NonNullable<CloudAuth['endpointOverrides']>;
+  authType?: string;
+} {
   const values: Values = {};
   const auth = settings.auth;
   if (auth && typeof auth === 'object' && !Array.isArray(auth)) {
@@ -77,7 +91,12 @@ function cloudValues(settings: Record<string, unknown>): { values: Values; overr
   if (settings.verify === false) values.insecure = true;
   if (values.regionName === undefined && Array.isArray(settings.regions) && settings.regions.length) {
     const first: unknown = settings.regions[0];
-    const name = typeof first === 'string' ? first : first && typeof first === 'object' ? (first as { name?: unknown }).name : undefined;
+    const name =
+      typeof first === 'string'
+        ? first
+        : first && typeof first === 'object'
+          ? (first as { name?: unknown }).name
+          : undefined;
     if (typeof name === 'string') values.regionName = name;
   }
   const overrides: NonNullable<CloudAuth['endpointOverrides']> = {};
@@ -126,26 +145,41 @@ export function buildCloudAuth(input: CredentialInputs): ResolvedCredentials {
 
   const problems: string[] = [];
   const version = v.identityApiVersion !== undefined ? parseIdentityVersion(v.identityApiVersion) : undefined;
-  if (v.identityApiVersion !== undefined && !version) problems.push(`api_version must be 2 or 3 (${accepted('identityApiVersion')})`);
+  if (v.identityApiVersion !== undefined && !version)
+    problems.push(`api_version must be 2 or 3 (${accepted('identityApiVersion')})`);
   const iface = v.interface !== undefined ? parseInterface(v.interface) : undefined;
-  if (v.interface !== undefined && !iface) problems.push(`interface must be public, internal or admin (${accepted('interface')})`);
+  if (v.interface !== undefined && !iface)
+    problems.push(`interface must be public, internal or admin (${accepted('interface')})`);
   const insecureValue = v.insecure !== undefined ? parseBoolean(v.insecure) : undefined;
-  if (v.insecure !== undefined && insecureValue === undefined) problems.push(`insecure must be true or false (${accepted('insecure')})`);
+  if (v.insecure !== undefined && insecureValue === undefined)
+    problems.push(`insecure must be true or false (${accepted('insecure')})`);
   if (problems.length) throw new CredentialsError(`Invalid credentials for ${input.what}: ${problems.join('; ')}`);
 
   const missing: string[] = [];
   if (v.authUrl === undefined) missing.push(`auth_url (${accepted('authUrl')})`);
-  const appCred = v.applicationCredentialSecret !== undefined || v.applicationCredentialId !== undefined || /applicationcredential/i.test(cloudLayer.authType ?? '');
+  const appCred =
+    v.applicationCredentialSecret !== undefined ||
+    v.applicationCredentialId !== undefined ||
+    /applicationcredential/i.test(cloudLayer.authType ?? '');
   if (appCred) {
-    if (v.applicationCredentialSecret === undefined) missing.push(`application_credential_secret (${accepted('applicationCredentialSecret')})`);
+    if (v.applicationCredentialSecret === undefined)
+      missing.push(`application_credential_secret (${accepted('applicationCredentialSecret')})`);
     if (v.applicationCredentialId === undefined) {
-      if (v.applicationCredentialName === undefined) missing.push(`application_credential_id or application_credential_name (${accepted('applicationCredentialId')}; ${accepted('applicationCredentialName')})`);
-      else if (v.username === undefined && v.userId === undefined) missing.push(`username or user_id, needed with application_credential_name (${accepted('username')}; ${accepted('userId')})`);
+      if (v.applicationCredentialName === undefined)
+        missing.push(
+          `application_credential_id or application_credential_name (${accepted('applicationCredentialId')}; ${accepted('applicationCredentialName')})`,
+        );
+      else if (v.username === undefined && v.userId === undefined)
+        missing.push(
+          `username or user_id, needed with application_credential_name (${accepted('username')}; ${accepted('userId')})`,
+        );
     }
   } else {
-    if (v.username === undefined && v.userId === undefined) missing.push(`username (${accepted('username')}; or user_id: ${accepted('userId')})`);
+    if (v.username === undefined && v.userId === undefined)
+      missing.push(`username (${accepted('username')}; or user_id: ${accepted('userId')})`);
     if (v.password === undefined) missing.push(`password (${accepted('password')})`);
-    if (v.projectName === undefined && v.projectId === undefined) missing.push(`project_name (${accepted('projectName')}; or project_id: ${accepted('projectId')})`);
+    if (v.projectName === undefined && v.projectId === undefined)
+      missing.push(`project_name (${accepted('projectName')}; or project_id: ${accepted('projectId')})`);
   }
   if (missing.length) {
     throw new CredentialsError(`Missing credentials for ${input.what}: ${missing.join('; ')}`);
@@ -153,7 +187,9 @@ export function buildCloudAuth(input: CredentialInputs): ResolvedCredentials {
 
   const auth: CloudAuth = { authUrl: String(v.authUrl) };
   if (version) auth.identityApiVersion = version;
-  const copy = (field: Exclude<KeystoneField, 'insecure' | 'interface' | 'identityApiVersion' | 'cloud' | 'authUrl'>) => {
+  const copy = (
+    field: Exclude<KeystoneField, 'insecure' | 'interface' | 'identityApiVersion' | 'cloud' | 'authUrl'>,
+  ) => {
     const s = str(v[field]);
     if (s !== undefined) auth[field] = s;
   };
@@ -176,8 +212,10 @@ export function buildCloudAuth(input: CredentialInputs): ResolvedCredentials {
     copy(f);
   if (auth.identityApiVersion !== '2.0') {
     // Keystone v3 needs domains; dibctl's default was "default"
-    if ((auth.username || auth.applicationCredentialName) && !auth.userId && !auth.userDomainName && !auth.userDomainId) auth.userDomainName = 'default';
-    if (!appCred && auth.projectName && !auth.projectDomainName && !auth.projectDomainId) auth.projectDomainName = 'default';
+    if ((auth.username || auth.applicationCredentialName) && !auth.userId && !auth.userDomainName && !auth.userDomainId)
+      auth.userDomainName = 'default';
+    if (!appCred && auth.projectName && !auth.projectDomainName && !auth.projectDomainId)
+      auth.projectDomainName = 'default';
   }
   if (iface) auth.interface = iface;
   const insecure = insecureValue ?? input.sslInsecure;
@@ -215,7 +253,8 @@ export function resolveCredentials(
 /** One line saying where credentials came from: variable names and files, never values. */
 export function describeCredentialSources(c: ResolvedCredentials): string {
   const parts: string[] = [];
-  if (c.cloud) parts.push(`cloud '${c.cloud.name}' from ${c.cloud.file}${c.cloud.secureFile ? ` and ${c.cloud.secureFile}` : ''}`);
+  if (c.cloud)
+    parts.push(`cloud '${c.cloud.name}' from ${c.cloud.file}${c.cloud.secureFile ? ` and ${c.cloud.secureFile}` : ''}`);
   if (c.usedEnvironment.length) parts.push(`${c.usedEnvironment.join(', ')} from the environment`);
   parts.push('the keystone section');
   return `Credentials: ${parts.join(', ')}`;

@@ -7,7 +7,12 @@ import path from 'node:path';
 import { LoadedConfig, whereIs } from './files';
 import { TEST_KINDS } from './test-kinds';
 
-function missingPath(config: LoadedConfig<'images' | 'test' | 'upload'>, label: string, keyPath: (string | number)[], value: string): string | undefined {
+function missingPath(
+  config: LoadedConfig<'images' | 'test' | 'upload'>,
+  label: string,
+  keyPath: (string | number)[],
+  value: string,
+): string | undefined {
   if (existsSync(path.resolve(config.baseDir, value))) return undefined;
   return `${whereIs(config, label, keyPath)}: ${JSON.stringify(value)} does not exist (paths are relative to ${config.baseDir})`;
 }

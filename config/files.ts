@@ -96,7 +96,8 @@ export function configFiles(kind: ConfigKind, opts: LookupOptions = {}): string[
   const cwd = path.resolve(opts.cwd ?? process.cwd());
   if (opts.explicitFile) {
     const file = path.resolve(cwd, opts.explicitFile);
-    if (!isFile(file)) throw new ConfigError(`${opts.explicitFile}: ${existsSync(file) ? 'is not a file' : 'no such config file'}`);
+    if (!isFile(file))
+      throw new ConfigError(`${opts.explicitFile}: ${existsSync(file) ? 'is not a file' : 'no such config file'}`);
     return [file];
   }
   const out: string[] = [];
@@ -130,7 +131,9 @@ export function loadConfig<K extends ConfigKind>(kind: K, opts: LookupOptions = 
       for (const { label, value } of validated.entries) {
         const earlier = entries.get(label);
         if (earlier) {
-          warnings.push(`Warning: ${kind} label '${formatKey(label)}' from ${earlier.file} is replaced by the one in ${display}`);
+          warnings.push(
+            `Warning: ${kind} label '${formatKey(label)}' from ${earlier.file} is replaced by the one in ${display}`,
+          );
         }
         entries.set(label, { label, file: display, value });
       }
@@ -148,7 +151,13 @@ const WHAT: Record<ConfigKind, string> = { images: 'image', test: 'test environm
 /** The entry for a label, or LabelNotFoundError (exit 11) listing the labels that exist. */
 export function entryOf<K extends ConfigKind>(config: LoadedConfig<K>, label: string): ConfigEntry<K> {
   const entry = config.entries.get(label);
-  if (!entry) throw new LabelNotFoundError(WHAT[config.kind], formatKey(label), config.files, [...config.entries.keys()].map(formatKey));
+  if (!entry)
+    throw new LabelNotFoundError(
+      WHAT[config.kind],
+      formatKey(label),
+      config.files,
+      [...config.entries.keys()].map(formatKey),
+    );
   return entry;
 }
 

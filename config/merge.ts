@@ -63,6 +63,9 @@ export function mergeGlance(image: GlanceSection = {}, env: GlanceSection = {}):
 }
 
 /** Environment variables for tests: environment's over image's (the process environment comes below both). */
-export function mergeEnvironmentVariables(image: Record<string, string> = {}, env: Record<string, string> = {}): Record<string, string> {
+export function mergeEnvironmentVariables(
+  image: Record<string, string> = {},
+  env: Record<string, string> = {},
+): Record<string, string> {
   return { ...image, ...env };
 }

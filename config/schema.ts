@@ -32,11 +32,15 @@ const durationText = () =>
     .regex(DURATION_PATTERN, e(DURATION))
     .refine((s) => Number.isSafeInteger(parseDuration(s)), e(DURATION));
 /** A duration: seconds, or a number with s, m, h, d or w. */
-const duration = () => z.union([z.number().int().min(0), durationText()], e(DURATION)).describe('a duration: 90s, 30m, 6h, 7d, 2w or seconds');
+const duration = () =>
+  z
+    .union([z.number().int().min(0), durationText()], e(DURATION))
+    .describe('a duration: 90s, 30m, 6h, 7d, 2w or seconds');
 
 const UUID_RE = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 const uuid = () => z.string(e('must be a UUID')).regex(UUID_RE, e('must be a UUID'));
-const version = () => z.string(e('must be a version X.Y.Z (quote it)')).regex(/^\d+\.\d+\.\d+$/, e('must be a version X.Y.Z'));
+const version = () =>
+  z.string(e('must be a version X.Y.Z (quote it)')).regex(/^\d+\.\d+\.\d+$/, e('must be a version X.Y.Z'));
 const url = () =>
   z.string(e('must be an http(s) URL')).refine((s) => {
     try {
@@ -52,9 +56,13 @@ const environmentVariablesSchema = z
   .describe('environment variables: names to string values');
 
 function uniqueStrings(min: number, itemMessage = 'must be a string') {
-  const listMessage = min > 0 ? `must be a list of at least ${min} string${min > 1 ? 's' : ''}` : 'must be a list of strings';
+  const listMessage =
+    min > 0 ? `must be a list of at least ${min} string${min > 1 ? 's' : ''}` : 'must be a list of strings';
   return z
-    .array(nonEmptyText(itemMessage === 'must be a string' ? 'must be a non-empty string' : itemMessage), e(listMessage))
+    .array(
+      nonEmptyText(itemMessage === 'must be a string' ? 'must be a non-empty string' : itemMessage),
+      e(listMessage),
+    )
     .min(min, e(listMessage))
     .superRefine((items, ctx) => {
       const seen = new Set<string>();
@@ -66,16 +74,26 @@ function uniqueStrings(min: number, itemMessage = 'must be a string') {
 }
 
 const cmdlineList = () =>
-  z.array(z.strictObject({ cmdline: nonEmptyText('must be a non-empty command line') }, e('must be a mapping with cmdline')), e('must be a list of {cmdline: ...}'));
+  z.array(
+    z.strictObject({ cmdline: nonEmptyText('must be a non-empty command line') }, e('must be a mapping with cmdline')),
+    e('must be a list of {cmdline: ...}'),
+  );
 
 /** The glance section, shared by all three kinds. */
 const glanceSchema = z.strictObject(
   {
-    api_version: z.union([z.literal(1), z.literal(2)], e('must be 1 or 2')).optional().describe('Glance API version (the client speaks v2)'),
+    api_version: z
+      .union([z.literal(1), z.literal(2)], e('must be 1 or 2'))
+      .optional()
+      .describe('Glance API version (the client speaks v2)'),
     name: nonEmptyText().optional().describe('image name in Glance'),
     upload_timeout: timeout().optional().describe(withDefault('glance.upload_timeout', 'seconds')),
     properties: z
-      .record(z.string(), z.union([z.string(), z.number(), z.boolean()], e('must be a string, number or boolean')), e('must be a mapping'))
+      .record(
+        z.string(),
+        z.union([z.string(), z.number(), z.boolean()], e('must be a string, number or boolean')),
+        e('must be a mapping'),
+      )
       .optional()
       .describe('image properties, sent as strings'),
     tags: z.array(nonEmptyText(), e('must be a list of strings')).optional(),
@@ -86,7 +104,10 @@ const glanceSchema = z.strictObject(
     min_disk: timeout().optional().describe(withDefault('glance.min_disk', 'GiB')),
     min_ram: timeout().optional().describe(withDefault('glance.min_ram', 'MiB')),
     protected: bool().optional().describe(withDefault('glance.protected')),
-    share_with: z.array(nonEmptyText(), e('must be a list of project names or ids')).optional().describe('projects that become image members'),
+    share_with: z
+      .array(nonEmptyText(), e('must be a list of project names or ids'))
+      .optional()
+      .describe('projects that become image members'),
   },
   e('must be a mapping'),
 );
@@ -109,29 +130,52 @@ const TEST_KIND_DESCRIPTIONS: Record<TestKind, string> = {
 
 const testPath = (kind: TestKind) => nonEmptyText('must be a path').optional().describe(TEST_KIND_DESCRIPTIONS[kind]);
 /** One optional path key per test kind, in TEST_KINDS order. */
-const testPaths = Object.fromEntries(TEST_KINDS.map((kind) => [kind, testPath(kind)])) as Record<TestKind, ReturnType<typeof testPath>>;
+const testPaths = Object.fromEntries(TEST_KINDS.map((kind) => [kind, testPath(kind)])) as Record<
+  TestKind,
+  ReturnType<typeof testPath>
+>;
 
 const testEntrySchema = z
   .strictObject(
     {
       ...testPaths,
       timeout: timeout().optional().describe(withDefault('tests.tests_list[].timeout', 'seconds for this entry')),
-      stop_on_failure: bool().optional().describe(withDefault('tests.tests_list[].stop_on_failure', 'stop at the first failing test of the entry')),
+      stop_on_failure: bool()
+        .optional()
+        .describe(withDefault('tests.tests_list[].stop_on_failure', 'stop at the first failing test of the entry')),
       sudo: bool().optional().describe('ssh: run the script with sudo'),
       format: nonEmptyText().optional().describe('image: the format qemu-img must report (qcow2, raw, ...)'),
-      min_virtual_size_gb: z.number(e('must be a number of GiB >= 0')).min(0, e('must be a number of GiB >= 0')).optional().describe('image: smallest virtual size, GiB'),
-      max_virtual_size_gb: z.number(e('must be a number of GiB >= 0')).min(0, e('must be a number of GiB >= 0')).optional().describe('image: largest virtual size, GiB'),
-      files_exist: z.array(nonEmptyText('must be an absolute path'), e('must be a list of paths')).optional().describe('image: files that must exist inside (needs libguestfs)'),
+      min_virtual_size_gb: z
+        .number(e('must be a number of GiB >= 0'))
+        .min(0, e('must be a number of GiB >= 0'))
+        .optional()
+        .describe('image: smallest virtual size, GiB'),
+      max_virtual_size_gb: z
+        .number(e('must be a number of GiB >= 0'))
+        .min(0, e('must be a number of GiB >= 0'))
+        .optional()
+        .describe('image: largest virtual size, GiB'),
+      files_exist: z
+        .array(nonEmptyText('must be an absolute path'), e('must be a list of paths'))
+        .optional()
+        .describe('image: files that must exist inside (needs libguestfs)'),
     },
     e('must be a mapping like {shell: PATH}'),
   )
   .superRefine((entry, ctx) => {
     const kinds = TEST_KINDS.filter((k) => entry[k] !== undefined);
     if (kinds.length === 0) ctx.addIssue({ code: 'custom', message: `needs one of ${testKindList()}` });
-    if (kinds.length > 1) ctx.addIssue({ code: 'custom', path: [kinds[1]], message: `use one test kind per entry (${kinds.join(' and ')} given)` });
-    if (entry.sudo !== undefined && entry.ssh === undefined) ctx.addIssue({ code: 'custom', path: ['sudo'], message: 'only an ssh entry runs with sudo' });
+    if (kinds.length > 1)
+      ctx.addIssue({
+        code: 'custom',
+        path: [kinds[1]],
+        message: `use one test kind per entry (${kinds.join(' and ')} given)`,
+      });
+    if (entry.sudo !== undefined && entry.ssh === undefined)
+      ctx.addIssue({ code: 'custom', path: ['sudo'], message: 'only an ssh entry runs with sudo' });
     for (const key of ['format', 'min_virtual_size_gb', 'max_virtual_size_gb', 'files_exist'] as const) {
-      if (entry[key] !== undefined && entry.image === undefined) ctx.addIssue({ code: 'custom', path: [key], message: 'is a check of an image entry' });
+      if (entry[key] !== undefined && entry.image === undefined)
+        ctx.addIssue({ code: 'custom', path: [key], message: 'is a check of an image entry' });
     }
   });
 
@@ -155,7 +199,12 @@ const imageEntrySchema = z.strictObject(
     tests: z
       .strictObject(
         {
-          ssh: z.strictObject({ username: nonEmptyText(), port: port().optional().describe(withDefault('tests.ssh.port')) }, e('must be a mapping')).optional(),
+          ssh: z
+            .strictObject(
+              { username: nonEmptyText(), port: port().optional().describe(withDefault('tests.ssh.port')) },
+              e('must be a mapping'),
+            )
+            .optional(),
           wait_for_port: port().optional(),
           port_wait_timeout: seconds().optional().describe(withDefault('tests.port_wait_timeout', 'seconds')),
           environment_name: nonEmptyText('must be a test environment label').optional(),
@@ -183,7 +232,8 @@ export const keystoneSchema = z
         continue;
       }
       const other = seen.get(field);
-      if (other !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: `sets the same value as '${other}'; keep one` });
+      if (other !== undefined)
+        ctx.addIssue({ code: 'custom', path: [key], message: `sets the same value as '${other}'; keep one` });
       seen.set(field, key);
       const spec = KEYSTONE_FIELDS[field];
       let ok: boolean;
@@ -247,7 +297,10 @@ const testEnvironmentSchema = z.strictObject(
         {
           flavor: flavorValue().optional().describe('tried as an id, then as a name'),
           flavor_id: flavorValue().optional().describe('flavor id only'),
-          nics: z.array(nicSchema, e('must be a list of {net_id: UUID}')).min(1, e('must list at least one nic')).optional(),
+          nics: z
+            .array(nicSchema, e('must be a list of {net_id: UUID}'))
+            .min(1, e('must list at least one nic'))
+            .optional(),
           main_nic_regexp: regexp().optional().describe('network name regexp choosing the main IP'),
           config_drive: bool().optional().describe(withDefault('nova.config_drive')),
           availability_zone: nonEmptyText().optional(),
@@ -258,9 +311,16 @@ const testEnvironmentSchema = z.strictObject(
         e('must be a mapping'),
       )
       .superRefine((nova, ctx) => {
-        if (nova.flavor !== undefined && nova.flavor_id !== undefined) ctx.addIssue({ code: 'custom', path: ['flavor_id'], message: 'use either flavor or flavor_id, not both' });
-        if (nova.flavor === undefined && nova.flavor_id === undefined) ctx.addIssue({ code: 'custom', message: 'needs flavor or flavor_id' });
-        if (nova.userdata !== undefined && nova.userdata_file !== undefined) ctx.addIssue({ code: 'custom', path: ['userdata_file'], message: 'use either userdata or userdata_file, not both' });
+        if (nova.flavor !== undefined && nova.flavor_id !== undefined)
+          ctx.addIssue({ code: 'custom', path: ['flavor_id'], message: 'use either flavor or flavor_id, not both' });
+        if (nova.flavor === undefined && nova.flavor_id === undefined)
+          ctx.addIssue({ code: 'custom', message: 'needs flavor or flavor_id' });
+        if (nova.userdata !== undefined && nova.userdata_file !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['userdata_file'],
+            message: 'use either userdata or userdata_file, not both',
+          });
       }),
     glance: glanceSchema.optional(),
     neutron: z.record(z.string(), z.unknown(), e('must be a mapping')).optional().describe('reserved'),
@@ -279,7 +339,8 @@ const testEnvironmentSchema = z.strictObject(
 );
 
 /** An optional section of strictly known keys. */
-const optionalSection = <T extends z.ZodRawShape>(description: string, shape: T) => z.strictObject(shape, e('must be a mapping')).optional().describe(description);
+const optionalSection = <T extends z.ZodRawShape>(description: string, shape: T) =>
+  z.strictObject(shape, e('must be a mapping')).optional().describe(description);
 
 const uploadEnvironmentSchema = z.strictObject(
   {
@@ -291,22 +352,36 @@ const uploadEnvironmentSchema = z.strictObject(
         {
           cmdline: nonEmptyText('must be a non-empty command line'),
           output_filename: nonEmptyText('must be a file name pattern'),
-          use_existing: bool().optional().describe(withDefault('preprocessing.use_existing', 'skip the command when the output exists')),
-          delete_processed_after_upload: bool().optional().describe(withDefault('preprocessing.delete_processed_after_upload')),
+          use_existing: bool()
+            .optional()
+            .describe(withDefault('preprocessing.use_existing', 'skip the command when the output exists')),
+          delete_processed_after_upload: bool()
+            .optional()
+            .describe(withDefault('preprocessing.delete_processed_after_upload')),
         },
         e('must be a mapping'),
       )
       .optional(),
     external_upload: cmdlineList().optional().describe('commands replacing the native upload'),
     retire: optionalSection('when obsolete images are deleted once unused', {
-      check_every: duration().optional().describe(withDefault('retire.check_every', 'how often the retirement workflow checks')),
-      delete_after: duration().optional().describe(withDefault('retire.delete_after', 'how long an obsolete image is kept at least')),
-      keep: timeout().optional().describe(withDefault('retire.keep', 'newest obsolete copies of each name never deleted')),
+      check_every: duration()
+        .optional()
+        .describe(withDefault('retire.check_every', 'how often the retirement workflow checks')),
+      delete_after: duration()
+        .optional()
+        .describe(withDefault('retire.delete_after', 'how long an obsolete image is kept at least')),
+      keep: timeout()
+        .optional()
+        .describe(withDefault('retire.keep', 'newest obsolete copies of each name never deleted')),
     }),
     retry: optionalSection('how long publishing rides out a cloud that is unreachable or answers 5xx, 409 or 429', {
-      attempts: count().optional().describe(withDefault('retry.attempts', 'attempts of a short cloud step (obsolete, share, survey, delete)')),
+      attempts: count()
+        .optional()
+        .describe(withDefault('retry.attempts', 'attempts of a short cloud step (obsolete, share, survey, delete)')),
       upload_attempts: count().optional().describe(withDefault('retry.upload_attempts', 'attempts of an upload')),
-      max_interval: duration().optional().describe(withDefault('retry.max_interval', 'longest pause between two attempts')),
+      max_interval: duration()
+        .optional()
+        .describe(withDefault('retry.max_interval', 'longest pause between two attempts')),
     }),
   },
   e('must be a mapping'),

@@ -45,7 +45,8 @@ function levenshtein(a: string, b: string): number {
   const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
   for (let j = 1; j <= b.length; j++) d[0][j] = j;
   for (let i = 1; i <= a.length; i++)
-    for (let j = 1; j <= b.length; j++) d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    for (let j = 1; j <= b.length; j++)
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
   return d[a.length][b.length];
 }
 
@@ -84,7 +85,13 @@ function knownKeysFor(schema: z.ZodType, path: KeyPath, isKeystone: boolean): re
 
 function unwrap(s: unknown): unknown {
   let cur = s as { def?: { type?: string; innerType?: unknown; in?: unknown } } | undefined;
-  while (cur?.def && (cur.def.type === 'optional' || cur.def.type === 'default' || cur.def.type === 'nullable' || cur.def.type === 'pipe')) {
+  while (
+    cur?.def &&
+    (cur.def.type === 'optional' ||
+      cur.def.type === 'default' ||
+      cur.def.type === 'nullable' ||
+      cur.def.type === 'pipe')
+  ) {
     cur = (cur.def.innerType ?? cur.def.in) as typeof cur;
   }
   return cur;
@@ -96,7 +103,10 @@ interface ValidatedFile<K extends ConfigKind> {
 }
 
 /** Problems of one file, each as one line; empty when the file is valid. */
-function problemsOf<K extends ConfigKind>(kind: K, src: YamlSource): { problems: string[]; entries: Array<{ label: string; value: KindEntry[K] }> } {
+function problemsOf<K extends ConfigKind>(
+  kind: K,
+  src: YamlSource,
+): { problems: string[]; entries: Array<{ label: string; value: KindEntry[K] }> } {
   const at = (path: KeyPath, atKey = false) => {
     const pos = locate(src, path, atKey);
     return `${src.display}:${pos.line}:${pos.col}`;
@@ -104,7 +114,12 @@ function problemsOf<K extends ConfigKind>(kind: K, src: YamlSource): { problems:
   const data = src.data;
   if (data === null || data === undefined || typeof data !== 'object' || Array.isArray(data)) {
     const got = data === undefined || data === null ? 'an empty document' : describeValue(data);
-    return { problems: [`${at([])}: must be a mapping of labels to ${kind === 'images' ? 'images' : 'environments'} (got ${got})`], entries: [] };
+    return {
+      problems: [
+        `${at([])}: must be a mapping of labels to ${kind === 'images' ? 'images' : 'environments'} (got ${got})`,
+      ],
+      entries: [],
+    };
   }
   const schema = ENTRY_SCHEMAS[kind] as unknown as z.ZodType<KindEntry[K]>;
   const problems: string[] = [];
@@ -122,7 +137,9 @@ function problemsOf<K extends ConfigKind>(kind: K, src: YamlSource): { problems:
         for (const key of issue.keys) {
           const known = knownKeysFor(schema, issue.path as KeyPath, false);
           const hint = suggestKey(key, known);
-          problems.push(`${at([...path, key], true)}: ${formatPath([...path, key])}: unknown key${hint ? ` (did you mean ${hint}?)` : ''}`);
+          problems.push(
+            `${at([...path, key], true)}: ${formatPath([...path, key])}: unknown key${hint ? ` (did you mean ${hint}?)` : ''}`,
+          );
         }
         continue;
       }
@@ -138,7 +155,9 @@ function problemsOf<K extends ConfigKind>(kind: K, src: YamlSource): { problems:
         continue;
       }
       const showGot = got !== undefined && (issue.code !== 'custom' || got === null || typeof got !== 'object');
-      problems.push(`${at(path)}: ${formatPath(path)}: ${oneLine(issue.message)}${showGot ? ` (got ${describeValue(got, secret)})` : ''}`);
+      problems.push(
+        `${at(path)}: ${formatPath(path)}: ${oneLine(issue.message)}${showGot ? ` (got ${describeValue(got, secret)})` : ''}`,
+      );
     }
   }
   return { problems, entries };

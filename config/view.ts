@@ -10,7 +10,14 @@ import { durationSeconds } from './duration';
 import { ConfigError } from './errors';
 import { LoadedConfig, LookupOptions, entryOf, loadConfig } from './files';
 import { mergeEnvironmentVariables, mergeGlance, mergeNovaTimeouts } from './merge';
-import type { ConfigKind, GlanceSection, ImageEntry, NovaTimeoutsSection, TestEnvironmentEntry, UploadEnvironmentEntry } from './schema';
+import type {
+  ConfigKind,
+  GlanceSection,
+  ImageEntry,
+  NovaTimeoutsSection,
+  TestEnvironmentEntry,
+  UploadEnvironmentEntry,
+} from './schema';
 import { TEST_KINDS, TestKind } from './test-kinds';
 
 /** Where to read configs from; what the CLI options and the worker's environment decide. */
@@ -138,7 +145,12 @@ export interface UploadEnvironmentConfig {
   sslInsecure: boolean;
   sslCaPath?: string;
   disableWarnings: boolean;
-  preprocessing?: { cmdline: string; outputFilename: string; useExisting: boolean; deleteProcessedAfterUpload: boolean };
+  preprocessing?: {
+    cmdline: string;
+    outputFilename: string;
+    useExisting: boolean;
+    deleteProcessedAfterUpload: boolean;
+  };
   externalUpload: string[];
   /** When obsolete images are deleted once unused (defaults applied). */
   retire: RetirePolicy;
@@ -219,7 +231,13 @@ function resolvePathList(value: string, baseDir: string): string {
     .join(':');
 }
 
-function imageView(label: string, file: string, e: ImageEntry, baseDir: string, filenameOverride?: string): ImageConfig {
+function imageView(
+  label: string,
+  file: string,
+  e: ImageEntry,
+  baseDir: string,
+  filenameOverride?: string,
+): ImageConfig {
   const abs = (p: string) => path.resolve(baseDir, p);
   const env = { ...(e.dib?.environment_variables ?? {}) };
   if (env.ELEMENTS_PATH) env.ELEMENTS_PATH = resolvePathList(env.ELEMENTS_PATH, baseDir);
@@ -241,14 +259,21 @@ function imageView(label: string, file: string, e: ImageEntry, baseDir: string, 
     glance: e.glance ?? {},
     nova: e.nova ?? {},
     tests: defined({
-      ssh: e.tests?.ssh ? { username: e.tests.ssh.username, port: e.tests.ssh.port ?? DEFAULTS['tests.ssh.port'] } : undefined,
+      ssh: e.tests?.ssh
+        ? { username: e.tests.ssh.username, port: e.tests.ssh.port ?? DEFAULTS['tests.ssh.port'] }
+        : undefined,
       waitForPort: e.tests?.wait_for_port,
       portWaitTimeout: e.tests?.port_wait_timeout,
       environmentName: e.tests?.environment_name,
       environmentVariables: e.tests?.environment_variables ?? {},
       testsList: (e.tests?.tests_list ?? []).map((t): TestSpec => {
         const kind = TEST_KINDS.find((k) => t[k] !== undefined) ?? 'shell';
-        const assertions = defined({ format: t.format, minVirtualSizeGb: t.min_virtual_size_gb, maxVirtualSizeGb: t.max_virtual_size_gb, filesExist: t.files_exist });
+        const assertions = defined({
+          format: t.format,
+          minVirtualSizeGb: t.min_virtual_size_gb,
+          maxVirtualSizeGb: t.max_virtual_size_gb,
+          filesExist: t.files_exist,
+        });
         return defined({
           kind,
           path: abs(t[kind] as string),
@@ -264,7 +289,12 @@ function imageView(label: string, file: string, e: ImageEntry, baseDir: string, 
   };
 }
 
-function testEnvironmentView(label: string, file: string, e: TestEnvironmentEntry, baseDir: string): TestEnvironmentConfig {
+function testEnvironmentView(
+  label: string,
+  file: string,
+  e: TestEnvironmentEntry,
+  baseDir: string,
+): TestEnvironmentConfig {
   const n = e.nova;
   return {
     label,
@@ -272,7 +302,15 @@ function testEnvironmentView(label: string, file: string, e: TestEnvironmentEntr
     nova: defined({
       flavor: n.flavor !== undefined ? String(n.flavor) : undefined,
       flavorId: n.flavor_id !== undefined ? String(n.flavor_id) : undefined,
-      nics: (n.nics ?? []).map((nic) => defined({ netId: nic.net_id, v4FixedIp: nic.v4_fixed_ip, v6FixedIp: nic.v6_fixed_ip, portId: nic.port_id, tag: nic.tag })),
+      nics: (n.nics ?? []).map((nic) =>
+        defined({
+          netId: nic.net_id,
+          v4FixedIp: nic.v4_fixed_ip,
+          v6FixedIp: nic.v6_fixed_ip,
+          portId: nic.port_id,
+          tag: nic.tag,
+        }),
+      ),
       mainNicRegexp: n.main_nic_regexp,
       configDrive: n.config_drive ?? DEFAULTS['nova.config_drive'],
       availabilityZone: n.availability_zone,
@@ -290,11 +328,19 @@ function testEnvironmentView(label: string, file: string, e: TestEnvironmentEntr
     sslInsecure: e.ssl_insecure ?? DEFAULTS.ssl_insecure,
     ...(e.ssl_ca_path !== undefined ? { sslCaPath: path.resolve(baseDir, e.ssl_ca_path) } : {}),
     disableWarnings: e.disable_warnings ?? DEFAULTS.disable_warnings,
-    tests: defined({ portWaitTimeout: e.tests?.port_wait_timeout, environmentVariables: e.tests?.environment_variables ?? {} }),
+    tests: defined({
+      portWaitTimeout: e.tests?.port_wait_timeout,
+      environmentVariables: e.tests?.environment_variables ?? {},
+    }),
   };
 }
 
-function uploadEnvironmentView(label: string, file: string, e: UploadEnvironmentEntry, baseDir: string): UploadEnvironmentConfig {
+function uploadEnvironmentView(
+  label: string,
+  file: string,
+  e: UploadEnvironmentEntry,
+  baseDir: string,
+): UploadEnvironmentConfig {
   return {
     label,
     file,
@@ -308,7 +354,8 @@ function uploadEnvironmentView(label: string, file: string, e: UploadEnvironment
             cmdline: e.preprocessing.cmdline,
             outputFilename: e.preprocessing.output_filename,
             useExisting: e.preprocessing.use_existing ?? DEFAULTS['preprocessing.use_existing'],
-            deleteProcessedAfterUpload: e.preprocessing.delete_processed_after_upload ?? DEFAULTS['preprocessing.delete_processed_after_upload'],
+            deleteProcessedAfterUpload:
+              e.preprocessing.delete_processed_after_upload ?? DEFAULTS['preprocessing.delete_processed_after_upload'],
           },
         }
       : {}),
@@ -371,9 +418,13 @@ function testPlan(image: ImageConfig, environment: TestEnvironmentConfig): Image
       ...novaTimeouts(mergeNovaTimeouts(image.nova, environment.novaTimeouts)),
       uploadTimeout: glance.uploadTimeout,
       // test.yaml's tests.port_wait_timeout overrides the image's
-      portWaitTimeout: environment.tests.portWaitTimeout ?? image.tests.portWaitTimeout ?? DEFAULTS['tests.port_wait_timeout'],
+      portWaitTimeout:
+        environment.tests.portWaitTimeout ?? image.tests.portWaitTimeout ?? DEFAULTS['tests.port_wait_timeout'],
     },
-    environmentVariables: mergeEnvironmentVariables(image.tests.environmentVariables, environment.tests.environmentVariables),
+    environmentVariables: mergeEnvironmentVariables(
+      image.tests.environmentVariables,
+      environment.tests.environmentVariables,
+    ),
   };
 }
 
@@ -382,14 +433,24 @@ function uploadPlan(image: ImageConfig, environment: UploadEnvironmentConfig): I
 }
 
 /** Loads an image and its test environment (given, or the image's tests.environment_name) and merges them. */
-export function loadTestPlan(imageLabel: string, opts: ConfigOptions & { environment?: string; filename?: string } = {}): ImageTestPlan {
+export function loadTestPlan(
+  imageLabel: string,
+  opts: ConfigOptions & { environment?: string; filename?: string } = {},
+): ImageTestPlan {
   const image = loadImage(imageLabel, opts);
   const envLabel = opts.environment ?? image.tests.environmentName;
-  if (!envLabel) throw new ConfigError(`${image.file}: ${imageLabel}.tests.environment_name: is required to test this image (or pass --environment ENV)`);
+  if (!envLabel)
+    throw new ConfigError(
+      `${image.file}: ${imageLabel}.tests.environment_name: is required to test this image (or pass --environment ENV)`,
+    );
   return testPlan(image, loadTestEnvironment(envLabel, opts));
 }
 
 /** Loads an image and an upload environment and merges them. */
-export function loadUploadPlan(imageLabel: string, envLabel: string, opts: ConfigOptions & { filename?: string } = {}): ImageUploadPlan {
+export function loadUploadPlan(
+  imageLabel: string,
+  envLabel: string,
+  opts: ConfigOptions & { filename?: string } = {},
+): ImageUploadPlan {
   return uploadPlan(loadImage(imageLabel, opts), loadUploadEnvironment(envLabel, opts));
 }

@@ -63,7 +63,9 @@ function duplicateKeys(src: Omit<YamlSource, 'data'>): string[] {
         const here = rangeStart(pair.key as Node, src);
         const first = seen.get(key);
         if (first !== undefined) {
-          problems.push(`${src.display}:${here.line}:${here.col}: ${formatPath([...path, key])}: duplicate key (first defined on line ${first})`);
+          problems.push(
+            `${src.display}:${here.line}:${here.col}: ${formatPath([...path, key])}: duplicate key (first defined on line ${first})`,
+          );
         } else {
           seen.set(key, here.line);
         }
@@ -92,7 +94,10 @@ function withoutSource(message: string): string {
   return message
     .split('\n')[0]
     .replace(/: ".*"$/, '')
-    .replace(/^(Block scalar header includes extra characters|Not a valid tag|Could not resolve tag|Unresolved tag|Unresolved plain scalar|Ordered maps must not include duplicate keys): .*$/, '$1')
+    .replace(
+      /^(Block scalar header includes extra characters|Not a valid tag|Could not resolve tag|Unresolved tag|Unresolved plain scalar|Ordered maps must not include duplicate keys): .*$/,
+      '$1',
+    )
     .replace(/^(Invalid escape sequence|Unsupported YAML version|Unknown directive) .*$/, '$1')
     .replace(/^The .* tag has no suffix$/, 'A tag has no suffix')
     .replace(/^Verbatim tags aren't resolved, so .* is invalid\.$/, "Verbatim tags aren't resolved");
@@ -120,12 +125,21 @@ function tooDeep(root: unknown): Node | undefined {
 export function parseYaml(text: string, file: string, display: string): YamlSource {
   const lineCounter = new LineCounter();
   // logLevel 'error': the library would print odd constructs (a list as a key) as Node warnings
-  const doc = parseDocument(text, { lineCounter, version: '1.1', merge: true, uniqueKeys: false, prettyErrors: false, logLevel: 'error' });
+  const doc = parseDocument(text, {
+    lineCounter,
+    version: '1.1',
+    merge: true,
+    uniqueKeys: false,
+    prettyErrors: false,
+    logLevel: 'error',
+  });
   if (doc.errors.length) {
     throw new ConfigError(
       doc.errors.map((e) => {
         const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
-        const what = /call stack/i.test(e.message) ? `nested too deeply (at most ${MAX_DEPTH} levels)` : withoutSource(e.message);
+        const what = /call stack/i.test(e.message)
+          ? `nested too deeply (at most ${MAX_DEPTH} levels)`
+          : withoutSource(e.message);
         return `${display}:${pos.line}:${pos.col}: invalid YAML: ${what}`;
       }),
     );
@@ -134,7 +148,9 @@ export function parseYaml(text: string, file: string, display: string): YamlSour
   const deep = tooDeep(doc.contents);
   if (deep) {
     const pos = rangeStart(deep, partial);
-    throw new ConfigError(`${display}:${pos.line}:${pos.col}: invalid YAML: nested too deeply (at most ${MAX_DEPTH} levels)`);
+    throw new ConfigError(
+      `${display}:${pos.line}:${pos.col}: invalid YAML: nested too deeply (at most ${MAX_DEPTH} levels)`,
+    );
   }
   const dups = duplicateKeys(partial);
   if (dups.length) throw new ConfigError(dups);
@@ -142,7 +158,9 @@ export function parseYaml(text: string, file: string, display: string): YamlSour
   try {
     data = doc.toJS({ maxAliasCount: 1000 });
   } catch (err) {
-    throw new ConfigError(`${display}:1:1: invalid YAML: ${withoutSource(err instanceof Error ? err.message : String(err))}`);
+    throw new ConfigError(
+      `${display}:1:1: invalid YAML: ${withoutSource(err instanceof Error ? err.message : String(err))}`,
+    );
   }
   return { ...partial, data };
 }

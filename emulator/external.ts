@@ -48,16 +48,43 @@ interface TokenBody {
 
 /** Attributes of a Glance v2 image that are not custom properties. */
 const CORE_IMAGE_KEYS = new Set([
-  'id', 'name', 'status', 'visibility', 'protected', 'os_hidden', 'owner', 'disk_format', 'container_format', 'min_disk', 'min_ram',
-  'size', 'virtual_size', 'checksum', 'os_hash_algo', 'os_hash_value', 'tags', 'created_at', 'updated_at', 'self', 'file', 'schema',
-  'locations', 'direct_url', 'stores',
+  'id',
+  'name',
+  'status',
+  'visibility',
+  'protected',
+  'os_hidden',
+  'owner',
+  'disk_format',
+  'container_format',
+  'min_disk',
+  'min_ram',
+  'size',
+  'virtual_size',
+  'checksum',
+  'os_hash_algo',
+  'os_hash_value',
+  'tags',
+  'created_at',
+  'updated_at',
+  'self',
+  'file',
+  'schema',
+  'locations',
+  'direct_url',
+  'stores',
 ]);
 
 export class RealKeystone {
   readonly authUrl: string;
   private adminToken: { id: string; expires: number; body: TokenBody } | undefined;
   private readonly validatedAt = new Map<string, number>();
-  private readonly created: { endpoints: string[]; services: string[]; regions: string[]; applicationCredential?: { userId: string; id: string; token: string } } = {
+  private readonly created: {
+    endpoints: string[];
+    services: string[];
+    regions: string[];
+    applicationCredential?: { userId: string; id: string; token: string };
+  } = {
     endpoints: [],
     services: [],
     regions: [],
@@ -70,16 +97,30 @@ export class RealKeystone {
     this.authUrl = opts.authUrl.replace(/\/+$/, '');
   }
 
-  private async request(method: string, path: string, token: string | undefined, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; body: unknown }> {
+  private async request(
+    method: string,
+    path: string,
+    token: string | undefined,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<{ status: number; headers: Headers; body: unknown }> {
     const url = /^https?:/.test(path) ? path : `${this.authUrl}${path}`;
     const h: Record<string, string> = { Accept: 'application/json', ...headers };
     if (token) h['X-Auth-Token'] = token;
     if (body !== undefined) h['Content-Type'] = 'application/json';
     let res: Response;
     try {
-      res = await fetch(url, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(30000) });
+      res = await fetch(url, {
+        method,
+        headers: h,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(30000),
+      });
     } catch (err) {
-      throw new HttpError(503, `The identity or image service at ${new URL(url).origin} is unreachable: ${(err as Error).message}`);
+      throw new HttpError(
+        503,
+        `The identity or image service at ${new URL(url).origin} is unreachable: ${(err as Error).message}`,
+      );
     }
     const text = await res.text();
     let parsed: unknown = text;
@@ -95,11 +136,21 @@ export class RealKeystone {
   async issue(account: ExternalAccount): Promise<{ id: string; body: TokenBody }> {
     const res = await this.request('POST', '/auth/tokens', undefined, {
       auth: {
-        identity: { methods: ['password'], password: { user: { name: account.username, domain: { name: account.userDomainName ?? 'Default' }, password: account.password } } },
+        identity: {
+          methods: ['password'],
+          password: {
+            user: {
+              name: account.username,
+              domain: { name: account.userDomainName ?? 'Default' },
+              password: account.password,
+            },
+          },
+        },
         scope: { project: { name: account.projectName, domain: { name: account.projectDomainName ?? 'Default' } } },
       },
     });
-    if (res.status !== 201) throw new Error(`Keystone at ${this.authUrl} refused a token for ${account.username}: ${res.status}`);
+    if (res.status !== 201)
+      throw new Error(`Keystone at ${this.authUrl} refused a token for ${account.username}: ${res.status}`);
     return { id: res.headers.get('x-subject-token')!, body: res.body as TokenBody };
   }
 
@@ -123,13 +174,16 @@ export class RealKeystone {
     const revalidateMs = (this.opts.revalidateSeconds ?? 60) * 1000;
     if (seen !== undefined && Date.now() - seen < revalidateMs && this.cloud.resolveToken(tokenId)) return;
     const admin = await this.serviceToken();
-    const res = await this.request('GET', '/auth/tokens?nocatalog', admin.id, undefined, { 'X-Subject-Token': tokenId });
+    const res = await this.request('GET', '/auth/tokens?nocatalog', admin.id, undefined, {
+      'X-Subject-Token': tokenId,
+    });
     if (res.status === 401) {
       this.adminToken = undefined;
     }
     if (res.status !== 200) {
       this.forget(tokenId);
-      if (res.status >= 500) throw new HttpError(503, `Keystone at ${this.authUrl} could not validate the token (${res.status}).`);
+      if (res.status >= 500)
+        throw new HttpError(503, `Keystone at ${this.authUrl} could not validate the token (${res.status}).`);
       return;
     }
     this.mirror(tokenId, res.body as TokenBody);
@@ -150,12 +204,25 @@ export class RealKeystone {
       this.forget(tokenId);
       return;
     }
-    const project = { id: t.project.id, name: t.project.name, domain_id: t.project.domain.id, description: '', enabled: true };
+    const project = {
+      id: t.project.id,
+      name: t.project.name,
+      domain_id: t.project.domain.id,
+      description: '',
+      enabled: true,
+    };
     const pi = st.projects.findIndex((p) => p.id === project.id);
     if (pi >= 0) st.projects[pi] = { ...st.projects[pi], ...project };
     else st.projects.push(project);
     const ui = st.users.findIndex((u) => u.id === t.user.id);
-    const user = { id: t.user.id, name: t.user.name, domain_id: t.user.domain.id, password: '', default_project_id: project.id, enabled: true };
+    const user = {
+      id: t.user.id,
+      name: t.user.name,
+      domain_id: t.user.domain.id,
+      password: '',
+      default_project_id: project.id,
+      enabled: true,
+    };
     if (ui >= 0) st.users[ui] = { ...st.users[ui], name: user.name, enabled: true };
     else st.users.push(user);
     const roleIds: string[] = [];
@@ -168,7 +235,8 @@ export class RealKeystone {
       roleIds.push(role.id);
     }
     st.role_assignments = st.role_assignments.filter((a) => !(a.user_id === user.id && a.project_id === project.id));
-    for (const roleId of roleIds) st.role_assignments.push({ user_id: user.id, project_id: project.id, role_id: roleId });
+    for (const roleId of roleIds)
+      st.role_assignments.push({ user_id: user.id, project_id: project.id, role_id: roleId });
     st.tokens = st.tokens.filter((x) => x.id !== tokenId);
     st.tokens.push({
       id: tokenId,
@@ -194,7 +262,8 @@ export class RealKeystone {
     const { id: token } = await this.serviceToken();
     const must = async (method: string, path: string, body?: unknown): Promise<Record<string, { id: string }>> => {
       const res = await this.request(method, path, token, body);
-      if (res.status >= 300) throw new Error(`Keystone answered ${res.status} to ${method} ${path}: ${JSON.stringify(res.body)}`);
+      if (res.status >= 300)
+        throw new Error(`Keystone answered ${res.status} to ${method} ${path}: ${JSON.stringify(res.body)}`);
       return res.body as Record<string, { id: string }>;
     };
     for (const region of regions) {
@@ -209,23 +278,38 @@ export class RealKeystone {
       { type: 'network', name: 'neutron', url: (r: string) => `${baseUrl}/network/${encodeURIComponent(r)}` },
     ];
     for (const s of services) {
-      const service = (await must('POST', '/services', { service: { type: s.type, name: s.name, description: `Emulated ${s.name} at ${baseUrl}` } })).service;
+      const service = (
+        await must('POST', '/services', {
+          service: { type: s.type, name: s.name, description: `Emulated ${s.name} at ${baseUrl}` },
+        })
+      ).service;
       this.created.services.push(service.id);
       for (const region of regions) {
-        const ep = (await must('POST', '/endpoints', { endpoint: { service_id: service.id, interface: 'public', region_id: region, url: s.url(region) } })).endpoint;
+        const ep = (
+          await must('POST', '/endpoints', {
+            endpoint: { service_id: service.id, interface: 'public', region_id: region, url: s.url(region) },
+          })
+        ).endpoint;
         this.created.endpoints.push(ep.id);
       }
     }
   }
 
   /** An application credential of the account, deleted again by `unregister`. */
-  async createApplicationCredential(account: ExternalAccount, name: string): Promise<{ id: string; name: string; secret: string }> {
+  async createApplicationCredential(
+    account: ExternalAccount,
+    name: string,
+  ): Promise<{ id: string; name: string; secret: string }> {
     const who = await this.whoIs(account);
     const res = await this.request('POST', `/users/${who.userId}/application_credentials`, who.token, {
       application_credential: { name, description: 'Application credential of the OpenStack emulator' },
     });
-    if (res.status !== 201) throw new Error(`Keystone answered ${res.status} to creating an application credential: ${JSON.stringify(res.body)}`);
-    const ac = (res.body as { application_credential: { id: string; name: string; secret: string } }).application_credential;
+    if (res.status !== 201)
+      throw new Error(
+        `Keystone answered ${res.status} to creating an application credential: ${JSON.stringify(res.body)}`,
+      );
+    const ac = (res.body as { application_credential: { id: string; name: string; secret: string } })
+      .application_credential;
     this.created.applicationCredential = { userId: who.userId, id: ac.id, token: who.token };
     return { id: ac.id, name: ac.name, secret: ac.secret };
   }
@@ -235,7 +319,8 @@ export class RealKeystone {
     const errors: string[] = [];
     const del = async (path: string, token: string) => {
       const res = await this.request('DELETE', path, token).catch((err: Error) => ({ status: 0, body: err.message }));
-      if (res.status !== 204 && res.status !== 404) errors.push(`DELETE ${path}: ${res.status} ${JSON.stringify(res.body)}`);
+      if (res.status !== 204 && res.status !== 404)
+        errors.push(`DELETE ${path}: ${res.status} ${JSON.stringify(res.body)}`);
     };
     const ac = this.created.applicationCredential;
     if (ac) await del(`/users/${ac.userId}/application_credentials/${ac.id}`, ac.token);
@@ -250,7 +335,9 @@ export class RealKeystone {
   /** The public image endpoint of a region in the real catalog (any region's when that one has none). */
   async imageEndpoint(region: string): Promise<string> {
     const { body } = await this.serviceToken();
-    const endpoints = (body.token.catalog ?? []).filter((s) => s.type === 'image').flatMap((s) => s.endpoints.filter((e) => e.interface === 'public'));
+    const endpoints = (body.token.catalog ?? [])
+      .filter((s) => s.type === 'image')
+      .flatMap((s) => s.endpoints.filter((e) => e.interface === 'public'));
     const ep = endpoints.find((e) => (e.region_id ?? e.region) === region) ?? endpoints[0];
     if (!ep) throw new HttpError(503, `The catalog of ${this.authUrl} has no image service.`);
     return ep.url.replace(/\/+$/, '').replace(/\/v2(\.\d+)?$/, '');
@@ -261,7 +348,8 @@ export class RealKeystone {
     const root = await this.imageEndpoint(region);
     const res = await this.request('GET', `${root}/v2/images/${encodeURIComponent(id)}`, ctx.token.id);
     if (res.status === 404 || res.status === 403) return undefined;
-    if (res.status !== 200) throw new HttpError(503, `The image service answered ${res.status} while looking up image ${id}.`);
+    if (res.status !== 200)
+      throw new HttpError(503, `The image service answered ${res.status} while looking up image ${id}.`);
     const g = res.body as Record<string, unknown>;
     const properties: Record<string, string> = {};
     for (const [k, v] of Object.entries(g)) if (!CORE_IMAGE_KEYS.has(k) && typeof v === 'string') properties[k] = v;

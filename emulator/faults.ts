@@ -62,13 +62,15 @@ export function validateFaults(input: Record<string, unknown>): Partial<FaultSet
       if (typeof value === 'string') new RegExp(value); // throws on a bad pattern
       out[k] = value;
     } else if (Array.isArray(expected)) {
-      if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) throw new Error(`${k} must be a list of strings`);
+      if (!Array.isArray(value) || !value.every((v) => typeof v === 'string'))
+        throw new Error(`${k} must be a list of strings`);
       if (k === 'errorServices' && !value.every((v) => SERVICES.includes(v as ApiService))) {
         throw new Error(`errorServices must name services among ${SERVICES.join(', ')}`);
       }
       (out as Record<string, unknown>)[k] = value;
     } else if (typeof expected === 'number') {
-      if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new Error(`${k} must be a non-negative number`);
+      if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
+        throw new Error(`${k} must be a non-negative number`);
       if (k === 'errorRate' && value > 1) throw new Error('errorRate must be between 0 and 1');
       (out as Record<string, unknown>)[k] = value;
     } else if (typeof expected === 'boolean') {

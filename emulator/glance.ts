@@ -13,9 +13,37 @@ const VISIBILITIES = ['public', 'private', 'shared', 'community'];
 /** The id of the one store image data lives in (Glance's multi-store name of the backend). */
 const STORE_ID = 'file';
 
-const READ_ONLY = ['checksum', 'created_at', 'direct_url', 'file', 'location', 'locations', 'os_hash_algo', 'os_hash_value', 'schema', 'self', 'size', 'status', 'updated_at', 'virtual_size', 'stores'];
+const READ_ONLY = [
+  'checksum',
+  'created_at',
+  'direct_url',
+  'file',
+  'location',
+  'locations',
+  'os_hash_algo',
+  'os_hash_value',
+  'schema',
+  'self',
+  'size',
+  'status',
+  'updated_at',
+  'virtual_size',
+  'stores',
+];
 const RESERVED = ['deleted', 'deleted_at'];
-const CORE = ['id', 'name', 'visibility', 'protected', 'os_hidden', 'owner', 'disk_format', 'container_format', 'min_disk', 'min_ram', 'tags'];
+const CORE = [
+  'id',
+  'name',
+  'visibility',
+  'protected',
+  'os_hidden',
+  'owner',
+  'disk_format',
+  'container_format',
+  'min_disk',
+  'min_ram',
+  'tags',
+];
 const LIST_PARAMS = ['limit', 'marker', 'sort_key', 'sort_dir', 'sort', 'member_status'];
 const PATCH_MEDIA = ['application/openstack-images-v2.1-json-patch', 'application/openstack-images-v2.0-json-patch'];
 const API_LIMIT_MAX = 1000;
@@ -25,7 +53,10 @@ const schemaError = (detail: string) => new HttpError(400, `Provided object does
 
 /** Checks one core attribute's value the way Glance's image schema does. */
 function checkCore(key: string, value: unknown): void {
-  const typeError = (t: string) => schemaError(`${JSON.stringify(value)} is not of type '${t}'\n\nFailed validating 'type' in schema['properties']['${key}']`);
+  const typeError = (t: string) =>
+    schemaError(
+      `${JSON.stringify(value)} is not of type '${t}'\n\nFailed validating 'type' in schema['properties']['${key}']`,
+    );
   switch (key) {
     case 'name':
       if (value !== null && typeof value !== 'string') throw typeError('string');
@@ -35,12 +66,18 @@ function checkCore(key: string, value: unknown): void {
       if (value !== null && typeof value !== 'string') throw typeError('string');
       return;
     case 'id':
-      if (typeof value !== 'string' || !/^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$/.test(value)) {
-        throw schemaError(`${JSON.stringify(value)} does not match '^([0-9a-fA-F]){8}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){12}$'`);
+      if (
+        typeof value !== 'string' ||
+        !/^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$/.test(value)
+      ) {
+        throw schemaError(
+          `${JSON.stringify(value)} does not match '^([0-9a-fA-F]){8}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){12}$'`,
+        );
       }
       return;
     case 'visibility':
-      if (typeof value !== 'string' || !VISIBILITIES.includes(value)) throw schemaError(`${JSON.stringify(value)} is not one of ${JSON.stringify(VISIBILITIES)}`);
+      if (typeof value !== 'string' || !VISIBILITIES.includes(value))
+        throw schemaError(`${JSON.stringify(value)} is not one of ${JSON.stringify(VISIBILITIES)}`);
       return;
     case 'protected':
     case 'os_hidden':
@@ -52,10 +89,12 @@ function checkCore(key: string, value: unknown): void {
       if (value < 0) throw schemaError(`${value} is less than the minimum of 0`);
       return;
     case 'disk_format':
-      if (value !== null && (typeof value !== 'string' || !DISK_FORMATS.includes(value))) throw schemaError(`${JSON.stringify(value)} is not one of ${JSON.stringify([null, ...DISK_FORMATS])}`);
+      if (value !== null && (typeof value !== 'string' || !DISK_FORMATS.includes(value)))
+        throw schemaError(`${JSON.stringify(value)} is not one of ${JSON.stringify([null, ...DISK_FORMATS])}`);
       return;
     case 'container_format':
-      if (value !== null && (typeof value !== 'string' || !CONTAINER_FORMATS.includes(value))) throw schemaError(`${JSON.stringify(value)} is not one of ${JSON.stringify([null, ...CONTAINER_FORMATS])}`);
+      if (value !== null && (typeof value !== 'string' || !CONTAINER_FORMATS.includes(value)))
+        throw schemaError(`${JSON.stringify(value)} is not one of ${JSON.stringify([null, ...CONTAINER_FORMATS])}`);
       return;
     case 'tags':
       if (!Array.isArray(value)) throw typeError('array');
@@ -71,7 +110,9 @@ function checkExtra(key: string, value: unknown): void {
   if (READ_ONLY.includes(key)) throw new HttpError(403, `Attribute '${key}' is read-only.`);
   if (RESERVED.includes(key)) throw new HttpError(403, `Attribute '${key}' is reserved.`);
   if (typeof value !== 'string') {
-    throw schemaError(`${JSON.stringify(value)} is not of type 'string'\n\nFailed validating 'type' in schema['additionalProperties']`);
+    throw schemaError(
+      `${JSON.stringify(value)} is not of type 'string'\n\nFailed validating 'type' in schema['additionalProperties']`,
+    );
   }
 }
 
@@ -114,9 +155,26 @@ export function canSee(ctx: AuthContext, img: Image): boolean {
 
 function imageSchema() {
   const props: Record<string, unknown> = {
-    id: { type: 'string', pattern: '^([0-9a-fA-F]){8}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){12}$' },
+    id: {
+      type: 'string',
+      pattern: '^([0-9a-fA-F]){8}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){12}$',
+    },
     name: { type: ['null', 'string'], maxLength: 255 },
-    status: { type: 'string', readOnly: true, enum: ['queued', 'saving', 'active', 'killed', 'deleted', 'uploading', 'importing', 'pending_delete', 'deactivated'] },
+    status: {
+      type: 'string',
+      readOnly: true,
+      enum: [
+        'queued',
+        'saving',
+        'active',
+        'killed',
+        'deleted',
+        'uploading',
+        'importing',
+        'pending_delete',
+        'deactivated',
+      ],
+    },
     visibility: { type: 'string', enum: VISIBILITIES },
     protected: { type: 'boolean' },
     os_hidden: { type: 'boolean' },
@@ -155,9 +213,30 @@ export function glanceRoutes(cloud: Cloud, region: string): Router {
 
   const versions = () => {
     const base = `${cloud.baseUrl}/image/${region}`;
-    const list = ['2.15', '2.14', '2.13', '2.12', '2.11', '2.10', '2.9', '2.8', '2.7', '2.6', '2.5', '2.4', '2.3', '2.2', '2.1', '2.0'];
+    const list = [
+      '2.15',
+      '2.14',
+      '2.13',
+      '2.12',
+      '2.11',
+      '2.10',
+      '2.9',
+      '2.8',
+      '2.7',
+      '2.6',
+      '2.5',
+      '2.4',
+      '2.3',
+      '2.2',
+      '2.1',
+      '2.0',
+    ];
     return {
-      versions: list.map((v, i) => ({ id: `v${v}`, status: i === 0 ? 'CURRENT' : 'SUPPORTED', links: [{ rel: 'self', href: `${base}/v2/` }] })),
+      versions: list.map((v, i) => ({
+        id: `v${v}`,
+        status: i === 0 ? 'CURRENT' : 'SUPPORTED',
+        links: [{ rel: 'self', href: `${base}/v2/` }],
+      })),
     };
   };
 
@@ -168,7 +247,8 @@ export function glanceRoutes(cloud: Cloud, region: string): Router {
   };
 
   const mayModify = (ctx: AuthContext, img: Image, what: string) => {
-    if (!ctx.isAdmin && img.owner !== ctx.project.id) throw new HttpError(403, `You are not permitted to ${what} this image.`);
+    if (!ctx.isAdmin && img.owner !== ctx.project.id)
+      throw new HttpError(403, `You are not permitted to ${what} this image.`);
   };
 
   const removeData = (img: Image) => {
@@ -188,8 +268,17 @@ export function glanceRoutes(cloud: Cloud, region: string): Router {
       status: 200,
       body: {
         name: 'images',
-        properties: { images: { type: 'array', items: imageSchema() }, schema: { type: 'string' }, first: { type: 'string' }, next: { type: 'string' } },
-        links: [{ rel: 'first', href: '{first}' }, { rel: 'next', href: '{next}' }, { rel: 'describedby', href: '{schema}' }],
+        properties: {
+          images: { type: 'array', items: imageSchema() },
+          schema: { type: 'string' },
+          first: { type: 'string' },
+          next: { type: 'string' },
+        },
+        links: [
+          { rel: 'first', href: '{first}' },
+          { rel: 'next', href: '{next}' },
+          { rel: 'describedby', href: '{schema}' },
+        ],
       },
     };
   });
@@ -238,7 +327,14 @@ export function glanceRoutes(cloud: Cloud, region: string): Router {
     };
     rs().images.push(img);
     cloud.changed();
-    return { status: 201, body: imageJson(img), headers: { Location: `${cloud.baseUrl}/image/${region}/v2/images/${img.id}`, 'OpenStack-Image-Store-IDs': STORE_ID } };
+    return {
+      status: 201,
+      body: imageJson(img),
+      headers: {
+        Location: `${cloud.baseUrl}/image/${region}/v2/images/${img.id}`,
+        'OpenStack-Image-Store-IDs': STORE_ID,
+      },
+    };
   });
 
   router.add('GET', '/v2/images', (req): Reply => {
@@ -263,14 +359,30 @@ export function glanceRoutes(cloud: Cloud, region: string): Router {
       const member = img.members.find((m) => m.member_id === ctx.project.id);
       if (visibility === null) {
         if (ctx.isAdmin) return img.visibility !== 'community' || own;
-        return own || img.visibility === 'public' || (img.visibility === 'shared' && member !== undefined && (memberStatus === 'all' || member.status === memberStatus));
+        return (
+          own ||
+          img.visibility === 'public' ||
+          (img.visibility === 'shared' &&
+            member !== undefined &&
+            (memberStatus === 'all' || member.status === memberStatus))
+        );
       }
       if (visibility !== 'all' && img.visibility !== visibility) return false;
       if (ctx.isAdmin || own || img.visibility === 'public' || img.visibility === 'community') return true;
-      return img.visibility === 'shared' && member !== undefined && (memberStatus === 'all' || member.status === memberStatus);
+      return (
+        img.visibility === 'shared' &&
+        member !== undefined &&
+        (memberStatus === 'all' || member.status === memberStatus)
+      );
     });
 
-    const inList = (v: string) => (v.startsWith('in:') ? v.slice(3).split(',').map((s) => s.replace(/^"|"$/g, '')) : [v]);
+    const inList = (v: string) =>
+      v.startsWith('in:')
+        ? v
+            .slice(3)
+            .split(',')
+            .map((s) => s.replace(/^"|"$/g, ''))
+        : [v];
     const tags = q.getAll('tag');
     if (tags.length) images = images.filter((img) => tags.every((t) => img.tags.includes(t)));
     const hidden = q.get('os_hidden');
@@ -285,15 +397,20 @@ export function glanceRoutes(cloud: Cloud, region: string): Router {
         continue;
       }
       if (key === 'protected') {
-        if (!['true', 'false'].includes(value.toLowerCase())) throw new HttpError(400, `Invalid value '${value}' for 'protected' filter. Valid values are 'true' or 'false'.`);
+        if (!['true', 'false'].includes(value.toLowerCase()))
+          throw new HttpError(
+            400,
+            `Invalid value '${value}' for 'protected' filter. Valid values are 'true' or 'false'.`,
+          );
         images = images.filter((img) => img.protected === (value.toLowerCase() === 'true'));
         continue;
       }
       const wanted = inList(value).map((v) => v.toLowerCase());
       images = images.filter((img) => {
-        const actual = key in img && CORE.concat(['status', 'checksum', 'os_hash_value']).includes(key)
-          ? (img as unknown as Record<string, unknown>)[key]
-          : img.properties[key];
+        const actual =
+          key in img && CORE.concat(['status', 'checksum', 'os_hash_value']).includes(key)
+            ? (img as unknown as Record<string, unknown>)[key]
+            : img.properties[key];
         // The database behind real clouds compares strings case-insensitively (MySQL collation)
         return actual !== undefined && actual !== null && wanted.includes(String(actual).toLowerCase());
       });
@@ -317,7 +434,20 @@ export function glanceRoutes(cloud: Cloud, region: string): Router {
       });
     }
     if (!sortKeys.length) sortKeys = [{ key: 'created_at', dir: 'desc' }];
-    const allowedSort = ['name', 'status', 'container_format', 'disk_format', 'size', 'id', 'created_at', 'updated_at', 'visibility', 'owner', 'min_disk', 'min_ram'];
+    const allowedSort = [
+      'name',
+      'status',
+      'container_format',
+      'disk_format',
+      'size',
+      'id',
+      'created_at',
+      'updated_at',
+      'visibility',
+      'owner',
+      'min_disk',
+      'min_ram',
+    ];
     for (const s of sortKeys) if (!allowedSort.includes(s.key)) throw new HttpError(400, `Invalid sort key: ${s.key}.`);
     if (!sortKeys.some((s) => s.key === 'id')) sortKeys.push({ key: 'id', dir: sortKeys[0].dir });
     // Insertion order breaks ties of equal timestamps, as the database's auto ids do
@@ -327,7 +457,8 @@ export function glanceRoutes(cloud: Cloud, region: string): Router {
         const av = (a as unknown as Record<string, unknown>)[key];
         const bv = (b as unknown as Record<string, unknown>)[key];
         let c = 0;
-        if (key === 'created_at' || key === 'updated_at') c = String(av).localeCompare(String(bv)) || order.get(a.id)! - order.get(b.id)!;
+        if (key === 'created_at' || key === 'updated_at')
+          c = String(av).localeCompare(String(bv)) || order.get(a.id)! - order.get(b.id)!;
         else if (typeof av === 'number' && typeof bv === 'number') c = av - bv;
         else if (key !== 'id') c = String(av ?? '').localeCompare(String(bv ?? ''));
         if (c !== 0) return dir === 'asc' ? c : -c;
@@ -342,14 +473,19 @@ export function glanceRoutes(cloud: Cloud, region: string): Router {
       images = images.slice(idx + 1);
     }
     const page = images.slice(0, limit);
-    const body: Record<string, unknown> = { images: page.map(imageJson), first: '/v2/images', schema: '/v2/schemas/images' };
+    const body: Record<string, unknown> = {
+      images: page.map(imageJson),
+      first: '/v2/images',
+      schema: '/v2/schemas/images',
+    };
     if (limit > 0 && page.length === limit && images.length >= limit) {
       const next = new URLSearchParams();
       for (const [k, v] of q.entries()) if (k !== 'marker') next.append(k, v);
       next.set('marker', page[page.length - 1].id);
       body.next = `/v2/images?${next.toString()}`;
     }
-    if (q.toString()) body.first = `/v2/images?${new URLSearchParams([...q.entries()].filter(([k]) => k !== 'marker')).toString()}`;
+    if (q.toString())
+      body.first = `/v2/images?${new URLSearchParams([...q.entries()].filter(([k]) => k !== 'marker')).toString()}`;
     return { status: 200, body };
   });
 
@@ -360,7 +496,10 @@ export function glanceRoutes(cloud: Cloud, region: string): Router {
 
   router.add('PATCH', '/v2/images/:id', async (req, p): Promise<Reply> => {
     const ctx = cloud.authenticate(req);
-    const ct = String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+    const ct = String(req.headers['content-type'] ?? '')
+      .split(';')[0]
+      .trim()
+      .toLowerCase();
     if (!PATCH_MEDIA.includes(ct)) {
       throw new HttpError(415, `Unsupported Content-Type`);
     }
@@ -373,12 +512,17 @@ export function glanceRoutes(cloud: Cloud, region: string): Router {
     for (const op of ops) {
       if (!isObject(op)) throw new HttpError(400, 'Operations must be JSON objects.');
       const kind = op.op;
-      if (kind !== 'add' && kind !== 'replace' && kind !== 'remove') throw new HttpError(400, `Invalid operation: \`${String(kind)}\`.`);
+      if (kind !== 'add' && kind !== 'replace' && kind !== 'remove')
+        throw new HttpError(400, `Invalid operation: \`${String(kind)}\`.`);
       if (typeof op.path !== 'string' || !/^\/[^/]+$/.test(op.path)) {
-        throw new HttpError(400, "Json path should start with a '/', end with no '/', no 2 subsequent '/' are allowed.");
+        throw new HttpError(
+          400,
+          "Json path should start with a '/', end with no '/', no 2 subsequent '/' are allowed.",
+        );
       }
       const key = op.path.slice(1).replace(/~1/g, '/').replace(/~0/g, '~');
-      if (kind !== 'remove' && !('value' in op)) throw new HttpError(400, `Operation "${kind}" requires a member named "value".`);
+      if (kind !== 'remove' && !('value' in op))
+        throw new HttpError(400, `Operation "${kind}" requires a member named "value".`);
       if (READ_ONLY.includes(key) || key === 'id') throw new HttpError(403, `Attribute '${key}' is read-only.`);
       if (RESERVED.includes(key)) throw new HttpError(403, `Attribute '${key}' is reserved.`);
       if (CORE.includes(key)) {
@@ -387,8 +531,10 @@ export function glanceRoutes(cloud: Cloud, region: string): Router {
         if ((key === 'disk_format' || key === 'container_format') && draft.status !== 'queued') {
           throw new HttpError(403, `Attribute ${key} can be only replaced for a queued image.`);
         }
-        if (key === 'visibility' && op.value === 'public' && !ctx.isAdmin) throw new HttpError(403, 'You are not authorized to complete publicize_image action.');
-        if (key === 'owner' && !ctx.isAdmin) throw new HttpError(403, "You are not permitted to modify 'owner' on this image.");
+        if (key === 'visibility' && op.value === 'public' && !ctx.isAdmin)
+          throw new HttpError(403, 'You are not authorized to complete publicize_image action.');
+        if (key === 'owner' && !ctx.isAdmin)
+          throw new HttpError(403, "You are not permitted to modify 'owner' on this image.");
         if (key === 'tags') draft.tags = [...new Set(op.value as string[])];
         else (draft as unknown as Record<string, unknown>)[key] = op.value;
         continue;
@@ -481,7 +627,8 @@ export function glanceRoutes(cloud: Cloud, region: string): Router {
   router.add('GET', '/v2/images/:id/file', (req, p, res): Reply => {
     const ctx = cloud.authenticate(req);
     const img = lookup(ctx, p.id);
-    if (img.status === 'deactivated' && !ctx.isAdmin) throw new HttpError(403, 'The requested image has been deactivated. Image data download is forbidden.');
+    if (img.status === 'deactivated' && !ctx.isAdmin)
+      throw new HttpError(403, 'The requested image has been deactivated. Image data download is forbidden.');
     if (!img.file || img.size === null) return { status: 204 };
     res.writeHead(200, {
       'Content-Type': 'application/octet-stream',
@@ -492,24 +639,31 @@ export function glanceRoutes(cloud: Cloud, region: string): Router {
       res.end();
       return { status: 200, handled: true };
     }
-    fs.createReadStream(dataPath(img)).on('error', () => res.destroy()).pipe(res);
+    fs.createReadStream(dataPath(img))
+      .on('error', () => res.destroy())
+      .pipe(res);
     return { status: 200, handled: true };
   });
 
-  const action = (target: 'deactivated' | 'active') => (req: Request, p: Record<string, string>): Reply => {
-    const ctx = cloud.authenticate(req);
-    const img = lookup(ctx, p.id);
-    // The owner may (de)activate its own image, as Glance's policy allows admins and the owning project's members
-    if (!ctx.isAdmin && img.owner !== ctx.project.id) throw new HttpError(403, 'You do not own this image');
-    if (img.status === target) return { status: 204 };
-    if (img.status !== 'active' && img.status !== 'deactivated') {
-      throw new HttpError(403, `Not allowed to ${target === 'active' ? 'reactivate' : 'deactivate'} an image in status '${img.status}'`);
-    }
-    img.status = target;
-    img.updated_at = nowIso();
-    cloud.changed();
-    return { status: 204 };
-  };
+  const action =
+    (target: 'deactivated' | 'active') =>
+    (req: Request, p: Record<string, string>): Reply => {
+      const ctx = cloud.authenticate(req);
+      const img = lookup(ctx, p.id);
+      // The owner may (de)activate its own image, as Glance's policy allows admins and the owning project's members
+      if (!ctx.isAdmin && img.owner !== ctx.project.id) throw new HttpError(403, 'You do not own this image');
+      if (img.status === target) return { status: 204 };
+      if (img.status !== 'active' && img.status !== 'deactivated') {
+        throw new HttpError(
+          403,
+          `Not allowed to ${target === 'active' ? 'reactivate' : 'deactivate'} an image in status '${img.status}'`,
+        );
+      }
+      img.status = target;
+      img.updated_at = nowIso();
+      cloud.changed();
+      return { status: 204 };
+    };
   router.add('POST', '/v2/images/:id/actions/deactivate', action('deactivated'));
   router.add('POST', '/v2/images/:id/actions/reactivate', action('active'));
 
@@ -546,7 +700,10 @@ export function glanceRoutes(cloud: Cloud, region: string): Router {
     const ctx = cloud.authenticate(req);
     const img = lookup(ctx, p.id);
     if (img.visibility !== 'shared') throw new HttpError(403, 'Only shared images have members.');
-    const members = ctx.isAdmin || img.owner === ctx.project.id ? img.members : img.members.filter((m) => m.member_id === ctx.project.id);
+    const members =
+      ctx.isAdmin || img.owner === ctx.project.id
+        ? img.members
+        : img.members.filter((m) => m.member_id === ctx.project.id);
     return { status: 200, body: { members: members.map((m) => memberJson(img, m)), schema: '/v2/schemas/members' } };
   });
 
@@ -554,8 +711,10 @@ export function glanceRoutes(cloud: Cloud, region: string): Router {
     const ctx = cloud.authenticate(req);
     const img = lookup(ctx, p.id);
     const body = await readJson(req.raw, 'Malformed JSON in request body.');
-    if (!isObject(body) || typeof body.member !== 'string') throw new HttpError(400, 'Member to be added not specified');
-    if (img.owner !== ctx.project.id && !ctx.isAdmin) throw new HttpError(403, 'You are not permitted to modify members of this image.');
+    if (!isObject(body) || typeof body.member !== 'string')
+      throw new HttpError(400, 'Member to be added not specified');
+    if (img.owner !== ctx.project.id && !ctx.isAdmin)
+      throw new HttpError(403, 'You are not permitted to modify members of this image.');
     if (img.visibility !== 'shared') throw new HttpError(403, 'Only shared images have members.');
     if (img.members.some((m) => m.member_id === body.member)) {
       throw new HttpError(409, `Member ${body.member} already associated with image ${img.id}.`);
@@ -582,11 +741,15 @@ export function glanceRoutes(cloud: Cloud, region: string): Router {
     const img = lookup(ctx, p.id);
     const body = await readJson(req.raw, 'Malformed JSON in request body.');
     if (!isObject(body) || !['pending', 'accepted', 'rejected'].includes(String(body.status))) {
-      throw new HttpError(400, `Provided object does not match schema 'member': ${JSON.stringify(isObject(body) ? body.status : body)} is not one of ['pending', 'accepted', 'rejected']`);
+      throw new HttpError(
+        400,
+        `Provided object does not match schema 'member': ${JSON.stringify(isObject(body) ? body.status : body)} is not one of ['pending', 'accepted', 'rejected']`,
+      );
     }
     const m = img.members.find((x) => x.member_id === p.member);
     if (!m) throw new HttpError(404, `${p.member} is not a member of image ${img.id}`);
-    if (p.member !== ctx.project.id) throw new HttpError(403, 'You are not permitted to modify the status of this member.');
+    if (p.member !== ctx.project.id)
+      throw new HttpError(403, 'You are not permitted to modify the status of this member.');
     m.status = body.status as typeof m.status;
     m.updated_at = nowIso();
     cloud.changed();
@@ -596,8 +759,10 @@ export function glanceRoutes(cloud: Cloud, region: string): Router {
   router.add('DELETE', '/v2/images/:id/members/:member', (req, p): Reply => {
     const ctx = cloud.authenticate(req);
     const img = lookup(ctx, p.id);
-    if (img.owner !== ctx.project.id && !ctx.isAdmin) throw new HttpError(403, 'You are not permitted to delete members of this image.');
-    if (!img.members.some((x) => x.member_id === p.member)) throw new HttpError(404, `${p.member} is not a member of image ${img.id}`);
+    if (img.owner !== ctx.project.id && !ctx.isAdmin)
+      throw new HttpError(403, 'You are not permitted to delete members of this image.');
+    if (!img.members.some((x) => x.member_id === p.member))
+      throw new HttpError(404, `${p.member} is not a member of image ${img.id}`);
     img.members = img.members.filter((x) => x.member_id !== p.member);
     cloud.changed();
     return { status: 204 };

@@ -64,11 +64,18 @@ export function glanceErrorFormat(accept: string | string[] | undefined): 'html'
     const q = params.map((p) => /^\s*q\s*=\s*([\d.]+)\s*$/.exec(p)).find(Boolean);
     return { range: range.trim(), q: q ? Number(q[1]) : 1 };
   });
-  const offers = [['html', 'text/html'], ['json', 'application/json'], ['plain', 'text/plain']] as const;
+  const offers = [
+    ['html', 'text/html'],
+    ['json', 'application/json'],
+    ['plain', 'text/plain'],
+  ] as const;
   let best: { format: 'html' | 'json' | 'plain'; q: number } = { format: 'plain', q: 0 };
   for (const [format, type] of offers) {
     const [major] = type.split('/');
-    const match = ranges.find((r) => r.range === type) ?? ranges.find((r) => r.range === `${major}/*`) ?? ranges.find((r) => r.range === '*/*');
+    const match =
+      ranges.find((r) => r.range === type) ??
+      ranges.find((r) => r.range === `${major}/*`) ??
+      ranges.find((r) => r.range === '*/*');
     if (match && match.q > best.q) best = { format, q: match.q };
   }
   return best.format;
@@ -89,7 +96,10 @@ export function errorBody(
       return { body: JSON.stringify({ error: { code: status, message, title } }), contentType: 'application/json' };
     case 'compute': {
       const key = kind ?? NOVA_KEYS[status] ?? 'computeFault';
-      return { body: JSON.stringify({ [key]: { code: status, message } }), contentType: 'application/json; charset=UTF-8' };
+      return {
+        body: JSON.stringify({ [key]: { code: status, message } }),
+        contentType: 'application/json; charset=UTF-8',
+      };
     }
     case 'network':
       return {

@@ -11,7 +11,18 @@ import { freePort } from '../temporal/free-port';
 import { Cloud } from './cloud';
 import { ApiService, FaultSettings, Faults, validateFaults } from './faults';
 import { glanceRoutes } from './glance';
-import { HttpError, Reply, Request, Router, ServiceName, errorBody, glanceErrorFormat, isObject, readJson, sleep } from './http';
+import {
+  HttpError,
+  Reply,
+  Request,
+  Router,
+  ServiceName,
+  errorBody,
+  glanceErrorFormat,
+  isObject,
+  readJson,
+  sleep,
+} from './http';
 import { ExternalAccount, ExternalIdentityOptions, RealKeystone } from './external';
 import { keystoneRoutes } from './keystone';
 import { neutronRoutes } from './neutron';
@@ -107,12 +118,14 @@ function classify(pathname: string): { service: ServiceName; region?: string; re
     const service = m[1] as 'image' | 'compute' | 'network';
     return { service, region: decodeURIComponent(m[2]), rest: m[3] ?? '' };
   }
-  if (pathname === '/_emulator' || pathname.startsWith('/_emulator/')) return { service: 'emulator', rest: pathname.slice('/_emulator'.length) };
+  if (pathname === '/_emulator' || pathname.startsWith('/_emulator/'))
+    return { service: 'emulator', rest: pathname.slice('/_emulator'.length) };
   return { service: 'identity', rest: pathname === '/' ? '' : pathname };
 }
 
 export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulator> {
-  if (opts.imageService === 'external' && !opts.identity) throw new Error('imageService "external" needs the identity option: the image service is found in its catalog');
+  if (opts.imageService === 'external' && !opts.identity)
+    throw new Error('imageService "external" needs the identity option: the image service is found in its catalog');
   const host = opts.host ?? '127.0.0.1';
   const port = opts.port ?? (await freePort(host));
   const ownDataDir = !opts.dataDir;
@@ -123,7 +136,11 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
   const state = loaded ?? seedState(opts.regions ?? ['RegionOne', 'RegionTwo']);
   const faults = new Faults();
   if (opts.faults) faults.set(opts.faults);
-  const cloud = new Cloud(state, faults, { tokenTtlSeconds: opts.tokenTtlSeconds ?? 3600, stateFile: opts.stateFile, dataDir });
+  const cloud = new Cloud(state, faults, {
+    tokenTtlSeconds: opts.tokenTtlSeconds ?? 3600,
+    stateFile: opts.stateFile,
+    dataDir,
+  });
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   cloud.baseUrl = url;
   const external = opts.identity ? new RealKeystone(cloud, opts.identity) : undefined;
@@ -137,9 +154,16 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     startGuest: async (region: string, s: CloudState['regions'][string]['servers'][number]) => {
       const rs = cloud.region(region);
       const kp = s.key_name ? rs.keypairs.find((k) => k.name === s.key_name && k.user_id === s.user_id) : undefined;
-      await guests.start({ id: guestKey(region, s.id), hostname: s.hostname, ip: s.addresses[0].ip, users: s.login_users, publicKey: kp?.public_key ?? null });
+      await guests.start({
+        id: guestKey(region, s.id),
+        hostname: s.hostname,
+        ip: s.addresses[0].ip,
+        users: s.login_users,
+        publicKey: kp?.public_key ?? null,
+      });
     },
-    stopGuest: (region: string, s: { id: string }, removeFiles: boolean) => guests.stop(guestKey(region, s.id), removeFiles),
+    stopGuest: (region: string, s: { id: string }, removeFiles: boolean) =>
+      guests.stop(guestKey(region, s.id), removeFiles),
     ...(externalImages ? { findImage: externalImages.findImage.bind(externalImages) } : {}),
   };
 
@@ -155,7 +179,8 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
 
   const adminRouter = new Router();
   const requireAdmin = (req: Request) => {
-    if (!cloud.authenticate(req).isAdmin) throw new HttpError(403, 'Only admins may use the emulator control endpoint.');
+    if (!cloud.authenticate(req).isAdmin)
+      throw new HttpError(403, 'Only admins may use the emulator control endpoint.');
   };
   adminRouter.add('GET', '/state', (req): Reply => {
     requireAdmin(req);
@@ -201,14 +226,18 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     };
     const sendError = (status: number, message: string, kind?: string) => {
       const { body, contentType } = errorBody(service, status, message, kind, acceptsJson);
-      send(status, body, { 'Content-Type': contentType, ...(status === 401 && service !== 'emulator' ? { 'WWW-Authenticate': `Keystone uri="${keystoneUri}"` } : {}) });
+      send(status, body, {
+        'Content-Type': contentType,
+        ...(status === 401 && service !== 'emulator' ? { 'WWW-Authenticate': `Keystone uri="${keystoneUri}"` } : {}),
+      });
     };
     try {
       const latency = faults.get('latencyMs');
       if (latency > 0) await sleep(latency);
       if (external) {
         if (service === 'identity') throw new HttpError(404, `Identity is served by ${external.authUrl}.`);
-        if (service === 'image' && externalImages) throw new HttpError(404, 'Images are served by the image service in the catalog.');
+        if (service === 'image' && externalImages)
+          throw new HttpError(404, 'Images are served by the image service in the catalog.');
         const header = raw.headers['x-auth-token'];
         await external.recognize(Array.isArray(header) ? header[0] : header);
       }
@@ -216,7 +245,12 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       if (service === 'identity') router = identity;
       else if (service === 'emulator') router = adminRouter;
       else if (region !== undefined) {
-        router = service === 'image' ? images.get(region) : service === 'network' ? networks.get(region) : computes.get(region)?.router;
+        router =
+          service === 'image'
+            ? images.get(region)
+            : service === 'network'
+              ? networks.get(region)
+              : computes.get(region)?.router;
         if (!router) throw new HttpError(404, `The region ${region} is not served here.`);
       }
       if (service === 'compute') {
@@ -232,7 +266,14 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       const match = router!.match(raw.method ?? 'GET', rest);
       if (match === undefined) throw new HttpError(404, 'The resource could not be found.');
       if (match === 'method') throw new HttpError(405, 'The method specified is not allowed for this resource.');
-      const req: Request = { method: raw.method ?? 'GET', path: rest, query: parsed.searchParams, headers: raw.headers, raw, base: url };
+      const req: Request = {
+        method: raw.method ?? 'GET',
+        path: rest,
+        query: parsed.searchParams,
+        headers: raw.headers,
+        raw,
+        base: url,
+      };
       const reply = await match.handler(req, match.params, res);
       if (reply.handled) return;
       send(reply.status, reply.body, reply.headers);
@@ -267,7 +308,16 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       try {
         await hooks.startGuest(region, s);
       } catch (err) {
-        Object.assign(s, { status: 'ERROR', vm_state: 'error', fault: { code: 500, message: `SSH endpoint could not start: ${(err as Error).message}`, details: '', created: new Date().toISOString() } });
+        Object.assign(s, {
+          status: 'ERROR',
+          vm_state: 'error',
+          fault: {
+            code: 500,
+            message: `SSH endpoint could not start: ${(err as Error).message}`,
+            details: '',
+            created: new Date().toISOString(),
+          },
+        });
       }
     }
     computes.get(region)!.resume();
@@ -295,7 +345,11 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       const userAccount = ids.userCredentials ? await account(ids.userCredentials) : adminAccount;
       await external.register(url, cloud.regionNames);
       const applicationCredential =
-        ids.applicationCredential ?? (await external.createApplicationCredential(ids.userCredentials ?? ids.adminCredentials, `openstack-emulator-${uuid().slice(0, 8)}`));
+        ids.applicationCredential ??
+        (await external.createApplicationCredential(
+          ids.userCredentials ?? ids.adminCredentials,
+          `openstack-emulator-${uuid().slice(0, 8)}`,
+        ));
       externalAccounts = { admin: adminAccount, user: userAccount, applicationCredential };
     } catch (err) {
       await external.unregister().catch(() => undefined);
@@ -338,7 +392,11 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     regions: cloud.regionNames,
     admin: externalAccounts?.admin ?? cred(admin),
     user: externalAccounts?.user ?? cred(demo),
-    applicationCredential: externalAccounts?.applicationCredential ?? { id: appCred.id, name: appCred.name, secret: appCred.secret },
+    applicationCredential: externalAccounts?.applicationCredential ?? {
+      id: appCred.id,
+      name: appCred.name,
+      secret: appCred.secret,
+    },
     networks: sharedNets,
     sshPort,
     faults: {

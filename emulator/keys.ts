@@ -7,7 +7,8 @@ import { utils } from 'ssh2';
  */
 export function generateSshKeyPair(type: 'ed25519' | 'rsa' = 'ed25519'): { private: string; public: string } {
   for (let attempt = 0; ; attempt++) {
-    const pair = type === 'rsa' ? utils.generateKeyPairSync('rsa', { bits: 2048 }) : utils.generateKeyPairSync('ed25519');
+    const pair =
+      type === 'rsa' ? utils.generateKeyPairSync('rsa', { bits: 2048 }) : utils.generateKeyPairSync('ed25519');
     if (!(utils.parseKey(pair.private) instanceof Error) || attempt >= 20) return pair;
   }
 }

@@ -89,14 +89,16 @@ const UNAUTHORIZED = 'The request you have made requires authentication.';
 function field(obj: Record<string, unknown>, key: string, where: string): Record<string, unknown> {
   const v = obj[key];
   if (v === undefined) throw new HttpError(400, `Invalid input for field '${where}': '${key}' is a required property`);
-  if (!isObject(v)) throw new HttpError(400, `Invalid input for field '${key}': ${JSON.stringify(v)} is not of type 'object'`);
+  if (!isObject(v))
+    throw new HttpError(400, `Invalid input for field '${key}': ${JSON.stringify(v)} is not of type 'object'`);
   return v;
 }
 
 function str(obj: Record<string, unknown>, key: string): string | undefined {
   const v = obj[key];
   if (v === undefined) return undefined;
-  if (typeof v !== 'string') throw new HttpError(400, `Invalid input for field '${key}': ${JSON.stringify(v)} is not of type 'string'`);
+  if (typeof v !== 'string')
+    throw new HttpError(400, `Invalid input for field '${key}': ${JSON.stringify(v)} is not of type 'string'`);
   return v;
 }
 
@@ -111,12 +113,16 @@ export function keystoneRoutes(cloud: Cloud): Router {
   };
 
   /** A user or project named by `id`, or by `name` within a `domain` given by id or name. */
-  const findByRef = <T extends { id: string; name: string; domain_id: string }>(items: T[], ref: Record<string, unknown>): T | undefined => {
+  const findByRef = <T extends { id: string; name: string; domain_id: string }>(
+    items: T[],
+    ref: Record<string, unknown>,
+  ): T | undefined => {
     const id = str(ref, 'id');
     if (id !== undefined) return items.find((x) => x.id === id);
     const name = str(ref, 'name');
     const domainRef = ref.domain;
-    if (domainRef !== undefined && !isObject(domainRef)) throw new HttpError(400, "Invalid input for field 'domain': not an object");
+    if (domainRef !== undefined && !isObject(domainRef))
+      throw new HttpError(400, "Invalid input for field 'domain': not an object");
     const domainId = findDomain(domainRef);
     if (!domainId) return undefined;
     return items.find((x) => x.name === name && x.domain_id === domainId);
@@ -162,7 +168,8 @@ export function keystoneRoutes(cloud: Cloud): Router {
 
   const admin = (req: Request): AuthContext => {
     const ctx = cloud.authenticate(req);
-    if (!ctx.isAdmin) throw new HttpError(403, 'You are not authorized to perform the requested action: identity:admin_required.');
+    if (!ctx.isAdmin)
+      throw new HttpError(403, 'You are not authorized to perform the requested action: identity:admin_required.');
     return ctx;
   };
 
@@ -209,7 +216,9 @@ export function keystoneRoutes(cloud: Cloud): Router {
     project_id: a.project_id,
     expires_at: a.expires_at,
     unrestricted: false,
-    roles: cloud.rolesOf(a.user_id, a.project_id).map((n) => ({ id: st().roles.find((r) => r.name === n)!.id, name: n, domain_id: null })),
+    roles: cloud
+      .rolesOf(a.user_id, a.project_id)
+      .map((n) => ({ id: st().roles.find((r) => r.name === n)!.id, name: n, domain_id: null })),
     access_rules: [],
     links: { self: `${cloud.baseUrl}/v3/users/${a.user_id}/application_credentials/${a.id}` },
     ...(withSecret ? { secret: a.secret } : {}),
@@ -225,20 +234,31 @@ export function keystoneRoutes(cloud: Cloud): Router {
   };
 
   const router = new Router();
-  router.add('GET', '', (): Reply => ({ status: 300, body: { versions: { values: [versionV3(cloud), versionV2(cloud)] } } }));
+  router.add('GET', '', (): Reply => ({
+    status: 300,
+    body: { versions: { values: [versionV3(cloud), versionV2(cloud)] } },
+  }));
   router.add('GET', '/v3', (): Reply => ({ status: 200, body: { version: versionV3(cloud) } }));
   router.add('GET', '/v2.0', (): Reply => ({ status: 200, body: { version: versionV2(cloud) } }));
 
   router.add('POST', '/v3/auth/tokens', async (req): Promise<Reply> => {
     const body = await readJson(req.raw, 'Malformed request body: the request body is not valid JSON.');
-    if (!isObject(body)) throw new HttpError(400, `Invalid input for field '/': ${JSON.stringify(body)} is not of type 'object'`);
+    if (!isObject(body))
+      throw new HttpError(400, `Invalid input for field '/': ${JSON.stringify(body)} is not of type 'object'`);
     const extra = Object.keys(body).filter((k) => k !== 'auth');
-    if (extra.length) throw new HttpError(400, `Invalid input for field '/': Additional properties are not allowed ('${extra[0]}' was unexpected)`);
+    if (extra.length)
+      throw new HttpError(
+        400,
+        `Invalid input for field '/': Additional properties are not allowed ('${extra[0]}' was unexpected)`,
+      );
     const auth = field(body, 'auth', 'auth');
     const identity = field(auth, 'identity', 'identity');
     const methods = identity.methods;
     if (!Array.isArray(methods) || methods.length === 0 || !methods.every((m) => typeof m === 'string')) {
-      throw new HttpError(400, "Invalid input for field 'identity/methods': 'methods' must be a non-empty list of strings");
+      throw new HttpError(
+        400,
+        "Invalid input for field 'identity/methods': 'methods' must be a non-empty list of strings",
+      );
     }
     let user: User | undefined;
     let appCred: ApplicationCredential | undefined;
@@ -246,21 +266,29 @@ export function keystoneRoutes(cloud: Cloud): Router {
       const pw = field(identity, 'password', 'password');
       const userRef = field(pw, 'user', 'user');
       const password = str(userRef, 'password');
-      if (password === undefined) throw new HttpError(400, "Invalid input for field 'user': 'password' is a required property");
+      if (password === undefined)
+        throw new HttpError(400, "Invalid input for field 'user': 'password' is a required property");
       user = findUser(userRef);
       if (!user || !user.enabled || user.password !== password) throw new HttpError(401, UNAUTHORIZED);
     } else if (methods.includes('application_credential')) {
       const acRef = field(identity, 'application_credential', 'application_credential');
       const secret = str(acRef, 'secret');
-      if (secret === undefined) throw new HttpError(400, "Invalid input for field 'application_credential': 'secret' is a required property");
+      if (secret === undefined)
+        throw new HttpError(400, "Invalid input for field 'application_credential': 'secret' is a required property");
       const id = str(acRef, 'id');
       if (id !== undefined) appCred = st().application_credentials.find((a) => a.id === id);
       else {
         const name = str(acRef, 'name');
         const owner = isObject(acRef.user) ? findUser(acRef.user) : undefined;
-        appCred = owner ? st().application_credentials.find((a) => a.name === name && a.user_id === owner.id) : undefined;
+        appCred = owner
+          ? st().application_credentials.find((a) => a.name === name && a.user_id === owner.id)
+          : undefined;
       }
-      if (!appCred || appCred.secret !== secret || (appCred.expires_at && Date.parse(appCred.expires_at) < Date.now())) {
+      if (
+        !appCred ||
+        appCred.secret !== secret ||
+        (appCred.expires_at && Date.parse(appCred.expires_at) < Date.now())
+      ) {
         throw new HttpError(401, UNAUTHORIZED);
       }
       user = st().users.find((u) => u.id === appCred!.user_id);
@@ -281,7 +309,8 @@ export function keystoneRoutes(cloud: Cloud): Router {
       if (scope !== undefined) throw new HttpError(401, 'Application credentials cannot request a scope.');
       project = st().projects.find((p) => p.id === appCred!.project_id);
     } else if (scope !== undefined) {
-      if (!isObject(scope)) throw new HttpError(400, `Invalid input for field 'scope': ${JSON.stringify(scope)} is not of type 'object'`);
+      if (!isObject(scope))
+        throw new HttpError(400, `Invalid input for field 'scope': ${JSON.stringify(scope)} is not of type 'object'`);
       if (scope.project !== undefined) {
         if (!isObject(scope.project)) throw new HttpError(400, "Invalid input for field 'project': not an object");
         project = findProject(scope.project);
@@ -301,7 +330,11 @@ export function keystoneRoutes(cloud: Cloud): Router {
   router.add('GET', '/v3/auth/tokens', (req): Reply => {
     cloud.authenticate(req);
     const token = subjectToken(req);
-    return { status: 200, body: tokenBody(token, !req.query.has('nocatalog')), headers: { 'X-Subject-Token': token.id } };
+    return {
+      status: 200,
+      body: tokenBody(token, !req.query.has('nocatalog')),
+      headers: { 'X-Subject-Token': token.id },
+    };
   });
 
   router.add('DELETE', '/v3/auth/tokens', (req): Reply => {
@@ -331,7 +364,8 @@ export function keystoneRoutes(cloud: Cloud): Router {
   router.add('GET', '/v3/projects/:id', (req, p): Reply => {
     const ctx = cloud.authenticate(req);
     const project = st().projects.find((x) => x.id === p.id);
-    if (!ctx.isAdmin && project?.id !== ctx.project.id) throw new HttpError(403, 'You are not authorized to perform the requested action: identity:get_project.');
+    if (!ctx.isAdmin && project?.id !== ctx.project.id)
+      throw new HttpError(403, 'You are not authorized to perform the requested action: identity:get_project.');
     if (!project) throw new HttpError(404, `Could not find project: ${p.id}.`);
     return { status: 200, body: { project: projectJson(project) } };
   });
@@ -343,7 +377,8 @@ export function keystoneRoutes(cloud: Cloud): Router {
 
   router.add('GET', '/v3/users/:id', (req, p): Reply => {
     const ctx = cloud.authenticate(req);
-    if (!ctx.isAdmin && ctx.user.id !== p.id) throw new HttpError(403, 'You are not authorized to perform the requested action: identity:get_user.');
+    if (!ctx.isAdmin && ctx.user.id !== p.id)
+      throw new HttpError(403, 'You are not authorized to perform the requested action: identity:get_user.');
     const user = st().users.find((u) => u.id === p.id);
     if (!user) throw new HttpError(404, `Could not find user: ${p.id}.`);
     return { status: 200, body: { user: userJson(user) } };
@@ -351,14 +386,22 @@ export function keystoneRoutes(cloud: Cloud): Router {
 
   router.add('GET', '/v3/users/:id/projects', (req, p): Reply => {
     const ctx = cloud.authenticate(req);
-    if (!ctx.isAdmin && ctx.user.id !== p.id) throw new HttpError(403, 'You are not authorized to perform the requested action: identity:list_user_projects.');
+    if (!ctx.isAdmin && ctx.user.id !== p.id)
+      throw new HttpError(403, 'You are not authorized to perform the requested action: identity:list_user_projects.');
     const projects = st().projects.filter((x) => cloud.rolesOf(p.id, x.id).length > 0);
     return listReply('projects', projects.map(projectJson), `/v3/users/${p.id}/projects`);
   });
 
   router.add('GET', '/v3/roles', (req): Reply => {
     admin(req);
-    const roles = st().roles.map((r) => ({ id: r.id, name: r.name, domain_id: null, description: null, options: {}, links: { self: `${cloud.baseUrl}/v3/roles/${r.id}` } }));
+    const roles = st().roles.map((r) => ({
+      id: r.id,
+      name: r.name,
+      domain_id: null,
+      description: null,
+      options: {},
+      links: { self: `${cloud.baseUrl}/v3/roles/${r.id}` },
+    }));
     return listReply('roles', roles, '/v3/roles');
   });
 
@@ -375,14 +418,22 @@ export function keystoneRoutes(cloud: Cloud): Router {
 
   router.add('GET', '/v3/regions', (req): Reply => {
     cloud.authenticate(req);
-    const regions = cloud.regionNames.map((r) => ({ id: r, description: '', parent_region_id: null, links: { self: `${cloud.baseUrl}/v3/regions/${r}` } }));
+    const regions = cloud.regionNames.map((r) => ({
+      id: r,
+      description: '',
+      parent_region_id: null,
+      links: { self: `${cloud.baseUrl}/v3/regions/${r}` },
+    }));
     return listReply('regions', regions, '/v3/regions');
   });
 
   const ownCredentials = (req: Request, userId: string): AuthContext => {
     const ctx = cloud.authenticate(req);
     if (ctx.user.id !== userId && !ctx.isAdmin) {
-      throw new HttpError(403, 'You are not authorized to perform the requested action: identity:list_application_credentials.');
+      throw new HttpError(
+        403,
+        'You are not authorized to perform the requested action: identity:list_application_credentials.',
+      );
     }
     return ctx;
   };
@@ -390,17 +441,26 @@ export function keystoneRoutes(cloud: Cloud): Router {
   router.add('GET', '/v3/users/:id/application_credentials', (req, p): Reply => {
     ownCredentials(req, p.id);
     const list = st().application_credentials.filter((a) => a.user_id === p.id);
-    return listReply('application_credentials', list.map((a) => appCredJson(a, false)), `/v3/users/${p.id}/application_credentials`);
+    return listReply(
+      'application_credentials',
+      list.map((a) => appCredJson(a, false)),
+      `/v3/users/${p.id}/application_credentials`,
+    );
   });
 
   router.add('POST', '/v3/users/:id/application_credentials', async (req, p): Promise<Reply> => {
     const ctx = ownCredentials(req, p.id);
-    if (ctx.user.id !== p.id) throw new HttpError(403, 'You are not authorized to perform the requested action: identity:create_application_credential.');
+    if (ctx.user.id !== p.id)
+      throw new HttpError(
+        403,
+        'You are not authorized to perform the requested action: identity:create_application_credential.',
+      );
     const body = await readJson(req.raw, 'Malformed request body: the request body is not valid JSON.');
     if (!isObject(body)) throw new HttpError(400, "Invalid input for field '/': not an object");
     const ac = field(body, 'application_credential', 'application_credential');
     const name = str(ac, 'name');
-    if (!name) throw new HttpError(400, "Invalid input for field 'application_credential': 'name' is a required property");
+    if (!name)
+      throw new HttpError(400, "Invalid input for field 'application_credential': 'name' is a required property");
     if (st().application_credentials.some((a) => a.user_id === p.id && a.name === name)) {
       throw new HttpError(409, 'Conflict occurred attempting to store application_credential - Duplicate entry.');
     }
@@ -422,7 +482,8 @@ export function keystoneRoutes(cloud: Cloud): Router {
     ownCredentials(req, p.id);
     const before = st().application_credentials.length;
     st().application_credentials = st().application_credentials.filter((a) => !(a.id === p.cred && a.user_id === p.id));
-    if (st().application_credentials.length === before) throw new HttpError(404, `Could not find Application Credential: ${p.cred}.`);
+    if (st().application_credentials.length === before)
+      throw new HttpError(404, `Could not find Application Credential: ${p.cred}.`);
     cloud.changed();
     return { status: 204 };
   });
@@ -430,13 +491,19 @@ export function keystoneRoutes(cloud: Cloud): Router {
   // Keystone v2.0: dibctl users still point at v2.0 auth URLs
   router.add('POST', '/v2.0/tokens', async (req): Promise<Reply> => {
     const body = await readJson(req.raw, 'Malformed request body: the request body is not valid JSON.');
-    if (!isObject(body) || !isObject(body.auth)) throw new HttpError(400, "Expecting to find auth in request body. The server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.");
+    if (!isObject(body) || !isObject(body.auth))
+      throw new HttpError(
+        400,
+        'Expecting to find auth in request body. The server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.',
+      );
     const auth = body.auth;
     let user: User | undefined;
     if (isObject(auth.passwordCredentials)) {
       const { username, userId, password } = auth.passwordCredentials as Record<string, unknown>;
       if (typeof password !== 'string') throw new HttpError(400, 'Expecting to find password in passwordCredentials.');
-      user = st().users.find((u) => u.domain_id === 'default' && (userId !== undefined ? u.id === userId : u.name === username));
+      user = st().users.find(
+        (u) => u.domain_id === 'default' && (userId !== undefined ? u.id === userId : u.name === username),
+      );
       if (!user || !user.enabled || user.password !== password) throw new HttpError(401, UNAUTHORIZED);
     } else if (isObject(auth.token)) {
       const t = st().tokens.find((x) => x.id === (auth.token as Record<string, unknown>).id);
@@ -448,7 +515,11 @@ export function keystoneRoutes(cloud: Cloud): Router {
     }
     let project: Project | undefined;
     if (auth.tenantId !== undefined || auth.tenantName !== undefined) {
-      project = st().projects.find((p) => p.domain_id === 'default' && (auth.tenantId !== undefined ? p.id === auth.tenantId : p.name === auth.tenantName));
+      project = st().projects.find(
+        (p) =>
+          p.domain_id === 'default' &&
+          (auth.tenantId !== undefined ? p.id === auth.tenantId : p.name === auth.tenantName),
+      );
       if (!project || cloud.rolesOf(user.id, project.id).length === 0) throw new HttpError(401, UNAUTHORIZED);
     }
     const token = cloud.issueToken(user, project, ['password']);
@@ -459,10 +530,25 @@ export function keystoneRoutes(cloud: Cloud): Router {
         issued_at: token.issued_at,
         expires: token.expires_at.replace(/\.\d+Z$/, 'Z'),
         audit_ids: [token.audit_id],
-        ...(project ? { tenant: { id: project.id, name: project.name, description: project.description, enabled: project.enabled } } : {}),
+        ...(project
+          ? {
+              tenant: {
+                id: project.id,
+                name: project.name,
+                description: project.description,
+                enabled: project.enabled,
+              },
+            }
+          : {}),
       },
       serviceCatalog: project ? v2Catalog(cloud) : [],
-      user: { id: user.id, name: user.name, username: user.name, roles: roles.map((name) => ({ name })), roles_links: [] },
+      user: {
+        id: user.id,
+        name: user.name,
+        username: user.name,
+        roles: roles.map((name) => ({ name })),
+        roles_links: [],
+      },
       metadata: { is_admin: 0, roles: roles.map((n) => st().roles.find((r) => r.name === n)!.id) },
     };
     return { status: 200, body: { access } };
@@ -473,7 +559,10 @@ export function keystoneRoutes(cloud: Cloud): Router {
     const projects = st().projects.filter((p) => cloud.rolesOf(ctx.user.id, p.id).length > 0);
     return {
       status: 200,
-      body: { tenants: projects.map((p) => ({ id: p.id, name: p.name, description: p.description, enabled: p.enabled })), tenants_links: [] },
+      body: {
+        tenants: projects.map((p) => ({ id: p.id, name: p.name, description: p.description, enabled: p.enabled })),
+        tenants_links: [],
+      },
     };
   });
 

@@ -41,10 +41,18 @@ export function allocatePort(
     const n = ipToInt(opts.fixedIp);
     const { first, last } = cidrRange(subnet.cidr);
     if (!/^\d+\.\d+\.\d+\.\d+$/.test(opts.fixedIp) || n <= first || n >= last) {
-      throw new HttpError(400, `IP address ${opts.fixedIp} is not a valid IP for the specified subnet.`, 'InvalidIpForSubnet');
+      throw new HttpError(
+        400,
+        `IP address ${opts.fixedIp} is not a valid IP for the specified subnet.`,
+        'InvalidIpForSubnet',
+      );
     }
     if (used.has(opts.fixedIp)) {
-      throw new HttpError(409, `IP address ${opts.fixedIp} already allocated in subnet ${subnet.id}`, 'IpAddressAlreadyAllocated');
+      throw new HttpError(
+        409,
+        `IP address ${opts.fixedIp} already allocated in subnet ${subnet.id}`,
+        'IpAddressAlreadyAllocated',
+      );
     }
     ip = opts.fixedIp;
   } else {
@@ -55,7 +63,12 @@ export function allocatePort(
         if (!used.has(c) && c !== subnet.gateway_ip) candidates.push(c);
       }
     }
-    if (!candidates.length) throw new HttpError(409, `No more IP addresses available on network ${network.id}.`, 'IpAddressGenerationFailure');
+    if (!candidates.length)
+      throw new HttpError(
+        409,
+        `No more IP addresses available on network ${network.id}.`,
+        'IpAddressGenerationFailure',
+      );
     ip = candidates[crypto.randomInt(candidates.length)];
   }
   const now = nowIso();
@@ -161,7 +174,9 @@ const MALFORMED = 'Malformed request body';
 function listReply(req: Request, collection: string, items: Record<string, unknown>[], base: string): Reply {
   const q = req.query;
   let out = items;
-  const keys = new Set([...q.keys()].filter((k) => !['limit', 'marker', 'fields', 'sort_key', 'sort_dir', 'page_reverse'].includes(k)));
+  const keys = new Set(
+    [...q.keys()].filter((k) => !['limit', 'marker', 'fields', 'sort_key', 'sort_dir', 'page_reverse'].includes(k)),
+  );
   for (const key of keys) {
     const wanted = q.getAll(key);
     out = out.filter((item) => {
@@ -180,7 +195,8 @@ function listReply(req: Request, collection: string, items: Record<string, unkno
   const body: Record<string, unknown> = {};
   const limitRaw = q.get('limit');
   if (limitRaw !== null) {
-    if (!/^\d+$/.test(limitRaw)) throw new HttpError(400, `Invalid input for operation: '${limitRaw}' is not an integer.`, 'InvalidInput');
+    if (!/^\d+$/.test(limitRaw))
+      throw new HttpError(400, `Invalid input for operation: '${limitRaw}' is not an integer.`, 'InvalidInput');
     const limit = Number(limitRaw);
     if (limit > 0 && out.length > limit) {
       out = out.slice(0, limit);
@@ -190,7 +206,8 @@ function listReply(req: Request, collection: string, items: Record<string, unkno
     }
   }
   const fields = q.getAll('fields');
-  if (fields.length) out = out.map((item) => Object.fromEntries(fields.filter((f) => f in item).map((f) => [f, item[f]])));
+  if (fields.length)
+    out = out.map((item) => Object.fromEntries(fields.filter((f) => f in item).map((f) => [f, item[f]])));
   body[collection] = out;
   return { status: 200, body };
 }
@@ -229,7 +246,11 @@ export function neutronRoutes(cloud: Cloud, region: string): Router {
     return {
       status: 200,
       body: {
-        resources: ['network', 'subnet', 'port'].map((r) => ({ name: r, collection: `${r}s`, links: [{ href: `${base()}/v2.0/${r}s`, rel: 'self' }] })),
+        resources: ['network', 'subnet', 'port'].map((r) => ({
+          name: r,
+          collection: `${r}s`,
+          links: [{ href: `${base()}/v2.0/${r}s`, rel: 'self' }],
+        })),
       },
     };
   });
@@ -240,7 +261,9 @@ export function neutronRoutes(cloud: Cloud, region: string): Router {
 
   router.add('GET', '/v2.0/networks', (req): Reply => {
     const ctx = cloud.authenticate(req);
-    const list = rs().networks.filter((n) => visibleNetwork(ctx, n)).map(networkJson);
+    const list = rs()
+      .networks.filter((n) => visibleNetwork(ctx, n))
+      .map(networkJson);
     return listReply(req, 'networks', list, `${base()}/v2.0/networks`);
   });
 
@@ -251,14 +274,50 @@ export function neutronRoutes(cloud: Cloud, region: string): Router {
 
   router.add('POST', '/v2.0/networks', async (req): Promise<Reply> => {
     const ctx = cloud.authenticate(req);
-    const network = await createBody(req, 'network', ['name', 'admin_state_up', 'shared', 'mtu', 'description', 'project_id', 'tenant_id']);
+    const network = await createBody(req, 'network', [
+      'name',
+      'admin_state_up',
+      'shared',
+      'mtu',
+      'description',
+      'project_id',
+      'tenant_id',
+    ]);
     const { name = '', shared = false, mtu = 1500 } = network;
-    if (typeof name !== 'string') throw new HttpError(400, `Invalid input for name. Reason: '${String(name)}' is not a valid string.`, 'HTTPBadRequest');
-    if (typeof shared !== 'boolean') throw new HttpError(400, `Invalid input for shared. Reason: '${String(shared)}' is not a valid boolean value.`, 'HTTPBadRequest');
-    if (shared && !ctx.isAdmin) throw new HttpError(403, '(rule:create_network and rule:create_network:shared) is disallowed by policy', 'PolicyNotAuthorized');
-    if (typeof mtu !== 'number') throw new HttpError(400, `Invalid input for mtu. Reason: '${String(mtu)}' is not an integer.`, 'HTTPBadRequest');
+    if (typeof name !== 'string')
+      throw new HttpError(
+        400,
+        `Invalid input for name. Reason: '${String(name)}' is not a valid string.`,
+        'HTTPBadRequest',
+      );
+    if (typeof shared !== 'boolean')
+      throw new HttpError(
+        400,
+        `Invalid input for shared. Reason: '${String(shared)}' is not a valid boolean value.`,
+        'HTTPBadRequest',
+      );
+    if (shared && !ctx.isAdmin)
+      throw new HttpError(
+        403,
+        '(rule:create_network and rule:create_network:shared) is disallowed by policy',
+        'PolicyNotAuthorized',
+      );
+    if (typeof mtu !== 'number')
+      throw new HttpError(400, `Invalid input for mtu. Reason: '${String(mtu)}' is not an integer.`, 'HTTPBadRequest');
     const now = nowIso();
-    const n: Network = { id: uuid(), name, project_id: ctx.project.id, shared, external: false, status: 'ACTIVE', admin_state_up: true, mtu, subnets: [], created_at: now, updated_at: now };
+    const n: Network = {
+      id: uuid(),
+      name,
+      project_id: ctx.project.id,
+      shared,
+      external: false,
+      status: 'ACTIVE',
+      admin_state_up: true,
+      mtu,
+      subnets: [],
+      created_at: now,
+      updated_at: now,
+    };
     rs().networks.push(n);
     cloud.changed();
     return { status: 201, body: { network: networkJson(n) } };
@@ -267,9 +326,14 @@ export function neutronRoutes(cloud: Cloud, region: string): Router {
   router.add('DELETE', '/v2.0/networks/:id', (req, p): Reply => {
     const ctx = cloud.authenticate(req);
     const n = findNetwork(ctx, p.id);
-    if (!ctx.isAdmin && n.project_id !== ctx.project.id) throw new HttpError(403, 'disallowed by policy', 'PolicyNotAuthorized');
+    if (!ctx.isAdmin && n.project_id !== ctx.project.id)
+      throw new HttpError(403, 'disallowed by policy', 'PolicyNotAuthorized');
     if (rs().ports.some((port) => port.network_id === n.id && port.device_owner.startsWith('compute:'))) {
-      throw new HttpError(409, `Unable to complete operation on network ${n.id}. There are one or more ports still in use on the network.`, 'NetworkInUse');
+      throw new HttpError(
+        409,
+        `Unable to complete operation on network ${n.id}. There are one or more ports still in use on the network.`,
+        'NetworkInUse',
+      );
     }
     rs().networks = rs().networks.filter((x) => x !== n);
     rs().subnets = rs().subnets.filter((s) => s.network_id !== n.id);
@@ -280,21 +344,40 @@ export function neutronRoutes(cloud: Cloud, region: string): Router {
 
   router.add('GET', '/v2.0/subnets', (req): Reply => {
     const ctx = cloud.authenticate(req);
-    const nets = new Set(rs().networks.filter((n) => visibleNetwork(ctx, n)).map((n) => n.id));
-    return listReply(req, 'subnets', rs().subnets.filter((s) => nets.has(s.network_id)).map(subnetJson), `${base()}/v2.0/subnets`);
+    const nets = new Set(
+      rs()
+        .networks.filter((n) => visibleNetwork(ctx, n))
+        .map((n) => n.id),
+    );
+    return listReply(
+      req,
+      'subnets',
+      rs()
+        .subnets.filter((s) => nets.has(s.network_id))
+        .map(subnetJson),
+      `${base()}/v2.0/subnets`,
+    );
   });
 
   router.add('GET', '/v2.0/subnets/:id', (req, p): Reply => {
     const ctx = cloud.authenticate(req);
     const s = rs().subnets.find((x) => x.id === p.id);
     const n = s && rs().networks.find((x) => x.id === s.network_id);
-    if (!s || !n || !visibleNetwork(ctx, n)) throw new HttpError(404, `Subnet ${p.id} could not be found.`, 'SubnetNotFound');
+    if (!s || !n || !visibleNetwork(ctx, n))
+      throw new HttpError(404, `Subnet ${p.id} could not be found.`, 'SubnetNotFound');
     return { status: 200, body: { subnet: subnetJson(s) } };
   });
 
   router.add('GET', '/v2.0/ports', (req): Reply => {
     const ctx = cloud.authenticate(req);
-    return listReply(req, 'ports', rs().ports.filter((x) => visiblePort(ctx, x)).map(portJson), `${base()}/v2.0/ports`);
+    return listReply(
+      req,
+      'ports',
+      rs()
+        .ports.filter((x) => visiblePort(ctx, x))
+        .map(portJson),
+      `${base()}/v2.0/ports`,
+    );
   });
 
   router.add('GET', '/v2.0/ports/:id', (req, p): Reply => {
@@ -304,14 +387,39 @@ export function neutronRoutes(cloud: Cloud, region: string): Router {
 
   router.add('POST', '/v2.0/ports', async (req): Promise<Reply> => {
     const ctx = cloud.authenticate(req);
-    const portBody = await createBody(req, 'port', ['network_id', 'name', 'fixed_ips', 'admin_state_up', 'description', 'device_id', 'device_owner', 'project_id', 'tenant_id']);
+    const portBody = await createBody(req, 'port', [
+      'network_id',
+      'name',
+      'fixed_ips',
+      'admin_state_up',
+      'description',
+      'device_id',
+      'device_owner',
+      'project_id',
+      'tenant_id',
+    ]);
     const { network_id: networkId, name = '', fixed_ips: fixedIps } = portBody;
-    if (typeof networkId !== 'string') throw new HttpError(400, "Failed to parse request. Required attribute 'network_id' not specified", 'HTTPBadRequest');
-    if (typeof name !== 'string') throw new HttpError(400, `Invalid input for name. Reason: '${String(name)}' is not a valid string.`, 'HTTPBadRequest');
+    if (typeof networkId !== 'string')
+      throw new HttpError(
+        400,
+        "Failed to parse request. Required attribute 'network_id' not specified",
+        'HTTPBadRequest',
+      );
+    if (typeof name !== 'string')
+      throw new HttpError(
+        400,
+        `Invalid input for name. Reason: '${String(name)}' is not a valid string.`,
+        'HTTPBadRequest',
+      );
     const n = findNetwork(ctx, networkId);
     let fixedIp: string | undefined;
     if (fixedIps !== undefined) {
-      if (!Array.isArray(fixedIps) || !fixedIps.every((f) => isObject(f))) throw new HttpError(400, `Invalid input for fixed_ips. Reason: Invalid data format for fixed IP specification.`, 'HTTPBadRequest');
+      if (!Array.isArray(fixedIps) || !fixedIps.every((f) => isObject(f)))
+        throw new HttpError(
+          400,
+          `Invalid input for fixed_ips. Reason: Invalid data format for fixed IP specification.`,
+          'HTTPBadRequest',
+        );
       const first = fixedIps[0] as Record<string, unknown> | undefined;
       if (first && first.ip_address !== undefined) fixedIp = String(first.ip_address);
     }

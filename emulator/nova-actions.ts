@@ -21,7 +21,11 @@ export function actionRoutes(router: Router, nova: NovaRegion, boots: Boots): vo
         if (!isObject(args)) throw invalid('os-getConsoleOutput', args, "is not of type 'object'");
         const length = args.length;
         if (length !== undefined && length !== null && !Number.isInteger(Number(length))) {
-          throw invalid('os-getConsoleOutput/length', length, `${JSON.stringify(length)} is not of type 'integer', 'string', 'null'`);
+          throw invalid(
+            'os-getConsoleOutput/length',
+            length,
+            `${JSON.stringify(length)} is not of type 'integer', 'string', 'null'`,
+          );
         }
         if (s.status === 'BUILD' && !s.launched_at) throw new HttpError(409, `Instance ${s.id} is not ready`);
         const lines = s.console_log;
@@ -30,25 +34,40 @@ export function actionRoutes(router: Router, nova: NovaRegion, boots: Boots): vo
       }
       case 'reboot': {
         if (!isObject(args) || !['SOFT', 'HARD', 'soft', 'hard'].includes(String(args.type))) {
-          throw invalid('reboot/type', isObject(args) ? args.type : args, "is not one of ['SOFT', 'HARD', 'Soft', 'Hard', 'soft', 'hard']");
+          throw invalid(
+            'reboot/type',
+            isObject(args) ? args.type : args,
+            "is not one of ['SOFT', 'HARD', 'Soft', 'Hard', 'soft', 'hard']",
+          );
         }
-        if (s.status !== 'ACTIVE' && !(String(args.type).toUpperCase() === 'HARD' && (s.status === 'ERROR' || s.status === 'SHUTOFF'))) throw stateConflict(s, 'reboot');
+        if (
+          s.status !== 'ACTIVE' &&
+          !(String(args.type).toUpperCase() === 'HARD' && (s.status === 'ERROR' || s.status === 'SHUTOFF'))
+        )
+          throw stateConflict(s, 'reboot');
         const hard = String(args.type).toUpperCase() === 'HARD';
-        Object.assign(s, { status: hard ? 'HARD_REBOOT' : 'REBOOT', task_state: hard ? 'rebooting_hard' : 'rebooting', updated: nowIso() });
+        Object.assign(s, {
+          status: hard ? 'HARD_REBOOT' : 'REBOOT',
+          task_state: hard ? 'rebooting_hard' : 'rebooting',
+          updated: nowIso(),
+        });
         await hooks.stopGuest(region, s, false);
         cloud.changed();
         boots.finish(s, false);
         return { status: 202 };
       }
       case 'rebuild': {
-        if (!isObject(args) || typeof args.imageRef !== 'string') throw invalid('rebuild', args, "'imageRef' is a required property");
+        if (!isObject(args) || typeof args.imageRef !== 'string')
+          throw invalid('rebuild', args, "'imageRef' is a required property");
         if (s.status !== 'ACTIVE' && s.status !== 'SHUTOFF' && s.status !== 'ERROR') throw stateConflict(s, 'rebuild');
         const image = await visibleImage(nova, ctx, args.imageRef);
         if (!image) throw new HttpError(400, 'Can not find requested image');
         if (image.status !== 'active') throw new HttpError(400, `Image ${image.id} is not active.`);
         const flavor = rs().flavors.find((f) => f.id === s.flavor_id);
-        if (flavor && image.min_ram > flavor.ram) throw new HttpError(400, "Flavor's memory is too small for requested image.");
-        if (flavor && flavor.disk > 0 && image.min_disk > flavor.disk) throw new HttpError(400, "Flavor's disk is too small for requested image.");
+        if (flavor && image.min_ram > flavor.ram)
+          throw new HttpError(400, "Flavor's memory is too small for requested image.");
+        if (flavor && flavor.disk > 0 && image.min_disk > flavor.disk)
+          throw new HttpError(400, "Flavor's disk is too small for requested image.");
         if (typeof args.name === 'string') s.name = args.name;
         Object.assign(s, {
           image_id: image.id,
@@ -67,7 +86,13 @@ export function actionRoutes(router: Router, nova: NovaRegion, boots: Boots): vo
       case 'os-stop': {
         if (s.status !== 'ACTIVE' && s.status !== 'ERROR') throw stateConflict(s, 'stop');
         await hooks.stopGuest(region, s, false);
-        Object.assign(s, { status: 'SHUTOFF', vm_state: 'stopped', power_state: 4, task_state: null, updated: nowIso() });
+        Object.assign(s, {
+          status: 'SHUTOFF',
+          vm_state: 'stopped',
+          power_state: 4,
+          task_state: null,
+          updated: nowIso(),
+        });
         cloud.changed();
         return { status: 202 };
       }

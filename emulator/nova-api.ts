@@ -42,7 +42,10 @@ export function requestedVersion(req: Request): Microversion {
   }
   const v = parseVersion(raw);
   if (!atLeast(v, MIN_VERSION) || !atLeast(parseVersion(MAX_VERSION), raw)) {
-    throw new HttpError(406, `Version ${raw} is not supported by the API. Minimum is ${MIN_VERSION} and maximum is ${MAX_VERSION}.`);
+    throw new HttpError(
+      406,
+      `Version ${raw} is not supported by the API. Minimum is ${MIN_VERSION} and maximum is ${MAX_VERSION}.`,
+    );
   }
   return v;
 }
@@ -58,7 +61,10 @@ export function versionHeaders(v: Microversion): Record<string, string> {
 
 /** Nova's 400 for a request that fails its JSON schema. */
 export const invalid = (field: string, value: unknown, reason: string) =>
-  new HttpError(400, `Invalid input for field/attribute ${field}. Value: ${typeof value === 'string' ? value : JSON.stringify(value)}. ${reason}`);
+  new HttpError(
+    400,
+    `Invalid input for field/attribute ${field}. Value: ${typeof value === 'string' ? value : JSON.stringify(value)}. ${reason}`,
+  );
 
 /** The schema's `additionalProperties: false`: the first key not allowed is a 400. */
 export function onlyKeys(field: string, value: Record<string, unknown>, allowed: string[]): void {
@@ -104,7 +110,8 @@ export class NovaRegion {
     const limitRaw = req.query.get('limit');
     let limit = 1000;
     if (limitRaw !== null) {
-      if (!/^\d+$/.test(limitRaw)) throw invalid('query parameters limit', limitRaw, `'${limitRaw}' does not match '^[0-9]*$'`);
+      if (!/^\d+$/.test(limitRaw))
+        throw invalid('query parameters limit', limitRaw, `'${limitRaw}' does not match '^[0-9]*$'`);
       limit = Math.min(Number(limitRaw), 1000);
     }
     const marker = req.query.get('marker');

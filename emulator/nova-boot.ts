@@ -46,7 +46,10 @@ export class Boots {
         cloud.changed();
       };
       if (failBoot) {
-        fail(cloud.faults.get('bootErrorMessage'), 'Traceback (most recent call last):\n  File "nova/conductor/manager.py", in schedule_and_build_instances\nnova.exception.NoValidHost');
+        fail(
+          cloud.faults.get('bootErrorMessage'),
+          'Traceback (most recent call last):\n  File "nova/conductor/manager.py", in schedule_and_build_instances\nnova.exception.NoValidHost',
+        );
         return;
       }
       const activate = () => {
@@ -61,7 +64,11 @@ export class Boots {
         cloud.onServerChange(region, s.id, 'active');
       };
       if (s.ssh_disabled || !s.addresses.length) return activate();
-      hooks.startGuest(region, s).then(activate, (err: Error) => fail(`Build of instance ${s.id} aborted: ${err.message}`, String(err.stack ?? err.message)));
+      hooks
+        .startGuest(region, s)
+        .then(activate, (err: Error) =>
+          fail(`Build of instance ${s.id} aborted: ${err.message}`, String(err.stack ?? err.message)),
+        );
     }, cloud.faults.get('bootDelayMs'));
   }
 
@@ -75,7 +82,11 @@ export class Boots {
   /** Servers that were mid-boot when a previous process stopped finish booting now. */
   resume(): void {
     for (const s of this.nova.rs().servers) {
-      if (['BUILD', 'REBUILD', 'REBOOT', 'HARD_REBOOT'].includes(s.status) || (s.status === 'SHUTOFF' && s.task_state === 'powering-on')) this.finish(s, false);
+      if (
+        ['BUILD', 'REBUILD', 'REBOOT', 'HARD_REBOOT'].includes(s.status) ||
+        (s.status === 'SHUTOFF' && s.task_state === 'powering-on')
+      )
+        this.finish(s, false);
     }
   }
 

@@ -1,6 +1,15 @@
 /** Nova flavors: list and detail (public/private, minRam/minDisk, sorting, pages), show, extra specs, admin create/delete. */
 import { HttpError, Reply, Request, Router, isObject, readJson } from './http';
-import { MALFORMED, Microversion, NovaRegion, adminOnly, atLeast, invalid, onlyKeys, requestedVersion } from './nova-api';
+import {
+  MALFORMED,
+  Microversion,
+  NovaRegion,
+  adminOnly,
+  atLeast,
+  invalid,
+  onlyKeys,
+  requestedVersion,
+} from './nova-api';
 import { Flavor, uuid } from './state';
 
 export function flavorRoutes(router: Router, nova: NovaRegion): void {
@@ -13,7 +22,13 @@ export function flavorRoutes(router: Router, nova: NovaRegion): void {
     { rel: 'bookmark', href: `${base()}/flavors/${f.id}` },
   ];
   const flavorJson = (f: Flavor, v: Microversion, detail: boolean) => {
-    if (!detail) return { id: f.id, name: f.name, links: flavorLinks(f), ...(atLeast(v, '2.55') ? { description: f.description } : {}) };
+    if (!detail)
+      return {
+        id: f.id,
+        name: f.name,
+        links: flavorLinks(f),
+        ...(atLeast(v, '2.55') ? { description: f.description } : {}),
+      };
     return {
       id: f.id,
       name: f.name,
@@ -36,38 +51,46 @@ export function flavorRoutes(router: Router, nova: NovaRegion): void {
     return f;
   };
 
-  const listFlavors = (detail: boolean) => (req: Request): Reply => {
-    const ctx = cloud.authenticate(req);
-    const v = requestedVersion(req);
-    const isPublic = req.query.get('is_public');
-    let flavors = rs().flavors.filter((f) => !f.disabled);
-    if (!ctx.isAdmin || isPublic === null || ['true', 't', '1', 'yes', 'y'].includes(isPublic.toLowerCase())) {
-      flavors = flavors.filter((f) => f.is_public || (ctx.isAdmin && isPublic?.toLowerCase() === 'none'));
-    } else if (['false', 'f', '0', 'no', 'n'].includes(isPublic.toLowerCase())) {
-      flavors = flavors.filter((f) => !f.is_public);
-    }
-    const minRam = req.query.get('minRam');
-    const minDisk = req.query.get('minDisk');
-    if (minRam !== null) {
-      if (!/^\d+$/.test(minRam)) throw new HttpError(400, `Invalid minRam filter [${minRam}]`);
-      flavors = flavors.filter((f) => f.ram >= Number(minRam));
-    }
-    if (minDisk !== null) {
-      if (!/^\d+$/.test(minDisk)) throw new HttpError(400, `Invalid minDisk filter [${minDisk}]`);
-      flavors = flavors.filter((f) => f.disk >= Number(minDisk));
-    }
-    const sortKey = req.query.get('sort_key') ?? 'flavorid';
-    const sortDir = req.query.get('sort_dir') ?? 'asc';
-    const keyOf = (f: Flavor): string | number => (sortKey === 'flavorid' || sortKey === 'id' ? f.id : (f as unknown as Record<string, string | number>)[sortKey] ?? '');
-    flavors = [...flavors].sort((a, b) => {
-      const x = keyOf(a);
-      const y = keyOf(b);
-      const c = typeof x === 'number' && typeof y === 'number' ? x - y : String(x).localeCompare(String(y), undefined, { numeric: true });
-      return sortDir === 'desc' ? -c : c;
-    });
-    const { page, links } = nova.paginate(req, flavors, (f) => f.id, 'flavors');
-    return { status: 200, body: { flavors: page.map((f) => flavorJson(f, v, detail)), ...links } };
-  };
+  const listFlavors =
+    (detail: boolean) =>
+    (req: Request): Reply => {
+      const ctx = cloud.authenticate(req);
+      const v = requestedVersion(req);
+      const isPublic = req.query.get('is_public');
+      let flavors = rs().flavors.filter((f) => !f.disabled);
+      if (!ctx.isAdmin || isPublic === null || ['true', 't', '1', 'yes', 'y'].includes(isPublic.toLowerCase())) {
+        flavors = flavors.filter((f) => f.is_public || (ctx.isAdmin && isPublic?.toLowerCase() === 'none'));
+      } else if (['false', 'f', '0', 'no', 'n'].includes(isPublic.toLowerCase())) {
+        flavors = flavors.filter((f) => !f.is_public);
+      }
+      const minRam = req.query.get('minRam');
+      const minDisk = req.query.get('minDisk');
+      if (minRam !== null) {
+        if (!/^\d+$/.test(minRam)) throw new HttpError(400, `Invalid minRam filter [${minRam}]`);
+        flavors = flavors.filter((f) => f.ram >= Number(minRam));
+      }
+      if (minDisk !== null) {
+        if (!/^\d+$/.test(minDisk)) throw new HttpError(400, `Invalid minDisk filter [${minDisk}]`);
+        flavors = flavors.filter((f) => f.disk >= Number(minDisk));
+      }
+      const sortKey = req.query.get('sort_key') ?? 'flavorid';
+      const sortDir = req.query.get('sort_dir') ?? 'asc';
+      const keyOf = (f: Flavor): string | number =>
+        sortKey === 'flavorid' || sortKey === 'id'
+          ? f.id
+          : ((f as unknown as Record<string, string | number>)[sortKey] ?? '');
+      flavors = [...flavors].sort((a, b) => {
+        const x = keyOf(a);
+        const y = keyOf(b);
+        const c =
+          typeof x === 'number' && typeof y === 'number'
+            ? x - y
+            : String(x).localeCompare(String(y), undefined, { numeric: true });
+        return sortDir === 'desc' ? -c : c;
+      });
+      const { page, links } = nova.paginate(req, flavors, (f) => f.id, 'flavors');
+      return { status: 200, body: { flavors: page.map((f) => flavorJson(f, v, detail)), ...links } };
+    };
   router.add('GET', '/v2.1/flavors', listFlavors(false));
   router.add('GET', '/v2.1/flavors/detail', listFlavors(true));
   router.add('GET', '/v2.1/flavors/:id', (req, p): Reply => {
@@ -89,9 +112,15 @@ export function flavorRoutes(router: Router, nova: NovaRegion): void {
     adminOnly(ctx, 'os_compute_api:os-flavor-extra-specs:create');
     const f = findFlavor(p.id);
     const body = await readJson(req.raw, MALFORMED);
-    if (!isObject(body) || !isObject(body.extra_specs)) throw invalid('extra_specs', body, "'extra_specs' is a required property");
+    if (!isObject(body) || !isObject(body.extra_specs))
+      throw invalid('extra_specs', body, "'extra_specs' is a required property");
     for (const [k, val] of Object.entries(body.extra_specs)) {
-      if (typeof val !== 'string' && typeof val !== 'number' && typeof val !== 'boolean') throw invalid(`extra_specs/${k}`, val, `${JSON.stringify(val)} is not of type 'string', 'integer', 'number', 'boolean'`);
+      if (typeof val !== 'string' && typeof val !== 'number' && typeof val !== 'boolean')
+        throw invalid(
+          `extra_specs/${k}`,
+          val,
+          `${JSON.stringify(val)} is not of type 'string', 'integer', 'number', 'boolean'`,
+        );
       f.extra_specs[k] = String(val);
     }
     cloud.changed();
@@ -104,16 +133,30 @@ export function flavorRoutes(router: Router, nova: NovaRegion): void {
     const body = await readJson(req.raw, MALFORMED);
     if (!isObject(body) || !isObject(body.flavor)) throw invalid('flavor', body, "'flavor' is a required property");
     const f = body.flavor;
-    const allowed = ['name', 'id', 'ram', 'vcpus', 'disk', 'OS-FLV-EXT-DATA:ephemeral', 'swap', 'rxtx_factor', 'os-flavor-access:is_public', 'description'];
+    const allowed = [
+      'name',
+      'id',
+      'ram',
+      'vcpus',
+      'disk',
+      'OS-FLV-EXT-DATA:ephemeral',
+      'swap',
+      'rxtx_factor',
+      'os-flavor-access:is_public',
+      'description',
+    ];
     onlyKeys('flavor', f, allowed);
-    if (typeof f.name !== 'string' || !f.name.trim()) throw invalid('flavor/name', f.name, "'name' is a required property");
+    if (typeof f.name !== 'string' || !f.name.trim())
+      throw invalid('flavor/name', f.name, "'name' is a required property");
     for (const k of ['ram', 'vcpus', 'disk']) {
       if (f[k] === undefined) throw invalid('flavor', f, `'${k}' is a required property`);
-      if (!Number.isInteger(Number(f[k])) || Number(f[k]) < (k === 'disk' ? 0 : 1)) throw invalid(`flavor/${k}`, f[k], `${JSON.stringify(f[k])} is not of type 'integer', 'string'`);
+      if (!Number.isInteger(Number(f[k])) || Number(f[k]) < (k === 'disk' ? 0 : 1))
+        throw invalid(`flavor/${k}`, f[k], `${JSON.stringify(f[k])} is not of type 'integer', 'string'`);
     }
     const id = f.id === undefined || f.id === null ? uuid() : String(f.id);
     if (rs().flavors.some((x) => x.id === id)) throw new HttpError(409, `Flavor with ID ${id} already exists.`);
-    if (rs().flavors.some((x) => x.name === f.name)) throw new HttpError(409, `Flavor with name ${String(f.name)} already exists.`);
+    if (rs().flavors.some((x) => x.name === f.name))
+      throw new HttpError(409, `Flavor with name ${String(f.name)} already exists.`);
     const flavor: Flavor = {
       id,
       name: f.name,

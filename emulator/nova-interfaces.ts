@@ -10,13 +10,26 @@ export function interfaceRoutes(router: Router, nova: NovaRegion): void {
 
   const interfaceJson = (portId: string) => {
     const port = rs().ports.find((p) => p.id === portId)!;
-    return { port_state: port.status, fixed_ips: port.fixed_ips, port_id: port.id, net_id: port.network_id, mac_addr: port.mac_address };
+    return {
+      port_state: port.status,
+      fixed_ips: port.fixed_ips,
+      port_id: port.id,
+      net_id: port.network_id,
+      mac_addr: port.mac_address,
+    };
   };
   router.add('GET', '/v2.1/servers/:id/os-interface', (req, p): Reply => {
     const ctx = cloud.authenticate(req);
     requestedVersion(req);
     const s = findServer(nova, ctx, p.id);
-    return { status: 200, body: { interfaceAttachments: s.addresses.filter((a) => rs().ports.some((x) => x.id === a.port_id)).map((a) => interfaceJson(a.port_id)) } };
+    return {
+      status: 200,
+      body: {
+        interfaceAttachments: s.addresses
+          .filter((a) => rs().ports.some((x) => x.id === a.port_id))
+          .map((a) => interfaceJson(a.port_id)),
+      },
+    };
   });
   router.add('GET', '/v2.1/servers/:id/os-interface/:port', (req, p): Reply => {
     const ctx = cloud.authenticate(req);
@@ -28,7 +41,8 @@ export function interfaceRoutes(router: Router, nova: NovaRegion): void {
     const ctx = cloud.authenticate(req);
     const s = findServer(nova, ctx, p.id);
     const body = await readJson(req.raw, MALFORMED);
-    if (!isObject(body) || !isObject(body.interfaceAttachment)) throw invalid('root', body, "'interfaceAttachment' is a required property");
+    if (!isObject(body) || !isObject(body.interfaceAttachment))
+      throw invalid('root', body, "'interfaceAttachment' is a required property");
     const att = body.interfaceAttachment;
     onlyKeys('interfaceAttachment', att, ['net_id', 'port_id', 'fixed_ips', 'tag']);
     if (s.status !== 'ACTIVE' && s.status !== 'SHUTOFF') throw stateConflict(s, 'attach_interface');

@@ -12,9 +12,32 @@ import { hostnameFor } from './ssh';
 import { Keypair, Server, ServerAddress, uuid } from './state';
 
 const SERVER_KEYS = [
-  'name', 'imageRef', 'flavorRef', 'adminPass', 'metadata', 'networks', 'key_name', 'user_data', 'availability_zone', 'config_drive',
-  'security_groups', 'block_device_mapping', 'block_device_mapping_v2', 'min_count', 'max_count', 'return_reservation_id', 'tags',
-  'description', 'hostname', 'accessIPv4', 'accessIPv6', 'OS-DCF:diskConfig', 'personality', 'trusted_image_certificates', 'host', 'hypervisor_hostname',
+  'name',
+  'imageRef',
+  'flavorRef',
+  'adminPass',
+  'metadata',
+  'networks',
+  'key_name',
+  'user_data',
+  'availability_zone',
+  'config_drive',
+  'security_groups',
+  'block_device_mapping',
+  'block_device_mapping_v2',
+  'min_count',
+  'max_count',
+  'return_reservation_id',
+  'tags',
+  'description',
+  'hostname',
+  'accessIPv4',
+  'accessIPv6',
+  'OS-DCF:diskConfig',
+  'personality',
+  'trusted_image_certificates',
+  'host',
+  'hypervisor_hostname',
 ];
 
 function stringMap(field: string, value: unknown): Record<string, string> {
@@ -40,40 +63,84 @@ export function serverCreateRoute(router: Router, nova: NovaRegion, boots: Boots
     const sv = body.server;
     onlyKeys('server', sv, SERVER_KEYS);
     if (sv.name === undefined) throw invalid('server', sv, "'name' is a required property");
-    if (typeof sv.name !== 'string') throw invalid('server/name', sv.name, `${JSON.stringify(sv.name)} is not of type 'string'`);
-    if (!sv.name.trim() || sv.name.length > 255) throw invalid('server/name', sv.name, `'${sv.name}' does not match the allowed pattern`);
+    if (typeof sv.name !== 'string')
+      throw invalid('server/name', sv.name, `${JSON.stringify(sv.name)} is not of type 'string'`);
+    if (!sv.name.trim() || sv.name.length > 255)
+      throw invalid('server/name', sv.name, `'${sv.name}' does not match the allowed pattern`);
     if (sv.flavorRef === undefined) throw invalid('server', sv, "'flavorRef' is a required property");
-    if (typeof sv.flavorRef !== 'string' && typeof sv.flavorRef !== 'number') throw invalid('server/flavorRef', sv.flavorRef, `${JSON.stringify(sv.flavorRef)} is not of type 'string', 'integer'`);
-    if (sv.imageRef !== undefined && typeof sv.imageRef !== 'string') throw invalid('server/imageRef', sv.imageRef, `${JSON.stringify(sv.imageRef)} is not of type 'string'`);
-    if (sv.key_name !== undefined && sv.key_name !== null && typeof sv.key_name !== 'string') throw invalid('server/key_name', sv.key_name, `${JSON.stringify(sv.key_name)} is not of type 'string'`);
-    if (sv.availability_zone !== undefined && typeof sv.availability_zone !== 'string') throw invalid('server/availability_zone', sv.availability_zone, `${JSON.stringify(sv.availability_zone)} is not of type 'string'`);
-    if (sv.config_drive !== undefined && typeof sv.config_drive !== 'boolean' && typeof sv.config_drive !== 'string') throw invalid('server/config_drive', sv.config_drive, `${JSON.stringify(sv.config_drive)} is not of type 'boolean', 'string'`);
+    if (typeof sv.flavorRef !== 'string' && typeof sv.flavorRef !== 'number')
+      throw invalid(
+        'server/flavorRef',
+        sv.flavorRef,
+        `${JSON.stringify(sv.flavorRef)} is not of type 'string', 'integer'`,
+      );
+    if (sv.imageRef !== undefined && typeof sv.imageRef !== 'string')
+      throw invalid('server/imageRef', sv.imageRef, `${JSON.stringify(sv.imageRef)} is not of type 'string'`);
+    if (sv.key_name !== undefined && sv.key_name !== null && typeof sv.key_name !== 'string')
+      throw invalid('server/key_name', sv.key_name, `${JSON.stringify(sv.key_name)} is not of type 'string'`);
+    if (sv.availability_zone !== undefined && typeof sv.availability_zone !== 'string')
+      throw invalid(
+        'server/availability_zone',
+        sv.availability_zone,
+        `${JSON.stringify(sv.availability_zone)} is not of type 'string'`,
+      );
+    if (sv.config_drive !== undefined && typeof sv.config_drive !== 'boolean' && typeof sv.config_drive !== 'string')
+      throw invalid(
+        'server/config_drive',
+        sv.config_drive,
+        `${JSON.stringify(sv.config_drive)} is not of type 'boolean', 'string'`,
+      );
     if (sv.user_data !== undefined && sv.user_data !== null) {
-      if (typeof sv.user_data !== 'string' || !/^[A-Za-z0-9+/\r\n]*={0,2}[\r\n]*$/.test(sv.user_data)) throw invalid('server/user_data', sv.user_data, `${JSON.stringify(sv.user_data)} is not a 'base64'`);
+      if (typeof sv.user_data !== 'string' || !/^[A-Za-z0-9+/\r\n]*={0,2}[\r\n]*$/.test(sv.user_data))
+        throw invalid('server/user_data', sv.user_data, `${JSON.stringify(sv.user_data)} is not a 'base64'`);
       if (sv.user_data.length > 65535) throw invalid('server/user_data', '...', 'is too long');
     }
-    if (sv.tags !== undefined && (!atLeast(v, '2.52') || !Array.isArray(sv.tags) || !sv.tags.every((t) => typeof t === 'string'))) {
-      throw invalid('server/tags', sv.tags, atLeast(v, '2.52') ? "is not of type 'array' of strings" : "Additional properties are not allowed ('tags' was unexpected)");
+    if (
+      sv.tags !== undefined &&
+      (!atLeast(v, '2.52') || !Array.isArray(sv.tags) || !sv.tags.every((t) => typeof t === 'string'))
+    ) {
+      throw invalid(
+        'server/tags',
+        sv.tags,
+        atLeast(v, '2.52')
+          ? "is not of type 'array' of strings"
+          : "Additional properties are not allowed ('tags' was unexpected)",
+      );
     }
     const metadata = sv.metadata === undefined ? {} : stringMap('server/metadata', sv.metadata);
     for (const k of ['min_count', 'max_count']) {
-      if (sv[k] !== undefined && (!Number.isInteger(Number(sv[k])) || Number(sv[k]) < 1)) throw invalid(`server/${k}`, sv[k], `${JSON.stringify(sv[k])} is less than the minimum of 1`);
+      if (sv[k] !== undefined && (!Number.isInteger(Number(sv[k])) || Number(sv[k]) < 1))
+        throw invalid(`server/${k}`, sv[k], `${JSON.stringify(sv[k])} is less than the minimum of 1`);
     }
-    if (Number(sv.max_count ?? 1) > 1 || Number(sv.min_count ?? 1) > 1) throw new HttpError(400, 'This cloud boots one server per request (min_count/max_count > 1 is not emulated).');
-    if (sv.networks === undefined && atLeast(v, '2.37')) throw invalid('server', sv, "'networks' is a required property");
+    if (Number(sv.max_count ?? 1) > 1 || Number(sv.min_count ?? 1) > 1)
+      throw new HttpError(400, 'This cloud boots one server per request (min_count/max_count > 1 is not emulated).');
+    if (sv.networks === undefined && atLeast(v, '2.37'))
+      throw invalid('server', sv, "'networks' is a required property");
 
     // The checks Nova's API makes before it accepts the boot, in Nova's order and words
     const flavor = rs().flavors.find((f) => f.id === String(sv.flavorRef));
     if (!flavor) throw new HttpError(400, 'Invalid flavorRef provided.');
-    if (!sv.imageRef) throw new HttpError(400, 'Block Device Mapping is Invalid: You specified more local devices than the limit allows');
-    const image = UUID_RE.test(sv.imageRef as string) ? await visibleImage(nova, ctx, sv.imageRef as string) : undefined;
+    if (!sv.imageRef)
+      throw new HttpError(
+        400,
+        'Block Device Mapping is Invalid: You specified more local devices than the limit allows',
+      );
+    const image = UUID_RE.test(sv.imageRef as string)
+      ? await visibleImage(nova, ctx, sv.imageRef as string)
+      : undefined;
     if (!image) throw new HttpError(400, 'Can not find requested image');
     if (image.status !== 'active') throw new HttpError(400, `Image ${image.id} is not active.`);
     if (image.size !== null && flavor.disk > 0 && image.size > flavor.disk * 1024 ** 3) {
-      throw new HttpError(400, `Flavor's disk is too small for requested image. Flavor disk is ${flavor.disk * 1024 ** 3} bytes, image is ${image.size} bytes.`);
+      throw new HttpError(
+        400,
+        `Flavor's disk is too small for requested image. Flavor disk is ${flavor.disk * 1024 ** 3} bytes, image is ${image.size} bytes.`,
+      );
     }
     if (flavor.disk > 0 && image.min_disk > flavor.disk) {
-      throw new HttpError(400, `Flavor's disk is too small for requested image. Flavor disk is ${flavor.disk * 1024 ** 3} bytes, minimum size is ${image.min_disk * 1024 ** 3} bytes.`);
+      throw new HttpError(
+        400,
+        `Flavor's disk is too small for requested image. Flavor disk is ${flavor.disk * 1024 ** 3} bytes, minimum size is ${image.min_disk * 1024 ** 3} bytes.`,
+      );
     }
     if (image.min_ram > flavor.ram) throw new HttpError(400, "Flavor's memory is too small for requested image.");
     let keypair: Keypair | undefined;
@@ -89,11 +156,18 @@ export function serverCreateRoute(router: Router, nova: NovaRegion, boots: Boots
     const nics: Nic[] = [];
     const visibleNets = rs().networks.filter((n) => visibleNetwork(ctx, n));
     if (sv.networks === undefined || sv.networks === 'auto') {
-      if (visibleNets.length === 0) throw new HttpError(400, 'Unable to automatically allocate a network for project ' + ctx.project.id);
-      if (visibleNets.length > 1) throw new HttpError(409, 'Multiple possible networks found, use a Network ID to be more specific.');
+      if (visibleNets.length === 0)
+        throw new HttpError(400, 'Unable to automatically allocate a network for project ' + ctx.project.id);
+      if (visibleNets.length > 1)
+        throw new HttpError(409, 'Multiple possible networks found, use a Network ID to be more specific.');
       nics.push({ networkId: visibleNets[0].id });
     } else if (sv.networks !== 'none') {
-      if (!Array.isArray(sv.networks)) throw invalid('server/networks', sv.networks, `${JSON.stringify(sv.networks)} is not valid under any of the given schemas`);
+      if (!Array.isArray(sv.networks))
+        throw invalid(
+          'server/networks',
+          sv.networks,
+          `${JSON.stringify(sv.networks)} is not valid under any of the given schemas`,
+        );
       for (const [i, n] of sv.networks.entries()) {
         if (!isObject(n)) throw invalid(`server/networks/${i}`, n, `${JSON.stringify(n)} is not of type 'object'`);
         onlyKeys(`server/networks/${i}`, n, ['uuid', 'port', 'fixed_ip', 'tag']);
@@ -106,7 +180,8 @@ export function serverCreateRoute(router: Router, nova: NovaRegion, boots: Boots
           continue;
         }
         if (typeof n.uuid !== 'string') throw new HttpError(400, 'Bad network format: missing uuid');
-        if (!UUID_RE.test(n.uuid)) throw new HttpError(400, `Bad networks format: network uuid is not in proper format (${n.uuid})`);
+        if (!UUID_RE.test(n.uuid))
+          throw new HttpError(400, `Bad networks format: network uuid is not in proper format (${n.uuid})`);
         const net = visibleNets.find((x) => x.id === n.uuid);
         if (!net) throw new HttpError(400, `Network ${n.uuid} could not be found.`);
         if (n.fixed_ip !== undefined && (typeof n.fixed_ip !== 'string' || !/^\d+\.\d+\.\d+\.\d+$/.test(n.fixed_ip))) {
@@ -125,7 +200,12 @@ export function serverCreateRoute(router: Router, nova: NovaRegion, boots: Boots
         let port = nic.portId ? rs().ports.find((p) => p.id === nic.portId)! : undefined;
         if (!port) {
           const net = rs().networks.find((n) => n.id === nic.networkId)!;
-          port = allocatePort(rs(), net, { projectId: ctx.project.id, fixedIp: nic.fixedIp, deviceId: id, deviceOwner: `compute:${az}` });
+          port = allocatePort(rs(), net, {
+            projectId: ctx.project.id,
+            fixedIp: nic.fixedIp,
+            deviceId: id,
+            deviceOwner: `compute:${az}`,
+          });
           created.push(port.id);
         }
         addresses.push(plugPort(nova, port, id, az));

@@ -15,12 +15,14 @@ import { Image, Port, Server, ServerAddress } from './state';
 /** Users an image accepts logins for when it names none in its `default_user` property. */
 const DEFAULT_LOGIN_USERS = ['root', 'ubuntu', 'debian', 'cloud-user', 'centos', 'fedora', 'admin'];
 
-export const loginUsers = (image: Image): string[] => (image.properties.default_user ? [image.properties.default_user] : DEFAULT_LOGIN_USERS);
+export const loginUsers = (image: Image): string[] =>
+  image.properties.default_user ? [image.properties.default_user] : DEFAULT_LOGIN_USERS;
 
 export const newAdminPass = (): string => crypto.randomBytes(9).toString('base64url').slice(0, 12);
 
 /** Nova's 409 for an action the server's state does not allow. */
-export const stateConflict = (s: Server, action: string) => new HttpError(409, `Cannot '${action}' instance ${s.id} while it is in vm_state ${s.vm_state}`);
+export const stateConflict = (s: Server, action: string) =>
+  new HttpError(409, `Cannot '${action}' instance ${s.id} while it is in vm_state ${s.vm_state}`);
 
 export const serverLinks = (nova: NovaRegion, s: Server) => [
   { rel: 'self', href: `${nova.base()}/v2.1/servers/${s.id}` },
@@ -32,7 +34,12 @@ export function serverJson(nova: NovaRegion, s: Server, v: Microversion, ctx: Au
   const flavor = nova.rs().flavors.find((f) => f.id === s.flavor_id);
   const addresses: Record<string, unknown[]> = {};
   for (const a of s.addresses) {
-    (addresses[a.network_name] ??= []).push({ version: 4, addr: a.ip, 'OS-EXT-IPS:type': 'fixed', 'OS-EXT-IPS-MAC:mac_addr': a.mac });
+    (addresses[a.network_name] ??= []).push({
+      version: 4,
+      addr: a.ip,
+      'OS-EXT-IPS:type': 'fixed',
+      'OS-EXT-IPS-MAC:mac_addr': a.mac,
+    });
   }
   const body: Record<string, unknown> = {
     id: s.id,
@@ -41,7 +48,13 @@ export function serverJson(nova: NovaRegion, s: Server, v: Microversion, ctx: Au
     tenant_id: s.project_id,
     user_id: s.user_id,
     metadata: s.metadata,
-    hostId: s.status === 'BUILD' && !s.launched_at ? '' : crypto.createHash('sha224').update(s.project_id + 'emulator-host').digest('hex'),
+    hostId:
+      s.status === 'BUILD' && !s.launched_at
+        ? ''
+        : crypto
+            .createHash('sha224')
+            .update(s.project_id + 'emulator-host')
+            .digest('hex'),
     image: s.image_id ? { id: s.image_id, links: [{ rel: 'bookmark', href: `${base}/images/${s.image_id}` }] } : '',
     flavor: atLeast(v, '2.47')
       ? {
@@ -88,7 +101,7 @@ export function serverJson(nova: NovaRegion, s: Server, v: Microversion, ctx: Au
       'OS-EXT-SRV-ATTR:user_data': s.user_data,
     });
   }
-  if (atLeast(v, '2.3') && ctx.isAdmin || atLeast(v, '2.90')) body['OS-EXT-SRV-ATTR:hostname'] = s.hostname;
+  if ((atLeast(v, '2.3') && ctx.isAdmin) || atLeast(v, '2.90')) body['OS-EXT-SRV-ATTR:hostname'] = s.hostname;
   if (atLeast(v, '2.9')) body.locked = false;
   if (atLeast(v, '2.19')) body.description = null;
   if (atLeast(v, '2.26')) body.tags = s.tags;
@@ -96,7 +109,12 @@ export function serverJson(nova: NovaRegion, s: Server, v: Microversion, ctx: Au
   if (atLeast(v, '2.73')) body.locked_reason = null;
   if (atLeast(v, '2.96')) body.pinned_availability_zone = null;
   if (s.status === 'ERROR' && s.fault) {
-    body.fault = { code: s.fault.code, message: s.fault.message, created: s.fault.created, ...(ctx.isAdmin ? { details: s.fault.details } : {}) };
+    body.fault = {
+      code: s.fault.code,
+      message: s.fault.message,
+      created: s.fault.created,
+      ...(ctx.isAdmin ? { details: s.fault.details } : {}),
+    };
   }
   if (body.security_groups === undefined) delete body.security_groups;
   return body;
@@ -105,7 +123,8 @@ export function serverJson(nova: NovaRegion, s: Server, v: Microversion, ctx: Au
 /** A server of the caller's project (any server for admins), else Nova's 404. */
 export function findServer(nova: NovaRegion, ctx: AuthContext, id: string): Server {
   const s = nova.rs().servers.find((x) => x.id === id);
-  if (!s || (!ctx.isAdmin && s.project_id !== ctx.project.id)) throw new HttpError(404, `Instance ${id} could not be found.`);
+  if (!s || (!ctx.isAdmin && s.project_id !== ctx.project.id))
+    throw new HttpError(404, `Instance ${id} could not be found.`);
   return s;
 }
 
@@ -120,7 +139,13 @@ export async function visibleImage(nova: NovaRegion, ctx: AuthContext, id: strin
 export function plugPort(nova: NovaRegion, port: Port, serverId: string, zone: string): ServerAddress {
   Object.assign(port, { device_id: serverId, device_owner: `compute:${zone}`, status: 'ACTIVE' });
   const net = nova.rs().networks.find((n) => n.id === port.network_id)!;
-  return { network_id: net.id, network_name: net.name, port_id: port.id, ip: port.fixed_ips[0].ip_address, mac: port.mac_address };
+  return {
+    network_id: net.id,
+    network_name: net.name,
+    port_id: port.id,
+    ip: port.fixed_ips[0].ip_address,
+    mac: port.mac_address,
+  };
 }
 
 export function unplugPort(port: Port): void {
@@ -131,51 +156,66 @@ export function serverRoutes(router: Router, nova: NovaRegion, boots: Boots): vo
   const { cloud, region, hooks } = nova;
   const rs = () => nova.rs();
 
-  const listServers = (detail: boolean) => (req: Request): Reply => {
-    const ctx = cloud.authenticate(req);
-    const v = requestedVersion(req);
-    const q = req.query;
-    const allTenantsRaw = q.get('all_tenants');
-    const allTenants = allTenantsRaw !== null && !['0', 'false', 'f', 'no', 'n', 'off'].includes(allTenantsRaw.toLowerCase());
-    if (allTenants && !ctx.isAdmin) throw new HttpError(403, "Policy doesn't allow os_compute_api:servers:index:get_all_tenants to be performed.");
-    let servers = rs().servers;
-    const projectFilter = q.get('project_id') ?? q.get('tenant_id');
-    if (!allTenants) servers = servers.filter((s) => s.project_id === (ctx.isAdmin && projectFilter ? projectFilter : ctx.project.id));
-    else if (projectFilter) servers = servers.filter((s) => s.project_id === projectFilter);
-    const name = q.get('name');
-    if (name !== null) {
-      let re: RegExp;
-      try {
-        re = new RegExp(name);
-      } catch {
-        throw invalid('query parameters name', name, 'is not a valid regular expression');
+  const listServers =
+    (detail: boolean) =>
+    (req: Request): Reply => {
+      const ctx = cloud.authenticate(req);
+      const v = requestedVersion(req);
+      const q = req.query;
+      const allTenantsRaw = q.get('all_tenants');
+      const allTenants =
+        allTenantsRaw !== null && !['0', 'false', 'f', 'no', 'n', 'off'].includes(allTenantsRaw.toLowerCase());
+      if (allTenants && !ctx.isAdmin)
+        throw new HttpError(403, "Policy doesn't allow os_compute_api:servers:index:get_all_tenants to be performed.");
+      let servers = rs().servers;
+      const projectFilter = q.get('project_id') ?? q.get('tenant_id');
+      if (!allTenants)
+        servers = servers.filter(
+          (s) => s.project_id === (ctx.isAdmin && projectFilter ? projectFilter : ctx.project.id),
+        );
+      else if (projectFilter) servers = servers.filter((s) => s.project_id === projectFilter);
+      const name = q.get('name');
+      if (name !== null) {
+        let re: RegExp;
+        try {
+          re = new RegExp(name);
+        } catch {
+          throw invalid('query parameters name', name, 'is not a valid regular expression');
+        }
+        servers = servers.filter((s) => re.test(s.name));
       }
-      servers = servers.filter((s) => re.test(s.name));
-    }
-    const status = q.get('status');
-    if (status !== null) servers = servers.filter((s) => s.status === status.toUpperCase());
-    const image = q.get('image');
-    if (image !== null) servers = servers.filter((s) => s.image_id === image);
-    const flavorQ = q.get('flavor');
-    if (flavorQ !== null) servers = servers.filter((s) => s.flavor_id === flavorQ);
-    const keyName = q.get('key_name');
-    if (keyName !== null) servers = servers.filter((s) => s.key_name === keyName);
-    const ip = q.get('ip');
-    if (ip !== null) {
-      const re = new RegExp(ip);
-      servers = servers.filter((s) => s.addresses.some((a) => re.test(a.ip)));
-    }
-    const tags = q.get('tags');
-    if (tags !== null && atLeast(v, '2.26')) servers = servers.filter((s) => tags.split(',').every((t) => s.tags.includes(t)));
-    const sortDir = q.get('sort_dir') === 'asc' ? 1 : -1;
-    const order = new Map(rs().servers.map((s, i) => [s.id, i]));
-    servers = [...servers].sort((a, b) => sortDir * (a.created.localeCompare(b.created) || order.get(a.id)! - order.get(b.id)!));
-    const { page, links } = nova.paginate(req, servers, (s) => s.id, 'servers');
-    return {
-      status: 200,
-      body: { servers: page.map((s) => (detail ? serverJson(nova, s, v, ctx) : { id: s.id, name: s.name, links: serverLinks(nova, s) })), ...links },
+      const status = q.get('status');
+      if (status !== null) servers = servers.filter((s) => s.status === status.toUpperCase());
+      const image = q.get('image');
+      if (image !== null) servers = servers.filter((s) => s.image_id === image);
+      const flavorQ = q.get('flavor');
+      if (flavorQ !== null) servers = servers.filter((s) => s.flavor_id === flavorQ);
+      const keyName = q.get('key_name');
+      if (keyName !== null) servers = servers.filter((s) => s.key_name === keyName);
+      const ip = q.get('ip');
+      if (ip !== null) {
+        const re = new RegExp(ip);
+        servers = servers.filter((s) => s.addresses.some((a) => re.test(a.ip)));
+      }
+      const tags = q.get('tags');
+      if (tags !== null && atLeast(v, '2.26'))
+        servers = servers.filter((s) => tags.split(',').every((t) => s.tags.includes(t)));
+      const sortDir = q.get('sort_dir') === 'asc' ? 1 : -1;
+      const order = new Map(rs().servers.map((s, i) => [s.id, i]));
+      servers = [...servers].sort(
+        (a, b) => sortDir * (a.created.localeCompare(b.created) || order.get(a.id)! - order.get(b.id)!),
+      );
+      const { page, links } = nova.paginate(req, servers, (s) => s.id, 'servers');
+      return {
+        status: 200,
+        body: {
+          servers: page.map((s) =>
+            detail ? serverJson(nova, s, v, ctx) : { id: s.id, name: s.name, links: serverLinks(nova, s) },
+          ),
+          ...links,
+        },
+      };
     };
-  };
   router.add('GET', '/v2.1/servers', listServers(false));
   router.add('GET', '/v2.1/servers/detail', listServers(true));
   router.add('GET', '/v2.1/servers/:id', (req, p): Reply => {
@@ -189,9 +229,17 @@ export function serverRoutes(router: Router, nova: NovaRegion, boots: Boots): vo
     const s = findServer(nova, ctx, p.id);
     const body = await readJson(req.raw, MALFORMED);
     if (!isObject(body) || !isObject(body.server)) throw invalid('root', body, "'server' is a required property");
-    onlyKeys('server', body.server, ['name', 'accessIPv4', 'accessIPv6', 'OS-DCF:diskConfig', 'description', 'hostname']);
+    onlyKeys('server', body.server, [
+      'name',
+      'accessIPv4',
+      'accessIPv6',
+      'OS-DCF:diskConfig',
+      'description',
+      'hostname',
+    ]);
     if (body.server.name !== undefined) {
-      if (typeof body.server.name !== 'string') throw invalid('server/name', body.server.name, "is not of type 'string'");
+      if (typeof body.server.name !== 'string')
+        throw invalid('server/name', body.server.name, "is not of type 'string'");
       s.name = body.server.name;
     }
     s.updated = nowIso();

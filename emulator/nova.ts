@@ -47,7 +47,14 @@ export function novaRoutes(cloud: Cloud, region: string, hooks: NovaHooks): Nova
     status: 200,
     body: {
       versions: [
-        { id: 'v2.0', status: 'SUPPORTED', version: '', min_version: '', updated: '2011-01-21T11:33:21Z', links: [{ rel: 'self', href: `${base()}/v2/` }] },
+        {
+          id: 'v2.0',
+          status: 'SUPPORTED',
+          version: '',
+          min_version: '',
+          updated: '2011-01-21T11:33:21Z',
+          links: [{ rel: 'self', href: `${base()}/v2/` }],
+        },
         { ...versionDoc(), 'media-types': undefined },
       ],
     },

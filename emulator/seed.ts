@@ -2,7 +2,10 @@
 import crypto from 'node:crypto';
 import { CloudState, Flavor, RegionState, emptyRegion, hexId, uuid } from './state';
 
-const FLAVORS: Omit<Flavor, 'ephemeral' | 'swap' | 'rxtx_factor' | 'is_public' | 'disabled' | 'description' | 'extra_specs'>[] = [
+const FLAVORS: Omit<
+  Flavor,
+  'ephemeral' | 'swap' | 'rxtx_factor' | 'is_public' | 'disabled' | 'description' | 'extra_specs'
+>[] = [
   { id: '1', name: 'm1.tiny', ram: 512, disk: 1, vcpus: 1 },
   { id: '2', name: 'm1.small', ram: 2048, disk: 20, vcpus: 1 },
   { id: '3', name: 'm1.medium', ram: 4096, disk: 40, vcpus: 2 },
@@ -86,12 +89,38 @@ export function seedState(regions: string[]): CloudState {
     version: 1,
     domains: [{ id: 'default', name: 'Default' }],
     projects: [
-      { id: adminProject, name: 'admin', domain_id: 'default', description: 'Bootstrap project for initializing the cloud.', enabled: true },
-      { id: demoProject, name: 'demo', domain_id: 'default', description: 'A project of ordinary users.', enabled: true },
+      {
+        id: adminProject,
+        name: 'admin',
+        domain_id: 'default',
+        description: 'Bootstrap project for initializing the cloud.',
+        enabled: true,
+      },
+      {
+        id: demoProject,
+        name: 'demo',
+        domain_id: 'default',
+        description: 'A project of ordinary users.',
+        enabled: true,
+      },
     ],
     users: [
-      { id: adminUser, name: 'admin', domain_id: 'default', password: 'admin-secret', default_project_id: adminProject, enabled: true },
-      { id: demoUser, name: 'demo', domain_id: 'default', password: 'demo-secret', default_project_id: demoProject, enabled: true },
+      {
+        id: adminUser,
+        name: 'admin',
+        domain_id: 'default',
+        password: 'admin-secret',
+        default_project_id: adminProject,
+        enabled: true,
+      },
+      {
+        id: demoUser,
+        name: 'demo',
+        domain_id: 'default',
+        password: 'demo-secret',
+        default_project_id: demoProject,
+        enabled: true,
+      },
     ],
     roles: Object.entries(roles).map(([name, id]) => ({ id, name })),
     role_assignments: [

@@ -29,7 +29,10 @@ let utsNamespaces: boolean | undefined;
 /** Whether this machine lets us give each command its own hostname (needs root or user namespaces). */
 function canUseUtsNamespace(): boolean {
   if (utsNamespaces === undefined) {
-    const r = spawnSync('unshare', ['--uts', 'sh', '-c', 'hostname emulator-probe && hostname'], { encoding: 'utf8', timeout: 5000 });
+    const r = spawnSync('unshare', ['--uts', 'sh', '-c', 'hostname emulator-probe && hostname'], {
+      encoding: 'utf8',
+      timeout: 5000,
+    });
     utsNamespaces = r.status === 0 && r.stdout.trim() === 'emulator-probe';
   }
   return utsNamespaces;
@@ -79,14 +82,22 @@ export class Guests {
       fs.writeFileSync(shim, `#!/bin/sh\necho '${spec.hostname}'\n`, { mode: 0o755 });
     }
     const allowed = parsePublic(spec.publicKey);
-    const guest: Guest = { spec, server: undefined as unknown as SshServer, connections: new Set(), children: new Set(), dir };
+    const guest: Guest = {
+      spec,
+      server: undefined as unknown as SshServer,
+      connections: new Set(),
+      children: new Set(),
+      dir,
+    };
     const server = new SshServer({ hostKeys: [this.key], ident: 'OpenSSH_9.2p1 Debian-2' }, (client) => {
       guest.connections.add(client);
       client.on('close', () => guest.connections.delete(client));
       client.on('error', () => client.end());
       client.on('authentication', (ctx) => {
-        if (ctx.method !== 'publickey' || !allowed || !spec.users.includes(ctx.username)) return ctx.reject(['publickey']);
-        if (ctx.key.algo !== allowed.type || !ctx.key.data.equals(allowed.getPublicSSH())) return ctx.reject(['publickey']);
+        if (ctx.method !== 'publickey' || !allowed || !spec.users.includes(ctx.username))
+          return ctx.reject(['publickey']);
+        if (ctx.key.algo !== allowed.type || !ctx.key.data.equals(allowed.getPublicSSH()))
+          return ctx.reject(['publickey']);
         if (!ctx.signature) return ctx.accept();
         if (allowed.verify(ctx.blob!, ctx.signature, ctx.hashAlgo) === true) return ctx.accept();
         return ctx.reject(['publickey']);
@@ -123,7 +134,13 @@ export class Guests {
     this.guests.set(spec.id, guest);
   }
 
-  private run(guest: Guest, ch: ServerChannel, command: string | undefined, clientEnv: Record<string, string>, pty?: { term: string }): void {
+  private run(
+    guest: Guest,
+    ch: ServerChannel,
+    command: string | undefined,
+    clientEnv: Record<string, string>,
+    pty?: { term: string },
+  ): void {
     const { dir, spec } = guest;
     const user = spec.users[0];
     const env: NodeJS.ProcessEnv = {
@@ -138,7 +155,20 @@ export class Guests {
     // An interactive shell with a terminal gets one through script(1); commands run in sh
     const inner = command ?? (pty ? `exec script -qfec '/bin/sh -i' /dev/null` : '/bin/sh -s');
     const child = canUseUtsNamespace()
-      ? spawn('unshare', ['--uts', '/bin/sh', '-c', 'hostname "$1" && cd "$3" && exec /bin/sh -c "$2"', 'sh', spec.hostname, inner, dir], { cwd: dir, env })
+      ? spawn(
+          'unshare',
+          [
+            '--uts',
+            '/bin/sh',
+            '-c',
+            'hostname "$1" && cd "$3" && exec /bin/sh -c "$2"',
+            'sh',
+            spec.hostname,
+            inner,
+            dir,
+          ],
+          { cwd: dir, env },
+        )
       : spawn('/bin/sh', ['-c', inner], { cwd: dir, env });
     guest.children.add(child);
     ch.pipe(child.stdin!).on('error', () => undefined);

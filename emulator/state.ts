@@ -254,7 +254,8 @@ export function loadState(file: string): CloudState | undefined {
     throw err;
   }
   const parsed = JSON.parse(raw) as CloudState;
-  if (parsed.version !== 1 || typeof parsed.regions !== 'object') throw new Error(`${file} is not an emulator state file`);
+  if (parsed.version !== 1 || typeof parsed.regions !== 'object')
+    throw new Error(`${file} is not an emulator state file`);
   return parsed;
 }
 

@@ -38,7 +38,10 @@ export function causeChain(err: unknown): unknown[] {
  * (and that `accept` takes): a workflow's own failure details (e.g. a failed
  * test's result) come before those of the activity that caused it.
  */
-export function detailsOf<T extends FailureDetails = FailureDetails>(err: unknown, accept: (f: ApplicationFailure) => boolean = () => true): T | undefined {
+export function detailsOf<T extends FailureDetails = FailureDetails>(
+  err: unknown,
+  accept: (f: ApplicationFailure) => boolean = () => true,
+): T | undefined {
   for (const cur of causeChain(err)) {
     if (!(cur instanceof ApplicationFailure) || !accept(cur)) continue;
     const d = cur.details?.[0] as Partial<FailureDetails> | undefined;

@@ -34,14 +34,20 @@ export class DibctlError extends Error {
 
 /** The Temporal server could not be reached or refused us. */
 export class TemporalUnavailableError extends DibctlError {
-  constructor(readonly address: string, reason: string) {
+  constructor(
+    readonly address: string,
+    reason: string,
+  ) {
     super(`Cannot reach the Temporal server at ${address}: ${reason}`, ExitCode.GENERIC);
   }
 }
 
 /** A tool the project needs is missing and cannot be obtained here. */
 export class MissingToolError extends DibctlError {
-  constructor(readonly tool: string, detail: string) {
+  constructor(
+    readonly tool: string,
+    detail: string,
+  ) {
     super(`${tool} is not available: ${detail}`, ExitCode.GENERIC);
   }
 }

@@ -7,13 +7,22 @@ export interface CloudAuth {
   authUrl: string;
   /** Forced Keystone version; discovered from authUrl when absent. */
   identityApiVersion?: '2.0' | '3';
-  username?: string; userId?: string; password?: string;
-  projectName?: string; projectId?: string;
-  userDomainName?: string; userDomainId?: string; projectDomainName?: string; projectDomainId?: string;
-  applicationCredentialId?: string; applicationCredentialName?: string; applicationCredentialSecret?: string;
+  username?: string;
+  userId?: string;
+  password?: string;
+  projectName?: string;
+  projectId?: string;
+  userDomainName?: string;
+  userDomainId?: string;
+  projectDomainName?: string;
+  projectDomainId?: string;
+  applicationCredentialId?: string;
+  applicationCredentialName?: string;
+  applicationCredentialSecret?: string;
   regionName?: string;
   interface?: 'public' | 'internal' | 'admin';
-  cacert?: string; insecure?: boolean;
+  cacert?: string;
+  insecure?: boolean;
   /** glance.endpoint etc. */
   endpointOverrides?: { image?: string; compute?: string; network?: string };
 }

@@ -79,7 +79,15 @@ export interface Server {
   /** Network name → addresses; names may contain `/` and addresses. */
   addresses: Record<string, ServerAddress[]>;
   /** `{id}` before microversion 2.47, the flavor's details after. */
-  flavor: { id?: string; original_name?: string; ram?: number; vcpus?: number; disk?: number; extra_specs?: Record<string, string>; [k: string]: unknown };
+  flavor: {
+    id?: string;
+    original_name?: string;
+    ram?: number;
+    vcpus?: number;
+    disk?: number;
+    extra_specs?: Record<string, string>;
+    [k: string]: unknown;
+  };
   /** `{id}`, or an empty string for a server booted from a volume. */
   image: { id: string; [k: string]: unknown } | '';
   key_name?: string | null;
@@ -176,7 +184,10 @@ class ServerWaitTimeoutError extends DibctlError {
     readonly expected: string,
     readonly limitMs: number,
   ) {
-    super(`Instance ${serverId} is still '${status}' after ${Math.round(limitMs / 1000)} s (expected '${expected}')`, ExitCode.INSTANCE_ERROR);
+    super(
+      `Instance ${serverId} is still '${status}' after ${Math.round(limitMs / 1000)} s (expected '${expected}')`,
+      ExitCode.INSTANCE_ERROR,
+    );
   }
 }
 
@@ -231,11 +242,20 @@ export class ComputeClient {
   }
 
   private async get<T>(path: string, query?: Query, microversion?: string): Promise<T> {
-    return asObject<T>('compute', `GET ${path}`, (await this.call<T>({ method: 'GET', path, query }, microversion)).data);
+    return asObject<T>(
+      'compute',
+      `GET ${path}`,
+      (await this.call<T>({ method: 'GET', path, query }, microversion)).data,
+    );
   }
 
   /** Pages through a list that answers `{<key>: [...], <key>_links: [{rel: next}]}`. */
-  private async *paginate<T extends { id?: string; name?: string }>(path: string, key: string, query: Query, idKey: 'id' | 'name' = 'id'): AsyncGenerator<T> {
+  private async *paginate<T extends { id?: string; name?: string }>(
+    path: string,
+    key: string,
+    query: Query,
+    idKey: 'id' | 'name' = 'id',
+  ): AsyncGenerator<T> {
     let q: Query | undefined = query;
     let previous = '';
     while (q) {
@@ -255,7 +275,12 @@ export class ComputeClient {
   // ---- flavors ----
 
   async getFlavor(id: string): Promise<Flavor> {
-    return memberOf<Flavor>('compute', 'GET flavors/{id}', await this.get(`flavors/${encodeURIComponent(id)}`), 'flavor');
+    return memberOf<Flavor>(
+      'compute',
+      'GET flavors/{id}',
+      await this.get(`flavors/${encodeURIComponent(id)}`),
+      'flavor',
+    );
   }
 
   async *flavors(query: Query = {}): AsyncGenerator<Flavor> {
@@ -263,7 +288,10 @@ export class ComputeClient {
   }
 
   async flavorExtraSpecs(id: string): Promise<Record<string, string>> {
-    return (await this.get<{ extra_specs?: Record<string, string> }>(`flavors/${encodeURIComponent(id)}/os-extra_specs`)).extra_specs ?? {};
+    return (
+      (await this.get<{ extra_specs?: Record<string, string> }>(`flavors/${encodeURIComponent(id)}/os-extra_specs`))
+        .extra_specs ?? {}
+    );
   }
 
   /**
@@ -282,12 +310,17 @@ export class ComputeClient {
       const matches: Flavor[] = [];
       for await (const f of this.flavors()) if (f.name === idOrName) matches.push(f);
       if (matches.length > 1) {
-        throw new LookupError(`Several flavors are named '${idOrName}' (${matches.map((f) => f.id).join(', ')}); use the id`, ExitCode.NOVA_BAD_REQUEST);
+        throw new LookupError(
+          `Several flavors are named '${idOrName}' (${matches.map((f) => f.id).join(', ')}); use the id`,
+          ExitCode.NOVA_BAD_REQUEST,
+        );
       }
       flavor = matches[0];
     }
-    if (!flavor) throw new LookupError(`Flavor '${idOrName}' not found (neither as id nor as name)`, ExitCode.NOVA_BAD_REQUEST);
-    if (opts.extraSpecs && !flavor.extra_specs) flavor = { ...flavor, extra_specs: await this.flavorExtraSpecs(flavor.id) };
+    if (!flavor)
+      throw new LookupError(`Flavor '${idOrName}' not found (neither as id nor as name)`, ExitCode.NOVA_BAD_REQUEST);
+    if (opts.extraSpecs && !flavor.extra_specs)
+      flavor = { ...flavor, extra_specs: await this.flavorExtraSpecs(flavor.id) };
     return flavor;
   }
 
@@ -300,7 +333,11 @@ export class ComputeClient {
    */
   async importKeypair(name: string, publicKey: string): Promise<Keypair> {
     try {
-      const res = await this.call<{ keypair: Keypair }>({ method: 'POST', path: 'os-keypairs', json: { keypair: { name, public_key: publicKey } } });
+      const res = await this.call<{ keypair: Keypair }>({
+        method: 'POST',
+        path: 'os-keypairs',
+        json: { keypair: { name, public_key: publicKey } },
+      });
       return memberOf<Keypair>('compute', 'POST os-keypairs', res.data, 'keypair');
     } catch (err) {
       if (!(err instanceof OpenStackHttpError) || err.status !== 409) throw err;
@@ -311,7 +348,12 @@ export class ComputeClient {
   }
 
   async getKeypair(name: string): Promise<Keypair> {
-    return memberOf<Keypair>('compute', 'GET os-keypairs/{name}', await this.get(`os-keypairs/${encodeURIComponent(name)}`), 'keypair');
+    return memberOf<Keypair>(
+      'compute',
+      'GET os-keypairs/{name}',
+      await this.get(`os-keypairs/${encodeURIComponent(name)}`),
+      'keypair',
+    );
   }
 
   async findKeypair(name: string): Promise<Keypair | undefined> {
@@ -325,7 +367,9 @@ export class ComputeClient {
 
   async keypairs(): Promise<Keypair[]> {
     const body = await this.get('os-keypairs');
-    return listOf<{ keypair: unknown }>('compute', 'GET os-keypairs', body, 'keypairs').map((k) => memberOf<Keypair>('compute', 'GET os-keypairs', k, 'keypair'));
+    return listOf<{ keypair: unknown }>('compute', 'GET os-keypairs', body, 'keypairs').map((k) =>
+      memberOf<Keypair>('compute', 'GET os-keypairs', k, 'keypair'),
+    );
   }
 
   async deleteKeypair(name: string, opts: { ignoreMissing?: boolean } = {}): Promise<boolean> {
@@ -355,13 +399,21 @@ export class ComputeClient {
     if (req.tags?.length) server.tags = req.tags;
     if (req.metadata) server.metadata = req.metadata;
     if (req.security_groups) server.security_groups = req.security_groups;
-    const res = await this.call<{ server: ServerCreated & { adminPass?: string } }>({ method: 'POST', path: 'servers', json: { server } }, mv);
+    const res = await this.call<{ server: ServerCreated & { adminPass?: string } }>(
+      { method: 'POST', path: 'servers', json: { server } },
+      mv,
+    );
     const { id, links } = memberOf<ServerCreated>('compute', 'POST servers', res.data, 'server');
     return { id, links };
   }
 
   async getServer(id: string): Promise<Server> {
-    return memberOf<Server>('compute', 'GET servers/{id}', await this.get(`servers/${encodeURIComponent(id)}`), 'server');
+    return memberOf<Server>(
+      'compute',
+      'GET servers/{id}',
+      await this.get(`servers/${encodeURIComponent(id)}`),
+      'server',
+    );
   }
 
   async findServer(id: string): Promise<Server | undefined> {
@@ -376,7 +428,10 @@ export class ComputeClient {
   /** Servers with details, page by page (marker/limit); `all_tenants` lists every project's. */
   async *servers(query: ServerQuery = {}): AsyncGenerator<Server> {
     const { all_tenants, ...rest } = query;
-    yield* this.paginate<Server>('servers/detail', 'servers', { ...rest, ...(all_tenants ? { all_tenants: '1' } : {}) });
+    yield* this.paginate<Server>('servers/detail', 'servers', {
+      ...rest,
+      ...(all_tenants ? { all_tenants: '1' } : {}),
+    });
   }
 
   async listServers(query: ServerQuery = {}): Promise<Server[]> {
@@ -402,16 +457,24 @@ export class ComputeClient {
   }
 
   async interfaces(id: string): Promise<InterfaceAttachment[]> {
-    return listOf<InterfaceAttachment>('compute', 'GET servers/{id}/os-interface', await this.get(`servers/${encodeURIComponent(id)}/os-interface`), 'interfaceAttachments');
+    return listOf<InterfaceAttachment>(
+      'compute',
+      'GET servers/{id}/os-interface',
+      await this.get(`servers/${encodeURIComponent(id)}/os-interface`),
+      'interfaceAttachments',
+    );
   }
 
   private async action<T = unknown>(id: string, body: unknown, mv?: string): Promise<T> {
-    return (await this.call<T>({ method: 'POST', path: `servers/${encodeURIComponent(id)}/action`, json: body }, mv)).data;
+    return (await this.call<T>({ method: 'POST', path: `servers/${encodeURIComponent(id)}/action`, json: body }, mv))
+      .data;
   }
 
   /** The console log, or its last `length` lines. */
   async consoleOutput(id: string, length?: number): Promise<string> {
-    const body = await this.action<{ output?: string }>(id, { 'os-getConsoleOutput': length !== undefined ? { length } : {} });
+    const body = await this.action<{ output?: string }>(id, {
+      'os-getConsoleOutput': length !== undefined ? { length } : {},
+    });
     return body?.output ?? '';
   }
 

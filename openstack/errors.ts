@@ -104,7 +104,10 @@ export class OpenStackConnectionError extends DibctlError {
 
 /** The catalog has no endpoint for a service type / interface / region. */
 export class EndpointNotFoundError extends DibctlError {
-  constructor(readonly serviceType: string, detail: string) {
+  constructor(
+    readonly serviceType: string,
+    detail: string,
+  ) {
     super(`No ${serviceType} endpoint in the service catalog: ${detail}`, ExitCode.GENERIC);
   }
 }
@@ -118,14 +121,21 @@ export class CredentialsError extends DibctlError {
 
 /** A response did not have the shape the API reference documents. */
 export class UnexpectedResponseError extends DibctlError {
-  constructor(readonly service: ServiceType, detail: string) {
+  constructor(
+    readonly service: ServiceType,
+    detail: string,
+  ) {
     super(`${serviceLabel(service)} sent an unexpected answer: ${detail}`, ExitCode.GENERIC);
   }
 }
 
 /** The image upload did not finish within its time limit. */
 export class UploadTimeoutError extends DibctlError {
-  constructor(readonly imageId: string, readonly limitMs: number, readonly bytesSent: number) {
+  constructor(
+    readonly imageId: string,
+    readonly limitMs: number,
+    readonly bytesSent: number,
+  ) {
     super(
       `Upload of image ${imageId} did not finish within ${Math.round(limitMs / 1000)} s (${bytesSent} bytes sent)`,
       ExitCode.GENERIC,
@@ -150,7 +160,11 @@ export class ChecksumMismatchError extends DibctlError {
 
 /** Glance ended the image in a state that is not usable (killed, deleted ...). */
 export class ImageStateError extends DibctlError {
-  constructor(readonly imageId: string, readonly status: string, detail: string) {
+  constructor(
+    readonly imageId: string,
+    readonly status: string,
+    detail: string,
+  ) {
     super(`Image ${imageId} is '${status}': ${detail}`, ExitCode.GENERIC);
   }
 }

@@ -10,7 +10,13 @@ import * as https from 'node:https';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import axios, { AxiosInstance, AxiosResponse, RawAxiosRequestHeaders } from 'axios';
-import { httpError, OpenStackConnectionError, OpenStackHttpError, ServiceType, UnexpectedResponseError } from './errors';
+import {
+  httpError,
+  OpenStackConnectionError,
+  OpenStackHttpError,
+  ServiceType,
+  UnexpectedResponseError,
+} from './errors';
 import { redactHeaders, redactJson, redactUrl, scrub, urlPath } from './redact';
 
 export type DebugSink = (line: string) => void;
@@ -126,7 +132,10 @@ export function extractServerMessage(text: string): string {
         if (m) return plainText(m);
       }
       if (Array.isArray(body.errors)) {
-        const msg = body.errors.map((e) => fromObj(e) ?? '').filter(Boolean).join('; ');
+        const msg = body.errors
+          .map((e) => fromObj(e) ?? '')
+          .filter(Boolean)
+          .join('; ');
         if (msg) return plainText(msg);
       }
     } catch {
@@ -177,14 +186,19 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 /** A JSON object answer; anything else is UnexpectedResponseError (exit 1), not a crash later. */
 export function asObject<T = Record<string, unknown>>(service: ServiceType, what: string, data: unknown): T {
-  if (!isObject(data)) throw new UnexpectedResponseError(service, `${what} answered ${kindOf(data)} where an object was expected`);
+  if (!isObject(data))
+    throw new UnexpectedResponseError(service, `${what} answered ${kindOf(data)} where an object was expected`);
   return data as T;
 }
 
 /** `body[key]` as an object, e.g. the server of `{"server": {...}}`. */
 export function memberOf<T>(service: ServiceType, what: string, data: unknown, key: string): T {
   const body = asObject(service, what, data);
-  if (!isObject(body[key])) throw new UnexpectedResponseError(service, `${what} answered without an object '${key}' (got ${kindOf(body[key])})`);
+  if (!isObject(body[key]))
+    throw new UnexpectedResponseError(
+      service,
+      `${what} answered without an object '${key}' (got ${kindOf(body[key])})`,
+    );
   return body[key] as T;
 }
 
@@ -193,14 +207,17 @@ export function listOf<T>(service: ServiceType, what: string, data: unknown, key
   const body = asObject(service, what, data);
   const list = body[key];
   if (list === undefined || list === null) return [];
-  if (!Array.isArray(list) || !list.every(isObject)) throw new UnexpectedResponseError(service, `${what} answered a '${key}' that is not a list of objects`);
+  if (!Array.isArray(list) || !list.every(isObject))
+    throw new UnexpectedResponseError(service, `${what} answered a '${key}' that is not a list of objects`);
   return list as T[];
 }
 
 /** `rel: next` of a links list, ignoring entries of the wrong shape. */
 export function nextLink(links: unknown): string | undefined {
   if (!Array.isArray(links)) return undefined;
-  const next = links.find((l): l is { rel: string; href: string } => isObject(l) && l.rel === 'next' && typeof l.href === 'string');
+  const next = links.find(
+    (l): l is { rel: string; href: string } => isObject(l) && l.rel === 'next' && typeof l.href === 'string',
+  );
   return next?.href;
 }
 
@@ -279,8 +296,14 @@ export class Transport {
     }
     const secrets = [...this.secrets];
     if (this.debugSink) {
-      const shownBody = req.stream ? ` body=<stream${req.streamLength !== undefined ? ` ${req.streamLength} bytes` : ''}>` : typeof data === 'string' ? ` body=${describeBody(data, secrets)}` : '';
-      this.debug(`REQ: ${req.method} ${redactUrl(url)} headers=${JSON.stringify(redactHeaders(headers as Record<string, unknown>))}${shownBody}`);
+      const shownBody = req.stream
+        ? ` body=<stream${req.streamLength !== undefined ? ` ${req.streamLength} bytes` : ''}>`
+        : typeof data === 'string'
+          ? ` body=${describeBody(data, secrets)}`
+          : '';
+      this.debug(
+        `REQ: ${req.method} ${redactUrl(url)} headers=${JSON.stringify(redactHeaders(headers as Record<string, unknown>))}${shownBody}`,
+      );
     }
     const started = Date.now();
     let res: AxiosResponse<string>;
@@ -313,7 +336,8 @@ export class Transport {
       for await (const c of body) chunks.push(Buffer.from(c as Buffer));
       res = { ...res, data: Buffer.concat(chunks).toString('utf8') };
     }
-    const text = typeof res.data === 'string' ? res.data : res.data === undefined || res.data === null ? '' : String(res.data);
+    const text =
+      typeof res.data === 'string' ? res.data : res.data === undefined || res.data === null ? '' : String(res.data);
     if (this.debugSink) {
       const rid = requestIdOf(resHeaders);
       this.debug(
@@ -426,7 +450,11 @@ export class ServiceHttp {
 
   /** GET of a resource or a list: the answer must be a JSON object. */
   async get<T>(p: string, query?: Query, extra: Partial<ServiceRequest> = {}): Promise<T> {
-    return asObject<T>(this.service, `GET ${p}`, (await this.request<T>({ method: 'GET', path: p, query, ...extra })).data);
+    return asObject<T>(
+      this.service,
+      `GET ${p}`,
+      (await this.request<T>({ method: 'GET', path: p, query, ...extra })).data,
+    );
   }
 
   async post<T>(p: string, json?: unknown, extra: Partial<ServiceRequest> = {}): Promise<T> {

@@ -3,7 +3,13 @@
  * credential, v2.0 password), token reuse, service catalog lookup.
  */
 import type { CloudAuth } from './auth-types';
-import { CredentialsError, EndpointNotFoundError, LookupError, OpenStackHttpError, UnexpectedResponseError } from './errors';
+import {
+  CredentialsError,
+  EndpointNotFoundError,
+  LookupError,
+  OpenStackHttpError,
+  UnexpectedResponseError,
+} from './errors';
 import { joinUrl, listOf, ServiceHttp, TokenSource, Transport } from './http';
 
 type IdentityVersion = '2.0' | '3';
@@ -93,8 +99,17 @@ const VERSION_SUFFIX = /\/v(2\.0|3)(?:\.\d+)?\/?$/i;
 
 /** Parses the body of GET <auth root>: a list of versions (300) or one version (200). */
 function chooseIdentityVersion(body: unknown): IdentityVersion | undefined {
-  const b = (body && typeof body === 'object' ? body : {}) as { versions?: { values?: unknown } | unknown[]; version?: unknown };
-  const raw: unknown = Array.isArray(b.versions) ? b.versions : b.versions && typeof b.versions === 'object' ? b.versions.values : b.version ? [b.version] : [];
+  const b = (body && typeof body === 'object' ? body : {}) as {
+    versions?: { values?: unknown } | unknown[];
+    version?: unknown;
+  };
+  const raw: unknown = Array.isArray(b.versions)
+    ? b.versions
+    : b.versions && typeof b.versions === 'object'
+      ? b.versions.values
+      : b.version
+        ? [b.version]
+        : [];
   // entries of the wrong shape are ignored: discovery only chooses between v3 and v2.0
   const list = (Array.isArray(raw) ? raw : []).filter((v): v is VersionEntry => !!v && typeof v === 'object');
   const text = (v: unknown) => (typeof v === 'string' ? v : '');
@@ -124,11 +139,16 @@ export class IdentityClient implements TokenSource {
     transport.addSecret(auth.password);
     transport.addSecret(auth.applicationCredentialSecret);
     this.refreshMarginMs = options.refreshMarginMs ?? 60_000;
-    this.http = new ServiceHttp(transport, 'identity', async () => {
-      await this.token();
-      if (!this.root) throw new CredentialsError('Keystone root unknown');
-      return this.root;
-    }, this);
+    this.http = new ServiceHttp(
+      transport,
+      'identity',
+      async () => {
+        await this.token();
+        if (!this.root) throw new CredentialsError('Keystone root unknown');
+        return this.root;
+      },
+      this,
+    );
   }
 
   /** Keystone version in use (after the first authentication). */
@@ -220,7 +240,11 @@ export class IdentityClient implements TokenSource {
 
   private v3Identity(): Record<string, unknown> {
     const a = this.auth;
-    const userDomain = a.userDomainId ? { id: a.userDomainId } : a.userDomainName ? { name: a.userDomainName } : { id: 'default' };
+    const userDomain = a.userDomainId
+      ? { id: a.userDomainId }
+      : a.userDomainName
+        ? { name: a.userDomainName }
+        : { id: 'default' };
     if (a.applicationCredentialId || a.applicationCredentialName) {
       if (!a.applicationCredentialSecret) throw new CredentialsError('The application credential secret is missing');
       const cred: Record<string, unknown> = { secret: a.applicationCredentialSecret };
@@ -266,16 +290,28 @@ export class IdentityClient implements TokenSource {
   private async authV3(root: string): Promise<{ token: string; info: AuthInfo }> {
     const scope = this.v3Scope();
     const body = { auth: { identity: this.v3Identity(), ...(scope ? { scope } : {}) } };
-    const res = await this.transport.send<V3TokenBody>({ service: 'identity', method: 'POST', url: joinUrl(root, 'auth/tokens'), json: body });
+    const res = await this.transport.send<V3TokenBody>({
+      service: 'identity',
+      method: 'POST',
+      url: joinUrl(root, 'auth/tokens'),
+      json: body,
+    });
     const token = res.headers['x-subject-token']?.trim();
     const t = res.data && typeof res.data === 'object' ? res.data.token : undefined;
-    if (!token || !t || typeof t !== 'object') throw new UnexpectedResponseError('identity', 'no X-Subject-Token header or token body');
+    if (!token || !t || typeof t !== 'object')
+      throw new UnexpectedResponseError('identity', 'no X-Subject-Token header or token body');
     const what = 'POST auth/tokens';
     const catalog: CatalogEndpoint[] = [];
     for (const svc of listOf<V3Catalog>('identity', what, t, 'catalog')) {
       for (const ep of listOf<NonNullable<V3Catalog['endpoints']>[number]>('identity', what, svc, 'endpoints')) {
         if (typeof ep.url !== 'string' || typeof svc.type !== 'string') continue;
-        catalog.push({ type: svc.type, name: svc.name, interface: normalizeInterface(ep.interface), region: ep.region_id ?? ep.region, url: ep.url });
+        catalog.push({
+          type: svc.type,
+          name: svc.name,
+          interface: normalizeInterface(ep.interface),
+          region: ep.region_id ?? ep.region,
+          url: ep.url,
+        });
       }
     }
     return {
@@ -306,16 +342,24 @@ export class IdentityClient implements TokenSource {
     const auth: Record<string, unknown> = { passwordCredentials: pc };
     if (a.projectId) auth.tenantId = a.projectId;
     else if (a.projectName) auth.tenantName = a.projectName;
-    const res = await this.transport.send<V2AccessBody>({ service: 'identity', method: 'POST', url: joinUrl(root, 'tokens'), json: { auth } });
+    const res = await this.transport.send<V2AccessBody>({
+      service: 'identity',
+      method: 'POST',
+      url: joinUrl(root, 'tokens'),
+      json: { auth },
+    });
     const acc = res.data && typeof res.data === 'object' ? res.data.access : undefined;
-    const token = acc && typeof acc === 'object' && acc.token && typeof acc.token === 'object' ? acc.token.id : undefined;
-    if (!acc || typeof token !== 'string' || !token) throw new UnexpectedResponseError('identity', 'no access.token.id in the v2.0 answer');
+    const token =
+      acc && typeof acc === 'object' && acc.token && typeof acc.token === 'object' ? acc.token.id : undefined;
+    if (!acc || typeof token !== 'string' || !token)
+      throw new UnexpectedResponseError('identity', 'no access.token.id in the v2.0 answer');
     const what = 'POST tokens';
     const catalog: CatalogEndpoint[] = [];
     for (const svc of listOf<V2Catalog>('identity', what, acc, 'serviceCatalog')) {
       for (const ep of listOf<NonNullable<V2Catalog['endpoints']>[number]>('identity', what, svc, 'endpoints')) {
         const add = (iface: EndpointInterface, url?: string) => {
-          if (url && typeof url === 'string' && typeof svc.type === 'string') catalog.push({ type: svc.type, name: svc.name, interface: iface, region: ep.region, url });
+          if (url && typeof url === 'string' && typeof svc.type === 'string')
+            catalog.push({ type: svc.type, name: svc.name, interface: iface, region: ep.region, url });
         };
         add('public', ep.publicURL);
         add('internal', ep.internalURL);
@@ -331,7 +375,10 @@ export class IdentityClient implements TokenSource {
         projectName: acc.token?.tenant?.name,
         userId: acc.user?.id,
         userName: acc.user?.name,
-        roles: acc.user && typeof acc.user === 'object' ? listOf<{ name: string }>('identity', what, acc.user, 'roles').map((r) => r.name) : [],
+        roles:
+          acc.user && typeof acc.user === 'object'
+            ? listOf<{ name: string }>('identity', what, acc.user, 'roles').map((r) => r.name)
+            : [],
         catalog,
       },
     };
@@ -372,7 +419,9 @@ export class IdentityClient implements TokenSource {
     await this.token();
     if (this.info?.version === '2.0') {
       const body = await this.http.get('tenants');
-      return listOf<Project>('identity', 'GET tenants', body, 'tenants').filter((p) => !filter.name || p.name === filter.name);
+      return listOf<Project>('identity', 'GET tenants', body, 'tenants').filter(
+        (p) => !filter.name || p.name === filter.name,
+      );
     }
     try {
       const body = await this.http.get('projects', { name: filter.name });
@@ -381,18 +430,25 @@ export class IdentityClient implements TokenSource {
       if (!(err instanceof OpenStackHttpError) || err.status !== 403) throw err;
       // Not allowed to list all projects: fall back to the caller's own projects.
       const body = await this.http.get('auth/projects');
-      return listOf<Project>('identity', 'GET auth/projects', body, 'projects').filter((p) => !filter.name || p.name === filter.name);
+      return listOf<Project>('identity', 'GET auth/projects', body, 'projects').filter(
+        (p) => !filter.name || p.name === filter.name,
+      );
     }
   }
 
   /** A project id from a project id or name (ids are taken as they are). */
   async resolveProjectId(nameOrId: string): Promise<string> {
-    if (/^[0-9a-f]{32}$/i.test(nameOrId) || /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(nameOrId)) {
+    if (
+      /^[0-9a-f]{32}$/i.test(nameOrId) ||
+      /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(nameOrId)
+    ) {
       return nameOrId;
     }
     const found = await this.projects({ name: nameOrId });
     if (found.length === 1) return found[0].id;
     if (!found.length) throw new LookupError(`No project named '${nameOrId}' is visible to these credentials`);
-    throw new LookupError(`Several projects are named '${nameOrId}'; use the id (${found.map((p) => p.id).join(', ')})`);
+    throw new LookupError(
+      `Several projects are named '${nameOrId}'; use the id (${found.map((p) => p.id).join(', ')})`,
+    );
   }
 }

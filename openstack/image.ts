@@ -7,7 +7,8 @@ import { pipeline, Readable, Transform } from 'node:stream';
 import { ChecksumMismatchError, ImageStateError, LookupError, OpenStackHttpError, UploadTimeoutError } from './errors';
 import { asObject, listOf, nextQuery, Query, ServiceHttp } from './http';
 
-type ImageStatus = 'queued' | 'saving' | 'uploading' | 'importing' | 'active' | 'deactivated' | 'killed' | 'deleted' | 'pending_delete';
+type ImageStatus =
+  'queued' | 'saving' | 'uploading' | 'importing' | 'active' | 'deactivated' | 'killed' | 'deleted' | 'pending_delete';
 type Visibility = 'public' | 'private' | 'shared' | 'community';
 
 /** An image as Glance v2 returns it; custom properties are top-level string fields. */
@@ -129,7 +130,11 @@ const UNFINISHED = new Set(['queued', 'saving', 'uploading', 'importing']);
 
 /** How dibctl's `obsolete` and similar flags are read: case-insensitive "true", "1", "yes", "on". */
 export function propertyIsTrue(value: unknown): boolean {
-  return ['true', '1', 'yes', 'on'].includes(String(value ?? '').trim().toLowerCase());
+  return ['true', '1', 'yes', 'on'].includes(
+    String(value ?? '')
+      .trim()
+      .toLowerCase(),
+  );
 }
 
 /** JSON pointer escaping for a property name in a patch path. */
@@ -146,7 +151,16 @@ export class ImageClient {
 
   async createImage(attrs: ImageCreate): Promise<Image> {
     const body: Record<string, unknown> = { name: attrs.name };
-    for (const k of ['id', 'container_format', 'disk_format', 'visibility', 'min_disk', 'min_ram', 'protected', 'tags'] as const) {
+    for (const k of [
+      'id',
+      'container_format',
+      'disk_format',
+      'visibility',
+      'min_disk',
+      'min_ram',
+      'protected',
+      'tags',
+    ] as const) {
       if (attrs[k] !== undefined) body[k] = attrs[k];
     }
     for (const [k, v] of Object.entries(attrs.properties ?? {})) body[k] = String(v);
@@ -198,7 +212,9 @@ export class ImageClient {
   /** Images whose custom property has exactly this value (e.g. a build id for an idempotent create). */
   async findImagesByProperty(property: string, value: PropertyValue, filters: ImageFilters = {}): Promise<Image[]> {
     const wanted = String(value);
-    return (await this.listImages({ ...filters, [property]: wanted })).filter((i) => String(i[property] ?? '') === wanted);
+    return (await this.listImages({ ...filters, [property]: wanted })).filter(
+      (i) => String(i[property] ?? '') === wanted,
+    );
   }
 
   /** The one image with this id or, failing that, this name. */
@@ -251,7 +267,15 @@ export class ImageClient {
     return asObject<Image>(
       'image',
       'PATCH images/{id}',
-      (await this.http.request({ method: 'PATCH', path: `images/${encodeURIComponent(id)}`, json: ops, contentType: PATCH_TYPE, imageId: id })).data,
+      (
+        await this.http.request({
+          method: 'PATCH',
+          path: `images/${encodeURIComponent(id)}`,
+          json: ops,
+          contentType: PATCH_TYPE,
+          imageId: id,
+        })
+      ).data,
     );
   }
 
@@ -290,16 +314,28 @@ export class ImageClient {
   /** Shares the image with a project; sharing twice returns the existing membership. */
   async addMember(id: string, projectId: string): Promise<ImageMember> {
     try {
-      return await this.http.post<ImageMember>(`images/${encodeURIComponent(id)}/members`, { member: projectId }, { imageId: id });
+      return await this.http.post<ImageMember>(
+        `images/${encodeURIComponent(id)}/members`,
+        { member: projectId },
+        { imageId: id },
+      );
     } catch (err) {
       if (!(err instanceof OpenStackHttpError) || err.status !== 409) throw err;
-      return this.http.get<ImageMember>(`images/${encodeURIComponent(id)}/members/${encodeURIComponent(projectId)}`, undefined, { imageId: id });
+      return this.http.get<ImageMember>(
+        `images/${encodeURIComponent(id)}/members/${encodeURIComponent(projectId)}`,
+        undefined,
+        { imageId: id },
+      );
     }
   }
 
   /** Sets a membership's status; accepting is done with the member project's credentials. */
   async updateMember(id: string, projectId: string, status: ImageMember['status']): Promise<ImageMember> {
-    return this.http.put<ImageMember>(`images/${encodeURIComponent(id)}/members/${encodeURIComponent(projectId)}`, { status }, { imageId: id });
+    return this.http.put<ImageMember>(
+      `images/${encodeURIComponent(id)}/members/${encodeURIComponent(projectId)}`,
+      { status },
+      { imageId: id },
+    );
   }
 
   async acceptMember(id: string, projectId: string): Promise<ImageMember> {
@@ -307,7 +343,9 @@ export class ImageClient {
   }
 
   async removeMember(id: string, projectId: string): Promise<void> {
-    await this.http.delete(`images/${encodeURIComponent(id)}/members/${encodeURIComponent(projectId)}`, { imageId: id });
+    await this.http.delete(`images/${encodeURIComponent(id)}/members/${encodeURIComponent(projectId)}`, {
+      imageId: id,
+    });
   }
 
   /**
@@ -355,7 +393,8 @@ export class ImageClient {
           cb(null, chunk);
         },
       });
-      const input = typeof source === 'string' ? fs.createReadStream(source, { highWaterMark: 1 << 20 }) : source.open();
+      const input =
+        typeof source === 'string' ? fs.createReadStream(source, { highWaterMark: 1 << 20 }) : source.open();
       return pipeline(input, meter, () => undefined);
     };
     try {
@@ -382,11 +421,13 @@ export class ImageClient {
       const verified = { md5: false, sha512: false };
       if (opts.verify !== false) {
         if (image.checksum) {
-          if (image.checksum.toLowerCase() !== md5Hex) throw new ChecksumMismatchError(id, 'md5', md5Hex, image.checksum);
+          if (image.checksum.toLowerCase() !== md5Hex)
+            throw new ChecksumMismatchError(id, 'md5', md5Hex, image.checksum);
           verified.md5 = true;
         }
         if (image.os_hash_value && (image.os_hash_algo ?? '').toLowerCase() === 'sha512') {
-          if (image.os_hash_value.toLowerCase() !== shaHex) throw new ChecksumMismatchError(id, 'sha512', shaHex, image.os_hash_value);
+          if (image.os_hash_value.toLowerCase() !== shaHex)
+            throw new ChecksumMismatchError(id, 'sha512', shaHex, image.os_hash_value);
           verified.sha512 = true;
         }
         if (image.size !== null && image.size !== undefined && image.size !== bytes) {
@@ -424,7 +465,8 @@ export class ImageClient {
     for (;;) {
       const image = await this.http.get<Image>(`images/${encodeURIComponent(id)}`, undefined, { imageId: id, signal });
       if (image.status === 'active') return image;
-      if (!UNFINISHED.has(image.status)) throw new ImageStateError(id, image.status, 'Glance did not accept the uploaded data');
+      if (!UNFINISHED.has(image.status))
+        throw new ImageStateError(id, image.status, 'Glance did not accept the uploaded data');
       await sleep(pollMs);
       if (signal.aborted) throw new Error('aborted');
     }

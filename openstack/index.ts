@@ -39,7 +39,12 @@ const CATALOG_TYPES = {
 
 /** Builds the clients for one cloud and (by default) authenticates. */
 export async function connectCloud(auth: CloudAuth, opts: ConnectOptions = {}): Promise<Cloud> {
-  const transport = new Transport({ debug: opts.debug, timeoutMs: opts.timeoutMs, insecure: auth.insecure, cacert: auth.cacert });
+  const transport = new Transport({
+    debug: opts.debug,
+    timeoutMs: opts.timeoutMs,
+    insecure: auth.insecure,
+    cacert: auth.cacert,
+  });
   const identity = new IdentityClient(auth, transport, opts);
   const overrides = auth.endpointOverrides ?? {};
   const root = (service: keyof typeof CATALOG_TYPES, normalize: (u: string) => string) => async () => {
@@ -69,7 +74,17 @@ export async function connectCloud(auth: CloudAuth, opts: ConnectOptions = {}): 
   };
 }
 
-export { OpenStackHttpError, AuthenticationError, ImageNotFoundError, NovaBadRequestError, NovaForbiddenError, OpenStackConnectionError, UnexpectedResponseError, UploadTimeoutError, ChecksumMismatchError } from './errors';
+export {
+  OpenStackHttpError,
+  AuthenticationError,
+  ImageNotFoundError,
+  NovaBadRequestError,
+  NovaForbiddenError,
+  OpenStackConnectionError,
+  UnexpectedResponseError,
+  UploadTimeoutError,
+  ChecksumMismatchError,
+} from './errors';
 export type { CloudAuth } from './auth-types';
 export { ServerStateError } from './compute';
 export type { Server } from './compute';

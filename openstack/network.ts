@@ -66,7 +66,12 @@ export class NetworkClient {
   }
 
   async getNetwork(id: string): Promise<Network> {
-    return memberOf<Network>('network', 'GET networks/{id}', await this.http.get(`networks/${encodeURIComponent(id)}`), 'network');
+    return memberOf<Network>(
+      'network',
+      'GET networks/{id}',
+      await this.http.get(`networks/${encodeURIComponent(id)}`),
+      'network',
+    );
   }
 
   async *networks(filters: Query = {}): AsyncGenerator<Network> {
@@ -110,6 +115,11 @@ export class NetworkClient {
   }
 
   async getSubnet(id: string): Promise<Subnet> {
-    return memberOf<Subnet>('network', 'GET subnets/{id}', await this.http.get(`subnets/${encodeURIComponent(id)}`), 'subnet');
+    return memberOf<Subnet>(
+      'network',
+      'GET subnets/{id}',
+      await this.http.get(`subnets/${encodeURIComponent(id)}`),
+      'subnet',
+    );
   }
 }

@@ -5,7 +5,14 @@
 
 const REDACTED = '***';
 
-const SECRET_HEADERS = new Set(['x-auth-token', 'x-subject-token', 'authorization', 'x-service-token', 'cookie', 'set-cookie']);
+const SECRET_HEADERS = new Set([
+  'x-auth-token',
+  'x-subject-token',
+  'authorization',
+  'x-service-token',
+  'cookie',
+  'set-cookie',
+]);
 
 /** Keys whose values are secrets wherever they appear in a JSON body. */
 const SECRET_KEY = /(password|secret|passwd|adminpass|private_key|token|credential_secret)/i;

@@ -15,7 +15,10 @@ const END = '<!-- end of defaults -->';
 
 /** config/defaults.ts compiled on the fly: it imports nothing at run time, so no build is needed. */
 function loadDefaults() {
-  const { code } = swc.transformFileSync(SOURCE, { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } });
+  const { code } = swc.transformFileSync(SOURCE, {
+    jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
+    module: { type: 'commonjs' },
+  });
   const m = new Module(SOURCE);
   m.filename = SOURCE;
   m._compile(code, SOURCE);
@@ -46,5 +49,7 @@ if (require.main === module) {
   const before = fs.readFileSync(README, 'utf8');
   const after = withDefaultsTable(before);
   if (after !== before) fs.writeFileSync(README, after);
-  process.stdout.write(after === before ? 'config/README.md is up to date\n' : 'config/README.md: Defaults table rewritten\n');
+  process.stdout.write(
+    after === before ? 'config/README.md is up to date\n' : 'config/README.md: Defaults table rewritten\n',
+  );
 }

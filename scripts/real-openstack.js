@@ -29,14 +29,19 @@ function log(line) {
 }
 
 function parseArgs(argv) {
-  const args = { command: argv[0], dir: process.env.REAL_OPENSTACK_DIR || path.join(os.tmpdir(), 'dibctl-real-openstack'), format: 'text' };
+  const args = {
+    command: argv[0],
+    dir: process.env.REAL_OPENSTACK_DIR || path.join(os.tmpdir(), 'dibctl-real-openstack'),
+    format: 'text',
+  };
   for (let i = 1; i < argv.length; i++) {
     if (argv[i] === '--dir') args.dir = path.resolve(argv[++i]);
     else if (argv[i] === '--json') args.format = 'json';
     else if (argv[i] === '--env') args.format = 'env';
     else throw new Error(`unknown argument ${argv[i]}`);
   }
-  if (!['start', 'stop', 'status'].includes(args.command)) throw new Error('usage: real-openstack.js start|stop|status [--dir DIR] [--json|--env]');
+  if (!['start', 'stop', 'status'].includes(args.command))
+    throw new Error('usage: real-openstack.js start|stop|status [--dir DIR] [--json|--env]');
   return args;
 }
 
@@ -50,22 +55,35 @@ function hasPythonModule(name) {
 }
 
 function installed() {
-  return hasPythonModule('keystone') && hasPythonModule('glance') && fs.existsSync('/usr/bin/keystone-manage') && fs.existsSync('/usr/bin/keystone-wsgi-public');
+  return (
+    hasPythonModule('keystone') &&
+    hasPythonModule('glance') &&
+    fs.existsSync('/usr/bin/keystone-manage') &&
+    fs.existsSync('/usr/bin/keystone-wsgi-public')
+  );
 }
 
 function ensureInstalled() {
   if (installed()) return;
   if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
-    throw new Error(`Keystone/Glance are not installed and installing needs root: apt-get install -y --no-install-recommends ${PACKAGES.join(' ')}`);
+    throw new Error(
+      `Keystone/Glance are not installed and installing needs root: apt-get install -y --no-install-recommends ${PACKAGES.join(' ')}`,
+    );
   }
   log(`installing ${PACKAGES.join(' ')}`);
   const started = Date.now();
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   try {
-    execFileSync('apt-get', ['install', '-y', '--no-install-recommends', ...PACKAGES], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync('apt-get', ['install', '-y', '--no-install-recommends', ...PACKAGES], {
+      env,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
   } catch {
     execFileSync('apt-get', ['update'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
-    execFileSync('apt-get', ['install', '-y', '--no-install-recommends', ...PACKAGES], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync('apt-get', ['install', '-y', '--no-install-recommends', ...PACKAGES], {
+      env,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
   }
   log(`installed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
@@ -149,7 +167,12 @@ async function api(method, url, { token, body, expect = [200, 201, 204] } = {}) 
   const headers = { Accept: 'application/json' };
   if (token) headers['X-Auth-Token'] = token;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
-  const res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(60000) });
+  const res = await fetch(url, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(60000),
+  });
   const text = await res.text();
   if (!expect.includes(res.status)) throw new Error(`${method} ${url}: ${res.status} ${text.slice(0, 300)}`);
   return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
@@ -174,7 +197,11 @@ async function issueToken(keystoneUrl, user, password, project) {
  * in the database file.
  */
 function walMode(dbFile) {
-  run(PYTHON, ['-c', 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("PRAGMA journal_mode=WAL"); c.close()', dbFile]);
+  run(PYTHON, [
+    '-c',
+    'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("PRAGMA journal_mode=WAL"); c.close()',
+    dbFile,
+  ]);
 }
 
 function keystoneConf(dir, port) {
@@ -282,7 +309,17 @@ async function start(dir) {
   await stop(dir, true);
   ensureInstalled();
   fs.rmSync(dir, { recursive: true, force: true });
-  for (const d of ['', 'fernet-keys', 'fernet-receipts', 'credential-keys', 'glance-images', 'glance-staging', 'glance-tasks', 'locks', 'logs']) {
+  for (const d of [
+    '',
+    'fernet-keys',
+    'fernet-receipts',
+    'credential-keys',
+    'glance-images',
+    'glance-staging',
+    'glance-tasks',
+    'locks',
+    'logs',
+  ]) {
     fs.mkdirSync(path.join(dir, d), { recursive: true, mode: 0o700 });
   }
   const started = Date.now();
@@ -307,10 +344,26 @@ async function start(dir) {
   walMode(path.join(dir, 'keystone.sqlite'));
   manage('fernet_setup', '--keystone-user', 'root', '--keystone-group', 'root');
   manage('credential_setup', '--keystone-user', 'root', '--keystone-group', 'root');
-  manage('bootstrap', '--bootstrap-password', admin.password, '--bootstrap-username', admin.username, '--bootstrap-project-name', admin.projectName,
-    '--bootstrap-public-url', `${keystoneUrl}/v3`, '--bootstrap-region-id', REGION);
+  manage(
+    'bootstrap',
+    '--bootstrap-password',
+    admin.password,
+    '--bootstrap-username',
+    admin.username,
+    '--bootstrap-project-name',
+    admin.projectName,
+    '--bootstrap-public-url',
+    `${keystoneUrl}/v3`,
+    '--bootstrap-region-id',
+    REGION,
+  );
   const keystoneLog = path.join(dir, 'logs', 'keystone.log');
-  pids.keystone = daemon('keystone-wsgi-public', ['--host', '127.0.0.1', '--port', String(keystonePort)], { OS_KEYSTONE_CONFIG_FILES: kconf }, keystoneLog);
+  pids.keystone = daemon(
+    'keystone-wsgi-public',
+    ['--host', '127.0.0.1', '--port', String(keystonePort)],
+    { OS_KEYSTONE_CONFIG_FILES: kconf },
+    keystoneLog,
+  );
   writeJsonFile(infoFile(dir), partial);
 
   // Glance's schema can be created while Keystone starts
@@ -329,14 +382,41 @@ async function start(dir) {
   const adminProject = (await api('GET', `${keystoneUrl}/v3/projects?name=admin`, { token })).body.projects[0];
   Object.assign(out.admin, { userId: adminUser.id, projectId: adminProject.id });
   for (const u of users) {
-    const project = (await api('POST', `${keystoneUrl}/v3/projects`, { token, body: { project: { name: u.projectName, domain_id: 'default', description: `Project of ${u.username}` } } })).body.project;
-    const user = (await api('POST', `${keystoneUrl}/v3/users`, { token, body: { user: { name: u.username, domain_id: 'default', password: u.password, default_project_id: project.id } } })).body.user;
-    for (const role of ['member', 'reader']) await api('PUT', `${keystoneUrl}/v3/projects/${project.id}/users/${user.id}/roles/${roleId(role)}`, { token });
-    out[u.username] = { ...u, userDomainName: 'Default', projectDomainName: 'Default', userId: user.id, projectId: project.id };
+    const project = (
+      await api('POST', `${keystoneUrl}/v3/projects`, {
+        token,
+        body: { project: { name: u.projectName, domain_id: 'default', description: `Project of ${u.username}` } },
+      })
+    ).body.project;
+    const user = (
+      await api('POST', `${keystoneUrl}/v3/users`, {
+        token,
+        body: {
+          user: { name: u.username, domain_id: 'default', password: u.password, default_project_id: project.id },
+        },
+      })
+    ).body.user;
+    for (const role of ['member', 'reader'])
+      await api('PUT', `${keystoneUrl}/v3/projects/${project.id}/users/${user.id}/roles/${roleId(role)}`, { token });
+    out[u.username] = {
+      ...u,
+      userDomainName: 'Default',
+      projectDomainName: 'Default',
+      userId: user.id,
+      projectId: project.id,
+    };
   }
-  const service = (await api('POST', `${keystoneUrl}/v3/services`, { token, body: { service: { name: 'glance', type: 'image', description: 'OpenStack Image' } } })).body.service;
+  const service = (
+    await api('POST', `${keystoneUrl}/v3/services`, {
+      token,
+      body: { service: { name: 'glance', type: 'image', description: 'OpenStack Image' } },
+    })
+  ).body.service;
   // Only the public endpoint: fewer catalog writes, and the catalog stays the same shape as the tests expect
-  await api('POST', `${keystoneUrl}/v3/endpoints`, { token, body: { endpoint: { service_id: service.id, interface: 'public', region_id: REGION, url: glanceUrl } } });
+  await api('POST', `${keystoneUrl}/v3/endpoints`, {
+    token,
+    body: { endpoint: { service_id: service.id, interface: 'public', region_id: REGION, url: glanceUrl } },
+  });
 
   const glanceLog = path.join(dir, 'logs', 'glance.log');
   pids.glance = daemon(PYTHON, ['-m', 'glance.cmd.api', '--config-file', gconf], {}, glanceLog);
@@ -407,7 +487,9 @@ function envLines(info) {
     `OS_PROJECT_NAME=${q(info.admin.projectName)}`,
     `REAL_DEMO_PASSWORD=${q(info.demo.password)}`,
     `REAL_ALT_PASSWORD=${q(info.alt.password)}`,
-  ].map((l) => `export ${l}`).join('\n');
+  ]
+    .map((l) => `export ${l}`)
+    .join('\n');
 }
 
 function print(info, format) {
@@ -420,7 +502,10 @@ function print(info, format) {
         `keystone: ${info.keystone.authUrl} (pid ${info.pids.keystone}, log ${info.keystone.log})`,
         `glance:   ${info.glance.url} (pid ${info.pids.glance}, log ${info.glance.log})`,
         `region:   ${info.region}`,
-        ...['admin', 'demo', 'alt'].map((u) => `user:     ${info[u].username} / ${info[u].password} in project ${info[u].projectName} (${info[u].projectId})`),
+        ...['admin', 'demo', 'alt'].map(
+          (u) =>
+            `user:     ${info[u].username} / ${info[u].password} in project ${info[u].projectName} (${info[u].projectId})`,
+        ),
         `as admin: eval "$(${process.argv[1]} status --dir ${info.dir} --env)"`,
       ].join('\n') + '\n',
     );

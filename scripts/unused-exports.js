@@ -8,12 +8,21 @@ const { spawnSync } = require('node:child_process');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
-const entryPoints = ['client/main.ts', 'activities/test-runners/testing.ts', 'test/real/global-setup.ts', 'test/real/global-teardown.ts'];
+const entryPoints = [
+  'client/main.ts',
+  'activities/test-runners/testing.ts',
+  'test/real/global-setup.ts',
+  'test/real/global-teardown.ts',
+];
 const bin = require.resolve('ts-unused-exports/bin/ts-unused-exports', { paths: [root] });
-const r = spawnSync(process.execPath, [bin, 'tsconfig.json', '--showLineNumber', `--excludePathsFromReport=${entryPoints.join(';')}`], {
-  cwd: root,
-  encoding: 'utf8',
-});
+const r = spawnSync(
+  process.execPath,
+  [bin, 'tsconfig.json', '--showLineNumber', `--excludePathsFromReport=${entryPoints.join(';')}`],
+  {
+    cwd: root,
+    encoding: 'utf8',
+  },
+);
 const out = (r.stdout + r.stderr).split(root + path.sep).join('');
 if (r.status !== 0 || /^[1-9]\d* modules? with unused exports/m.test(out)) {
   process.stderr.write(out);

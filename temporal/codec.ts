@@ -49,13 +49,17 @@ export class AesGcmPayloadCodec implements PayloadCodec {
     return payloads.map((p) => {
       if (decode(p.metadata?.[METADATA_ENCODING_KEY]) !== ENCRYPTED_ENCODING) return p;
       const keyId = decode(p.metadata?.[KEY_ID_METADATA]);
-      if (keyId !== this.keyId) throw new ValueError(`Payload was encrypted with key ${keyId}, this process has key ${this.keyId}`);
+      if (keyId !== this.keyId)
+        throw new ValueError(`Payload was encrypted with key ${keyId}, this process has key ${this.keyId}`);
       const data = Buffer.from(p.data ?? []);
       const iv = data.subarray(0, IV_BYTES);
       const tag = data.subarray(data.length - TAG_BYTES);
       const decipher = createDecipheriv('aes-256-gcm', this.key, iv);
       decipher.setAuthTag(tag);
-      const plain = Buffer.concat([decipher.update(data.subarray(IV_BYTES, data.length - TAG_BYTES)), decipher.final()]);
+      const plain = Buffer.concat([
+        decipher.update(data.subarray(IV_BYTES, data.length - TAG_BYTES)),
+        decipher.final(),
+      ]);
       return temporal.api.common.v1.Payload.decode(plain);
     });
   }
@@ -77,16 +81,21 @@ export function payloadCodecFromEnv(env: NodeJS.ProcessEnv = process.env): AesGc
     try {
       raw = readFileSync(env.DIBCTL_PAYLOAD_KEY_FILE);
     } catch (err) {
-      throw new DibctlError(`Cannot read DIBCTL_PAYLOAD_KEY_FILE=${env.DIBCTL_PAYLOAD_KEY_FILE}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+      throw new DibctlError(
+        `Cannot read DIBCTL_PAYLOAD_KEY_FILE=${env.DIBCTL_PAYLOAD_KEY_FILE}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+      );
     }
     return new AesGcmPayloadCodec(parseKey(raw, `DIBCTL_PAYLOAD_KEY_FILE=${env.DIBCTL_PAYLOAD_KEY_FILE}`));
   }
-  if (env.DIBCTL_PAYLOAD_KEY) return new AesGcmPayloadCodec(parseKey(Buffer.from(env.DIBCTL_PAYLOAD_KEY), 'DIBCTL_PAYLOAD_KEY'));
+  if (env.DIBCTL_PAYLOAD_KEY)
+    return new AesGcmPayloadCodec(parseKey(Buffer.from(env.DIBCTL_PAYLOAD_KEY), 'DIBCTL_PAYLOAD_KEY'));
   return undefined;
 }
 
 /** A data converter for Client and Worker options. */
-export function dataConverterFromEnv(env: NodeJS.ProcessEnv = process.env): { payloadCodecs: PayloadCodec[] } | undefined {
+export function dataConverterFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+): { payloadCodecs: PayloadCodec[] } | undefined {
   const codec = payloadCodecFromEnv(env);
   return codec ? { payloadCodecs: [codec] } : undefined;
 }

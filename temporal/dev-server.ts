@@ -80,7 +80,18 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
 
   const ip = opts.ip ?? '127.0.0.1';
   const port = opts.port ?? (await freePort(ip));
-  const args = ['server', 'start-dev', '--ip', ip, '--port', String(port), '--namespace', namespace, '--log-level', 'warn'];
+  const args = [
+    'server',
+    'start-dev',
+    '--ip',
+    ip,
+    '--port',
+    String(port),
+    '--namespace',
+    namespace,
+    '--log-level',
+    'warn',
+  ];
   let uiUrl: string | undefined;
   if (opts.ui) {
     const uiPort = opts.uiPort ?? (await freePort(ip));

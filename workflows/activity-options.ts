@@ -15,10 +15,20 @@ import type { ImageTestPlan } from '../config';
 import { DEFAULTS } from '../config/defaults';
 
 /** Short cloud steps: backing off to 30 s, 12 attempts ride out about 3.5 minutes of outage. */
-const CLOUD_RETRY: RetryPolicy = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 12 };
+const CLOUD_RETRY: RetryPolicy = {
+  initialInterval: '1 second',
+  backoffCoefficient: 2,
+  maximumInterval: '30 seconds',
+  maximumAttempts: 12,
+};
 
 /** Long steps (an upload, a copy between clouds): each attempt may take hours, so fewer, about a minute of outage apart. */
-const LONG_STEP_RETRY: RetryPolicy = { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 6 };
+const LONG_STEP_RETRY: RetryPolicy = {
+  initialInterval: '2 seconds',
+  backoffCoefficient: 2,
+  maximumInterval: '30 seconds',
+  maximumAttempts: 6,
+};
 
 /**
  * Heartbeat timeout of steps that only keep alive (activities without progress
@@ -38,7 +48,12 @@ export function retryPolicies(settings: RetrySettings | undefined): { cloud: Ret
   const maximumInterval = settings.maxIntervalSeconds * 1000;
   return {
     cloud: { ...CLOUD_RETRY, maximumAttempts: settings.attempts, maximumInterval },
-    upload: { ...LONG_STEP_RETRY, maximumAttempts: settings.uploadAttempts, maximumInterval, initialInterval: Math.min(2_000, maximumInterval) },
+    upload: {
+      ...LONG_STEP_RETRY,
+      maximumAttempts: settings.uploadAttempts,
+      maximumInterval,
+      initialInterval: Math.min(2_000, maximumInterval),
+    },
   };
 }
 
@@ -54,7 +69,13 @@ export function retirementSteps() {
 
 /** Reading the configs for a lifecycle on the host that builds (a dead host makes it time out, not hang). */
 export function lifecyclePlanSteps(hostQueue: string) {
-  return steps({ taskQueue: hostQueue, scheduleToStartTimeout: HOST_PICKUP, startToCloseTimeout: '2 minutes', heartbeatTimeout: KEEP_ALIVE_TIMEOUT, retry: { maximumAttempts: 3 } });
+  return steps({
+    taskQueue: hostQueue,
+    scheduleToStartTimeout: HOST_PICKUP,
+    startToCloseTimeout: '2 minutes',
+    heartbeatTimeout: KEEP_ALIVE_TIMEOUT,
+    retry: { maximumAttempts: 3 },
+  });
 }
 
 /** A build on the host that keeps the file. A failed build is final (the activity says so); a lost worker gets one more attempt. */
@@ -117,15 +138,41 @@ export function imageTestSteps(hostQueue: string, plan: ImageTestPlan) {
   const onHost = (o: ActivityOptions) => steps({ taskQueue: hostQueue, ...o });
   // each test entry and each external test has its own limit: the step gets their sum and two minutes more
   const perTest = DEFAULTS['tests.tests_list[].timeout'];
-  const testsTotal = plan.image.tests.testsList.reduce((sum, x) => sum + (x.timeout || perTest), 0) + perTest * plan.image.externalTests.length;
+  const testsTotal =
+    plan.image.tests.testsList.reduce((sum, x) => sum + (x.timeout || perTest), 0) +
+    perTest * plan.image.externalTests.length;
   const keypairLimit = Math.max(t.keypairTimeout, 1) + 30;
   const cleanupLimit = Math.max(t.cleanupTimeout, 5);
-  const cleanup: ActivityOptions = { startToCloseTimeout: s(cleanupLimit), scheduleToCloseTimeout: s(cleanupLimit * 2 + 10), heartbeatTimeout: KEEP_ALIVE_TIMEOUT, retry };
+  const cleanup: ActivityOptions = {
+    startToCloseTimeout: s(cleanupLimit),
+    scheduleToCloseTimeout: s(cleanupLimit * 2 + 10),
+    heartbeatTimeout: KEEP_ALIVE_TIMEOUT,
+    retry,
+  };
   return {
-    upload: onHost({ startToCloseTimeout: s(t.uploadTimeout + 60), scheduleToCloseTimeout: s(3 * (t.uploadTimeout + 60)), heartbeatTimeout: '30s', retry }),
-    hostShort: onHost({ startToCloseTimeout: '1 minute', scheduleToCloseTimeout: '5 minutes', heartbeatTimeout: KEEP_ALIVE_TIMEOUT, retry }),
-    boot: onHost({ startToCloseTimeout: s(t.createTimeout + 60), scheduleToCloseTimeout: s(3 * (t.createTimeout + 60)), heartbeatTimeout: KEEP_ALIVE_TIMEOUT, retry }),
-    portWait: onHost({ startToCloseTimeout: s(t.portWaitTimeout + 30), heartbeatTimeout: '20s', retry: { ...retry, maximumAttempts: 2 } }),
+    upload: onHost({
+      startToCloseTimeout: s(t.uploadTimeout + 60),
+      scheduleToCloseTimeout: s(3 * (t.uploadTimeout + 60)),
+      heartbeatTimeout: '30s',
+      retry,
+    }),
+    hostShort: onHost({
+      startToCloseTimeout: '1 minute',
+      scheduleToCloseTimeout: '5 minutes',
+      heartbeatTimeout: KEEP_ALIVE_TIMEOUT,
+      retry,
+    }),
+    boot: onHost({
+      startToCloseTimeout: s(t.createTimeout + 60),
+      scheduleToCloseTimeout: s(3 * (t.createTimeout + 60)),
+      heartbeatTimeout: KEEP_ALIVE_TIMEOUT,
+      retry,
+    }),
+    portWait: onHost({
+      startToCloseTimeout: s(t.portWaitTimeout + 30),
+      heartbeatTimeout: '20s',
+      retry: { ...retry, maximumAttempts: 2 },
+    }),
     // on cancellation, wait until the tests' process groups are gone before cleaning up under them
     tests: onHost({
       startToCloseTimeout: s(testsTotal + 120),
@@ -133,9 +180,24 @@ export function imageTestSteps(hostQueue: string, plan: ImageTestPlan) {
       cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
       retry: { ...retry, maximumAttempts: 2 },
     }),
-    keypair: steps({ startToCloseTimeout: s(keypairLimit), scheduleToCloseTimeout: s(3 * keypairLimit), heartbeatTimeout: KEEP_ALIVE_TIMEOUT, retry }),
-    short: steps({ startToCloseTimeout: '1 minute', scheduleToCloseTimeout: '3 minutes', heartbeatTimeout: KEEP_ALIVE_TIMEOUT, retry }),
-    active: steps({ startToCloseTimeout: s(t.activeTimeout + 60), scheduleToCloseTimeout: s(2 * (t.activeTimeout + 60)), heartbeatTimeout: '10s', retry }),
+    keypair: steps({
+      startToCloseTimeout: s(keypairLimit),
+      scheduleToCloseTimeout: s(3 * keypairLimit),
+      heartbeatTimeout: KEEP_ALIVE_TIMEOUT,
+      retry,
+    }),
+    short: steps({
+      startToCloseTimeout: '1 minute',
+      scheduleToCloseTimeout: '3 minutes',
+      heartbeatTimeout: KEEP_ALIVE_TIMEOUT,
+      retry,
+    }),
+    active: steps({
+      startToCloseTimeout: s(t.activeTimeout + 60),
+      scheduleToCloseTimeout: s(2 * (t.activeTimeout + 60)),
+      heartbeatTimeout: '10s',
+      retry,
+    }),
     cleanup: steps(cleanup),
     cleanupOnHost: onHost(cleanup),
   };

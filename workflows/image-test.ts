@@ -123,7 +123,15 @@ export async function imageTestWorkflow(input: ImageTestInput): Promise<ImageTes
   let logDir: string | undefined;
   let keepRequested = Boolean(input.keepFailedInstance);
   const say = (line: string) => void log.push(line);
-  const status = (): ImageTestStatus => ({ workflowId, stage, log, held, ...(hold ? { hold } : {}), ...(decision ? { decision } : {}), ...(logDir ? { logDir } : {}) });
+  const status = (): ImageTestStatus => ({
+    workflowId,
+    stage,
+    log,
+    held,
+    ...(hold ? { hold } : {}),
+    ...(decision ? { decision } : {}),
+    ...(logDir ? { logDir } : {}),
+  });
 
   setHandler(stageQuery, () => stage);
   setHandler(imageTestStatusQuery, status);
@@ -136,7 +144,10 @@ export async function imageTestWorkflow(input: ImageTestInput): Promise<ImageTes
     else keepRequested = false;
   });
 
-  const { upload, hostShort, boot, portWait, tests, keypair, short, active, cleanup, cleanupOnHost } = imageTestSteps(input.hostQueue, plan);
+  const { upload, hostShort, boot, portWait, tests, keypair, short, active, cleanup, cleanupOnHost } = imageTestSteps(
+    input.hostQueue,
+    plan,
+  );
 
   const compensations: Compensation[] = [];
   let failure: FailureSummary | undefined;
@@ -155,7 +166,11 @@ export async function imageTestWorkflow(input: ImageTestInput): Promise<ImageTes
       held.image = { id: img.id, existing: true };
       say(`Using existing image ${img.id}${img.name ? ` (${img.name})` : ''}`);
     } else {
-      compensations.unshift({ resource: 'image', label: `image ${name}`, run: () => cleanup.deleteImagesByBuildId({ cloud, buildId }) });
+      compensations.unshift({
+        resource: 'image',
+        label: `image ${name}`,
+        run: () => cleanup.deleteImagesByBuildId({ cloud, buildId }),
+      });
       stage = `uploading image ${name}`;
       say(`Uploading ${plan.image.filename} as ${name}`);
       const g = plan.glance;
@@ -184,13 +199,25 @@ export async function imageTestWorkflow(input: ImageTestInput): Promise<ImageTes
       // 2–4. keypair and instance (or the operator's existing instance)
       if (input.useExistingInstance) {
         stage = 'checking the existing instance';
-        facts = await short.describeInstance({ cloud, serverId: input.useExistingInstance, mainNicRegexp: plan.environment.nova.mainNicRegexp });
+        facts = await short.describeInstance({
+          cloud,
+          serverId: input.useExistingInstance,
+          mainNicRegexp: plan.environment.nova.mainNicRegexp,
+        });
         held.instance = { id: facts.server.id, name: facts.server.name, existing: true, mainIp: facts.mainIp };
         held.privateKeyFile = input.privateKeyFile;
         say(`Using existing instance ${facts.server.id} (${facts.server.name}), main IP ${facts.mainIp}`);
       } else {
-        compensations.unshift({ resource: 'key files', label: 'private key file', run: () => cleanupOnHost.removeInstanceFiles({ workflowId }) });
-        compensations.unshift({ resource: 'ssh key', label: `ssh key ${name}`, run: () => cleanup.deleteKeypairByName({ cloud, name }) });
+        compensations.unshift({
+          resource: 'key files',
+          label: 'private key file',
+          run: () => cleanupOnHost.removeInstanceFiles({ workflowId }),
+        });
+        compensations.unshift({
+          resource: 'ssh key',
+          label: `ssh key ${name}`,
+          run: () => cleanup.deleteKeypairByName({ cloud, name }),
+        });
         stage = 'creating keypair';
         const files = await hostShort.prepareKeypair({ workflowId, name });
         held.privateKeyFile = files.privateKeyFile;
@@ -223,7 +250,12 @@ export async function imageTestWorkflow(input: ImageTestInput): Promise<ImageTes
         held.instance.id = serverId;
         say(`Instance ${name} created: ${serverId}`);
         stage = `waiting for instance ${serverId} to become ACTIVE`;
-        facts = await active.waitInstanceActive({ cloud, serverId, timeoutSeconds: t.activeTimeout, mainNicRegexp: n.mainNicRegexp });
+        facts = await active.waitInstanceActive({
+          cloud,
+          serverId,
+          timeoutSeconds: t.activeTimeout,
+          mainNicRegexp: n.mainNicRegexp,
+        });
         held.instance.mainIp = facts.mainIp;
         say(`Instance ${serverId} is ACTIVE, main IP ${facts.mainIp}`);
       }
@@ -270,7 +302,11 @@ export async function imageTestWorkflow(input: ImageTestInput): Promise<ImageTes
           say('All tests passed successfully');
         } else {
           const bad = results.find((r) => !r.passed);
-          failure = { exitCode: EXIT_TESTS_FAILED, message: `Some tests failed${bad ? `: ${bad.name}${bad.reason ? ` (${bad.reason})` : ''}` : ''}`, type: 'TestsFailed' };
+          failure = {
+            exitCode: EXIT_TESTS_FAILED,
+            message: `Some tests failed${bad ? `: ${bad.name}${bad.reason ? ` (${bad.reason})` : ''}` : ''}`,
+            type: 'TestsFailed',
+          };
           say('Some tests failed');
         }
       } else {
@@ -291,7 +327,8 @@ export async function imageTestWorkflow(input: ImageTestInput): Promise<ImageTes
 
   // Hold the instance for the operator: after a failure with a keep request, or always for a shell.
   const instanceUp = held.instance !== undefined && held.instance.id !== undefined && !held.instance.existing;
-  const wantsHold = !cancelled && instanceUp && ((failure && (keepRequested || input.holdOnFailure)) || (mode === 'shell' && !failure));
+  const wantsHold =
+    !cancelled && instanceUp && ((failure && (keepRequested || input.holdOnFailure)) || (mode === 'shell' && !failure));
   if (wantsHold) {
     const limit = input.holdLimitSeconds ?? DEFAULT_HOLD_SECONDS;
     hold = {
@@ -300,7 +337,9 @@ export async function imageTestWorkflow(input: ImageTestInput): Promise<ImageTes
       reason: failure?.message ?? 'instance ready for a shell',
     };
     stage = 'holding for keep or discard';
-    say(`Holding instance ${held.instance?.id} until ${hold.until}: 'dibctl keep ${workflowId}' keeps it, 'dibctl discard ${workflowId}' removes it`);
+    say(
+      `Holding instance ${held.instance?.id} until ${hold.until}: 'dibctl keep ${workflowId}' keeps it, 'dibctl discard ${workflowId}' removes it`,
+    );
     try {
       const decided = await condition(() => decision !== undefined, limit * 1000);
       if (!decided) say(`No keep or discard within ${limit} s: cleaning up`);
@@ -311,7 +350,8 @@ export async function imageTestWorkflow(input: ImageTestInput): Promise<ImageTes
     }
   }
   const keepInstance = decision === 'keep';
-  const keepImage = (Boolean(failure) && Boolean(input.keepFailedImage)) || (Boolean(input.uploadOnly) && !failure && !cancelled);
+  const keepImage =
+    (Boolean(failure) && Boolean(input.keepFailedImage)) || (Boolean(input.uploadOnly) && !failure && !cancelled);
 
   // 8. compensations, in reverse order of creation, whatever happened
   stage = 'cleaning up';
@@ -321,8 +361,12 @@ export async function imageTestWorkflow(input: ImageTestInput): Promise<ImageTes
     for (const c of compensations) {
       const keep = c.resource === 'image' ? keepImage : keepInstance;
       if (keep) {
-        if (c.resource === 'instance') say(`Not removing instance ${held.instance?.id ?? name}${held.sshCommand ? `; to reach it: ${held.sshCommand}` : ''}`);
-        else if (c.resource === 'ssh key') say(`Not removing ssh key ${name}; private key kept in ${held.privateKeyFile}`);
+        if (c.resource === 'instance')
+          say(
+            `Not removing instance ${held.instance?.id ?? name}${held.sshCommand ? `; to reach it: ${held.sshCommand}` : ''}`,
+          );
+        else if (c.resource === 'ssh key')
+          say(`Not removing ssh key ${name}; private key kept in ${held.privateKeyFile}`);
         else if (c.resource === 'image') say(`Not removing image ${held.image?.id ?? name}`);
         continue;
       }
@@ -349,12 +393,21 @@ export async function imageTestWorkflow(input: ImageTestInput): Promise<ImageTes
     exitCode: failure?.exitCode ?? (cancelled ? 1 : 0),
     name,
     tests: results,
-    kept: { image: kept.image && !held.image?.existing, instance: kept.instance && !held.instance?.existing, keypair: kept.keypair },
+    kept: {
+      image: kept.image && !held.image?.existing,
+      instance: kept.instance && !held.instance?.existing,
+      keypair: kept.keypair,
+    },
   };
   if (cancelled) throw cancelled;
   if (failure) {
     const details: ImageTestFailureDetails = { exitCode: failure.exitCode, result };
-    throw ApplicationFailure.create({ type: failure.type, message: failure.message, nonRetryable: true, details: [details] });
+    throw ApplicationFailure.create({
+      type: failure.type,
+      message: failure.message,
+      nonRetryable: true,
+      details: [details],
+    });
   }
   if (imageId === undefined) throw ApplicationFailure.nonRetryable('no image was tested', 'NoImage');
   return result;

@@ -78,7 +78,10 @@ export async function imageLifecycleWorkflow(input: LifecycleInput): Promise<Lif
   let built = false;
   if (plan.build) {
     stage = `building ${input.label}`;
-    const b = await executeChild(imageBuildWorkflow, { workflowId: lifecycleChildren.build(id), args: [{ build: plan.build, hostQueue }] });
+    const b = await executeChild(imageBuildWorkflow, {
+      workflowId: lifecycleChildren.build(id),
+      args: [{ build: plan.build, hostQueue }],
+    });
     hostQueue = b.hostQueue;
     built = true;
   }
@@ -99,7 +102,9 @@ export async function imageLifecycleWorkflow(input: LifecycleInput): Promise<Lif
     input.uploadEnvironments.map((environment) =>
       executeChild(publishWorkflow, {
         workflowId: lifecycleChildren.publish(id, environment),
-        args: [{ imageLabel: input.label, environment, config: input.config, filename: plan.file, fileQueue: hostQueue }],
+        args: [
+          { imageLabel: input.label, environment, config: input.config, filename: plan.file, fileQueue: hostQueue },
+        ],
       }),
     ),
   );
@@ -109,13 +114,26 @@ export async function imageLifecycleWorkflow(input: LifecycleInput): Promise<Lif
       : { environment: input.uploadEnvironments[i], ok: false, error: outcome(s.reason) },
   );
   const failed = regions.filter((r) => !r.ok).map((r) => r.environment);
-  const result: LifecycleResult = { workflowId: id, label: input.label, file: plan.file, built, ...(tested ? { tested } : {}), regions, failed };
+  const result: LifecycleResult = {
+    workflowId: id,
+    label: input.label,
+    file: plan.file,
+    built,
+    ...(tested ? { tested } : {}),
+    regions,
+    failed,
+  };
   stage = failed.length ? `failed in ${failed.join(', ')}` : 'done';
   if (failed.length) {
     const details: LifecycleFailureDetails = { exitCode: regions.find((r) => !r.ok)?.error?.exitCode ?? 1, result };
     throw ApplicationFailure.create({
       type: 'PublishFailed',
-      message: `Publishing failed in ${failed.join(', ')} (succeeded in ${regions.filter((r) => r.ok).map((r) => r.environment).join(', ') || 'none'})`,
+      message: `Publishing failed in ${failed.join(', ')} (succeeded in ${
+        regions
+          .filter((r) => r.ok)
+          .map((r) => r.environment)
+          .join(', ') || 'none'
+      })`,
       nonRetryable: true,
       details: [details],
     });

@@ -53,7 +53,12 @@ export async function publishWorkflow(input: PublishInput): Promise<PublishResul
   const host = fileHostSteps(input.fileQueue);
   const where = { environment: input.environment, config: input.config };
 
-  const prepared = await host.prepareUpload({ imageLabel: input.imageLabel, environment: input.environment, config: input.config, filename: input.filename });
+  const prepared = await host.prepareUpload({
+    imageLabel: input.imageLabel,
+    environment: input.environment,
+    config: input.config,
+    filename: input.filename,
+  });
   // the environment's own retry settings from here on
   const policies = retryPolicies(prepared.retry);
   const short = cloudSteps(policies.cloud);
@@ -76,7 +81,9 @@ export async function publishWorkflow(input: PublishInput): Promise<PublishResul
     } catch (err) {
       // an unfinished image must not stay behind: it is found by its build id
       stage = 'removing the unfinished image';
-      await CancellationScope.nonCancellable(() => short.deleteImagesByBuildId({ cloud: { kind: 'upload', ...where }, buildId })).catch(() => undefined);
+      await CancellationScope.nonCancellable(() =>
+        short.deleteImagesByBuildId({ cloud: { kind: 'upload', ...where }, buildId }),
+      ).catch(() => undefined);
       throw err;
     }
     keepId = upload.imageId;
@@ -120,10 +127,13 @@ interface MarkObsoleteInput {
 }
 
 /** `mark-obsolete ENV UUID`: rename and flag one image, then hand it to retirement. */
-export async function markObsoleteWorkflow(input: MarkObsoleteInput): Promise<{ image: ObsoletedImage; retirementWorkflowId?: string }> {
+export async function markObsoleteWorkflow(
+  input: MarkObsoleteInput,
+): Promise<{ image: ObsoletedImage; retirementWorkflowId?: string }> {
   const where = { environment: input.environment, config: input.config };
   const image = await short.markImageObsolete({ ...where, imageId: input.imageId });
-  const retirementWorkflowId = input.retire === false ? undefined : await short.handToRetirement({ ...where, images: [image] });
+  const retirementWorkflowId =
+    input.retire === false ? undefined : await short.handToRetirement({ ...where, images: [image] });
   return { image, ...(retirementWorkflowId ? { retirementWorkflowId } : {}) };
 }
 

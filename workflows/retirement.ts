@@ -7,7 +7,16 @@
  * delete. Without the right to list every project's servers it says so and
  * waits for the next check. It continues as new to keep its history small.
  */
-import { allHandlersFinished, condition, continueAsNew, defineQuery, defineSignal, defineUpdate, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  defineQuery,
+  defineSignal,
+  defineUpdate,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { ConfigLocation, ObsoletedImage } from '../activities';
 import type { RetirePolicy } from '../config/view';
 import { failureOf } from '../errors/failure';
@@ -81,7 +90,8 @@ export async function retirementWorkflow(input: RetirementInput): Promise<void> 
 
   setHandler(addImagesSignal, (images) => {
     for (const img of images) {
-      if (!held.has(img.id)) held.set(img.id, { id: img.id, name: img.name, heldSince: Date.now(), reason: 'not checked yet' });
+      if (!held.has(img.id))
+        held.set(img.id, { id: img.id, name: img.name, heldSince: Date.now(), reason: 'not checked yet' });
     }
   });
   setHandler(checkNowSignal, () => {
@@ -168,7 +178,12 @@ export async function retirementWorkflow(input: RetirementInput): Promise<void> 
       policy = await short.retirePolicy(where);
     } catch (err) {
       // a broken config must not end retirement: keep the last policy and say why
-      lastCheck = { at: Date.now(), deleted: [], gone: [], problem: `cannot read the retire policy: ${problemOf(err)}` };
+      lastCheck = {
+        at: Date.now(),
+        deleted: [],
+        gone: [],
+        problem: `cannot read the retire policy: ${problemOf(err)}`,
+      };
     }
     const every = Math.max(1, (policy ?? DEFAULT_POLICY).checkEverySeconds) * 1000;
     nextCheckAt = Date.now() + every;

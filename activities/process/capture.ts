@@ -41,12 +41,23 @@ interface Captured {
 }
 
 /** Runs a short command and captures its output (for version probes and the like). */
-export async function capture(cmd: string, args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<Captured> {
+export async function capture(
+  cmd: string,
+  args: string[],
+  opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv; input?: string } = {},
+): Promise<Captured> {
   const limit = opts.timeoutMs ?? 30_000;
   const output = new CapturedOutput(CAPTURE_LIMIT);
-  const o = await runProcess(cmd, args, { env: opts.env ?? process.env, timeoutMs: limit, killGraceMs: 0, output, ...(opts.input !== undefined ? { input: opts.input } : {}) });
+  const o = await runProcess(cmd, args, {
+    env: opts.env ?? process.env,
+    timeoutMs: limit,
+    killGraceMs: 0,
+    output,
+    ...(opts.input !== undefined ? { input: opts.input } : {}),
+  });
   const kept = { stdout: output.of('stdout'), stderr: output.of('stderr') };
-  if (o.startError) return { code: null, ...kept, error: o.startError.code === 'ENOENT' ? 'not found' : o.startError.message };
+  if (o.startError)
+    return { code: null, ...kept, error: o.startError.code === 'ENOENT' ? 'not found' : o.startError.message };
   if (o.timedOut) return { code: null, ...kept, error: `timed out after ${limit} ms` };
   return { code: o.code, ...kept };
 }

@@ -82,7 +82,11 @@ export function runProcess(cmd: string, args: string[], opts: ProcessOptions): P
       opts.signal?.removeEventListener('abort', onAbort);
       if (pid) killGroup(pid, 'SIGKILL');
       scrubber?.flush();
-      const error = startError ? (startError.code === 'ENOENT' ? `${cmd}: not found` : `${cmd}: ${startError.message}`) : undefined;
+      const error = startError
+        ? startError.code === 'ENOENT'
+          ? `${cmd}: not found`
+          : `${cmd}: ${startError.message}`
+        : undefined;
       resolve({
         code: exitCode,
         signal: exitSignal,
@@ -126,7 +130,9 @@ export function runProcess(cmd: string, args: string[], opts: ProcessOptions): P
     if (opts.timeoutMs && opts.timeoutMs > 0) {
       limitTimer = setTimeout(() => {
         timedOut = true;
-        out.note?.(`dibctl: time limit of ${Math.round(opts.timeoutMs! / 1000)} s reached, killing the test's process group`);
+        out.note?.(
+          `dibctl: time limit of ${Math.round(opts.timeoutMs! / 1000)} s reached, killing the test's process group`,
+        );
         stop();
       }, opts.timeoutMs);
     }

@@ -20,7 +20,11 @@ export function interpolate(template: string, values: Record<string, string>, wh
   return template.replace(/%(%|\(([^)]*)\)s)/g, (whole, pct: string, name?: string) => {
     if (pct === '%') return '%';
     if (name === undefined || !(name in values)) {
-      throw new PreprocessingError(`${what}: unknown placeholder ${whole} (known: ${Object.keys(values).map((k) => `%(${k})s`).join(', ')})`);
+      throw new PreprocessingError(
+        `${what}: unknown placeholder ${whole} (known: ${Object.keys(values)
+          .map((k) => `%(${k})s`)
+          .join(', ')})`,
+      );
     }
     return values[name];
   });
@@ -35,7 +39,12 @@ interface CommandResult {
 const MESSAGE_OUTPUT_CHARS = 4096;
 
 /** Runs a command line through /bin/sh in the directory the CLI ran in; output is kept (the end of it) for the error message. */
-export async function runUploadCommand(cmdline: string, env: NodeJS.ProcessEnv, cwd: string, opts: { signal?: AbortSignal; secrets?: string[] } = {}): Promise<CommandResult> {
+export async function runUploadCommand(
+  cmdline: string,
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+  opts: { signal?: AbortSignal; secrets?: string[] } = {},
+): Promise<CommandResult> {
   const r = await runCapturing(cmdline, { env, cwd, limit: MESSAGE_OUTPUT_CHARS, ...opts });
   if (r.aborted) return { code: null, output: 'cancelled' };
   if (r.startError) throw r.startError;

@@ -42,6 +42,7 @@ export async function runExternalUpload(u: ExternalUpload): Promise<void> {
   for (const template of u.templates) {
     const cmdline = interpolate(template, u.values, `${u.environment}.external_upload`);
     const r = await runUploadCommand(cmdline, cmdEnv, u.cwd, { signal: u.signal, secrets: authSecrets(u.auth) });
-    if (r.code !== 0) throw new ExternalCommandError(`External upload command failed (exit ${r.code}): ${cmdline}\n${r.output.trim()}`);
+    if (r.code !== 0)
+      throw new ExternalCommandError(`External upload command failed (exit ${r.code}): ${cmdline}\n${r.output.trim()}`);
   }
 }

@@ -41,13 +41,23 @@ export function createLifecyclePlanActivities(deps: CloudDeps = {}) {
     let build: BuildInput | undefined;
     if (input.build) {
       if (!image.dib && !image.externalBuild.length) {
-        throw new ConfigError(`${image.file}: ${input.label}: has neither a dib section nor external_build: nothing to build (run without building)`);
+        throw new ConfigError(
+          `${image.file}: ${input.label}: has neither a dib section nor external_build: nothing to build (run without building)`,
+        );
       }
-      build = { label: input.label, output: image.filename, ...(image.dib ? { dib: image.dib } : {}), externalBuild: image.externalBuild, cwd: input.config.cwd };
+      build = {
+        label: input.label,
+        output: image.filename,
+        ...(image.dib ? { dib: image.dib } : {}),
+        externalBuild: image.externalBuild,
+        cwd: input.config.cwd,
+      };
     } else if (!existsSync(image.filename)) {
       throw new DibctlError(`Image file ${image.filename} does not exist (build it, or run with building)`);
     }
-    const test = input.test ? loadTestPlan(input.label, { ...opts, ...(input.testEnvironment ? { environment: input.testEnvironment } : {}) }) : undefined;
+    const test = input.test
+      ? loadTestPlan(input.label, { ...opts, ...(input.testEnvironment ? { environment: input.testEnvironment } : {}) })
+      : undefined;
     return { file: image.filename, ...(build ? { build } : {}), ...(test ? { test } : {}) };
   }
 

@@ -23,17 +23,27 @@ export function createObsoleteActivities(deps: CloudDeps = {}) {
    * `Obsolete <name>`, property `obsolete=true`. Without `keepId` (an external
    * upload), the newest image of that name is the one kept.
    */
-  async function obsoleteOlderImages(input: { environment: string; config: ConfigLocation; name: string; keepId?: string }): Promise<ObsoletedImage[]> {
+  async function obsoleteOlderImages(input: {
+    environment: string;
+    config: ConfigLocation;
+    name: string;
+    keepId?: string;
+  }): Promise<ObsoletedImage[]> {
     return withCloud(uploadCloud(input.environment, input.config), deps, async (cloud) => {
       const owner = cloud.identity.projectId;
-      const same = (await cloud.image.findImagesByName(input.name, owner ? { owner } : {})).filter((i) => !owner || i.owner === owner);
+      const same = (await cloud.image.findImagesByName(input.name, owner ? { owner } : {})).filter(
+        (i) => !owner || i.owner === owner,
+      );
       const keepId = input.keepId ?? [...same].sort((a, b) => b.created_at.localeCompare(a.created_at))[0]?.id;
       const out: ObsoletedImage[] = [];
       if (!keepId) return out;
       // Renamed images no longer match the name: those an earlier attempt of this step obsoleted
       // are found by the image that replaced them, so the retirement still gets every one.
-      const earlier = (await cloud.image.findImagesByProperty(OBSOLETED_FOR_PROPERTY, keepId, owner ? { owner } : {})).filter((i) => !owner || i.owner === owner);
-      for (const img of earlier) if (img.id !== keepId) out.push({ id: img.id, name: img.name ?? `${OBSOLETE_PREFIX}${input.name}` });
+      const earlier = (
+        await cloud.image.findImagesByProperty(OBSOLETED_FOR_PROPERTY, keepId, owner ? { owner } : {})
+      ).filter((i) => !owner || i.owner === owner);
+      for (const img of earlier)
+        if (img.id !== keepId) out.push({ id: img.id, name: img.name ?? `${OBSOLETE_PREFIX}${input.name}` });
       for (const img of same) {
         if (img.id === keepId || out.some((o) => o.id === img.id)) continue;
         await markObsolete(cloud, img, { [OBSOLETED_FOR_PROPERTY]: keepId });
@@ -44,7 +54,11 @@ export function createObsoleteActivities(deps: CloudDeps = {}) {
   }
 
   /** `mark-obsolete ENV UUID`: the one image, whatever its name (exit 50 when missing). */
-  async function markImageObsolete(input: { environment: string; config: ConfigLocation; imageId: string }): Promise<ObsoletedImage> {
+  async function markImageObsolete(input: {
+    environment: string;
+    config: ConfigLocation;
+    imageId: string;
+  }): Promise<ObsoletedImage> {
     return withCloud(uploadCloud(input.environment, input.config), deps, async (cloud) => {
       const img = await cloud.image.getImage(input.imageId);
       const updated = await markObsolete(cloud, img);
@@ -58,6 +72,7 @@ export function createObsoleteActivities(deps: CloudDeps = {}) {
 async function markObsolete(cloud: Cloud, img: Image, extra: Record<string, string> = {}): Promise<Image> {
   const name = img.name ?? '';
   const newName = name.startsWith(OBSOLETE_PREFIX) ? name : `${OBSOLETE_PREFIX}${name}`;
-  if (newName === name && propertyIsTrue(img.obsolete) && Object.entries(extra).every(([k, v]) => img[k] === v)) return img;
+  if (newName === name && propertyIsTrue(img.obsolete) && Object.entries(extra).every(([k, v]) => img[k] === v))
+    return img;
   return cloud.image.updateImage(img.id, { name: newName, properties: { obsolete: 'true', ...extra } }, img);
 }

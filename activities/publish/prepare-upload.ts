@@ -66,7 +66,11 @@ export function createPrepareUploadActivities(deps: CloudDeps = {}) {
     const plan = loadUploadPlan(input.imageLabel, input.environment, opts);
     const attrs = imageAttributes(plan);
     const inputFile = plan.image.filename;
-    const values = { input_filename: inputFile, disk_format: attrs.diskFormat, container_format: attrs.containerFormat };
+    const values = {
+      input_filename: inputFile,
+      disk_format: attrs.diskFormat,
+      container_format: attrs.containerFormat,
+    };
     const signal = cancellation();
     const workDir = existsSync(input.config.cwd) ? input.config.cwd : process.cwd();
 
@@ -82,14 +86,27 @@ export function createPrepareUploadActivities(deps: CloudDeps = {}) {
         cwd: workDir,
         signal,
       });
-      return { mode: 'external', name: attrs.name, commands: plan.environment.externalUpload.length, retry: plan.environment.retry };
+      return {
+        mode: 'external',
+        name: attrs.name,
+        commands: plan.environment.externalUpload.length,
+        retry: plan.environment.retry,
+      };
     }
 
     let file = inputFile;
     let deleteAfterUpload: string | undefined;
     const pre = plan.environment.preprocessing;
     if (pre) {
-      const output = await runPreprocessing({ environment: input.environment, settings: pre, inputFile, values, env: env(), cwd: workDir, signal });
+      const output = await runPreprocessing({
+        environment: input.environment,
+        settings: pre,
+        inputFile,
+        values,
+        env: env(),
+        cwd: workDir,
+        signal,
+      });
       file = output;
       if (pre.deleteProcessedAfterUpload) deleteAfterUpload = output;
     } else if (!existsSync(inputFile)) {

@@ -24,11 +24,19 @@ interface Preprocessing {
 export async function runPreprocessing(p: Preprocessing): Promise<string> {
   const pre = p.settings;
   if (!existsSync(p.inputFile)) throw new PreprocessingError(`Preprocessing input ${p.inputFile} does not exist`);
-  const output = path.resolve(p.cwd, interpolate(pre.outputFilename, p.values, `${p.environment}.preprocessing.output_filename`));
-  const cmdline = interpolate(pre.cmdline, { ...p.values, output_filename: output }, `${p.environment}.preprocessing.cmdline`);
+  const output = path.resolve(
+    p.cwd,
+    interpolate(pre.outputFilename, p.values, `${p.environment}.preprocessing.output_filename`),
+  );
+  const cmdline = interpolate(
+    pre.cmdline,
+    { ...p.values, output_filename: output },
+    `${p.environment}.preprocessing.cmdline`,
+  );
   if (!(pre.useExisting && existsSync(output))) {
     const r = await runUploadCommand(cmdline, p.env, p.cwd, { signal: p.signal });
-    if (r.code !== 0) throw new PreprocessingError(`Preprocessing failed (exit ${r.code}): ${cmdline}\n${r.output.trim()}`);
+    if (r.code !== 0)
+      throw new PreprocessingError(`Preprocessing failed (exit ${r.code}): ${cmdline}\n${r.output.trim()}`);
     if (!existsSync(output)) throw new PreprocessingError(`Preprocessing did not create ${output}: ${cmdline}`);
   }
   return output;

@@ -7,7 +7,11 @@ import type { ObsoletedImage } from './obsolete';
 
 export function createRetirementHandoffActivities() {
   /** Hands obsolete images to the environment's retirement workflow, starting it when it does not run. */
-  async function handToRetirement(input: { environment: string; config: ConfigLocation; images: ObsoletedImage[] }): Promise<string> {
+  async function handToRetirement(input: {
+    environment: string;
+    config: ConfigLocation;
+    images: ObsoletedImage[];
+  }): Promise<string> {
     const client = Context.current().client;
     const workflowId = retirementWorkflowId(input.environment);
     await client.workflow.signalWithStart(retirementWorkflow, {

@@ -3,7 +3,12 @@ import { CloudDeps, ConfigLocation, uploadCloud, withCloud } from '../cloud';
 
 export function createSharingActivities(deps: CloudDeps = {}) {
   /** Makes each project (name or id) a member of the image; returns the member project ids. */
-  async function shareImage(input: { environment: string; config: ConfigLocation; imageId: string; projects: string[] }): Promise<string[]> {
+  async function shareImage(input: {
+    environment: string;
+    config: ConfigLocation;
+    imageId: string;
+    projects: string[];
+  }): Promise<string[]> {
     return withCloud(uploadCloud(input.environment, input.config), deps, async (cloud) => {
       const ids: string[] = [];
       for (const p of input.projects) {

@@ -23,7 +23,8 @@ interface ObsoleteSurvey {
   missing: string[];
 }
 
-export type DeleteVerdict = { imageId: string; outcome: 'deleted' | 'gone' } | { imageId: string; outcome: 'kept'; reason: string };
+export type DeleteVerdict =
+  { imageId: string; outcome: 'deleted' | 'gone' } | { imageId: string; outcome: 'kept'; reason: string };
 
 export function createUnusedImageActivities(deps: CloudDeps = {}) {
   const env = () => deps.env ?? process.env;
@@ -33,7 +34,12 @@ export function createUnusedImageActivities(deps: CloudDeps = {}) {
    * each. Lists every server of every project (Nova 403 → exit 61). With
    * `names`, only images with one of those names.
    */
-  async function surveyObsoleteImages(input: { environment: string; config: ConfigLocation; names?: string[]; ids?: string[] }): Promise<ObsoleteSurvey> {
+  async function surveyObsoleteImages(input: {
+    environment: string;
+    config: ConfigLocation;
+    names?: string[];
+    ids?: string[];
+  }): Promise<ObsoleteSurvey> {
     return withCloud(uploadCloud(input.environment, input.config), deps, async (cloud) => {
       const used = await imagesInUse(cloud);
       const owner = cloud.identity.projectId;
@@ -68,7 +74,11 @@ export function createUnusedImageActivities(deps: CloudDeps = {}) {
    * Deletes an obsolete image after checking once more, right before the
    * delete, that it is obsolete, not protected and used by no server.
    */
-  async function deleteUnusedImage(input: { environment: string; config: ConfigLocation; imageId: string }): Promise<DeleteVerdict> {
+  async function deleteUnusedImage(input: {
+    environment: string;
+    config: ConfigLocation;
+    imageId: string;
+  }): Promise<DeleteVerdict> {
     return withCloud(uploadCloud(input.environment, input.config), deps, async (cloud) => {
       const img = await cloud.image.findImage(input.imageId);
       if (!img) return { imageId: input.imageId, outcome: 'gone' };
@@ -76,7 +86,12 @@ export function createUnusedImageActivities(deps: CloudDeps = {}) {
       if (!propertyIsTrue(img.obsolete)) return { imageId: img.id, outcome: 'kept', reason: 'not obsolete' };
       const users = await cloud.compute.listServers({ all_tenants: true, image: img.id });
       const using = users.filter((s) => s.image && s.image.id === img.id);
-      if (using.length) return { imageId: img.id, outcome: 'kept', reason: `used by ${using.length} server${using.length > 1 ? 's' : ''}` };
+      if (using.length)
+        return {
+          imageId: img.id,
+          outcome: 'kept',
+          reason: `used by ${using.length} server${using.length > 1 ? 's' : ''}`,
+        };
       const existed = await cloud.image.deleteImage(img.id, { ignoreMissing: true });
       return { imageId: img.id, outcome: existed ? 'deleted' : 'gone' };
     });

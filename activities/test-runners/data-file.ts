@@ -29,7 +29,10 @@ interface DataFile {
 }
 
 /** The test environment's credentials, resolved on this host the way the rest of dibctl resolves them. */
-export function testCredentials(ctx: InstanceTestContext, env: NodeJS.ProcessEnv = process.env): { cloud?: CloudAuth; cloudError?: string } {
+export function testCredentials(
+  ctx: InstanceTestContext,
+  env: NodeJS.ProcessEnv = process.env,
+): { cloud?: CloudAuth; cloudError?: string } {
   if (!ctx.testEnvironment) return { cloudError: 'the context names no test environment' };
   try {
     const { auth } = resolveCredentials('test', ctx.testEnvironment, {
@@ -39,7 +42,9 @@ export function testCredentials(ctx: InstanceTestContext, env: NodeJS.ProcessEnv
     });
     return { cloud: auth };
   } catch (err) {
-    return { cloudError: `credentials of test environment '${ctx.testEnvironment}': ${err instanceof Error ? err.message : String(err)}` };
+    return {
+      cloudError: `credentials of test environment '${ctx.testEnvironment}': ${err instanceof Error ? err.message : String(err)}`,
+    };
   }
 }
 

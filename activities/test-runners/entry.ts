@@ -17,14 +17,22 @@ export interface RunOptions {
 let counter = 0;
 
 function slug(text: string): string {
-  return text.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+|_+$/g, '').slice(-60) || 'test';
+  return (
+    text
+      .replace(/[^A-Za-z0-9._-]+/g, '_')
+      .replace(/^_+|_+$/g, '')
+      .slice(-60) || 'test'
+  );
 }
 
 /** A fresh log file for an entry, in logDir. */
 export function openLog(framework: string, what: string, opts: RunOptions): OutputLog {
   fs.mkdirSync(opts.logDir, { recursive: true });
   counter += 1;
-  const file = path.join(opts.logDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${counter}-${framework}-${slug(path.basename(what))}.log`);
+  const file = path.join(
+    opts.logDir,
+    `${new Date().toISOString().replace(/[:.]/g, '-')}-${counter}-${framework}-${slug(path.basename(what))}.log`,
+  );
   return new OutputLog(file, opts.onOutput);
 }
 

@@ -87,6 +87,10 @@ function dibctlVariables(ctx: InstanceTestContext, sshConfigFile?: string): Reco
  * tests.environment_variables under their own names (they override the process
  * environment, as in dibctl), then the DIBCTL_* variables.
  */
-export function testProcessEnvironment(ctx: InstanceTestContext, sshConfigFile?: string, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+export function testProcessEnvironment(
+  ctx: InstanceTestContext,
+  sshConfigFile?: string,
+  base: NodeJS.ProcessEnv = process.env,
+): NodeJS.ProcessEnv {
   return { ...base, ...(ctx.environmentVariables ?? {}), ...dibctlVariables(ctx, sshConfigFile) };
 }

@@ -52,7 +52,11 @@ function interpolate(template: string, values: Record<string, string>): string {
   });
 }
 
-export async function runExternal(spec: ExternalSpec, ctx: InstanceTestContext, opts: RunOptions): Promise<TestEntryResult> {
+export async function runExternal(
+  spec: ExternalSpec,
+  ctx: InstanceTestContext,
+  opts: RunOptions,
+): Promise<TestEntryResult> {
   const name = `external: ${spec.cmdline}`;
   const started = Date.now();
   const log = openLog('external', spec.cmdline.split(/\s+/)[0] ?? 'external', opts);
@@ -69,5 +73,9 @@ export async function runExternal(spec: ExternalSpec, ctx: InstanceTestContext, 
   log.note(`dibctl: running ${cmdline}`);
   const outcome = await runCommandLine(cmdline, { env, timeoutMs: limitMs(timeout), signal: opts.signal, output: log });
   const why = failureReason(outcome, timeout);
-  return result(name, 'external', started, log, { passed: !why, exitCode: outcome.code, ...(why ? { reason: why } : {}) });
+  return result(name, 'external', started, log, {
+    passed: !why,
+    exitCode: outcome.code,
+    ...(why ? { reason: why } : {}),
+  });
 }

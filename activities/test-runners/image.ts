@@ -32,7 +32,11 @@ async function imageFacts(file: string, env: NodeJS.ProcessEnv, timeoutMs = 60_0
   const r = await capture('qemu-img', ['info', '-U', '--output=json', file], { timeoutMs, env });
   if (r.code !== 0) throw new Error(`qemu-img info failed: ${(r.error ?? r.stderr).trim() || `exit code ${r.code}`}`);
   const info = JSON.parse(r.stdout) as { format: string; 'virtual-size': number; 'actual-size'?: number };
-  return { format: info.format, virtualSize: info['virtual-size'], ...(info['actual-size'] !== undefined ? { actualSize: info['actual-size'] } : {}) };
+  return {
+    format: info.format,
+    virtualSize: info['virtual-size'],
+    ...(info['actual-size'] !== undefined ? { actualSize: info['actual-size'] } : {}),
+  };
 }
 
 export async function runImage(spec: ImageSpec, _ctx: InstanceTestContext, opts: RunOptions): Promise<TestEntryResult> {
@@ -41,19 +45,28 @@ export async function runImage(spec: ImageSpec, _ctx: InstanceTestContext, opts:
   const log = openLog('image', spec.path, opts);
   const env = opts.env ?? process.env;
   const problems: string[] = [];
-  const done = () => result(name, 'image', started, log, { passed: problems.length === 0, ...(problems.length ? { reason: problems.join('; ') } : {}) });
+  const done = () =>
+    result(name, 'image', started, log, {
+      passed: problems.length === 0,
+      ...(problems.length ? { reason: problems.join('; ') } : {}),
+    });
   if (!fs.existsSync(spec.path)) {
     problems.push(`${spec.path} does not exist`);
     return done();
   }
   const a = spec.image ?? {};
   if (!onPath('qemu-img', env)) {
-    problems.push('the format and size checks need qemu-img, which is not installed (Debian: apt-get install qemu-utils)');
+    problems.push(
+      'the format and size checks need qemu-img, which is not installed (Debian: apt-get install qemu-utils)',
+    );
   } else {
     try {
       const facts = await imageFacts(spec.path, env, limitMs(spec.timeout));
-      log.note(`dibctl: ${spec.path}: format ${facts.format}, virtual size ${gib(facts.virtualSize)} (${facts.virtualSize} bytes)`);
-      if (a.format !== undefined && facts.format !== a.format) problems.push(`format is ${facts.format}, expected ${a.format}`);
+      log.note(
+        `dibctl: ${spec.path}: format ${facts.format}, virtual size ${gib(facts.virtualSize)} (${facts.virtualSize} bytes)`,
+      );
+      if (a.format !== undefined && facts.format !== a.format)
+        problems.push(`format is ${facts.format}, expected ${a.format}`);
       if (a.maxVirtualSizeGb !== undefined && facts.virtualSize > a.maxVirtualSizeGb * GIB) {
         problems.push(`virtual size ${gib(facts.virtualSize)} is above max_virtual_size_gb ${a.maxVirtualSizeGb}`);
       }
@@ -70,7 +83,10 @@ export async function runImage(spec: ImageSpec, _ctx: InstanceTestContext, opts:
     } else {
       const script = a.filesExist.map((f) => `exists ${JSON.stringify(f)}`).join('\n') + '\n';
       const r = await guestfish(spec.path, script, env, limitMs(spec.timeout));
-      if (r.code !== 0) problems.push(`guestfish could not inspect the image: ${r.stderr.trim().split('\n').pop() ?? `exit code ${r.code}`}`);
+      if (r.code !== 0)
+        problems.push(
+          `guestfish could not inspect the image: ${r.stderr.trim().split('\n').pop() ?? `exit code ${r.code}`}`,
+        );
       else {
         const answers = r.stdout.trim().split('\n');
         a.filesExist.forEach((f, i) => {
@@ -84,8 +100,23 @@ export async function runImage(spec: ImageSpec, _ctx: InstanceTestContext, opts:
   return done();
 }
 
-async function guestfish(file: string, script: string, env: NodeJS.ProcessEnv, timeoutMs?: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+async function guestfish(
+  file: string,
+  script: string,
+  env: NodeJS.ProcessEnv,
+  timeoutMs?: number,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const output = new CapturedOutput(CAPTURE_LIMIT);
-  const o = await runProcess('guestfish', ['--ro', '-a', file, '-i'], { env, timeoutMs, killGraceMs: 0, input: script, output });
-  return { code: o.code, stdout: output.of('stdout'), stderr: o.startError ? o.startError.message : output.of('stderr') };
+  const o = await runProcess('guestfish', ['--ro', '-a', file, '-i'], {
+    env,
+    timeoutMs,
+    killGraceMs: 0,
+    input: script,
+    output,
+  });
+  return {
+    code: o.code,
+    stdout: output.of('stdout'),
+    stderr: o.startError ? o.startError.message : output.of('stderr'),
+  };
 }

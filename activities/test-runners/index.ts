@@ -14,7 +14,8 @@ import { runSsh } from './ssh';
 import { runTs } from './ts';
 import type { InstanceTestContext, TestEntryResult } from './types';
 
-export type TestEntrySpec = TestSpec | { kind: 'external'; cmdline: string; timeout?: number } | { kind: 'ts'; path: string; timeout: number };
+export type TestEntrySpec =
+  TestSpec | { kind: 'external'; cmdline: string; timeout?: number } | { kind: 'ts'; path: string; timeout: number };
 
 export type { TestEntryResult } from './types';
 export { writeJUnitReport } from './junit';
@@ -26,7 +27,10 @@ function entryName(spec: TestEntrySpec): string {
 }
 
 /** The runner of each test kind of images.yaml; a kind without one does not compile. */
-const RUNNERS: Record<TestKind, (spec: TestSpec, ctx: InstanceTestContext, opts: RunOptions) => Promise<TestEntryResult>> = {
+const RUNNERS: Record<
+  TestKind,
+  (spec: TestSpec, ctx: InstanceTestContext, opts: RunOptions) => Promise<TestEntryResult>
+> = {
   shell: runShell,
   pytest: runPytest,
   ssh: runSsh,
@@ -34,7 +38,11 @@ const RUNNERS: Record<TestKind, (spec: TestSpec, ctx: InstanceTestContext, opts:
   ts: runTs,
 };
 
-export async function runTestEntry(spec: TestEntrySpec, ctx: InstanceTestContext, opts: RunOptions): Promise<TestEntryResult> {
+export async function runTestEntry(
+  spec: TestEntrySpec,
+  ctx: InstanceTestContext,
+  opts: RunOptions,
+): Promise<TestEntryResult> {
   try {
     if (spec.kind === 'external') return await runExternal(spec, ctx, opts);
     return await RUNNERS[spec.kind](spec, ctx, opts);
@@ -42,6 +50,9 @@ export async function runTestEntry(spec: TestEntrySpec, ctx: InstanceTestContext
     // runners report failures as results; anything thrown is an unexpected error of the runner itself
     const started = Date.now();
     const log = openLog(spec.kind, spec.kind === 'external' ? 'external' : spec.path, opts);
-    return result(entryName(spec), spec.kind, started, log, { passed: false, reason: `dibctl could not run the test: ${errorText(err)}` });
+    return result(entryName(spec), spec.kind, started, log, {
+      passed: false,
+      reason: `dibctl could not run the test: ${errorText(err)}`,
+    });
   }
 }

@@ -46,7 +46,10 @@ function junitXml(results: TestEntryResult[], opts: JUnitOptions = {}): string {
       continue;
     }
     const reason = r.reason ?? 'failed';
-    lines.push(`${head}>`, `      <failure message="${xmlEscape(reason)}" type="${xmlEscape(r.framework)}">${xmlEscape(r.outputTail || reason)}</failure>`);
+    lines.push(
+      `${head}>`,
+      `      <failure message="${xmlEscape(reason)}" type="${xmlEscape(r.framework)}">${xmlEscape(r.outputTail || reason)}</failure>`,
+    );
     if (out) lines.push(out);
     lines.push('    </testcase>');
   }

@@ -25,7 +25,10 @@ const PLUGIN_MODULE = 'dibctl_pytest';
 
 /** The directory holding the plugin module (next to this file, or in the source tree when running from dist/). */
 function pluginDir(): string {
-  const candidates = [path.join(__dirname, 'pytest_plugin'), path.resolve(__dirname, '..', '..', '..', 'activities', 'test-runners', 'pytest_plugin')];
+  const candidates = [
+    path.join(__dirname, 'pytest_plugin'),
+    path.resolve(__dirname, '..', '..', '..', 'activities', 'test-runners', 'pytest_plugin'),
+  ];
   const found = candidates.find((d) => fs.existsSync(path.join(d, `${PLUGIN_MODULE}.py`)));
   if (!found) throw new Error(`the pytest plugin ${PLUGIN_MODULE}.py is missing (looked in ${candidates.join(', ')})`);
   return found;
@@ -39,7 +42,11 @@ const EXIT_MEANING: Record<number, string> = {
   5: 'no tests were collected',
 };
 
-export async function runPytest(spec: PytestSpec, ctx: InstanceTestContext, opts: RunOptions): Promise<TestEntryResult> {
+export async function runPytest(
+  spec: PytestSpec,
+  ctx: InstanceTestContext,
+  opts: RunOptions,
+): Promise<TestEntryResult> {
   const name = `pytest: ${spec.path}`;
   const started = Date.now();
   const log = openLog('pytest', spec.path, opts);
@@ -47,12 +54,16 @@ export async function runPytest(spec: PytestSpec, ctx: InstanceTestContext, opts
   if (!fs.existsSync(spec.path)) return fail(`${spec.path} does not exist`);
   const base = opts.env ?? process.env;
   const python = await pythonWithPytest(base);
-  if (!python) return fail('pytest is not installed (Debian: apt-get install python3-pytest python3-testinfra python3-paramiko python3-novaclient python3-glanceclient)');
+  if (!python)
+    return fail(
+      'pytest is not installed (Debian: apt-get install python3-pytest python3-testinfra python3-paramiko python3-novaclient python3-glanceclient)',
+    );
 
   let data: ReturnType<typeof writeDataFile> | undefined;
   try {
     const sshConfig = ctx.ssh ? ensureSshConfig(ctx.ssh, opts.logDir) : undefined;
-    const context: InstanceTestContext = ctx.ssh && sshConfig ? { ...ctx, ssh: { ...ctx.ssh, configFile: sshConfig } } : ctx;
+    const context: InstanceTestContext =
+      ctx.ssh && sshConfig ? { ...ctx, ssh: { ...ctx.ssh, configFile: sshConfig } } : ctx;
     const credentials = testCredentials(ctx, base);
     data = writeDataFile({ context, ...credentials });
     const env: NodeJS.ProcessEnv = {
@@ -67,14 +78,26 @@ export async function runPytest(spec: PytestSpec, ctx: InstanceTestContext, opts
     if (spec.stopOnFailure !== false) args.push('-x');
     args.push(spec.path);
     log.note(`dibctl: running ${python} ${args.join(' ')}`);
-    const outcome = await runProcess(python, args, { cwd: dir, env, timeoutMs: limitMs(spec.timeout), signal: opts.signal, output: log, secrets: authSecrets(credentials.cloud) });
+    const outcome = await runProcess(python, args, {
+      cwd: dir,
+      env,
+      timeoutMs: limitMs(spec.timeout),
+      signal: opts.signal,
+      output: log,
+      secrets: authSecrets(credentials.cloud),
+    });
     let why = failureReason(outcome, spec.timeout);
-    if (why && outcome.code !== null && EXIT_MEANING[outcome.code]) why = `${EXIT_MEANING[outcome.code]} (pytest exit code ${outcome.code})`;
+    if (why && outcome.code !== null && EXIT_MEANING[outcome.code])
+      why = `${EXIT_MEANING[outcome.code]} (pytest exit code ${outcome.code})`;
     if (why && outcome.code === 1) {
       const first = /^(FAILED|ERROR) (\S+)/m.exec(log.tail());
       if (first) why = `${first[1] === 'FAILED' ? 'failed' : 'error in'} ${first[2]} (pytest exit code 1)`;
     }
-    return result(name, 'pytest', started, log, { passed: !why, exitCode: outcome.code, ...(why ? { reason: why } : {}) });
+    return result(name, 'pytest', started, log, {
+      passed: !why,
+      exitCode: outcome.code,
+      ...(why ? { reason: why } : {}),
+    });
   } catch (err) {
     return fail(errorText(err));
   } finally {

@@ -48,7 +48,8 @@ export async function runShell(spec: ShellSpec, ctx: InstanceTestContext, opts: 
   const name = `shell: ${spec.path}`;
   const started = Date.now();
   const log = openLog('shell', spec.path, opts);
-  if (!fs.existsSync(spec.path)) return result(name, 'shell', started, log, { passed: false, reason: `${spec.path} does not exist` });
+  if (!fs.existsSync(spec.path))
+    return result(name, 'shell', started, log, { passed: false, reason: `${spec.path} does not exist` });
   let listed: ReturnType<typeof shellPrograms>;
   let env: NodeJS.ProcessEnv;
   try {
@@ -59,7 +60,8 @@ export async function runShell(spec: ShellSpec, ctx: InstanceTestContext, opts: 
     return result(name, 'shell', started, log, { passed: false, reason: errorText(err) });
   }
   for (const s of listed.skipped) log.note(`dibctl: skipping ${s}: not executable`);
-  if (listed.programs.length === 0) return result(name, 'shell', started, log, { passed: false, reason: `no executable files in ${spec.path}` });
+  if (listed.programs.length === 0)
+    return result(name, 'shell', started, log, { passed: false, reason: `no executable files in ${spec.path}` });
 
   const deadline = limitMs(spec.timeout) !== undefined ? started + limitMs(spec.timeout)! : undefined;
   const failures: string[] = [];
@@ -67,7 +69,13 @@ export async function runShell(spec: ShellSpec, ctx: InstanceTestContext, opts: 
   for (const program of listed.programs) {
     const remaining = deadline !== undefined ? Math.max(1, deadline - Date.now()) : undefined;
     log.note(`dibctl: running ${program}`);
-    const outcome = await runProcess(program, [], { cwd: path.dirname(program), env, timeoutMs: remaining, signal: opts.signal, output: log });
+    const outcome = await runProcess(program, [], {
+      cwd: path.dirname(program),
+      env,
+      timeoutMs: remaining,
+      signal: opts.signal,
+      output: log,
+    });
     lastCode = outcome.code;
     const why = failureReason(outcome, spec.timeout);
     if (!why) continue;

@@ -120,7 +120,11 @@ export class SshSession {
   }
 
   /** Writes `content` (or a local file's content) to `remotePath` with `mode`. */
-  async upload(content: string | Buffer | { file: string }, remotePath: string, opts: { mode?: number; sudo?: boolean } = {}): Promise<void> {
+  async upload(
+    content: string | Buffer | { file: string },
+    remotePath: string,
+    opts: { mode?: number; sudo?: boolean } = {},
+  ): Promise<void> {
     const data = typeof content === 'object' && 'file' in content ? fs.readFileSync(content.file) : content;
     const mode = (opts.mode ?? 0o644).toString(8);
     const q = shellQuote(remotePath);

@@ -23,7 +23,8 @@ export async function runSsh(spec: SshSpec, ctx: InstanceTestContext, opts: RunO
   const name = `ssh: ${spec.path}`;
   const started = Date.now();
   const log = openLog('ssh', spec.path, opts);
-  const fail = (reason: string, exitCode?: number | null) => result(name, 'ssh', started, log, { passed: false, reason, ...(exitCode !== undefined ? { exitCode } : {}) });
+  const fail = (reason: string, exitCode?: number | null) =>
+    result(name, 'ssh', started, log, { passed: false, reason, ...(exitCode !== undefined ? { exitCode } : {}) });
   if (!ctx.ssh) return fail('the image has no tests.ssh section: no SSH access to the instance');
   if (!fs.existsSync(spec.path) || !fs.statSync(spec.path).isFile()) return fail(`${spec.path} is not a file`);
   const limit = limitMs(spec.timeout);
@@ -42,7 +43,9 @@ export async function runSsh(spec: SshSpec, ctx: InstanceTestContext, opts: RunO
       vars[`DIBCTL_${variableName(k)}`] = v;
     }
     // the shell records its pid, then becomes the script: sshd made it a process group leader
-    const command = `echo $$ > ${shellQuote(`${remote}.pid`)}; exec env ${Object.entries(vars).map(([k, v]) => shellQuote(`${k}=${v}`)).join(' ')} ${remote}`;
+    const command = `echo $$ > ${shellQuote(`${remote}.pid`)}; exec env ${Object.entries(vars)
+      .map(([k, v]) => shellQuote(`${k}=${v}`))
+      .join(' ')} ${remote}`;
     log.note(`dibctl: running ${remote} on ${ctx.ssh.username}@${ctx.ssh.ip}${spec.sudo ? ' with sudo' : ''}`);
     const remaining = limit !== undefined ? Math.max(1, started + limit - Date.now()) : undefined;
     const pidFile = shellQuote(`${remote}.pid`);
@@ -53,7 +56,11 @@ export async function runSsh(spec: SshSpec, ctx: InstanceTestContext, opts: RunO
     const stop = (why: 'time' | 'cancel') => {
       if (stopping) return;
       stopping = why;
-      log.note(why === 'time' ? `dibctl: time limit of ${spec.timeout} s reached, killing the script on the instance` : 'dibctl: cancelled, killing the script on the instance');
+      log.note(
+        why === 'time'
+          ? `dibctl: time limit of ${spec.timeout} s reached, killing the script on the instance`
+          : 'dibctl: cancelled, killing the script on the instance',
+      );
       void session!
         .exec(kill, { sudo: spec.sudo, timeoutMs: 10_000 })
         .catch(() => undefined)
@@ -75,14 +82,28 @@ export async function runSsh(spec: SshSpec, ctx: InstanceTestContext, opts: RunO
         opts.signal?.removeEventListener('abort', onAbort);
       });
     if (stopping) {
-      return fail(stopping === 'time' ? `time limit of ${spec.timeout} s exceeded; the script was killed on the instance` : 'cancelled; the script was killed on the instance', null);
+      return fail(
+        stopping === 'time'
+          ? `time limit of ${spec.timeout} s exceeded; the script was killed on the instance`
+          : 'cancelled; the script was killed on the instance',
+        null,
+      );
     }
-    await session.exec(`rm -f ${shellQuote(remote)} ${shellQuote(`${remote}.pid`)}`, { sudo: spec.sudo, timeoutMs: 10_000 }).catch(() => undefined);
+    await session
+      .exec(`rm -f ${shellQuote(remote)} ${shellQuote(`${remote}.pid`)}`, { sudo: spec.sudo, timeoutMs: 10_000 })
+      .catch(() => undefined);
     if (r.code === 0) return result(name, 'ssh', started, log, { passed: true, exitCode: 0 });
-    if (spec.sudo && r.code === 1 && /sudo: (a password is required|.*not in the sudoers|a terminal is required)/.test(r.stderr)) {
+    if (
+      spec.sudo &&
+      r.code === 1 &&
+      /sudo: (a password is required|.*not in the sudoers|a terminal is required)/.test(r.stderr)
+    ) {
       return fail(`sudo refused on the instance: ${r.stderr.trim().split('\n')[0]}`, r.code);
     }
-    return fail(r.code === null ? `killed by ${r.signal ?? 'a signal'} on the instance` : `exit code ${r.code} on the instance`, r.code);
+    return fail(
+      r.code === null ? `killed by ${r.signal ?? 'a signal'} on the instance` : `exit code ${r.code} on the instance`,
+      r.code,
+    );
   } catch (err) {
     return fail(errorText(err));
   } finally {

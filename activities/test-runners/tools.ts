@@ -30,7 +30,9 @@ const pythonCache = new Map<string, string | undefined>();
  * python3 on PATH (a virtualenv, pyenv). DIBCTL_PYTHON forces one.
  */
 export async function pythonWithPytest(env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
-  const candidates = env.DIBCTL_PYTHON ? [env.DIBCTL_PYTHON] : ['/usr/bin/python3', onPath('python3', env)].filter((p): p is string => !!p);
+  const candidates = env.DIBCTL_PYTHON
+    ? [env.DIBCTL_PYTHON]
+    : ['/usr/bin/python3', onPath('python3', env)].filter((p): p is string => !!p);
   const key = candidates.join(':');
   if (pythonCache.has(key)) return pythonCache.get(key);
   let found: string | undefined;

@@ -48,8 +48,15 @@ function jestConfig(testPath: string, cacheDirectory: string): Record<string, un
     rootDir: root,
     roots: [root],
     testEnvironment: 'node',
-    ...(isDir ? { testMatch: ['**/*.test.[jt]s', '**/*.spec.[jt]s'] } : { testMatch: undefined, testRegex: [`^${escapeRegex(testPath)}$`] }),
-    transform: { '^.+\\.[jt]s$': [swc, { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } }] },
+    ...(isDir
+      ? { testMatch: ['**/*.test.[jt]s', '**/*.spec.[jt]s'] }
+      : { testMatch: undefined, testRegex: [`^${escapeRegex(testPath)}$`] }),
+    transform: {
+      '^.+\\.[jt]s$': [
+        swc,
+        { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } },
+      ],
+    },
     moduleNameMapper: { '^dibctl/testing$': testingModule() },
     cacheDirectory,
     watchman: false,
@@ -64,22 +71,36 @@ export async function runTs(spec: TsSpec, ctx: InstanceTestContext, opts: RunOpt
   const fail = (reason: string) => result(name, 'ts', started, log, { passed: false, reason });
   if (!fs.existsSync(spec.path)) return fail(`${spec.path} does not exist`);
   const jestBin = resolveFrom('jest/bin/jest');
-  if (!jestBin || !resolveFrom('@swc/jest')) return fail('ts tests need jest and @swc/jest installed with dibctl (npm install jest @swc/jest @swc/core)');
+  if (!jestBin || !resolveFrom('@swc/jest'))
+    return fail('ts tests need jest and @swc/jest installed with dibctl (npm install jest @swc/jest @swc/core)');
   const base = opts.env ?? process.env;
   let data: ReturnType<typeof writeDataFile> | undefined;
   try {
     const sshConfig = ctx.ssh ? ensureSshConfig(ctx.ssh, opts.logDir) : undefined;
-    const context: InstanceTestContext = ctx.ssh && sshConfig ? { ...ctx, ssh: { ...ctx.ssh, configFile: sshConfig } } : ctx;
+    const context: InstanceTestContext =
+      ctx.ssh && sshConfig ? { ...ctx, ssh: { ...ctx.ssh, configFile: sshConfig } } : ctx;
     const credentials = testCredentials(ctx, base);
     data = writeDataFile({ context, ...credentials });
     // paths only, no secrets: the configuration goes inline
     const config = JSON.stringify(jestConfig(spec.path, path.join(os.tmpdir(), 'dibctl-jest-cache')));
-    const env: NodeJS.ProcessEnv = { ...testProcessEnvironment(ctx, sshConfig, base), [DATA_VARIABLE]: data.file, FORCE_COLOR: '0', NODE_ENV: 'test' };
+    const env: NodeJS.ProcessEnv = {
+      ...testProcessEnvironment(ctx, sshConfig, base),
+      [DATA_VARIABLE]: data.file,
+      FORCE_COLOR: '0',
+      NODE_ENV: 'test',
+    };
     const args = [jestBin, '--config', config, '--ci', '--runInBand', '--verbose'];
     if (spec.stopOnFailure !== false) args.push('--bail');
     log.note(`dibctl: running jest on ${spec.path}`);
     const cwd = fs.statSync(spec.path).isDirectory() ? spec.path : path.dirname(spec.path);
-    const outcome = await runProcess(process.execPath, args, { cwd, env, timeoutMs: limitMs(spec.timeout), signal: opts.signal, output: log, secrets: authSecrets(credentials.cloud) });
+    const outcome = await runProcess(process.execPath, args, {
+      cwd,
+      env,
+      timeoutMs: limitMs(spec.timeout),
+      signal: opts.signal,
+      output: log,
+      secrets: authSecrets(credentials.cloud),
+    });
     let why = failureReason(outcome, spec.timeout);
     if (why && outcome.code === 1) {
       const first = /^\s*● (?!Test suite failed to run)(.+)$/m.exec(log.tail());

@@ -44,7 +44,11 @@ async function buildHeartbeat(handle: WorkflowHandle): Promise<BuildHeartbeat | 
 
 export function buildInput(label: string, opts: BuildOptions): BuildInput {
   const cwd = opts.cwd ?? process.cwd();
-  const image = loadImage(label, { cwd, ...(opts.imagesConfig ? { imagesConfig: opts.imagesConfig } : {}), filename: opts.output ? path.resolve(cwd, opts.output) : undefined });
+  const image = loadImage(label, {
+    cwd,
+    ...(opts.imagesConfig ? { imagesConfig: opts.imagesConfig } : {}),
+    filename: opts.output ? path.resolve(cwd, opts.output) : undefined,
+  });
   if (!image.dib && image.externalBuild.length === 0) {
     throw new ConfigError(`${image.file}: ${label}: has neither a dib section nor external_build: nothing to build`);
   }
@@ -57,17 +61,31 @@ export function buildInput(label: string, opts: BuildOptions): BuildInput {
   };
 }
 
-export async function build(session: Session, label: string, opts: BuildOptions, o: Output, interrupted: Promise<void>): Promise<number> {
+export async function build(
+  session: Session,
+  label: string,
+  opts: BuildOptions,
+  o: Output,
+  interrupted: Promise<void>,
+): Promise<number> {
   const input = buildInput(label, opts);
   if (input.dib && !o.json) {
     o.out(`disk-image-create ${dibArguments(input.output, input.dib).join(' ')}`);
-    o.out(`Environment: ${Object.entries(dibEnvironment(input.dib)).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+    o.out(
+      `Environment: ${Object.entries(dibEnvironment(input.dib))
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ')}`,
+    );
   }
   const logFile = `${input.output}.log`;
   const logStart = LogTail.sizeOf(logFile);
   const workflowId = commandWorkflowIds.build(label, randomUUID().slice(0, 8));
   const args: ImageBuildInput = { build: input, hostQueue: localHostQueue(session.taskQueue) };
-  const handle = await session.client.workflow.start(imageBuildWorkflow, { taskQueue: session.taskQueue, workflowId, args: [args] });
+  const handle = await session.client.workflow.start(imageBuildWorkflow, {
+    taskQueue: session.taskQueue,
+    workflowId,
+    args: [args],
+  });
   o.err(`Build workflow ${workflowId} (dibctl status ${workflowId})`);
   void interrupted.then(() => {
     o.err('Interrupted: cancelling the build (its process group is killed).');
@@ -100,11 +118,15 @@ export async function build(session: Session, label: string, opts: BuildOptions,
   tail?.flush();
   if (done.ok) {
     if (o.json) printJson(o, { workflowId, ...done.r });
-    else o.out(`Image ${done.r.file} built${done.r.bytes !== null ? ` (${done.r.bytes} bytes)` : ''} in ${Math.round(done.r.durationMs / 1000)} s`);
+    else
+      o.out(
+        `Image ${done.r.file} built${done.r.bytes !== null ? ` (${done.r.bytes} bytes)` : ''} in ${Math.round(done.r.durationMs / 1000)} s`,
+      );
     return 0;
   }
   const code = exitCodeOf(done.err);
-  if (done.err instanceof WorkflowFailedError) throw new DibctlError(failureOf(done.err).message, code ?? ExitCode.GENERIC);
+  if (done.err instanceof WorkflowFailedError)
+    throw new DibctlError(failureOf(done.err).message, code ?? ExitCode.GENERIC);
   throw done.err;
 }
 
@@ -116,5 +138,7 @@ export function register(program: Command, cli: Cli): void {
       .argument('<label>', 'image label')
       .option('-o, --output <file>', 'image file to produce (default: the configured filename)'),
     'images',
-  ).action(async (label: string, opts: BuildOptions) => cli.inSession((s, o) => build(s, label, opts, o, cli.interrupted())));
+  ).action(async (label: string, opts: BuildOptions) =>
+    cli.inSession((s, o) => build(s, label, opts, o, cli.interrupted())),
+  );
 }

@@ -54,8 +54,15 @@ export async function demo(session: Session, opts: DemoOptions, o: Output): Prom
     const images = {
       demo: {
         filename: image,
-        glance: { name: 'dibctl-demo', disk_format: qemuImg ? 'qcow2' : 'raw', properties: { os_distro: 'demo' }, tags: ['dibctl-demo'] },
-        external_build: [{ cmdline: qemuImg ? `qemu-img create -q -f qcow2 '${image}' 64M` : `truncate -s 64M '${image}'` }],
+        glance: {
+          name: 'dibctl-demo',
+          disk_format: qemuImg ? 'qcow2' : 'raw',
+          properties: { os_distro: 'demo' },
+          tags: ['dibctl-demo'],
+        },
+        external_build: [
+          { cmdline: qemuImg ? `qemu-img create -q -f qcow2 '${image}' 64M` : `truncate -s 64M '${image}'` },
+        ],
         tests: {
           environment_name: 'emulator',
           ssh: { username: 'ubuntu' },
@@ -72,7 +79,11 @@ export async function demo(session: Session, opts: DemoOptions, o: Output): Prom
       },
     };
     const upload = Object.fromEntries(UPLOAD_ENVS.map((env, i) => [env, { keystone: keystone(REGIONS[i]) }]));
-    const files = { images: path.join(dir, 'images.yaml'), test: path.join(dir, 'test.yaml'), upload: path.join(dir, 'upload.yaml') };
+    const files = {
+      images: path.join(dir, 'images.yaml'),
+      test: path.join(dir, 'test.yaml'),
+      upload: path.join(dir, 'upload.yaml'),
+    };
     await fs.writeFile(files.images, stringify(images));
     await fs.writeFile(files.test, stringify(test), { mode: 0o600 });
     await fs.writeFile(files.upload, stringify(upload), { mode: 0o600 });
@@ -88,7 +99,14 @@ export async function demo(session: Session, opts: DemoOptions, o: Output): Prom
       code = await run(
         session,
         'demo',
-        { uploadEnv: [...UPLOAD_ENVS], build: true, test: true, imagesConfig: files.images, testConfig: files.test, uploadConfig: files.upload },
+        {
+          uploadEnv: [...UPLOAD_ENVS],
+          build: true,
+          test: true,
+          imagesConfig: files.images,
+          testConfig: files.test,
+          uploadConfig: files.upload,
+        },
         runOutput,
       );
       if (captured.length) lifecycles.push(JSON.parse(captured.join('\n')));
@@ -99,15 +117,27 @@ export async function demo(session: Session, opts: DemoOptions, o: Output): Prom
     let leftovers = 0;
     for (const region of REGIONS) {
       const r = state.regions[region];
-      for (const img of r.images) rows.push([region, img.id, img.name ?? '', img.status, String(img.properties?.obsolete ?? '')]);
-      leftovers += r.servers.length + r.keypairs.length + r.images.filter((img) => (img.name ?? '').startsWith('DIBCTL-')).length;
+      for (const img of r.images)
+        rows.push([region, img.id, img.name ?? '', img.status, String(img.properties?.obsolete ?? '')]);
+      leftovers +=
+        r.servers.length + r.keypairs.length + r.images.filter((img) => (img.name ?? '').startsWith('DIBCTL-')).length;
     }
-    if (o.json) printJson(o, { exitCode: code, lifecycles, images: rows.map(([region, id, name, status, obsolete]) => ({ region, id, name, status, obsolete })), leftovers });
+    if (o.json)
+      printJson(o, {
+        exitCode: code,
+        lifecycles,
+        images: rows.map(([region, id, name, status, obsolete]) => ({ region, id, name, status, obsolete })),
+        leftovers,
+      });
     else {
       o.out('');
       o.out('Images in the emulated cloud:');
       o.out(table(['region', 'id', 'name', 'status', 'obsolete'], rows));
-      o.out(leftovers === 0 ? 'No test server, keypair or test image was left behind.' : `${leftovers} test object(s) left behind!`);
+      o.out(
+        leftovers === 0
+          ? 'No test server, keypair or test image was left behind.'
+          : `${leftovers} test object(s) left behind!`,
+      );
     }
     return code !== 0 ? code : leftovers === 0 ? 0 : 1;
   } finally {
@@ -124,8 +154,14 @@ function parseCount(value: string): number {
 export function register(program: Command, cli: Cli): void {
   program
     .command('demo')
-    .description('the whole lifecycle with nothing to configure: the bundled OpenStack emulator, build, test over SSH, publish to two regions')
+    .description(
+      'the whole lifecycle with nothing to configure: the bundled OpenStack emulator, build, test over SSH, publish to two regions',
+    )
     .option('--dir <dir>', 'where the demo writes its configs, tests and image (default: under the state directory)')
-    .addOption(new Option('--runs <n>', 'lifecycles to run; from the second on, older copies become obsolete').default(2).argParser(parseCount))
+    .addOption(
+      new Option('--runs <n>', 'lifecycles to run; from the second on, older copies become obsolete')
+        .default(2)
+        .argParser(parseCount),
+    )
     .action(async (opts: DemoOptions) => cli.inSession((s, o) => demo(s, opts, o)));
 }

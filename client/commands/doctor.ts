@@ -22,10 +22,15 @@ export async function doctor(session: Session, opts: DoctorOptions, o: Output): 
     workflowExecutionTimeout: '5 minutes',
   });
   if (o.json) {
-    printJson(o, { temporal: { address: session.address, namespace: session.namespace, mode: session.mode }, ...report });
+    printJson(o, {
+      temporal: { address: session.address, namespace: session.namespace, mode: session.mode },
+      ...report,
+    });
     return 0;
   }
-  o.out(`Temporal: ${session.address} (namespace ${session.namespace}, ${session.mode}); workflow ${report.workflowId} ran on ${report.host.hostname}`);
+  o.out(
+    `Temporal: ${session.address} (namespace ${session.namespace}, ${session.mode}); workflow ${report.workflowId} ran on ${report.host.hostname}`,
+  );
   o.out('');
   o.out(
     table(
@@ -35,7 +40,11 @@ export async function doctor(session: Session, opts: DoctorOptions, o: Output): 
   );
   const missing = report.checks.filter((c) => !c.ok).length;
   o.out('');
-  o.out(missing === 0 ? 'Everything a lifecycle needs is present.' : `${missing} check(s) failed; the stages that need them will fail on this host.`);
+  o.out(
+    missing === 0
+      ? 'Everything a lifecycle needs is present.'
+      : `${missing} check(s) failed; the stages that need them will fail on this host.`,
+  );
   return 0;
 }
 

@@ -16,7 +16,10 @@ export interface EmulatorCommandOptions {
 
 /** Runs the OpenStack emulator until interrupted, printing how to reach it. */
 export async function emulator(opts: EmulatorCommandOptions, o: Output, stopSignal: Promise<void>): Promise<number> {
-  const regions = opts.regions.split(',').map((r) => r.trim()).filter(Boolean);
+  const regions = opts.regions
+    .split(',')
+    .map((r) => r.trim())
+    .filter(Boolean);
   const stateFile = opts.stateFile ? path.resolve(opts.stateFile) : undefined;
   const dataDir = opts.dataDir ? path.resolve(opts.dataDir) : stateFile ? `${stateFile}.d` : undefined;
   const emu = await startEmulator({
@@ -43,14 +46,17 @@ export async function emulator(opts: EmulatorCommandOptions, o: Output, stopSign
   } else {
     o.out(`OpenStack emulator: ${emu.url} (regions ${emu.regions.join(', ')})`);
     o.out(`Keystone v3: ${emu.authUrl}   v2.0: ${emu.authUrlV2}`);
-    for (const [region, net] of Object.entries(emu.networks)) o.out(`Network in ${region}: ${net.name} ${net.id} (${net.cidr}, servers answer SSH on port ${emu.sshPort})`);
+    for (const [region, net] of Object.entries(emu.networks))
+      o.out(`Network in ${region}: ${net.name} ${net.id} (${net.cidr}, servers answer SSH on port ${emu.sshPort})`);
     o.out('');
     o.out('# openrc of the ordinary user (admin: see clouds.yaml below)');
     o.out(emu.openrc('user'));
     o.out('');
     o.out('# clouds.yaml');
     o.out(emu.cloudsYaml());
-    o.out(`# application credential of ${emu.user.username}: id ${emu.applicationCredential.id} secret ${emu.applicationCredential.secret}`);
+    o.out(
+      `# application credential of ${emu.user.username}: id ${emu.applicationCredential.id} secret ${emu.applicationCredential.secret}`,
+    );
     if (stateFile) o.out(`State: ${stateFile}`);
     o.out('Press Ctrl-C to stop.');
   }
@@ -69,13 +75,20 @@ function parseTokenTtl(value: string): number {
 export function register(program: Command, cli: Cli): void {
   program
     .command('emulator')
-    .description('run a local OpenStack emulator (Keystone, Glance, Nova, Neutron; servers reachable over SSH) until Ctrl-C')
+    .description(
+      'run a local OpenStack emulator (Keystone, Glance, Nova, Neutron; servers reachable over SSH) until Ctrl-C',
+    )
     .option('--host <ip>', 'address to listen on', '127.0.0.1')
     .addOption(new Option('--port <port>', 'API port').default(5000).argParser(parsePort))
     .option('--regions <names>', 'comma-separated region names', 'RegionOne,RegionTwo')
     .option('--state-file <file>', 'keep the cloud state in this JSON file across restarts')
-    .option('--data-dir <dir>', 'where image data and server directories live (default: next to the state file, or temporary)')
+    .option(
+      '--data-dir <dir>',
+      'where image data and server directories live (default: next to the state file, or temporary)',
+    )
     .addOption(new Option('--token-ttl <seconds>', 'token lifetime').default(3600).argParser(parseTokenTtl))
-    .addOption(new Option('--ssh-port <port>', 'port the servers answer SSH on (default 22 as root)').argParser(parsePort))
+    .addOption(
+      new Option('--ssh-port <port>', 'port the servers answer SSH on (default 22 as root)').argParser(parsePort),
+    )
     .action(async (opts: EmulatorCommandOptions) => cli.withoutSession((o) => emulator(opts, o, cli.interrupted())));
 }

@@ -31,7 +31,14 @@ export function lifecycleQuery(opts: Pick<ListOptions, 'label' | 'environment' |
 
 export async function list(session: Session, opts: ListOptions, o: Output): Promise<number> {
   const limit = Math.max(1, Number(opts.limit) || 20);
-  const rows: Array<{ workflowId: string; label: string; environments: string; status: string; stage?: string; started: string }> = [];
+  const rows: Array<{
+    workflowId: string;
+    label: string;
+    environments: string;
+    status: string;
+    stage?: string;
+    started: string;
+  }> = [];
   for await (const wf of session.client.workflow.list({ query: lifecycleQuery(opts) })) {
     const sa = (wf.searchAttributes ?? {}) as Record<string, unknown[] | undefined>;
     const row = {
@@ -52,7 +59,13 @@ export async function list(session: Session, opts: ListOptions, o: Output): Prom
   }
   if (o.json) printJson(o, rows);
   else if (!rows.length) o.out('No image lifecycles found.');
-  else o.out(table(['WORKFLOW', 'LABEL', 'ENVIRONMENTS', 'STATUS', 'STAGE', 'STARTED'], rows.map((r) => [r.workflowId, r.label, r.environments, r.status, r.stage ?? '', r.started])));
+  else
+    o.out(
+      table(
+        ['WORKFLOW', 'LABEL', 'ENVIRONMENTS', 'STATUS', 'STAGE', 'STARTED'],
+        rows.map((r) => [r.workflowId, r.label, r.environments, r.status, r.stage ?? '', r.started]),
+      ),
+    );
   return 0;
 }
 

@@ -87,7 +87,10 @@ export async function resultWithProgress<W extends Workflow>(
         retries.report(desc);
         for (const a of desc.raw.pendingActivities ?? []) {
           if (a.activityType?.name !== activityType || !a.heartbeatDetails?.payloads?.length) continue;
-          const [p] = (await decodeArrayFromPayloads(session.client.options.loadedDataConverter, a.heartbeatDetails.payloads)) as UploadHeartbeat[];
+          const [p] = (await decodeArrayFromPayloads(
+            session.client.options.loadedDataConverter,
+            a.heartbeatDetails.payloads,
+          )) as UploadHeartbeat[];
           if (!p || !p.bytes) continue;
           const line = progressLine(label(a.activityId ?? ''), p);
           if (seen.get(a.activityId ?? '') !== line) o.err(line);
@@ -114,7 +117,9 @@ export function publishLines(r: PublishResult): string[] {
   if (r.external) lines.push(`${r.environment}: external upload of '${r.name}' done`);
   else {
     const rate = r.bytes && r.durationMs ? `, ${formatBytes((r.bytes * 1000) / Math.max(r.durationMs, 1))}/s` : '';
-    const how = r.reused ? 'already uploaded by an earlier attempt' : `${formatBytes(r.bytes ?? 0)}${rate}, checksum verified`;
+    const how = r.reused
+      ? 'already uploaded by an earlier attempt'
+      : `${formatBytes(r.bytes ?? 0)}${rate}, checksum verified`;
     lines.push(`${r.environment}: image ${r.imageId} '${r.name}' uploaded (${how})`);
   }
   if (r.members.length) lines.push(`${r.environment}: shared with ${r.members.join(', ')}`);
@@ -129,7 +134,13 @@ export interface UploadOptions extends ConfigFileOptions {
 }
 
 /** `upload LABEL ENV [-i FILE] [--no-obsolete]`. */
-export async function upload(session: Session, label: string, environment: string, opts: UploadOptions, o: Output): Promise<number> {
+export async function upload(
+  session: Session,
+  label: string,
+  environment: string,
+  opts: UploadOptions,
+  o: Output,
+): Promise<number> {
   const config = configLocation(opts);
   const filename = opts.input ? path.resolve(opts.input) : undefined;
   const plan = loadUploadPlan(label, environment, { ...config, filename, onWarning: o.err });
@@ -138,7 +149,16 @@ export async function upload(session: Session, label: string, environment: strin
   const handle = await session.client.workflow.start(publishWorkflow, {
     taskQueue: session.taskQueue,
     workflowId: commandWorkflowIds.upload(label, environment, shortId()),
-    args: [{ imageLabel: label, environment, config, ...(filename ? { filename } : {}), fileQueue: localHostQueue(session.taskQueue), obsolete: opts.obsolete }],
+    args: [
+      {
+        imageLabel: label,
+        environment,
+        config,
+        ...(filename ? { filename } : {}),
+        fileQueue: localHostQueue(session.taskQueue),
+        obsolete: opts.obsolete,
+      },
+    ],
     searchAttributes: { DibctlLabel: [label], DibctlEnvironments: [environment] },
   });
   const result = await resultWithProgress(session, handle, o, () => `Uploading '${name}' to ${environment}`);
@@ -148,7 +168,13 @@ export async function upload(session: Session, label: string, environment: strin
 }
 
 /** `mark-obsolete ENV UUID`. */
-export async function markObsolete(session: Session, environment: string, imageId: string, opts: ConfigFileOptions, o: Output): Promise<number> {
+export async function markObsolete(
+  session: Session,
+  environment: string,
+  imageId: string,
+  opts: ConfigFileOptions,
+  o: Output,
+): Promise<number> {
   const config = configLocation(opts);
   loadUploadEnvironment(environment, { ...config, onWarning: o.err });
   const handle = await session.client.workflow.start(markObsoleteWorkflow, {
@@ -168,7 +194,13 @@ export interface RotateOptions extends ConfigFileOptions {
 }
 
 /** `rotate ENV [--dry-run]`, and with an image label `rotate-single ENV LABEL [--dry-run]`. */
-export async function rotate(session: Session, environment: string, imageLabel: string | undefined, opts: RotateOptions, o: Output): Promise<number> {
+export async function rotate(
+  session: Session,
+  environment: string,
+  imageLabel: string | undefined,
+  opts: RotateOptions,
+  o: Output,
+): Promise<number> {
   const config = configLocation(opts);
   let names: string[] | undefined;
   if (imageLabel) {
@@ -213,8 +245,11 @@ export function register(program: Command, cli: Cli): void {
       .argument('<env>', 'upload environment label')
       .addOption(imageFileOption())
       .option('--no-obsolete', 'do not mark older images with the same name obsolete'),
-    'images', 'upload',
-  ).action(async (label: string, env: string, opts: UploadOptions) => cli.inSession((s, o) => upload(s, label, env, opts, o)));
+    'images',
+    'upload',
+  ).action(async (label: string, env: string, opts: UploadOptions) =>
+    cli.inSession((s, o) => upload(s, label, env, opts, o)),
+  );
 
   configFileOptions(
     program
@@ -223,7 +258,9 @@ export function register(program: Command, cli: Cli): void {
       .argument('<env>', 'upload environment label')
       .argument('<uuid>', 'image id'),
     'upload',
-  ).action(async (env: string, uuid: string, opts: ConfigFileOptions) => cli.inSession((s, o) => markObsolete(s, env, uuid, opts, o)));
+  ).action(async (env: string, uuid: string, opts: ConfigFileOptions) =>
+    cli.inSession((s, o) => markObsolete(s, env, uuid, opts, o)),
+  );
 
   configFileOptions(
     program
@@ -241,6 +278,9 @@ export function register(program: Command, cli: Cli): void {
       .argument('<env>', 'upload environment label')
       .argument('<label>', 'image label')
       .option('--dry-run', 'only list what would be removed'),
-    'images', 'upload',
-  ).action(async (env: string, label: string, opts: RotateOptions) => cli.inSession((s, o) => rotate(s, env, label, opts, o)));
+    'images',
+    'upload',
+  ).action(async (env: string, label: string, opts: RotateOptions) =>
+    cli.inSession((s, o) => rotate(s, env, label, opts, o)),
+  );
 }

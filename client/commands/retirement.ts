@@ -30,21 +30,35 @@ export function retirementLines(id: string, s: RetirementStatus): string[] {
   const p = s.policy;
   lines.push(
     `${id}: ${s.held.length} obsolete image${s.held.length === 1 ? '' : 's'} held` +
-      (p ? `; checks every ${seconds(p.checkEverySeconds)}, deletes after ${seconds(p.deleteAfterSeconds)}, keeps the newest ${p.keep}` : ''),
+      (p
+        ? `; checks every ${seconds(p.checkEverySeconds)}, deletes after ${seconds(p.deleteAfterSeconds)}, keeps the newest ${p.keep}`
+        : ''),
   );
   if (s.lastCheck) {
     const c = s.lastCheck;
     const did = c.deleted.length ? `deleted ${c.deleted.join(', ')}` : 'deleted nothing';
-    lines.push(`Last check ${new Date(c.at).toISOString()}: ${did}${c.gone.length ? `; gone meanwhile ${c.gone.join(', ')}` : ''}${c.problem ? `; problem: ${c.problem}` : ''}`);
+    lines.push(
+      `Last check ${new Date(c.at).toISOString()}: ${did}${c.gone.length ? `; gone meanwhile ${c.gone.join(', ')}` : ''}${c.problem ? `; problem: ${c.problem}` : ''}`,
+    );
   }
   if (s.nextCheckAt) lines.push(`Next check ${new Date(s.nextCheckAt).toISOString()}`);
   if (s.held.length) {
-    lines.push(table(['IMAGE', 'NAME', 'HELD SINCE', 'KEPT BECAUSE'], s.held.map((h) => [h.id, h.name, new Date(h.heldSince).toISOString(), h.reason])));
+    lines.push(
+      table(
+        ['IMAGE', 'NAME', 'HELD SINCE', 'KEPT BECAUSE'],
+        s.held.map((h) => [h.id, h.name, new Date(h.heldSince).toISOString(), h.reason]),
+      ),
+    );
   }
   return lines;
 }
 
-export async function retirement(session: Session, environment: string, opts: ConfigFileOptions & { checkNow?: boolean }, o: Output): Promise<number> {
+export async function retirement(
+  session: Session,
+  environment: string,
+  opts: ConfigFileOptions & { checkNow?: boolean },
+  o: Output,
+): Promise<number> {
   const config = configLocation(opts);
   loadUploadEnvironment(environment, { ...config, onWarning: o.err });
   const id = retirementWorkflowId(environment);
@@ -74,14 +88,19 @@ export async function retirement(session: Session, environment: string, opts: Co
       );
     } catch (err) {
       if (Date.now() < deadline) throw err;
-      throw new DibctlError(`${id} did not finish its check within ${CHECK_LIMIT_MS / 1000} s; see 'dibctl status ${id}'`);
+      throw new DibctlError(
+        `${id} did not finish its check within ${CHECK_LIMIT_MS / 1000} s; see 'dibctl status ${id}'`,
+      );
     }
     status = await handle.query(retirementStatusQuery);
   }
 
   if (!status) {
     if (o.json) printJson(o, { workflowId: id, running: false });
-    else o.out(`No retirement workflow runs for ${environment}: nothing has been obsoleted there yet (start one with --check-now).`);
+    else
+      o.out(
+        `No retirement workflow runs for ${environment}: nothing has been obsoleted there yet (start one with --check-now).`,
+      );
     return 0;
   }
   if (o.json) printJson(o, { workflowId: id, running: true, ...status });
@@ -97,5 +116,7 @@ export function register(program: Command, cli: Cli): void {
       .argument('<env>', 'upload environment label')
       .option('--check-now', 'wake it (starting it if needed), wait for the check and show the outcome'),
     'upload',
-  ).action(async (env: string, opts: ConfigFileOptions & { checkNow?: boolean }) => cli.inSession((s, o) => retirement(s, env, opts, o)));
+  ).action(async (env: string, opts: ConfigFileOptions & { checkNow?: boolean }) =>
+    cli.inSession((s, o) => retirement(s, env, opts, o)),
+  );
 }

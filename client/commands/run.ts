@@ -31,7 +31,12 @@ export interface RunOptions extends ConfigFileOptions {
 }
 
 /** The lifecycle input from the command line; config problems fail here (10, 11, 12). */
-export function lifecycleInput(label: string, opts: RunOptions, taskQueue: string, cwd = process.cwd()): LifecycleInput {
+export function lifecycleInput(
+  label: string,
+  opts: RunOptions,
+  taskQueue: string,
+  cwd = process.cwd(),
+): LifecycleInput {
   if (!opts.uploadEnv.length) throw new DibctlError('Name at least one --upload-env');
   const config = {
     cwd,
@@ -71,7 +76,13 @@ export function regionLines(r: LifecycleResult): string[] {
 }
 
 /** Prints the lifecycle's stage changes and its publish children's upload progress until it ends. */
-async function watch(session: Session, handle: WorkflowHandle<typeof imageLifecycleWorkflow>, envs: string[], o: Output, done: () => boolean): Promise<void> {
+async function watch(
+  session: Session,
+  handle: WorkflowHandle<typeof imageLifecycleWorkflow>,
+  envs: string[],
+  o: Output,
+  done: () => boolean,
+): Promise<void> {
   let stage = '';
   const seen = new Map<string, string>();
   const retries = new RetryNotices(o);
@@ -86,16 +97,24 @@ async function watch(session: Session, handle: WorkflowHandle<typeof imageLifecy
       // not started yet or finished
     }
     if (stage.startsWith('testing')) {
-      const desc = await session.client.workflow.getHandle(lifecycleChildren.test(handle.workflowId)).describe().catch(() => undefined);
+      const desc = await session.client.workflow
+        .getHandle(lifecycleChildren.test(handle.workflowId))
+        .describe()
+        .catch(() => undefined);
       if (desc) retries.report(desc, 'the test');
     }
     for (const env of envs) {
       try {
-        const desc = await session.client.workflow.getHandle(lifecycleChildren.publish(handle.workflowId, env)).describe();
+        const desc = await session.client.workflow
+          .getHandle(lifecycleChildren.publish(handle.workflowId, env))
+          .describe();
         retries.report(desc, env);
         for (const a of desc.raw.pendingActivities ?? []) {
           if (a.activityType?.name !== 'uploadImageFile' || !a.heartbeatDetails?.payloads?.length) continue;
-          const [p] = (await decodeArrayFromPayloads(session.client.options.loadedDataConverter, a.heartbeatDetails.payloads)) as UploadHeartbeat[];
+          const [p] = (await decodeArrayFromPayloads(
+            session.client.options.loadedDataConverter,
+            a.heartbeatDetails.payloads,
+          )) as UploadHeartbeat[];
           if (!p?.bytes) continue;
           const line = progressLine(`Uploading to ${env}`, p);
           if (seen.get(env) !== line) o.err(line);

@@ -53,16 +53,27 @@ async function notFound<T>(id: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
-export async function scheduleCreate(session: Session, label: string, opts: ScheduleCreateOptions, o: Output): Promise<number> {
-  if (Boolean(opts.every) === Boolean(opts.cron)) throw new DibctlError('Give exactly one of --every DURATION or --cron "EXPRESSION"');
+export async function scheduleCreate(
+  session: Session,
+  label: string,
+  opts: ScheduleCreateOptions,
+  o: Output,
+): Promise<number> {
+  if (Boolean(opts.every) === Boolean(opts.cron))
+    throw new DibctlError('Give exactly one of --every DURATION or --cron "EXPRESSION"');
   const overlap = OVERLAP[opts.overlap];
-  if (overlap === undefined) throw new DibctlError(`--overlap ${opts.overlap}: must be one of ${Object.keys(OVERLAP).join(', ')}`);
+  if (overlap === undefined)
+    throw new DibctlError(`--overlap ${opts.overlap}: must be one of ${Object.keys(OVERLAP).join(', ')}`);
   if (session.mode === 'embedded') {
-    throw new DibctlError('A schedule needs a Temporal server that outlives this command: start one (dibctl server) or set TEMPORAL_ADDRESS, and run dibctl worker');
+    throw new DibctlError(
+      'A schedule needs a Temporal server that outlives this command: start one (dibctl server) or set TEMPORAL_ADDRESS, and run dibctl worker',
+    );
   }
   const input = lifecycleInput(label, opts, session.taskQueue);
   const id = opts.id ?? scheduleId(label);
-  const spec: ScheduleSpec = opts.every ? { intervals: [{ every: seconds('--every', opts.every) * 1000 }] } : { cronExpressions: [opts.cron!] };
+  const spec: ScheduleSpec = opts.every
+    ? { intervals: [{ every: seconds('--every', opts.every) * 1000 }] }
+    : { cronExpressions: [opts.cron!] };
   try {
     await session.client.schedule.create({
       scheduleId: id,
@@ -80,24 +91,31 @@ export async function scheduleCreate(session: Session, label: string, opts: Sche
       memo: { label, uploadEnvironments: input.uploadEnvironments },
     });
   } catch (err) {
-    if (err instanceof ScheduleAlreadyRunning) throw new DibctlError(`A schedule with id '${id}' exists already (delete it first, or choose --id)`);
+    if (err instanceof ScheduleAlreadyRunning)
+      throw new DibctlError(`A schedule with id '${id}' exists already (delete it first, or choose --id)`);
     throw err;
   }
   const desc = await session.client.schedule.getHandle(id).describe();
   const next = desc.info.nextActionTimes[0];
-  if (o.json) printJson(o, { scheduleId: id, label, uploadEnvironments: input.uploadEnvironments, nextRun: next?.toISOString() });
+  if (o.json)
+    printJson(o, { scheduleId: id, label, uploadEnvironments: input.uploadEnvironments, nextRun: next?.toISOString() });
   else {
-    o.out(`Schedule ${id} created: ${opts.every ? `every ${opts.every}` : `cron "${opts.cron}"`}, runs ${label} → ${input.uploadEnvironments.join(', ')}`);
+    o.out(
+      `Schedule ${id} created: ${opts.every ? `every ${opts.every}` : `cron "${opts.cron}"`}, runs ${label} → ${input.uploadEnvironments.join(', ')}`,
+    );
     if (next) o.out(`Next run: ${next.toISOString()}`);
   }
   return 0;
 }
 
-function specText(spec: { intervals?: { every: unknown }[]; calendars?: unknown[]; cronExpressions?: string[] } | undefined): string {
+function specText(
+  spec: { intervals?: { every: unknown }[]; calendars?: unknown[]; cronExpressions?: string[] } | undefined,
+): string {
   if (!spec) return '';
   const parts: string[] = [];
   for (const i of spec.intervals ?? []) parts.push(`every ${Math.round(Number(i.every) / 1000)}s`);
-  if (spec.calendars?.length) parts.push(`${spec.calendars.length} calendar rule${spec.calendars.length > 1 ? 's' : ''}`);
+  if (spec.calendars?.length)
+    parts.push(`${spec.calendars.length} calendar rule${spec.calendars.length > 1 ? 's' : ''}`);
   for (const c of spec.cronExpressions ?? []) parts.push(`cron "${c}"`);
   return parts.join(', ');
 }
@@ -107,12 +125,24 @@ export async function scheduleList(session: Session, o: Output): Promise<number>
   for await (const s of session.client.schedule.list()) {
     if (s.action?.type !== 'startWorkflow' || s.action.workflowType !== imageLifecycleWorkflow.name) continue;
     const memo = (s.memo ?? {}) as { label?: string };
-    rows.push({ scheduleId: s.scheduleId, label: memo.label ?? '', spec: specText(s.spec), paused: s.state.paused, nextRun: s.info.nextActionTimes[0]?.toISOString() });
+    rows.push({
+      scheduleId: s.scheduleId,
+      label: memo.label ?? '',
+      spec: specText(s.spec),
+      paused: s.state.paused,
+      nextRun: s.info.nextActionTimes[0]?.toISOString(),
+    });
   }
   rows.sort((a, b) => a.scheduleId.localeCompare(b.scheduleId));
   if (o.json) printJson(o, rows);
   else if (!rows.length) o.out('No image schedules.');
-  else o.out(table(['SCHEDULE', 'LABEL', 'WHEN', 'PAUSED', 'NEXT RUN'], rows.map((r) => [r.scheduleId, r.label, r.spec, r.paused ? 'yes' : 'no', r.paused ? '' : (r.nextRun ?? '')])));
+  else
+    o.out(
+      table(
+        ['SCHEDULE', 'LABEL', 'WHEN', 'PAUSED', 'NEXT RUN'],
+        rows.map((r) => [r.scheduleId, r.label, r.spec, r.paused ? 'yes' : 'no', r.paused ? '' : (r.nextRun ?? '')]),
+      ),
+    );
   return 0;
 }
 
@@ -142,15 +172,27 @@ export async function scheduleDescribe(session: Session, id: string, o: Output):
     printJson(o, info);
     return 0;
   }
-  o.out(`Schedule ${id}: ${info.label ?? '?'} → ${(info.uploadEnvironments ?? []).join(', ')}, ${info.spec}${info.paused ? ' (paused' + (info.note ? `: ${info.note}` : '') + ')' : ''}`);
-  o.out(`Overlap: ${String(info.overlap).toLowerCase()}, catch-up window ${Math.round(Number(info.catchupWindowMs) / 1000)}s`);
-  o.out(`Runs started: ${info.runs}, skipped while one ran: ${info.skippedOverlapping}, running now: ${info.running.join(', ') || 'none'}`);
+  o.out(
+    `Schedule ${id}: ${info.label ?? '?'} → ${(info.uploadEnvironments ?? []).join(', ')}, ${info.spec}${info.paused ? ' (paused' + (info.note ? `: ${info.note}` : '') + ')' : ''}`,
+  );
+  o.out(
+    `Overlap: ${String(info.overlap).toLowerCase()}, catch-up window ${Math.round(Number(info.catchupWindowMs) / 1000)}s`,
+  );
+  o.out(
+    `Runs started: ${info.runs}, skipped while one ran: ${info.skippedOverlapping}, running now: ${info.running.join(', ') || 'none'}`,
+  );
   for (const r of recent) o.out(`Ran ${r.scheduledAt}: ${r.workflowId}`);
   if (!info.paused && info.nextRuns[0]) o.out(`Next run: ${info.nextRuns[0]}`);
   return 0;
 }
 
-export async function scheduleAct(session: Session, action: 'pause' | 'unpause' | 'trigger' | 'delete', id: string, o: Output, note?: string): Promise<number> {
+export async function scheduleAct(
+  session: Session,
+  action: 'pause' | 'unpause' | 'trigger' | 'delete',
+  id: string,
+  o: Output,
+  note?: string,
+): Promise<number> {
   const handle = session.client.schedule.getHandle(id);
   await notFound(id, async () => {
     if (action === 'pause') await handle.pause(note ?? 'paused with dibctl schedule pause');
@@ -158,7 +200,9 @@ export async function scheduleAct(session: Session, action: 'pause' | 'unpause' 
     else if (action === 'trigger') await handle.trigger();
     else await handle.delete();
   });
-  const done = { pause: 'paused', unpause: 'unpaused', trigger: 'triggered: a run starts now', delete: 'deleted' }[action];
+  const done = { pause: 'paused', unpause: 'unpaused', trigger: 'triggered: a run starts now', delete: 'deleted' }[
+    action
+  ];
   if (o.json) printJson(o, { scheduleId: id, action });
   else o.out(`Schedule ${id} ${done}`);
   return 0;
@@ -175,10 +219,20 @@ export function register(program: Command, cli: Cli): void {
       .option('--every <duration>', 'interval: 90s, 30m, 6h, 7d, 2w')
       .option('--cron <expression>', 'cron expression (UTC)')
       .option('--id <schedule-id>', 'schedule id (default dibctl-LABEL)')
-      .option('--overlap <policy>', 'when a run is due while one runs: skip, buffer-one, buffer-all, cancel-other, terminate-other, allow-all', 'skip')
-      .option('--catchup-window <duration>', 'runs missed while the server was down are made up within this window', '1d')
+      .option(
+        '--overlap <policy>',
+        'when a run is due while one runs: skip, buffer-one, buffer-all, cancel-other, terminate-other, allow-all',
+        'skip',
+      )
+      .option(
+        '--catchup-window <duration>',
+        'runs missed while the server was down are made up within this window',
+        '1d',
+      )
       .option('--paused', 'create it paused'),
-  ).action(async (label: string, opts: ScheduleCreateOptions) => cli.inSession((s, o) => scheduleCreate(s, label, opts, o), false));
+  ).action(async (label: string, opts: ScheduleCreateOptions) =>
+    cli.inSession((s, o) => scheduleCreate(s, label, opts, o), false),
+  );
   schedule
     .command('list')
     .description('list image schedules')
@@ -194,7 +248,9 @@ export function register(program: Command, cli: Cli): void {
       .description(`${action} a schedule`)
       .argument('<schedule-id>')
       .option('--note <text>', 'why (shown by describe)')
-      .action(async (id: string, opts: { note?: string }) => cli.inSession((s, o) => scheduleAct(s, action, id, o, opts.note), false));
+      .action(async (id: string, opts: { note?: string }) =>
+        cli.inSession((s, o) => scheduleAct(s, action, id, o, opts.note), false),
+      );
   }
   schedule
     .command('trigger')

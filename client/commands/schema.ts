@@ -33,5 +33,7 @@ export function register(program: Command, cli: Cli): void {
     .description('print the JSON Schema of a config kind (images, test, upload), or of all three')
     .addArgument(new Argument('[kind]').choices(CONFIG_KINDS))
     .option('--out-dir <dir>', 'write <kind>.schema.json files there')
-    .action(async (kind: ConfigKind | undefined, opts: SchemaOptions) => cli.withoutSession((o) => schema(kind, opts, o)));
+    .action(async (kind: ConfigKind | undefined, opts: SchemaOptions) =>
+      cli.withoutSession((o) => schema(kind, opts, o)),
+    );
 }

@@ -11,11 +11,17 @@ import type { Cli } from '../cli';
 export function heldLines(s: ImageTestStatus): string[] {
   const h = s.held;
   const lines: string[] = [];
-  if (h.instance) lines.push(`instance ${h.instance.id ?? '(booting)'} ${h.instance.name}${h.instance.mainIp ? ` at ${h.instance.mainIp}` : ''}${h.instance.existing ? ' (existing, never removed)' : ''}`);
+  if (h.instance)
+    lines.push(
+      `instance ${h.instance.id ?? '(booting)'} ${h.instance.name}${h.instance.mainIp ? ` at ${h.instance.mainIp}` : ''}${h.instance.existing ? ' (existing, never removed)' : ''}`,
+    );
   if (h.keypair) lines.push(`keypair ${h.keypair}${h.privateKeyFile ? `, private key ${h.privateKeyFile}` : ''}`);
   if (h.image) lines.push(`image ${h.image.id}${h.image.existing ? ' (existing, never removed)' : ''}`);
   if (h.sshCommand) lines.push(`reach it with: ${h.sshCommand}`);
-  if (s.hold) lines.push(`held until ${s.hold.until} (${s.hold.reason}): dibctl keep ${s.workflowId} | dibctl discard ${s.workflowId}`);
+  if (s.hold)
+    lines.push(
+      `held until ${s.hold.until} (${s.hold.reason}): dibctl keep ${s.workflowId} | dibctl discard ${s.workflowId}`,
+    );
   return lines;
 }
 
@@ -26,7 +32,8 @@ export async function status(session: Session, workflowId: string, o: Output): P
   try {
     desc = await handle.describe();
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) throw new DibctlError(`No workflow with id '${workflowId}' in namespace ${session.namespace}`);
+    if (err instanceof WorkflowNotFoundError)
+      throw new DibctlError(`No workflow with id '${workflowId}' in namespace ${session.namespace}`);
     throw err;
   }
   let stage: string | undefined;

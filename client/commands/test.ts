@@ -62,17 +62,28 @@ export function prepareTestInput(
   checkCredentials = true,
 ): ImageTestInput {
   const cwd = opts.cwd ?? process.cwd();
-  const config = { cwd, ...(opts.imagesConfig ? { imagesConfig: opts.imagesConfig } : {}), ...(opts.testConfig ? { testConfig: opts.testConfig } : {}) };
+  const config = {
+    cwd,
+    ...(opts.imagesConfig ? { imagesConfig: opts.imagesConfig } : {}),
+    ...(opts.testConfig ? { testConfig: opts.testConfig } : {}),
+  };
   const plan = loadTestPlan(label, { ...config, env, environment: opts.environment, filename: opts.input, onWarning });
   // Credentials are resolved here only to refuse missing ones early (exit 12) when this process is
   // the worker; a worker elsewhere may have OS_* variables this host lacks, and resolves them itself.
   if (checkCredentials) resolveCredentials('test', plan.environment.label, { ...config, env });
   if (opts.useExistingInstance && !opts.privateKeyFile) {
-    throw new DibctlError('--use-existing-instance needs --private-key-file (the key the instance accepts)', ExitCode.GENERIC);
+    throw new DibctlError(
+      '--use-existing-instance needs --private-key-file (the key the instance accepts)',
+      ExitCode.GENERIC,
+    );
   }
-  if (opts.privateKeyFile && !existsSync(opts.privateKeyFile)) throw new DibctlError(`--private-key-file ${opts.privateKeyFile}: no such file`, ExitCode.GENERIC);
+  if (opts.privateKeyFile && !existsSync(opts.privateKeyFile))
+    throw new DibctlError(`--private-key-file ${opts.privateKeyFile}: no such file`, ExitCode.GENERIC);
   if (!opts.useExistingImage && !existsSync(plan.image.filename)) {
-    throw new DibctlError(`Image file ${plan.image.filename} does not exist (build it with 'dibctl build ${label}', or pass -i FILE or --use-existing-image UUID)`, ExitCode.GENERIC);
+    throw new DibctlError(
+      `Image file ${plan.image.filename} does not exist (build it with 'dibctl build ${label}', or pass -i FILE or --use-existing-image UUID)`,
+      ExitCode.GENERIC,
+    );
   }
   return {
     plan,
@@ -98,7 +109,9 @@ async function openShell(status: ImageTestStatus, o: Output): Promise<number | u
     return undefined;
   }
   if (!existsSync(key)) {
-    o.err(`The private key ${key} is on the worker's host, not this one: run the shell there, or use 'dibctl keep/discard ${status.workflowId}'.`);
+    o.err(
+      `The private key ${key} is on the worker's host, not this one: run the shell there, or use 'dibctl keep/discard ${status.workflowId}'.`,
+    );
     return undefined;
   }
   o.err(`Opening a shell: ${status.held.sshCommand}  ('exit ${SHELL_KEEP_CODE}' keeps the instance)`);
@@ -115,10 +128,21 @@ async function openShell(status: ImageTestStatus, o: Output): Promise<number | u
 }
 
 /** Runs the image test (or prepares an instance for `dibctl shell`) and returns the exit code. */
-export async function imageTest(session: Session, label: string, opts: TestOptions, o: Output, interrupted: Promise<void>, mode: 'test' | 'shell' = 'test'): Promise<number> {
+export async function imageTest(
+  session: Session,
+  label: string,
+  opts: TestOptions,
+  o: Output,
+  interrupted: Promise<void>,
+  mode: 'test' | 'shell' = 'test',
+): Promise<number> {
   const input = prepareTestInput(label, opts, session.taskQueue, mode, process.env, o.err, session.inProcessWorker);
   const workflowId = commandWorkflowIds.test(mode, label, randomUUID().slice(0, 8));
-  const handle = await session.client.workflow.start(imageTestWorkflow, { taskQueue: session.taskQueue, workflowId, args: [input] });
+  const handle = await session.client.workflow.start(imageTestWorkflow, {
+    taskQueue: session.taskQueue,
+    workflowId,
+    args: [input],
+  });
   o.err(`Image test workflow ${workflowId} (dibctl status ${workflowId})`);
 
   let printed = 0;
@@ -146,10 +170,12 @@ export async function imageTest(session: Session, label: string, opts: TestOptio
 
   // The result is long-polled; an early return (a held instance) aborts the poll before the connection closes.
   const polling = new AbortController();
-  const outcome = session.client.withAbortSignal(polling.signal, () => handle.result()).then(
-    (r) => ({ ok: true as const, r }),
-    (err: unknown) => ({ ok: false as const, err }),
-  );
+  const outcome = session.client
+    .withAbortSignal(polling.signal, () => handle.result())
+    .then(
+      (r) => ({ ok: true as const, r }),
+      (err: unknown) => ({ ok: false as const, err }),
+    );
   let done: Awaited<typeof outcome> | undefined;
   let handledHold = false;
   while (!done) {
@@ -191,7 +217,8 @@ export async function imageTest(session: Session, label: string, opts: TestOptio
     print(await queryStatus(handle), true);
     throw new DibctlError(`Workflow ${workflowId} was cancelled`, ExitCode.GENERIC);
   }
-  if (done.err instanceof WorkflowFailedError) throw new DibctlError(failureOf(done.err).message, details?.exitCode ?? ExitCode.GENERIC);
+  if (done.err instanceof WorkflowFailedError)
+    throw new DibctlError(failureOf(done.err).message, details?.exitCode ?? ExitCode.GENERIC);
   throw done.err;
 }
 
@@ -201,7 +228,8 @@ async function testLogDir(handle: WorkflowHandle): Promise<string | undefined> {
     const desc = await handle.describe();
     for (const a of desc.raw.pendingActivities ?? []) {
       const p = a.heartbeatDetails?.payloads?.[0];
-      if (a.activityType?.name === 'runImageTests' && p) return defaultPayloadConverter.fromPayload<StepHeartbeat>(p).logDir;
+      if (a.activityType?.name === 'runImageTests' && p)
+        return defaultPayloadConverter.fromPayload<StepHeartbeat>(p).logDir;
     }
   } catch {
     // closed meanwhile: the final status names the directory
@@ -221,18 +249,28 @@ function printHeld(s: ImageTestStatus, o: Output, session: Session): void {
   const h = s.held;
   if (h.sshCommand) o.err(`To reach the instance: ${h.sshCommand}`);
   if (h.privateKeyFile) o.err(`Private key: ${h.privateKeyFile}`);
-  o.err(`Held until ${s.hold?.until}: 'dibctl keep ${s.workflowId}' keeps everything, 'dibctl discard ${s.workflowId}' removes it now.`);
+  o.err(
+    `Held until ${s.hold?.until}: 'dibctl keep ${s.workflowId}' keeps everything, 'dibctl discard ${s.workflowId}' removes it now.`,
+  );
   if (session.mode === 'embedded') {
-    o.err('This command ran its own temporary Temporal server, which stops now: the instance and key stay until removed by hand.');
+    o.err(
+      'This command ran its own temporary Temporal server, which stops now: the instance and key stay until removed by hand.',
+    );
   }
 }
 
 /** `dibctl keep ID` / `dibctl discard ID`: the operator's decision about a held (or still running) test. */
-export async function decide(session: Session, workflowId: string, decision: 'keep' | 'discard', o: Output): Promise<number> {
+export async function decide(
+  session: Session,
+  workflowId: string,
+  decision: 'keep' | 'discard',
+  o: Output,
+): Promise<number> {
   const handle = session.client.workflow.getHandle<typeof imageTestWorkflow>(workflowId);
   const desc = await handle.describe().catch(() => undefined);
   if (!desc) throw new DibctlError(`No workflow with id '${workflowId}' in namespace ${session.namespace}`);
-  if (desc.status.name !== 'RUNNING') throw new DibctlError(`Workflow ${workflowId} is ${desc.status.name}: nothing to ${decision}`);
+  if (desc.status.name !== 'RUNNING')
+    throw new DibctlError(`Workflow ${workflowId} is ${desc.status.name}: nothing to ${decision}`);
   const before = await queryStatus(handle);
   await handle.signal(decision === 'keep' ? keepSignal : discardSignal);
   if (o.json) {
@@ -240,7 +278,11 @@ export async function decide(session: Session, workflowId: string, decision: 'ke
     return 0;
   }
   if (!before?.hold) {
-    o.out(decision === 'keep' ? `Keep requested: if the test of ${workflowId} fails, its instance is held.` : `Discard requested: ${workflowId} cleans up whatever happens.`);
+    o.out(
+      decision === 'keep'
+        ? `Keep requested: if the test of ${workflowId} fails, its instance is held.`
+        : `Discard requested: ${workflowId} cleans up whatever happens.`,
+    );
     return 0;
   }
   if (decision === 'keep') {
@@ -269,7 +311,9 @@ export function register(program: Command, cli: Cli): void {
       .addOption(imageFileOption())
       .option('--upload-only', 'upload the test image and stop (the image is kept)')
       .option('--shell', 'on failure, open an SSH shell on the instance (exit 42 keeps it)'),
-  ).action(async (label: string, opts: TestOptions) => cli.inSession((s, o) => imageTest(s, label, opts, o, cli.interrupted(), 'test')));
+  ).action(async (label: string, opts: TestOptions) =>
+    cli.inSession((s, o) => imageTest(s, label, opts, o, cli.interrupted(), 'test')),
+  );
 
   testEnvironmentOptions(
     program
@@ -277,7 +321,9 @@ export function register(program: Command, cli: Cli): void {
       .description('prepare an instance of the image and open an SSH shell on it, no tests (exit 42 keeps it)')
       .argument('<label>', 'image label')
       .addOption(imageFileOption()),
-  ).action(async (label: string, opts: TestOptions) => cli.inSession((s, o) => imageTest(s, label, opts, o, cli.interrupted(), 'shell')));
+  ).action(async (label: string, opts: TestOptions) =>
+    cli.inSession((s, o) => imageTest(s, label, opts, o, cli.interrupted(), 'shell')),
+  );
 
   program
     .command('keep')

@@ -24,8 +24,15 @@ export interface TransferOptions extends ConfigFileOptions {
   ignoreMembership?: boolean;
 }
 
-function endpoint(side: 'src' | 'dst', env: string | undefined, cloud: string | undefined, opts: ConfigFileOptions, o: Output): CloudEndpoint {
-  if (Boolean(env) === Boolean(cloud)) throw new DibctlError(`Give exactly one of --${side}-env ENV or --${side}-cloud NAME`);
+function endpoint(
+  side: 'src' | 'dst',
+  env: string | undefined,
+  cloud: string | undefined,
+  opts: ConfigFileOptions,
+  o: Output,
+): CloudEndpoint {
+  if (Boolean(env) === Boolean(cloud))
+    throw new DibctlError(`Give exactly one of --${side}-env ENV or --${side}-cloud NAME`);
   const config = configLocation(opts);
   if (env) {
     loadUploadEnvironment(env, { ...config, onWarning: o.err });
@@ -41,12 +48,22 @@ export async function transfer(session: Session, imageId: string, opts: Transfer
   const handle = await session.client.workflow.start(transferWorkflow, {
     taskQueue: session.taskQueue,
     workflowId: commandWorkflowIds.transfer(imageId, shortId()),
-    args: [{ source, destination, imageId, ignoreMeta: Boolean(opts.ignoreMeta), ignoreMembership: Boolean(opts.ignoreMembership) }],
+    args: [
+      {
+        source,
+        destination,
+        imageId,
+        ignoreMeta: Boolean(opts.ignoreMeta),
+        ignoreMembership: Boolean(opts.ignoreMembership),
+      },
+    ],
   });
   const r = await resultWithProgress(session, handle, o, () => `Copying ${imageId}`, 'transferImage');
   if (o.json) printJson(o, r);
   else {
-    o.out(`Image ${r.sourceId} copied as ${r.imageId} '${r.name}' (${r.reused ? 'already copied by an earlier attempt' : `${formatBytes(r.bytes)}, checksum verified`})`);
+    o.out(
+      `Image ${r.sourceId} copied as ${r.imageId} '${r.name}' (${r.reused ? 'already copied by an earlier attempt' : `${formatBytes(r.bytes)}, checksum verified`})`,
+    );
     if (r.members.length) o.out(`Shared with ${r.members.join(', ')}`);
     for (const m of r.unmatchedMembers) o.err(`Member project ${m} has no match in the destination: not shared`);
   }

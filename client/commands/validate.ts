@@ -28,7 +28,12 @@ export interface ValidateOptions {
  * spans files. Image labels, when given, limit the checks to those images and
  * the environments they use.
  */
-export async function validate(imageLabels: string[], opts: ValidateOptions, o: Output, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function validate(
+  imageLabels: string[],
+  opts: ValidateOptions,
+  o: Output,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
   const configOpts: ConfigOptions = { ...opts, env, onWarning: (w) => o.err(w) };
   const problems: string[] = [];
   const loaded: Partial<{ [K in ConfigKind]: LoadedConfig<K> }> = {};
@@ -38,7 +43,9 @@ export async function validate(imageLabels: string[], opts: ValidateOptions, o: 
       (loaded as Record<ConfigKind, LoadedConfig<ConfigKind>>)[kind] = config;
       if (!o.json) {
         for (const f of config.files) o.out(`Using ${f}`);
-        o.out(`${kind}: ${config.entries.size} label${config.entries.size === 1 ? '' : 's'}${config.entries.size ? ` (${[...config.entries.keys()].join(', ')})` : ''}`);
+        o.out(
+          `${kind}: ${config.entries.size} label${config.entries.size === 1 ? '' : 's'}${config.entries.size ? ` (${[...config.entries.keys()].join(', ')})` : ''}`,
+        );
       }
     } catch (err) {
       if (err instanceof ConfigError) problems.push(...err.problems);
@@ -55,11 +62,19 @@ export async function validate(imageLabels: string[], opts: ValidateOptions, o: 
   const credentialLines: string[] = [];
   if (opts.credentials) {
     const testEnvs = imageLabels.length
-      ? [...new Set(imageLabels.map((l) => images?.entries.get(l)?.value.tests?.environment_name).filter((e): e is string => !!e))]
+      ? [
+          ...new Set(
+            imageLabels
+              .map((l) => images?.entries.get(l)?.value.tests?.environment_name)
+              .filter((e): e is string => !!e),
+          ),
+        ]
       : [...(test?.entries.keys() ?? [])];
     const targets: Array<['test' | 'upload', string]> = [
       ...testEnvs.map((l) => ['test', l] as ['test', string]),
-      ...(imageLabels.length ? [] : [...(upload?.entries.keys() ?? [])].map((l) => ['upload', l] as ['upload', string])),
+      ...(imageLabels.length
+        ? []
+        : [...(upload?.entries.keys() ?? [])].map((l) => ['upload', l] as ['upload', string])),
     ];
     const failures: string[] = [];
     let exitCode = 0;
@@ -96,8 +111,13 @@ export function register(program: Command, cli: Cli): void {
       .command('validate')
       .description('load and validate every config file (or the given ones); with image labels, only those images')
       .argument('[image-labels...]'),
-    'images', 'test', 'upload',
+    'images',
+    'test',
+    'upload',
   )
-    .option('--credentials', "also resolve each environment's credentials (names the OS_* variables used, never values)")
+    .option(
+      '--credentials',
+      "also resolve each environment's credentials (names the OS_* variables used, never values)",
+    )
     .action(async (labels: string[], opts: ValidateOptions) => cli.withoutSession((o) => validate(labels, opts, o)));
 }

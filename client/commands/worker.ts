@@ -24,7 +24,9 @@ export async function worker(opts: WorkerCommandOptions, o: Output, stopSignal: 
   try {
     const taskQueue = opts.taskQueue ?? DEFAULT_TASK_QUEUE;
     const workers = await createDibctlWorkers({ connection, namespace: settings.namespace, taskQueue });
-    o.out(`Worker polling '${taskQueue}' and '${localHostQueue(taskQueue)}' at ${address} (namespace ${settings.namespace}). Ctrl-C to stop.`);
+    o.out(
+      `Worker polling '${taskQueue}' and '${localHostQueue(taskQueue)}' at ${address} (namespace ${settings.namespace}). Ctrl-C to stop.`,
+    );
     await runWorkers(workers, stopSignal);
     o.err('Worker stopped.');
     return 0;

@@ -30,7 +30,14 @@ export const COUNT_LABELS: Record<keyof AuditCounts, string> = {
 };
 
 export function zeroCounts(): AuditCounts {
-  return { leakedServers: 0, leakedKeypairs: 0, leakedTestImages: 0, duplicatePublished: 0, usedOrProtectedDeleted: 0, leakedKeyFiles: 0 };
+  return {
+    leakedServers: 0,
+    leakedKeypairs: 0,
+    leakedTestImages: 0,
+    duplicatePublished: 0,
+    usedOrProtectedDeleted: 0,
+    leakedKeyFiles: 0,
+  };
 }
 
 /** What a region held before the run: these must all still exist afterwards (except the unused old copy). */
@@ -100,13 +107,17 @@ export function auditCloud(input: AuditInput): AuditResult {
     counts.leakedKeypairs += r.keypairs.length;
     for (const k of r.keypairs) findings.push(`${seed.region}: keypair ${k.name} left behind`);
 
-    const testImages = r.images.filter((i) => (i.name ?? '').startsWith('DIBCTL-') || /\/test$/.test(i.properties.dibctl_build_id ?? ''));
+    const testImages = r.images.filter(
+      (i) => (i.name ?? '').startsWith('DIBCTL-') || /\/test$/.test(i.properties.dibctl_build_id ?? ''),
+    );
     counts.leakedTestImages += testImages.length;
-    for (const i of testImages) findings.push(`${seed.region}: test image ${i.name} (${i.id}, ${i.status}) left behind`);
+    for (const i of testImages)
+      findings.push(`${seed.region}: test image ${i.name} (${i.id}, ${i.status}) left behind`);
 
     const published = r.images.filter((i) => !testImages.includes(i) && i.properties.dibctl_build_id);
     const byBuild = new Map<string, number>();
-    for (const i of published) byBuild.set(i.properties.dibctl_build_id, (byBuild.get(i.properties.dibctl_build_id) ?? 0) + 1);
+    for (const i of published)
+      byBuild.set(i.properties.dibctl_build_id, (byBuild.get(i.properties.dibctl_build_id) ?? 0) + 1);
     let extraByBuild = 0;
     for (const [build, n] of byBuild) {
       if (n > 1) {
@@ -115,19 +126,31 @@ export function auditCloud(input: AuditInput): AuditResult {
       }
     }
     const seeded = new Set([seed.usedImage, seed.protectedImage, seed.unusedImage]);
-    const current = r.images.filter((i) => i.name === input.imageName && !isTrue(i.properties.obsolete) && !seeded.has(i.id));
+    const current = r.images.filter(
+      (i) => i.name === input.imageName && !isTrue(i.properties.obsolete) && !seeded.has(i.id),
+    );
     const extraCurrent = Math.max(0, current.length - 1);
-    if (extraCurrent) findings.push(`${seed.region}: ${current.length} current images named '${input.imageName}': ${current.map((i) => `${i.id} (${i.status})`).join(', ')}`);
+    if (extraCurrent)
+      findings.push(
+        `${seed.region}: ${current.length} current images named '${input.imageName}': ${current.map((i) => `${i.id} (${i.status})`).join(', ')}`,
+      );
     counts.duplicatePublished += Math.max(extraByBuild, extraCurrent);
 
     const ids = new Set(r.images.map((i) => i.id));
-    for (const [what, id] of [['used', seed.usedImage], ['protected', seed.protectedImage]] as const) {
+    for (const [what, id] of [
+      ['used', seed.usedImage],
+      ['protected', seed.protectedImage],
+    ] as const) {
       if (!ids.has(id)) {
         counts.usedOrProtectedDeleted += 1;
         findings.push(`${seed.region}: the ${what} image ${id} was deleted`);
       }
     }
-    const obsoleted = r.images.filter((i) => (i.id === seed.usedImage || i.id === seed.protectedImage || i.id === seed.unusedImage) && isTrue(i.properties.obsolete)).length;
+    const obsoleted = r.images.filter(
+      (i) =>
+        (i.id === seed.usedImage || i.id === seed.protectedImage || i.id === seed.unusedImage) &&
+        isTrue(i.properties.obsolete),
+    ).length;
     regions.push({
       region: seed.region,
       published: current.filter((i) => i.status === 'active' && i.checksum === input.checksum).map((i) => i.id),

@@ -34,7 +34,11 @@ function isBad(r: RunReport): boolean {
   );
 }
 
-export async function campaign(seeds: number[], write: (line: string) => void, opts: { windowMs?: number } = {}): Promise<CampaignResult> {
+export async function campaign(
+  seeds: number[],
+  write: (line: string) => void,
+  opts: { windowMs?: number } = {},
+): Promise<CampaignResult> {
   const started = Date.now();
   const runs: RunReport[] = [];
   const totals = zeroCounts();
@@ -50,7 +54,9 @@ export async function campaign(seeds: number[], write: (line: string) => void, o
         : r.outcome === 'failed' && !isBad(r)
           ? 'failed cleanly'
           : r.outcome;
-    write(`run ${i + 1}/${seeds.length} seed ${seed}: ${verdict}; ${countsLine(r.counts)}; ${r.done.length}/${r.plan.length} faults; lifecycle ${formatDuration(r.lifecycleMs)}, retired ${r.retired}/2, run ${formatDuration(r.durationMs)}`);
+    write(
+      `run ${i + 1}/${seeds.length} seed ${seed}: ${verdict}; ${countsLine(r.counts)}; ${r.done.length}/${r.plan.length} faults; lifecycle ${formatDuration(r.lifecycleMs)}, retired ${r.retired}/2, run ${formatDuration(r.durationMs)}`,
+    );
     for (const p of r.problems) write(`  ${p}`);
     for (const f of r.audit?.findings ?? []) write(`  ${f}`);
     if (isBad(r)) write(`  replay: npm run chaos -- --runs 1 --seed ${seed}   (files kept in ${r.dir})`);
@@ -71,6 +77,9 @@ export async function campaign(seeds: number[], write: (line: string) => void, o
       `(${cleanFailures} failed cleanly: error reported, nothing left behind), ` +
       `${result.unfinished} unfinished, ${result.harnessErrors} harness errors; ${countsLine(totals)}; ${formatDuration(result.durationMs)}`,
   );
-  if (result.badSeeds.length) write(`chaos FAILED; replay each with: npm run chaos -- --runs 1 --seed <seed>; seeds: ${result.badSeeds.join(' ')}`);
+  if (result.badSeeds.length)
+    write(
+      `chaos FAILED; replay each with: npm run chaos -- --runs 1 --seed <seed>; seeds: ${result.badSeeds.join(' ')}`,
+    );
   return result;
 }

@@ -14,7 +14,8 @@ const write = (line: string) => void process.stdout.write(`${line}\n`);
 
 function seedsFor(): number[] {
   if (!runs) return FIXED_SEEDS;
-  const first = process.env.CHAOS_SEED !== undefined ? Number(process.env.CHAOS_SEED) : Math.floor(Math.random() * 2 ** 31);
+  const first =
+    process.env.CHAOS_SEED !== undefined ? Number(process.env.CHAOS_SEED) : Math.floor(Math.random() * 2 ** 31);
   return Array.from({ length: runs }, (_, i) => (first + i) >>> 0);
 }
 
@@ -29,7 +30,14 @@ describe('chaos', () => {
       if (runs) write(`chaos: ${seeds.length} runs, seeds ${seeds[0]}..${seeds[seeds.length - 1]}`);
       const result: CampaignResult = await campaign(seeds, write);
       expect(result.badSeeds).toEqual([]);
-      expect(result.totals).toEqual({ leakedServers: 0, leakedKeypairs: 0, leakedTestImages: 0, duplicatePublished: 0, usedOrProtectedDeleted: 0, leakedKeyFiles: 0 });
+      expect(result.totals).toEqual({
+        leakedServers: 0,
+        leakedKeypairs: 0,
+        leakedTestImages: 0,
+        duplicatePublished: 0,
+        usedOrProtectedDeleted: 0,
+        leakedKeyFiles: 0,
+      });
       if (!runs) {
         // the fixed slice must really have hit the lifecycle with its faults, and come out correct
         for (const r of result.runs) expect(r.done.length).toBeGreaterThan(0);

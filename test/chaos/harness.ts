@@ -8,7 +8,17 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, Connection, Workflow, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowHandle, WorkflowNotFoundError, WorkflowStartOptions, ChildWorkflowFailure } from '@temporalio/client';
+import {
+  Client,
+  Connection,
+  Workflow,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
+  WorkflowHandle,
+  WorkflowNotFoundError,
+  WorkflowStartOptions,
+  ChildWorkflowFailure,
+} from '@temporalio/client';
 import { prepareTestInput } from '../../client/commands/test';
 import { Emulator, FaultSettings, startEmulator } from '../../emulator';
 import { Cloud, connectCloud } from '../../openstack';
@@ -18,7 +28,14 @@ import { AuditCounts, AuditResult, RegionSeed, auditCloud } from './audit';
 import { rng } from './prng';
 import { PersistentTemporal, WorkerProcesses, runEnv } from './processes';
 import { retirementWorkflowId } from '../../common/ids';
-import { checkNowUpdate, imageLifecycleWorkflow, imageTestWorkflow, publishWorkflow, retirementStatusQuery, retirementWorkflow } from '../../workflows';
+import {
+  checkNowUpdate,
+  imageLifecycleWorkflow,
+  imageTestWorkflow,
+  publishWorkflow,
+  retirementStatusQuery,
+  retirementWorkflow,
+} from '../../workflows';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -77,8 +94,16 @@ function chaosPlan(seed: number, windowMs: number): ChaosAction[] {
         plan.push({ kind, atMs, downMs: Math.round(r.between(0, 3000)) });
         break;
       case 'cloud-errors': {
-        const services = r.chance(0.4) ? [] : (['identity', 'image', 'compute', 'network'] as Service[]).filter(() => r.chance(0.5));
-        plan.push({ kind, atMs, forMs: Math.round(r.between(3000, 15000)), rate: Math.round(r.between(0.05, 0.35) * 100) / 100, services });
+        const services = r.chance(0.4)
+          ? []
+          : (['identity', 'image', 'compute', 'network'] as Service[]).filter(() => r.chance(0.5));
+        plan.push({
+          kind,
+          atMs,
+          forMs: Math.round(r.between(3000, 15000)),
+          rate: Math.round(r.between(0.05, 0.35) * 100) / 100,
+          services,
+        });
         break;
       }
       case 'latency':
@@ -150,7 +175,9 @@ class FaultWindows {
     const failing = new Set(all.flatMap((f) => f.failingRegions ?? []));
     this.emu.faults.set({
       errorRate: Math.max(0, ...rates.map((f) => f.errorRate ?? 0)),
-      errorServices: rates.some((f) => !f.errorServices?.length) ? [] : [...new Set(rates.flatMap((f) => f.errorServices ?? []))],
+      errorServices: rates.some((f) => !f.errorServices?.length)
+        ? []
+        : [...new Set(rates.flatMap((f) => f.errorServices ?? []))],
       latencyMs: Math.max(0, ...all.map((f) => f.latencyMs ?? 0)),
       failingRegions: [...failing],
     });
@@ -215,9 +242,18 @@ function testYaml(emu: Emulator): string {
 }
 
 function uploadYaml(emu: Emulator): string {
-  return Object.entries(UPLOAD_ENVS)
-    .flatMap(([env, region]) => [`${env}:`, ...keystone(emu, 'admin', region), '  retire:', '    check_every: 5s', '    delete_after: 0s', '    keep: 0'])
-    .join('\n') + '\n';
+  return (
+    Object.entries(UPLOAD_ENVS)
+      .flatMap(([env, region]) => [
+        `${env}:`,
+        ...keystone(emu, 'admin', region),
+        '  retire:',
+        '    check_every: 5s',
+        '    delete_after: 0s',
+        '    keep: 0',
+      ])
+      .join('\n') + '\n'
+  );
 }
 
 /** Older copies of the image in a region: one a server uses, one protected, one unused. */
@@ -236,7 +272,13 @@ async function seedRegion(emu: Emulator, region: string, dir: string): Promise<R
     const file = path.join(dir, `old-${region}.img`);
     fs.writeFileSync(file, randomBytes(64 * 1024));
     const make = async (protect: boolean) => {
-      const img = await cloud.image.createImage({ name: IMAGE_NAME, disk_format: 'qcow2', container_format: 'bare', visibility: 'private', properties: { default_user: 'cirros' } });
+      const img = await cloud.image.createImage({
+        name: IMAGE_NAME,
+        disk_format: 'qcow2',
+        container_format: 'bare',
+        visibility: 'private',
+        properties: { default_user: 'cirros' },
+      });
       await cloud.image.uploadImage(img.id, file);
       if (protect) await cloud.image.updateImage(img.id, { protected: true });
       return img.id;
@@ -245,7 +287,12 @@ async function seedRegion(emu: Emulator, region: string, dir: string): Promise<R
     const protectedImage = await make(true);
     const unusedImage = await make(false);
     const flavor = await cloud.compute.findFlavor('m1.tiny');
-    const server = await cloud.compute.createServer({ name: `in-use-${region}`, imageRef: usedImage, flavorRef: flavor.id, networks: [{ uuid: emu.networks[region].id }] });
+    const server = await cloud.compute.createServer({
+      name: `in-use-${region}`,
+      imageRef: usedImage,
+      flavorRef: flavor.id,
+      networks: [{ uuid: emu.networks[region].id }],
+    });
     await cloud.compute.waitForServerStatus(server.id, 'ACTIVE', { timeoutMs: 30_000, pollMs: 200 });
     return { region, usedImage, protectedImage, unusedImage, server: server.id };
   } finally {
@@ -273,7 +320,9 @@ function innermost(err: unknown): string {
   const steps: string[] = [];
   for (let i = 0; cur && i < 8; i++) {
     if (cur instanceof Error && cur.message) message = cur.message;
-    const step = (cur as { activityType?: string; workflowType?: string }).activityType ?? (cur instanceof ChildWorkflowFailure ? cur.workflowType : undefined);
+    const step =
+      (cur as { activityType?: string; workflowType?: string }).activityType ??
+      (cur instanceof ChildWorkflowFailure ? cur.workflowType : undefined);
     if (step) steps.push(step);
     cur = (cur as { cause?: unknown }).cause;
   }
@@ -289,10 +338,19 @@ interface Ctx {
   started: WorkflowHandle[];
 }
 
-async function startWorkflow<W extends Workflow>(ctx: Ctx, type: W, workflowId: string, args: Parameters<W>): Promise<WorkflowHandle> {
+async function startWorkflow<W extends Workflow>(
+  ctx: Ctx,
+  type: W,
+  workflowId: string,
+  args: Parameters<W>,
+): Promise<WorkflowHandle> {
   await persist(async () => {
     try {
-      await ctx.client.workflow.start<W>(type, { taskQueue: TASK_QUEUE, workflowId, args } as unknown as WorkflowStartOptions<W>);
+      await ctx.client.workflow.start<W>(type, {
+        taskQueue: TASK_QUEUE,
+        workflowId,
+        args,
+      } as unknown as WorkflowStartOptions<W>);
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     }
@@ -303,7 +361,11 @@ async function startWorkflow<W extends Workflow>(ctx: Ctx, type: W, workflowId: 
 }
 
 /** Waits until the workflow is closed (polling, so a server restart in between does no harm). */
-async function settle(ctx: Ctx, h: WorkflowHandle, deadline: number): Promise<{ ok: true; value: unknown } | { ok: false; error: string } | { ok: 'running' }> {
+async function settle(
+  ctx: Ctx,
+  h: WorkflowHandle,
+  deadline: number,
+): Promise<{ ok: true; value: unknown } | { ok: false; error: string } | { ok: 'running' }> {
   for (;;) {
     let status: string | undefined;
     try {
@@ -332,7 +394,9 @@ type ScenarioResult = { ok: true } | { ok: false; error: string } | { ok: 'runni
 /** Which lifecycle runs: dibctl's lifecycle workflow when the worker has it, else the test and publish workflows one after the other. */
 export function scenarioName(): 'lifecycle' | 'test-then-publish' {
   if (process.env.CHAOS_SCENARIO === 'test-then-publish') return 'test-then-publish';
-  return fs.existsSync(path.join(__dirname, '..', '..', 'dist', 'workflows', 'lifecycle.js')) ? 'lifecycle' : 'test-then-publish';
+  return fs.existsSync(path.join(__dirname, '..', '..', 'dist', 'workflows', 'lifecycle.js'))
+    ? 'lifecycle'
+    : 'test-then-publish';
 }
 
 /** `dibctl run chaos --upload-env one --upload-env two`: build (stand-in disk-image-create), test, publish to both regions in parallel, obsolete, retirement. */
@@ -343,7 +407,14 @@ async function lifecycle(ctx: Ctx): Promise<ScenarioResult> {
     testConfig: path.join(ctx.dir, 'test.yaml'),
     uploadConfig: path.join(ctx.dir, 'upload.yaml'),
   };
-  const input = { label: IMAGE_LABEL, uploadEnvironments: Object.keys(UPLOAD_ENVS), config, hostQueue: localHostQueue(TASK_QUEUE), build: true, test: true };
+  const input = {
+    label: IMAGE_LABEL,
+    uploadEnvironments: Object.keys(UPLOAD_ENVS),
+    config,
+    hostQueue: localHostQueue(TASK_QUEUE),
+    build: true,
+    test: true,
+  };
   const h = await startWorkflow(ctx, imageLifecycleWorkflow, `chaos-${ctx.seed}`, [input]);
   const r = await settle(ctx, h, ctx.deadline);
   return r.ok === true ? { ok: true } : r;
@@ -351,12 +422,20 @@ async function lifecycle(ctx: Ctx): Promise<ScenarioResult> {
 
 /** Test the image, then publish it to both upload environments in parallel (each obsoletes the older copies and hands them to retirement). */
 async function testThenPublish(ctx: Ctx): Promise<ScenarioResult> {
-  const config = { cwd: ctx.dir, imagesConfig: path.join(ctx.dir, 'images.yaml'), testConfig: path.join(ctx.dir, 'test.yaml') };
+  const config = {
+    cwd: ctx.dir,
+    imagesConfig: path.join(ctx.dir, 'images.yaml'),
+    testConfig: path.join(ctx.dir, 'test.yaml'),
+  };
   const input = prepareTestInput(IMAGE_LABEL, config, TASK_QUEUE, 'test', ctx.env);
   const test = await startWorkflow(ctx, imageTestWorkflow, `chaos-${ctx.seed}-test`, [input]);
   const t = await settle(ctx, test, ctx.deadline);
   if (t.ok !== true) return t.ok === 'running' ? t : { ok: false, error: `test: ${t.error}` };
-  const publishConfig = { cwd: ctx.dir, imagesConfig: config.imagesConfig, uploadConfig: path.join(ctx.dir, 'upload.yaml') };
+  const publishConfig = {
+    cwd: ctx.dir,
+    imagesConfig: config.imagesConfig,
+    uploadConfig: path.join(ctx.dir, 'upload.yaml'),
+  };
   const handles = await Promise.all(
     Object.keys(UPLOAD_ENVS).map((environment) =>
       startWorkflow(ctx, publishWorkflow, `chaos-${ctx.seed}-publish-${environment}`, [
@@ -366,7 +445,9 @@ async function testThenPublish(ctx: Ctx): Promise<ScenarioResult> {
   );
   const results = await Promise.all(handles.map((h) => settle(ctx, h, ctx.deadline)));
   if (results.some((r) => r.ok === 'running')) return { ok: 'running' };
-  const failed = results.map((r, i) => (r.ok === false ? `publish to ${Object.keys(UPLOAD_ENVS)[i]}: ${r.error}` : '')).filter(Boolean);
+  const failed = results
+    .map((r, i) => (r.ok === false ? `publish to ${Object.keys(UPLOAD_ENVS)[i]}: ${r.error}` : ''))
+    .filter(Boolean);
   return failed.length ? { ok: false, error: failed.join('; ') } : { ok: true };
 }
 
@@ -388,7 +469,9 @@ async function retireNow(ctx: Ctx, log: (l: string) => void): Promise<void> {
     const asked = Date.now();
     await persist(() => h.executeUpdate(checkNowUpdate), deadline);
     for (;;) {
-      const now: Status | undefined = await persist(() => h.query(retirementStatusQuery), deadline).catch(() => undefined);
+      const now: Status | undefined = await persist(() => h.query(retirementStatusQuery), deadline).catch(
+        () => undefined,
+      );
       if (now && now.checks > before.checks && (now.lastCheck?.at ?? 0) >= asked) break;
       if (Date.now() > deadline) {
         log(`retirement of ${environment} did not finish a check within 60 s`);
@@ -417,7 +500,14 @@ export async function chaosRun(opts: RunOptions): Promise<RunReport> {
     outcome: 'harness-error',
     correct: false,
     problems: [],
-    counts: { leakedServers: 0, leakedKeypairs: 0, leakedTestImages: 0, duplicatePublished: 0, usedOrProtectedDeleted: 0, leakedKeyFiles: 0 },
+    counts: {
+      leakedServers: 0,
+      leakedKeypairs: 0,
+      leakedTestImages: 0,
+      duplicatePublished: 0,
+      usedOrProtectedDeleted: 0,
+      leakedKeyFiles: 0,
+    },
     retired: 0,
     lifecycleMs: 0,
     durationMs: 0,
@@ -430,7 +520,11 @@ export async function chaosRun(opts: RunOptions): Promise<RunReport> {
   let connection: Connection | undefined;
   let windows: FaultWindows | undefined;
   try {
-    emu = await startEmulator({ regions: [...REGIONS], stateFile: path.join(dir, 'cloud.json'), dataDir: path.join(dir, 'cloud-data') });
+    emu = await startEmulator({
+      regions: [...REGIONS],
+      stateFile: path.join(dir, 'cloud.json'),
+      dataDir: path.join(dir, 'cloud-data'),
+    });
     const image = randomBytes(512 * 1024 + (opts.seed % 4096));
     const checksum = createHash('md5').update(image).digest('hex');
     // the lifecycle builds the file with a stand-in disk-image-create that copies this source; the other scenario starts from the file
@@ -445,7 +539,11 @@ export async function chaosRun(opts: RunOptions): Promise<RunReport> {
     fs.writeFileSync(path.join(dir, 'images.yaml'), imagesYaml());
     fs.writeFileSync(path.join(dir, 'test.yaml'), testYaml(emu));
     fs.writeFileSync(path.join(dir, 'upload.yaml'), uploadYaml(emu));
-    fs.writeFileSync(path.join(dir, 'tests', 'check'), '#!/bin/sh\nsleep 2\ntest "$(timeout 20 $DIBCTL_SSH hostname)" = "$DIBCTL_INSTANCE_NAME"\n', { mode: 0o755 });
+    fs.writeFileSync(
+      path.join(dir, 'tests', 'check'),
+      '#!/bin/sh\nsleep 2\ntest "$(timeout 20 $DIBCTL_SSH hostname)" = "$DIBCTL_INSTANCE_NAME"\n',
+      { mode: 0o755 },
+    );
     const seeds = await Promise.all(REGIONS.map((r) => seedRegion(emu!, r, dir)));
     // pace the lifecycle like a small real cloud, so that the faults meet every stage: uploads of
     // about a second, boots of two (an idle machine otherwise runs the whole lifecycle in 2 s)
@@ -453,7 +551,10 @@ export async function chaosRun(opts: RunOptions): Promise<RunReport> {
 
     const port = await freePort();
     temporal = await PersistentTemporal.start(path.join(dir, 'temporal.db'), port, path.join(dir, 'temporal.log'));
-    const env = runEnv(temporal.address, stateDir, { PATH: `${path.join(dir, 'bin')}:${process.env.PATH}`, CHAOS_SOURCE_IMAGE: path.join(dir, 'source.img') });
+    const env = runEnv(temporal.address, stateDir, {
+      PATH: `${path.join(dir, 'bin')}:${process.env.PATH}`,
+      CHAOS_SOURCE_IMAGE: path.join(dir, 'source.img'),
+    });
     workers = new WorkerProcesses({ cwd: dir, logDir: dir, env: () => env });
     await workers.start();
     connection = await Connection.connect({ address: temporal.address });
@@ -464,7 +565,10 @@ export async function chaosRun(opts: RunOptions): Promise<RunReport> {
     windows = new FaultWindows(emu);
     const t0 = Date.now();
     let finished = false;
-    report.scenario = scenarioKind === 'lifecycle' ? 'lifecycle: build, test, publish to 2 regions, retirement' : 'test, then publish to 2 regions, retirement';
+    report.scenario =
+      scenarioKind === 'lifecycle'
+        ? 'lifecycle: build, test, publish to 2 regions, retirement'
+        : 'test, then publish to 2 regions, retirement';
     const scenario = (scenarioKind === 'lifecycle' ? lifecycle(ctx) : testThenPublish(ctx)).finally(() => {
       finished = true;
     });
@@ -517,7 +621,8 @@ export async function chaosRun(opts: RunOptions): Promise<RunReport> {
     report.retired = audit.regions.filter((r) => r.retired).length;
     if (report.outcome === 'completed') {
       for (const r of audit.regions) {
-        if (r.published.length !== 1) report.problems.push(`${r.region}: ${r.published.length} current active images with the file's checksum`);
+        if (r.published.length !== 1)
+          report.problems.push(`${r.region}: ${r.published.length} current active images with the file's checksum`);
         if (r.obsoleted < 2) report.problems.push(`${r.region}: older copies not marked obsolete`);
         if (!r.retired) {
           const environment = Object.keys(UPLOAD_ENVS).find((e) => UPLOAD_ENVS[e] === r.region) ?? r.region;
@@ -525,16 +630,23 @@ export async function chaosRun(opts: RunOptions): Promise<RunReport> {
             .getHandle(retirementWorkflowId(environment))
             .query(retirementStatusQuery)
             .catch((err: unknown) => `no status: ${String(err)}`);
-          report.problems.push(`${r.region}: the unused older copy was not deleted by a retirement check after the faults (retirement: ${JSON.stringify(status)})`);
+          report.problems.push(
+            `${r.region}: the unused older copy was not deleted by a retirement check after the faults (retirement: ${JSON.stringify(status)})`,
+          );
         }
       }
     } else {
-      report.problems.push(report.outcome === 'failed' ? `lifecycle failed: ${report.failure}` : 'lifecycle did not end in time');
+      report.problems.push(
+        report.outcome === 'failed' ? `lifecycle failed: ${report.failure}` : 'lifecycle did not end in time',
+      );
     }
-    report.correct = report.outcome === 'completed' && report.problems.length === 0 && Object.values(report.counts).every((n) => n === 0);
+    report.correct =
+      report.outcome === 'completed' &&
+      report.problems.length === 0 &&
+      Object.values(report.counts).every((n) => n === 0);
   } catch (err) {
     report.outcome = 'harness-error';
-    report.failure = err instanceof Error ? err.stack ?? err.message : String(err);
+    report.failure = err instanceof Error ? (err.stack ?? err.message) : String(err);
     report.problems.push(`harness error: ${innermost(err)}`);
   } finally {
     windows?.closeAll();
@@ -544,7 +656,10 @@ export async function chaosRun(opts: RunOptions): Promise<RunReport> {
     await emu?.stop().catch(() => undefined);
     report.durationMs = Date.now() - startedAt;
   }
-  const clean = Object.values(report.counts).every((n) => n === 0) && report.outcome !== 'harness-error' && report.outcome !== 'unfinished';
+  const clean =
+    Object.values(report.counts).every((n) => n === 0) &&
+    report.outcome !== 'harness-error' &&
+    report.outcome !== 'unfinished';
   if (clean) fs.rmSync(dir, { recursive: true, force: true });
   return report;
 }

@@ -49,7 +49,12 @@ async function waitExit(child: ChildProcess, graceMs: number): Promise<void> {
 export function runEnv(address: string, stateDir: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const k of Object.keys(env)) if (k.startsWith('OS_') || k.startsWith('DIBCTL_PAYLOAD')) delete env[k];
-  const clean = cleanTemporalEnv({ TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: 'default', DIBCTL_STATE_DIR: stateDir, ...extra });
+  const clean = cleanTemporalEnv({
+    TEMPORAL_ADDRESS: address,
+    TEMPORAL_NAMESPACE: 'default',
+    DIBCTL_STATE_DIR: stateDir,
+    ...extra,
+  });
   for (const [k, v] of Object.entries(clean)) {
     if (v === undefined) delete env[k];
     else env[k] = v;
@@ -85,7 +90,8 @@ export class WorkerProcesses {
     this.child = child;
     const deadline = Date.now() + timeoutMs;
     while (!/Worker polling/.test(fs.readFileSync(log, 'utf8'))) {
-      if (exited(child)) throw new Error(`worker exited (${child.exitCode ?? child.signalCode}) before polling; see ${log}`);
+      if (exited(child))
+        throw new Error(`worker exited (${child.exitCode ?? child.signalCode}) before polling; see ${log}`);
       if (Date.now() > deadline) throw new Error(`worker did not start polling within ${timeoutMs} ms; see ${log}`);
       await sleep(100);
     }
@@ -113,7 +119,11 @@ export class PersistentTemporal {
   private server: DevServer | undefined;
   restarts = 0;
 
-  private constructor(readonly dbFilename: string, readonly port: number, readonly log: string) {}
+  private constructor(
+    readonly dbFilename: string,
+    readonly port: number,
+    readonly log: string,
+  ) {}
 
   static async start(dbFilename: string, port: number, log: string): Promise<PersistentTemporal> {
     const t = new PersistentTemporal(dbFilename, port, log);
@@ -126,7 +136,12 @@ export class PersistentTemporal {
   }
 
   private async up(): Promise<void> {
-    this.server = await startDevServer({ dbFilename: this.dbFilename, port: this.port, log: this.log, startTimeoutMs: 90_000 });
+    this.server = await startDevServer({
+      dbFilename: this.dbFilename,
+      port: this.port,
+      log: this.log,
+      startTimeoutMs: 90_000,
+    });
   }
 
   async restart(downMs: number): Promise<void> {

@@ -29,7 +29,10 @@ describe('publish survives kill -9 of the worker during preprocessing', () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dibctl-publish-kill-'));
     emu = await startEmulator({ regions: ['RegionOne'] });
     fs.writeFileSync(path.join(dir, 'image.qcow2'), randomBytes(200 * 1024));
-    fs.writeFileSync(path.join(dir, 'images.yaml'), ['slow:', '  filename: image.qcow2', '  glance: { name: Slow Image }', ''].join('\n'));
+    fs.writeFileSync(
+      path.join(dir, 'images.yaml'),
+      ['slow:', '  filename: image.qcow2', '  glance: { name: Slow Image }', ''].join('\n'),
+    );
     const a = emu.admin;
     fs.writeFileSync(
       path.join(dir, 'upload.yaml'),
@@ -51,7 +54,11 @@ describe('publish survives kill -9 of the worker during preprocessing', () => {
       ].join('\n'),
     );
     server = await startDevServer({ log: path.join(dir, 'temporal.log') });
-    workers = new WorkerProcesses({ cwd: dir, logDir: dir, env: () => runEnv(server.address, path.join(dir, 'state')) });
+    workers = new WorkerProcesses({
+      cwd: dir,
+      logDir: dir,
+      env: () => runEnv(server.address, path.join(dir, 'state')),
+    });
     await workers.start();
     connection = await Connection.connect({ address: server.address });
     client = new Client({ connection, namespace: server.namespace });
@@ -66,7 +73,11 @@ describe('publish survives kill -9 of the worker during preprocessing', () => {
   }, 60_000);
 
   it('prepares again on a new worker within the heartbeat timeout and publishes one image', async () => {
-    const config = { cwd: dir, imagesConfig: path.join(dir, 'images.yaml'), uploadConfig: path.join(dir, 'upload.yaml') };
+    const config = {
+      cwd: dir,
+      imagesConfig: path.join(dir, 'images.yaml'),
+      uploadConfig: path.join(dir, 'upload.yaml'),
+    };
     const handle = await client.workflow.start(publishWorkflow, {
       taskQueue: 'dibctl',
       workflowId: 'publish-kill',

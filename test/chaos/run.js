@@ -29,7 +29,13 @@ const root = path.resolve(__dirname, '..', '..');
 const env = { ...process.env, CHAOS_RUNS: String(runs), ...(seed !== undefined ? { CHAOS_SEED: String(seed) } : {}) };
 const child = spawn(
   process.execPath,
-  [require.resolve('jest/bin/jest', { paths: [root] }), '--runTestsByPath', path.join('test', 'chaos', 'chaos.test.ts'), '--testTimeout', String(runs * 600_000 + 60_000)],
+  [
+    require.resolve('jest/bin/jest', { paths: [root] }),
+    '--runTestsByPath',
+    path.join('test', 'chaos', 'chaos.test.ts'),
+    '--testTimeout',
+    String(runs * 600_000 + 60_000),
+  ],
   { cwd: root, env, stdio: 'inherit' },
 );
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));

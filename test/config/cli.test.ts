@@ -2,7 +2,8 @@ import { runDibctl } from '../support/cli';
 import { TempTree, envWithout } from './helpers';
 
 const SECRET = 'cli-S3cret-pw';
-const IMAGES = 'img:\n  filename: img.qcow2\n  tests:\n    environment_name: lab\n    tests_list:\n      - shell: tests/smoke.sh\n';
+const IMAGES =
+  'img:\n  filename: img.qcow2\n  tests:\n    environment_name: lab\n    tests_list:\n      - shell: tests/smoke.sh\n';
 const TEST = `lab:\n  keystone:\n    auth_url: http://keystone.example:5000/v3\n    password: ${SECRET}\n  nova:\n    flavor: m1\n`;
 const UPLOAD = 'prod:\n  keystone:\n    cloud: prod\n';
 const CLOUDS = `clouds:\n  prod:\n    auth:\n      auth_url: http://keystone.example:5000/v3\n      username: u\n      password: ${SECRET}\n      project_name: p\n`;
@@ -10,7 +11,8 @@ const CLOUDS = `clouds:\n  prod:\n    auth:\n      auth_url: http://keystone.exa
 describe('dibctl validate and dibctl schema', () => {
   let tree: TempTree;
   let cwd: string;
-  const env = () => envWithout({ HOME: tree.path('home'), XDG_CONFIG_HOME: undefined, DIBCTL_SYSTEM_CONFIG_DIR: tree.path('no-etc') });
+  const env = () =>
+    envWithout({ HOME: tree.path('home'), XDG_CONFIG_HOME: undefined, DIBCTL_SYSTEM_CONFIG_DIR: tree.path('no-etc') });
   beforeEach(() => {
     tree = new TempTree();
     cwd = tree.dir('work');
@@ -40,10 +42,15 @@ describe('dibctl validate and dibctl schema', () => {
   });
 
   test('an unknown test environment and a missing test file exit 10', async () => {
-    tree.write('work/images.yaml', IMAGES.replace('environment_name: lab', 'environment_name: lab2').replace('smoke.sh', 'gone.sh'));
+    tree.write(
+      'work/images.yaml',
+      IMAGES.replace('environment_name: lab', 'environment_name: lab2').replace('smoke.sh', 'gone.sh'),
+    );
     const r = await runDibctl(['validate'], { cwd, env: env() });
     expect(r.code).toBe(10);
-    expect(r.stderr).toContain("images.yaml:4:23: img.tests.environment_name: test environment 'lab2' is not defined in test.yaml (known: lab)");
+    expect(r.stderr).toContain(
+      "images.yaml:4:23: img.tests.environment_name: test environment 'lab2' is not defined in test.yaml (known: lab)",
+    );
     expect(r.stderr).toContain('images.yaml:6:16: img.tests.tests_list[0].shell: "tests/gone.sh" does not exist');
   });
 
@@ -69,9 +76,14 @@ describe('dibctl validate and dibctl schema', () => {
   });
 
   test('complete credentials name the OS_* variables used, never their values', async () => {
-    const r = await runDibctl(['validate', '--credentials'], { cwd, env: { ...env(), OS_USERNAME: 'operator', OS_PROJECT_NAME: 'images' } });
+    const r = await runDibctl(['validate', '--credentials'], {
+      cwd,
+      env: { ...env(), OS_USERNAME: 'operator', OS_PROJECT_NAME: 'images' },
+    });
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain("test environment 'lab': Credentials: OS_USERNAME, OS_PROJECT_NAME from the environment, the keystone section");
+    expect(r.stdout).toContain(
+      "test environment 'lab': Credentials: OS_USERNAME, OS_PROJECT_NAME from the environment, the keystone section",
+    );
     expect(r.stdout).toContain("upload environment 'prod': Credentials: cloud 'prod' from clouds.yaml");
     expect(r.stdout).not.toContain('operator');
     expect(r.stdout + r.stderr).not.toContain(SECRET);
@@ -80,7 +92,9 @@ describe('dibctl validate and dibctl schema', () => {
   test('schema prints a JSON Schema per kind', async () => {
     const r = await runDibctl(['schema', 'upload'], { cwd, env: env() });
     expect(r.code).toBe(0);
-    const s = JSON.parse(r.stdout) as { additionalProperties: { required: string[]; properties: Record<string, unknown> } };
+    const s = JSON.parse(r.stdout) as {
+      additionalProperties: { required: string[]; properties: Record<string, unknown> };
+    };
     expect(s.additionalProperties.required).toEqual(['keystone']);
     expect(Object.keys(s.additionalProperties.properties)).toContain('preprocessing');
     const all = JSON.parse((await runDibctl(['schema'], { cwd, env: env() })).stdout) as Record<string, unknown>;

@@ -5,7 +5,11 @@ import { TempTree } from './helpers';
 const SECRET = 'Sup3r-S3cret-Value';
 const APP_SECRET = 'app-cred-S3cret';
 
-function build(section: Record<string, unknown>, env: NodeJS.ProcessEnv = {}, clouds?: { cwd: string; home: string; systemDir: string }) {
+function build(
+  section: Record<string, unknown>,
+  env: NodeJS.ProcessEnv = {},
+  clouds?: { cwd: string; home: string; systemDir: string },
+) {
   return buildCloudAuth({ what: "test environment 'lab' (test.yaml)", section, env, clouds });
 }
 
@@ -22,30 +26,72 @@ function failure(fn: () => unknown): CredentialsError {
 describe('keystone section', () => {
   test('aliases are matched case-insensitively into Keystone v2.0 credentials', () => {
     const r = build({ OS_AUTH_URL: 'http://k:5000/v2.0', Tenant: 'proj', USER: 'bob', Pass: SECRET, api_version: 2 });
-    expect(r.auth).toEqual({ authUrl: 'http://k:5000/v2.0', identityApiVersion: '2.0', username: 'bob', password: SECRET, projectName: 'proj' });
+    expect(r.auth).toEqual({
+      authUrl: 'http://k:5000/v2.0',
+      identityApiVersion: '2.0',
+      username: 'bob',
+      password: SECRET,
+      projectName: 'proj',
+    });
   });
 
   test('Keystone v3 gets "default" domains unless given', () => {
-    expect(build({ url: 'http://k/v3', user_name: 'bob', password: SECRET, project_name: 'p' }).auth).toMatchObject({ userDomainName: 'default', projectDomainName: 'default' });
-    expect(build({ url: 'http://k/v3', user: 'bob', password: SECRET, project: 'p', user_domain_id: 'd1', tenant_domain: 'Dom' }).auth).toMatchObject({
+    expect(build({ url: 'http://k/v3', user_name: 'bob', password: SECRET, project_name: 'p' }).auth).toMatchObject({
+      userDomainName: 'default',
+      projectDomainName: 'default',
+    });
+    expect(
+      build({
+        url: 'http://k/v3',
+        user: 'bob',
+        password: SECRET,
+        project: 'p',
+        user_domain_id: 'd1',
+        tenant_domain: 'Dom',
+      }).auth,
+    ).toMatchObject({
       userDomainId: 'd1',
       projectDomainName: 'Dom',
     });
   });
 
   test('OS_* variables override the file and are named, never their values', () => {
-    const r = build({ auth_url: 'http://file/v3', username: 'file-user', password: 'file-pass', project: 'p' }, { OS_USERNAME: 'env-user', OS_PASSWORD: SECRET, OS_REGION_NAME: 'RegionTwo' });
-    expect(r.auth).toMatchObject({ authUrl: 'http://file/v3', username: 'env-user', password: SECRET, regionName: 'RegionTwo' });
+    const r = build(
+      { auth_url: 'http://file/v3', username: 'file-user', password: 'file-pass', project: 'p' },
+      { OS_USERNAME: 'env-user', OS_PASSWORD: SECRET, OS_REGION_NAME: 'RegionTwo' },
+    );
+    expect(r.auth).toMatchObject({
+      authUrl: 'http://file/v3',
+      username: 'env-user',
+      password: SECRET,
+      regionName: 'RegionTwo',
+    });
     expect(r.usedEnvironment).toEqual(['OS_USERNAME', 'OS_PASSWORD', 'OS_REGION_NAME']);
   });
 
   test('application credentials need no user, password or project', () => {
-    const r = build({ auth_url: 'http://k/v3', application_credential_id: 'ac1', application_credential_secret: APP_SECRET });
-    expect(r.auth).toEqual({ authUrl: 'http://k/v3', applicationCredentialId: 'ac1', applicationCredentialSecret: APP_SECRET });
+    const r = build({
+      auth_url: 'http://k/v3',
+      application_credential_id: 'ac1',
+      application_credential_secret: APP_SECRET,
+    });
+    expect(r.auth).toEqual({
+      authUrl: 'http://k/v3',
+      applicationCredentialId: 'ac1',
+      applicationCredentialSecret: APP_SECRET,
+    });
   });
 
   test('interface, cacert and insecure are normalised', () => {
-    const r = build({ auth_url: 'http://k/v3', username: 'u', password: SECRET, project_id: 'pid', endpoint_type: 'internalURL', os_cacert: '/ca.pem', insecure: 'yes' });
+    const r = build({
+      auth_url: 'http://k/v3',
+      username: 'u',
+      password: SECRET,
+      project_id: 'pid',
+      endpoint_type: 'internalURL',
+      os_cacert: '/ca.pem',
+      insecure: 'yes',
+    });
     expect(r.auth).toMatchObject({ interface: 'internal', cacert: '/ca.pem', insecure: true, projectId: 'pid' });
   });
 
@@ -54,14 +100,20 @@ describe('keystone section', () => {
     expect(err.exitCode).toBe(12);
     expect(err.message).toContain("Missing credentials for test environment 'lab' (test.yaml)");
     expect(err.message).toContain('auth_url (keystone keys os_auth_url, auth_url, url, auth_uri, uri; or OS_AUTH_URL)');
-    expect(err.message).toContain('username (keystone keys os_username, username, user_name, user, os_user; or OS_USERNAME');
-    expect(err.message).toContain('project_name (keystone keys os_tenant_name, tenant_name, tenant, project, project_name, os_project_name');
+    expect(err.message).toContain(
+      'username (keystone keys os_username, username, user_name, user, os_user; or OS_USERNAME',
+    );
+    expect(err.message).toContain(
+      'project_name (keystone keys os_tenant_name, tenant_name, tenant, project, project_name, os_project_name',
+    );
     expect(err.message).not.toContain('password (');
     expect(err.message).not.toContain(SECRET);
   });
 
   test('an invalid OS_INTERFACE is exit 12 without echoing other values', () => {
-    const err = failure(() => build({ auth_url: 'http://k', username: 'u', password: SECRET, project: 'p' }, { OS_INTERFACE: 'sideways' }));
+    const err = failure(() =>
+      build({ auth_url: 'http://k', username: 'u', password: SECRET, project: 'p' }, { OS_INTERFACE: 'sideways' }),
+    );
     expect(err.exitCode).toBe(12);
     expect(err.message).toContain('interface must be public, internal or admin');
     expect(err.message).not.toContain(SECRET);
@@ -96,7 +148,11 @@ describe('clouds.yaml and secure.yaml, found where openstacksdk looks', () => {
       insecure: true,
       endpointOverrides: { image: 'http://glance.local:9292' },
     });
-    expect(r.cloud).toEqual({ name: 'lab', file: path.join(where.home, '.config/openstack/clouds.yaml'), secureFile: path.join(where.home, '.config/openstack/secure.yaml') });
+    expect(r.cloud).toEqual({
+      name: 'lab',
+      file: path.join(where.home, '.config/openstack/clouds.yaml'),
+      secureFile: path.join(where.home, '.config/openstack/secure.yaml'),
+    });
   });
 
   test('the working directory comes before the user directory, which comes before /etc/openstack', () => {
@@ -110,7 +166,10 @@ describe('clouds.yaml and secure.yaml, found where openstacksdk looks', () => {
 
   test('OS_CLIENT_CONFIG_FILE comes first and OS_CLOUD chooses the cloud over keystone.cloud', () => {
     tree.write('work/clouds.yaml', cloudsYaml('lab', 'http://cwd/v3'));
-    const file = tree.write('elsewhere/my-clouds.yaml', cloudsYaml('lab', 'http://explicit/v3') + cloudsYaml('prod', 'http://prod/v3').replace('clouds:\n', ''));
+    const file = tree.write(
+      'elsewhere/my-clouds.yaml',
+      cloudsYaml('lab', 'http://explicit/v3') + cloudsYaml('prod', 'http://prod/v3').replace('clouds:\n', ''),
+    );
     const r = build({ cloud: 'lab', password: 'x' }, { OS_CLIENT_CONFIG_FILE: file, OS_CLOUD: 'prod' }, where);
     expect(r.auth.authUrl).toBe('http://prod/v3');
     expect(r.usedEnvironment).toEqual(['OS_CLOUD']);
@@ -118,7 +177,11 @@ describe('clouds.yaml and secure.yaml, found where openstacksdk looks', () => {
 
   test('the keystone section overrides the cloud and OS_* override both', () => {
     tree.write('work/clouds.yaml', cloudsYaml('lab', 'http://cwd/v3'));
-    const r = build({ cloud: 'lab', password: 'x', region_name: 'FromSection', username: 'section-user' }, { OS_USERNAME: 'env-user' }, where);
+    const r = build(
+      { cloud: 'lab', password: 'x', region_name: 'FromSection', username: 'section-user' },
+      { OS_USERNAME: 'env-user' },
+      where,
+    );
     expect(r.auth).toMatchObject({ regionName: 'FromSection', username: 'env-user' });
   });
 
@@ -136,10 +199,28 @@ describe('clouds.yaml and secure.yaml, found where openstacksdk looks', () => {
   });
 
   test('resolveCredentials reads the environment from test.yaml and uses its TLS settings and glance endpoint', () => {
-    tree.write('work/test.yaml', `lab:\n  ssl_ca_path: certs/ca.pem\n  glance:\n    endpoint: https://glance.example:9292\n  keystone:\n    cloud: lab\n  nova:\n    flavor: m1\n`);
-    tree.write('work/clouds.yaml', cloudsYaml('lab', 'http://cwd/v3').replace('    verify: false\n', '').replace('    image_endpoint_override: http://glance.local:9292\n', ''));
-    const r = resolveCredentials('test', 'lab', { cwd: where.cwd, systemDir: tree.path('no-etc'), env: { OS_PASSWORD: SECRET }, clouds: { home: where.home, systemDir: where.systemDir } });
-    expect(r.auth).toMatchObject({ authUrl: 'http://cwd/v3', password: SECRET, cacert: path.join(where.cwd, 'certs/ca.pem'), endpointOverrides: { image: 'https://glance.example:9292' } });
+    tree.write(
+      'work/test.yaml',
+      `lab:\n  ssl_ca_path: certs/ca.pem\n  glance:\n    endpoint: https://glance.example:9292\n  keystone:\n    cloud: lab\n  nova:\n    flavor: m1\n`,
+    );
+    tree.write(
+      'work/clouds.yaml',
+      cloudsYaml('lab', 'http://cwd/v3')
+        .replace('    verify: false\n', '')
+        .replace('    image_endpoint_override: http://glance.local:9292\n', ''),
+    );
+    const r = resolveCredentials('test', 'lab', {
+      cwd: where.cwd,
+      systemDir: tree.path('no-etc'),
+      env: { OS_PASSWORD: SECRET },
+      clouds: { home: where.home, systemDir: where.systemDir },
+    });
+    expect(r.auth).toMatchObject({
+      authUrl: 'http://cwd/v3',
+      password: SECRET,
+      cacert: path.join(where.cwd, 'certs/ca.pem'),
+      endpointOverrides: { image: 'https://glance.example:9292' },
+    });
     expect(r.auth.insecure).toBeUndefined();
   });
 });
@@ -151,11 +232,23 @@ describe('secrets never appear in messages', () => {
 
   const attempts: Array<[string, string]> = [
     ['a password of the wrong type', `lab:\n  keystone:\n    password: [${SECRET}]\n  nova:\n    flavor: m1\n`],
-    ['a password next to an unknown key', `lab:\n  keystone:\n    password: ${SECRET}\n    pasword: ${SECRET}\n  nova:\n    flavor: m1\n`],
+    [
+      'a password next to an unknown key',
+      `lab:\n  keystone:\n    password: ${SECRET}\n    pasword: ${SECRET}\n  nova:\n    flavor: m1\n`,
+    ],
     ['a password in a broken file', `lab:\n  keystone:\n    password: "${SECRET}\n  nova: [\n`],
-    ['a password repeated', `lab:\n  keystone:\n    password: ${SECRET}\n    password: ${SECRET}\n  nova:\n    flavor: m1\n`],
-    ['a password as a number', `lab:\n  keystone:\n    password: ${SECRET}\n    api_version: ${SECRET}\n  nova:\n    flavor: m1\n`],
-    ['a password with missing values', `lab:\n  keystone:\n    password: ${SECRET}\n    application_credential_secret: ${APP_SECRET}\n  nova:\n    flavor: m1\n`],
+    [
+      'a password repeated',
+      `lab:\n  keystone:\n    password: ${SECRET}\n    password: ${SECRET}\n  nova:\n    flavor: m1\n`,
+    ],
+    [
+      'a password as a number',
+      `lab:\n  keystone:\n    password: ${SECRET}\n    api_version: ${SECRET}\n  nova:\n    flavor: m1\n`,
+    ],
+    [
+      'a password with missing values',
+      `lab:\n  keystone:\n    password: ${SECRET}\n    application_credential_secret: ${APP_SECRET}\n  nova:\n    flavor: m1\n`,
+    ],
   ];
   test.each(attempts)('%s', (_name, yaml) => {
     const dir = tree.dir(_name.replace(/\W+/g, '-'));

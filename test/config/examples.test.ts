@@ -144,7 +144,13 @@ describe('configs in the shape of the reference load', () => {
       apiVersion: 1,
       name: 'lab',
       uploadTimeout: 1666,
-      properties: { display_priority: '4', allowed_flavors: '[3,4,5,6]', hw_qemu_guest_agent: 'true', key1: 'value1', key2: 'value2' },
+      properties: {
+        display_priority: '4',
+        allowed_flavors: '[3,4,5,6]',
+        hw_qemu_guest_agent: 'true',
+        key1: 'value1',
+        key2: 'value2',
+      },
       tags: ['nightly'],
       containerFormat: 'bare',
       diskFormat: 'qcow2',
@@ -154,7 +160,14 @@ describe('configs in the shape of the reference load', () => {
       protected: true,
       shareWith: [],
     });
-    expect(plan.timeouts).toEqual({ createTimeout: 10, activeTimeout: 999, keypairTimeout: 5, cleanupTimeout: 120, uploadTimeout: 1666, portWaitTimeout: 3000 });
+    expect(plan.timeouts).toEqual({
+      createTimeout: 10,
+      activeTimeout: 999,
+      keypairTimeout: 5,
+      cleanupTimeout: 120,
+      uploadTimeout: 1666,
+      portWaitTimeout: 3000,
+    });
     expect(plan.environmentVariables).toEqual({ ssh_username: 'cloud-user', foo: 'bar' });
     expect(plan.environment.nova.nics).toHaveLength(3);
     expect(plan.environment.nova.userdataFile).toBe(path.join(cwd, 'path/to/file'));
@@ -183,13 +196,22 @@ describe('configs in the shape of the reference load', () => {
       useExisting: true,
       deleteProcessedAfterUpload: true,
     });
-    expect(loadUploadPlan('xenial', 'us-1', opts()).environment.externalUpload).toEqual(['./upload.sh %(input_filename)s']);
+    expect(loadUploadPlan('xenial', 'us-1', opts()).environment.externalUpload).toEqual([
+      './upload.sh %(input_filename)s',
+    ]);
   });
 
   test('a test environment given explicitly replaces the image default, with default timeouts filled in', () => {
     const plan = loadTestPlan('xenial', { ...opts(), environment: 'example_env2' });
     expect(plan.environment.label).toBe('example_env2');
     expect(plan.environment.nova.flavorId).toBe('30');
-    expect(plan.timeouts).toEqual({ createTimeout: 10, activeTimeout: 600, keypairTimeout: 10, cleanupTimeout: 60, uploadTimeout: 900, portWaitTimeout: 30 });
+    expect(plan.timeouts).toEqual({
+      createTimeout: 10,
+      activeTimeout: 600,
+      keypairTimeout: 10,
+      cleanupTimeout: 60,
+      uploadTimeout: 900,
+      portWaitTimeout: 30,
+    });
   });
 });

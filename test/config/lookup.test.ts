@@ -38,7 +38,12 @@ describe('config files are found in six places, least to highest priority', () =
     const loaded = loadConfig('images', { cwd, systemDir: sys });
     expect([...loaded.entries.keys()]).toEqual(['a', 'b', 'c', 'd', 'e', 'f']);
     expect(loaded.entries.get('b')?.value.filename).toBe('etc-d-20.img');
-    expect(loaded.files.slice(3)).toEqual(['dibctl/images.yaml', 'dibctl/images.d/x.yaml', 'images.yaml', 'images.d/y.yaml']);
+    expect(loaded.files.slice(3)).toEqual([
+      'dibctl/images.yaml',
+      'dibctl/images.d/x.yaml',
+      'images.yaml',
+      'images.d/y.yaml',
+    ]);
   });
 
   test('a later file replaces a label and the warning names both files', () => {
@@ -47,12 +52,16 @@ describe('config files are found in six places, least to highest priority', () =
     const loaded = loadConfig('test', { cwd, systemDir: sys });
     expect(loaded.entries.get('lab')?.value.nova.flavor).toBe('large');
     expect(loaded.entries.get('lab')?.file).toBe('test.d/50-lab.yaml');
-    expect(loaded.warnings).toEqual([`Warning: test label 'lab' from ${path.join(sys, 'test.yaml')} is replaced by the one in test.d/50-lab.yaml`]);
+    expect(loaded.warnings).toEqual([
+      `Warning: test label 'lab' from ${path.join(sys, 'test.yaml')} is replaced by the one in test.d/50-lab.yaml`,
+    ]);
   });
 
   test('the DIBCTL_SYSTEM_CONFIG_DIR variable moves the system directory', () => {
     tree.write('etc-dibctl/upload.yaml', 'prod:\n  keystone: {}\n');
-    expect(configFiles('upload', { cwd, env: { DIBCTL_SYSTEM_CONFIG_DIR: sys } })).toEqual([path.join(sys, 'upload.yaml')]);
+    expect(configFiles('upload', { cwd, env: { DIBCTL_SYSTEM_CONFIG_DIR: sys } })).toEqual([
+      path.join(sys, 'upload.yaml'),
+    ]);
   });
 
   test('an explicit file is used alone', () => {
@@ -92,7 +101,10 @@ describe('config files are found in six places, least to highest priority', () =
     } catch (e) {
       err = e as ConfigError;
     }
-    expect(err?.problems).toEqual(['images.yaml:2:13: a.filename: must be a path (got 1)', 'images.d/b.yaml:3:8: b.dib.elements: is required']);
+    expect(err?.problems).toEqual([
+      'images.yaml:2:13: a.filename: must be a path (got 1)',
+      'images.d/b.yaml:3:8: b.dib.elements: is required',
+    ]);
   });
 
   test('an unknown label is exit 11 and lists the labels that exist', () => {
@@ -105,11 +117,16 @@ describe('config files are found in six places, least to highest priority', () =
     }
     expect(err).toBeInstanceOf(LabelNotFoundError);
     expect((err as LabelNotFoundError).exitCode).toBe(11);
-    expect((err as LabelNotFoundError).message).toBe("Unable to find image 'noble' in images.yaml (known labels: focal, jammy)");
+    expect((err as LabelNotFoundError).message).toBe(
+      "Unable to find image 'noble' in images.yaml (known labels: focal, jammy)",
+    );
   });
 
   test('relative paths inside configs resolve against the working directory, and -i/-o replaces filename', () => {
-    tree.write('work/dibctl/images.yaml', 'img:\n  filename: out/img.qcow2\n  dib:\n    elements: [vm]\n    environment_variables:\n      ELEMENTS_PATH: "elements:/opt/elements"\n');
+    tree.write(
+      'work/dibctl/images.yaml',
+      'img:\n  filename: out/img.qcow2\n  dib:\n    elements: [vm]\n    environment_variables:\n      ELEMENTS_PATH: "elements:/opt/elements"\n',
+    );
     const img = loadImage('img', { cwd, systemDir: sys });
     expect(img.filename).toBe(path.join(cwd, 'out/img.qcow2'));
     expect(img.dib?.environmentVariables.ELEMENTS_PATH).toBe(`${path.join(cwd, 'elements')}:/opt/elements`);
@@ -120,7 +137,9 @@ describe('config files are found in six places, least to highest priority', () =
     tree.write('work/images.yaml', entry('a', 'one.img'));
     tree.write('work/images.d/a.yaml', entry('a', 'two.img'));
     const seen: string[] = [];
-    expect(loadImage('a', { cwd, systemDir: sys, onWarning: (w) => seen.push(w) }).filename).toBe(path.join(cwd, 'two.img'));
+    expect(loadImage('a', { cwd, systemDir: sys, onWarning: (w) => seen.push(w) }).filename).toBe(
+      path.join(cwd, 'two.img'),
+    );
     expect(seen).toEqual(["Warning: images label 'a' from images.yaml is replaced by the one in images.d/a.yaml"]);
   });
 });

@@ -33,7 +33,9 @@ describe('config/README.md', () => {
 
   test('no other line states a default value', () => {
     const values = new Set(Object.values(DEFAULTS).map((v) => (typeof v === 'string' ? `\`${v}\`` : String(v))));
-    const stated = [...outsideTable.matchAll(/\bdefault\s+(\S+)/gi)].map((m) => m[1].replace(/[),.;]+$/, '')).filter((word) => values.has(word));
+    const stated = [...outsideTable.matchAll(/\bdefault\s+(\S+)/gi)]
+      .map((m) => m[1].replace(/[),.;]+$/, ''))
+      .filter((word) => values.has(word));
     expect(stated).toEqual([]);
     expect(outsideTable.split('\n').filter((line) => /^\|.*\bdefault\b.*\|$/i.test(line))).toEqual([]);
   });
@@ -47,7 +49,10 @@ describe('config/README.md', () => {
 test('the test runners README describes every test kind and external tests', () => {
   const text = readFileSync(path.resolve(__dirname, '../../activities/test-runners/README.md'), 'utf8');
   const lines = text.slice(text.indexOf('| kind |')).split('\n');
-  const table = lines.slice(0, lines.findIndex((line) => !line.startsWith('|')));
+  const table = lines.slice(
+    0,
+    lines.findIndex((line) => !line.startsWith('|')),
+  );
   const kinds = table.map((line) => /^\| `(\w+)` \|/.exec(line)?.[1]).filter((kind) => kind !== undefined);
   expect(kinds.sort()).toEqual([...TEST_KINDS, 'external'].sort());
 });

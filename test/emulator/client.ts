@@ -38,7 +38,10 @@ export async function call(
 export function passwordAuth(c: Credentials) {
   return {
     auth: {
-      identity: { methods: ['password'], password: { user: { name: c.username, domain: { name: c.userDomainName }, password: c.password } } },
+      identity: {
+        methods: ['password'],
+        password: { user: { name: c.username, domain: { name: c.userDomainName }, password: c.password } },
+      },
       scope: { project: { name: c.projectName, domain: { name: c.projectDomainName } } },
     },
   };
@@ -79,7 +82,11 @@ export async function until<T>(fn: () => Promise<T | undefined>, timeoutMs = 10_
 }
 
 /** Runs a program without blocking the event loop (the emulator lives in the same process). */
-export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function run(
+  cmd: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';

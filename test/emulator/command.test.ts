@@ -6,9 +6,23 @@ import { call, passwordAuth } from './client';
 describe('dibctl emulator', () => {
   test('prints the auth URL and credentials as JSON, serves tokens, and stops cleanly on Ctrl-C', async () => {
     const port = await freePort();
-    const child = spawn(process.execPath, [DIBCTL_BIN, '--json', 'emulator', '--port', String(port), '--regions', 'East,West', '--ssh-port', String(await freePort())], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        DIBCTL_BIN,
+        '--json',
+        'emulator',
+        '--port',
+        String(port),
+        '--regions',
+        'East,West',
+        '--ssh-port',
+        String(await freePort()),
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -22,7 +36,9 @@ describe('dibctl emulator', () => {
       expect(info.regions).toEqual(['East', 'West']);
       const r = await call('POST', `${info.authUrl}/auth/tokens`, { body: passwordAuth(info.user) });
       expect(r.status).toBe(201);
-      expect(r.json.token.catalog[0].endpoints.map((e: { region: string }) => e.region)).toEqual(expect.arrayContaining(['East', 'West']));
+      expect(r.json.token.catalog[0].endpoints.map((e: { region: string }) => e.region)).toEqual(
+        expect.arrayContaining(['East', 'West']),
+      );
     } finally {
       child.kill('SIGINT');
     }

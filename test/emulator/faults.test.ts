@@ -18,12 +18,17 @@ describe('emulator fault knobs and state', () => {
     const user = await login(emu, 'user');
     expect((await call('GET', `${emu.url}/_emulator/state`)).status).toBe(401);
     expect((await call('GET', `${emu.url}/_emulator/state`, { token: user.token })).status).toBe(403);
-    expect((await call('PUT', `${emu.url}/_emulator/faults`, { token: user.token, body: { errorRate: 1 } })).status).toBe(403);
+    expect(
+      (await call('PUT', `${emu.url}/_emulator/faults`, { token: user.token, body: { errorRate: 1 } })).status,
+    ).toBe(403);
   });
 
   test('knobs set over HTTP apply and are validated; DELETE resets them', async () => {
     const admin = await login(emu, 'admin');
-    const set = await call('PUT', `${emu.url}/_emulator/faults`, { token: admin.token, body: { errorRate: 1, errorServices: ['image'] } });
+    const set = await call('PUT', `${emu.url}/_emulator/faults`, {
+      token: admin.token,
+      body: { errorRate: 1, errorServices: ['image'] },
+    });
     expect(set.status).toBe(200);
     expect(set.json.faults).toMatchObject({ errorRate: 1, errorServices: ['image'] });
     const images = await call('GET', `${admin.url('image')}/v2/images`, { token: admin.token });
@@ -32,7 +37,9 @@ describe('emulator fault knobs and state', () => {
     expect((await call('GET', `${admin.url('compute')}/flavors`, { token: admin.token })).status).toBe(200);
     const bad = await call('PUT', `${emu.url}/_emulator/faults`, { token: admin.token, body: { errorRate: 'often' } });
     expect(bad.status).toBe(400);
-    expect((await call('PUT', `${emu.url}/_emulator/faults`, { token: admin.token, body: { flood: true } })).status).toBe(400);
+    expect(
+      (await call('PUT', `${emu.url}/_emulator/faults`, { token: admin.token, body: { flood: true } })).status,
+    ).toBe(400);
     expect((await call('DELETE', `${emu.url}/_emulator/faults`, { token: admin.token })).json.faults.errorRate).toBe(0);
     expect((await call('GET', `${admin.url('image')}/v2/images`, { token: admin.token })).status).toBe(200);
   });
@@ -43,14 +50,20 @@ describe('emulator fault knobs and state', () => {
     const two = await call('GET', `${s.url('compute', 'RegionTwo')}/servers`, { token: s.token });
     expect(two.status).toBe(503);
     expect(two.json.serviceUnavailable.code).toBe(503);
-    expect((await call('GET', `${s.url('network', 'RegionTwo')}/v2.0/networks`, { token: s.token })).json.NeutronError).toBeDefined();
+    expect(
+      (await call('GET', `${s.url('network', 'RegionTwo')}/v2.0/networks`, { token: s.token })).json.NeutronError,
+    ).toBeDefined();
     expect((await call('GET', `${s.url('compute', 'RegionOne')}/servers`, { token: s.token })).status).toBe(200);
   });
 
   test('a partial error rate fails some requests and serves the others', async () => {
     emu.faults.set({ errorRate: 0.5, errorServices: ['compute'] });
     const s = await login(emu, 'user');
-    const statuses = await Promise.all(Array.from({ length: 60 }, () => call('GET', `${s.url('compute')}/flavors`, { token: s.token }).then((r) => r.status)));
+    const statuses = await Promise.all(
+      Array.from({ length: 60 }, () =>
+        call('GET', `${s.url('compute')}/flavors`, { token: s.token }).then((r) => r.status),
+      ),
+    );
     expect(statuses.filter((x) => x === 503).length).toBeGreaterThan(5);
     expect(statuses.filter((x) => x === 200).length).toBeGreaterThan(5);
     expect(new Set(statuses)).toEqual(new Set([200, 503]));
@@ -87,15 +100,37 @@ describe('emulator persistence', () => {
     try {
       const s = await login(emu, 'user');
       const glance = `${s.url('image')}/v2`;
-      const img = await call('POST', `${glance}/images`, { token: s.token, body: { name: 'kept', disk_format: 'raw', container_format: 'bare' } });
-      await call('PUT', `${glance}/images/${img.json.id}/file`, { token: s.token, rawBody: 'persisted bytes', headers: { 'Content-Type': 'application/octet-stream' } });
-      await call('POST', `${s.url('compute')}/os-keypairs`, { token: s.token, body: { keypair: { name: 'kk', public_key: key.public } } });
+      const img = await call('POST', `${glance}/images`, {
+        token: s.token,
+        body: { name: 'kept', disk_format: 'raw', container_format: 'bare' },
+      });
+      await call('PUT', `${glance}/images/${img.json.id}/file`, {
+        token: s.token,
+        rawBody: 'persisted bytes',
+        headers: { 'Content-Type': 'application/octet-stream' },
+      });
+      await call('POST', `${s.url('compute')}/os-keypairs`, {
+        token: s.token,
+        body: { keypair: { name: 'kk', public_key: key.public } },
+      });
       const boot = await call('POST', `${s.url('compute')}/servers`, {
         token: s.token,
-        body: { server: { name: 'survivor', imageRef: img.json.id, flavorRef: '1', key_name: 'kk', networks: [{ uuid: emu.networks.RegionOne.id }] } },
+        body: {
+          server: {
+            name: 'survivor',
+            imageRef: img.json.id,
+            flavorRef: '1',
+            key_name: 'kk',
+            networks: [{ uuid: emu.networks.RegionOne.id }],
+          },
+        },
       });
       const id = boot.json.server.id;
-      await until(async () => ((await call('GET', `${s.url('compute')}/servers/${id}`, { token: s.token })).json.server.status === 'ACTIVE' ? true : undefined));
+      await until(async () =>
+        (await call('GET', `${s.url('compute')}/servers/${id}`, { token: s.token })).json.server.status === 'ACTIVE'
+          ? true
+          : undefined,
+      );
       const ip = emu.state().regions.RegionOne.servers[0].addresses[0].ip;
       const port = emu.sshPort;
       await emu.stop();

@@ -21,12 +21,19 @@ describe('emulated Glance', () => {
   afterEach(() => emu.faults.reset());
 
   const create = async (s: Session, body: Record<string, unknown>) => {
-    const r = await call('POST', `${glance}/images`, { token: s.token, body: { disk_format: 'raw', container_format: 'bare', ...body } });
+    const r = await call('POST', `${glance}/images`, {
+      token: s.token,
+      body: { disk_format: 'raw', container_format: 'bare', ...body },
+    });
     expect(r.status).toBe(201);
     return r.json as { id: string; status: string };
   };
   const upload = (s: Session, id: string, data: Buffer) =>
-    call('PUT', `${glance}/images/${id}/file`, { token: s.token, rawBody: data, headers: { 'Content-Type': 'application/octet-stream' } });
+    call('PUT', `${glance}/images/${id}/file`, {
+      token: s.token,
+      rawBody: data,
+      headers: { 'Content-Type': 'application/octet-stream' },
+    });
 
   test('the image endpoint answers version discovery with 300 and the v2 versions', async () => {
     const r = await call('GET', user.url('image'));
@@ -57,7 +64,13 @@ describe('emulated Glance', () => {
     emu.faults.set({ uploadBytesPerSecond: 200_000 });
     const img = await create(user, { name: 'broken-upload' });
     const u = new URL(`${glance}/images/${img.id}/file`);
-    const req = http.request({ host: u.hostname, port: u.port, path: u.pathname, method: 'PUT', headers: { 'X-Auth-Token': user.token, 'Content-Type': 'application/octet-stream' } });
+    const req = http.request({
+      host: u.hostname,
+      port: u.port,
+      path: u.pathname,
+      method: 'PUT',
+      headers: { 'X-Auth-Token': user.token, 'Content-Type': 'application/octet-stream' },
+    });
     req.on('error', () => undefined);
     req.write(crypto.randomBytes(100_000));
     await new Promise((r) => setTimeout(r, 200));
@@ -81,7 +94,10 @@ describe('emulated Glance', () => {
 
   test('JSON-patch needs the Glance media type, edits properties and refuses read-only attributes', async () => {
     const img = await create(user, { name: 'patchable', build: '1' });
-    const wrongType = await call('PATCH', `${glance}/images/${img.id}`, { token: user.token, body: [{ op: 'add', path: '/x', value: '1' }] });
+    const wrongType = await call('PATCH', `${glance}/images/${img.id}`, {
+      token: user.token,
+      body: [{ op: 'add', path: '/x', value: '1' }],
+    });
     expect(wrongType.status).toBe(415);
     const ok = await call('PATCH', `${glance}/images/${img.id}`, {
       token: user.token,
@@ -96,24 +112,53 @@ describe('emulated Glance', () => {
     expect(ok.status).toBe(200);
     expect(ok.json).toMatchObject({ name: 'Obsolete patchable', obsolete: 'True', tags: ['a', 'b'] });
     expect(ok.json.build).toBeUndefined();
-    const readOnly = await call('PATCH', `${glance}/images/${img.id}`, { token: user.token, headers: PATCH, body: [{ op: 'replace', path: '/status', value: 'active' }] });
+    const readOnly = await call('PATCH', `${glance}/images/${img.id}`, {
+      token: user.token,
+      headers: PATCH,
+      body: [{ op: 'replace', path: '/status', value: 'active' }],
+    });
     expect(readOnly.status).toBe(403);
-    const missing = await call('PATCH', `${glance}/images/${img.id}`, { token: user.token, headers: PATCH, body: [{ op: 'replace', path: '/nothere', value: 'x' }] });
+    const missing = await call('PATCH', `${glance}/images/${img.id}`, {
+      token: user.token,
+      headers: PATCH,
+      body: [{ op: 'replace', path: '/nothere', value: 'x' }],
+    });
     expect(missing.status).toBe(409);
-    const notString = await call('PATCH', `${glance}/images/${img.id}`, { token: user.token, headers: PATCH, body: [{ op: 'add', path: '/n', value: 5 }] });
+    const notString = await call('PATCH', `${glance}/images/${img.id}`, {
+      token: user.token,
+      headers: PATCH,
+      body: [{ op: 'add', path: '/n', value: 5 }],
+    });
     expect(notString.status).toBe(400);
-    const malformed = await call('PATCH', `${glance}/images/${img.id}`, { token: user.token, headers: PATCH, rawBody: '[{' });
+    const malformed = await call('PATCH', `${glance}/images/${img.id}`, {
+      token: user.token,
+      headers: PATCH,
+      rawBody: '[{',
+    });
     expect(malformed.status).toBe(400);
     expect(malformed.json).toMatchObject({ code: '400 Bad Request', title: 'Bad Request' });
   });
 
   test('create refuses read-only attributes with 403 and wrong types with 400', async () => {
-    expect((await call('POST', `${glance}/images`, { token: user.token, body: { name: 'x', status: 'active' } })).status).toBe(403);
+    expect(
+      (await call('POST', `${glance}/images`, { token: user.token, body: { name: 'x', status: 'active' } })).status,
+    ).toBe(403);
     const wrong = await call('POST', `${glance}/images`, { token: user.token, body: { name: 'x', min_ram: 'lots' } });
     expect(wrong.status).toBe(400);
     expect(wrong.json.message).toContain("is not of type 'integer'");
-    expect((await call('POST', `${glance}/images`, { token: user.token, body: { name: 'x', disk_format: 'floppy' } })).status).toBe(400);
-    expect((await call('POST', `${glance}/images`, { token: user.token, rawBody: 'nope', headers: { 'Content-Type': 'application/json' } })).status).toBe(400);
+    expect(
+      (await call('POST', `${glance}/images`, { token: user.token, body: { name: 'x', disk_format: 'floppy' } }))
+        .status,
+    ).toBe(400);
+    expect(
+      (
+        await call('POST', `${glance}/images`, {
+          token: user.token,
+          rawBody: 'nope',
+          headers: { 'Content-Type': 'application/json' },
+        })
+      ).status,
+    ).toBe(400);
   });
 
   test('the obsolete=true filter matches property values case-insensitively', async () => {
@@ -147,7 +192,11 @@ describe('emulated Glance', () => {
     const img = await create(user, { name: 'keep', protected: true });
     const r = await call('DELETE', `${glance}/images/${img.id}`, { token: user.token });
     expect(r.status).toBe(403);
-    await call('PATCH', `${glance}/images/${img.id}`, { token: user.token, headers: PATCH, body: [{ op: 'replace', path: '/protected', value: false }] });
+    await call('PATCH', `${glance}/images/${img.id}`, {
+      token: user.token,
+      headers: PATCH,
+      body: [{ op: 'replace', path: '/protected', value: false }],
+    });
     expect((await call('DELETE', `${glance}/images/${img.id}`, { token: user.token })).status).toBe(204);
     expect((await call('GET', `${glance}/images/${img.id}`, { token: user.token })).status).toBe(404);
   });
@@ -156,25 +205,39 @@ describe('emulated Glance', () => {
     const priv = await create(admin, { name: 'admins-only', visibility: 'private' });
     expect((await call('GET', `${glance}/images/${priv.id}`, { token: user.token })).status).toBe(404);
     const shared = await create(admin, { name: 'shared-one', visibility: 'shared' });
-    const add = await call('POST', `${glance}/images/${shared.id}/members`, { token: admin.token, body: { member: emu.user.projectId } });
+    const add = await call('POST', `${glance}/images/${shared.id}/members`, {
+      token: admin.token,
+      body: { member: emu.user.projectId },
+    });
     expect(add.json).toMatchObject({ member_id: emu.user.projectId, status: 'pending' });
-    const listed = async () => (await call('GET', `${glance}/images`, { token: user.token })).json.images.map((i: { id: string }) => i.id);
+    const listed = async () =>
+      (await call('GET', `${glance}/images`, { token: user.token })).json.images.map((i: { id: string }) => i.id);
     expect(await listed()).not.toContain(shared.id);
-    const accept = await call('PUT', `${glance}/images/${shared.id}/members/${emu.user.projectId}`, { token: user.token, body: { status: 'accepted' } });
+    const accept = await call('PUT', `${glance}/images/${shared.id}/members/${emu.user.projectId}`, {
+      token: user.token,
+      body: { status: 'accepted' },
+    });
     expect(accept.status).toBe(200);
     expect(await listed()).toContain(shared.id);
     expect((await call('DELETE', `${glance}/images/${shared.id}`, { token: user.token })).status).toBe(403);
-    const privMembers = await call('POST', `${glance}/images/${priv.id}/members`, { token: admin.token, body: { member: emu.user.projectId } });
+    const privMembers = await call('POST', `${glance}/images/${priv.id}/members`, {
+      token: admin.token,
+      body: { member: emu.user.projectId },
+    });
     expect(privMembers.status).toBe(403);
   });
 
   test('deactivation blocks downloads for non-admins until reactivated', async () => {
     const img = await create(user, { name: 'deact' });
     await upload(user, img.id, Buffer.from('data'));
-    expect((await call('POST', `${glance}/images/${img.id}/actions/deactivate`, { token: admin.token })).status).toBe(204);
+    expect((await call('POST', `${glance}/images/${img.id}/actions/deactivate`, { token: admin.token })).status).toBe(
+      204,
+    );
     expect((await call('GET', `${glance}/images/${img.id}`, { token: user.token })).json.status).toBe('deactivated');
     expect((await call('GET', `${glance}/images/${img.id}/file`, { token: user.token })).status).toBe(403);
-    expect((await call('POST', `${glance}/images/${img.id}/actions/reactivate`, { token: admin.token })).status).toBe(204);
+    expect((await call('POST', `${glance}/images/${img.id}/actions/reactivate`, { token: admin.token })).status).toBe(
+      204,
+    );
     expect((await call('GET', `${glance}/images/${img.id}/file`, { token: user.token })).text).toBe('data');
   });
 });

@@ -26,31 +26,58 @@ describe('emulated Keystone', () => {
     expect(t.roles.map((x: { name: string }) => x.name)).toContain('admin');
     expect(t.catalog.map((s: { type: string }) => s.type).sort()).toEqual(['compute', 'identity', 'image', 'network']);
     const image = t.catalog.find((s: { type: string }) => s.type === 'image');
-    expect(new Set(image.endpoints.map((e: { region: string }) => e.region))).toEqual(new Set(['RegionOne', 'RegionTwo']));
-    expect(image.endpoints.map((e: { interface: string }) => e.interface)).toEqual(expect.arrayContaining(['public', 'internal', 'admin']));
+    expect(new Set(image.endpoints.map((e: { region: string }) => e.region))).toEqual(
+      new Set(['RegionOne', 'RegionTwo']),
+    );
+    expect(image.endpoints.map((e: { interface: string }) => e.interface)).toEqual(
+      expect.arrayContaining(['public', 'internal', 'admin']),
+    );
   });
 
   test('a wrong password is 401 in Keystone error shape', async () => {
-    const r = await call('POST', `${emu.authUrl}/auth/tokens`, { body: passwordAuth({ ...emu.user, password: 'nope' }) });
+    const r = await call('POST', `${emu.authUrl}/auth/tokens`, {
+      body: passwordAuth({ ...emu.user, password: 'nope' }),
+    });
     expect(r.status).toBe(401);
-    expect(r.json).toEqual({ error: { code: 401, title: 'Unauthorized', message: 'The request you have made requires authentication.' } });
+    expect(r.json).toEqual({
+      error: { code: 401, title: 'Unauthorized', message: 'The request you have made requires authentication.' },
+    });
   });
 
   test('an application credential authenticates without a scope and is scoped to its project', async () => {
-    const body = { auth: { identity: { methods: ['application_credential'], application_credential: { id: emu.applicationCredential.id, secret: emu.applicationCredential.secret } } } };
+    const body = {
+      auth: {
+        identity: {
+          methods: ['application_credential'],
+          application_credential: { id: emu.applicationCredential.id, secret: emu.applicationCredential.secret },
+        },
+      },
+    };
     const r = await call('POST', `${emu.authUrl}/auth/tokens`, { body });
     expect(r.status).toBe(201);
     expect(r.json.token.project.id).toBe(emu.user.projectId);
     expect(r.json.token.application_credential.id).toBe(emu.applicationCredential.id);
     const wrong = await call('POST', `${emu.authUrl}/auth/tokens`, {
-      body: { auth: { identity: { methods: ['application_credential'], application_credential: { id: emu.applicationCredential.id, secret: 'x' } } } },
+      body: {
+        auth: {
+          identity: {
+            methods: ['application_credential'],
+            application_credential: { id: emu.applicationCredential.id, secret: 'x' },
+          },
+        },
+      },
     });
     expect(wrong.status).toBe(401);
   });
 
   test('v2.0 tokens work for tenant-scoped password credentials', async () => {
     const r = await call('POST', `${emu.authUrlV2}/tokens`, {
-      body: { auth: { passwordCredentials: { username: emu.user.username, password: emu.user.password }, tenantName: emu.user.projectName } },
+      body: {
+        auth: {
+          passwordCredentials: { username: emu.user.username, password: emu.user.password },
+          tenantName: emu.user.projectName,
+        },
+      },
     });
     expect(r.status).toBe(200);
     expect(r.json.access.token.tenant.id).toBe(emu.user.projectId);
@@ -62,7 +89,10 @@ describe('emulated Keystone', () => {
   });
 
   test('malformed JSON, unknown fields and wrong types are 400, never a crash', async () => {
-    const bad = await call('POST', `${emu.authUrl}/auth/tokens`, { rawBody: '{"auth": ', headers: { 'Content-Type': 'application/json' } });
+    const bad = await call('POST', `${emu.authUrl}/auth/tokens`, {
+      rawBody: '{"auth": ',
+      headers: { 'Content-Type': 'application/json' },
+    });
     expect(bad.status).toBe(400);
     expect(bad.json.error.code).toBe(400);
     const extra = await call('POST', `${emu.authUrl}/auth/tokens`, { body: { ...passwordAuth(emu.user), bogus: 1 } });
@@ -91,7 +121,10 @@ describe('emulated Keystone', () => {
     const r = await call('GET', `${s.url('compute')}/flavors`, { token: s.token });
     expect(r.status).toBe(401);
     expect(r.headers.get('www-authenticate')).toContain(emu.authUrl);
-    const validate = await call('GET', `${emu.authUrl}/auth/tokens`, { token: (await login(emu, 'admin')).token, headers: { 'X-Subject-Token': s.token } });
+    const validate = await call('GET', `${emu.authUrl}/auth/tokens`, {
+      token: (await login(emu, 'admin')).token,
+      headers: { 'X-Subject-Token': s.token },
+    });
     expect(validate.status).toBe(404);
   });
 });

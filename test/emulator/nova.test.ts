@@ -9,7 +9,13 @@ import { generateSshKeyPair } from '../../emulator/keys';
 
 const V = (v: string) => ({ 'OpenStack-API-Version': `compute ${v}` });
 
-function sshRun(host: string, port: number, username: string, privateKey: string, command: string): Promise<{ out: string; code: number }> {
+function sshRun(
+  host: string,
+  port: number,
+  username: string,
+  privateKey: string,
+  command: string,
+): Promise<{ out: string; code: number }> {
   return new Promise((resolve, reject) => {
     const c = new Client();
     c.on('ready', () => {
@@ -47,10 +53,21 @@ describe('emulated Nova and Neutron', () => {
     nova = user.url('compute');
     netId = emu.networks.RegionOne.id;
     const glance = `${user.url('image')}/v2`;
-    const img = await call('POST', `${glance}/images`, { token: user.token, body: { name: 'guest', disk_format: 'qcow2', container_format: 'bare', min_ram: 1024, default_user: 'debian' } });
+    const img = await call('POST', `${glance}/images`, {
+      token: user.token,
+      body: { name: 'guest', disk_format: 'qcow2', container_format: 'bare', min_ram: 1024, default_user: 'debian' },
+    });
     imageId = img.json.id;
-    await call('PUT', `${glance}/images/${imageId}/file`, { token: user.token, rawBody: 'qcow2 data', headers: { 'Content-Type': 'application/octet-stream' } });
-    const kp = await call('POST', `${nova}/os-keypairs`, { token: user.token, headers: V('2.92'), body: { keypair: { name: 'k1', public_key: key.public } } });
+    await call('PUT', `${glance}/images/${imageId}/file`, {
+      token: user.token,
+      rawBody: 'qcow2 data',
+      headers: { 'Content-Type': 'application/octet-stream' },
+    });
+    const kp = await call('POST', `${nova}/os-keypairs`, {
+      token: user.token,
+      headers: V('2.92'),
+      body: { keypair: { name: 'k1', public_key: key.public } },
+    });
     expect(kp.status).toBe(201);
   });
   afterAll(() => emu.stop());
@@ -60,7 +77,16 @@ describe('emulated Nova and Neutron', () => {
     return call('POST', `${nova}/servers`, {
       token: s.token,
       headers: V('2.79'),
-      body: { server: { name, imageRef: imageId, flavorRef: '2', key_name: s === user ? 'k1' : undefined, networks: [{ uuid: netId }], ...extra } },
+      body: {
+        server: {
+          name,
+          imageRef: imageId,
+          flavorRef: '2',
+          key_name: s === user ? 'k1' : undefined,
+          networks: [{ uuid: netId }],
+          ...extra,
+        },
+      },
     });
   };
   const waitStatus = (id: string, s: Session = user) =>
@@ -82,22 +108,48 @@ describe('emulated Nova and Neutron', () => {
   test('flavors come with details and extra specs', async () => {
     const detail = await call('GET', `${nova}/flavors/detail`, { token: user.token, headers: V('2.61') });
     const medium = detail.json.flavors.find((f: { name: string }) => f.name === 'm1.medium');
-    expect(medium).toMatchObject({ id: '3', ram: 4096, disk: 40, vcpus: 2, 'os-flavor-access:is_public': true, extra_specs: { 'hw:cpu_policy': 'shared' } });
+    expect(medium).toMatchObject({
+      id: '3',
+      ram: 4096,
+      disk: 40,
+      vcpus: 2,
+      'os-flavor-access:is_public': true,
+      extra_specs: { 'hw:cpu_policy': 'shared' },
+    });
     const specs = await call('GET', `${nova}/flavors/3/os-extra_specs`, { token: user.token });
     expect(specs.json.extra_specs['hw:cpu_policy']).toBe('shared');
-    expect((await call('GET', `${nova}/flavors/nope`, { token: user.token })).json).toEqual({ itemNotFound: { code: 404, message: 'Flavor nope could not be found.' } });
+    expect((await call('GET', `${nova}/flavors/nope`, { token: user.token })).json).toEqual({
+      itemNotFound: { code: 404, message: 'Flavor nope could not be found.' },
+    });
   });
 
   test('keypairs are imported from a public key; 2.92 refuses a keypair without one', async () => {
     const got = await call('GET', `${nova}/os-keypairs/k1`, { token: user.token, headers: V('2.92') });
-    expect(got.json.keypair).toMatchObject({ name: 'k1', type: 'ssh', user_id: emu.user.userId, public_key: key.public });
+    expect(got.json.keypair).toMatchObject({
+      name: 'k1',
+      type: 'ssh',
+      user_id: emu.user.userId,
+      public_key: key.public,
+    });
     expect(got.json.keypair.fingerprint).toMatch(/^([0-9a-f]{2}:){15}[0-9a-f]{2}$/);
-    const noKey = await call('POST', `${nova}/os-keypairs`, { token: user.token, headers: V('2.92'), body: { keypair: { name: 'k2' } } });
+    const noKey = await call('POST', `${nova}/os-keypairs`, {
+      token: user.token,
+      headers: V('2.92'),
+      body: { keypair: { name: 'k2' } },
+    });
     expect(noKey.status).toBe(400);
     expect(noKey.json.badRequest.message).toContain("'public_key' is a required property");
-    const dup = await call('POST', `${nova}/os-keypairs`, { token: user.token, headers: V('2.92'), body: { keypair: { name: 'k1', public_key: key.public } } });
+    const dup = await call('POST', `${nova}/os-keypairs`, {
+      token: user.token,
+      headers: V('2.92'),
+      body: { keypair: { name: 'k1', public_key: key.public } },
+    });
     expect(dup.status).toBe(409);
-    const garbage = await call('POST', `${nova}/os-keypairs`, { token: user.token, headers: V('2.92'), body: { keypair: { name: 'k3', public_key: 'ssh-rsa nonsense' } } });
+    const garbage = await call('POST', `${nova}/os-keypairs`, {
+      token: user.token,
+      headers: V('2.92'),
+      body: { keypair: { name: 'k3', public_key: 'ssh-rsa nonsense' } },
+    });
     expect(garbage.status).toBe(400);
   });
 
@@ -118,7 +170,10 @@ describe('emulated Nova and Neutron', () => {
     expect(ports.json.ports[0].fixed_ips[0].ip_address).toBe(ip);
     const ifaces = await call('GET', `${nova}/servers/${server.id}/os-interface`, { token: user.token });
     expect(ifaces.json.interfaceAttachments[0]).toMatchObject({ net_id: netId, port_state: 'ACTIVE' });
-    const consoleOut = await call('POST', `${nova}/servers/${server.id}/action`, { token: user.token, body: { 'os-getConsoleOutput': { length: 2 } } });
+    const consoleOut = await call('POST', `${nova}/servers/${server.id}/action`, {
+      token: user.token,
+      body: { 'os-getConsoleOutput': { length: 2 } },
+    });
     expect(consoleOut.json.output.trim().split('\n')).toHaveLength(2);
 
     expect((await call('DELETE', `${nova}/servers/${server.id}`, { token: user.token })).status).toBe(204);
@@ -151,15 +206,23 @@ describe('emulated Nova and Neutron', () => {
     expect(small.status).toBe(400);
     expect(small.json.badRequest.message).toBe("Flavor's memory is too small for requested image.");
     const net = await boot('nonet', { networks: [{ uuid: '4f0b1c1e-0000-4000-8000-000000000000' }] });
-    expect(net.json).toEqual({ badRequest: { code: 400, message: 'Network 4f0b1c1e-0000-4000-8000-000000000000 could not be found.' } });
+    expect(net.json).toEqual({
+      badRequest: { code: 400, message: 'Network 4f0b1c1e-0000-4000-8000-000000000000 could not be found.' },
+    });
     expect((await boot('nokey', { key_name: 'missing' })).json.badRequest.message).toBe('Invalid key_name provided.');
     const extra = await boot('extra', { colour: 'blue' });
     expect(extra.json.badRequest.message).toContain("Additional properties are not allowed ('colour' was unexpected)");
     const type = await boot(42 as unknown as string);
     expect(type.status).toBe(400);
-    const malformed = await call('POST', `${nova}/servers`, { token: user.token, rawBody: '{', headers: { 'Content-Type': 'application/json' } });
+    const malformed = await call('POST', `${nova}/servers`, {
+      token: user.token,
+      rawBody: '{',
+      headers: { 'Content-Type': 'application/json' },
+    });
     expect(malformed.json).toEqual({ badRequest: { code: 400, message: 'Malformed request body' } });
-    expect(emu.state().regions.RegionOne.servers.filter((s) => ['tiny', 'nonet', 'nokey', 'extra'].includes(s.name))).toEqual([]);
+    expect(
+      emu.state().regions.RegionOne.servers.filter((s) => ['tiny', 'nonet', 'nokey', 'extra'].includes(s.name)),
+    ).toEqual([]);
   });
 
   test('all_tenants is for admins only, and listing pages with limit and marker', async () => {
@@ -170,7 +233,9 @@ describe('emulated Nova and Neutron', () => {
     expect(forbidden.json.forbidden.code).toBe(403);
     const adminBoot = await boot('admins', { key_name: undefined }, admin);
     const all = await call('GET', `${nova}/servers/detail?all_tenants=1`, { token: admin.token });
-    expect(all.json.servers.map((s: { id: string }) => s.id)).toEqual(expect.arrayContaining([...ids, adminBoot.json.server.id]));
+    expect(all.json.servers.map((s: { id: string }) => s.id)).toEqual(
+      expect.arrayContaining([...ids, adminBoot.json.server.id]),
+    );
     const mine = await call('GET', `${nova}/servers`, { token: user.token });
     expect(mine.json.servers.map((s: { id: string }) => s.id)).not.toContain(adminBoot.json.server.id);
 
@@ -190,14 +255,27 @@ describe('emulated Nova and Neutron', () => {
     const r = await boot('cycler');
     const server = await waitStatus(r.json.server.id);
     const ip = server.addresses.private[0].addr;
-    expect((await call('POST', `${nova}/servers/${server.id}/action`, { token: user.token, body: { reboot: { type: 'SOFT' } } })).status).toBe(202);
+    expect(
+      (
+        await call('POST', `${nova}/servers/${server.id}/action`, {
+          token: user.token,
+          body: { reboot: { type: 'SOFT' } },
+        })
+      ).status,
+    ).toBe(202);
     expect((await waitStatus(server.id)).status).toBe('ACTIVE');
     expect((await sshRun(ip, emu.sshPort, 'debian', key.private, 'hostname')).out.trim()).toBe('cycler');
-    const rebuild = await call('POST', `${nova}/servers/${server.id}/action`, { token: user.token, body: { rebuild: { imageRef: imageId } } });
+    const rebuild = await call('POST', `${nova}/servers/${server.id}/action`, {
+      token: user.token,
+      body: { rebuild: { imageRef: imageId } },
+    });
     expect(rebuild.status).toBe(202);
     expect(rebuild.json.server.status).toBe('REBUILD');
     expect((await waitStatus(server.id)).status).toBe('ACTIVE');
-    const unknown = await call('POST', `${nova}/servers/${server.id}/action`, { token: user.token, body: { levitate: {} } });
+    const unknown = await call('POST', `${nova}/servers/${server.id}/action`, {
+      token: user.token,
+      body: { levitate: {} },
+    });
     expect(unknown.status).toBe(400);
     await call('DELETE', `${nova}/servers/${server.id}`, { token: user.token });
   });
@@ -211,7 +289,21 @@ describe('emulated Nova and Neutron', () => {
     const keyFile = path.join(dir, 'id');
     fs.writeFileSync(keyFile, key.private, { mode: 0o600 });
     const server = await waitStatus((await boot('exit-codes')).json.server.id);
-    const args = ['-i', keyFile, '-p', String(emu.sshPort), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR', `debian@${server.addresses.private[0].addr}`];
+    const args = [
+      '-i',
+      keyFile,
+      '-p',
+      String(emu.sshPort),
+      '-o',
+      'StrictHostKeyChecking=no',
+      '-o',
+      'UserKnownHostsFile=/dev/null',
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      'LogLevel=ERROR',
+      `debian@${server.addresses.private[0].addr}`,
+    ];
     expect((await run('ssh', [...args, 'exit 42'])).code).toBe(42);
     const piped = await run('ssh', [...args, 'sh'], { input: 'echo from-stdin; hostname\n' });
     expect(piped.stdout).toBe('from-stdin\nexit-codes\n');

@@ -12,7 +12,11 @@ import { run, which } from './client';
 const OPENSTACK = fs.existsSync('/usr/bin/openstack') ? '/usr/bin/openstack' : undefined;
 const SSH = which('ssh');
 const SSH_KEYGEN = which('ssh-keygen');
-const missing = [!OPENSTACK && 'openstack (apt-get install python3-openstackclient)', !SSH && 'ssh', !SSH_KEYGEN && 'ssh-keygen'].filter(Boolean);
+const missing = [
+  !OPENSTACK && 'openstack (apt-get install python3-openstackclient)',
+  !SSH && 'ssh',
+  !SSH_KEYGEN && 'ssh-keygen',
+].filter(Boolean);
 const describeIfTools = missing.length ? describe.skip : describe;
 if (missing.length) console.warn(`openstackclient contract tests skipped: missing ${missing.join(', ')}`);
 
@@ -66,7 +70,9 @@ describeIfTools('the real openstack client against the emulator', () => {
 
   test('flavor list/show and network list show the seeded cloud', async () => {
     const flavors = await oscJson('user', ['flavor', 'list']);
-    expect(flavors.map((f: { Name: string }) => f.Name)).toEqual(expect.arrayContaining(['m1.tiny', 'm1.small', 'm1.medium']));
+    expect(flavors.map((f: { Name: string }) => f.Name)).toEqual(
+      expect.arrayContaining(['m1.tiny', 'm1.small', 'm1.medium']),
+    );
     const medium = await oscJson('user', ['flavor', 'show', 'm1.medium']);
     expect(medium).toMatchObject({ name: 'm1.medium', ram: 4096, disk: 40, vcpus: 2 });
     expect(JSON.stringify(medium.properties)).toContain('hw:cpu_policy');
@@ -78,13 +84,29 @@ describeIfTools('the real openstack client against the emulator', () => {
     const file = path.join(dir, 'disk.raw');
     const data = crypto.randomBytes(1_500_000);
     fs.writeFileSync(file, data);
-    const created = await oscJson('user', ['image', 'create', '--file', file, '--disk-format', 'raw', '--container-format', 'bare', 'contract-image']);
+    const created = await oscJson('user', [
+      'image',
+      'create',
+      '--file',
+      file,
+      '--disk-format',
+      'raw',
+      '--container-format',
+      'bare',
+      'contract-image',
+    ]);
     expect(created.name).toBe('contract-image');
     const listed = await oscJson('user', ['image', 'list']);
-    expect(listed).toEqual(expect.arrayContaining([expect.objectContaining({ ID: created.id, Name: 'contract-image', Status: 'active' })]));
+    expect(listed).toEqual(
+      expect.arrayContaining([expect.objectContaining({ ID: created.id, Name: 'contract-image', Status: 'active' })]),
+    );
     await osc('user', ['image', 'set', '--property', 'obsolete=True', created.id]);
     const shown = await oscJson('user', ['image', 'show', created.id]);
-    expect(shown).toMatchObject({ status: 'active', size: data.length, checksum: crypto.createHash('md5').update(data).digest('hex') });
+    expect(shown).toMatchObject({
+      status: 'active',
+      size: data.length,
+      checksum: crypto.createHash('md5').update(data).digest('hex'),
+    });
     expect(shown.properties.obsolete).toBe('True');
     expect(shown.properties.os_hash_value).toBe(crypto.createHash('sha512').update(data).digest('hex'));
     const obsolete = await oscJson('user', ['image', 'list', '--property', 'obsolete=True']);
@@ -96,13 +118,38 @@ describeIfTools('the real openstack client against the emulator', () => {
   test('a server booted with server create --wait answers the system ssh with its name, and is deleted cleanly', async () => {
     const file = path.join(dir, 'guest.qcow2');
     fs.writeFileSync(file, crypto.randomBytes(64_000));
-    const image = await oscJson('user', ['image', 'create', '--file', file, '--disk-format', 'qcow2', '--container-format', 'bare', '--property', 'default_user=debian', 'contract-guest']);
+    const image = await oscJson('user', [
+      'image',
+      'create',
+      '--file',
+      file,
+      '--disk-format',
+      'qcow2',
+      '--container-format',
+      'bare',
+      '--property',
+      'default_user=debian',
+      'contract-guest',
+    ]);
     const keyFile = path.join(dir, 'id_ed25519');
     expect((await run(SSH_KEYGEN!, ['-q', '-t', 'ed25519', '-N', '', '-f', keyFile])).code).toBe(0);
     const kp = await oscJson('user', ['keypair', 'create', '--public-key', `${keyFile}.pub`, 'contract-key']);
     expect(kp.name).toBe('contract-key');
 
-    const server = await oscJson('user', ['server', 'create', '--image', 'contract-guest', '--flavor', 'm1.small', '--network', 'private', '--key-name', 'contract-key', '--wait', 'contract-vm']);
+    const server = await oscJson('user', [
+      'server',
+      'create',
+      '--image',
+      'contract-guest',
+      '--flavor',
+      'm1.small',
+      '--network',
+      'private',
+      '--key-name',
+      'contract-key',
+      '--wait',
+      'contract-vm',
+    ]);
     expect(server.status).toBe('ACTIVE');
     const shown = await oscJson('user', ['server', 'show', 'contract-vm']);
     expect(shown).toMatchObject({ name: 'contract-vm', status: 'ACTIVE', key_name: 'contract-key' });
@@ -113,7 +160,24 @@ describeIfTools('the real openstack client against the emulator', () => {
     expect(all).toEqual([expect.objectContaining({ Name: 'contract-vm', Status: 'ACTIVE' })]);
     await expect(osc('user', ['server', 'list', '--all-projects'])).rejects.toThrow(/exited 1/);
 
-    const ssh = await run(SSH!, ['-i', keyFile, '-p', String(emu.sshPort), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'PasswordAuthentication=no', '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR', `debian@${address}`, 'hostname']);
+    const ssh = await run(SSH!, [
+      '-i',
+      keyFile,
+      '-p',
+      String(emu.sshPort),
+      '-o',
+      'StrictHostKeyChecking=no',
+      '-o',
+      'UserKnownHostsFile=/dev/null',
+      '-o',
+      'PasswordAuthentication=no',
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      'LogLevel=ERROR',
+      `debian@${address}`,
+      'hostname',
+    ]);
     expect(ssh.stderr).toBe('');
     expect(ssh.stdout).toBe('contract-vm\n');
 
@@ -121,7 +185,11 @@ describeIfTools('the real openstack client against the emulator', () => {
     await osc('user', ['keypair', 'delete', 'contract-key']);
     await osc('user', ['image', 'delete', image.id]);
     const state = emu.state().regions.RegionOne;
-    expect({ servers: state.servers, keypairs: state.keypairs, images: state.images }).toEqual({ servers: [], keypairs: [], images: [] });
+    expect({ servers: state.servers, keypairs: state.keypairs, images: state.images }).toEqual({
+      servers: [],
+      keypairs: [],
+      images: [],
+    });
     expect(state.ports).toEqual([]);
   });
 });

@@ -54,7 +54,9 @@ describe('dibctl doctor end to end', () => {
     const temporal = useTemporal();
 
     it('runs an in-process worker when none polls, and --json gives the report', async () => {
-      const r = await runDibctl(['--json', 'doctor'], { env: cleanTemporalEnv({ TEMPORAL_ADDRESS: temporal().server.address }) });
+      const r = await runDibctl(['--json', 'doctor'], {
+        env: cleanTemporalEnv({ TEMPORAL_ADDRESS: temporal().server.address }),
+      });
       expect(r.code).toBe(0);
       expect(r.stderr).toContain("No worker polls task queue 'dibctl'");
       const report = JSON.parse(r.stdout);
@@ -72,7 +74,11 @@ describe('dibctl doctor end to end', () => {
       expect(report.temporal.mode).toBe('local');
       const s = await runDibctl(['--json', 'status', report.workflowId], { env });
       expect(s.code).toBe(0);
-      expect(JSON.parse(s.stdout)).toMatchObject({ workflowId: report.workflowId, type: doctorWorkflow.name, status: 'COMPLETED' });
+      expect(JSON.parse(s.stdout)).toMatchObject({
+        workflowId: report.workflowId,
+        type: doctorWorkflow.name,
+        status: 'COMPLETED',
+      });
     });
 
     it('--no-local-worker with nobody polling fails clearly', async () => {
@@ -83,7 +89,9 @@ describe('dibctl doctor end to end', () => {
     });
 
     it('status of an unknown workflow exits 1 naming it', async () => {
-      const r = await runDibctl(['status', 'no-such-workflow'], { env: cleanTemporalEnv({ TEMPORAL_ADDRESS: temporal().server.address }) });
+      const r = await runDibctl(['status', 'no-such-workflow'], {
+        env: cleanTemporalEnv({ TEMPORAL_ADDRESS: temporal().server.address }),
+      });
       expect(r.code).toBe(1);
       expect(r.stderr.trim()).toBe("Error: No workflow with id 'no-such-workflow' in namespace default");
     });

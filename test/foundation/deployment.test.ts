@@ -6,14 +6,26 @@ import { parse } from 'yaml';
 
 const root = path.resolve(__dirname, '..', '..');
 const compose = parse(readFileSync(path.join(root, 'docker-compose.yml'), 'utf8')) as {
-  services: Record<string, { image?: string; build?: { context: string; dockerfile: string }; depends_on?: Record<string, unknown>; environment?: Record<string, string> }>;
+  services: Record<
+    string,
+    {
+      image?: string;
+      build?: { context: string; dockerfile: string };
+      depends_on?: Record<string, unknown>;
+      environment?: Record<string, string>;
+    }
+  >;
   volumes?: Record<string, unknown>;
 };
 
 /** The Compose Specification's JSON Schema, from the compose-go module (Go module proxy). */
 function composeSchema(): object | undefined {
   try {
-    const out = execFileSync('go', ['mod', 'download', '-json', 'github.com/compose-spec/compose-go/v2@v2.4.8'], { cwd: '/', encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const out = execFileSync('go', ['mod', 'download', '-json', 'github.com/compose-spec/compose-go/v2@v2.4.8'], {
+      cwd: '/',
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     const dir = (JSON.parse(out) as { Dir: string }).Dir;
     return JSON.parse(readFileSync(path.join(dir, 'schema', 'compose-spec.json'), 'utf8'));
   } catch {

@@ -30,7 +30,15 @@ describe('doctor workflow on a real Temporal dev server', () => {
       expect(byName['qemu-img']).toMatchObject({ ok: false, detail: 'qemu-img: not found' });
       expect(byName['disk space']).toMatchObject({ ok: true });
       expect(byName['disk space'].detail).toMatch(/GiB free/);
-      expect(Object.keys(byName).sort()).toEqual(['disk space', 'disk-image-create', 'pytest', 'python3', 'qemu-img', 'ssh', 'testinfra']);
+      expect(Object.keys(byName).sort()).toEqual([
+        'disk space',
+        'disk-image-create',
+        'pytest',
+        'python3',
+        'qemu-img',
+        'ssh',
+        'testinfra',
+      ]);
     } finally {
       await fs.rm(binDir, { recursive: true, force: true });
     }

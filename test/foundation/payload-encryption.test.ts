@@ -35,12 +35,20 @@ describe('payload encryption', () => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'dibctl-key-'));
     try {
       const key = randomBytes(32);
-      for (const [name, content] of [['raw', key], ['hex', key.toString('hex') + '\n'], ['b64', key.toString('base64')]] as const) {
+      for (const [name, content] of [
+        ['raw', key],
+        ['hex', key.toString('hex') + '\n'],
+        ['b64', key.toString('base64')],
+      ] as const) {
         await fs.writeFile(path.join(dir, name), content);
-        expect(payloadCodecFromEnv({ DIBCTL_PAYLOAD_KEY_FILE: path.join(dir, name) })?.keyId).toBe(new AesGcmPayloadCodec(key).keyId);
+        expect(payloadCodecFromEnv({ DIBCTL_PAYLOAD_KEY_FILE: path.join(dir, name) })?.keyId).toBe(
+          new AesGcmPayloadCodec(key).keyId,
+        );
       }
       expect(() => payloadCodecFromEnv({ DIBCTL_PAYLOAD_KEY: 'c2hvcnQ=' })).toThrow('the payload key must be 32 bytes');
-      expect(() => payloadCodecFromEnv({ DIBCTL_PAYLOAD_KEY_FILE: path.join(dir, 'missing') })).toThrow(/Cannot read DIBCTL_PAYLOAD_KEY_FILE=.*ENOENT/);
+      expect(() => payloadCodecFromEnv({ DIBCTL_PAYLOAD_KEY_FILE: path.join(dir, 'missing') })).toThrow(
+        /Cannot read DIBCTL_PAYLOAD_KEY_FILE=.*ENOENT/,
+      );
       expect(payloadCodecFromEnv({})).toBeUndefined();
     } finally {
       await fs.rm(dir, { recursive: true, force: true });
@@ -55,7 +63,10 @@ describe('payload encryption', () => {
       const marker = path.join(os.tmpdir(), `dibctl-marker-${Date.now()}`);
       await fs.mkdir(marker, { recursive: true });
       try {
-        const env = cleanTemporalEnv({ TEMPORAL_ADDRESS: temporal().server.address, DIBCTL_PAYLOAD_KEY: key.toString('base64') });
+        const env = cleanTemporalEnv({
+          TEMPORAL_ADDRESS: temporal().server.address,
+          DIBCTL_PAYLOAD_KEY: key.toString('base64'),
+        });
         const r = await runDibctl(['--json', 'doctor', '--image-dir', marker], { env });
         expect(r.code).toBe(0);
         const { workflowId } = JSON.parse(r.stdout);
@@ -68,11 +79,17 @@ describe('payload encryption', () => {
           expect(Buffer.from(p.data!).toString('latin1')).not.toContain(path.basename(marker));
         }
 
-        const keyed = new Client({ connection: temporal().connection, dataConverter: { payloadCodecs: [new AesGcmPayloadCodec(key)] } });
+        const keyed = new Client({
+          connection: temporal().connection,
+          dataConverter: { payloadCodecs: [new AesGcmPayloadCodec(key)] },
+        });
         const result = await keyed.workflow.getHandle(workflowId).result();
         expect(result.checks.find((c: { name: string }) => c.name === 'disk space').neededFor).toContain(marker);
 
-        const wrongKey = new Client({ connection: temporal().connection, dataConverter: { payloadCodecs: [new AesGcmPayloadCodec(randomBytes(32))] } });
+        const wrongKey = new Client({
+          connection: temporal().connection,
+          dataConverter: { payloadCodecs: [new AesGcmPayloadCodec(randomBytes(32))] },
+        });
         await expect(wrongKey.workflow.getHandle(workflowId).result()).rejects.toThrow(/encrypted with key/);
       } finally {
         await fs.rm(marker, { recursive: true, force: true });

@@ -28,7 +28,10 @@ describe('finding the Temporal CLI', () => {
 
   it('uses temporal on PATH before the cache', async () => {
     const onPath = await fakeExecutable(path.join(dir, 'bin', 'temporal'));
-    const env = { PATH: `${path.join(dir, 'empty')}:${path.dirname(onPath)}`, DIBCTL_CACHE_DIR: path.join(dir, 'cache') };
+    const env = {
+      PATH: `${path.join(dir, 'empty')}:${path.dirname(onPath)}`,
+      DIBCTL_CACHE_DIR: path.join(dir, 'cache'),
+    };
     await fakeExecutable(cachedCliPath(env));
     expect(await locateTemporalCli(env)).toEqual({ path: onPath, source: 'path' });
   });
@@ -41,7 +44,9 @@ describe('finding the Temporal CLI', () => {
   });
 
   it('caches under XDG_CACHE_HOME when DIBCTL_CACHE_DIR is not set', () => {
-    expect(cachedCliPath({ XDG_CACHE_HOME: '/x/cache' })).toBe(`/x/cache/dibctl/temporal-${TEMPORAL_CLI_VERSION}/temporal`);
+    expect(cachedCliPath({ XDG_CACHE_HOME: '/x/cache' })).toBe(
+      `/x/cache/dibctl/temporal-${TEMPORAL_CLI_VERSION}/temporal`,
+    );
   });
 
   it('finds nothing when no candidate exists', async () => {
@@ -52,6 +57,8 @@ describe('finding the Temporal CLI', () => {
   it('refuses a TEMPORAL_CLI that is not executable, naming it', async () => {
     const notExec = path.join(dir, 'temporal');
     await fs.writeFile(notExec, 'not a program', { mode: 0o644 });
-    await expect(locateTemporalCli({ TEMPORAL_CLI: notExec, PATH: '' })).rejects.toThrow(`TEMPORAL_CLI=${notExec} is not an executable file`);
+    await expect(locateTemporalCli({ TEMPORAL_CLI: notExec, PATH: '' })).rejects.toThrow(
+      `TEMPORAL_CLI=${notExec} is not an executable file`,
+    );
   });
 });

@@ -21,7 +21,8 @@ const RUNS = fuzzRuns(150);
 const CLI_RUNS = 4;
 const FILE_NAMES: Record<Kind, string> = { images: 'images.yaml', test: 'test.yaml', upload: 'upload.yaml' };
 const STACK_LINE = /^\s+at .+\(?.*:\d+:\d+\)?$|\n\s+at /m;
-const INTERNAL_ERROR = /\b(TypeError|ReferenceError|SyntaxError|RangeError|Cannot read propert|is not a function|is not iterable|undefined is not|\[object Object\])/;
+const INTERNAL_ERROR =
+  /\b(TypeError|ReferenceError|SyntaxError|RangeError|Cannot read propert|is not a function|is not iterable|undefined is not|\[object Object\])/;
 
 let keystone: FakeServer;
 let root: string;
@@ -29,7 +30,11 @@ let root: string;
 beforeAll(async () => {
   keystone = await startFakeServer((r, s) => {
     if (r.method === 'POST' && r.path === '/v3/auth/tokens') {
-      return { status: 201, headers: { 'X-Subject-Token': TOKEN }, body: v3Token([{ type: 'image', url: `${s.url}/image` }]) };
+      return {
+        status: 201,
+        headers: { 'X-Subject-Token': TOKEN },
+        body: v3Token([{ type: 'image', url: `${s.url}/image` }]),
+      };
     }
     return { status: 404, body: { error: { message: 'not here' } } };
   });
@@ -46,7 +51,10 @@ function workdir(index: number, mutated: MutatedFile): string {
   const dir = path.join(root, `case-${index}`);
   mkdirSync(dir, { recursive: true });
   for (const kind of KINDS) {
-    writeFileSync(path.join(dir, FILE_NAMES[kind]), kind === mutated.kind ? mutated.content : validFile(kind, keystone.url));
+    writeFileSync(
+      path.join(dir, FILE_NAMES[kind]),
+      kind === mutated.kind ? mutated.content : validFile(kind, keystone.url),
+    );
   }
   // the test paths the images refer to exist, so `validate` can succeed
   mkdirSync(path.join(dir, 'tests', 'shell.d'), { recursive: true });
@@ -58,7 +66,9 @@ function workdir(index: number, mutated: MutatedFile): string {
 /** What an operator sees of a failure; asserts everything that must hold for it. */
 function checkFailure(err: unknown, context: string): DibctlError {
   if (!(err instanceof DibctlError)) {
-    throw new Error(`${context}: not a typed error: ${err instanceof Error ? `${err.name}: ${err.message}\n${err.stack}` : String(err)}`);
+    throw new Error(
+      `${context}: not a typed error: ${err instanceof Error ? `${err.name}: ${err.message}\n${err.stack}` : String(err)}`,
+    );
   }
   const msg = err.message;
   const where = `${context}: exit ${err.exitCode}: ${msg.slice(0, 2000)}`;
@@ -70,7 +80,8 @@ function checkFailure(err: unknown, context: string): DibctlError {
   for (const line of lines) {
     if (!line.trim()) throw new Error(`${where}\nhas an empty line`);
     if (line.length > 4096) throw new Error(`${where}\nhas a line of ${line.length} characters`);
-    if (!Object.values(FILE_NAMES).some((f) => line.includes(f))) throw new Error(`${where}\nline does not name the file: ${line.slice(0, 300)}`);
+    if (!Object.values(FILE_NAMES).some((f) => line.includes(f)))
+      throw new Error(`${where}\nline does not name the file: ${line.slice(0, 300)}`);
   }
   if (err.exitCode !== 10 && lines.length !== 1) throw new Error(`${where}\nmore than one line for one problem`);
   return err;
@@ -82,7 +93,14 @@ interface Outcome {
 }
 
 /** Every loader entry point on one working directory; each must either succeed or fail cleanly. */
-function loadEverything(cwd: string, context: string): { outcomes: Record<string, Outcome>; testCredentials?: ReturnType<typeof resolveCredentials>; uploadCredentials?: ReturnType<typeof resolveCredentials> } {
+function loadEverything(
+  cwd: string,
+  context: string,
+): {
+  outcomes: Record<string, Outcome>;
+  testCredentials?: ReturnType<typeof resolveCredentials>;
+  uploadCredentials?: ReturnType<typeof resolveCredentials>;
+} {
   const opts = { cwd, systemDir: path.join(cwd, 'no-etc'), env: {} };
   const outcomes: Record<string, Outcome> = {};
   const attempt = <T>(name: string, fn: () => T): T | undefined => {
@@ -126,7 +144,8 @@ async function openLikeAnActivity(cwd: string, kind: 'test' | 'upload'): Promise
   } catch (err) {
     // a valid config with a mutated (still valid) auth URL may not reach our Keystone
     if (!(err instanceof DibctlError)) throw err;
-    if (err.message.includes(PASSWORD) || err.message.includes(APP_SECRET)) throw new Error(`connect error echoes a secret: ${err.message}`);
+    if (err.message.includes(PASSWORD) || err.message.includes(APP_SECRET))
+      throw new Error(`connect error echoes a secret: ${err.message}`);
   }
   return true;
 }
@@ -160,19 +179,24 @@ describe('hostile YAML for the config loader', () => {
       }
       // an invalid file of a kind fails every path that reads that kind, the same way
       const kindFailed = !outcomes[`loadKind(${kind})`].ok;
-      if (kindFailed && outcomes[`loadKind(${kind})`].exitCode !== 10) throw new Error(`${context}: loadKind failed with exit ${outcomes[`loadKind(${kind})`].exitCode}`);
+      if (kindFailed && outcomes[`loadKind(${kind})`].exitCode !== 10)
+        throw new Error(`${context}: loadKind failed with exit ${outcomes[`loadKind(${kind})`].exitCode}`);
       for (const env of ['test', 'upload'] as const) {
         const hitsBefore = keystone.requests.length;
         const tried = await openLikeAnActivity(dir, env);
         const hits = keystone.requests.length - hitsBefore;
-        if (!tried && hits !== 0) throw new Error(`${context}: ${hits} request(s) reached Keystone for a config that does not load`);
+        if (!tried && hits !== 0)
+          throw new Error(`${context}: ${hits} request(s) reached Keystone for a config that does not load`);
         const needsKind = env === 'test' ? ['images', 'test'] : ['images', 'upload'];
-        if (kindFailed && needsKind.includes(kind) && tried) throw new Error(`${context}: ${env} environment opened with an invalid ${kind} file`);
+        if (kindFailed && needsKind.includes(kind) && tried)
+          throw new Error(`${context}: ${env} environment opened with an invalid ${kind} file`);
       }
       rmSync(dir, { recursive: true, force: true });
     });
     const seconds = (Date.now() - started) / 1000;
-    process.stdout.write(`config fuzz: seed ${SEED}, ${tally.cases} cases in ${seconds.toFixed(1)} s; entry points: ${tally.loaded} ok, ${tally.exit10} exit 10, ${tally.exit11} exit 11, ${tally.exit12} exit 12\n`);
+    process.stdout.write(
+      `config fuzz: seed ${SEED}, ${tally.cases} cases in ${seconds.toFixed(1)} s; entry points: ${tally.loaded} ok, ${tally.exit10} exit 10, ${tally.exit11} exit 11, ${tally.exit12} exit 12\n`,
+    );
     // the mutations must produce both outcomes, else the test proves nothing
     expect(tally.loaded).toBeGreaterThan(0);
     expect(tally.exit10).toBeGreaterThan(RUNS / 4);
@@ -193,9 +217,21 @@ describe('hostile YAML for the config loader', () => {
         if (!ok) break;
         mutated = mutatedFile(rng, kind, keystone.url);
       }
-      const dir = workdir(20_000 + i, i === 0 ? { kind, content: validFile(kind, keystone.url), mutations: [] } : mutated);
+      const dir = workdir(
+        20_000 + i,
+        i === 0 ? { kind, content: validFile(kind, keystone.url), mutations: [] } : mutated,
+      );
       const context = `CLI case ${i} (seed ${SEED}) ${FILE_NAMES[kind]} after [${mutated.mutations.join('; ')}]`;
-      const res = await runDibctl(['validate', '--credentials'], { cwd: dir, env: { DIBCTL_SYSTEM_CONFIG_DIR: path.join(dir, 'no-etc'), OS_CLOUD: undefined, OS_AUTH_URL: undefined, OS_PASSWORD: undefined }, timeoutMs: 30_000 });
+      const res = await runDibctl(['validate', '--credentials'], {
+        cwd: dir,
+        env: {
+          DIBCTL_SYSTEM_CONFIG_DIR: path.join(dir, 'no-etc'),
+          OS_CLOUD: undefined,
+          OS_AUTH_URL: undefined,
+          OS_PASSWORD: undefined,
+        },
+        timeoutMs: 30_000,
+      });
       const all = res.stdout + res.stderr;
       codes.push(res.code ?? -1);
       if (i === 0) {
@@ -203,10 +239,13 @@ describe('hostile YAML for the config loader', () => {
         expect(res.stdout).toContain('Configs have been validated.');
       } else {
         if (![10, 11, 12].includes(res.code ?? -1)) throw new Error(`${context}: exit ${res.code}\n${all}`);
-        if (STACK_LINE.test(all) || INTERNAL_ERROR.test(all)) throw new Error(`${context}: internal error or stack shown\n${all}`);
+        if (STACK_LINE.test(all) || INTERNAL_ERROR.test(all))
+          throw new Error(`${context}: internal error or stack shown\n${all}`);
         const errLines = res.stderr.split('\n').filter((l) => l.trim());
         expect(errLines.length).toBeGreaterThan(0);
-        for (const line of errLines) if (!/^(Error: )?\S*\.yaml/.test(line) && !Object.values(FILE_NAMES).some((f) => line.includes(f))) throw new Error(`${context}: line without a file: ${line}`);
+        for (const line of errLines)
+          if (!/^(Error: )?\S*\.yaml/.test(line) && !Object.values(FILE_NAMES).some((f) => line.includes(f)))
+            throw new Error(`${context}: line without a file: ${line}`);
       }
       expect(all).not.toContain(PASSWORD);
       expect(all).not.toContain(APP_SECRET);

@@ -50,8 +50,42 @@ const ASCII = Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i));
 
 /** Characters that break naive parsers and printers: controls, quotes, RTL marks, emoji, lone surrogates. */
 export const HOSTILE_CHARS: readonly string[] = [
-  '\t', '\n', '\r', '\0', '\u0007', '\u001b[31m', '\u007f', '"', "'", '\\', ':', '#', '&', '*', '!', '|', '>', '%', '@', '`',
-  '{', '}', '[', ']', ',', '-', '?', '\u00e9', '\u202e', '\u200b', '\ufeff', '\u2028', '\ud83d\ude00', '\ud800', '\u4e2d', ' ',
+  '\t',
+  '\n',
+  '\r',
+  '\0',
+  '\u0007',
+  '\u001b[31m',
+  '\u007f',
+  '"',
+  "'",
+  '\\',
+  ':',
+  '#',
+  '&',
+  '*',
+  '!',
+  '|',
+  '>',
+  '%',
+  '@',
+  '`',
+  '{',
+  '}',
+  '[',
+  ']',
+  ',',
+  '-',
+  '?',
+  '\u00e9',
+  '\u202e',
+  '\u200b',
+  '\ufeff',
+  '\u2028',
+  '\ud83d\ude00',
+  '\ud800',
+  '\u4e2d',
+  ' ',
 ];
 
 export function fuzzSeed(fixed: number): number {
@@ -74,7 +108,12 @@ export function fuzzRuns(fixed: number): number {
  * Runs `runs` cases, each with its own generator forked from the seed. A
  * failing case is reported with the seed and case number to replay it.
  */
-export async function forEachCase(name: string, seed: number, runs: number, fn: (rng: Rng, index: number) => Promise<void> | void): Promise<void> {
+export async function forEachCase(
+  name: string,
+  seed: number,
+  runs: number,
+  fn: (rng: Rng, index: number) => Promise<void> | void,
+): Promise<void> {
   const root = new Rng(seed);
   for (let i = 0; i < runs; i++) {
     try {

@@ -2,7 +2,15 @@
  * Cases the fuzz tests found, kept as plain tests: each failed before its fix.
  */
 import path from 'node:path';
-import { ConfigError, LabelNotFoundError, loadKind, loadUploadEnvironment, parseYaml, suggestKey, validateSource } from '../../config';
+import {
+  ConfigError,
+  LabelNotFoundError,
+  loadKind,
+  loadUploadEnvironment,
+  parseYaml,
+  suggestKey,
+  validateSource,
+} from '../../config';
 import { DibctlError } from '../../errors';
 import { connectCloud, UnexpectedResponseError } from '../../openstack';
 import { TempTree } from '../config/helpers';
@@ -37,7 +45,7 @@ describe('config messages stay one short line per problem', () => {
 
   test('a duplicate list entry with a line break stays on one line', () => {
     const p = problems('images', 'img:\n  filename: x.qcow2\n  dib:\n    elements: ["a\\nb", "a\\nb"]\n');
-    expect(p).toEqual(["images.yaml:4:24: img.dib.elements[1]: duplicate entry 'a\\nb' (got \"a\\nb\")"]);
+    expect(p).toEqual(['images.yaml:4:24: img.dib.elements[1]: duplicate entry \'a\\nb\' (got "a\\nb")']);
   });
 
   test('a label that is not defined is named on one line even when labels hold line breaks', () => {
@@ -51,7 +59,9 @@ describe('config messages stay one short line per problem', () => {
         err = e;
       }
       expect(err).toBeInstanceOf(LabelNotFoundError);
-      expect((err as Error).message).toBe(`Unable to find upload environment '"missing\\nlabel"' in upload.yaml (known labels: "two\\nlines")`);
+      expect((err as Error).message).toBe(
+        `Unable to find upload environment '"missing\\nlabel"' in upload.yaml (known labels: "two\\nlines")`,
+      );
     } finally {
       tree.remove();
     }
@@ -70,15 +80,22 @@ describe('config messages stay one short line per problem', () => {
   });
 
   test('a retire duration too large to count in seconds exactly is refused like a too large number', () => {
-    const huge = problems('upload', `prod:\n${KEYSTONE}  retire: {check_every: "99999999999999999999w", delete_after: 2w}\n`);
-    expect(huge).toEqual(['upload.yaml:3:25: prod.retire.check_every: must be a duration like 90s, 30m, 6h, 7d, 2w or a number of seconds (got "99999999999999999999w")']);
+    const huge = problems(
+      'upload',
+      `prod:\n${KEYSTONE}  retire: {check_every: "99999999999999999999w", delete_after: 2w}\n`,
+    );
+    expect(huge).toEqual([
+      'upload.yaml:3:25: prod.retire.check_every: must be a duration like 90s, 30m, 6h, 7d, 2w or a number of seconds (got "99999999999999999999w")',
+    ]);
     const tree = new TempTree('dibctl-fuzz-regress-');
     try {
       tree.write('upload.yaml', `prod:\n${KEYSTONE}  retire: {check_every: "14892694w"}\n`);
       const env = loadUploadEnvironment('prod', { cwd: tree.root, systemDir: tree.path('no-etc') });
       expect(env.retire.checkEverySeconds).toBe(14892694 * 604800);
       expect(Number.isSafeInteger(env.retire.checkEverySeconds)).toBe(true);
-      expect(() => loadKind('upload', { cwd: path.join(tree.root, 'none'), systemDir: tree.path('no-etc') })).toThrow(ConfigError);
+      expect(() => loadKind('upload', { cwd: path.join(tree.root, 'none'), systemDir: tree.path('no-etc') })).toThrow(
+        ConfigError,
+      );
     } finally {
       tree.remove();
     }
@@ -106,7 +123,10 @@ describe('answers of the wrong shape are typed errors, not crashes', () => {
   }
 
   async function failure(p: Promise<unknown>): Promise<DibctlError> {
-    const err = await p.then(() => undefined, (e: unknown) => e);
+    const err = await p.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(UnexpectedResponseError);
     expect((err as DibctlError).exitCode).toBe(1);
     return err as DibctlError;
@@ -115,19 +135,31 @@ describe('answers of the wrong shape are typed errors, not crashes', () => {
   test('an empty 204 where a list was expected', async () => {
     const cloud = await cloudAnswering(() => ({ status: 204 }));
     const err = await failure(cloud.network.listNetworks());
-    expect(err.message).toBe('Neutron sent an unexpected answer: GET networks answered an empty body where an object was expected');
+    expect(err.message).toBe(
+      'Neutron sent an unexpected answer: GET networks answered an empty body where an object was expected',
+    );
     cloud.close();
   });
 
   test('a list field that is not a list of objects', async () => {
-    const cloud = await cloudAnswering((p) => (p.endsWith('/images') ? { body: { images: 'abc' } } : p.endsWith('/servers/detail') ? { body: { servers: [null] } } : undefined));
+    const cloud = await cloudAnswering((p) =>
+      p.endsWith('/images')
+        ? { body: { images: 'abc' } }
+        : p.endsWith('/servers/detail')
+          ? { body: { servers: [null] } }
+          : undefined,
+    );
     await failure(cloud.image.listImages());
     await failure(cloud.compute.listServers());
     cloud.close();
   });
 
   test('an object missing where Nova puts the created server, the flavor or the keypair', async () => {
-    const cloud = await cloudAnswering((p) => (p.includes('/compute/') ? { status: p.endsWith('/servers') ? 202 : 200, body: { server: 5, flavor: null } } : undefined));
+    const cloud = await cloudAnswering((p) =>
+      p.includes('/compute/')
+        ? { status: p.endsWith('/servers') ? 202 : 200, body: { server: 5, flavor: null } }
+        : undefined,
+    );
     await failure(cloud.compute.createServer({ name: 'vm', imageRef: 'i', flavorRef: 'f', networks: 'none' }));
     await failure(cloud.compute.getFlavor('1'));
     await failure(cloud.compute.importKeypair('k', 'ssh-ed25519 AAAA'));
@@ -135,23 +167,36 @@ describe('answers of the wrong shape are typed errors, not crashes', () => {
   });
 
   test('a Keystone catalog that is not a list', async () => {
-    const err = await cloudAnswering(() => undefined, { image: 'x' }).then(() => undefined, (e: unknown) => e);
+    const err = await cloudAnswering(() => undefined, { image: 'x' }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(UnexpectedResponseError);
   });
 
   test('catalog entries with a non-text URL or interface are skipped', async () => {
-    const cloud = await cloudAnswering(() => undefined, [
-      { type: 'image', endpoints: [{ interface: 7, url: 42 }] },
-      { type: 'compute', endpoints: [{ interface: ['public'], url: 'http://nova.example/v2.1' }] },
-    ]);
+    const cloud = await cloudAnswering(
+      () => undefined,
+      [
+        { type: 'image', endpoints: [{ interface: 7, url: 42 }] },
+        { type: 'compute', endpoints: [{ interface: ['public'], url: 'http://nova.example/v2.1' }] },
+      ],
+    );
     await expect(cloud.identity.endpointFor('compute')).resolves.toBe('http://nova.example/v2.1');
     await expect(cloud.identity.endpointFor('image')).rejects.toThrow('No image endpoint');
     cloud.close();
   });
 
   test('a request id header that repeats the token is scrubbed from the error', async () => {
-    const cloud = await cloudAnswering(() => ({ status: 500, headers: { 'x-openstack-request-id': `req-${TOKEN}` }, body: { error: { message: 'boom' } } }));
-    const err = await cloud.image.getImage('abc').then(() => undefined, (e: unknown) => e);
+    const cloud = await cloudAnswering(() => ({
+      status: 500,
+      headers: { 'x-openstack-request-id': `req-${TOKEN}` },
+      body: { error: { message: 'boom' } },
+    }));
+    const err = await cloud.image.getImage('abc').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(DibctlError);
     expect((err as Error).message).not.toContain(TOKEN);
     expect((err as Error).message).toContain('(request req-***)');
@@ -162,7 +207,10 @@ describe('answers of the wrong shape are typed errors, not crashes', () => {
 describe('deep nesting is refused with a plain message', () => {
   test.each([
     ['a flow list nested 5000 levels', `a: ${'['.repeat(5000)}${']'.repeat(5000)}\n`],
-    ['a block mapping nested 3000 levels', `${Array.from({ length: 3000 }, (_, i) => `${' '.repeat(i)}k:`).join('\n')} 1\n`],
+    [
+      'a block mapping nested 3000 levels',
+      `${Array.from({ length: 3000 }, (_, i) => `${' '.repeat(i)}k:`).join('\n')} 1\n`,
+    ],
     ['a section nested 100 levels', `prod:\n${KEYSTONE}  glance: ${'{a: '.repeat(100)}1${'}'.repeat(100)}\n`],
   ])('%s', (_name, text) => {
     const p = problems('upload', text);
@@ -171,7 +219,12 @@ describe('deep nesting is refused with a plain message', () => {
   });
 
   test('a config nested as deep as real ones loads', () => {
-    expect(problems('test', `lab:\n${KEYSTONE}  nova: {flavor: m1.small}\n  neutron: ${'{a: '.repeat(40)}1${'}'.repeat(40)}\n`)).toEqual([]);
+    expect(
+      problems(
+        'test',
+        `lab:\n${KEYSTONE}  nova: {flavor: m1.small}\n  neutron: ${'{a: '.repeat(40)}1${'}'.repeat(40)}\n`,
+      ),
+    ).toEqual([]);
   });
 });
 

@@ -47,7 +47,13 @@ function baseConfigs(authUrl: string): Record<Kind, Data> {
     },
     test: {
       lab_env: {
-        keystone: { auth_url: `${authUrl}/v3`, username: 'demo', password: PASSWORD, project_name: 'demo', user_domain_id: 'default' },
+        keystone: {
+          auth_url: `${authUrl}/v3`,
+          username: 'demo',
+          password: PASSWORD,
+          project_name: 'demo',
+          user_domain_id: 'default',
+        },
         nova: {
           flavor: '30',
           nics: [{ net_id: 'fe2acef0-4383-4432-8fca-f9e23f835dd5', v4_fixed_ip: '192.168.0.1' }],
@@ -62,10 +68,17 @@ function baseConfigs(authUrl: string): Record<Kind, Data> {
     },
     upload: {
       prod: {
-        keystone: { os_auth_url: `${authUrl}/v3`, os_application_credential_id: 'a1b2c3', os_application_credential_secret: APP_SECRET },
+        keystone: {
+          os_auth_url: `${authUrl}/v3`,
+          os_application_credential_id: 'a1b2c3',
+          os_application_credential_secret: APP_SECRET,
+        },
         ssl_insecure: true,
         glance: { disk_format: 'raw', share_with: ['ops', 'qa'], min_disk: 10 },
-        preprocessing: { cmdline: 'qemu-img convert -O raw %(input_filename)s %(output_filename)s', output_filename: '%(input_filename)s.raw' },
+        preprocessing: {
+          cmdline: 'qemu-img convert -O raw %(input_filename)s %(output_filename)s',
+          output_filename: '%(input_filename)s.raw',
+        },
         retire: { check_every: '6h', delete_after: '7d', keep: 2 },
       },
     },
@@ -79,7 +92,10 @@ function clone<T>(v: T): T {
 }
 
 /** Every (container, key) below the root, with its path. */
-function slots(root: unknown, skipKeystone: boolean): Array<{ path: PathSeg[]; parent: Data | unknown[]; key: PathSeg }> {
+function slots(
+  root: unknown,
+  skipKeystone: boolean,
+): Array<{ path: PathSeg[]; parent: Data | unknown[]; key: PathSeg }> {
   const out: Array<{ path: PathSeg[]; parent: Data | unknown[]; key: PathSeg }> = [];
   const walk = (node: unknown, path: PathSeg[], depth: number) => {
     if (depth > 12 || node === null || typeof node !== 'object') return;
@@ -119,28 +135,69 @@ function deepValue(rng: Rng, depth: number): unknown {
 
 function wrongValue(rng: Rng): unknown {
   switch (rng.int(0, 17)) {
-    case 0: return rng.int(-1_000_000, 1_000_000);
-    case 1: return -1;
-    case 2: return 1e308;
-    case 3: return Number.MAX_SAFE_INTEGER + 2;
-    case 4: return '9'.repeat(rng.int(20, 400));
-    case 5: return `${'9'.repeat(rng.int(17, 60))}${rng.pick(['s', 'm', 'h', 'd', 'w'])}`;
-    case 6: return rng.bool();
-    case 7: return null;
-    case 8: return [];
-    case 9: return {};
-    case 10: return '';
-    case 11: return hostileString(rng);
-    case 12: return 0.5;
-    case 13: return ['a', 'a'];
-    case 14: return 'x'.repeat(rng.int(1000, 100_000));
-    case 15: return { [hostileString(rng)]: hostileString(rng) };
-    case 16: return rng.pick(['yes', 'no', 'on', 'off', 'y', 'n', '~', '2001-12-14', '0x1F', '0o17', '1_000', '.inf', '-.nan', '1e400']);
-    default: return [hostileString(rng), rng.int(0, 9)];
+    case 0:
+      return rng.int(-1_000_000, 1_000_000);
+    case 1:
+      return -1;
+    case 2:
+      return 1e308;
+    case 3:
+      return Number.MAX_SAFE_INTEGER + 2;
+    case 4:
+      return '9'.repeat(rng.int(20, 400));
+    case 5:
+      return `${'9'.repeat(rng.int(17, 60))}${rng.pick(['s', 'm', 'h', 'd', 'w'])}`;
+    case 6:
+      return rng.bool();
+    case 7:
+      return null;
+    case 8:
+      return [];
+    case 9:
+      return {};
+    case 10:
+      return '';
+    case 11:
+      return hostileString(rng);
+    case 12:
+      return 0.5;
+    case 13:
+      return ['a', 'a'];
+    case 14:
+      return 'x'.repeat(rng.int(1000, 100_000));
+    case 15:
+      return { [hostileString(rng)]: hostileString(rng) };
+    case 16:
+      return rng.pick([
+        'yes',
+        'no',
+        'on',
+        'off',
+        'y',
+        'n',
+        '~',
+        '2001-12-14',
+        '0x1F',
+        '0o17',
+        '1_000',
+        '.inf',
+        '-.nan',
+        '1e400',
+      ]);
+    default:
+      return [hostileString(rng), rng.int(0, 9)];
   }
 }
 
-const TYPOS: Record<string, string> = { min_ram: 'min-ram', filename: 'file_name', elements: 'element', nics: 'nic', keystone: 'Keystone', auth_url: 'authurl', password: 'pasword' };
+const TYPOS: Record<string, string> = {
+  min_ram: 'min-ram',
+  filename: 'file_name',
+  elements: 'element',
+  nics: 'nic',
+  keystone: 'Keystone',
+  auth_url: 'authurl',
+  password: 'pasword',
+};
 
 /** One structural change to the data; returns a short description for the failure report. */
 function mutateData(rng: Rng, data: Data): string {
@@ -208,7 +265,23 @@ const BILLION_LAUGHS = [
   'h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]',
 ].join('\n');
 
-const ROOTS = ['', '~', '42', '"just text"', '- a\n- b', '[]', '{}', '--- |\n  text', '!!binary aGVsbG8=', '? [a, b]\n: c', '--- &r\n- *r', 'null: {}', '"": {}', '!!set {a, b}', '!!omap [a: 1]'];
+const ROOTS = [
+  '',
+  '~',
+  '42',
+  '"just text"',
+  '- a\n- b',
+  '[]',
+  '{}',
+  '--- |\n  text',
+  '!!binary aGVsbG8=',
+  '? [a, b]\n: c',
+  '--- &r\n- *r',
+  'null: {}',
+  '"": {}',
+  '!!set {a, b}',
+  '!!omap [a: 1]',
+];
 
 /** One textual change to the YAML text. */
 function mutateText(rng: Rng, text: string): { text: string | Buffer; what: string } {
@@ -229,7 +302,10 @@ function mutateText(rng: Rng, text: string): { text: string | Buffer; what: stri
       const bytes = Buffer.from(text, 'utf8');
       const garbage = Buffer.from(Array.from({ length: rng.int(1, 64) }, () => rng.int(0, 255)));
       const pos = rng.int(0, bytes.length);
-      return { text: Buffer.concat([bytes.subarray(0, pos), garbage, bytes.subarray(pos)]), what: `binary garbage at byte ${pos}` };
+      return {
+        text: Buffer.concat([bytes.subarray(0, pos), garbage, bytes.subarray(pos)]),
+        what: `binary garbage at byte ${pos}`,
+      };
     }
     case 4:
       return { text: rng.bool() ? BILLION_LAUGHS : `${BILLION_LAUGHS}\n${text}`, what: 'alias bomb' };
@@ -237,17 +313,35 @@ function mutateText(rng: Rng, text: string): { text: string | Buffer; what: stri
       return { text: rng.pick(ROOTS), what: 'not a mapping of labels' };
     case 6: {
       const pos = rng.int(0, text.length);
-      return { text: text.slice(0, pos) + rng.pick(HOSTILE_CHARS) + text.slice(pos), what: `hostile character at ${pos}` };
+      return {
+        text: text.slice(0, pos) + rng.pick(HOSTILE_CHARS) + text.slice(pos),
+        what: `hostile character at ${pos}`,
+      };
     }
     case 7:
       return { text: `${text}\n---\n${text}`, what: 'two documents' };
     case 8:
-      return { text: `${rng.pick(['%YAML 1.2', '%YAML 9.9', '%TAG ! tag:evil.example,2000:', '%FOO'])}\n---\n${text}`, what: 'directive' };
+      return {
+        text: `${rng.pick(['%YAML 1.2', '%YAML 9.9', '%TAG ! tag:evil.example,2000:', '%FOO'])}\n---\n${text}`,
+        what: 'directive',
+      };
     case 9:
-      lines[at] = lines[at].replace(/: /, rng.pick([': !!python/object/apply:os.system ', ': !!binary ', ': !custom ', ': *undefined_anchor ', ': &anchor ']));
+      lines[at] = lines[at].replace(
+        /: /,
+        rng.pick([
+          ': !!python/object/apply:os.system ',
+          ': !!binary ',
+          ': !custom ',
+          ': *undefined_anchor ',
+          ': &anchor ',
+        ]),
+      );
       return { text: lines.join('\n'), what: `tag or alias on line ${at + 1}` };
     case 10:
-      return { text: Buffer.from(Array.from({ length: rng.int(0, 2048) }, () => rng.int(0, 255))), what: 'random bytes' };
+      return {
+        text: Buffer.from(Array.from({ length: rng.int(0, 2048) }, () => rng.int(0, 255))),
+        what: 'random bytes',
+      };
     default: {
       const indent = ' '.repeat(rng.int(1, 7));
       lines[at] = indent + lines[at];

@@ -5,7 +5,14 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Cloud, CloudAuth, connectCloud, NovaBadRequestError, NovaForbiddenError, ServerStateError } from '../../openstack';
+import {
+  Cloud,
+  CloudAuth,
+  connectCloud,
+  NovaBadRequestError,
+  NovaForbiddenError,
+  ServerStateError,
+} from '../../openstack';
 import { Emulator, startEmulator } from '../../emulator';
 import { generateSshKeyPair } from '../../emulator/keys';
 
@@ -40,7 +47,12 @@ beforeAll(async () => {
   admin = await connectCloud(authOf('admin'));
   const file = path.join(dir, 'boot.raw');
   fs.writeFileSync(file, randomBytes(64 * 1024));
-  const img = await user.image.createImage({ name: 'client-boot', disk_format: 'raw', container_format: 'bare', properties: { default_user: 'debian' } });
+  const img = await user.image.createImage({
+    name: 'client-boot',
+    disk_format: 'raw',
+    container_format: 'bare',
+    properties: { default_user: 'debian' },
+  });
   await user.image.uploadImage(img.id, file, { pollMs: 20 });
   imageId = img.id;
   netId = emu.networks.RegionOne.id;
@@ -64,13 +76,18 @@ describe('flavors', () => {
   });
 
   it('refuses an unknown flavor with exit 60', async () => {
-    await expect(user.compute.findFlavor('m9.gigantic')).rejects.toMatchObject({ exitCode: 60, message: expect.stringContaining("Flavor 'm9.gigantic' not found") });
+    await expect(user.compute.findFlavor('m9.gigantic')).rejects.toMatchObject({
+      exitCode: 60,
+      message: expect.stringContaining("Flavor 'm9.gigantic' not found"),
+    });
   });
 
   it('lists every flavor', async () => {
     const names: string[] = [];
     for await (const f of user.compute.flavors()) names.push(f.name);
-    expect(names).toEqual(expect.arrayContaining(['m1.tiny', 'm1.small', 'm1.medium', 'm1.large', 'm1.xlarge', 'cirros256']));
+    expect(names).toEqual(
+      expect.arrayContaining(['m1.tiny', 'm1.small', 'm1.medium', 'm1.large', 'm1.xlarge', 'cirros256']),
+    );
   });
 });
 
@@ -81,7 +98,10 @@ describe('keypairs', () => {
     expect(kp).toMatchObject({ name: 'client-key', public_key: key.trim() });
     expect(kp.fingerprint).toMatch(/^([0-9a-f]{2}:){15}[0-9a-f]{2}$/);
     expect((await user.compute.importKeypair('client-key', key)).fingerprint).toBe(kp.fingerprint);
-    await expect(user.compute.importKeypair('client-key', publicKey())).rejects.toMatchObject({ status: 409, exitCode: 1 });
+    await expect(user.compute.importKeypair('client-key', publicKey())).rejects.toMatchObject({
+      status: 409,
+      exitCode: 1,
+    });
     expect((await user.compute.keypairs()).map((k) => k.name)).toContain('client-key');
     expect((await user.compute.getKeypair('client-key')).public_key).toBe(key.trim());
     expect(await user.compute.deleteKeypair('client-key')).toBe(true);
@@ -109,9 +129,19 @@ describe('servers', () => {
     });
     expect(created.id).toMatch(/^[0-9a-f-]{36}$/);
     const server = await user.compute.waitForServerStatus(created.id, 'ACTIVE', { timeoutMs: 30_000, pollMs: 50 });
-    expect(server).toMatchObject({ id: created.id, name: 'client-vm', key_name: 'client-boot-key', metadata: { purpose: 'client test' }, config_drive: 'True' });
+    expect(server).toMatchObject({
+      id: created.id,
+      name: 'client-vm',
+      key_name: 'client-boot-key',
+      metadata: { purpose: 'client test' },
+      config_drive: 'True',
+    });
     expect(server['OS-EXT-AZ:availability_zone']).toBe('nova');
-    expect(Object.values(server.addresses).flat().map((a) => a.addr)).toContain(fixedIp);
+    expect(
+      Object.values(server.addresses)
+        .flat()
+        .map((a) => a.addr),
+    ).toContain(fixedIp);
     expect(emu.state().regions.RegionOne.servers.find((s) => s.id === created.id)?.tags).toEqual(['dibctl-test']);
 
     const ifaces = await user.compute.interfaces(created.id);
@@ -140,7 +170,16 @@ describe('servers', () => {
   it('pages through servers with limit and marker, and lists all projects only for admins', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) {
-      ids.push((await user.compute.createServer({ name: `client-page-${i}`, imageRef: imageId, flavorRef: '1', networks: [{ uuid: netId }] })).id);
+      ids.push(
+        (
+          await user.compute.createServer({
+            name: `client-page-${i}`,
+            imageRef: imageId,
+            flavorRef: '1',
+            networks: [{ uuid: netId }],
+          })
+        ).id,
+      );
     }
     const lines: string[] = [];
     const logged = await connectCloud(authOf('user'), { debug: (l) => lines.push(l) });
@@ -166,28 +205,49 @@ describe('servers', () => {
 
   it('maps refused boots to exit 60: unknown network, flavor too small for the image', async () => {
     const unknownNet = await user.compute
-      .createServer({ name: 'client-bad-net', imageRef: imageId, flavorRef: '1', networks: [{ uuid: '11111111-2222-3333-4444-555555555555' }] })
+      .createServer({
+        name: 'client-bad-net',
+        imageRef: imageId,
+        flavorRef: '1',
+        networks: [{ uuid: '11111111-2222-3333-4444-555555555555' }],
+      })
       .catch((e: unknown) => e);
     expect(unknownNet).toBeInstanceOf(NovaBadRequestError);
     expect(unknownNet).toMatchObject({ exitCode: 60, status: 400 });
     expect((unknownNet as NovaBadRequestError).serverMessage).toMatch(/network/i);
 
-    const big = await user.image.createImage({ name: 'client-big', disk_format: 'raw', container_format: 'bare', min_disk: 50 });
+    const big = await user.image.createImage({
+      name: 'client-big',
+      disk_format: 'raw',
+      container_format: 'bare',
+      min_disk: 50,
+    });
     const file = path.join(dir, 'big.raw');
     fs.writeFileSync(file, randomBytes(1024));
     await user.image.uploadImage(big.id, file, { pollMs: 20 });
-    const tooSmall = await user.compute.createServer({ name: 'client-small', imageRef: big.id, flavorRef: '1', networks: [{ uuid: netId }] }).catch((e: unknown) => e);
+    const tooSmall = await user.compute
+      .createServer({ name: 'client-small', imageRef: big.id, flavorRef: '1', networks: [{ uuid: netId }] })
+      .catch((e: unknown) => e);
     expect(tooSmall).toBeInstanceOf(NovaBadRequestError);
     expect((tooSmall as Error).message).toMatch(/too small/i);
   });
 
-  it('reports a boot that ends in ERROR with exit 70 and Nova\'s fault', async () => {
+  it("reports a boot that ends in ERROR with exit 70 and Nova's fault", async () => {
     emu.faults.set({ bootErrors: 1 });
-    const created = await user.compute.createServer({ name: 'client-error', imageRef: imageId, flavorRef: '1', networks: [{ uuid: netId }] });
-    const err = await user.compute.waitForServerStatus(created.id, 'ACTIVE', { timeoutMs: 30_000, pollMs: 50 }).catch((e: unknown) => e);
+    const created = await user.compute.createServer({
+      name: 'client-error',
+      imageRef: imageId,
+      flavorRef: '1',
+      networks: [{ uuid: netId }],
+    });
+    const err = await user.compute
+      .waitForServerStatus(created.id, 'ACTIVE', { timeoutMs: 30_000, pollMs: 50 })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ServerStateError);
     expect(err).toMatchObject({ exitCode: 70, status: 'ERROR' });
-    expect((err as Error).message).toBe(`Instance ${created.id} state is 'ERROR' (expected 'ACTIVE'): No valid host was found. There are not enough hosts available.`);
+    expect((err as Error).message).toBe(
+      `Instance ${created.id} state is 'ERROR' (expected 'ACTIVE'): No valid host was found. There are not enough hosts available.`,
+    );
     await user.compute.deleteServer(created.id);
   });
 });

@@ -5,7 +5,15 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CloudAuth, connectCloud, Cloud, ImageNotFoundError, AuthenticationError, OpenStackHttpError, UploadTimeoutError } from '../../openstack';
+import {
+  CloudAuth,
+  connectCloud,
+  Cloud,
+  ImageNotFoundError,
+  AuthenticationError,
+  OpenStackHttpError,
+  UploadTimeoutError,
+} from '../../openstack';
 import { Emulator, startEmulator } from '../../emulator';
 
 let emu: Emulator;
@@ -26,7 +34,11 @@ function authOf(who: 'admin' | 'user', extra: Partial<CloudAuth> = {}): CloudAut
   };
 }
 
-async function connect(who: 'admin' | 'user', extra: Partial<CloudAuth> = {}, opts: Parameters<typeof connectCloud>[1] = {}): Promise<Cloud> {
+async function connect(
+  who: 'admin' | 'user',
+  extra: Partial<CloudAuth> = {},
+  opts: Parameters<typeof connectCloud>[1] = {},
+): Promise<Cloud> {
   const c = await connectCloud(authOf(who, extra), opts);
   clouds.push(c);
   return c;
@@ -72,7 +84,7 @@ describe('Keystone on the emulator', () => {
     expect(Array.isArray(await cloud.network.listNetworks())).toBe(true);
   });
 
-  it('refuses a wrong password with exit 20 and Keystone\'s message', async () => {
+  it("refuses a wrong password with exit 20 and Keystone's message", async () => {
     const err = await connectCloud(authOf('user', { password: 'wrong-password-123' })).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AuthenticationError);
     expect((err as AuthenticationError).exitCode).toBe(20);
@@ -86,7 +98,9 @@ describe('Keystone on the emulator', () => {
     const user = await connect('user');
     expect(await user.identity.resolveProjectId(emu.user.projectName)).toBe(emu.user.projectId);
     expect(await user.identity.resolveProjectId(emu.admin.projectId)).toBe(emu.admin.projectId);
-    await expect(user.identity.resolveProjectId('no-such-project')).rejects.toThrow(/No project named 'no-such-project'/);
+    await expect(user.identity.resolveProjectId('no-such-project')).rejects.toThrow(
+      /No project named 'no-such-project'/,
+    );
   });
 });
 
@@ -99,7 +113,14 @@ describe('token expiry on the emulator', () => {
 
   const connectShort = async (e: Emulator, lines: string[]) => {
     const cloud = await connectCloud(
-      { authUrl: e.authUrl, username: e.user.username, password: e.user.password, projectName: e.user.projectName, userDomainName: 'Default', projectDomainName: 'Default' },
+      {
+        authUrl: e.authUrl,
+        username: e.user.username,
+        password: e.user.password,
+        projectName: e.user.projectName,
+        userDomainName: 'Default',
+        projectDomainName: 'Default',
+      },
       { debug: (l) => lines.push(l), refreshMarginMs: 0 },
     );
     clouds.push(cloud);
@@ -125,7 +146,10 @@ describe('token expiry on the emulator', () => {
     await cloud.network.listNetworks();
     // The cloud forgets the user's tokens behind the client's back (as after a Keystone key rotation).
     for (const t of emu.state().tokens.filter((x) => x.user_id === emu.user.userId)) {
-      const res = await fetch(`${emu.authUrl}/auth/tokens`, { method: 'DELETE', headers: { 'X-Auth-Token': t.id, 'X-Subject-Token': t.id } });
+      const res = await fetch(`${emu.authUrl}/auth/tokens`, {
+        method: 'DELETE',
+        headers: { 'X-Auth-Token': t.id, 'X-Subject-Token': t.id },
+      });
       expect(res.status).toBe(204);
     }
     expect((await cloud.network.listNetworks()).length).toBeGreaterThan(0);
@@ -149,7 +173,14 @@ describe('Glance on the emulator', () => {
       tags: ['dibctl'],
       properties: { dibctl_build_id: 'b-1', retries: 3, verified: true },
     });
-    expect(img).toMatchObject({ name: 'client-create', status: 'queued', visibility: 'private', min_disk: 2, min_ram: 256, tags: ['dibctl'] });
+    expect(img).toMatchObject({
+      name: 'client-create',
+      status: 'queued',
+      visibility: 'private',
+      min_disk: 2,
+      min_ram: 256,
+      tags: ['dibctl'],
+    });
     expect(img.dibctl_build_id).toBe('b-1');
     expect(img.retries).toBe('3');
     expect(img.verified).toBe('true');
@@ -157,18 +188,28 @@ describe('Glance on the emulator', () => {
     const err = await cloud.image.getImage('00000000-0000-0000-0000-000000000000').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ImageNotFoundError);
     expect(err).toMatchObject({ exitCode: 50, status: 404, service: 'image' });
-    expect((err as ImageNotFoundError).serverMessage).toBe('No image found with ID 00000000-0000-0000-0000-000000000000');
+    expect((err as ImageNotFoundError).serverMessage).toBe(
+      'No image found with ID 00000000-0000-0000-0000-000000000000',
+    );
     expect(await cloud.image.findImage('00000000-0000-0000-0000-000000000000')).toBeUndefined();
   });
 
-  it('streams a file in, and Glance\'s md5 and sha512 match what was sent', async () => {
+  it("streams a file in, and Glance's md5 and sha512 match what was sent", async () => {
     const cloud = await connect('user');
     const file = path.join(dir, 'upload.qcow2');
     const data = randomBytes(2 * 1024 * 1024 + 5);
     fs.writeFileSync(file, data);
-    const img = await cloud.image.createImage({ name: 'client-upload', disk_format: 'qcow2', container_format: 'bare' });
+    const img = await cloud.image.createImage({
+      name: 'client-upload',
+      disk_format: 'qcow2',
+      container_format: 'bare',
+    });
     const seen: number[] = [];
-    const result = await cloud.image.uploadImage(img.id, file, { onProgress: (p) => seen.push(p.bytes), timeoutMs: 60_000, pollMs: 50 });
+    const result = await cloud.image.uploadImage(img.id, file, {
+      onProgress: (p) => seen.push(p.bytes),
+      timeoutMs: 60_000,
+      pollMs: 50,
+    });
     expect(result.verified).toEqual({ md5: true, sha512: true });
     expect(result.image).toMatchObject({ status: 'active', size: data.length, os_hash_algo: 'sha512' });
     expect(seen.at(-1)).toBe(data.length);
@@ -195,7 +236,11 @@ describe('Glance on the emulator', () => {
 
   it('updates name, properties, tags, visibility and protection with one JSON patch', async () => {
     const cloud = await connect('user');
-    const img = await cloud.image.createImage({ name: 'client-patch', properties: { keep: 'x', drop: 'y', change: 'old' }, tags: ['a'] });
+    const img = await cloud.image.createImage({
+      name: 'client-patch',
+      properties: { keep: 'x', drop: 'y', change: 'old' },
+      tags: ['a'],
+    });
     const updated = await cloud.image.updateImage(img.id, {
       name: 'Obsolete client-patch',
       visibility: 'shared',
@@ -203,7 +248,15 @@ describe('Glance on the emulator', () => {
       tags: ['b', 'c'],
       properties: { obsolete: true, change: 'new', drop: null, count: 7 },
     });
-    expect(updated).toMatchObject({ name: 'Obsolete client-patch', visibility: 'shared', protected: true, obsolete: 'true', change: 'new', keep: 'x', count: '7' });
+    expect(updated).toMatchObject({
+      name: 'Obsolete client-patch',
+      visibility: 'shared',
+      protected: true,
+      obsolete: 'true',
+      change: 'new',
+      keep: 'x',
+      count: '7',
+    });
     expect([...updated.tags].sort()).toEqual(['b', 'c']);
     expect(updated).not.toHaveProperty('drop');
     const err = await cloud.image.deleteImage(img.id).catch((e: unknown) => e);
@@ -228,7 +281,8 @@ describe('Glance on the emulator', () => {
     const lines: string[] = [];
     const cloud = await connect('user', {}, { debug: (l) => lines.push(l) });
     const made: string[] = [];
-    for (let i = 0; i < 7; i++) made.push((await cloud.image.createImage({ name: 'client-page', properties: { batch: 'paging' } })).id);
+    for (let i = 0; i < 7; i++)
+      made.push((await cloud.image.createImage({ name: 'client-page', properties: { batch: 'paging' } })).id);
     const seen: string[] = [];
     for await (const img of cloud.image.images({ name: 'client-page', batch: 'paging', limit: 3 })) seen.push(img.id);
     expect([...seen].sort()).toEqual([...made].sort());
@@ -282,7 +336,11 @@ describe('Glance on the emulator', () => {
     const admin = await connect('admin');
     const file = path.join(dir, 'deact.raw');
     fs.writeFileSync(file, randomBytes(4096));
-    const img = await admin.image.createImage({ name: 'client-deactivate', disk_format: 'raw', container_format: 'bare' });
+    const img = await admin.image.createImage({
+      name: 'client-deactivate',
+      disk_format: 'raw',
+      container_format: 'bare',
+    });
     await admin.image.uploadImage(img.id, file, { pollMs: 20 });
     await admin.image.deactivateImage(img.id);
     expect((await admin.image.getImage(img.id)).status).toBe('deactivated');

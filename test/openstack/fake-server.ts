@@ -76,7 +76,10 @@ export async function startFakeServer(handler: FakeHandler, tls?: { key: string;
       Promise.resolve(handler(r, fake)).then(
         (a) => {
           const body = a.body === undefined ? '' : typeof a.body === 'string' ? a.body : JSON.stringify(a.body);
-          const headers: Record<string, string> = { ...(typeof a.body === 'object' ? { 'Content-Type': 'application/json' } : {}), ...a.headers };
+          const headers: Record<string, string> = {
+            ...(typeof a.body === 'object' ? { 'Content-Type': 'application/json' } : {}),
+            ...a.headers,
+          };
           res.writeHead(a.status ?? 200, headers);
           res.end(body);
         },
@@ -103,7 +106,10 @@ export const TOKEN = 'gAAAAAfake-token-value-0123456789';
 export const PROJECT_ID = '0a1b2c3d4e5f60718293a4b5c6d7e8f9';
 
 /** A Keystone v3 token body with a catalog whose URLs the caller chooses. */
-export function v3Token(catalog: { type: string; url: string; region?: string; interface?: string }[], expiresInMs = 3600_000) {
+export function v3Token(
+  catalog: { type: string; url: string; region?: string; interface?: string }[],
+  expiresInMs = 3600_000,
+) {
   return {
     token: {
       methods: ['password'],
@@ -116,7 +122,15 @@ export function v3Token(catalog: { type: string; url: string; region?: string; i
         type: c.type,
         name: c.type,
         id: `s${i}`,
-        endpoints: [{ id: `e${i}`, interface: c.interface ?? 'public', region: c.region ?? 'RegionOne', region_id: c.region ?? 'RegionOne', url: c.url }],
+        endpoints: [
+          {
+            id: `e${i}`,
+            interface: c.interface ?? 'public',
+            region: c.region ?? 'RegionOne',
+            region_id: c.region ?? 'RegionOne',
+            url: c.url,
+          },
+        ],
       })),
     },
   };

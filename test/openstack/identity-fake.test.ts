@@ -34,7 +34,12 @@ describe('Keystone version discovery', () => {
           },
         };
       }
-      if (r.path === '/v3/auth/tokens') return { status: 201, headers: { 'X-Subject-Token': TOKEN }, body: v3Token([{ type: 'image', url: `${s.url}/image` }]) };
+      if (r.path === '/v3/auth/tokens')
+        return {
+          status: 201,
+          headers: { 'X-Subject-Token': TOKEN },
+          body: v3Token([{ type: 'image', url: `${s.url}/image` }]),
+        };
       return { status: 404, body: 'nope' };
     });
     const cloud = await connectCloud({ authUrl: fake.url, username: 'demo', password: PASSWORD, projectName: 'demo' });
@@ -42,7 +47,10 @@ describe('Keystone version discovery', () => {
     expect(cloud.identity.endpoint).toBe(`${fake.url}/v3`);
     expect(cloud.identity.projectId).toBe(PROJECT_ID);
     expect(authBody(fake.requests[1])).toEqual({
-      identity: { methods: ['password'], password: { user: { name: 'demo', password: PASSWORD, domain: { id: 'default' } } } },
+      identity: {
+        methods: ['password'],
+        password: { user: { name: 'demo', password: PASSWORD, domain: { id: 'default' } } },
+      },
       scope: { project: { name: 'demo', domain: { id: 'default' } } },
     });
     cloud.close();
@@ -50,15 +58,31 @@ describe('Keystone version discovery', () => {
 
   it('falls back to v2.0 when the auth URL offers only v2.0 and reads the v2.0 catalog', async () => {
     fake = await startFakeServer((r, s) => {
-      if (r.path === '/' && r.method === 'GET') return { status: 200, body: { version: { id: 'v2.0', status: 'stable', links: [] } } };
+      if (r.path === '/' && r.method === 'GET')
+        return { status: 200, body: { version: { id: 'v2.0', status: 'stable', links: [] } } };
       if (r.path === '/v2.0/tokens') {
         return {
           body: {
             access: {
-              token: { id: TOKEN, expires: new Date(Date.now() + 3600_000).toISOString(), tenant: { id: PROJECT_ID, name: 'demo' } },
+              token: {
+                id: TOKEN,
+                expires: new Date(Date.now() + 3600_000).toISOString(),
+                tenant: { id: PROJECT_ID, name: 'demo' },
+              },
               user: { id: 'u1', name: 'demo', roles: [{ name: 'admin' }] },
               serviceCatalog: [
-                { type: 'image', name: 'glance', endpoints: [{ region: 'RegionOne', publicURL: `${s.url}/pub`, internalURL: `${s.url}/int`, adminURL: `${s.url}/adm` }] },
+                {
+                  type: 'image',
+                  name: 'glance',
+                  endpoints: [
+                    {
+                      region: 'RegionOne',
+                      publicURL: `${s.url}/pub`,
+                      internalURL: `${s.url}/int`,
+                      adminURL: `${s.url}/adm`,
+                    },
+                  ],
+                },
               ],
             },
           },
@@ -66,9 +90,17 @@ describe('Keystone version discovery', () => {
       }
       return { status: 404, body: 'nope' };
     });
-    const cloud = await connectCloud({ authUrl: `${fake.url}/`, username: 'demo', password: PASSWORD, projectName: 'demo' });
+    const cloud = await connectCloud({
+      authUrl: `${fake.url}/`,
+      username: 'demo',
+      password: PASSWORD,
+      projectName: 'demo',
+    });
     expect(cloud.identity.version).toBe('2.0');
-    expect(authBody(fake.requests[1])).toEqual({ passwordCredentials: { username: 'demo', password: PASSWORD }, tenantName: 'demo' });
+    expect(authBody(fake.requests[1])).toEqual({
+      passwordCredentials: { username: 'demo', password: PASSWORD },
+      tenantName: 'demo',
+    });
     expect(await cloud.identity.endpointFor('image')).toBe(`${fake.url}/pub`);
     expect(await cloud.identity.endpointFor('image', { interface: 'internalURL' })).toBe(`${fake.url}/int`);
     expect(cloud.identity.authInfo.roles).toEqual(['admin']);
@@ -78,13 +110,19 @@ describe('Keystone version discovery', () => {
   it('uses the version in the auth URL without asking, and a forced version replaces it', async () => {
     fake = await startFakeServer((r) => {
       if (r.path === '/v2.0/tokens') return { body: { access: { token: { id: TOKEN }, serviceCatalog: [] } } };
-      if (r.path === '/v3/auth/tokens') return { status: 201, headers: { 'X-Subject-Token': TOKEN }, body: v3Token([]) };
+      if (r.path === '/v3/auth/tokens')
+        return { status: 201, headers: { 'X-Subject-Token': TOKEN }, body: v3Token([]) };
       return { status: 404, body: 'nope' };
     });
     const a = await connectCloud({ authUrl: `${fake.url}/v3/`, username: 'demo', password: PASSWORD });
     expect(fake.requests.map((r) => r.path)).toEqual(['/v3/auth/tokens']);
     a.close();
-    const b = await connectCloud({ authUrl: `${fake.url}/v3`, identityApiVersion: '2.0', username: 'demo', password: PASSWORD });
+    const b = await connectCloud({
+      authUrl: `${fake.url}/v3`,
+      identityApiVersion: '2.0',
+      username: 'demo',
+      password: PASSWORD,
+    });
     expect(b.identity.version).toBe('2.0');
     expect(fake.requests[1].path).toBe('/v2.0/tokens');
     b.close();
@@ -92,7 +130,8 @@ describe('Keystone version discovery', () => {
 
   it('assumes v3 when the auth URL answers discovery with an error', async () => {
     fake = await startFakeServer((r) => {
-      if (r.path === '/v3/auth/tokens') return { status: 201, headers: { 'X-Subject-Token': TOKEN }, body: v3Token([]) };
+      if (r.path === '/v3/auth/tokens')
+        return { status: 201, headers: { 'X-Subject-Token': TOKEN }, body: v3Token([]) };
       return { status: 404, body: 'nope' };
     });
     const cloud = await connectCloud({ authUrl: fake.url, username: 'demo', password: PASSWORD });
@@ -104,7 +143,12 @@ describe('Keystone version discovery', () => {
 describe('Keystone v3 credentials', () => {
   it('sends an application credential by id without a scope', async () => {
     fake = await startFakeServer(() => ({ status: 201, headers: { 'X-Subject-Token': TOKEN }, body: v3Token([]) }));
-    const cloud = await connectCloud({ authUrl: `${fake.url}/v3`, applicationCredentialId: 'ac1', applicationCredentialSecret: 's3cr3t-value', projectName: 'ignored' });
+    const cloud = await connectCloud({
+      authUrl: `${fake.url}/v3`,
+      applicationCredentialId: 'ac1',
+      applicationCredentialSecret: 's3cr3t-value',
+      projectName: 'ignored',
+    });
     expect(authBody(fake.requests[0])).toEqual({
       identity: { methods: ['application_credential'], application_credential: { id: 'ac1', secret: 's3cr3t-value' } },
     });
@@ -113,11 +157,21 @@ describe('Keystone v3 credentials', () => {
 
   it('sends an application credential by name with its user and domain', async () => {
     fake = await startFakeServer(() => ({ status: 201, headers: { 'X-Subject-Token': TOKEN }, body: v3Token([]) }));
-    const cloud = await connectCloud({ authUrl: `${fake.url}/v3`, applicationCredentialName: 'ci', applicationCredentialSecret: 's3cr3t-value', username: 'demo', userDomainName: 'Users' });
+    const cloud = await connectCloud({
+      authUrl: `${fake.url}/v3`,
+      applicationCredentialName: 'ci',
+      applicationCredentialSecret: 's3cr3t-value',
+      username: 'demo',
+      userDomainName: 'Users',
+    });
     expect(authBody(fake.requests[0])).toEqual({
       identity: {
         methods: ['application_credential'],
-        application_credential: { name: 'ci', secret: 's3cr3t-value', user: { name: 'demo', domain: { name: 'Users' } } },
+        application_credential: {
+          name: 'ci',
+          secret: 's3cr3t-value',
+          user: { name: 'demo', domain: { name: 'Users' } },
+        },
       },
     });
     cloud.close();
@@ -134,7 +188,9 @@ describe('Keystone v3 credentials', () => {
       { project: { name: 'demo', domain: { id: 'd7' } } },
       { domain: { name: 'Default' } },
     ]);
-    expect((authBody(fake.requests[0]).identity as { password: unknown }).password).toEqual({ user: { id: 'u1', password: PASSWORD } });
+    expect((authBody(fake.requests[0]).identity as { password: unknown }).password).toEqual({
+      user: { id: 'u1', password: PASSWORD },
+    });
   });
 
   it('refuses missing passwords and application credentials on v2.0 with exit 12 before sending anything', async () => {
@@ -146,13 +202,17 @@ describe('Keystone v3 credentials', () => {
     expect(fake.requests).toHaveLength(0);
   });
 
-  it('maps a Keystone 401 to exit 20 with Keystone\'s message and without the password', async () => {
+  it("maps a Keystone 401 to exit 20 with Keystone's message and without the password", async () => {
     fake = await startFakeServer(() => ({
       status: 401,
       headers: { 'x-openstack-request-id': 'req-abc' },
-      body: { error: { code: 401, title: 'Unauthorized', message: 'The request you have made requires authentication.' } },
+      body: {
+        error: { code: 401, title: 'Unauthorized', message: 'The request you have made requires authentication.' },
+      },
     }));
-    const err = await connectCloud({ authUrl: `${fake.url}/v3`, username: 'demo', password: PASSWORD }).catch((e: unknown) => e);
+    const err = await connectCloud({ authUrl: `${fake.url}/v3`, username: 'demo', password: PASSWORD }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(AuthenticationError);
     const e = err as AuthenticationError;
     expect(e.exitCode).toBe(20);
@@ -172,17 +232,39 @@ describe('service catalog', () => {
   ];
 
   it('chooses the endpoint by type, interface and region', async () => {
-    fake = await startFakeServer((_r, s) => ({ status: 201, headers: { 'X-Subject-Token': TOKEN }, body: v3Token(catalog(s.url)) }));
-    const cloud = await connectCloud({ authUrl: `${fake.url}/v3`, username: 'demo', password: PASSWORD, regionName: 'RegionTwo' });
+    fake = await startFakeServer((_r, s) => ({
+      status: 201,
+      headers: { 'X-Subject-Token': TOKEN },
+      body: v3Token(catalog(s.url)),
+    }));
+    const cloud = await connectCloud({
+      authUrl: `${fake.url}/v3`,
+      username: 'demo',
+      password: PASSWORD,
+      regionName: 'RegionTwo',
+    });
     expect(await cloud.identity.endpointFor('image')).toBe(`${fake.url}/r2-public`);
-    expect(await cloud.identity.endpointFor('image', { region: 'RegionOne', interface: 'internal' })).toBe(`${fake.url}/r1-internal`);
+    expect(await cloud.identity.endpointFor('image', { region: 'RegionOne', interface: 'internal' })).toBe(
+      `${fake.url}/r1-internal`,
+    );
     cloud.close();
   });
 
   it('names the regions and types it knows when nothing matches', async () => {
-    fake = await startFakeServer((_r, s) => ({ status: 201, headers: { 'X-Subject-Token': TOKEN }, body: v3Token(catalog(s.url)) }));
-    const cloud = await connectCloud({ authUrl: `${fake.url}/v3`, username: 'demo', password: PASSWORD, regionName: 'Nowhere' });
-    await expect(cloud.identity.endpointFor('image')).rejects.toThrow(/region 'Nowhere' not found \(regions: RegionOne, RegionTwo\)/);
+    fake = await startFakeServer((_r, s) => ({
+      status: 201,
+      headers: { 'X-Subject-Token': TOKEN },
+      body: v3Token(catalog(s.url)),
+    }));
+    const cloud = await connectCloud({
+      authUrl: `${fake.url}/v3`,
+      username: 'demo',
+      password: PASSWORD,
+      regionName: 'Nowhere',
+    });
+    await expect(cloud.identity.endpointFor('image')).rejects.toThrow(
+      /region 'Nowhere' not found \(regions: RegionOne, RegionTwo\)/,
+    );
     await expect(cloud.identity.endpointFor('compute')).rejects.toBeInstanceOf(EndpointNotFoundError);
     await expect(cloud.identity.endpointFor('compute')).rejects.toThrow(/the catalog lists: image/);
     await expect(cloud.image.getImage('x')).rejects.toMatchObject({ exitCode: 1 });
@@ -193,13 +275,16 @@ describe('service catalog', () => {
 describe('tokens', () => {
   it('reuses one token for many requests', async () => {
     fake = await startFakeServer((r, s) => {
-      if (r.path === '/v3/auth/tokens') return { status: 201, headers: { 'X-Subject-Token': TOKEN }, body: v3Token([{ type: 'network', url: s.url }]) };
+      if (r.path === '/v3/auth/tokens')
+        return { status: 201, headers: { 'X-Subject-Token': TOKEN }, body: v3Token([{ type: 'network', url: s.url }]) };
       return { body: { networks: [] } };
     });
     const cloud = await connectCloud({ authUrl: `${fake.url}/v3`, username: 'demo', password: PASSWORD });
     await Promise.all([cloud.network.listNetworks(), cloud.network.listNetworks(), cloud.network.listNetworks()]);
     expect(fake.requests.filter((r) => r.path === '/v3/auth/tokens')).toHaveLength(1);
-    expect(fake.requests.filter((r) => r.path === '/v2.0/networks').every((r) => r.headers['x-auth-token'] === TOKEN)).toBe(true);
+    expect(
+      fake.requests.filter((r) => r.path === '/v2.0/networks').every((r) => r.headers['x-auth-token'] === TOKEN),
+    ).toBe(true);
     cloud.close();
   });
 
@@ -208,7 +293,11 @@ describe('tokens', () => {
     fake = await startFakeServer((r, s) => {
       if (r.path === '/v3/auth/tokens') {
         issued += 1;
-        return { status: 201, headers: { 'X-Subject-Token': `${TOKEN}-${issued}` }, body: v3Token([{ type: 'network', url: s.url }], issued === 1 ? 5_000 : 3600_000) };
+        return {
+          status: 201,
+          headers: { 'X-Subject-Token': `${TOKEN}-${issued}` },
+          body: v3Token([{ type: 'network', url: s.url }], issued === 1 ? 5_000 : 3600_000),
+        };
       }
       return { body: { networks: [] } };
     });
@@ -225,11 +314,18 @@ describe('tokens', () => {
     fake = await startFakeServer((r, s) => {
       if (r.path === '/v3/auth/tokens') {
         issued += 1;
-        return { status: 201, headers: { 'X-Subject-Token': `${TOKEN}-${issued}` }, body: v3Token([{ type: 'network', url: s.url }]) };
+        return {
+          status: 201,
+          headers: { 'X-Subject-Token': `${TOKEN}-${issued}` },
+          body: v3Token([{ type: 'network', url: s.url }]),
+        };
       }
       if (refuse > 0) {
         refuse -= 1;
-        return { status: 401, body: { error: { message: 'The request you have made requires authentication.', code: 401 } } };
+        return {
+          status: 401,
+          body: { error: { message: 'The request you have made requires authentication.', code: 401 } },
+        };
       }
       return { body: { networks: [{ id: 'n1', name: 'net' }] } };
     });

@@ -46,18 +46,38 @@ async function glance(knobs: GlanceKnobs = {}) {
   fake = await startFakeServer(async (r, s): Promise<FakeAnswer> => {
     if (r.path === '/v3/auth/tokens') {
       tokens += 1;
-      return { status: 201, headers: { 'X-Subject-Token': `${TOKEN}-${tokens}` }, body: v3Token([{ type: 'image', url: `${s.url}/v2/` }]) };
+      return {
+        status: 201,
+        headers: { 'X-Subject-Token': `${TOKEN}-${tokens}` },
+        body: v3Token([{ type: 'image', url: `${s.url}/v2/` }]),
+      };
     }
     const m = /^\/v2\/images(?:\/([^/]+))?(\/file)?$/.exec(r.path);
     if (!m) return { status: 404, body: '404 Not Found' };
     if (r.method === 'POST') {
       const body = r.json as Record<string, unknown>;
-      const img = { id: `img-${images.size + 1}`, status: 'queued', checksum: null, os_hash_algo: null, os_hash_value: null, size: null, protected: false, visibility: 'shared', tags: [], ...body } as unknown as Image;
+      const img = {
+        id: `img-${images.size + 1}`,
+        status: 'queued',
+        checksum: null,
+        os_hash_algo: null,
+        os_hash_value: null,
+        size: null,
+        protected: false,
+        visibility: 'shared',
+        tags: [],
+        ...body,
+      } as unknown as Image;
       images.set(img.id, img);
       return { status: 201, body: img };
     }
     const img = images.get(m[1] ?? '');
-    if (!img) return { status: 404, headers: { 'Content-Type': 'text/html' }, body: `<html><body><h1>404 Not Found</h1>No image found with ID ${m[1]}</body></html>` };
+    if (!img)
+      return {
+        status: 404,
+        headers: { 'Content-Type': 'text/html' },
+        body: `<html><body><h1>404 Not Found</h1>No image found with ID ${m[1]}</body></html>`,
+      };
     if (m[2] && r.method === 'PUT') {
       if ((knobs.refuseUploads ?? 0) > 0) {
         knobs.refuseUploads! -= 1;
@@ -96,7 +116,11 @@ describe('streamed image upload', () => {
     const file = writeRandom('small.qcow2', 3 * 1024 * 1024 + 17);
     const img = await cloud.image.createImage({ name: 'test', disk_format: 'qcow2', container_format: 'bare' });
     const progress: { bytes: number; total: number; rate: number }[] = [];
-    const result = await cloud.image.uploadImage(img.id, file, { onProgress: (p) => progress.push(p), progressIntervalMs: 0, pollMs: 10 });
+    const result = await cloud.image.uploadImage(img.id, file, {
+      onProgress: (p) => progress.push(p),
+      progressIntervalMs: 0,
+      pollMs: 10,
+    });
     const put = fake!.requests.find((r) => r.method === 'PUT')!;
     expect(put.headers['content-type']).toBe('application/octet-stream');
     expect(put.headers['content-length']).toBe(String(3 * 1024 * 1024 + 17));
@@ -127,7 +151,10 @@ describe('streamed image upload', () => {
     const { cloud } = await glance({ hash: 'f'.repeat(128) });
     const file = writeRandom('sha.raw', 100_000);
     const img = await cloud.image.createImage({ name: 'x' });
-    await expect(cloud.image.uploadImage(img.id, file)).rejects.toMatchObject({ name: 'ChecksumMismatchError', algorithm: 'sha512' });
+    await expect(cloud.image.uploadImage(img.id, file)).rejects.toMatchObject({
+      name: 'ChecksumMismatchError',
+      algorithm: 'sha512',
+    });
     cloud.close();
   });
 
@@ -157,7 +184,9 @@ describe('streamed image upload', () => {
     const controller = new AbortController();
     const reason = new Error('operator cancelled');
     setTimeout(() => controller.abort(reason), 200);
-    const err = await cloud.image.uploadImage(img.id, file, { signal: controller.signal, timeoutMs: 60_000 }).catch((e: unknown) => e);
+    const err = await cloud.image
+      .uploadImage(img.id, file, { signal: controller.signal, timeoutMs: 60_000 })
+      .catch((e: unknown) => e);
     expect(err).toBe(reason);
     // Glance had not answered yet: the upload did not wait for it
     expect(images.get(img.id)?.status).toBe('queued');
@@ -208,7 +237,9 @@ describe('streamed image upload', () => {
       peak = Math.max(peak, process.memoryUsage().rss);
     }, 20);
     try {
-      const result = await cloud.image.uploadImage(img.id, file, { onProgress: () => (peak = Math.max(peak, process.memoryUsage().rss)) });
+      const result = await cloud.image.uploadImage(img.id, file, {
+        onProgress: () => (peak = Math.max(peak, process.memoryUsage().rss)),
+      });
       expect(result.bytes).toBe(size);
       expect(result.verified.md5).toBe(true);
     } finally {

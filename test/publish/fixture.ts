@@ -38,28 +38,36 @@ function keystone(emu: Emulator, who: 'admin' | 'user', region: string): string 
 }
 
 /** An upload environment entry with the emulator's credentials and extra lines (already indented). */
-export function environmentEntry(emu: Emulator, label: string, who: 'admin' | 'user', region: string, ...lines: string[]): string {
+export function environmentEntry(
+  emu: Emulator,
+  label: string,
+  who: 'admin' | 'user',
+  region: string,
+  ...lines: string[]
+): string {
   return [`${label}:`, keystone(emu, who, region), ...lines].join('\n');
 }
 
 /** The standard environments: `one` and `two` (admin, one per region) and `demo` (no admin rights). */
 function uploadConfig(emu: Emulator, extra = ''): string {
-  return [
-    'one:',
-    keystone(emu, 'admin', 'RegionOne'),
-    '  glance:',
-    '    properties: {region: one}',
-    '    tags: [prod]',
-    'two:',
-    keystone(emu, 'admin', 'RegionTwo'),
-    '  glance:',
-    '    properties: {region: two}',
-    // the tests take RegionTwo down for good: give up after a few seconds, not minutes
-    '  retry: {attempts: 3, upload_attempts: 2, max_interval: 1s}',
-    'demo:',
-    keystone(emu, 'user', 'RegionOne'),
-    extra,
-  ].join('\n') + '\n';
+  return (
+    [
+      'one:',
+      keystone(emu, 'admin', 'RegionOne'),
+      '  glance:',
+      '    properties: {region: one}',
+      '    tags: [prod]',
+      'two:',
+      keystone(emu, 'admin', 'RegionTwo'),
+      '  glance:',
+      '    properties: {region: two}',
+      // the tests take RegionTwo down for good: give up after a few seconds, not minutes
+      '  retry: {attempts: 3, upload_attempts: 2, max_interval: 1s}',
+      'demo:',
+      keystone(emu, 'user', 'RegionOne'),
+      extra,
+    ].join('\n') + '\n'
+  );
 }
 
 export const IMAGES_YAML = [
@@ -110,7 +118,9 @@ export function usePublishFixture(): () => PublishFixture {
       cli: (args, env = {}) =>
         runDibctl(args, {
           cwd: tree.root,
-          env: envWithout(cleanTemporalEnv({ TEMPORAL_ADDRESS: t.server.address, TEMPORAL_NAMESPACE: t.server.namespace, ...env })),
+          env: envWithout(
+            cleanTemporalEnv({ TEMPORAL_ADDRESS: t.server.address, TEMPORAL_NAMESPACE: t.server.namespace, ...env }),
+          ),
           timeoutMs: 110_000,
         }),
       async cloud(who, region = 'RegionOne') {

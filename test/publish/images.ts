@@ -27,8 +27,19 @@ export async function makeImage(
 }
 
 /** Boots a server from the image in the cloud's project (from BUILD on it uses the image). */
-export async function bootFrom(cloud: Cloud, emu: Emulator, imageId: string, name: string, region = 'RegionOne'): Promise<string> {
-  const s = await cloud.compute.createServer({ name, imageRef: imageId, flavorRef: '1', networks: [{ uuid: emu.networks[region].id }] });
+export async function bootFrom(
+  cloud: Cloud,
+  emu: Emulator,
+  imageId: string,
+  name: string,
+  region = 'RegionOne',
+): Promise<string> {
+  const s = await cloud.compute.createServer({
+    name,
+    imageRef: imageId,
+    flavorRef: '1',
+    networks: [{ uuid: emu.networks[region].id }],
+  });
   return s.id;
 }
 

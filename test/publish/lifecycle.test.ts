@@ -43,7 +43,15 @@ const LIFE_IMAGES = (name: string, label: string, test: string) =>
 
 beforeAll(() => {
   const tree = f().tree;
-  tree.write('images.yaml', [IMAGES_YAML, LIFE_IMAGES('Life Image', 'life', 'pass.sh'), LIFE_IMAGES('Doomed Image', 'doomed', 'fail.sh'), ''].join('\n'));
+  tree.write(
+    'images.yaml',
+    [
+      IMAGES_YAML,
+      LIFE_IMAGES('Life Image', 'life', 'pass.sh'),
+      LIFE_IMAGES('Doomed Image', 'doomed', 'fail.sh'),
+      '',
+    ].join('\n'),
+  );
   tree.write('test.yaml', testYaml(f().emu));
   chmodSync(tree.write('tests/pass.sh', '#!/bin/sh\necho "testing $DIBCTL_INSTANCE_NAME"\nexit 0\n'), 0o755);
   chmodSync(tree.write('tests/fail.sh', '#!/bin/sh\necho broken image >&2\nexit 1\n'), 0o755);
@@ -52,9 +60,14 @@ beforeAll(() => {
 /** When (ms) each child's upload activity was scheduled and when it completed. */
 async function uploadWindow(workflowId: string): Promise<[number, number]> {
   const history = await f().temporal.client.workflow.getHandle(workflowId).fetchHistory();
-  const ms = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) => Number(t?.seconds ?? 0) * 1000 + Math.floor((t?.nanos ?? 0) / 1e6);
-  const scheduled = history.events!.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'uploadImageFile')!;
-  const completed = history.events!.find((e) => String(e.activityTaskCompletedEventAttributes?.scheduledEventId ?? '') === String(scheduled.eventId))!;
+  const ms = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) =>
+    Number(t?.seconds ?? 0) * 1000 + Math.floor((t?.nanos ?? 0) / 1e6);
+  const scheduled = history.events!.find(
+    (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'uploadImageFile',
+  )!;
+  const completed = history.events!.find(
+    (e) => String(e.activityTaskCompletedEventAttributes?.scheduledEventId ?? '') === String(scheduled.eventId),
+  )!;
   return [ms(scheduled.eventTime), ms(completed.eventTime)];
 }
 
@@ -77,14 +90,29 @@ describe('dibctl run', () => {
     expect(result.built).toBe(true);
     expect(result.tested).toMatchObject({ passed: true, tests: 1 });
     expect(result.failed).toEqual([]);
-    expect(result.regions.map((x) => [x.environment, x.ok])).toEqual([['one', true], ['two', true]]);
+    expect(result.regions.map((x) => [x.environment, x.ok])).toEqual([
+      ['one', true],
+      ['two', true],
+    ]);
     expect(r.stderr).toContain('Stage: publishing to one, two');
 
     // each region got the new image and obsoleted its previous copy
-    for (const [region, old, env] of [['RegionOne', oldOne, 'one'], ['RegionTwo', oldTwo, 'two']] as const) {
+    for (const [region, old, env] of [
+      ['RegionOne', oldOne, 'one'],
+      ['RegionTwo', oldTwo, 'two'],
+    ] as const) {
       const published = result.regions.find((x) => x.environment === env)!.result!;
-      expect(f().images(region).filter((i) => i.name === 'Life Image').map((i) => i.id)).toEqual([published.imageId]);
-      expect(f().images(region).find((i) => i.id === old.id)).toMatchObject({ name: 'Obsolete Life Image', properties: expect.objectContaining({ obsolete: 'true' }) });
+      expect(
+        f()
+          .images(region)
+          .filter((i) => i.name === 'Life Image')
+          .map((i) => i.id),
+      ).toEqual([published.imageId]);
+      expect(
+        f()
+          .images(region)
+          .find((i) => i.id === old.id),
+      ).toMatchObject({ name: 'Obsolete Life Image', properties: expect.objectContaining({ obsolete: 'true' }) });
       expect(published.obsoleted).toEqual([{ id: old.id, name: 'Obsolete Life Image' }]);
       const held = await f().temporal.client.workflow.getHandle(retirementWorkflowId(env)).query(retirementStatusQuery);
       expect(held.held.map((h) => h.id)).toContain(old.id);
@@ -105,7 +133,9 @@ describe('dibctl run', () => {
   it('keeps every password out of the histories of the lifecycle, its children and retirement', async () => {
     expect(firstRun).toBeDefined();
     const client = f().temporal.client;
-    const ids = ['', '-build', '-test', '-publish-one', '-publish-two'].map((x) => `${firstRun!.workflowId}${x}`).concat(['dibctl-retirement-one']);
+    const ids = ['', '-build', '-test', '-publish-one', '-publish-two']
+      .map((x) => `${firstRun!.workflowId}${x}`)
+      .concat(['dibctl-retirement-one']);
     const secrets = [f().emu.admin.password, f().emu.user.password];
     for (const id of ids) {
       const history = await client.workflow.getHandle(id).fetchHistory();
@@ -122,12 +152,23 @@ describe('dibctl run', () => {
     const r = await f().cli(['run', 'doomed', '--upload-env', 'one', '--upload-env', 'two']);
     expect(r.code).toBe(80);
     expect(r.stderr).toMatch(/Error: .*(tests failed|Some tests failed)/i);
-    expect(f().images('RegionOne').filter((i) => i.name === 'Doomed Image')).toEqual([]);
-    expect(f().images('RegionTwo').filter((i) => i.name === 'Doomed Image')).toEqual([]);
+    expect(
+      f()
+        .images('RegionOne')
+        .filter((i) => i.name === 'Doomed Image'),
+    ).toEqual([]);
+    expect(
+      f()
+        .images('RegionTwo')
+        .filter((i) => i.name === 'Doomed Image'),
+    ).toEqual([]);
   });
 
   it('when one region is down the other still publishes; the result says per region and the exit code is not 0', async () => {
-    const before = f().images('RegionOne').filter((i) => i.name === 'Life Image').map((i) => i.id);
+    const before = f()
+      .images('RegionOne')
+      .filter((i) => i.name === 'Life Image')
+      .map((i) => i.id);
     f().emu.faults.set({ failingRegions: ['RegionTwo'] });
     let r;
     try {
@@ -139,7 +180,10 @@ describe('dibctl run', () => {
     expect(r.stdout).toMatch(/^one: image \S+ 'Life Image' uploaded/m);
     expect(r.stdout).toMatch(/^two: FAILED: Glance answered 503/m);
     expect(r.stderr).toContain('Error: publishing failed in two');
-    const now = f().images('RegionOne').filter((i) => i.name === 'Life Image').map((i) => i.id);
+    const now = f()
+      .images('RegionOne')
+      .filter((i) => i.name === 'Life Image')
+      .map((i) => i.id);
     expect(now).toHaveLength(1);
     expect(now).not.toEqual(before);
   });

@@ -10,11 +10,26 @@ describe('retire keys in upload.yaml', () => {
   afterAll(() => tree.remove());
 
   it('reads durations with units or seconds and applies defaults', () => {
-    const file = tree.write('a/upload.yaml', `one:\n${KEYSTONE}  retire: {check_every: 30m, delete_after: 7d, keep: 2}\ntwo:\n${KEYSTONE}  retire: {check_every: 90}\nthree:\n${KEYSTONE}`);
+    const file = tree.write(
+      'a/upload.yaml',
+      `one:\n${KEYSTONE}  retire: {check_every: 30m, delete_after: 7d, keep: 2}\ntwo:\n${KEYSTONE}  retire: {check_every: 90}\nthree:\n${KEYSTONE}`,
+    );
     const opts = { uploadConfig: file, env: envWithout() };
-    expect(loadUploadEnvironment('one', opts).retire).toEqual({ checkEverySeconds: 1800, deleteAfterSeconds: 604800, keep: 2 });
-    expect(loadUploadEnvironment('two', opts).retire).toEqual({ checkEverySeconds: 90, deleteAfterSeconds: 0, keep: 0 });
-    expect(loadUploadEnvironment('three', opts).retire).toEqual({ checkEverySeconds: 21600, deleteAfterSeconds: 0, keep: 0 });
+    expect(loadUploadEnvironment('one', opts).retire).toEqual({
+      checkEverySeconds: 1800,
+      deleteAfterSeconds: 604800,
+      keep: 2,
+    });
+    expect(loadUploadEnvironment('two', opts).retire).toEqual({
+      checkEverySeconds: 90,
+      deleteAfterSeconds: 0,
+      keep: 0,
+    });
+    expect(loadUploadEnvironment('three', opts).retire).toEqual({
+      checkEverySeconds: 21600,
+      deleteAfterSeconds: 0,
+      keep: 0,
+    });
   });
 
   it.each([
@@ -34,12 +49,27 @@ describe('retry keys in upload.yaml', () => {
   afterAll(() => tree.remove());
 
   it('reads attempts and the longest pause, with defaults', () => {
-    const file = tree.write('a/upload.yaml', `one:\n${KEYSTONE}  retry: {attempts: 3, upload_attempts: 2, max_interval: 1m}\ntwo:\n${KEYSTONE}  retry: {max_interval: 0}\nthree:\n${KEYSTONE}`);
+    const file = tree.write(
+      'a/upload.yaml',
+      `one:\n${KEYSTONE}  retry: {attempts: 3, upload_attempts: 2, max_interval: 1m}\ntwo:\n${KEYSTONE}  retry: {max_interval: 0}\nthree:\n${KEYSTONE}`,
+    );
     const opts = { uploadConfig: file, env: envWithout() };
-    expect(loadUploadEnvironment('one', opts).retry).toEqual({ attempts: 3, uploadAttempts: 2, maxIntervalSeconds: 60 });
+    expect(loadUploadEnvironment('one', opts).retry).toEqual({
+      attempts: 3,
+      uploadAttempts: 2,
+      maxIntervalSeconds: 60,
+    });
     // a pause of at least a second, so a cloud that is down is not hammered
-    expect(loadUploadEnvironment('two', opts).retry).toEqual({ attempts: 12, uploadAttempts: 6, maxIntervalSeconds: 1 });
-    expect(loadUploadEnvironment('three', opts).retry).toEqual({ attempts: 12, uploadAttempts: 6, maxIntervalSeconds: 30 });
+    expect(loadUploadEnvironment('two', opts).retry).toEqual({
+      attempts: 12,
+      uploadAttempts: 6,
+      maxIntervalSeconds: 1,
+    });
+    expect(loadUploadEnvironment('three', opts).retry).toEqual({
+      attempts: 12,
+      uploadAttempts: 6,
+      maxIntervalSeconds: 30,
+    });
   });
 
   it.each([

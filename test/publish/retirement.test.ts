@@ -75,7 +75,9 @@ describe('retirement workflow', () => {
     const s = JSON.parse(r.stdout) as RetirementStatus & { running: boolean };
     expect(s).toMatchObject({ running: true, checks: 1, held: [], lastCheck: { deleted: [], gone: [] } });
     // asked again while it waits on its 6 h timer: one more check, answered at once
-    const again = JSON.parse((await f().cli(['--json', 'retirement', 'fresh', '--check-now'])).stdout) as RetirementStatus;
+    const again = JSON.parse(
+      (await f().cli(['--json', 'retirement', 'fresh', '--check-now'])).stdout,
+    ) as RetirementStatus;
     expect(again.checks).toBe(2);
     expect(again.lastCheck!.at).toBeGreaterThanOrEqual(s.lastCheck!.at);
   });
@@ -99,10 +101,12 @@ describe('retirement workflow', () => {
     await f().cli(['retirement', 'keep1', '--check-now']);
     const s = await status('keep1');
     expect(s.lastCheck?.deleted).toEqual([older.id]);
-    expect(s.held).toEqual([expect.objectContaining({ id: newer.id, reason: 'one of the newest 1 of its name (keep)' })]);
+    expect(s.held).toEqual([
+      expect.objectContaining({ id: newer.id, reason: 'one of the newest 1 of its name (keep)' }),
+    ]);
   });
 
-  it('without the right to list every project\'s servers reports the problem and keeps waiting', async () => {
+  it("without the right to list every project's servers reports the problem and keeps waiting", async () => {
     const demo = await f().cloud('user');
     const img = await makeImage(demo, 'Demo App', { visibility: 'private' });
     expect((await f().cli(['mark-obsolete', 'demo', img.id])).code).toBe(0);
@@ -129,13 +133,19 @@ describe('retirement workflow', () => {
       signalArgs: [[{ id: img.id, name: 'Obsolete Ticking' }]],
     });
     const firstRun = (await handle.describe()).runId;
-    await eventually('it continued as new', async () => (await client.workflow.getHandle('dibctl-retirement-tick').describe()).runId !== firstRun);
+    await eventually(
+      'it continued as new',
+      async () => (await client.workflow.getHandle('dibctl-retirement-tick').describe()).runId !== firstRun,
+    );
     const held = (await status('tick')).held;
     expect(held).toEqual([expect.objectContaining({ id: img.id, reason: 'used by 1 server' })]);
     expect((await status('tick')).checks).toBeGreaterThanOrEqual(2);
 
     await deleteServer(admin, server);
-    await eventually('the timer-driven check deleted the image', async () => (await admin.image.findImage(img.id)) === undefined);
+    await eventually(
+      'the timer-driven check deleted the image',
+      async () => (await admin.image.findImage(img.id)) === undefined,
+    );
     expect((await status('tick')).held).toEqual([]);
     await recordHistory(client.workflow.getHandle('dibctl-retirement-tick'), 'retirement');
   });

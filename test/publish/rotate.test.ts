@@ -35,7 +35,7 @@ describe('dibctl mark-obsolete', () => {
 });
 
 describe('dibctl rotate', () => {
-  it('exits 61 without the right to list every project\'s servers, deleting nothing', async () => {
+  it("exits 61 without the right to list every project's servers, deleting nothing", async () => {
     const demo = await f().cloud('user');
     const img = await makeImage(demo, 'Obsolete Demo Image', { obsolete: 'true', visibility: 'private' });
     const r = await f().cli(['rotate', 'demo']);
@@ -111,7 +111,10 @@ describe('obsoleting the older copies after an upload', () => {
     const second = await makeImage(admin, 'Retried Image');
     const current = await makeImage(admin, 'Retried Image');
     // the earlier attempt renamed the first copy, then its worker died
-    await admin.image.updateImage(first.id, { name: 'Obsolete Retried Image', properties: { obsolete: 'true', [OBSOLETED_FOR_PROPERTY]: current.id } });
+    await admin.image.updateImage(first.id, {
+      name: 'Obsolete Retried Image',
+      properties: { obsolete: 'true', [OBSOLETED_FOR_PROPERTY]: current.id },
+    });
     const acts = createPublishActivities({ env: envWithout() });
     const input = { environment: 'one', config: { cwd: f().tree.root }, name: 'Retried Image', keepId: current.id };
     const out: ObsoletedImage[] = await new MockActivityEnvironment().run(acts.obsoleteOlderImages, input);
@@ -121,7 +124,11 @@ describe('obsoleting the older copies after an upload', () => {
     const again: ObsoletedImage[] = await new MockActivityEnvironment().run(acts.obsoleteOlderImages, input);
     expect(again.map((o) => o.id).sort()).toEqual(out.map((o) => o.id).sort());
     const after = await admin.image.getImage(second.id);
-    expect(after).toMatchObject({ name: 'Obsolete Retried Image', obsolete: 'true', [OBSOLETED_FOR_PROPERTY]: current.id });
+    expect(after).toMatchObject({
+      name: 'Obsolete Retried Image',
+      obsolete: 'true',
+      [OBSOLETED_FOR_PROPERTY]: current.id,
+    });
     expect((await admin.image.getImage(current.id)).name).toBe('Retried Image');
   });
 });

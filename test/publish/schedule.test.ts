@@ -20,7 +20,17 @@ const describeSchedule = async (id: string) => f().temporal.client.schedule.getH
 
 describe('dibctl schedule', () => {
   it('starts lifecycles on an interval, lists and describes them, and pausing stops it', async () => {
-    const create = await f().cli(['schedule', 'create', 'base', '--upload-env', 'two', '--no-build', '--no-test', '--every', '2s']);
+    const create = await f().cli([
+      'schedule',
+      'create',
+      'base',
+      '--upload-env',
+      'two',
+      '--no-build',
+      '--no-test',
+      '--every',
+      '2s',
+    ]);
     expect(create.code).toBe(0);
     expect(create.stdout).toContain('Schedule dibctl-base created: every 2s, runs base → two');
 
@@ -28,15 +38,23 @@ describe('dibctl schedule', () => {
       const d = await describeSchedule('dibctl-base');
       return d.info.recentActions.length >= 2;
     });
-    const runs = (await describeSchedule('dibctl-base')).info.recentActions.map((a) => (a.action.type === 'startWorkflow' ? a.action.workflow.workflowId : ''));
+    const runs = (await describeSchedule('dibctl-base')).info.recentActions.map((a) =>
+      a.action.type === 'startWorkflow' ? a.action.workflow.workflowId : '',
+    );
     expect(runs[0]).toMatch(/^dibctl-run-base-/);
     const first = await f().temporal.client.workflow.getHandle(runs[0]).result();
-    expect(first).toMatchObject({ label: 'base', failed: [], regions: [expect.objectContaining({ environment: 'two', ok: true })] });
+    expect(first).toMatchObject({
+      label: 'base',
+      failed: [],
+      regions: [expect.objectContaining({ environment: 'two', ok: true })],
+    });
 
     const list = await f().cli(['schedule', 'list']);
     expect(list.stdout).toMatch(/^dibctl-base\s+base\s+every 2s\s+no\s+\S+/m);
 
-    expect((await f().cli(['schedule', 'pause', 'dibctl-base', '--note', 'maintenance'])).stdout).toBe('Schedule dibctl-base paused\n');
+    expect((await f().cli(['schedule', 'pause', 'dibctl-base', '--note', 'maintenance'])).stdout).toBe(
+      'Schedule dibctl-base paused\n',
+    );
     const taken = (await describeSchedule('dibctl-base')).info.numActionsTaken;
     await new Promise((r) => setTimeout(r, 5000));
     expect((await describeSchedule('dibctl-base')).info.numActionsTaken).toBe(taken);
@@ -49,7 +67,10 @@ describe('dibctl schedule', () => {
 
     // a manual trigger starts a run even while paused
     expect((await f().cli(['schedule', 'trigger', 'dibctl-base'])).code).toBe(0);
-    await eventually('the triggered run started', async () => (await describeSchedule('dibctl-base')).info.numActionsTaken > taken);
+    await eventually(
+      'the triggered run started',
+      async () => (await describeSchedule('dibctl-base')).info.numActionsTaken > taken,
+    );
 
     expect((await f().cli(['schedule', 'delete', 'dibctl-base'])).stdout).toBe('Schedule dibctl-base deleted\n');
     const gone = await f().cli(['schedule', 'describe', 'dibctl-base']);
@@ -60,13 +81,31 @@ describe('dibctl schedule', () => {
   it('skips a run that is due while the previous one still runs', async () => {
     f().emu.faults.set({ uploadBytesPerSecond: 512 * 1024 });
     try {
-      const create = await f().cli(['schedule', 'create', 'public', '--id', 'slow-public', '--upload-env', 'one', '--no-build', '--no-test', '--every', '1s']);
+      const create = await f().cli([
+        'schedule',
+        'create',
+        'public',
+        '--id',
+        'slow-public',
+        '--upload-env',
+        'one',
+        '--no-build',
+        '--no-test',
+        '--every',
+        '1s',
+      ]);
       expect(create.code).toBe(0);
-      await eventually('a run was skipped', async () => (await describeSchedule('slow-public')).info.numActionsSkippedOverlap > 0);
+      await eventually(
+        'a run was skipped',
+        async () => (await describeSchedule('slow-public')).info.numActionsSkippedOverlap > 0,
+      );
       const d = await describeSchedule('slow-public');
       expect(d.info.runningActions.length).toBeLessThanOrEqual(1);
     } finally {
-      await f().temporal.client.schedule.getHandle('slow-public').delete().catch(() => undefined);
+      await f()
+        .temporal.client.schedule.getHandle('slow-public')
+        .delete()
+        .catch(() => undefined);
       f().emu.faults.reset();
     }
   });
@@ -81,7 +120,21 @@ describe('dibctl schedule', () => {
   });
 
   it('creates a cron schedule that starts nothing until it is due', async () => {
-    const r = await f().cli(['--json', 'schedule', 'create', 'base', '--id', 'weekly-base', '--upload-env', 'one', '--upload-env', 'two', '--no-build', '--cron', '0 3 * * 1']);
+    const r = await f().cli([
+      '--json',
+      'schedule',
+      'create',
+      'base',
+      '--id',
+      'weekly-base',
+      '--upload-env',
+      'one',
+      '--upload-env',
+      'two',
+      '--no-build',
+      '--cron',
+      '0 3 * * 1',
+    ]);
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout) as { nextRun: string; uploadEnvironments: string[] };
     expect(out.uploadEnvironments).toEqual(['one', 'two']);
@@ -98,7 +151,11 @@ describe('dibctl list', () => {
     const run = await f().cli(['run', 'shared', '--no-build', '--no-test', '--upload-env', 'one']);
     expect(run.code).toBe(0);
     const id = /Image lifecycle (\S+)/.exec(run.stderr)![1];
-    await eventually('the lifecycle is visible', async () => (await f().cli(['list', '--label', 'shared'])).stdout.includes(id), 20_000);
+    await eventually(
+      'the lifecycle is visible',
+      async () => (await f().cli(['list', '--label', 'shared'])).stdout.includes(id),
+      20_000,
+    );
     const r = await f().cli(['list', '--label', 'shared']);
     expect(r.stdout).toMatch(new RegExp(`^${id}\\s+shared\\s+one\\s+COMPLETED\\s+\\S+`, 'm'));
     expect(r.stdout).not.toContain('dibctl-run-base');
@@ -107,10 +164,23 @@ describe('dibctl list', () => {
   });
 
   it('finds a lifecycle by any of its upload environments', async () => {
-    const run = await f().cli(['run', 'shared', '--no-build', '--no-test', '--upload-env', 'one', '--upload-env', 'two']);
+    const run = await f().cli([
+      'run',
+      'shared',
+      '--no-build',
+      '--no-test',
+      '--upload-env',
+      'one',
+      '--upload-env',
+      'two',
+    ]);
     expect(run.code).toBe(0);
     const id = /Image lifecycle (\S+)/.exec(run.stderr)![1];
-    await eventually('the lifecycle is visible', async () => (await f().cli(['list', '--environment', 'two'])).stdout.includes(id), 20_000);
+    await eventually(
+      'the lifecycle is visible',
+      async () => (await f().cli(['list', '--environment', 'two'])).stdout.includes(id),
+      20_000,
+    );
     const json = await f().cli(['--json', 'list', '--environment', 'two']);
     const rows = JSON.parse(json.stdout) as Array<{ workflowId: string; environments: string }>;
     expect(rows.find((r) => r.workflowId === id)).toMatchObject({ environments: 'one,two' });

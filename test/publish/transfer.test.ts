@@ -32,8 +32,18 @@ describe('dibctl transfer', () => {
     const r = await f().cli(['--json', 'transfer', src.id, '--src-env', 'one', '--dst-env', 'two']);
     expect(r.code).toBe(0);
     const result = JSON.parse(r.stdout) as TransferResult;
-    const copy = f().images('RegionTwo').find((i) => i.id === result.imageId)!;
-    expect(copy).toMatchObject({ name: 'Golden', status: 'active', checksum: src.checksum, size: src.size, visibility: 'shared', min_ram: 128, disk_format: 'raw' });
+    const copy = f()
+      .images('RegionTwo')
+      .find((i) => i.id === result.imageId)!;
+    expect(copy).toMatchObject({
+      name: 'Golden',
+      status: 'active',
+      checksum: src.checksum,
+      size: src.size,
+      visibility: 'shared',
+      min_ram: 128,
+      disk_format: 'raw',
+    });
     expect(copy.tags.sort()).toEqual(['golden', 'v2']);
     expect(copy.properties).toMatchObject({ os_distro: 'debian', hw_disk_bus: 'scsi' });
     expect(copy.members.map((m) => m.member_id)).toEqual([f().emu.user.projectId]);
@@ -42,16 +52,42 @@ describe('dibctl transfer', () => {
 
   it('with --ignore-meta and --ignore-membership copies only name, formats and data', async () => {
     const src = await sourceImage('Plain');
-    const r = await f().cli(['--json', 'transfer', src.id, '--src-env', 'one', '--dst-env', 'two', '--ignore-meta', '--ignore-membership']);
+    const r = await f().cli([
+      '--json',
+      'transfer',
+      src.id,
+      '--src-env',
+      'one',
+      '--dst-env',
+      'two',
+      '--ignore-meta',
+      '--ignore-membership',
+    ]);
     expect(r.code).toBe(0);
     const result = JSON.parse(r.stdout) as TransferResult;
-    const copy = f().images('RegionTwo').find((i) => i.id === result.imageId)!;
-    expect(copy).toMatchObject({ name: 'Plain', checksum: src.checksum, visibility: 'private', min_ram: 0, tags: [], members: [] });
+    const copy = f()
+      .images('RegionTwo')
+      .find((i) => i.id === result.imageId)!;
+    expect(copy).toMatchObject({
+      name: 'Plain',
+      checksum: src.checksum,
+      visibility: 'private',
+      min_ram: 0,
+      tags: [],
+      members: [],
+    });
     expect(copy.properties.os_distro).toBeUndefined();
   });
 
   it('exits 50 when the source image does not exist, and refuses an ambiguous source', async () => {
-    const missing = await f().cli(['transfer', '00000000-0000-4000-8000-000000000000', '--src-env', 'one', '--dst-env', 'two']);
+    const missing = await f().cli([
+      'transfer',
+      '00000000-0000-4000-8000-000000000000',
+      '--src-env',
+      'one',
+      '--dst-env',
+      'two',
+    ]);
     expect(missing.code).toBe(50);
     const both = await f().cli(['transfer', 'x', '--src-env', 'one', '--src-cloud', 'c', '--dst-env', 'two']);
     expect(both.code).toBe(1);

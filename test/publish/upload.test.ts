@@ -15,19 +15,34 @@ jest.setTimeout(120_000);
 const f = usePublishFixture();
 
 function named(name: string, region: 'RegionOne' | 'RegionTwo' = 'RegionOne') {
-  return f().images(region).filter((i) => i.name === name);
+  return f()
+    .images(region)
+    .filter((i) => i.name === name);
 }
 
 describe('dibctl upload', () => {
   it('streams the file, verifies it and sets name, properties as strings, tags, min_disk and min_ram', async () => {
     const r = await f().cli(['upload', 'base', 'one']);
-    expect(r.stderr).toContain("Uploading ");
+    expect(r.stderr).toContain('Uploading ');
     expect(r.code).toBe(0);
     const m = /one: image (\S+) 'Base Image' uploaded \(3\.0 MiB, .*checksum verified\)/.exec(r.stdout);
     expect(m).not.toBeNull();
-    const img = f().images().find((i) => i.id === m![1])!;
-    const md5 = createHash('md5').update(readFileSync(f().tree.path('base.qcow2'))).digest('hex');
-    expect(img).toMatchObject({ name: 'Base Image', status: 'active', size: IMAGE_BYTES, checksum: md5, visibility: 'private', min_disk: 1, min_ram: 64, protected: false });
+    const img = f()
+      .images()
+      .find((i) => i.id === m![1])!;
+    const md5 = createHash('md5')
+      .update(readFileSync(f().tree.path('base.qcow2')))
+      .digest('hex');
+    expect(img).toMatchObject({
+      name: 'Base Image',
+      status: 'active',
+      size: IMAGE_BYTES,
+      checksum: md5,
+      visibility: 'private',
+      min_disk: 1,
+      min_ram: 64,
+      protected: false,
+    });
     expect(img.properties).toMatchObject({ build: '7', gpu: 'false', region: 'one' });
     expect(img.properties[BUILD_ID_PROPERTY]).toMatch(/^dibctl-upload-base-one-/);
     expect(img.tags.sort()).toEqual(['base', 'prod']);
@@ -41,7 +56,9 @@ describe('dibctl upload', () => {
     const result = JSON.parse(r.stdout) as PublishResult;
     expect(result.obsoleted).toEqual([{ id: before[0].id, name: 'Obsolete Base Image' }]);
     expect(result.retirementWorkflowId).toBe('dibctl-retirement-one');
-    const old = f().images().find((i) => i.id === before[0].id)!;
+    const old = f()
+      .images()
+      .find((i) => i.id === before[0].id)!;
     expect(old.name).toBe('Obsolete Base Image');
     expect(old.properties.obsolete).toBe('true');
     expect(named('Base Image').map((i) => i.id)).toEqual([result.imageId]);
@@ -60,7 +77,9 @@ describe('dibctl upload', () => {
     const r = await f().cli(['--json', 'upload', 'shared', 'one']);
     expect(r.code).toBe(0);
     const result = JSON.parse(r.stdout) as PublishResult;
-    const img = f().images().find((i) => i.id === result.imageId)!;
+    const img = f()
+      .images()
+      .find((i) => i.id === result.imageId)!;
     expect(img.visibility).toBe('shared');
     expect(img.members.map((m) => m.member_id)).toEqual([f().emu.user.projectId]);
     expect(result.members).toEqual([f().emu.user.projectId]);
@@ -70,8 +89,16 @@ describe('dibctl upload', () => {
     const r = await f().cli(['--json', 'upload', 'guarded', 'two']);
     expect(r.code).toBe(0);
     const result = JSON.parse(r.stdout) as PublishResult;
-    expect(f().images('RegionTwo').find((i) => i.id === result.imageId)).toMatchObject({ protected: true, status: 'active' });
-    expect(f().images('RegionOne').find((i) => i.id === result.imageId)).toBeUndefined();
+    expect(
+      f()
+        .images('RegionTwo')
+        .find((i) => i.id === result.imageId),
+    ).toMatchObject({ protected: true, status: 'active' });
+    expect(
+      f()
+        .images('RegionOne')
+        .find((i) => i.id === result.imageId),
+    ).toBeUndefined();
   });
 
   it('a retried publish completes the image an earlier attempt created instead of making a second one', async () => {
@@ -88,10 +115,20 @@ describe('dibctl upload', () => {
     const result: PublishResult = await t.client.workflow.execute(publishWorkflow, {
       taskQueue: 'dibctl',
       workflowId: `publish-retry-${Date.now()}`,
-      args: [{ imageLabel: 'public', environment: 'one', config: { cwd: f().tree.root }, fileQueue: localHostQueue('dibctl'), buildId: 'retried-build' }],
+      args: [
+        {
+          imageLabel: 'public',
+          environment: 'one',
+          config: { cwd: f().tree.root },
+          fileQueue: localHostQueue('dibctl'),
+          buildId: 'retried-build',
+        },
+      ],
     });
     expect(result.imageId).toBe(earlier.id);
-    const withBuildId = f().images().filter((i) => i.properties[BUILD_ID_PROPERTY] === 'retried-build');
+    const withBuildId = f()
+      .images()
+      .filter((i) => i.properties[BUILD_ID_PROPERTY] === 'retried-build');
     expect(withBuildId).toHaveLength(1);
     expect(withBuildId[0]).toMatchObject({ status: 'active', size: IMAGE_BYTES });
 
@@ -99,16 +136,31 @@ describe('dibctl upload', () => {
     const again: PublishResult = await t.client.workflow.execute(publishWorkflow, {
       taskQueue: 'dibctl',
       workflowId: `publish-retry-again-${Date.now()}`,
-      args: [{ imageLabel: 'public', environment: 'one', config: { cwd: f().tree.root }, fileQueue: localHostQueue('dibctl'), buildId: 'retried-build' }],
+      args: [
+        {
+          imageLabel: 'public',
+          environment: 'one',
+          config: { cwd: f().tree.root },
+          fileQueue: localHostQueue('dibctl'),
+          buildId: 'retried-build',
+        },
+      ],
     });
     expect(again).toMatchObject({ imageId: earlier.id, reused: true });
-    expect(f().images().filter((i) => i.properties[BUILD_ID_PROPERTY] === 'retried-build')).toHaveLength(1);
+    expect(
+      f()
+        .images()
+        .filter((i) => i.properties[BUILD_ID_PROPERTY] === 'retried-build'),
+    ).toHaveLength(1);
   });
 
   it('runs preprocessing with interpolated names and deletes its output after the upload', async () => {
     f().writeUploadConfig(
       environmentEntry(
-        f().emu, 'pre', 'admin', 'RegionOne',
+        f().emu,
+        'pre',
+        'admin',
+        'RegionOne',
         '  preprocessing:',
         '    cmdline: "cp %(input_filename)s %(output_filename)s && echo %(disk_format)s/%(container_format)s > %(input_filename)s.formats"',
         '    output_filename: "%(input_filename)s.processed"',
@@ -117,7 +169,11 @@ describe('dibctl upload', () => {
     const r = await f().cli(['--json', 'upload', 'base', 'pre', '--no-obsolete']);
     expect(r.code).toBe(0);
     const result = JSON.parse(r.stdout) as PublishResult;
-    expect(f().images().find((i) => i.id === result.imageId)).toMatchObject({ status: 'active', size: IMAGE_BYTES });
+    expect(
+      f()
+        .images()
+        .find((i) => i.id === result.imageId),
+    ).toMatchObject({ status: 'active', size: IMAGE_BYTES });
     expect(readFileSync(f().tree.path('base.qcow2.formats'), 'utf8').trim()).toBe('qcow2/bare');
     expect(existsSync(f().tree.path('base.qcow2.processed'))).toBe(false);
   });
@@ -125,7 +181,10 @@ describe('dibctl upload', () => {
   it('exits 18 and creates no image when preprocessing fails', async () => {
     f().writeUploadConfig(
       environmentEntry(
-        f().emu, 'broken', 'admin', 'RegionOne',
+        f().emu,
+        'broken',
+        'admin',
+        'RegionOne',
         '  preprocessing:',
         '    cmdline: "echo cannot convert >&2; exit 3"',
         '    output_filename: "%(input_filename)s.raw"',
@@ -142,7 +201,10 @@ describe('dibctl upload', () => {
   it('runs external_upload commands instead of the native upload, with the credentials as OS_* variables', async () => {
     f().writeUploadConfig(
       environmentEntry(
-        f().emu, 'ext', 'admin', 'RegionOne',
+        f().emu,
+        'ext',
+        'admin',
+        'RegionOne',
         '  external_upload:',
         '    - cmdline: "echo %(input_filename)s %(disk_format)s $OS_USERNAME $OS_REGION_NAME > external.out"',
       ),
@@ -151,7 +213,9 @@ describe('dibctl upload', () => {
     const r = await f().cli(['upload', 'base', 'ext', '--no-obsolete']);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("ext: external upload of 'Base Image' done");
-    expect(readFileSync(f().tree.path('external.out'), 'utf8').trim()).toBe(`${f().tree.path('base.qcow2')} qcow2 admin RegionOne`);
+    expect(readFileSync(f().tree.path('external.out'), 'utf8').trim()).toBe(
+      `${f().tree.path('base.qcow2')} qcow2 admin RegionOne`,
+    );
     expect(f().images()).toHaveLength(count);
   });
 
@@ -160,7 +224,9 @@ describe('dibctl upload', () => {
     try {
       const r = await f().cli(['upload', 'base', 'one', '--no-obsolete']);
       expect(r.code).toBe(0);
-      expect(r.stderr).toMatch(/Uploading 'Base Image' to one: [\d.]+ (KiB|MiB) of 3\.0 MiB \(\d+%\), [\d.]+ (KiB|MiB)\/s, ETA \d+s/);
+      expect(r.stderr).toMatch(
+        /Uploading 'Base Image' to one: [\d.]+ (KiB|MiB) of 3\.0 MiB \(\d+%\), [\d.]+ (KiB|MiB)\/s, ETA \d+s/,
+      );
     } finally {
       f().emu.faults.reset();
     }
@@ -170,7 +236,10 @@ describe('dibctl upload', () => {
     f().tree.write('ready.img', 'already converted');
     f().writeUploadConfig(
       environmentEntry(
-        f().emu, 'reuse', 'admin', 'RegionOne',
+        f().emu,
+        'reuse',
+        'admin',
+        'RegionOne',
         '  preprocessing:',
         '    cmdline: "exit 9"',
         '    output_filename: ready.img',
@@ -181,18 +250,28 @@ describe('dibctl upload', () => {
     const r = await f().cli(['--json', 'upload', 'base', 'reuse', '--no-obsolete']);
     expect(r.code).toBe(0);
     const result = JSON.parse(r.stdout) as PublishResult;
-    expect(f().images().find((i) => i.id === result.imageId)).toMatchObject({ size: 'already converted'.length });
+    expect(
+      f()
+        .images()
+        .find((i) => i.id === result.imageId),
+    ).toMatchObject({ size: 'already converted'.length });
     expect(existsSync(f().tree.path('ready.img'))).toBe(true);
   });
 
   it('fails when the upload exceeds glance.upload_timeout and removes the unfinished image', async () => {
-    f().writeUploadConfig(environmentEntry(f().emu, 'slow', 'admin', 'RegionTwo', '  glance: {upload_timeout: 1, name: Slow Image}'));
+    f().writeUploadConfig(
+      environmentEntry(f().emu, 'slow', 'admin', 'RegionTwo', '  glance: {upload_timeout: 1, name: Slow Image}'),
+    );
     f().emu.faults.set({ uploadBytesPerSecond: 256 * 1024 });
     try {
       const r = await f().cli(['upload', 'base', 'slow']);
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/Error: Upload of image \S+ did not finish within 1 s/);
-      expect(f().images('RegionTwo').filter((i) => i.name === 'Slow Image')).toEqual([]);
+      expect(
+        f()
+          .images('RegionTwo')
+          .filter((i) => i.name === 'Slow Image'),
+      ).toEqual([]);
     } finally {
       f().emu.faults.reset();
     }
@@ -216,7 +295,11 @@ describe('dibctl upload', () => {
       // the operator sees why it takes longer
       expect(r.stderr).toMatch(/^Retrying uploadImageFile \(attempt [2-6] of 6\): Glance answered 503/m);
       const id = (JSON.parse(r.stdout) as { imageId: string }).imageId;
-      expect(f().images('RegionOne').filter((i) => i.id === id)).toHaveLength(1);
+      expect(
+        f()
+          .images('RegionOne')
+          .filter((i) => i.id === id),
+      ).toHaveLength(1);
       expect(f().images('RegionOne').length).toBe(count + 1);
     } finally {
       clearTimeout(back);

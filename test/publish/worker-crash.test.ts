@@ -22,10 +22,21 @@ describe('publish survives a killed worker', () => {
     const handle = await t.client.workflow.start(publishWorkflow, {
       taskQueue: queue,
       workflowId: `crash-publish-${Date.now()}`,
-      args: [{ imageLabel: 'base', environment: 'one', config: { cwd: f().tree.root }, fileQueue: localHostQueue(queue), obsolete: false }],
+      args: [
+        {
+          imageLabel: 'base',
+          environment: 'one',
+          config: { cwd: f().tree.root },
+          fileQueue: localHostQueue(queue),
+          obsolete: false,
+        },
+      ],
     });
     const buildId = `${handle.workflowId}/publish/one`;
-    const ours = () => f().images().filter((i) => i.properties[BUILD_ID_PROPERTY] === buildId);
+    const ours = () =>
+      f()
+        .images()
+        .filter((i) => i.properties[BUILD_ID_PROPERTY] === buildId);
     let second: ReturnType<typeof startDibctl> | undefined;
     try {
       const deadline = Date.now() + 60_000;
@@ -43,7 +54,11 @@ describe('publish survives a killed worker', () => {
       const result: PublishResult = await handle.result();
       expect(result.imageId).toBe(started[0].id);
       expect(ours()).toEqual([expect.objectContaining({ id: started[0].id, status: 'active', size: IMAGE_BYTES })]);
-      expect(f().images().filter((i) => i.name === 'Base Image')).toHaveLength(1);
+      expect(
+        f()
+          .images()
+          .filter((i) => i.name === 'Base Image'),
+      ).toHaveLength(1);
     } finally {
       f().emu.faults.reset();
       if (first.child.exitCode === null) first.child.kill('SIGKILL');

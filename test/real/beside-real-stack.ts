@@ -27,10 +27,18 @@ export function useDibctlBesideRealStack(opts: { bootDelayMs?: number } = {}): (
   let emu: Emulator | undefined;
   let stateDir: string | undefined;
   beforeAll(async () => {
-    const account = (who: 'admin' | 'demo') => ({ username: user(who).username, password: user(who).password, projectName: user(who).projectName });
+    const account = (who: 'admin' | 'demo') => ({
+      username: user(who).username,
+      password: user(who).password,
+      projectName: user(who).projectName,
+    });
     emu = await startEmulator({
       regions: [stack!.region],
-      identity: { authUrl: stack!.keystone.authUrl, adminCredentials: account('admin'), userCredentials: account('demo') },
+      identity: {
+        authUrl: stack!.keystone.authUrl,
+        adminCredentials: account('admin'),
+        userCredentials: account('demo'),
+      },
       imageService: 'external',
       faults: { bootDelayMs: opts.bootDelayMs ?? 200 },
     });
@@ -44,7 +52,16 @@ export function useDibctlBesideRealStack(opts: { bootDelayMs?: number } = {}): (
   return () => {
     if (!emu || !stateDir) throw new Error('the emulator beside the real stack is not started');
     const dir = stateDir;
-    const noOpenStackSettings = Object.fromEntries(Object.keys(process.env).filter((k) => k.startsWith('OS_')).map((k) => [k, undefined]));
-    return { emu, temporal: temporal(), stateDir: dir, cliEnv: (extra = {}) => dibctlEnv(temporal(), dir, { ...noOpenStackSettings, ...extra }) };
+    const noOpenStackSettings = Object.fromEntries(
+      Object.keys(process.env)
+        .filter((k) => k.startsWith('OS_'))
+        .map((k) => [k, undefined]),
+    );
+    return {
+      emu,
+      temporal: temporal(),
+      stateDir: dir,
+      cliEnv: (extra = {}) => dibctlEnv(temporal(), dir, { ...noOpenStackSettings, ...extra }),
+    };
   };
 }

@@ -20,7 +20,13 @@ let alt: Cloud;
 let dir: string;
 const images: Record<string, string> = {};
 
-function sshRun(host: string, port: number, username: string, privateKey: string, command: string): Promise<{ out: string; code: number }> {
+function sshRun(
+  host: string,
+  port: number,
+  username: string,
+  privateKey: string,
+  command: string,
+): Promise<{ out: string; code: number }> {
   return new Promise((resolve, reject) => {
     const c = new Client();
     c.on('ready', () => {
@@ -37,10 +43,20 @@ function sshRun(host: string, port: number, username: string, privateKey: string
   });
 }
 
-async function uploadTo(cloud: Cloud, name: string, extra: { min_ram?: number; properties?: Record<string, string> } = {}): Promise<string> {
+async function uploadTo(
+  cloud: Cloud,
+  name: string,
+  extra: { min_ram?: number; properties?: Record<string, string> } = {},
+): Promise<string> {
   const file = path.join(dir, `${name}.raw`);
   fs.writeFileSync(file, randomBytes(64 * 1024));
-  const img = await cloud.image.createImage({ name: `${name}-${run}`, disk_format: 'raw', container_format: 'bare', min_ram: extra.min_ram, properties: { dibctl_real_run: run, ...(extra.properties ?? {}) } });
+  const img = await cloud.image.createImage({
+    name: `${name}-${run}`,
+    disk_format: 'raw',
+    container_format: 'bare',
+    min_ram: extra.min_ram,
+    properties: { dibctl_real_run: run, ...(extra.properties ?? {}) },
+  });
   await cloud.image.uploadImage(img.id, file);
   return img.id;
 }
@@ -48,7 +64,11 @@ async function uploadTo(cloud: Cloud, name: string, extra: { min_ram?: number; p
 beforeAll(async () => {
   if (!stack) return;
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'real-compute-'));
-  const account = (who: 'admin' | 'demo') => ({ username: user(who).username, password: user(who).password, projectName: user(who).projectName });
+  const account = (who: 'admin' | 'demo') => ({
+    username: user(who).username,
+    password: user(who).password,
+    projectName: user(who).projectName,
+  });
   emu = await startEmulator({
     regions: ['RegionOne', 'RegionTwo'],
     identity: { authUrl: stack.keystone.authUrl, adminCredentials: account('admin'), userCredentials: account('demo') },
@@ -65,7 +85,9 @@ beforeAll(async () => {
 afterAll(async () => {
   if (!stack) return;
   try {
-    for (const c of [demo, alt]) for (const img of await c.image.findImagesByProperty('dibctl_real_run', run)) await c.image.deleteImage(img.id, { ignoreMissing: true });
+    for (const c of [demo, alt])
+      for (const img of await c.image.findImagesByProperty('dibctl_real_run', run))
+        await c.image.deleteImage(img.id, { ignoreMissing: true });
   } finally {
     pool.closeAll();
     if (emu) await emu.stop();
@@ -76,7 +98,11 @@ afterAll(async () => {
 describeReal('the emulator as compute only beside the real Keystone and Glance', () => {
   test('the real catalog lists the emulated Nova and Neutron in every region, and the emulator reports the real accounts', async () => {
     expect(emu.authUrl).toBe(stack!.keystone.authUrl);
-    expect(emu.user).toMatchObject({ username: 'demo', userId: user('demo').userId, projectId: user('demo').projectId });
+    expect(emu.user).toMatchObject({
+      username: 'demo',
+      userId: user('demo').userId,
+      projectId: user('demo').projectId,
+    });
     expect(emu.admin.projectId).toBe(user('admin').projectId);
     for (const region of ['RegionOne', 'RegionTwo']) {
       const c = await pool.connect('demo', { regionName: region });
@@ -87,7 +113,13 @@ describeReal('the emulator as compute only beside the real Keystone and Glance',
   });
 
   test('the application credential the emulator created for its user works against the real Keystone and the emulated Nova', async () => {
-    const c = await pool.connect('demo', { username: undefined, password: undefined, projectName: undefined, applicationCredentialId: emu.applicationCredential.id, applicationCredentialSecret: emu.applicationCredential.secret });
+    const c = await pool.connect('demo', {
+      username: undefined,
+      password: undefined,
+      projectName: undefined,
+      applicationCredentialId: emu.applicationCredential.id,
+      applicationCredentialSecret: emu.applicationCredential.secret,
+    });
     expect((await c.compute.findFlavor('m1.tiny')).ram).toBe(512);
   });
 
@@ -110,7 +142,9 @@ describeReal('the emulator as compute only beside the real Keystone and Glance',
   test('boots check the real image: unknown, not visible and too small a flavor for its min_ram are refused in Nova words', async () => {
     const net = [{ uuid: emu.networks.RegionOne.id }];
     const refusal = async (imageRef: string, flavorRef: string) => {
-      const err = await demo.compute.createServer({ name: `refused-${run}`, imageRef, flavorRef, networks: net }).catch((e: unknown) => e);
+      const err = await demo.compute
+        .createServer({ name: `refused-${run}`, imageRef, flavorRef, networks: net })
+        .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(NovaBadRequestError);
       return (err as NovaBadRequestError).serverMessage;
     };
@@ -123,7 +157,13 @@ describeReal('the emulator as compute only beside the real Keystone and Glance',
   test('a server booted from a real image answers SSH as the image default_user and is deleted with its keypair', async () => {
     const key = generateSshKeyPair('ed25519');
     await demo.compute.importKeypair(`key-${run}`, key.public);
-    const created = await demo.compute.createServer({ name: `guest-${run}`, imageRef: images.guest, flavorRef: '2', key_name: `key-${run}`, networks: [{ uuid: emu.networks.RegionOne.id }] });
+    const created = await demo.compute.createServer({
+      name: `guest-${run}`,
+      imageRef: images.guest,
+      flavorRef: '2',
+      key_name: `key-${run}`,
+      networks: [{ uuid: emu.networks.RegionOne.id }],
+    });
     const server = await demo.compute.waitForServerStatus(created.id, 'ACTIVE', { timeoutMs: 30000, pollMs: 100 });
     expect((server.image as { id: string }).id).toBe(images.guest);
     const ip = Object.values(server.addresses)[0][0].addr;
@@ -139,14 +179,24 @@ describeReal('the emulator as compute only beside the real Keystone and Glance',
   test('stopping the emulator removes its services, endpoints, added region and application credential from the real Keystone', async () => {
     const adminToken = await tokenFor(stack!.keystone.authUrl, user('admin'));
     const before = await raw('GET', `${stack!.keystone.authUrl}/services`, { token: adminToken });
-    expect((before.body as { services: { type: string }[] }).services.map((s) => s.type).sort()).toEqual(['compute', 'identity', 'image', 'network']);
+    expect((before.body as { services: { type: string }[] }).services.map((s) => s.type).sort()).toEqual([
+      'compute',
+      'identity',
+      'image',
+      'network',
+    ]);
     await emu.stop();
     const after = await raw('GET', `${stack!.keystone.authUrl}/services`, { token: adminToken });
-    expect((after.body as { services: { type: string }[] }).services.map((s) => s.type).sort()).toEqual(['identity', 'image']);
+    expect((after.body as { services: { type: string }[] }).services.map((s) => s.type).sort()).toEqual([
+      'identity',
+      'image',
+    ]);
     const regions = await raw('GET', `${stack!.keystone.authUrl}/regions`, { token: adminToken });
     expect((regions.body as { regions: { id: string }[] }).regions.map((r) => r.id)).toEqual(['RegionOne']);
     const demoToken = await tokenFor(stack!.keystone.authUrl, user('demo'));
-    const creds = await raw('GET', `${stack!.keystone.authUrl}/users/${user('demo').userId}/application_credentials`, { token: demoToken });
+    const creds = await raw('GET', `${stack!.keystone.authUrl}/users/${user('demo').userId}/application_credentials`, {
+      token: demoToken,
+    });
     expect((creds.body as { application_credentials: unknown[] }).application_credentials).toEqual([]);
   });
 });

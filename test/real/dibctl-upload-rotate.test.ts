@@ -50,11 +50,30 @@ describeReal('dibctl upload and rotate with the real Keystone and Glance and the
     fs.writeFileSync(path.join(dir, 'base.qcow2'), randomBytes(IMAGE_BYTES));
     fs.writeFileSync(
       path.join(dir, 'images.yaml'),
-      ['base:', '  filename: base.qcow2', '  glance:', `    name: ${NAME}`, '    properties: {build: 7, gpu: false}', '    tags: [base]', '    min_disk: 1', '    min_ram: 64', ''].join('\n'),
+      [
+        'base:',
+        '  filename: base.qcow2',
+        '  glance:',
+        `    name: ${NAME}`,
+        '    properties: {build: 7, gpu: false}',
+        '    tags: [base]',
+        '    min_disk: 1',
+        '    min_ram: 64',
+        '',
+      ].join('\n'),
     );
     fs.writeFileSync(
       path.join(dir, 'upload.yaml'),
-      ['real:', ...keystoneOf('admin'), '  glance:', '    properties: {region: real}', '    tags: [prod]', 'member:', ...keystoneOf('demo'), ''].join('\n'),
+      [
+        'real:',
+        ...keystoneOf('admin'),
+        '  glance:',
+        '    properties: {region: real}',
+        '    tags: [prod]',
+        'member:',
+        ...keystoneOf('demo'),
+        '',
+      ].join('\n'),
       { mode: 0o600 },
     );
     admin = await pool.connect('admin');
@@ -68,7 +87,9 @@ describeReal('dibctl upload and rotate with the real Keystone and Glance and the
         await admin.compute.waitForServerDeleted(id, { timeoutMs: 30_000, pollMs: 200 });
       }
       // the admin sees every project's images: whatever this suite made goes
-      const mine = (i: Image) => [NAME, `Obsolete ${NAME}`, DEMO_OBSOLETE].includes(String(i.name)) || String(i[BUILD_ID_PROPERTY] ?? '').startsWith('dibctl-upload-base-');
+      const mine = (i: Image) =>
+        [NAME, `Obsolete ${NAME}`, DEMO_OBSOLETE].includes(String(i.name)) ||
+        String(i[BUILD_ID_PROPERTY] ?? '').startsWith('dibctl-upload-base-');
       for (const img of (await admin.image.listImages({ limit: 1000 })).filter(mine)) {
         if (img.protected) await admin.image.updateImage(img.id, { protected: false });
         await admin.image.deleteImage(img.id, { ignoreMissing: true });
@@ -80,12 +101,15 @@ describeReal('dibctl upload and rotate with the real Keystone and Glance and the
   });
 
   const cli = (args: string[]) => runDibctl(args, { cwd: dir, env: real().cliEnv(), timeoutMs: 150_000 });
-  const named = async (name: string) => (await admin.image.listImages({ name, owner: user('admin').projectId, limit: 1000 })).map((i) => i.id).sort();
+  const named = async (name: string) =>
+    (await admin.image.listImages({ name, owner: user('admin').projectId, limit: 1000 })).map((i) => i.id).sort();
 
   async function upload(): Promise<{ id: string; stdout: string }> {
     const r = await cli(['upload', 'base', 'real']);
     expect({ code: r.code, errors: r.stderr.match(/Error.*/g) ?? [] }).toEqual({ code: 0, errors: [] });
-    const m = new RegExp(`^real: image (\\S+) '${NAME}' uploaded \\(1\\.0 MiB, .*checksum verified\\)$`, 'm').exec(r.stdout);
+    const m = new RegExp(`^real: image (\\S+) '${NAME}' uploaded \\(1\\.0 MiB, .*checksum verified\\)$`, 'm').exec(
+      r.stdout,
+    );
     expect(m).not.toBeNull();
     uploaded.push(m![1]);
     return { id: m![1], stdout: r.stdout };
@@ -135,7 +159,12 @@ describeReal('dibctl upload and rotate with the real Keystone and Glance and the
     expect(await named(`Obsolete ${NAME}`)).toEqual([first, second].sort());
     // a server on the emulated Nova booted from the first, now obsolete, image
     const net = real().emu.networks[stack!.region].id;
-    const s = await admin.compute.createServer({ name: 'uses-obsolete-image', imageRef: first, flavorRef: '1', networks: [{ uuid: net }] });
+    const s = await admin.compute.createServer({
+      name: 'uses-obsolete-image',
+      imageRef: first,
+      flavorRef: '1',
+      networks: [{ uuid: net }],
+    });
     servers.push(s.id);
     await admin.compute.waitForServerStatus(s.id, 'ACTIVE', { timeoutMs: 30_000, pollMs: 200 });
 
@@ -147,7 +176,11 @@ describeReal('dibctl upload and rotate with the real Keystone and Glance and the
   it('rotate deletes only the unused obsolete image and keeps the one a server was booted from and the current one', async () => {
     const [first, second, third] = uploaded;
     const r = await cli(['rotate', 'real']);
-    expect({ code: r.code, stdout: r.stdout, notRemoved: r.stderr.match(/Not removed.*/g) ?? [] }).toEqual({ code: 0, stdout: `${HEADER}\n${second}\n`, notRemoved: [] });
+    expect({ code: r.code, stdout: r.stdout, notRemoved: r.stderr.match(/Not removed.*/g) ?? [] }).toEqual({
+      code: 0,
+      stdout: `${HEADER}\n${second}\n`,
+      notRemoved: [],
+    });
     expect(await admin.image.findImage(second)).toBeUndefined();
     expect(await named(`Obsolete ${NAME}`)).toEqual([first]);
     expect(await named(NAME)).toEqual([third]);
@@ -163,11 +196,19 @@ describeReal('dibctl upload and rotate with the real Keystone and Glance and the
     expect(await admin.image.findImage(first)).toBeUndefined();
     expect(await named(NAME)).toEqual([third]);
     const again = await cli(['rotate', 'real']);
-    expect({ code: again.code, stdout: again.stdout }).toEqual({ code: 0, stdout: 'No unused obsolete images found.\n' });
+    expect({ code: again.code, stdout: again.stdout }).toEqual({
+      code: 0,
+      stdout: 'No unused obsolete images found.\n',
+    });
   });
 
   it("exits 61 for a member without the right to list every project's servers, deleting nothing", async () => {
-    const img = await demo.image.createImage({ name: DEMO_OBSOLETE, disk_format: 'raw', container_format: 'bare', properties: { obsolete: 'true' } });
+    const img = await demo.image.createImage({
+      name: DEMO_OBSOLETE,
+      disk_format: 'raw',
+      container_format: 'bare',
+      properties: { obsolete: 'true' },
+    });
     const file = path.join(dir, 'demo.raw');
     fs.writeFileSync(file, randomBytes(4096));
     await demo.image.uploadImage(img.id, file);

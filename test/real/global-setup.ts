@@ -22,7 +22,9 @@ export default async function globalSetup(): Promise<void> {
   const reuse = process.env.REAL_OPENSTACK_DIR;
   const started = Date.now();
   const stack = await startRealOpenStack(reuse);
-  process.stdout.write(`\nreal Keystone ${stack.keystone.authUrl} and Glance ${stack.glance.url} ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  process.stdout.write(
+    `\nreal Keystone ${stack.keystone.authUrl} and Glance ${stack.glance.url} ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+  );
   const { stop: _stop, ...info } = stack;
   fs.writeFileSync(infoFile, JSON.stringify({ ...info, keepRunning: Boolean(reuse) }), { mode: 0o600 });
   (globalThis as { realStack?: typeof stack }).realStack = stack;

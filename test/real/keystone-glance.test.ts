@@ -60,23 +60,52 @@ describeReal('Keystone v3 with the real service', () => {
 
   test('an application credential created through the API authenticates by id and by name, scoped to its project', async () => {
     const token = await tokenFor(stack!.keystone.authUrl, user('demo'));
-    const created = await raw('POST', `${stack!.keystone.authUrl}/users/${user('demo').userId}/application_credentials`, {
-      token,
-      body: { application_credential: { name: `dibctl-real-${run}`, description: 'tier check' } },
-    });
+    const created = await raw(
+      'POST',
+      `${stack!.keystone.authUrl}/users/${user('demo').userId}/application_credentials`,
+      {
+        token,
+        body: { application_credential: { name: `dibctl-real-${run}`, description: 'tier check' } },
+      },
+    );
     expect(created.status).toBe(201);
-    const ac = (created.body as { application_credential: { id: string; secret: string; name: string; project_id: string } }).application_credential;
+    const ac = (
+      created.body as { application_credential: { id: string; secret: string; name: string; project_id: string } }
+    ).application_credential;
     try {
       expect(ac.project_id).toBe(user('demo').projectId);
-      const byId = await pool.connect('demo', { username: undefined, password: undefined, projectName: undefined, applicationCredentialId: ac.id, applicationCredentialSecret: ac.secret });
+      const byId = await pool.connect('demo', {
+        username: undefined,
+        password: undefined,
+        projectName: undefined,
+        applicationCredentialId: ac.id,
+        applicationCredentialSecret: ac.secret,
+      });
       expect(byId.identity.authInfo.projectId).toBe(user('demo').projectId);
       expect(Array.isArray(await byId.image.listImages({ limit: 1 }))).toBe(true);
-      const byName = await pool.connect('demo', { password: undefined, projectName: undefined, applicationCredentialName: ac.name, applicationCredentialSecret: ac.secret });
+      const byName = await pool.connect('demo', {
+        password: undefined,
+        projectName: undefined,
+        applicationCredentialName: ac.name,
+        applicationCredentialSecret: ac.secret,
+      });
       expect(byName.identity.authInfo.userId).toBe(user('demo').userId);
-      const wrong = await pool.connect('demo', { username: undefined, password: undefined, projectName: undefined, applicationCredentialId: ac.id, applicationCredentialSecret: 'wrong-secret' }).catch((e: unknown) => e);
+      const wrong = await pool
+        .connect('demo', {
+          username: undefined,
+          password: undefined,
+          projectName: undefined,
+          applicationCredentialId: ac.id,
+          applicationCredentialSecret: 'wrong-secret',
+        })
+        .catch((e: unknown) => e);
       expect(wrong).toBeInstanceOf(AuthenticationError);
     } finally {
-      const del = await raw('DELETE', `${stack!.keystone.authUrl}/users/${user('demo').userId}/application_credentials/${ac.id}`, { token });
+      const del = await raw(
+        'DELETE',
+        `${stack!.keystone.authUrl}/users/${user('demo').userId}/application_credentials/${ac.id}`,
+        { token },
+      );
       expect(del.status).toBe(204);
     }
   });
@@ -101,7 +130,10 @@ describeReal('Glance v2 with the real service', () => {
     expect(img.owner).toBe(user('demo').projectId);
     expect(img.build_number).toBe('42');
     const progress: number[] = [];
-    const result = await demo.image.uploadImage(img.id, file, { onProgress: (p) => progress.push(p.bytes), progressIntervalMs: 1 });
+    const result = await demo.image.uploadImage(img.id, file, {
+      onProgress: (p) => progress.push(p.bytes),
+      progressIntervalMs: 1,
+    });
     expect(result.verified).toEqual({ md5: true, sha512: true });
     expect(result.bytes).toBe(data.length);
     expect(result.image.status).toBe('active');
@@ -110,15 +142,30 @@ describeReal('Glance v2 with the real service', () => {
     expect(result.image.size).toBe(data.length);
     expect(progress.at(-1)).toBe(data.length);
     const got = await demo.image.getImage(img.id);
-    expect(got).toMatchObject({ min_disk: 1, min_ram: 128, os_distro: 'debian', dibctl_real_run: run, visibility: 'private' });
+    expect(got).toMatchObject({
+      min_disk: 1,
+      min_ram: 128,
+      os_distro: 'debian',
+      dibctl_real_run: run,
+      visibility: 'private',
+    });
     expect([...got.tags].sort()).toEqual(['dibctl', 'real']);
     // A second upload to an active image is refused by Glance
     await expect(demo.image.uploadImage(img.id, file)).rejects.toThrow(/409|queued|active/i);
   });
 
   test('properties are added, replaced and removed, tags added and removed, visibility and protection changed', async () => {
-    const img = await demo.image.createImage({ name: `real-patch-${run}`, disk_format: 'qcow2', container_format: 'bare', properties: tagged({ a: '1', b: '2' }) });
-    let cur = await demo.image.updateImage(img.id, { name: `real-patched-${run}`, min_ram: 256, properties: { a: 'one', b: null, c: 'three' } });
+    const img = await demo.image.createImage({
+      name: `real-patch-${run}`,
+      disk_format: 'qcow2',
+      container_format: 'bare',
+      properties: tagged({ a: '1', b: '2' }),
+    });
+    let cur = await demo.image.updateImage(img.id, {
+      name: `real-patched-${run}`,
+      min_ram: 256,
+      properties: { a: 'one', b: null, c: 'three' },
+    });
     expect(cur).toMatchObject({ name: `real-patched-${run}`, min_ram: 256, a: 'one', c: 'three' });
     expect(cur).not.toHaveProperty('b');
     await demo.image.addTag(img.id, 'x');
@@ -138,7 +185,12 @@ describeReal('Glance v2 with the real service', () => {
   });
 
   test('an ordinary user may not make an image public', async () => {
-    const img = await demo.image.createImage({ name: `real-public-${run}`, disk_format: 'raw', container_format: 'bare', properties: tagged() });
+    const img = await demo.image.createImage({
+      name: `real-public-${run}`,
+      disk_format: 'raw',
+      container_format: 'bare',
+      properties: tagged(),
+    });
     const err = await demo.image.updateImage(img.id, { visibility: 'public' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenStackHttpError);
     expect((err as OpenStackHttpError).status).toBe(403);
@@ -173,7 +225,13 @@ describeReal('Glance v2 with the real service', () => {
   });
 
   test('a shared image reaches the second project once its user accepts the membership', async () => {
-    const img = await demo.image.createImage({ name: `real-share-${run}`, disk_format: 'raw', container_format: 'bare', visibility: 'shared', properties: tagged() });
+    const img = await demo.image.createImage({
+      name: `real-share-${run}`,
+      disk_format: 'raw',
+      container_format: 'bare',
+      visibility: 'shared',
+      properties: tagged(),
+    });
     const altProject = user('alt').projectId;
     const member = await demo.image.addMember(img.id, altProject);
     expect(member).toMatchObject({ member_id: altProject, status: 'pending' });
@@ -197,12 +255,19 @@ describeReal('Glance v2 with the real service', () => {
   test('a deactivated image refuses downloads until it is reactivated, then it is deleted', async () => {
     const file = path.join(dir, 'small.raw');
     fs.writeFileSync(file, randomBytes(4096));
-    const img = await demo.image.createImage({ name: `real-deactivate-${run}`, disk_format: 'raw', container_format: 'bare', properties: tagged() });
+    const img = await demo.image.createImage({
+      name: `real-deactivate-${run}`,
+      disk_format: 'raw',
+      container_format: 'bare',
+      properties: tagged(),
+    });
     await demo.image.uploadImage(img.id, file);
     const token = await tokenFor(stack!.keystone.authUrl, user('admin'));
     await admin.image.deactivateImage(img.id);
     expect((await demo.image.getImage(img.id)).status).toBe('deactivated');
-    const download = await raw('GET', `${stack!.glance.url}/v2/images/${img.id}/file`, { token: await tokenFor(stack!.keystone.authUrl, user('demo')) });
+    const download = await raw('GET', `${stack!.glance.url}/v2/images/${img.id}/file`, {
+      token: await tokenFor(stack!.keystone.authUrl, user('demo')),
+    });
     expect(download.status).toBe(403);
     await admin.image.reactivateImage(img.id);
     const again = await raw('GET', `${stack!.glance.url}/v2/images/${img.id}/file`, { token });

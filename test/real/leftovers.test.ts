@@ -16,12 +16,17 @@ describeReal('after the tier', () => {
   test('the catalog holds only Keystone and Glance, and no application credential is left', async () => {
     const token = await tokenFor(stack!.keystone.authUrl, user('admin'));
     const services = await raw('GET', `${stack!.keystone.authUrl}/services`, { token });
-    expect((services.body as { services: { type: string }[] }).services.map((s) => s.type).sort()).toEqual(['identity', 'image']);
+    expect((services.body as { services: { type: string }[] }).services.map((s) => s.type).sort()).toEqual([
+      'identity',
+      'image',
+    ]);
     const endpoints = await raw('GET', `${stack!.keystone.authUrl}/endpoints`, { token });
     expect((endpoints.body as { endpoints: unknown[] }).endpoints).toHaveLength(2);
     for (const who of ['demo', 'alt'] as const) {
       const userToken = await tokenFor(stack!.keystone.authUrl, user(who));
-      const creds = await raw('GET', `${stack!.keystone.authUrl}/users/${user(who).userId}/application_credentials`, { token: userToken });
+      const creds = await raw('GET', `${stack!.keystone.authUrl}/users/${user(who).userId}/application_credentials`, {
+        token: userToken,
+      });
       expect((creds.body as { application_credentials: unknown[] }).application_credentials).toEqual([]);
     }
   });

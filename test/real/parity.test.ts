@@ -36,13 +36,21 @@ function shape(v: unknown, depth = 0): unknown {
     return Object.fromEntries(
       Object.keys(v)
         .sort()
-        .map((k) => [k, depth > 3 ? typeof (v as Record<string, unknown>)[k] : shape((v as Record<string, unknown>)[k], depth + 1)]),
+        .map((k) => [
+          k,
+          depth > 3 ? typeof (v as Record<string, unknown>)[k] : shape((v as Record<string, unknown>)[k], depth + 1),
+        ]),
     );
   }
   return v === null ? 'null' : typeof v;
 }
 
-async function see(method: string, url: string, opts: Parameters<typeof raw>[2] = {}, pick?: (body: unknown) => unknown): Promise<Seen> {
+async function see(
+  method: string,
+  url: string,
+  opts: Parameters<typeof raw>[2] = {},
+  pick?: (body: unknown) => unknown,
+): Promise<Seen> {
   const res = await raw(method, url, opts);
   const type = (res.headers.get('content-type') ?? '').split(';')[0].trim();
   const body = typeof res.body === 'object' ? res.body : undefined;
@@ -60,14 +68,21 @@ async function both(scenario: (t: Target) => Promise<Seen>): Promise<{ real: See
 }
 
 async function newImage(t: Target, extra: Record<string, unknown> = {}): Promise<string> {
-  const res = await raw('POST', `${t.glance}/v2/images`, { token: t.demo, body: { name: `parity-${run}`, disk_format: 'raw', container_format: 'bare', parity_run: run, ...extra } });
+  const res = await raw('POST', `${t.glance}/v2/images`, {
+    token: t.demo,
+    body: { name: `parity-${run}`, disk_format: 'raw', container_format: 'bare', parity_run: run, ...extra },
+  });
   if (res.status !== 201) throw new Error(`create: ${res.status} ${res.text}`);
   return (res.body as { id: string }).id;
 }
 
 async function activeImage(t: Target): Promise<string> {
   const id = await newImage(t);
-  const put = await raw('PUT', `${t.glance}/v2/images/${id}/file`, { token: t.demo, body: 'parity image data', headers: { 'Content-Type': 'application/octet-stream' } });
+  const put = await raw('PUT', `${t.glance}/v2/images/${id}/file`, {
+    token: t.demo,
+    body: 'parity image data',
+    headers: { 'Content-Type': 'application/octet-stream' },
+  });
   if (put.status !== 204) throw new Error(`upload: ${put.status} ${put.text}`);
   return id;
 }
@@ -106,7 +121,11 @@ afterAll(async () => {
     const list = await raw('GET', `${t.glance}/v2/images?parity_run=${run}&limit=1000`, { token: t.admin });
     for (const img of (list.body as { images: { id: string; protected: boolean }[] }).images ?? []) {
       if (img.protected) {
-        await raw('PATCH', `${t.glance}/v2/images/${img.id}`, { token: t.admin, body: [{ op: 'replace', path: '/protected', value: false }], headers: { 'Content-Type': 'application/openstack-images-v2.1-json-patch' } });
+        await raw('PATCH', `${t.glance}/v2/images/${img.id}`, {
+          token: t.admin,
+          body: [{ op: 'replace', path: '/protected', value: false }],
+          headers: { 'Content-Type': 'application/openstack-images-v2.1-json-patch' },
+        });
       }
       await raw('DELETE', `${t.glance}/v2/images/${img.id}`, { token: t.admin });
     }
@@ -117,16 +136,23 @@ afterAll(async () => {
 describeReal('the emulated Keystone answers like the real one', () => {
   test('a password token: 201 with X-Subject-Token and the same token body', async () => {
     const r = await both((t) =>
-      see('POST', `${t.keystone}/v3/auth/tokens`, { body: V3_PASSWORD('demo', t === targets.real ? user('demo').password : emu.user.password, 'demo') }, (b) => {
-        const tok = (b as { token: Record<string, unknown> }).token;
-        return { token: { ...tok, catalog: undefined, roles: undefined } };
-      }),
+      see(
+        'POST',
+        `${t.keystone}/v3/auth/tokens`,
+        { body: V3_PASSWORD('demo', t === targets.real ? user('demo').password : emu.user.password, 'demo') },
+        (b) => {
+          const tok = (b as { token: Record<string, unknown> }).token;
+          return { token: { ...tok, catalog: undefined, roles: undefined } };
+        },
+      ),
     );
     expect(r.emulated).toEqual(r.real);
   });
 
   test('a wrong password: 401 in the identity error shape', async () => {
-    const r = await both((t) => see('POST', `${t.keystone}/v3/auth/tokens`, { body: V3_PASSWORD('demo', 'wrong-password', 'demo') }));
+    const r = await both((t) =>
+      see('POST', `${t.keystone}/v3/auth/tokens`, { body: V3_PASSWORD('demo', 'wrong-password', 'demo') }),
+    );
     expect(r.emulated).toEqual(r.real);
   });
 
@@ -138,7 +164,9 @@ describeReal('the emulated Keystone answers like the real one', () => {
   });
 
   test('validating an unknown token: 404', async () => {
-    const r = await both((t) => see('GET', `${t.keystone}/v3/auth/tokens`, { token: t.admin, headers: { 'X-Subject-Token': 'gAAAAAunknown' } }));
+    const r = await both((t) =>
+      see('GET', `${t.keystone}/v3/auth/tokens`, { token: t.admin, headers: { 'X-Subject-Token': 'gAAAAAunknown' } }),
+    );
     expect(r.emulated).toEqual(r.real);
   });
 
@@ -155,7 +183,12 @@ describeReal('the emulated Keystone answers like the real one', () => {
 
 describeReal('the emulated Glance answers like the real one', () => {
   test('create: 201 with the image, Location and the store ids header', async () => {
-    const r = await both((t) => see('POST', `${t.glance}/v2/images`, { token: t.demo, body: { name: `parity-${run}`, disk_format: 'raw', container_format: 'bare', parity_run: run, min_ram: 64 } }));
+    const r = await both((t) =>
+      see('POST', `${t.glance}/v2/images`, {
+        token: t.demo,
+        body: { name: `parity-${run}`, disk_format: 'raw', container_format: 'bare', parity_run: run, min_ram: 64 },
+      }),
+    );
     expect(r.emulated).toEqual(r.real);
   });
 
@@ -163,13 +196,23 @@ describeReal('the emulated Glance answers like the real one', () => {
     const ids = { real: await activeImage(targets.real), emulated: await activeImage(targets.emulated) };
     await newImage(targets.real);
     await newImage(targets.emulated);
-    const get = await both((t) => see('GET', `${t.glance}/v2/images/${t === targets.real ? ids.real : ids.emulated}`, { token: t.demo }));
+    const get = await both((t) =>
+      see('GET', `${t.glance}/v2/images/${t === targets.real ? ids.real : ids.emulated}`, { token: t.demo }),
+    );
     expect(get.emulated).toEqual(get.real);
     const list = await both((t) => see('GET', `${t.glance}/v2/images?parity_run=${run}&limit=1`, { token: t.demo }));
     expect(list.emulated).toEqual(list.real);
-    const download = await both((t) => see('GET', `${t.glance}/v2/images/${t === targets.real ? ids.real : ids.emulated}/file`, { token: t.demo }));
+    const download = await both((t) =>
+      see('GET', `${t.glance}/v2/images/${t === targets.real ? ids.real : ids.emulated}/file`, { token: t.demo }),
+    );
     expect(download.emulated).toEqual(download.real);
-    const again = await both((t) => see('PUT', `${t.glance}/v2/images/${t === targets.real ? ids.real : ids.emulated}/file`, { token: t.demo, body: 'x', headers: { 'Content-Type': 'application/octet-stream' } }));
+    const again = await both((t) =>
+      see('PUT', `${t.glance}/v2/images/${t === targets.real ? ids.real : ids.emulated}/file`, {
+        token: t.demo,
+        body: 'x',
+        headers: { 'Content-Type': 'application/octet-stream' },
+      }),
+    );
     expect(again.emulated).toEqual(again.real);
   });
 
@@ -193,7 +236,14 @@ describeReal('the emulated Glance answers like the real one', () => {
 
   test('error bodies follow the Accept header: HTML for any type and for axios, plain text without Accept, JSON when preferred', async () => {
     const missing = `/v2/images/${randomUUID()}`;
-    for (const accept of ['*/*', 'application/json, text/plain, */*', 'text/plain', 'text/html', '', 'application/json;q=0.9, text/html;q=0.1']) {
+    for (const accept of [
+      '*/*',
+      'application/json, text/plain, */*',
+      'text/plain',
+      'text/html',
+      '',
+      'application/json;q=0.9, text/html;q=0.1',
+    ]) {
       const r = await both(async (t) => {
         const headers: Record<string, string> = { 'X-Auth-Token': t.demo };
         if (accept) headers.Accept = accept;
@@ -210,7 +260,8 @@ describeReal('the emulated Glance answers like the real one', () => {
   test('patch: wrong media type 415, removing a missing property 409, protected delete 403, tags 204', async () => {
     const ids = { real: await newImage(targets.real), emulated: await newImage(targets.emulated) };
     const id = (t: Target) => (t === targets.real ? ids.real : ids.emulated);
-    const patch = (t: Target, ops: unknown, type = 'application/openstack-images-v2.1-json-patch') => see('PATCH', `${t.glance}/v2/images/${id(t)}`, { token: t.demo, body: ops, headers: { 'Content-Type': type } });
+    const patch = (t: Target, ops: unknown, type = 'application/openstack-images-v2.1-json-patch') =>
+      see('PATCH', `${t.glance}/v2/images/${id(t)}`, { token: t.demo, body: ops, headers: { 'Content-Type': type } });
     for (const [name, scenario] of [
       ['wrong media type', (t: Target) => patch(t, [{ op: 'add', path: '/a', value: 'b' }], 'application/json')],
       ['remove missing', (t: Target) => patch(t, [{ op: 'remove', path: '/nope' }])],
@@ -218,7 +269,11 @@ describeReal('the emulated Glance answers like the real one', () => {
       ['protect', (t: Target) => patch(t, [{ op: 'replace', path: '/protected', value: true }])],
       ['delete protected', (t: Target) => see('DELETE', `${t.glance}/v2/images/${id(t)}`, { token: t.demo })],
       ['add tag', (t: Target) => see('PUT', `${t.glance}/v2/images/${id(t)}/tags/parity`, { token: t.demo })],
-      ['member of a private image', (t: Target) => see('POST', `${t.glance}/v2/images/${id(t)}/members`, { token: t.demo, body: { member: t.altProject } })],
+      [
+        'member of a private image',
+        (t: Target) =>
+          see('POST', `${t.glance}/v2/images/${id(t)}/members`, { token: t.demo, body: { member: t.altProject } }),
+      ],
     ] as const) {
       const r = await both(scenario);
       expect({ step: name, ...r.emulated }).toEqual({ step: name, ...r.real });
@@ -228,13 +283,33 @@ describeReal('the emulated Glance answers like the real one', () => {
   test('members: share, duplicate 409, list, deactivate by the owner', async () => {
     const ids = { real: await activeImage(targets.real), emulated: await activeImage(targets.emulated) };
     const id = (t: Target) => (t === targets.real ? ids.real : ids.emulated);
-    await both((t) => see('PATCH', `${t.glance}/v2/images/${id(t)}`, { token: t.demo, body: [{ op: 'replace', path: '/visibility', value: 'shared' }], headers: { 'Content-Type': 'application/openstack-images-v2.1-json-patch' } }));
+    await both((t) =>
+      see('PATCH', `${t.glance}/v2/images/${id(t)}`, {
+        token: t.demo,
+        body: [{ op: 'replace', path: '/visibility', value: 'shared' }],
+        headers: { 'Content-Type': 'application/openstack-images-v2.1-json-patch' },
+      }),
+    );
     for (const [name, scenario] of [
-      ['add member', (t: Target) => see('POST', `${t.glance}/v2/images/${id(t)}/members`, { token: t.demo, body: { member: t.altProject } })],
-      ['add again', (t: Target) => see('POST', `${t.glance}/v2/images/${id(t)}/members`, { token: t.demo, body: { member: t.altProject } })],
+      [
+        'add member',
+        (t: Target) =>
+          see('POST', `${t.glance}/v2/images/${id(t)}/members`, { token: t.demo, body: { member: t.altProject } }),
+      ],
+      [
+        'add again',
+        (t: Target) =>
+          see('POST', `${t.glance}/v2/images/${id(t)}/members`, { token: t.demo, body: { member: t.altProject } }),
+      ],
       ['list members', (t: Target) => see('GET', `${t.glance}/v2/images/${id(t)}/members`, { token: t.demo })],
-      ['deactivate as owner', (t: Target) => see('POST', `${t.glance}/v2/images/${id(t)}/actions/deactivate`, { token: t.demo })],
-      ['deactivate as admin', (t: Target) => see('POST', `${t.glance}/v2/images/${id(t)}/actions/deactivate`, { token: t.admin })],
+      [
+        'deactivate as owner',
+        (t: Target) => see('POST', `${t.glance}/v2/images/${id(t)}/actions/deactivate`, { token: t.demo }),
+      ],
+      [
+        'deactivate as admin',
+        (t: Target) => see('POST', `${t.glance}/v2/images/${id(t)}/actions/deactivate`, { token: t.admin }),
+      ],
       ['download deactivated', (t: Target) => see('GET', `${t.glance}/v2/images/${id(t)}/file`, { token: t.demo })],
       ['delete', (t: Target) => see('DELETE', `${t.glance}/v2/images/${id(t)}`, { token: t.demo })],
     ] as const) {

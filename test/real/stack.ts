@@ -7,7 +7,11 @@ type Stack = Omit<RealOpenStack, 'stop'>;
 
 function load(): Stack | { unavailable: string } {
   const file = process.env.REAL_TIER_INFO;
-  if (!file || !fs.existsSync(file)) return { unavailable: 'run this tier with `npm run test:real` (jest -c jest.real.config.js), which starts the real services' };
+  if (!file || !fs.existsSync(file))
+    return {
+      unavailable:
+        'run this tier with `npm run test:real` (jest -c jest.real.config.js), which starts the real services',
+    };
   return JSON.parse(fs.readFileSync(file, 'utf8')) as Stack | { unavailable: string };
 }
 
@@ -40,7 +44,10 @@ function authOf(who: Who, extra: Partial<CloudAuth> = {}): CloudAuth {
 }
 
 /** Opens clients and closes them all at the end of the suite. */
-export function cloudPool(): { connect(who: Who, extra?: Partial<CloudAuth>, opts?: ConnectOptions): Promise<Cloud>; closeAll(): void } {
+export function cloudPool(): {
+  connect(who: Who, extra?: Partial<CloudAuth>, opts?: ConnectOptions): Promise<Cloud>;
+  closeAll(): void;
+} {
   const clouds: Cloud[] = [];
   return {
     async connect(who, extra = {}, opts = {}) {
@@ -63,7 +70,11 @@ export async function raw(
   const headers: Record<string, string> = { Accept: 'application/json', ...(opts.headers ?? {}) };
   if (opts.token) headers['X-Auth-Token'] = opts.token;
   if (opts.body !== undefined && !headers['Content-Type']) headers['Content-Type'] = 'application/json';
-  const res = await fetch(url, { method, headers, body: opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body) });
+  const res = await fetch(url, {
+    method,
+    headers,
+    body: opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body),
+  });
   const text = await res.text();
   let body: unknown = text;
   try {
@@ -75,11 +86,17 @@ export async function raw(
 }
 
 /** A project-scoped token for `who` from a Keystone at authUrl (…/v3). */
-export async function tokenFor(authUrl: string, u: { username: string; password: string; projectName: string }): Promise<string> {
+export async function tokenFor(
+  authUrl: string,
+  u: { username: string; password: string; projectName: string },
+): Promise<string> {
   const res = await raw('POST', `${authUrl}/auth/tokens`, {
     body: {
       auth: {
-        identity: { methods: ['password'], password: { user: { name: u.username, domain: { name: 'Default' }, password: u.password } } },
+        identity: {
+          methods: ['password'],
+          password: { user: { name: u.username, domain: { name: 'Default' }, password: u.password } },
+        },
         scope: { project: { name: u.projectName, domain: { name: 'Default' } } },
       },
     },

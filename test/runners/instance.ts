@@ -48,7 +48,13 @@ export async function bootInstance(name: string, opts: { username?: string } = {
 
     const imageFile = path.join(dir, 'image.raw');
     fs.writeFileSync(imageFile, randomBytes(64 * 1024));
-    const img = await cloud.image.createImage({ name: `img-${name}`, disk_format: 'raw', container_format: 'bare', visibility: 'private', properties: {} });
+    const img = await cloud.image.createImage({
+      name: `img-${name}`,
+      disk_format: 'raw',
+      container_format: 'bare',
+      visibility: 'private',
+      properties: {},
+    });
     await cloud.image.uploadImage(img.id, imageFile, { pollMs: 20 });
 
     const flavor = await cloud.compute.findFlavor('m1.medium', { extraSpecs: true });
@@ -96,7 +102,14 @@ export async function bootInstance(name: string, opts: { username?: string } = {
 
     const ctx: InstanceTestContext = {
       instance: server as unknown as InstanceTestContext['instance'],
-      flavor: { id: flavor.id, name: flavor.name, ram: flavor.ram, vcpus: flavor.vcpus, disk: flavor.disk, extraSpecs: flavor.extra_specs ?? {} },
+      flavor: {
+        id: flavor.id,
+        name: flavor.name,
+        ram: flavor.ram,
+        vcpus: flavor.vcpus,
+        disk: flavor.disk,
+        extraSpecs: flavor.extra_specs ?? {},
+      },
       ips,
       ipsV4,
       ipsV6: [],

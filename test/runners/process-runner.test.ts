@@ -9,7 +9,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { OutputLog, OutputSink, capture, runCapturing, runCommandLine, runProcess, truncationMarker } from '../../activities/process';
+import {
+  OutputLog,
+  OutputSink,
+  capture,
+  runCapturing,
+  runCommandLine,
+  runProcess,
+  truncationMarker,
+} from '../../activities/process';
 import { createPublishActivities } from '../../activities/publish';
 
 jest.setTimeout(60_000);
@@ -87,7 +95,7 @@ afterAll(() => {
 const twoSleeps = (file: string) => `echo $$ > ${file}; sleep 300 & echo $! >> ${file}; sleep 300`;
 
 describe('process runner', () => {
-  test("cancelling `sleep 300 & sleep 300` kills the whole group, the backgrounded sleep included", async () => {
+  test('cancelling `sleep 300 & sleep 300` kills the whole group, the backgrounded sleep included', async () => {
     const pids = path.join(dir, 'cancel.pids');
     const abort = new AbortController();
     const output = new Collected();
@@ -117,7 +125,9 @@ describe('process runner', () => {
 
   test('members left behind when the program exits are killed too', async () => {
     const pids = path.join(dir, 'leftover.pids');
-    const o = await runCommandLine(`echo $$ > ${pids}; sleep 300 & echo $! >> ${pids}; exit 4`, { output: new Collected() });
+    const o = await runCommandLine(`echo $$ > ${pids}; sleep 300 & echo $! >> ${pids}; exit 4`, {
+      output: new Collected(),
+    });
     const [leader, background] = fs.readFileSync(pids, 'utf8').trim().split('\n').map(Number);
     expect(o).toMatchObject({ code: 4, timedOut: false, aborted: false });
     expect(await until(() => liveMembers(leader).length === 0)).toBe(true);
@@ -126,7 +136,10 @@ describe('process runner', () => {
 
   test('captured output keeps only the end, after a marker saying how much was cut', async () => {
     // 200 lines of 100 characters (99 + newline), then a last line
-    const o = await runCapturing("i=0; while [ $i -lt 200 ]; do printf '%099d\\n' $i; i=$((i+1)); done; echo last line", { limit: 1000 });
+    const o = await runCapturing(
+      "i=0; while [ $i -lt 200 ]; do printf '%099d\\n' $i; i=$((i+1)); done; echo last line",
+      { limit: 1000 },
+    );
     expect(o.code).toBe(0);
     const total = 200 * 100 + 'last line\n'.length;
     expect(o.output.startsWith(`${truncationMarker(total - 1000)}\n`)).toBe(true);
@@ -137,9 +150,13 @@ describe('process runner', () => {
     expect(small.output).toBe('short\n');
   });
 
-  test("a log keeps everything in its file and a capped tail in memory", async () => {
+  test('a log keeps everything in its file and a capped tail in memory', async () => {
     const log = new OutputLog(path.join(dir, 'big.log'));
-    const o = await runProcess('/bin/sh', ['-c', "i=0; while [ $i -lt 300 ]; do printf '%099d\\n' $i; i=$((i+1)); done"], { output: log });
+    const o = await runProcess(
+      '/bin/sh',
+      ['-c', "i=0; while [ $i -lt 300 ]; do printf '%099d\\n' $i; i=$((i+1)); done"],
+      { output: log },
+    );
     log.close();
     expect(o.code).toBe(0);
     expect(fs.statSync(log.file).size).toBe(300 * 100);
@@ -151,11 +168,14 @@ describe('process runner', () => {
     const secret = 'Zq-s3cret-Xv-7781';
     const lines: string[] = [];
     const log = new OutputLog(path.join(dir, 'secret.log'), (l) => lines.push(l));
-    const o = await runCommandLine(`printf 'token=Zq-s3cr'; sleep 0.2; printf 'et-Xv-7781 end\\n'; echo "$SECRET" >&2; printf "$SECRET"`, {
-      env: { ...process.env, SECRET: secret },
-      secrets: [secret, undefined, ''],
-      output: log,
-    });
+    const o = await runCommandLine(
+      `printf 'token=Zq-s3cr'; sleep 0.2; printf 'et-Xv-7781 end\\n'; echo "$SECRET" >&2; printf "$SECRET"`,
+      {
+        env: { ...process.env, SECRET: secret },
+        secrets: [secret, undefined, ''],
+        output: log,
+      },
+    );
     log.close();
     expect(o.code).toBe(0);
     const file = fs.readFileSync(log.file, 'utf8');
@@ -202,24 +222,38 @@ describe('publish commands run through the process runner', () => {
 
   test('cancelling a preprocessing step mid-run leaves none of its processes behind', async () => {
     const pids = path.join(dir, 'preprocessing.pids');
-    const config = configure('pre', ['  preprocessing:', `    cmdline: "${twoSleeps(pids)}"`, '    output_filename: "%(input_filename)s.raw"']);
+    const config = configure('pre', [
+      '  preprocessing:',
+      `    cmdline: "${twoSleeps(pids)}"`,
+      '    output_filename: "%(input_filename)s.raw"',
+    ]);
     const acts = createPublishActivities({ env: process.env });
     const env = new MockActivityEnvironment();
-    const run = env.run(acts.prepareUpload, { imageLabel: 'base', environment: 'env', config }).catch((e: unknown) => e);
+    const run = env
+      .run(acts.prepareUpload, { imageLabel: 'base', environment: 'env', config })
+      .catch((e: unknown) => e);
     const [leader, background] = await pidsFrom(pids);
     expect(running(background)).toBe(true);
     env.cancel();
     const err = await run;
     // what the step reported before the runner: a failed preprocessing whose output says it was cancelled
-    expect(err).toMatchObject({ message: expect.stringMatching(/^Preprocessing failed \(exit null\): .*\ncancelled$/), details: [{ exitCode: 18 }] });
+    expect(err).toMatchObject({
+      message: expect.stringMatching(/^Preprocessing failed \(exit null\): .*\ncancelled$/),
+      details: [{ exitCode: 18 }],
+    });
     expect(await until(() => liveMembers(leader).length === 0)).toBe(true);
     expect(running(background)).toBe(false);
   });
 
   test("an external upload command's output reaches the error message without the password it was given", async () => {
-    const config = configure('external', ['  external_upload:', '    - cmdline: "echo uploading %(name)s as $OS_USERNAME:$OS_PASSWORD; exit 5"']);
+    const config = configure('external', [
+      '  external_upload:',
+      '    - cmdline: "echo uploading %(name)s as $OS_USERNAME:$OS_PASSWORD; exit 5"',
+    ]);
     const acts = createPublishActivities({ env: process.env });
-    const err = (await new MockActivityEnvironment().run(acts.prepareUpload, { imageLabel: 'base', environment: 'env', config }).catch((e: unknown) => e)) as Error;
+    const err = (await new MockActivityEnvironment()
+      .run(acts.prepareUpload, { imageLabel: 'base', environment: 'env', config })
+      .catch((e: unknown) => e)) as Error;
     expect(err.message).toContain('External upload command failed (exit 5)');
     expect(err.message).toContain('uploading base as admin:***');
     expect(err.message).not.toContain(password);

@@ -7,7 +7,9 @@ import { BootedInstance, bootInstance, processesWith } from './instance';
 
 function pytestWithFixtureModules(): string | undefined {
   try {
-    execFileSync('/usr/bin/python3', ['-c', 'import pytest, testinfra, paramiko, novaclient, glanceclient'], { stdio: 'ignore' });
+    execFileSync('/usr/bin/python3', ['-c', 'import pytest, testinfra, paramiko, novaclient, glanceclient'], {
+      stdio: 'ignore',
+    });
     return undefined;
   } catch {
     return 'Debian python3-pytest, -testinfra, -paramiko, -novaclient or -glanceclient is not installed';
@@ -38,10 +40,14 @@ function suite(name: string, files: Record<string, string>): string {
 describe('pytest tests', () => {
   maybe("dibctl's documented example passes as written", async () => {
     const dir = suite('example', {
-      'test_hostname.py': "def test_hostname(ssh_backend, instance):\n    assert ssh_backend.check_output('hostname') == instance.name.lower()\n",
+      'test_hostname.py':
+        "def test_hostname(ssh_backend, instance):\n    assert ssh_backend.check_output('hostname') == instance.name.lower()\n",
     });
     const lines: string[] = [];
-    const r = await runTestEntry({ kind: 'pytest', path: dir, timeout: 120 }, vm.ctx, { logDir: vm.logDir, onOutput: (l) => lines.push(l) });
+    const r = await runTestEntry({ kind: 'pytest', path: dir, timeout: 120 }, vm.ctx, {
+      logDir: vm.logDir,
+      onOutput: (l) => lines.push(l),
+    });
     expect(r).toMatchObject({ name: `pytest: ${dir}`, framework: 'pytest', passed: true, exitCode: 0 });
     expect(lines.some((l) => /test_hostname\.py::test_hostname PASSED/.test(l))).toBe(true);
   });
@@ -110,7 +116,10 @@ def test_data_file_is_private_and_secrets_not_in_argv():
 `,
     });
     const pathOut = path.join(vm.dir, 'data-path');
-    const r = await runTestEntry({ kind: 'pytest', path: dir, timeout: 120 }, vm.ctx, { logDir: vm.logDir, env: { ...process.env, DATA_PATH_OUT: pathOut } });
+    const r = await runTestEntry({ kind: 'pytest', path: dir, timeout: 120 }, vm.ctx, {
+      logDir: vm.logDir,
+      env: { ...process.env, DATA_PATH_OUT: pathOut },
+    });
     if (!r.passed) console.log(r.outputTail);
     expect(r).toMatchObject({ passed: true, exitCode: 0 });
     expect(r.outputTail).toMatch(/10 passed/);
@@ -126,7 +135,11 @@ def test_data_file_is_private_and_secrets_not_in_argv():
       'test_a.py': `def test_kernel(ssh_backend):\n    assert ssh_backend.check_output('uname -s') == 'Plan9'\n\ndef test_after():\n    open(${JSON.stringify(marker)}, 'w').close()\n`,
     });
     const r = await runTestEntry({ kind: 'pytest', path: dir, timeout: 120 }, vm.ctx, { logDir: vm.logDir });
-    expect(r).toMatchObject({ passed: false, exitCode: 1, reason: 'failed test_a.py::test_kernel (pytest exit code 1)' });
+    expect(r).toMatchObject({
+      passed: false,
+      exitCode: 1,
+      reason: 'failed test_a.py::test_kernel (pytest exit code 1)',
+    });
     expect(r.outputTail).toContain("AssertionError: assert 'Linux' == 'Plan9'");
     expect(fs.existsSync(marker)).toBe(false);
   });
@@ -136,7 +149,9 @@ def test_data_file_is_private_and_secrets_not_in_argv():
     const dir = suite('keep-going', {
       'test_b.py': `def test_fails():\n    assert False\n\ndef test_after():\n    open(${JSON.stringify(marker)}, 'w').close()\n`,
     });
-    const r = await runTestEntry({ kind: 'pytest', path: dir, timeout: 120, stopOnFailure: false }, vm.ctx, { logDir: vm.logDir });
+    const r = await runTestEntry({ kind: 'pytest', path: dir, timeout: 120, stopOnFailure: false }, vm.ctx, {
+      logDir: vm.logDir,
+    });
     expect(r.passed).toBe(false);
     expect(fs.existsSync(marker)).toBe(true);
   });

@@ -18,7 +18,10 @@ const opts = () => ({ logDir: vm.logDir });
 describe('shell tests', () => {
   test('a dibctl-style directory of shell tests passes over real SSH, in name order, with every DIBCTL_* variable', async () => {
     const dir = path.join(vm.dir, 'suite-ok');
-    script(path.join(dir, '10-uname'), '#!/bin/sh\nset -e\ntimeout 120 $DIBCTL_SSH uname -a\necho 10 >> "$ORDER_FILE"\n');
+    script(
+      path.join(dir, '10-uname'),
+      '#!/bin/sh\nset -e\ntimeout 120 $DIBCTL_SSH uname -a\necho 10 >> "$ORDER_FILE"\n',
+    );
     script(
       path.join(dir, '20-variables'),
       [
@@ -46,7 +49,10 @@ describe('shell tests', () => {
         '',
       ].join('\n'),
     );
-    script(path.join(dir, '30-ssh-config'), '#!/bin/sh\nset -e\necho 30 >> "$ORDER_FILE"\nname=$(ssh -F "$DIBCTL_SSH_CONFIG" "$DIBCTL_SSH_IP" hostname)\ntest "$name" = "$DIBCTL_INSTANCE_NAME"\necho "ssh_config reaches $name"\n');
+    script(
+      path.join(dir, '30-ssh-config'),
+      '#!/bin/sh\nset -e\necho 30 >> "$ORDER_FILE"\nname=$(ssh -F "$DIBCTL_SSH_CONFIG" "$DIBCTL_SSH_IP" hostname)\ntest "$name" = "$DIBCTL_INSTANCE_NAME"\necho "ssh_config reaches $name"\n',
+    );
     fs.writeFileSync(path.join(dir, 'README'), 'not a test: not executable\n');
     const order = path.join(vm.dir, 'order-ok');
     const lines: string[] = [];
@@ -69,7 +75,10 @@ describe('shell tests', () => {
   });
 
   test('a single executable file is a test of its own and its exit code decides', async () => {
-    const file = script(path.join(vm.dir, 'single', 'check-kernel'), '#!/bin/sh\ntimeout 120 $DIBCTL_SSH "uname -s; exit 4"\n');
+    const file = script(
+      path.join(vm.dir, 'single', 'check-kernel'),
+      '#!/bin/sh\ntimeout 120 $DIBCTL_SSH "uname -s; exit 4"\n',
+    );
     const r = await runTestEntry({ kind: 'shell', path: file, timeout: 60 }, vm.ctx, opts());
     expect(r).toMatchObject({ passed: false, exitCode: 4, reason: 'check-kernel: exit code 4' });
     expect(r.outputTail).toContain('Linux');
@@ -89,7 +98,10 @@ describe('shell tests', () => {
 
   test('a test running past its time limit is killed with its whole process group, nothing stays behind', async () => {
     const tag = `31${String(Date.now()).slice(-6)}.5`;
-    const file = script(path.join(vm.dir, 'slow', 'hangs'), `#!/bin/sh\nsleep ${tag} &\n(sleep ${tag}; echo never) &\necho started\nsleep ${tag}\n`);
+    const file = script(
+      path.join(vm.dir, 'slow', 'hangs'),
+      `#!/bin/sh\nsleep ${tag} &\n(sleep ${tag}; echo never) &\necho started\nsleep ${tag}\n`,
+    );
     const started = Date.now();
     const r = await runTestEntry({ kind: 'shell', path: file, timeout: 2 }, vm.ctx, opts());
     expect(Date.now() - started).toBeLessThan(15_000);
@@ -114,7 +126,10 @@ describe('shell tests', () => {
     const file = script(path.join(vm.dir, 'cancel', 'waits'), `#!/bin/sh\nsleep ${tag}\n`);
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 300);
-    const r = await runTestEntry({ kind: 'shell', path: file, timeout: 300 }, vm.ctx, { logDir: vm.logDir, signal: ac.signal });
+    const r = await runTestEntry({ kind: 'shell', path: file, timeout: 300 }, vm.ctx, {
+      logDir: vm.logDir,
+      signal: ac.signal,
+    });
     expect(r).toMatchObject({ passed: false, reason: 'waits: cancelled; the process group was killed' });
     expect(processesWith(`sleep ${tag}`)).toEqual([]);
   });
@@ -144,12 +159,17 @@ describe('external tests', () => {
   test('placeholders are interpolated and exit 0 passes', async () => {
     const out = path.join(vm.dir, 'external-args');
     const r = await runTestEntry(
-      { kind: 'external', cmdline: `printf '%s|' %(filename)s %(label)s %(ip)s %(instance_name)s %(username)s 100%% > ${out}; test -n "$DIBCTL_SSH"` },
+      {
+        kind: 'external',
+        cmdline: `printf '%s|' %(filename)s %(label)s %(ip)s %(instance_name)s %(username)s 100%% > ${out}; test -n "$DIBCTL_SSH"`,
+      },
       vm.ctx,
       opts(),
     );
     expect(r).toMatchObject({ framework: 'external', passed: true, exitCode: 0 });
-    expect(fs.readFileSync(out, 'utf8')).toBe(`${vm.ctx.imageFile}|runner-image|${vm.ctx.mainIp}|shell-runner-vm|debian|100%|`);
+    expect(fs.readFileSync(out, 'utf8')).toBe(
+      `${vm.ctx.imageFile}|runner-image|${vm.ctx.mainIp}|shell-runner-vm|debian|100%|`,
+    );
   });
 
   test('a non-zero exit fails with the exit code', async () => {
@@ -172,16 +192,34 @@ describe('external tests', () => {
 describe('JUnit report', () => {
   test('lists every entry with its time, failures with their reason and output, in escaped XML', () => {
     const results: TestEntryResult[] = [
-      { name: 'shell: /t/ok', framework: 'shell', passed: true, durationMs: 1500, outputTail: 'Linux vm 6.1 <x86_64>\n' },
-      { name: 'pytest: /t/test_a.py', framework: 'pytest', passed: false, durationMs: 250, outputTail: 'assert "a" == "b"\u0001', reason: 'exit code 1', exitCode: 1 },
+      {
+        name: 'shell: /t/ok',
+        framework: 'shell',
+        passed: true,
+        durationMs: 1500,
+        outputTail: 'Linux vm 6.1 <x86_64>\n',
+      },
+      {
+        name: 'pytest: /t/test_a.py',
+        framework: 'pytest',
+        passed: false,
+        durationMs: 250,
+        outputTail: 'assert "a" == "b"\u0001',
+        reason: 'exit code 1',
+        exitCode: 1,
+      },
     ];
     const file = path.join(vm.dir, 'reports', 'junit.xml');
     writeJUnitReport(results, file, { suiteName: 'ubuntu-24', timestamp: new Date('2024-05-01T10:00:00Z') });
     const xml = fs.readFileSync(file, 'utf8');
-    expect(xml).toContain('<testsuite name="ubuntu-24" tests="2" failures="1" errors="0" skipped="0" time="1.750" timestamp="2024-05-01T10:00:00">');
+    expect(xml).toContain(
+      '<testsuite name="ubuntu-24" tests="2" failures="1" errors="0" skipped="0" time="1.750" timestamp="2024-05-01T10:00:00">',
+    );
     expect(xml).toContain('<testcase classname="ubuntu-24.shell" name="shell: /t/ok" time="1.500">');
     expect(xml).toContain('<system-out>Linux vm 6.1 &lt;x86_64&gt;\n</system-out>');
-    expect(xml).toContain('<failure message="exit code 1" type="pytest">assert &quot;a&quot; == &quot;b&quot;</failure>');
+    expect(xml).toContain(
+      '<failure message="exit code 1" type="pytest">assert &quot;a&quot; == &quot;b&quot;</failure>',
+    );
     expect(xml).not.toContain('\u0001');
   });
 });

@@ -66,7 +66,10 @@ test('waitForPort', async () => {
       'not-a-test.ts': 'throw new Error("helpers are not run");\n',
     });
     const lines: string[] = [];
-    const r = await runTestEntry({ kind: 'ts', path: dir, timeout: 120 }, vm.ctx, { logDir: vm.logDir, onOutput: (l) => lines.push(l) });
+    const r = await runTestEntry({ kind: 'ts', path: dir, timeout: 120 }, vm.ctx, {
+      logDir: vm.logDir,
+      onOutput: (l) => lines.push(l),
+    });
     if (!r.passed) console.log(r.outputTail);
     expect(r).toMatchObject({ name: `ts: ${dir}`, framework: 'ts', passed: true, exitCode: 0 });
     expect(lines.some((l) => l.includes('✓ hostname is the instance name'))).toBe(true);
@@ -77,7 +80,9 @@ test('waitForPort', async () => {
     const dir = suite('js-fail', {
       'kernel.js': `const { ssh } = require('dibctl/testing');\ntest('kernel is Plan9', async () => {\n  const s = await ssh();\n  const r = await s.exec('uname -s');\n  s.close();\n  expect(r.stdout.trim()).toBe('Plan9');\n});\n`,
     });
-    const r = await runTestEntry({ kind: 'ts', path: path.join(dir, 'kernel.js'), timeout: 120 }, vm.ctx, { logDir: vm.logDir });
+    const r = await runTestEntry({ kind: 'ts', path: path.join(dir, 'kernel.js'), timeout: 120 }, vm.ctx, {
+      logDir: vm.logDir,
+    });
     expect(r).toMatchObject({ passed: false, exitCode: 1, reason: 'failed: kernel is Plan9 (jest exit code 1)' });
     expect(r.outputTail).toContain('Received: "Linux"');
   });

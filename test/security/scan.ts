@@ -45,7 +45,11 @@ export function scan(haystacks: Haystack[], needles: Needle[]): Hit[] {
       for (const v of variants(n)) {
         let at = h.text.indexOf(v);
         while (at >= 0) {
-          const context = (h.text.slice(Math.max(0, at - 40), at) + '<SECRET>' + h.text.slice(at + v.length, at + v.length + 40)).replace(/\s+/g, ' ');
+          const context = (
+            h.text.slice(Math.max(0, at - 40), at) +
+            '<SECRET>' +
+            h.text.slice(at + v.length, at + v.length + 40)
+          ).replace(/\s+/g, ' ');
           hits.push({ needle: n.name, source: h.source, context });
           at = h.text.indexOf(v, at + v.length);
         }
@@ -63,7 +67,8 @@ export function textOf(value: unknown, out: string[] = [], depth = 0): string[] 
     const b = Buffer.from(value);
     out.push(b.toString('utf8'), b.toString('base64'));
   } else if (Array.isArray(value)) for (const v of value) textOf(v, out, depth + 1);
-  else if (typeof value === 'object') for (const v of Object.values(value as Record<string, unknown>)) textOf(v, out, depth + 1);
+  else if (typeof value === 'object')
+    for (const v of Object.values(value as Record<string, unknown>)) textOf(v, out, depth + 1);
   return out;
 }
 
@@ -74,7 +79,9 @@ const QUERIES = ['stage', 'imageTestStatus', 'retirementStatus'];
  * event, every payload), and for running ones the describe answer (pending
  * activities' heartbeat details) and what its queries return.
  */
-export async function workflowHaystacks(client: Client): Promise<{ haystacks: Haystack[]; runs: number; events: number; payloads: number }> {
+export async function workflowHaystacks(
+  client: Client,
+): Promise<{ haystacks: Haystack[]; runs: number; events: number; payloads: number }> {
   const haystacks: Haystack[] = [];
   let runs = 0;
   let events = 0;

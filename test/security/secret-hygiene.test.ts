@@ -40,17 +40,24 @@ describe('secret hygiene: no password, credential secret, token or private key i
   let operatorKey: string;
   const outputs: Haystack[] = [];
 
-  const write = (name: string, text: string, mode?: number) => fs.writeFileSync(path.join(dir, name), text, mode ? { mode } : undefined);
+  const write = (name: string, text: string, mode?: number) =>
+    fs.writeFileSync(path.join(dir, name), text, mode ? { mode } : undefined);
 
   async function dibctl(name: string, args: string[]): Promise<CliResult & { name: string }> {
     const r = await runDibctl(['--debug', ...args], { cwd: dir, env, timeoutMs: 150_000 });
-    outputs.push({ source: `dibctl ${name}: stdout`, text: r.stdout }, { source: `dibctl ${name}: stderr`, text: r.stderr });
+    outputs.push(
+      { source: `dibctl ${name}: stdout`, text: r.stdout },
+      { source: `dibctl ${name}: stderr`, text: r.stderr },
+    );
     return { ...r, name };
   }
 
   /** The command's exit code must be this; otherwise its output says why. */
   function ok(r: CliResult & { name?: string }, code: number): void {
-    if (r.code !== code) throw new Error(`dibctl ${r.name}: exit ${r.code}, expected ${code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr.slice(-4000)}`);
+    if (r.code !== code)
+      throw new Error(
+        `dibctl ${r.name}: exit ${r.code}, expected ${code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr.slice(-4000)}`,
+      );
   }
 
   beforeAll(async () => {
@@ -60,15 +67,27 @@ describe('secret hygiene: no password, credential secret, token or private key i
     state.users.find((u) => u.name === 'admin')!.password = ADMIN_PASSWORD;
     state.users.find((u) => u.name === 'demo')!.password = DEMO_PASSWORD;
     state.application_credentials[0].secret = APP_SECRET;
-    const cloudUser = { ...state.users.find((u) => u.name === 'admin')!, id: hexId(), name: 'clouds-admin', password: CLOUDS_PASSWORD };
+    const cloudUser = {
+      ...state.users.find((u) => u.name === 'admin')!,
+      id: hexId(),
+      name: 'clouds-admin',
+      password: CLOUDS_PASSWORD,
+    };
     state.users.push(cloudUser);
-    for (const a of state.role_assignments.filter((x) => x.user_id === state.users[0].id)) state.role_assignments.push({ ...a, user_id: cloudUser.id });
+    for (const a of state.role_assignments.filter((x) => x.user_id === state.users[0].id))
+      state.role_assignments.push({ ...a, user_id: cloudUser.id });
     saveState(path.join(dir, 'cloud.json'), state);
     emu = await startEmulator({ stateFile: path.join(dir, 'cloud.json'), dataDir: path.join(dir, 'cloud-data') });
     expect(emu.admin.password).toBe(ADMIN_PASSWORD);
     expect(emu.applicationCredential.secret).toBe(APP_SECRET);
 
-    const ks = (lines: string[]) => ['  keystone:', `    auth_url: ${emu.authUrl}`, '    user_domain_name: Default', '    project_domain_name: Default', ...lines.map((l) => `    ${l}`)];
+    const ks = (lines: string[]) => [
+      '  keystone:',
+      `    auth_url: ${emu.authUrl}`,
+      '    user_domain_name: Default',
+      '    project_domain_name: Default',
+      ...lines.map((l) => `    ${l}`),
+    ];
     fs.writeFileSync(path.join(dir, 'image.qcow2'), randomBytes(300 * 1024));
     write(
       'images.yaml',
@@ -115,7 +134,11 @@ describe('secret hygiene: no password, credential secret, token or private key i
         ...ks([`username: admin`, `password: ${ADMIN_PASSWORD}`, 'project_name: admin', 'region_name: RegionOne']),
         '  retire: { check_every: 2s }',
         'two:',
-        ...ks([`application_credential_id: ${emu.applicationCredential.id}`, `application_credential_secret: ${APP_SECRET}`, 'region_name: RegionTwo']),
+        ...ks([
+          `application_credential_id: ${emu.applicationCredential.id}`,
+          `application_credential_secret: ${APP_SECRET}`,
+          'region_name: RegionTwo',
+        ]),
         'three:',
         '  keystone: { cloud: secret-cloud }',
         '',
@@ -154,7 +177,10 @@ describe('secret hygiene: no password, credential secret, token or private key i
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'operator', '-f', operatorKey]);
 
     server = await startDevServer({ dbFilename: path.join(dir, 'temporal.db'), log: path.join(dir, 'temporal.log') });
-    env = runEnv(server.address, path.join(dir, 'state'), { OS_CLIENT_CONFIG_FILE: path.join(dir, 'clouds.yaml'), PATH: `${path.join(dir, 'bin')}:${process.env.PATH}` });
+    env = runEnv(server.address, path.join(dir, 'state'), {
+      OS_CLIENT_CONFIG_FILE: path.join(dir, 'clouds.yaml'),
+      PATH: `${path.join(dir, 'bin')}:${process.env.PATH}`,
+    });
     connection = await Connection.connect({ address: server.address });
     client = new Client({ connection, namespace: server.namespace });
     workers = new WorkerProcesses({ cwd: dir, logDir: dir, env: () => env, args: ['--debug'] });
@@ -180,23 +206,62 @@ describe('secret hygiene: no password, credential secret, token or private key i
     ok(await dibctl('test --upload-only', ['test', 'cirros', '--upload-only']), 0);
 
     // --use-existing-image / --use-existing-instance with the operator's private key file
-    const demo = await connectCloud({ authUrl: emu.authUrl, username: 'demo', password: DEMO_PASSWORD, projectName: 'demo', userDomainName: 'Default', projectDomainName: 'Default', regionName: 'RegionOne' });
+    const demo = await connectCloud({
+      authUrl: emu.authUrl,
+      username: 'demo',
+      password: DEMO_PASSWORD,
+      projectName: 'demo',
+      userDomainName: 'Default',
+      projectDomainName: 'Default',
+      regionName: 'RegionOne',
+    });
     let serverId: string;
     let imageId: string;
     try {
-      const img = await demo.image.createImage({ name: 'operator image', disk_format: 'qcow2', container_format: 'bare', properties: { default_user: 'cirros' } });
+      const img = await demo.image.createImage({
+        name: 'operator image',
+        disk_format: 'qcow2',
+        container_format: 'bare',
+        properties: { default_user: 'cirros' },
+      });
       await demo.image.uploadImage(img.id, path.join(dir, 'image.qcow2'));
       imageId = img.id;
       await demo.compute.importKeypair('operator', fs.readFileSync(`${operatorKey}.pub`, 'utf8').trim());
       const flavor = await demo.compute.findFlavor('m1.tiny');
-      serverId = (await demo.compute.createServer({ name: 'operator-vm', imageRef: img.id, flavorRef: flavor.id, key_name: 'operator', networks: [{ uuid: emu.networks.RegionOne.id }] })).id;
+      serverId = (
+        await demo.compute.createServer({
+          name: 'operator-vm',
+          imageRef: img.id,
+          flavorRef: flavor.id,
+          key_name: 'operator',
+          networks: [{ uuid: emu.networks.RegionOne.id }],
+        })
+      ).id;
       await demo.compute.waitForServerStatus(serverId, 'ACTIVE', { timeoutMs: 30_000, pollMs: 200 });
     } finally {
       demo.close();
     }
-    ok(await dibctl('test --use-existing-instance', ['test', 'cirros', '--use-existing-image', imageId, '--use-existing-instance', serverId, '--private-key-file', operatorKey]), 0);
+    ok(
+      await dibctl('test --use-existing-instance', [
+        'test',
+        'cirros',
+        '--use-existing-image',
+        imageId,
+        '--use-existing-instance',
+        serverId,
+        '--private-key-file',
+        operatorKey,
+      ]),
+      0,
+    );
     // an interactive shell on a fresh instance, at a terminal
-    const shell = await runDibctlInTerminal(['--debug', 'shell', 'cirros'], { cwd: dir, env, ready: /Opening a shell/, typed: 'hostname; exit\n', timeoutMs: 120_000 });
+    const shell = await runDibctlInTerminal(['--debug', 'shell', 'cirros'], {
+      cwd: dir,
+      env,
+      ready: /Opening a shell/,
+      typed: 'hostname; exit\n',
+      timeoutMs: 120_000,
+    });
     outputs.push({ source: 'dibctl shell: terminal', text: shell.output });
     if (shell.code !== 0) throw new Error(`dibctl shell: exit ${shell.code}\n${shell.output.slice(-4000)}`);
 
@@ -206,11 +271,27 @@ describe('secret hygiene: no password, credential secret, token or private key i
     for (const e of ['two', 'three']) ok(await dibctl(`upload to ${e}`, ['upload', 'cirros', e]), 0);
     const again = await dibctl('upload to one again (obsoletes, retirement)', ['--json', 'upload', 'cirros', 'one']);
     expect(again.code).toBe(0);
-    const { obsoleted: older, imageId: currentId } = JSON.parse(again.stdout) as { imageId: string; obsoleted: Array<{ id: string }> };
+    const { obsoleted: older, imageId: currentId } = JSON.parse(again.stdout) as {
+      imageId: string;
+      obsoleted: Array<{ id: string }>;
+    };
     expect(older.map((i) => i.id)).toContain(firstId);
     // image data streamed between clouds with both clouds' credentials
-    ok(await dibctl('transfer between environments', ['transfer', currentId, '--src-env', 'one', '--dst-env', 'two']), 0);
-    ok(await dibctl('transfer to a clouds.yaml cloud', ['transfer', currentId, '--src-env', 'one', '--dst-cloud', 'secret-cloud']), 0);
+    ok(
+      await dibctl('transfer between environments', ['transfer', currentId, '--src-env', 'one', '--dst-env', 'two']),
+      0,
+    );
+    ok(
+      await dibctl('transfer to a clouds.yaml cloud', [
+        'transfer',
+        currentId,
+        '--src-env',
+        'one',
+        '--dst-cloud',
+        'secret-cloud',
+      ]),
+      0,
+    );
     ok(await dibctl('mark-obsolete', ['mark-obsolete', 'one', currentId]), 0);
     ok(await dibctl('rotate --dry-run', ['rotate', 'one', '--dry-run']), 0);
     ok(await dibctl('rotate', ['rotate', 'one']), 0);
@@ -218,19 +299,49 @@ describe('secret hygiene: no password, credential secret, token or private key i
     // an application credential has no right to list every project's servers: the refusal is a path too
     ok(await dibctl('rotate without admin rights', ['rotate', 'two']), 61);
     // the whole lifecycle, with a build, and on a schedule
-    ok(await dibctl('run (test, publish to two environments)', ['run', 'cirros', '--no-build', '--upload-env', 'one', '--upload-env', 'two']), 0);
+    ok(
+      await dibctl('run (test, publish to two environments)', [
+        'run',
+        'cirros',
+        '--no-build',
+        '--upload-env',
+        'one',
+        '--upload-env',
+        'two',
+      ]),
+      0,
+    );
     ok(await dibctl('run (build, publish)', ['run', 'built', '--no-test', '--upload-env', 'three']), 0);
-    ok(await dibctl('schedule create', ['schedule', 'create', 'cirros', '--every', '7d', '--no-build', '--upload-env', 'one', '--id', 'secret-schedule', '--paused']), 0);
+    ok(
+      await dibctl('schedule create', [
+        'schedule',
+        'create',
+        'cirros',
+        '--every',
+        '7d',
+        '--no-build',
+        '--upload-env',
+        'one',
+        '--id',
+        'secret-schedule',
+        '--paused',
+      ]),
+      0,
+    );
     ok(await dibctl('schedule list', ['schedule', 'list']), 0);
     ok(await dibctl('schedule describe', ['schedule', 'describe', 'secret-schedule']), 0);
-    outputs.push({ source: 'schedule secret-schedule', text: textOf((await client.schedule.getHandle('secret-schedule').describe()).raw).join('\n') });
+    outputs.push({
+      source: 'schedule secret-schedule',
+      text: textOf((await client.schedule.getHandle('secret-schedule').describe()).raw).join('\n'),
+    });
     ok(await dibctl('schedule delete', ['schedule', 'delete', 'secret-schedule']), 0);
     ok(await dibctl('list', ['list']), 0);
     ok(await dibctl('status of the retirement', ['status', 'dibctl-retirement-one']), 0);
     ok(await dibctl('retirement', ['retirement', 'one']), 0);
     ok(await dibctl('retirement --check-now', ['retirement', 'one', '--check-now']), 0);
     const tests = [];
-    for await (const wf of client.workflow.list({ query: `WorkflowType = '${imageTestWorkflow.name}'` })) tests.push(wf.workflowId);
+    for await (const wf of client.workflow.list({ query: `WorkflowType = '${imageTestWorkflow.name}'` }))
+      tests.push(wf.workflowId);
     expect(tests.length).toBeGreaterThanOrEqual(4);
     ok(await dibctl('status of a test', ['status', tests[0]]), 0);
     ok(await dibctl('keep on a finished test', ['keep', tests[0]]), 1);
@@ -240,7 +351,10 @@ describe('secret hygiene: no password, credential secret, token or private key i
     const wf = await workflowHaystacks(client);
     expect(wf.runs).toBeGreaterThanOrEqual(15);
     expect(wf.payloads).toBeGreaterThan(100);
-    const logs: Haystack[] = workers.logs.map((f) => ({ source: `worker log ${path.basename(f)}`, text: fs.readFileSync(f, 'utf8') }));
+    const logs: Haystack[] = workers.logs.map((f) => ({
+      source: `worker log ${path.basename(f)}`,
+      text: fs.readFileSync(f, 'utf8'),
+    }));
     // what was scanned is the real thing: decoded payloads show the labels and names, the worker logged at debug level
     const all = wf.haystacks.map((h) => h.text).join('\n');
     expect(all).toContain('Secret Test Image');
@@ -248,7 +362,9 @@ describe('secret hygiene: no password, credential secret, token or private key i
     expect(all).toMatch(/DIBCTL-[0-9a-f-]{36}/);
     expect(logs.some((l) => /\[DEBUG\]/.test(l.text))).toBe(true);
 
-    const tokens = emu.state().tokens.map((t, i): Needle => ({ name: `Keystone token #${i + 1}`, value: (t as unknown as { id: string }).id }));
+    const tokens = emu
+      .state()
+      .tokens.map((t, i): Needle => ({ name: `Keystone token #${i + 1}`, value: (t as unknown as { id: string }).id }));
     expect(tokens.length).toBeGreaterThan(10);
     const needles: Needle[] = [
       { name: 'admin password', value: ADMIN_PASSWORD },
@@ -267,11 +383,22 @@ describe('secret hygiene: no password, credential secret, token or private key i
     expect(hits).toEqual([]);
 
     // the scan can fail: a secret planted in a workflow input and in a log is found
-    await client.workflow.start(doctorWorkflow, { taskQueue: 'dibctl', workflowId: 'planted', args: [{ imageDir: `/tmp/${APP_SECRET}` }] });
+    await client.workflow.start(doctorWorkflow, {
+      taskQueue: 'dibctl',
+      workflowId: 'planted',
+      args: [{ imageDir: `/tmp/${APP_SECRET}` }],
+    });
     const planted = await workflowHaystacks(client);
-    const plantedHits = scan([...planted.haystacks, { source: 'planted log', text: `key:\n${fs.readFileSync(operatorKey, 'utf8')}` }], needles);
+    const plantedHits = scan(
+      [...planted.haystacks, { source: 'planted log', text: `key:\n${fs.readFileSync(operatorKey, 'utf8')}` }],
+      needles,
+    );
     expect(plantedHits.map((h) => `${h.needle} @ ${h.source.split(' ')[0]} ${h.source.split(' ')[1]}`)).toEqual(
-      expect.arrayContaining(['application credential secret @ workflow planted', 'OpenSSH private key header @ planted log', 'operator private key line 1 @ planted log']),
+      expect.arrayContaining([
+        'application credential secret @ workflow planted',
+        'OpenSSH private key header @ planted log',
+        'operator private key line 1 @ planted log',
+      ]),
     );
   }, 600_000);
 });

@@ -45,7 +45,8 @@ function realDibSkipReason(): string | undefined {
       return false;
     }
   };
-  if (!has('disk-image-create', ['--version'])) return 'disk-image-create is not installed (Debian: python3-diskimage-builder)';
+  if (!has('disk-image-create', ['--version']))
+    return 'disk-image-create is not installed (Debian: python3-diskimage-builder)';
   if (!has('sh', ['-c', 'command -v debootstrap'])) return 'debootstrap is not installed';
   if (process.getuid?.() !== 0) return 'needs root for loop devices';
   return undefined;
@@ -89,7 +90,11 @@ describe('dibctl build with a stand-in disk-image-create', () => {
   });
 
   const buildEnv = (extra: NodeJS.ProcessEnv = {}) =>
-    dibctlEnv(temporal(), stateDir, { PATH: `${path.join(dir, 'bin')}:${process.env.PATH}`, FAKE_DIB_RECORD: path.join(dir, 'rec'), ...extra });
+    dibctlEnv(temporal(), stateDir, {
+      PATH: `${path.join(dir, 'bin')}:${process.env.PATH}`,
+      FAKE_DIB_RECORD: path.join(dir, 'rec'),
+      ...extra,
+    });
 
   it('runs disk-image-create as dibctl did, prints command, environment and output, then external_build', async () => {
     const r = await runDibctl(['build', 'xenial'], { cwd: dir, env: buildEnv() });
@@ -97,11 +102,24 @@ describe('dibctl build with a stand-in disk-image-create', () => {
     expect(r.code).toBe(0);
     const out = path.join(dir, 'out', 'xenial.qcow2');
     expect(r.stdout.split('\n')[0]).toBe(`disk-image-create -a amd64 -o ${out} --no-tmpfs -x ubuntu-minimal vm`);
-    expect(r.stdout).toContain(`Environment: ARCH=amd64 DIB_RELEASE=xenial ELEMENTS_PATH=${path.join(dir, 'elements')}`);
+    expect(r.stdout).toContain(
+      `Environment: ARCH=amd64 DIB_RELEASE=xenial ELEMENTS_PATH=${path.join(dir, 'elements')}`,
+    );
     expect(r.stdout).toMatch(/building step 1\n.*building step 2\n.*building step 3/s);
     expect(r.stdout).toContain('warning on stderr');
-    expect((await fs.readFile(path.join(dir, 'rec.args'), 'utf8')).trim().split('\n')).toEqual(['-a', 'amd64', '-o', out, '--no-tmpfs', '-x', 'ubuntu-minimal', 'vm']);
-    expect(await fs.readFile(path.join(dir, 'rec.env'), 'utf8')).toBe(`ARCH=amd64\nDIB_RELEASE=xenial\nELEMENTS_PATH=${path.join(dir, 'elements')}\n`);
+    expect((await fs.readFile(path.join(dir, 'rec.args'), 'utf8')).trim().split('\n')).toEqual([
+      '-a',
+      'amd64',
+      '-o',
+      out,
+      '--no-tmpfs',
+      '-x',
+      'ubuntu-minimal',
+      'vm',
+    ]);
+    expect(await fs.readFile(path.join(dir, 'rec.env'), 'utf8')).toBe(
+      `ARCH=amd64\nDIB_RELEASE=xenial\nELEMENTS_PATH=${path.join(dir, 'elements')}\n`,
+    );
     expect(await fs.readFile(out, 'utf8')).toBe('qcow2 data\n');
     expect(await fs.readFile(path.join(dir, 'out', 'external.txt'), 'utf8')).toBe('after-dib\n');
     const id = /Build workflow (\S+)/.exec(r.stderr)![1];
@@ -189,13 +207,21 @@ describe('dibctl build with a stand-in disk-image-create', () => {
           '',
         ].join('\n'),
       );
-      const r = await runDibctl(['build', 'real', '--images-config', cfg], { cwd: dir, env: dibctlEnv(temporal(), stateDir), timeoutMs: 3_000_000 });
-      if (r.code !== 0) throw new Error(`dibctl build exited ${r.code}\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`);
+      const r = await runDibctl(['build', 'real', '--images-config', cfg], {
+        cwd: dir,
+        env: dibctlEnv(temporal(), stateDir),
+        timeoutMs: 3_000_000,
+      });
+      if (r.code !== 0)
+        throw new Error(`dibctl build exited ${r.code}\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`);
       const out = path.join(dir, 'out', 'real.qcow2');
       expect(r.stdout.split('\n')[0]).toBe(`disk-image-create -a amd64 -o ${out} ${elements.join(' ')}`);
       // disk-image-create's own output, streamed through the workflow
       expect(r.stdout).toContain('Build completed successfully');
-      const info = JSON.parse(execFileSync('qemu-img', ['info', '--output=json', out], { encoding: 'utf8' })) as { format: string; 'virtual-size': number };
+      const info = JSON.parse(execFileSync('qemu-img', ['info', '--output=json', out], { encoding: 'utf8' })) as {
+        format: string;
+        'virtual-size': number;
+      };
       expect(info.format).toBe('qcow2');
       expect(info['virtual-size']).toBeGreaterThan(100 * 1024 * 1024);
       await fs.rm(out, { force: true });

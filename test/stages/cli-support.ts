@@ -7,7 +7,12 @@ import type { TestTemporal } from '../support/temporal';
 import { StageProject } from './fixture';
 
 export function dibctlEnv(t: TestTemporal, stateDir: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  return cleanTemporalEnv({ TEMPORAL_ADDRESS: t.server.address, TEMPORAL_NAMESPACE: t.server.namespace, DIBCTL_STATE_DIR: stateDir, ...extra });
+  return cleanTemporalEnv({
+    TEMPORAL_ADDRESS: t.server.address,
+    TEMPORAL_NAMESPACE: t.server.namespace,
+    DIBCTL_STATE_DIR: stateDir,
+    ...extra,
+  });
 }
 
 export function configArgs(p: StageProject): string[] {
@@ -26,7 +31,11 @@ interface LiveDibctl {
 export function startDibctl(args: string[], opts: { env: NodeJS.ProcessEnv; cwd: string }): LiveDibctl {
   const env = { ...process.env, ...opts.env };
   for (const [k, v] of Object.entries(opts.env)) if (v === undefined) delete env[k];
-  const child = spawn(process.execPath, [DIBCTL_BIN, ...args], { env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [DIBCTL_BIN, ...args], {
+    env,
+    cwd: opts.cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
@@ -41,7 +50,8 @@ export function startDibctl(args: string[], opts: { env: NodeJS.ProcessEnv; cwd:
       const deadline = Date.now() + timeoutMs;
       while (!re.test(out + err)) {
         if (Date.now() > deadline) throw new Error(`timed out waiting for ${re}; output:\n${out}\n${err}`);
-        if (child.exitCode !== null) throw new Error(`dibctl exited (${child.exitCode}) before ${re}; output:\n${out}\n${err}`);
+        if (child.exitCode !== null)
+          throw new Error(`dibctl exited (${child.exitCode}) before ${re}; output:\n${out}\n${err}`);
         await new Promise((r) => setTimeout(r, 100));
       }
     },
@@ -62,9 +72,19 @@ export function dibctlObjects(emu: Emulator): { servers: string[]; keypairs: str
 export const NOTHING_LEFT = { servers: [], keypairs: [], images: [] };
 
 /** Removes what a test deliberately kept (dibctlObjects' answer), as the emulator's user. */
-export async function removeByHand(emu: Emulator, left: { servers: string[]; keypairs: string[]; images: string[] }): Promise<void> {
+export async function removeByHand(
+  emu: Emulator,
+  left: { servers: string[]; keypairs: string[]; images: string[] },
+): Promise<void> {
   const u = emu.user;
-  const cloud = await connectCloud({ authUrl: emu.authUrl, username: u.username, password: u.password, projectName: u.projectName, userDomainName: u.userDomainName, projectDomainName: u.projectDomainName });
+  const cloud = await connectCloud({
+    authUrl: emu.authUrl,
+    username: u.username,
+    password: u.password,
+    projectName: u.projectName,
+    userDomainName: u.userDomainName,
+    projectDomainName: u.projectDomainName,
+  });
   try {
     for (const s of left.servers) await cloud.compute.deleteServer(s);
     for (const k of left.keypairs) await cloud.compute.deleteKeypair(k);

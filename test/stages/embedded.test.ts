@@ -38,7 +38,10 @@ describe('dibctl test with nothing configured (ephemeral server, worker in the c
     const cfg = await fs.readFile(project.testConfig, 'utf8');
     const nopass = path.join(project.dir, 'nopass.yaml');
     await fs.writeFile(nopass, cfg.replace(/^\s+password: .*\n/m, ''));
-    const r = await runDibctl(['test', 'cirros', '--images-config', project.imagesConfig, '--test-config', nopass], { cwd: project.dir, env });
+    const r = await runDibctl(['test', 'cirros', '--images-config', project.imagesConfig, '--test-config', nopass], {
+      cwd: project.dir,
+      env,
+    });
     expect(r.code).toBe(12);
     expect(r.stderr).not.toMatch(/Image test workflow/);
     expect(dibctlObjects(emu)).toEqual(NOTHING_LEFT);
@@ -46,11 +49,16 @@ describe('dibctl test with nothing configured (ephemeral server, worker in the c
 
   it('--keep-failed-instance leaves the instance and key when the temporary server stops with the command, and says so', async () => {
     await project.shellTest('check', 'exit 1');
-    const r = await runDibctl(['test', 'cirros', '--keep-failed-instance', ...configArgs(project)], { cwd: project.dir, env });
+    const r = await runDibctl(['test', 'cirros', '--keep-failed-instance', ...configArgs(project)], {
+      cwd: project.dir,
+      env,
+    });
     expect(r.stderr).not.toMatch(/Channel has been shut down|\n\s+at /);
     expect(r.code).toBe(80);
     expect(r.stderr).toMatch(/To reach the instance: ssh /);
-    expect(r.stderr).toMatch(/temporary Temporal server, which stops now: the instance and key stay until removed by hand/);
+    expect(r.stderr).toMatch(
+      /temporary Temporal server, which stops now: the instance and key stay until removed by hand/,
+    );
     const left = dibctlObjects(emu);
     expect(left.servers).toHaveLength(1);
     expect(left.keypairs).toHaveLength(1);

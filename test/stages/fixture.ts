@@ -29,7 +29,14 @@ export interface ImageOptions {
 }
 
 function yamlList(items: Array<Record<string, unknown>>, indent: string): string {
-  return items.map((i) => `${indent}- ${Object.entries(i).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join(`\n${indent}  `)}`).join('\n');
+  return items
+    .map(
+      (i) =>
+        `${indent}- ${Object.entries(i)
+          .map(([k, v]) => `${k}: ${JSON.stringify(v)}`)
+          .join(`\n${indent}  `)}`,
+    )
+    .join('\n');
 }
 
 function imagesYaml(label: string, o: ImageOptions = {}): string {
@@ -76,7 +83,12 @@ export function testYaml(emu: Emulator, opts: { password?: string; flavor?: stri
   ].join('\n');
 }
 
-export async function stageProject(emu: Emulator, label: string, image: ImageOptions = {}, env: { password?: string; flavor?: string; netId?: string } = {}): Promise<StageProject> {
+export async function stageProject(
+  emu: Emulator,
+  label: string,
+  image: ImageOptions = {},
+  env: { password?: string; flavor?: string; netId?: string } = {},
+): Promise<StageProject> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'dibctl-stage-'));
   const imageFile = path.join(dir, 'image.qcow2');
   await fs.writeFile(imageFile, Buffer.alloc(256 * 1024, 7));

@@ -28,7 +28,13 @@ describe('image test activities: every create finds what an earlier attempt made
       cloud: project.cloud,
       file: project.imageFile,
       buildId: 'acts/test',
-      image: { name: 'DIBCTL-acts', diskFormat: 'qcow2', containerFormat: 'bare', visibility: 'private', properties: { default_user: 'cirros' } },
+      image: {
+        name: 'DIBCTL-acts',
+        diskFormat: 'qcow2',
+        containerFormat: 'bare',
+        visibility: 'private',
+        properties: { default_user: 'cirros' },
+      },
       timeoutSeconds: 60,
     });
   });
@@ -63,19 +69,36 @@ describe('image test activities: every create finds what an earlier attempt made
     const key = await run<KeypairFiles>(acts.prepareKeypair, { workflowId: 'wf-boot', name: 'DIBCTL-boot' });
     await run(acts.importKeypair, { cloud: project.cloud, name: 'DIBCTL-boot', publicKey: key.publicKey });
     await run(acts.importKeypair, { cloud: project.cloud, name: 'DIBCTL-boot', publicKey: key.publicKey });
-    const first = await run<{ serverId: string; reused: boolean }>(acts.bootInstance, boot('DIBCTL-boot', 'DIBCTL-boot'));
-    const second = await run<{ serverId: string; reused: boolean }>(acts.bootInstance, boot('DIBCTL-boot', 'DIBCTL-boot'));
+    const first = await run<{ serverId: string; reused: boolean }>(
+      acts.bootInstance,
+      boot('DIBCTL-boot', 'DIBCTL-boot'),
+    );
+    const second = await run<{ serverId: string; reused: boolean }>(
+      acts.bootInstance,
+      boot('DIBCTL-boot', 'DIBCTL-boot'),
+    );
     expect(first.reused).toBe(false);
     expect(second).toEqual({ serverId: first.serverId, reused: true });
     expect(dibctlObjects(emu).servers).toEqual([first.serverId]);
     expect(dibctlObjects(emu).keypairs).toEqual(['DIBCTL-boot']);
 
-    const facts = await run<InstanceFacts>(acts.waitInstanceActive, { cloud: project.cloud, serverId: first.serverId, timeoutSeconds: 30, mainNicRegexp: '^private$' });
+    const facts = await run<InstanceFacts>(acts.waitInstanceActive, {
+      cloud: project.cloud,
+      serverId: first.serverId,
+      timeoutSeconds: 30,
+      mainNicRegexp: '^private$',
+    });
     expect(facts.flavor).toMatchObject({ name: 'm1.tiny', ram: 512 });
     expect(facts.ips).toEqual([facts.mainIp]);
     expect(facts.mainIp).toMatch(/^127\./);
 
-    expect(await run<string[]>(acts.deleteInstancesByName, { cloud: project.cloud, name: 'DIBCTL-boot', timeoutSeconds: 20 })).toEqual([first.serverId]);
+    expect(
+      await run<string[]>(acts.deleteInstancesByName, {
+        cloud: project.cloud,
+        name: 'DIBCTL-boot',
+        timeoutSeconds: 20,
+      }),
+    ).toEqual([first.serverId]);
     expect(await run<boolean>(acts.deleteKeypairByName, { cloud: project.cloud, name: 'DIBCTL-boot' })).toBe(true);
     expect(await run<boolean>(acts.deleteKeypairByName, { cloud: project.cloud, name: 'DIBCTL-boot' })).toBe(false);
     expect(dibctlObjects(emu).servers).toEqual([]);
@@ -84,10 +107,28 @@ describe('image test activities: every create finds what an earlier attempt made
 
   it('cleanup by name removes a server whose create answer never reached the workflow', async () => {
     const u = emu.user;
-    const cloud = await connectCloud({ authUrl: emu.authUrl, username: u.username, password: u.password, projectName: u.projectName, userDomainName: u.userDomainName, projectDomainName: u.projectDomainName });
-    const made = await cloud.compute.createServer({ name: 'DIBCTL-lost', imageRef: image.imageId, flavorRef: '1', networks: [{ uuid: emu.networks.RegionOne.id }] });
+    const cloud = await connectCloud({
+      authUrl: emu.authUrl,
+      username: u.username,
+      password: u.password,
+      projectName: u.projectName,
+      userDomainName: u.userDomainName,
+      projectDomainName: u.projectDomainName,
+    });
+    const made = await cloud.compute.createServer({
+      name: 'DIBCTL-lost',
+      imageRef: image.imageId,
+      flavorRef: '1',
+      networks: [{ uuid: emu.networks.RegionOne.id }],
+    });
     cloud.close();
-    expect(await run<string[]>(acts.deleteInstancesByName, { cloud: project.cloud, name: 'DIBCTL-lost', timeoutSeconds: 20 })).toEqual([made.id]);
+    expect(
+      await run<string[]>(acts.deleteInstancesByName, {
+        cloud: project.cloud,
+        name: 'DIBCTL-lost',
+        timeoutSeconds: 20,
+      }),
+    ).toEqual([made.id]);
     expect(dibctlObjects(emu).servers).toEqual([]);
   });
 
@@ -95,7 +136,9 @@ describe('image test activities: every create finds what an earlier attempt made
     emu.faults.set({ bootErrors: 1, bootErrorMessage: 'Exceeded maximum number of retries.' });
     try {
       const { serverId } = await run<{ serverId: string }>(acts.bootInstance, boot('DIBCTL-err'));
-      await expect(run(acts.waitInstanceActive, { cloud: project.cloud, serverId, timeoutSeconds: 30 })).rejects.toMatchObject({
+      await expect(
+        run(acts.waitInstanceActive, { cloud: project.cloud, serverId, timeoutSeconds: 30 }),
+      ).rejects.toMatchObject({
         type: 'ServerStateError',
         nonRetryable: true,
         details: [{ exitCode: 70 }],

@@ -2,7 +2,12 @@ import { CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { Emulator, startEmulator } from '../../emulator';
 import { connectCloud } from '../../openstack';
-import { createImageUploadActivities, BUILD_ID_PROPERTY, ImageUploadInput, ImageUploadResult } from '../../activities/image-upload';
+import {
+  createImageUploadActivities,
+  BUILD_ID_PROPERTY,
+  ImageUploadInput,
+  ImageUploadResult,
+} from '../../activities/image-upload';
 import { StageProject, stageProject } from './fixture';
 
 describe('idempotent Glance upload activity', () => {
@@ -23,7 +28,13 @@ describe('idempotent Glance upload activity', () => {
     cloud: project.cloud,
     file: project.imageFile,
     buildId,
-    image: { name: `DIBCTL-${buildId}`, diskFormat: 'qcow2', containerFormat: 'bare', visibility: 'private', properties: { os_distro: 'cirros' } },
+    image: {
+      name: `DIBCTL-${buildId}`,
+      diskFormat: 'qcow2',
+      containerFormat: 'bare',
+      visibility: 'private',
+      properties: { os_distro: 'cirros' },
+    },
     timeoutSeconds: 60,
   });
 
@@ -39,7 +50,12 @@ describe('idempotent Glance upload activity', () => {
     expect(r.checksum).toMatch(/^[0-9a-f]{32}$/);
     const imgs = imagesOf('wf-1/test');
     expect(imgs.map((i) => i.id)).toEqual([r.imageId]);
-    expect(imgs[0]).toMatchObject({ status: 'active', visibility: 'private', name: 'DIBCTL-wf-1/test', properties: { os_distro: 'cirros' } });
+    expect(imgs[0]).toMatchObject({
+      status: 'active',
+      visibility: 'private',
+      name: 'DIBCTL-wf-1/test',
+      properties: { os_distro: 'cirros' },
+    });
     expect(beats.length).toBeGreaterThan(0);
     expect(beats[beats.length - 1]).toMatchObject({ imageId: r.imageId, total: 256 * 1024 });
   });
@@ -53,10 +69,19 @@ describe('idempotent Glance upload activity', () => {
 
   it('an attempt whose predecessor created the image but died before the data completes that same image', async () => {
     const cloud = await connectCloud({
-      authUrl: emu.authUrl, username: emu.user.username, password: emu.user.password, projectName: emu.user.projectName,
-      userDomainName: emu.user.userDomainName, projectDomainName: emu.user.projectDomainName,
+      authUrl: emu.authUrl,
+      username: emu.user.username,
+      password: emu.user.password,
+      projectName: emu.user.projectName,
+      userDomainName: emu.user.userDomainName,
+      projectDomainName: emu.user.projectDomainName,
     });
-    const orphan = await cloud.image.createImage({ name: 'DIBCTL-wf-3/test', disk_format: 'qcow2', container_format: 'bare', properties: { [BUILD_ID_PROPERTY]: 'wf-3/test' } });
+    const orphan = await cloud.image.createImage({
+      name: 'DIBCTL-wf-3/test',
+      disk_format: 'qcow2',
+      container_format: 'bare',
+      properties: { [BUILD_ID_PROPERTY]: 'wf-3/test' },
+    });
     cloud.close();
     const r: ImageUploadResult = await new MockActivityEnvironment().run(acts.uploadImageFile, input('wf-3/test'));
     expect(r.imageId).toBe(orphan.id);
@@ -66,7 +91,10 @@ describe('idempotent Glance upload activity', () => {
   it('deleteImagesByBuildId removes the build images and nothing else', async () => {
     const keep: ImageUploadResult = await new MockActivityEnvironment().run(acts.uploadImageFile, input('wf-4/keep'));
     await new MockActivityEnvironment().run(acts.uploadImageFile, input('wf-4/test'));
-    const deleted: string[] = await new MockActivityEnvironment().run(acts.deleteImagesByBuildId, { cloud: project.cloud, buildId: 'wf-4/test' });
+    const deleted: string[] = await new MockActivityEnvironment().run(acts.deleteImagesByBuildId, {
+      cloud: project.cloud,
+      buildId: 'wf-4/test',
+    });
     expect(deleted).toHaveLength(1);
     expect(imagesOf('wf-4/test')).toHaveLength(0);
     expect(imagesOf('wf-4/keep').map((i) => i.id)).toEqual([keep.imageId]);
@@ -79,7 +107,10 @@ describe('idempotent Glance upload activity', () => {
     await fs.writeFile(broken, cfg.replace(/^\s+password: .*\n/m, ''));
     const bad = input('wf-5/test');
     bad.cloud = { ...bad.cloud, config: { ...bad.cloud.config, testConfig: broken } };
-    await expect(new MockActivityEnvironment().run(acts.uploadImageFile, bad)).rejects.toMatchObject({ nonRetryable: true, details: [{ exitCode: 12 }] });
+    await expect(new MockActivityEnvironment().run(acts.uploadImageFile, bad)).rejects.toMatchObject({
+      nonRetryable: true,
+      details: [{ exitCode: 12 }],
+    });
   });
 
   it('a cancelled upload stops sending at once and ends as cancelled, leaving the image unfinished', async () => {
@@ -100,7 +131,10 @@ describe('idempotent Glance upload activity', () => {
       const img = imagesOf('wf-6/test').find((i) => i.id === imageId);
       expect(img?.status).not.toBe('active');
       // the saga's compensation finds it by build id
-      const deleted: string[] = await new MockActivityEnvironment().run(acts.deleteImagesByBuildId, { cloud: project.cloud, buildId: 'wf-6/test' });
+      const deleted: string[] = await new MockActivityEnvironment().run(acts.deleteImagesByBuildId, {
+        cloud: project.cloud,
+        buildId: 'wf-6/test',
+      });
       expect(deleted).toEqual([imageId]);
     } finally {
       emu.faults.reset();

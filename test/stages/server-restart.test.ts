@@ -33,15 +33,28 @@ describe('image test survives a restart of the Temporal server', () => {
     const port = await freePort('127.0.0.1');
     const dbFilename = path.join(dir, 'temporal.db');
     let server = await startDevServer({ dbFilename, port });
-    const env = cleanTemporalEnv({ TEMPORAL_ADDRESS: server.address, TEMPORAL_NAMESPACE: server.namespace, DIBCTL_STATE_DIR: path.join(dir, 'state') });
+    const env = cleanTemporalEnv({
+      TEMPORAL_ADDRESS: server.address,
+      TEMPORAL_NAMESPACE: server.namespace,
+      DIBCTL_STATE_DIR: path.join(dir, 'state'),
+    });
     const worker = startDibctl(['worker', '--task-queue', 'restart-test'], { cwd: project.dir, env });
     const connection = await Connection.connect({ address: server.address });
     try {
       await worker.waitFor(/Worker polling/);
       const client = new Client({ connection, namespace: server.namespace });
-      const input = prepareTestInput('cirros', { imagesConfig: project.imagesConfig, testConfig: project.testConfig, cwd: project.dir }, 'restart-test', 'test');
+      const input = prepareTestInput(
+        'cirros',
+        { imagesConfig: project.imagesConfig, testConfig: project.testConfig, cwd: project.dir },
+        'restart-test',
+        'test',
+      );
       emu.faults.set({ bootDelayMs: 5_000 });
-      const handle = await client.workflow.start(imageTestWorkflow, { taskQueue: 'restart-test', workflowId: `restart-${Date.now()}`, args: [input] });
+      const handle = await client.workflow.start(imageTestWorkflow, {
+        taskQueue: 'restart-test',
+        workflowId: `restart-${Date.now()}`,
+        args: [input],
+      });
       const deadline = Date.now() + 60_000;
       for (;;) {
         const s = await handle.query(imageTestStatusQuery).catch(() => undefined);

@@ -35,7 +35,12 @@ describe('interactive shells on the test instance (through a pseudo-terminal)', 
 
   /** Runs dibctl in a pseudo-terminal, types `typed` once the shell is open, returns exit code and output. */
   const shellSession = (p: StageProject, args: string[], typed: string) =>
-    runDibctlInTerminal([...args, ...configArgs(p)], { cwd: p.dir, env: dibctlEnv(temporal(), stateDir), ready: /Opening a shell/, typed });
+    runDibctlInTerminal([...args, ...configArgs(p)], {
+      cwd: p.dir,
+      env: dibctlEnv(temporal(), stateDir),
+      ready: /Opening a shell/,
+      typed,
+    });
 
   it('test --shell opens a shell after a failure; exit 42 keeps instance and key, prints how to reach them, exits 80', async () => {
     const p = await project('exit 1');
@@ -76,21 +81,47 @@ describe('interactive shells on the test instance (through a pseudo-terminal)', 
     const keyFile = path.join(p.dir, 'key');
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', keyFile]);
     const u = emu.user;
-    const cloud = await connectCloud({ authUrl: emu.authUrl, username: u.username, password: u.password, projectName: u.projectName, userDomainName: u.userDomainName, projectDomainName: u.projectDomainName });
+    const cloud = await connectCloud({
+      authUrl: emu.authUrl,
+      username: u.username,
+      password: u.password,
+      projectName: u.projectName,
+      userDomainName: u.userDomainName,
+      projectDomainName: u.projectDomainName,
+    });
     await cloud.compute.importKeypair('operator-key', (await fs.readFile(`${keyFile}.pub`, 'utf8')).trim());
-    const img = await cloud.image.createImage({ name: 'operator-image', disk_format: 'qcow2', container_format: 'bare', properties: { default_user: 'cirros' } });
+    const img = await cloud.image.createImage({
+      name: 'operator-image',
+      disk_format: 'qcow2',
+      container_format: 'bare',
+      properties: { default_user: 'cirros' },
+    });
     await cloud.image.uploadImage(img.id, p.imageFile);
-    const server = await cloud.compute.createServer({ name: 'existing-box', imageRef: img.id, flavorRef: '1', key_name: 'operator-key', networks: [{ uuid: emu.networks.RegionOne.id }] });
+    const server = await cloud.compute.createServer({
+      name: 'existing-box',
+      imageRef: img.id,
+      flavorRef: '1',
+      key_name: 'operator-key',
+      networks: [{ uuid: emu.networks.RegionOne.id }],
+    });
     await cloud.compute.waitForServerStatus(server.id, 'ACTIVE', { timeoutMs: 30_000, pollMs: 200 });
     try {
       const env = dibctlEnv(temporal(), stateDir);
-      const missingKey = await runDibctl(['test', 'cirros', '--use-existing-instance', server.id, ...configArgs(p)], { cwd: p.dir, env });
+      const missingKey = await runDibctl(['test', 'cirros', '--use-existing-instance', server.id, ...configArgs(p)], {
+        cwd: p.dir,
+        env,
+      });
       expect(missingKey.code).toBe(1);
       expect(missingKey.stderr).toMatch(/--use-existing-instance needs --private-key-file/);
-      const r = await runDibctl(['test', 'cirros', '--use-existing-instance', server.id, '--private-key-file', keyFile, ...configArgs(p)], { cwd: p.dir, env });
+      const r = await runDibctl(
+        ['test', 'cirros', '--use-existing-instance', server.id, '--private-key-file', keyFile, ...configArgs(p)],
+        { cwd: p.dir, env },
+      );
       expect(r.stderr).not.toMatch(/Error/);
       expect(r.code).toBe(0);
-      expect(r.stdout).toMatch(new RegExp(`Not removing instance ${server.id} \\(given with --use-existing-instance\\)`));
+      expect(r.stdout).toMatch(
+        new RegExp(`Not removing instance ${server.id} \\(given with --use-existing-instance\\)`),
+      );
       expect(r.stdout).toMatch(/Removing image/);
       expect(dibctlObjects(emu)).toEqual(NOTHING_LEFT);
       expect((await cloud.compute.getServer(server.id)).status).toBe('ACTIVE');

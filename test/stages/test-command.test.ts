@@ -9,7 +9,8 @@ import { useTemporal } from '../support/temporal';
 import { ImageOptions, StageProject, stageProject } from './fixture';
 import { NOTHING_LEFT, configArgs, dibctlEnv, dibctlObjects, startDibctl, workflowIdOf } from './cli-support';
 
-const PASSING = 'test "$(timeout 20 $DIBCTL_SSH hostname)" = "$DIBCTL_INSTANCE_NAME" && test "$DIBCTL_GREETING" = hello';
+const PASSING =
+  'test "$(timeout 20 $DIBCTL_SSH hostname)" = "$DIBCTL_INSTANCE_NAME" && test "$DIBCTL_GREETING" = hello';
 
 describe('dibctl test against the emulator on a real Temporal dev server', () => {
   const temporal = useTemporal();
@@ -30,15 +31,28 @@ describe('dibctl test against the emulator on a real Temporal dev server', () =>
   });
   afterEach(() => emu.faults.reset());
 
-  async function project(image: ImageOptions, testBody?: string, env: { password?: string; flavor?: string; netId?: string } = {}): Promise<StageProject> {
-    const p = await stageProject(emu, 'cirros', { ...image, tests: testBody !== undefined ? [{ shell: 'tests/check', timeout: 60 }] : image.tests }, env);
+  async function project(
+    image: ImageOptions,
+    testBody?: string,
+    env: { password?: string; flavor?: string; netId?: string } = {},
+  ): Promise<StageProject> {
+    const p = await stageProject(
+      emu,
+      'cirros',
+      { ...image, tests: testBody !== undefined ? [{ shell: 'tests/check', timeout: 60 }] : image.tests },
+      env,
+    );
     if (testBody !== undefined) await p.shellTest('check', testBody);
     projects.push(p);
     return p;
   }
 
   const dibctl = (p: StageProject, args: string[], extra: NodeJS.ProcessEnv = {}) =>
-    runDibctl([...args, ...configArgs(p)], { cwd: p.dir, env: dibctlEnv(temporal(), stateDir, extra), timeoutMs: 120_000 });
+    runDibctl([...args, ...configArgs(p)], {
+      cwd: p.dir,
+      env: dibctlEnv(temporal(), stateDir, extra),
+      timeoutMs: 120_000,
+    });
   /** keep, discard, status: commands that name a workflow, not configs. */
   const control = (args: string[]) => runDibctl(args, { env: dibctlEnv(temporal(), stateDir) });
 
@@ -56,7 +70,9 @@ describe('dibctl test against the emulator on a real Temporal dev server', () =>
     expect(r.stderr).not.toMatch(/Error/);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/All tests passed successfully/);
-    const order = ['Removing instance', 'Removing ssh key', 'Removing image', 'Clearing done'].map((l) => r.stdout.indexOf(l));
+    const order = ['Removing instance', 'Removing ssh key', 'Removing image', 'Clearing done'].map((l) =>
+      r.stdout.indexOf(l),
+    );
     expect(order.every((i) => i >= 0)).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
     expect(dibctlObjects(emu)).toEqual(NOTHING_LEFT);
@@ -65,10 +81,18 @@ describe('dibctl test against the emulator on a real Temporal dev server', () =>
 
   it('prints the result as JSON with --json', async () => {
     const p = await project({}, PASSING);
-    const r = await runDibctl(['--json', 'test', 'cirros', ...configArgs(p)], { cwd: p.dir, env: dibctlEnv(temporal(), stateDir) });
+    const r = await runDibctl(['--json', 'test', 'cirros', ...configArgs(p)], {
+      cwd: p.dir,
+      env: dibctlEnv(temporal(), stateDir),
+    });
     expect(r.code).toBe(0);
     const result = JSON.parse(r.stdout);
-    expect(result).toMatchObject({ passed: true, exitCode: 0, stage: 'done', kept: { image: false, instance: false, keypair: false } });
+    expect(result).toMatchObject({
+      passed: true,
+      exitCode: 0,
+      stage: 'done',
+      kept: { image: false, instance: false, keypair: false },
+    });
     expect(result.tests).toHaveLength(1);
     expect(result.tests[0]).toMatchObject({ passed: true, framework: 'shell' });
     expect(result.name).toMatch(/^DIBCTL-[0-9a-f-]{36}$/);
@@ -80,7 +104,10 @@ describe('dibctl test against the emulator on a real Temporal dev server', () =>
     await fs.writeFile(other, Buffer.alloc(64 * 1024, 3));
     // a second environment with a bigger flavor; the image's own environment_name stays 'emu'
     const cfg = await fs.readFile(p.testConfig, 'utf8');
-    await fs.writeFile(p.testConfig, cfg + cfg.replace(/^emu:/m, 'big:').replace('flavor: m1.tiny', 'flavor: m1.small'));
+    await fs.writeFile(
+      p.testConfig,
+      cfg + cfg.replace(/^emu:/m, 'big:').replace('flavor: m1.tiny', 'flavor: m1.small'),
+    );
     await p.shellTest('check', `${PASSING} && test "$DIBCTL_FLAVOR_NAME" = m1.small`);
     const r = await dibctl(p, ['--json', 'test', 'cirros', '-i', other, '--environment', 'big']);
     expect(r.stderr).not.toMatch(/Error/);
@@ -94,7 +121,10 @@ describe('dibctl test against the emulator on a real Temporal dev server', () =>
   it('rides out a cloud outage while the instance boots: passes with one server made and nothing left', async () => {
     const p = await project({}, PASSING);
     emu.faults.set({ bootDelayMs: 2_000 });
-    const live = startDibctl(['test', 'cirros', ...configArgs(p)], { cwd: p.dir, env: dibctlEnv(temporal(), stateDir) });
+    const live = startDibctl(['test', 'cirros', ...configArgs(p)], {
+      cwd: p.dir,
+      env: dibctlEnv(temporal(), stateDir),
+    });
     await live.waitFor(/Instance DIBCTL-\S+ created/);
     const seen = new Set(dibctlObjects(emu).servers);
     emu.faults.set({ failingRegions: ['RegionOne'] });
@@ -184,8 +214,20 @@ describe('dibctl test against the emulator on a real Temporal dev server', () =>
   it('never deletes an image given with --use-existing-image', async () => {
     const p = await project({}, PASSING);
     const u = emu.user;
-    const cloud = await connectCloud({ authUrl: emu.authUrl, username: u.username, password: u.password, projectName: u.projectName, userDomainName: u.userDomainName, projectDomainName: u.projectDomainName });
-    const img = await cloud.image.createImage({ name: 'DIBCTL-existing', disk_format: 'qcow2', container_format: 'bare', properties: { default_user: 'cirros' } });
+    const cloud = await connectCloud({
+      authUrl: emu.authUrl,
+      username: u.username,
+      password: u.password,
+      projectName: u.projectName,
+      userDomainName: u.userDomainName,
+      projectDomainName: u.projectDomainName,
+    });
+    const img = await cloud.image.createImage({
+      name: 'DIBCTL-existing',
+      disk_format: 'qcow2',
+      container_format: 'bare',
+      properties: { default_user: 'cirros' },
+    });
     await cloud.image.uploadImage(img.id, p.imageFile);
     try {
       for (const body of [PASSING, 'exit 1']) {
@@ -210,7 +252,14 @@ describe('dibctl test against the emulator on a real Temporal dev server', () =>
     const left = dibctlObjects(emu);
     expect(left.servers).toEqual([]);
     expect(left.images).toEqual([result.held.image.id]);
-    const cloud = await connectCloud({ authUrl: emu.authUrl, username: emu.user.username, password: emu.user.password, projectName: emu.user.projectName, userDomainName: 'Default', projectDomainName: 'Default' });
+    const cloud = await connectCloud({
+      authUrl: emu.authUrl,
+      username: emu.user.username,
+      password: emu.user.password,
+      projectName: emu.user.projectName,
+      userDomainName: 'Default',
+      projectDomainName: 'Default',
+    });
     await cloud.image.deleteImage(result.held.image.id);
     cloud.close();
   });
@@ -238,7 +287,10 @@ describe('dibctl test against the emulator on a real Temporal dev server', () =>
     expect(d.code).toBe(0);
     expect(d.stdout).toMatch(/Removing instance[^]*Removing ssh key[^]*Clearing done/);
     await waitUntil(() => dibctlObjects(emu).servers.length === 0 && dibctlObjects(emu).keypairs.length === 0);
-    const failed = (await temporal().client.workflow.getHandle(id).result().catch((e: unknown) => e)) as { cause?: Error };
+    const failed = (await temporal()
+      .client.workflow.getHandle(id)
+      .result()
+      .catch((e: unknown) => e)) as { cause?: Error };
     expect(failed.cause?.message).toMatch(/Some tests failed/);
     expect(dibctlObjects(emu)).toEqual(NOTHING_LEFT);
     await expect(fs.access(key)).rejects.toThrow();
@@ -247,7 +299,10 @@ describe('dibctl test against the emulator on a real Temporal dev server', () =>
 
   it('dibctl keep sent while the test runs makes a failure hold the instance', async () => {
     const p = await project({}, 'sleep 3; exit 1');
-    const live = startDibctl(['test', 'cirros', ...configArgs(p)], { cwd: p.dir, env: dibctlEnv(temporal(), stateDir) });
+    const live = startDibctl(['test', 'cirros', ...configArgs(p)], {
+      cwd: p.dir,
+      env: dibctlEnv(temporal(), stateDir),
+    });
     await live.waitFor(/Port 22 is open/);
     const id = workflowIdOf(live.stderr());
     const k = await control(['keep', id]);
@@ -269,14 +324,24 @@ describe('dibctl test against the emulator on a real Temporal dev server', () =>
     expect(k.stderr).toBe('');
     expect(k.code).toBe(0);
     expect(k.stdout).toMatch(/To reach it: ssh .*cirros@127\./);
-    const failure = await temporal().client.workflow.getHandle(id).result().catch((e: unknown) => e);
+    const failure = await temporal()
+      .client.workflow.getHandle(id)
+      .result()
+      .catch((e: unknown) => e);
     expect(String(failure)).toMatch(/failed/i);
     const left = dibctlObjects(emu);
     expect(left.servers).toHaveLength(1);
     expect(left.keypairs).toHaveLength(1);
     expect(left.images).toHaveLength(1);
     // the operator cleans up by hand
-    const cloud = await connectCloud({ authUrl: emu.authUrl, username: emu.user.username, password: emu.user.password, projectName: emu.user.projectName, userDomainName: 'Default', projectDomainName: 'Default' });
+    const cloud = await connectCloud({
+      authUrl: emu.authUrl,
+      username: emu.user.username,
+      password: emu.user.password,
+      projectName: emu.user.projectName,
+      userDomainName: 'Default',
+      projectDomainName: 'Default',
+    });
     await cloud.compute.deleteServer(left.servers[0]);
     await cloud.compute.deleteKeypair(left.keypairs[0]);
     await cloud.image.deleteImage(left.images[0]);
@@ -294,7 +359,10 @@ describe('dibctl test against the emulator on a real Temporal dev server', () =>
 
   it('Ctrl-C cancels the workflow; its cleanup still runs and is printed', async () => {
     const p = await project({}, 'sleep 60');
-    const live = startDibctl(['test', 'cirros', ...configArgs(p)], { cwd: p.dir, env: dibctlEnv(temporal(), stateDir) });
+    const live = startDibctl(['test', 'cirros', ...configArgs(p)], {
+      cwd: p.dir,
+      env: dibctlEnv(temporal(), stateDir),
+    });
     await live.waitFor(/Port 22 is open/);
     await new Promise((r) => setTimeout(r, 500));
     live.child.kill('SIGINT');
@@ -315,7 +383,11 @@ describe('dibctl test against the emulator on a real Temporal dev server', () =>
     const id = workflowIdOf(r.stderr);
     // payload bytes decoded as text, so a secret anywhere in them would show
     const history = JSON.stringify(await temporal().client.workflow.getHandle(id).fetchHistory(), (k, v: unknown) =>
-      v instanceof Uint8Array ? Buffer.from(v).toString('utf8') : k === 'data' && typeof v === 'string' ? Buffer.from(v, 'base64').toString('utf8') : v,
+      v instanceof Uint8Array
+        ? Buffer.from(v).toString('utf8')
+        : k === 'data' && typeof v === 'string'
+          ? Buffer.from(v, 'base64').toString('utf8')
+          : v,
     );
     expect(history).toContain('DIBCTL-');
     expect(history).not.toContain(emu.user.password);

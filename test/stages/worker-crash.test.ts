@@ -31,12 +31,21 @@ describe('image test survives a killed worker', () => {
     const t = temporal();
     const queue = 'crash-test';
     const env = dibctlEnv(t, stateDir);
-    const input = prepareTestInput('cirros', { imagesConfig: project.imagesConfig, testConfig: project.testConfig, cwd: project.dir }, queue, 'test');
+    const input = prepareTestInput(
+      'cirros',
+      { imagesConfig: project.imagesConfig, testConfig: project.testConfig, cwd: project.dir },
+      queue,
+      'test',
+    );
     emu.faults.set({ bootDelayMs: 6_000 });
 
     const first = startDibctl(['worker', '--task-queue', queue], { cwd: project.dir, env });
     await first.waitFor(/Worker polling/);
-    const handle = await t.client.workflow.start(imageTestWorkflow, { taskQueue: queue, workflowId: `crash-${Date.now()}`, args: [input] });
+    const handle = await t.client.workflow.start(imageTestWorkflow, {
+      taskQueue: queue,
+      workflowId: `crash-${Date.now()}`,
+      args: [input],
+    });
 
     const seen = new Set<string>();
     const watch = setInterval(() => dibctlObjects(emu).servers.forEach((id) => seen.add(id)), 100);

@@ -9,7 +9,10 @@ module.exports = async function globalSetup() {
     execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
   }
   try {
-    execFileSync(process.execPath, [path.join(root, 'scripts', 'temporal-cli.js')], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync(process.execPath, [path.join(root, 'scripts', 'temporal-cli.js')], {
+      cwd: root,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
   } catch (err) {
     // 2: no CLI and no Go; the SDK's download is the fallback (needs the internet)
     if (err.status !== 2) throw err;

@@ -18,7 +18,12 @@ export async function recordHistory(handle: WorkflowHandle, name: string): Promi
   if (process.env.DIBCTL_RECORD_HISTORIES !== '1') return;
   const history = await handle.fetchHistory();
   const file = path.join(HISTORIES_DIR, `${name}.json`);
-  const json = History.toObject(History.fromObject(history), { longs: String, enums: String, bytes: String, defaults: false });
+  const json = History.toObject(History.fromObject(history), {
+    longs: String,
+    enums: String,
+    bytes: String,
+    defaults: false,
+  });
   writeFileSync(file, JSON.stringify({ workflowId: handle.workflowId, history: json }, null, 1) + '\n');
 }
 

@@ -47,7 +47,8 @@ export function realOpenStackUnavailable(): string | undefined {
     }
   })();
   if (installed) return undefined;
-  if (typeof process.getuid === 'function' && process.getuid() === 0 && fs.existsSync('/usr/bin/apt-get')) return undefined;
+  if (typeof process.getuid === 'function' && process.getuid() === 0 && fs.existsSync('/usr/bin/apt-get'))
+    return undefined;
   return 'python3-keystone and python3-glance are not installed and installing them needs root and apt-get';
 }
 
@@ -57,7 +58,10 @@ export async function startRealOpenStack(dir?: string): Promise<RealOpenStack> {
   const ownDir = !dir;
   let stdout: string;
   try {
-    ({ stdout } = await promisify(execFile)(process.execPath, [SCRIPT, 'start', '--dir', stateDir, '--json'], { maxBuffer: 4 * 1024 * 1024, timeout: 600_000 }));
+    ({ stdout } = await promisify(execFile)(process.execPath, [SCRIPT, 'start', '--dir', stateDir, '--json'], {
+      maxBuffer: 4 * 1024 * 1024,
+      timeout: 600_000,
+    }));
   } catch (err) {
     // A half-started stack must not outlive the failure
     execFileSync(process.execPath, [SCRIPT, 'stop', '--dir', stateDir], { stdio: 'ignore' });

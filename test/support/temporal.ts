@@ -21,7 +21,9 @@ export interface TestTemporal {
 
 let runtimeInstalled = false;
 
-async function startTestTemporal(opts: { dbFilename?: string } = {}): Promise<TestTemporal & { stop(): Promise<void> }> {
+async function startTestTemporal(
+  opts: { dbFilename?: string } = {},
+): Promise<TestTemporal & { stop(): Promise<void> }> {
   if (!runtimeInstalled) {
     runtimeInstalled = true;
     Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -37,7 +39,12 @@ async function startTestTemporal(opts: { dbFilename?: string } = {}): Promise<Te
     client,
     nativeConnection,
     async startWorkers(taskQueue, deps) {
-      const workers = await createDibctlWorkers({ connection: nativeConnection, namespace: server.namespace, taskQueue, activityDeps: deps });
+      const workers = await createDibctlWorkers({
+        connection: nativeConnection,
+        namespace: server.namespace,
+        taskQueue,
+        activityDeps: deps,
+      });
       for (const worker of workers) running.push({ worker, done: worker.run() });
       return workers;
     },
