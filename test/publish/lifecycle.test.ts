@@ -9,7 +9,7 @@ import { recordHistory } from '../support/histories';
 import { testYaml } from '../stages/fixture';
 import { IMAGES_YAML, usePublishFixture } from './fixture';
 import { makeImage } from './images';
-import { retirementWorkflowId } from '../../common/ids';
+import { lifecycleChildren, retirementWorkflowId } from '../../common/ids';
 import { retirementStatusQuery } from '../../workflows';
 
 jest.setTimeout(180_000);
@@ -119,8 +119,8 @@ describe('dibctl run', () => {
     }
 
     // the two uploads ran at the same time
-    const [s1, e1] = await uploadWindow(`${result.workflowId}-publish-one`);
-    const [s2, e2] = await uploadWindow(`${result.workflowId}-publish-two`);
+    const [s1, e1] = await uploadWindow(lifecycleChildren.publish(result.workflowId, 'one'));
+    const [s2, e2] = await uploadWindow(lifecycleChildren.publish(result.workflowId, 'two'));
     expect(s1).toBeLessThan(e2);
     expect(s2).toBeLessThan(e1);
 
@@ -145,7 +145,7 @@ describe('dibctl run', () => {
       for (const secret of secrets) expect(all.filter((t) => t.includes(secret))).toEqual([]);
     }
     await recordHistory(client.workflow.getHandle(firstRun!.workflowId), 'image-lifecycle');
-    await recordHistory(client.workflow.getHandle(`${firstRun!.workflowId}-publish-one`), 'publish');
+    await recordHistory(client.workflow.getHandle(lifecycleChildren.publish(firstRun!.workflowId, 'one')), 'publish');
   });
 
   it('publishes nothing when the image test fails, and exits with the test code', async () => {

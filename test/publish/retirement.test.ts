@@ -80,6 +80,7 @@ describe('retirement workflow', () => {
     ) as RetirementStatus;
     expect(again.checks).toBe(2);
     expect(again.lastCheck!.at).toBeGreaterThanOrEqual(s.lastCheck!.at);
+    await recordHistory(f().temporal.client.workflow.getHandle(retirementWorkflowId('fresh')), 'retirement-check-now');
   });
 
   it('keeps an image until delete_after has passed', async () => {
@@ -135,7 +136,7 @@ describe('retirement workflow', () => {
     const firstRun = (await handle.describe()).runId;
     await eventually(
       'it continued as new',
-      async () => (await client.workflow.getHandle('dibctl-retirement-tick').describe()).runId !== firstRun,
+      async () => (await client.workflow.getHandle(retirementWorkflowId('tick')).describe()).runId !== firstRun,
     );
     const held = (await status('tick')).held;
     expect(held).toEqual([expect.objectContaining({ id: img.id, reason: 'used by 1 server' })]);
@@ -147,7 +148,7 @@ describe('retirement workflow', () => {
       async () => (await admin.image.findImage(img.id)) === undefined,
     );
     expect((await status('tick')).held).toEqual([]);
-    await recordHistory(client.workflow.getHandle('dibctl-retirement-tick'), 'retirement');
+    await recordHistory(client.workflow.getHandle(retirementWorkflowId('tick')), 'retirement');
   });
 
   it('says when no retirement workflow runs for an environment', async () => {
