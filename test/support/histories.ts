@@ -2,7 +2,9 @@
  * Recorded workflow histories: tests of each workflow save the history of a
  * representative run when DIBCTL_RECORD_HISTORIES=1, and test/replay replays
  * every saved one against the current workflow code, so a change that would
- * break running workflows fails the suite.
+ * break running workflows fails the suite. Recording writes `<name>.json`;
+ * files with a date (`<name>-YYYY-MM-DD.json`) are histories of the code as it
+ * was on that day, kept unchanged so that workflows started then still replay.
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
