@@ -30,6 +30,12 @@ export function publishBuildId(workflowId: string, environment: string): string 
   return `${workflowId}/publish/${environment}`;
 }
 
+/** The publish workflow a build id made by publishBuildId names; undefined for any other build id. */
+export function publishWorkflowOfBuildId(buildId: string): string | undefined {
+  const at = buildId.lastIndexOf('/publish/');
+  return at > 0 ? buildId.slice(0, at) : undefined;
+}
+
 /** The build id of an image test's throw-away image. */
 export function testImageBuildId(workflowId: string): string {
   return `${workflowId}/test`;

@@ -3,11 +3,12 @@
  * rotate operations. Reading the image file happens on the task queue of the
  * host that holds it (`fileQueue`); everything else on the shared queue.
  */
-import { CancellationScope, setHandler, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { ConfigLocation } from '../activities';
 import type { DeleteVerdict, ObsoletedImage } from '../activities/publish';
 import type { TransferInput, TransferResult } from '../activities/transfer';
 import { publishBuildId } from '../common/ids';
+import { PUBLISH_PENDING, PUBLISHED_AT_PROPERTY } from '../common/image-properties';
 import { cloudSteps, fileHostSteps, publishUploadSteps, retryPolicies, transferSteps } from './activity-options';
 import { stageQuery } from './queries';
 
@@ -44,6 +45,8 @@ export interface PublishResult {
   members: string[];
   obsoleted: ObsoletedImage[];
   retirementWorkflowId?: string;
+  /** A publish of the same name that completed later made this one's image obsolete: its image. */
+  supersededBy?: string;
 }
 
 /** Preprocess → upload (idempotent by build id) → share → obsolete older copies → hand them to retirement. */
@@ -75,7 +78,11 @@ export async function publishWorkflow(input: PublishInput): Promise<PublishResul
         cloud: { kind: 'upload', ...where },
         file: prepared.file,
         buildId,
-        image: prepared.image,
+        // marked as an upload in progress: no other publish of the name obsoletes it meanwhile
+        image: {
+          ...prepared.image,
+          properties: { ...prepared.image.properties, [PUBLISHED_AT_PROPERTY]: PUBLISH_PENDING },
+        },
         timeoutSeconds: prepared.timeoutSeconds,
       });
     } catch (err) {
@@ -107,13 +114,19 @@ export async function publishWorkflow(input: PublishInput): Promise<PublishResul
     };
   }
 
+  // Completed: the time by the server's clock orders this publish among all publishes of the name.
+  const publishedAt = Date.now();
   if (input.obsolete !== false) {
     stage = `obsoleting older copies of ${result.name}`;
-    result.obsoleted = await short.obsoleteOlderImages({ ...where, name: result.name, keepId });
+    result.obsoleted = await short.obsoleteOlderImages({ ...where, name: result.name, keepId, publishedAt });
+    const own = result.obsoleted.find((o) => o.id === keepId);
+    if (own?.replacedBy) result.supersededBy = own.replacedBy;
     if (result.obsoleted.length && input.retire !== false) {
       stage = 'handing obsolete images to retirement';
       result.retirementWorkflowId = await short.handToRetirement({ ...where, images: result.obsoleted });
     }
+  } else if (keepId && patched('publish-records-completion')) {
+    await short.recordPublishCompletion({ ...where, imageId: keepId, publishedAt });
   }
   stage = 'done';
   return result;

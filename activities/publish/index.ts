@@ -21,7 +21,7 @@ export function createPublishActivities(deps: CloudDeps = {}) {
   const { lifecyclePlan } = createLifecyclePlanActivities(deps);
   const { prepareUpload, removeProcessedFile } = createPrepareUploadActivities(deps);
   const { shareImage } = createSharingActivities(deps);
-  const { obsoleteOlderImages, markImageObsolete } = createObsoleteActivities(deps);
+  const { obsoleteOlderImages, recordPublishCompletion, markImageObsolete } = createObsoleteActivities(deps);
   const { surveyObsoleteImages, deleteUnusedImage, retirePolicy } = createUnusedImageActivities(deps);
   const { handToRetirement } = createRetirementHandoffActivities();
   return stageActivities({
@@ -30,6 +30,7 @@ export function createPublishActivities(deps: CloudDeps = {}) {
     removeProcessedFile,
     shareImage,
     obsoleteOlderImages,
+    recordPublishCompletion,
     markImageObsolete,
     surveyObsoleteImages,
     deleteUnusedImage,

@@ -123,6 +123,11 @@ export function publishLines(r: PublishResult): string[] {
     lines.push(`${r.environment}: image ${r.imageId} '${r.name}' uploaded (${how})`);
   }
   if (r.members.length) lines.push(`${r.environment}: shared with ${r.members.join(', ')}`);
+  if (r.supersededBy) {
+    lines.push(
+      `${r.environment}: image ${r.imageId} is no longer current: ${r.supersededBy}, from a publish of '${r.name}' that completed later, is`,
+    );
+  }
   for (const ob of r.obsoleted) lines.push(`${r.environment}: image ${ob.id} marked obsolete ('${ob.name}')`);
   if (r.retirementWorkflowId) lines.push(`${r.environment}: obsolete images handed to ${r.retirementWorkflowId}`);
   return lines;

@@ -113,7 +113,7 @@ describe('dibctl run', () => {
           .images(region)
           .find((i) => i.id === old.id),
       ).toMatchObject({ name: 'Obsolete Life Image', properties: expect.objectContaining({ obsolete: 'true' }) });
-      expect(published.obsoleted).toEqual([{ id: old.id, name: 'Obsolete Life Image' }]);
+      expect(published.obsoleted).toEqual([{ id: old.id, name: 'Obsolete Life Image', replacedBy: published.imageId }]);
       const held = await f().temporal.client.workflow.getHandle(retirementWorkflowId(env)).query(retirementStatusQuery);
       expect(held.held.map((h) => h.id)).toContain(old.id);
     }

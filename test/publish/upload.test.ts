@@ -54,7 +54,7 @@ describe('dibctl upload', () => {
     const r = await f().cli(['--json', 'upload', 'base', 'one']);
     expect(r.code).toBe(0);
     const result = JSON.parse(r.stdout) as PublishResult;
-    expect(result.obsoleted).toEqual([{ id: before[0].id, name: 'Obsolete Base Image' }]);
+    expect(result.obsoleted).toEqual([{ id: before[0].id, name: 'Obsolete Base Image', replacedBy: result.imageId }]);
     expect(result.retirementWorkflowId).toBe('dibctl-retirement-one');
     const old = f()
       .images()
