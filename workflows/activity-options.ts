@@ -78,6 +78,17 @@ export function lifecyclePlanSteps(hostQueue: string) {
   });
 }
 
+/** Reading the whole image file on its host (hashing it): long for a large file, so it keeps alive. */
+export function fileCheckSteps(hostQueue: string) {
+  return steps({
+    taskQueue: hostQueue,
+    scheduleToStartTimeout: HOST_PICKUP,
+    startToCloseTimeout: '1 hour',
+    heartbeatTimeout: KEEP_ALIVE_TIMEOUT,
+    retry: { maximumAttempts: 3 },
+  });
+}
+
 /** A build on the host that keeps the file. A failed build is final (the activity says so); a lost worker gets one more attempt. */
 export function buildSteps(hostQueue: string, timeoutSeconds: number) {
   return steps({

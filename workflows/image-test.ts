@@ -82,6 +82,8 @@ export interface ImageTestResult extends ImageTestStatus {
   exitCode: number;
   /** The name of the test objects: DIBCTL-<uuid>. */
   name: string;
+  /** Glance's checksum of the tested image as uploaded from the file (none for --use-existing-image). */
+  checksum?: string;
   tests: TestEntryResult[];
   kept: { image: boolean; instance: boolean; keypair: boolean };
 }
@@ -154,6 +156,7 @@ export async function imageTestWorkflow(input: ImageTestInput): Promise<ImageTes
   let cancelled: unknown;
   let facts: InstanceFacts | undefined;
   let imageId: string | undefined;
+  let checksum: string | undefined;
   let results: TestEntryResult[] = [];
   let passed = false;
 
@@ -192,6 +195,7 @@ export async function imageTestWorkflow(input: ImageTestInput): Promise<ImageTes
       });
       imageId = r.imageId;
       held.image = { id: r.imageId, existing: false };
+      if (r.checksum) checksum = r.checksum;
       say(`Image ${name} uploaded: ${r.imageId} (${r.bytes} bytes)`);
     }
 
@@ -392,6 +396,7 @@ export async function imageTestWorkflow(input: ImageTestInput): Promise<ImageTes
     passed: passed && !failure && !cancelled,
     exitCode: failure?.exitCode ?? (cancelled ? 1 : 0),
     name,
+    ...(checksum ? { checksum } : {}),
     tests: results,
     kept: {
       image: kept.image && !held.image?.existing,

@@ -6,11 +6,11 @@
  * per region what happened, and the workflow fails (after all regions finished)
  * when any region failed, carrying that result.
  */
-import { ApplicationFailure, executeChild, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, executeChild, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { ConfigLocation } from '../activities';
 import { lifecycleChildren } from '../common/ids';
 import { failureOf, FailureDetails } from '../errors/failure';
-import { lifecyclePlanSteps } from './activity-options';
+import { fileCheckSteps, lifecyclePlanSteps } from './activity-options';
 import { imageBuildWorkflow } from './build';
 import { imageTestWorkflow } from './image-test';
 import { publishWorkflow, PublishResult } from './publish';
@@ -95,6 +95,11 @@ export async function imageLifecycleWorkflow(input: LifecycleInput): Promise<Lif
       args: [{ plan: plan.test, config: input.config, hostQueue }],
     });
     tested = { name: t.name, passed: t.passed, tests: t.tests.length };
+    // what is published is what was tested: the file must still have the tested checksum
+    if (t.checksum && patched('publish-tested-bits')) {
+      stage = `checking that ${plan.file} is the file tested`;
+      await fileCheckSteps(hostQueue).verifyTestedFile({ file: plan.file, checksum: t.checksum });
+    }
   }
 
   stage = `publishing to ${input.uploadEnvironments.join(', ')}`;

@@ -11,6 +11,7 @@
 import type { CloudDeps } from '../cloud';
 import { stageActivities } from '../stage-failure';
 import { createLifecyclePlanActivities } from './lifecycle-plan';
+import { createTestedFileActivities } from './tested-file';
 import { createObsoleteActivities } from './obsolete';
 import { createPrepareUploadActivities } from './prepare-upload';
 import { createRetirementHandoffActivities } from './retirement-handoff';
@@ -19,6 +20,7 @@ import { createUnusedImageActivities } from './unused-images';
 
 export function createPublishActivities(deps: CloudDeps = {}) {
   const { lifecyclePlan } = createLifecyclePlanActivities(deps);
+  const { verifyTestedFile } = createTestedFileActivities();
   const { prepareUpload, removeProcessedFile } = createPrepareUploadActivities(deps);
   const { shareImage } = createSharingActivities(deps);
   const { obsoleteOlderImages, recordPublishCompletion, markImageObsolete } = createObsoleteActivities(deps);
@@ -26,6 +28,7 @@ export function createPublishActivities(deps: CloudDeps = {}) {
   const { handToRetirement } = createRetirementHandoffActivities();
   return stageActivities({
     lifecyclePlan,
+    verifyTestedFile,
     prepareUpload,
     removeProcessedFile,
     shareImage,
