@@ -47,9 +47,9 @@ export interface ImageUploadResult {
   imageId: string;
   name: string;
   bytes: number;
-  /** Glance's md5 / sha512 of the data (ours when an earlier attempt finished it). */
+  /** Glance's md5 of the data, compared with the file's (also when an earlier attempt finished it). */
   checksum: string | null;
-  /** True when an earlier attempt had already finished the image. */
+  /** True when an earlier attempt had already put the data in (it was then checked against the file). */
   reused: boolean;
   durationMs: number;
 }
