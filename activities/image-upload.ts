@@ -2,10 +2,15 @@
  * Uploading an image file into Glance, idempotently. The image is found (or
  * created) by a property derived from the workflow (`dibctl_build_id`), so a
  * retried or repeated attempt completes the image its predecessor made instead
- * of making a second one. Runs on the task queue of the host that holds the file.
+ * of making a second one: an image it finds already active is checked against
+ * the file (size and Glance's checksums) and given whatever the predecessor did
+ * not set yet (protected last), so it ends as a first-time upload would.
+ * Runs on the task queue of the host that holds the file.
  */
-import { promises as fs } from 'node:fs';
+import { createHash, getHashes } from 'node:crypto';
+import { createReadStream, promises as fs } from 'node:fs';
 import { cancellationSignal, heartbeat } from '@temporalio/activity';
+import { DibctlError } from '../errors';
 import { Cloud, Image, ImageCreate } from '../openstack';
 import { CloudDeps, CloudRef, withCloud } from './cloud';
 import { stageActivities } from './stage-failure';
@@ -42,9 +47,9 @@ export interface ImageUploadResult {
   imageId: string;
   name: string;
   bytes: number;
-  /** Glance's md5 / sha512 of the data (ours when an earlier attempt finished it). */
+  /** Glance's md5 of the data, compared with the file's (also when an earlier attempt finished it). */
   checksum: string | null;
-  /** True when an earlier attempt had already finished the image. */
+  /** True when an earlier attempt had already put the data in (it was then checked against the file). */
   reused: boolean;
   durationMs: number;
 }
@@ -71,15 +76,117 @@ function createRequest(input: ImageUploadInput): ImageCreate {
   };
 }
 
+type ImageUpdate = Parameters<Cloud['image']['updateImage']>[1];
+
+/** An image found by this upload's build id does not hold the file being uploaded. */
+class EarlierImageMismatchError extends DibctlError {}
+
+/** The formats can only be chosen before the data is in. */
+function sameFormats(image: Image, a: ImageAttributes): boolean {
+  return image.disk_format === a.diskFormat && image.container_format === a.containerFormat;
+}
+
 /**
- * The image an earlier attempt made: an active one is the result; a queued one
- * takes the data; anything else (saving when its uploader died, killed) is
- * deleted so that a clean one can be made.
+ * What the image still lacks to be what a first-time upload makes of it:
+ * name, visibility, min_disk, min_ram, the tag list, the properties (as
+ * strings) and, once the data is in and verified, protected. Properties
+ * Glance or an operator added are left alone, and protection is never removed.
+ */
+function pendingChanges(image: Image, input: ImageUploadInput): ImageUpdate {
+  const want = createRequest(input);
+  const changes: ImageUpdate = {};
+  if (image.name !== want.name) changes.name = want.name;
+  if (want.visibility && image.visibility !== want.visibility) changes.visibility = want.visibility;
+  if ((image.min_disk ?? 0) !== want.min_disk) changes.min_disk = want.min_disk;
+  if ((image.min_ram ?? 0) !== want.min_ram) changes.min_ram = want.min_ram;
+  const tags = [...new Set(want.tags ?? [])];
+  const has = new Set(image.tags ?? []);
+  if (has.size !== tags.length || tags.some((t) => !has.has(t))) changes.tags = tags;
+  const properties: Record<string, string> = {};
+  for (const [k, v] of Object.entries(want.properties ?? {})) {
+    if (image[k] === undefined || image[k] === null || String(image[k]) !== String(v)) properties[k] = String(v);
+  }
+  if (Object.keys(properties).length) changes.properties = properties;
+  if (input.image.protected && !image.protected) changes.protected = true;
+  return changes;
+}
+
+/** Reads the file once, hashing it with each algorithm; heartbeats progress and stops when cancelled. */
+async function hashFile(
+  file: string,
+  algorithms: string[],
+  onProgress: (bytes: number) => void,
+  signal?: AbortSignal,
+): Promise<{ bytes: number; digests: Record<string, string> }> {
+  const hashes = algorithms.map((a) => [a, createHash(a)] as const);
+  const stream = createReadStream(file, { highWaterMark: 1 << 20 });
+  let bytes = 0;
+  try {
+    // one chunk at a time: the event loop gets its turn between chunks
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      if (signal?.aborted) throw signal.reason ?? new Error('cancelled');
+      for (const [, h] of hashes) h.update(chunk);
+      bytes += chunk.length;
+      onProgress(bytes);
+    }
+  } finally {
+    stream.destroy();
+  }
+  return { bytes, digests: Object.fromEntries(hashes.map(([a, h]) => [a, h.digest('hex')])) };
+}
+
+/**
+ * Checks that an active image an earlier attempt finished holds exactly the
+ * file: its size, then Glance's md5 (`checksum`) and its `os_hash_algo` /
+ * `os_hash_value`, whichever are there (at least one must be).
+ */
+async function verifyFinishedImage(
+  image: Image,
+  input: ImageUploadInput,
+  total: number,
+  onProgress: (bytes: number) => void,
+): Promise<void> {
+  const mismatch = (what: string) =>
+    new EarlierImageMismatchError(
+      `Image ${image.id}, made earlier for this upload (${BUILD_ID_PROPERTY}=${input.buildId}), ` +
+        `does not hold ${input.file}: ${what}; it is not reused`,
+    );
+  if (!sameFormats(image, input.image)) {
+    throw mismatch(
+      `it is ${image.disk_format}/${image.container_format}, this upload is ${input.image.diskFormat}/${input.image.containerFormat}`,
+    );
+  }
+  if (image.size !== null && image.size !== undefined && image.size !== total) {
+    throw mismatch(`Glance reports ${image.size} bytes, the file has ${total}`);
+  }
+  const algo = (image.os_hash_algo ?? '').toLowerCase();
+  const useHash = Boolean(image.os_hash_value && algo && algo !== 'md5' && getHashes().includes(algo));
+  const algorithms = [...(image.checksum ? ['md5'] : []), ...(useHash ? [algo] : [])];
+  if (!algorithms.length) {
+    throw mismatch(
+      `Glance reports no checksum it can be compared by (checksum ${image.checksum ?? 'none'}, ` +
+        `os_hash_algo ${image.os_hash_algo ?? 'none'})`,
+    );
+  }
+  const { bytes, digests } = await hashFile(input.file, algorithms, onProgress, cancellationSignal());
+  if (bytes !== total) throw mismatch(`the file changed while it was read (${total} bytes, then ${bytes})`);
+  const compare = (name: string, glance: string, ours: string) => {
+    if (glance.toLowerCase() !== ours) throw mismatch(`Glance reports ${name} ${glance}, the file has ${ours}`);
+  };
+  if (image.checksum) compare('md5', image.checksum, digests.md5);
+  if (useHash) compare(algo, image.os_hash_value as string, digests[algo]);
+}
+
+/**
+ * The image an earlier attempt made: an active one is the result (once
+ * verified); a queued one with the same formats takes the data; anything else
+ * (saving when its uploader died, killed, queued with other formats) is deleted
+ * so that a clean one can be made.
  */
 async function findOrCreate(cloud: Cloud, input: ImageUploadInput): Promise<{ image: Image; reused: boolean }> {
   const found = await cloud.image.findImagesByProperty(BUILD_ID_PROPERTY, input.buildId);
   const active = found.find((i) => i.status === 'active');
-  const queued = found.find((i) => i.status === 'queued');
+  const queued = found.find((i) => i.status === 'queued' && sameFormats(i, input.image));
   const keep = active ?? queued;
   for (const stale of found) {
     if (stale !== keep) await cloud.image.deleteImage(stale.id, { ignoreMissing: true });
@@ -103,32 +210,38 @@ export function createImageUploadActivities(deps: CloudDeps = {}) {
         try {
           const { image, reused } = await findOrCreate(cloud, input);
           progress = { ...progress, imageId: image.id };
+          let finished: Image;
+          let bytes: number;
           if (reused) {
-            return {
-              imageId: image.id,
-              name: image.name ?? input.image.name,
-              bytes: image.size ?? total,
-              checksum: image.checksum,
-              reused,
-              durationMs: Date.now() - started,
-            };
+            const hashing = Date.now();
+            await verifyFinishedImage(image, input, total, (done) => {
+              const secs = Math.max((Date.now() - hashing) / 1000, 0.001);
+              progress = { imageId: image.id, bytes: done, total, rate: Math.round(done / secs) };
+            });
+            finished = image;
+            bytes = image.size ?? total;
+          } else {
+            // a cancelled activity stops sending at once and ends as cancelled
+            const result = await cloud.image.uploadImage(image.id, input.file, {
+              timeoutMs: input.timeoutSeconds * 1000,
+              verify: true,
+              signal: cancellationSignal(),
+              onProgress: (p) => {
+                progress = { imageId: image.id, bytes: p.bytes, total: p.total, rate: Math.round(p.rate) };
+                beat();
+              },
+            });
+            finished = result.image;
+            bytes = result.bytes;
           }
-          // a cancelled activity stops sending at once and ends as cancelled
-          const result = await cloud.image.uploadImage(image.id, input.file, {
-            timeoutMs: input.timeoutSeconds * 1000,
-            verify: true,
-            signal: cancellationSignal(),
-            onProgress: (p) => {
-              progress = { imageId: image.id, bytes: p.bytes, total: p.total, rate: Math.round(p.rate) };
-              beat();
-            },
-          });
-          if (input.image.protected) await cloud.image.updateImage(result.image.id, { protected: true }, result.image);
+          // what the image still lacks (protected, or what changed since an earlier attempt created it)
+          const changes = pendingChanges(finished, input);
+          if (Object.keys(changes).length) finished = await cloud.image.updateImage(image.id, changes, finished);
           return {
             imageId: image.id,
-            name: image.name ?? input.image.name,
-            bytes: result.bytes,
-            checksum: result.image.checksum,
+            name: finished.name ?? input.image.name,
+            bytes,
+            checksum: finished.checksum,
             reused,
             durationMs: Date.now() - started,
           };

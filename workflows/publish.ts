@@ -61,6 +61,8 @@ export async function publishWorkflow(input: PublishInput): Promise<PublishResul
     environment: input.environment,
     config: input.config,
     filename: input.filename,
+    // the preprocessing output is this publish's own
+    buildId: input.buildId ?? publishBuildId(workflowInfo().workflowId, input.environment),
   });
   // the environment's own retry settings from here on
   const policies = retryPolicies(prepared.retry);

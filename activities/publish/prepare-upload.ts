@@ -3,7 +3,11 @@
  * preprocessing (exit 18 when it fails) or the external upload commands; and
  * removes a preprocessing output once its upload succeeded.
  */
+import { randomUUID } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { Context } from '@temporalio/activity';
+import { publishBuildId } from '../../common/ids';
 import { loadUploadPlan, resolveCredentials } from '../../config';
 import type { RetrySettings } from '../../config/view';
 import { DibctlError } from '../../errors';
@@ -11,7 +15,7 @@ import type { CloudDeps, ConfigLocation } from '../cloud';
 import type { ImageAttributes } from '../image-upload';
 import { cancellation } from './commands';
 import { runExternalUpload } from './external-upload';
-import { runPreprocessing } from './preprocess';
+import { isPublishOutputDir, runPreprocessing } from './preprocess';
 
 interface PrepareInput {
   imageLabel: string;
@@ -19,6 +23,8 @@ interface PrepareInput {
   config: ConfigLocation;
   /** Replaces the image's configured file (`-i FILE`). */
   filename?: string;
+  /** The publish's build id: the preprocessing output is this publish's own, named after it. */
+  buildId?: string;
 }
 
 type PreparedFile =
@@ -26,7 +32,7 @@ type PreparedFile =
       mode: 'native';
       /** The file to upload: the image file or the preprocessing output. */
       file: string;
-      /** A preprocessing output to delete after a successful upload. */
+      /** A preprocessing output (this publish's own) to delete after a successful upload. */
       deleteAfterUpload?: string;
       image: ImageAttributes;
       timeoutSeconds: number;
@@ -36,6 +42,22 @@ type PreparedFile =
       retry?: RetrySettings;
     }
   | { mode: 'external'; name: string; commands: number; retry?: RetrySettings };
+
+/**
+ * The build id of the publish this step belongs to. A publish started by an
+ * earlier version names none: its workflow's default build id, or (outside a
+ * workflow) a fresh one.
+ */
+function publishIdOf(input: PrepareInput): string {
+  if (input.buildId) return input.buildId;
+  let workflowId: string | undefined;
+  try {
+    workflowId = Context.current().info.workflowExecution?.workflowId;
+  } catch {
+    workflowId = undefined;
+  }
+  return publishBuildId(workflowId ?? randomUUID(), input.environment);
+}
 
 /** What Glance gets for this image in this environment (merged glance settings). */
 function imageAttributes(plan: ReturnType<typeof loadUploadPlan>): ImageAttributes {
@@ -103,12 +125,14 @@ export function createPrepareUploadActivities(deps: CloudDeps = {}) {
         settings: pre,
         inputFile,
         values,
+        publishId: publishIdOf(input),
         env: env(),
         cwd: workDir,
         signal,
       });
-      file = output;
-      if (pre.deleteProcessedAfterUpload) deleteAfterUpload = output;
+      file = output.file;
+      // a file this publish did not make alone (use_existing) is never deleted
+      if (pre.deleteProcessedAfterUpload && output.own) deleteAfterUpload = output.file;
     } else if (!existsSync(inputFile)) {
       throw new DibctlError(`Image file ${inputFile} does not exist (build it first, or pass -i FILE)`);
     }
@@ -124,15 +148,26 @@ export function createPrepareUploadActivities(deps: CloudDeps = {}) {
     };
   }
 
-  /** Removes a preprocessing output once its upload succeeded (on the host holding it). */
+  /**
+   * Removes a preprocessing output once its upload succeeded (on the host
+   * holding it), and the publish's directory it was put in once empty.
+   */
   async function removeProcessedFile(input: { file: string }): Promise<boolean> {
+    let removed = true;
     try {
       await fs.unlink(input.file);
-      return true;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-      throw err;
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      removed = false;
     }
+    const dir = path.dirname(input.file);
+    if (isPublishOutputDir(dir, input.file)) {
+      await fs.rmdir(dir).catch((err: NodeJS.ErrnoException) => {
+        // something else the command wrote beside its output stays, and so does the directory
+        if (err.code !== 'ENOENT' && err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;
+      });
+    }
+    return removed;
   }
 
   return { prepareUpload, removeProcessedFile };
