@@ -49,12 +49,15 @@ beforeAll(() => {
       IMAGES_YAML,
       LIFE_IMAGES('Life Image', 'life', 'pass.sh'),
       LIFE_IMAGES('Doomed Image', 'doomed', 'fail.sh'),
+      LIFE_IMAGES('Changed Image', 'changed', 'change.sh'),
       '',
     ].join('\n'),
   );
   tree.write('test.yaml', testYaml(f().emu));
   chmodSync(tree.write('tests/pass.sh', '#!/bin/sh\necho "testing $DIBCTL_INSTANCE_NAME"\nexit 0\n'), 0o755);
   chmodSync(tree.write('tests/fail.sh', '#!/bin/sh\necho broken image >&2\nexit 1\n'), 0o755);
+  // passes, but changes the image file after it was uploaded for the test
+  chmodSync(tree.write('tests/change.sh', `#!/bin/sh\necho tampered >> '${tree.path('changed.qcow2')}'\n`), 0o755);
 });
 
 /** When (ms) each child's upload activity was scheduled and when it completed. */
@@ -161,6 +164,19 @@ describe('dibctl run', () => {
       f()
         .images('RegionTwo')
         .filter((i) => i.name === 'Doomed Image'),
+    ).toEqual([]);
+  });
+
+  it('publishes nothing when the file changed after it was tested', async () => {
+    const r = await f().cli(['run', 'changed', '--upload-env', 'one']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /changed\.qcow2 changed after it was tested \(md5 [0-9a-f]{32} tested, [0-9a-f]{32} now\): nothing was published/,
+    );
+    expect(
+      f()
+        .images('RegionOne')
+        .filter((i) => i.name === 'Changed Image'),
     ).toEqual([]);
   });
 
