@@ -118,7 +118,7 @@ export function publishLines(r: PublishResult): string[] {
   else {
     const rate = r.bytes && r.durationMs ? `, ${formatBytes((r.bytes * 1000) / Math.max(r.durationMs, 1))}/s` : '';
     const how = r.reused
-      ? 'already uploaded by an earlier attempt'
+      ? 'already uploaded by an earlier attempt, checksum verified'
       : `${formatBytes(r.bytes ?? 0)}${rate}, checksum verified`;
     lines.push(`${r.environment}: image ${r.imageId} '${r.name}' uploaded (${how})`);
   }
