@@ -5,7 +5,9 @@
  * the image that replaced it.
  */
 import { Cloud, Image, propertyIsTrue } from '../../openstack';
+import { DibctlError, ExitCode } from '../../errors';
 import { CloudDeps, ConfigLocation, uploadCloud, withCloud } from '../cloud';
+import { notOwnedBy } from './ownership';
 
 const OBSOLETE_PREFIX = 'Obsolete ';
 
@@ -53,7 +55,10 @@ export function createObsoleteActivities(deps: CloudDeps = {}) {
     });
   }
 
-  /** `mark-obsolete ENV UUID`: the one image, whatever its name (exit 50 when missing). */
+  /**
+   * `mark-obsolete ENV UUID`: the one image, whatever its name (exit 50 when
+   * missing). Another project's image is refused (exit 1), untouched.
+   */
   async function markImageObsolete(input: {
     environment: string;
     config: ConfigLocation;
@@ -61,6 +66,8 @@ export function createObsoleteActivities(deps: CloudDeps = {}) {
   }): Promise<ObsoletedImage> {
     return withCloud(uploadCloud(input.environment, input.config), deps, async (cloud) => {
       const img = await cloud.image.getImage(input.imageId);
+      const foreign = notOwnedBy(cloud, input.environment, img);
+      if (foreign) throw new DibctlError(`Not marked obsolete: ${foreign}`, ExitCode.GENERIC);
       const updated = await markObsolete(cloud, img);
       return { id: updated.id, name: updated.name ?? '' };
     });
