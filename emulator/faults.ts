@@ -28,6 +28,19 @@ export interface FaultSettings {
   sshNeverOpensNamePattern: string | null;
   /** Image uploads are throttled to this many bytes per second (0: unthrottled). */
   uploadBytesPerSecond: number;
+  /**
+   * Servers (by id) in a Nova cell that is down. Server lists at microversion
+   * 2.69 or later without filters, sort or paging show each with status
+   * UNKNOWN and no image or flavor; every other list leaves them out, as Nova does.
+   */
+  downCellServers: string[];
+  /** Server lists answer a `next` link to the page just served (a proxy that rewrites links wrongly). */
+  serversNextLinkRepeats: boolean;
+  /**
+   * Images (by id) whose delete Glance answers 409 because the store still
+   * uses them (as Ceph does for an image with clones); they are not deleted.
+   */
+  imageDeleteConflicts: string[];
 }
 
 function defaultFaults(): FaultSettings {
@@ -44,6 +57,9 @@ function defaultFaults(): FaultSettings {
     sshNeverOpens: false,
     sshNeverOpensNamePattern: null,
     uploadBytesPerSecond: 0,
+    downCellServers: [],
+    serversNextLinkRepeats: false,
+    imageDeleteConflicts: [],
   };
 }
 

@@ -558,6 +558,12 @@ export function glanceRoutes(cloud: Cloud, region: string): Router {
     const img = lookup(ctx, p.id);
     mayModify(ctx, img, 'delete');
     if (img.protected) throw new HttpError(403, `Image ${img.id} is protected and cannot be deleted.`);
+    // the store refuses (Ceph: the image has clones); Glance keeps the image as it was
+    if (cloud.faults.get('imageDeleteConflicts').includes(img.id))
+      throw new HttpError(
+        409,
+        `Image ${img.id} could not be deleted because it is in use: The image cannot be deleted because it is in use through the backend store outside of Glance.`,
+      );
     rs().images = rs().images.filter((i) => i !== img);
     removeData(img);
     cloud.changed();

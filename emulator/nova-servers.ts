@@ -162,12 +162,17 @@ export function serverRoutes(router: Router, nova: NovaRegion, boots: Boots): vo
       const ctx = cloud.authenticate(req);
       const v = requestedVersion(req);
       const q = req.query;
+      // Nova shows a down cell's servers only from 2.69 on, and only to a list without
+      // filters (all_tenants aside), sort or paging: it could not apply those to them
+      const down = new Set(cloud.faults.get('downCellServers'));
+      const showDown = atLeast(v, '2.69') && [...q.keys()].every((k) => k === 'all_tenants');
       const allTenantsRaw = q.get('all_tenants');
       const allTenants =
         allTenantsRaw !== null && !['0', 'false', 'f', 'no', 'n', 'off'].includes(allTenantsRaw.toLowerCase());
       if (allTenants && !ctx.isAdmin)
         throw new HttpError(403, "Policy doesn't allow os_compute_api:servers:index:get_all_tenants to be performed.");
-      let servers = rs().servers;
+      let servers = rs().servers.filter((s) => !down.has(s.id));
+      const unreachable = showDown ? rs().servers.filter((s) => down.has(s.id)) : [];
       const projectFilter = q.get('project_id') ?? q.get('tenant_id');
       if (!allTenants)
         servers = servers.filter(
@@ -206,13 +211,31 @@ export function serverRoutes(router: Router, nova: NovaRegion, boots: Boots): vo
         (a, b) => sortDir * (a.created.localeCompare(b.created) || order.get(a.id)! - order.get(b.id)!),
       );
       const { page, links } = nova.paginate(req, servers, (s) => s.id, 'servers');
+      // the reachable cells' page, then what the API database knows of the down cell's servers
+      const mine = (s: Server) => allTenants || s.project_id === ctx.project.id;
+      const partial = unreachable
+        .filter(mine)
+        .map((s) =>
+          detail
+            ? { id: s.id, status: 'UNKNOWN', tenant_id: s.project_id, created: s.created, links: serverLinks(nova, s) }
+            : { id: s.id, status: 'UNKNOWN', links: serverLinks(nova, s) },
+        );
+      const repeat = cloud.faults.get('serversNextLinkRepeats')
+        ? {
+            servers_links: [{ rel: 'next', href: `${nova.base()}${req.path}${req.query.size ? `?${req.query}` : ''}` }],
+          }
+        : {};
       return {
         status: 200,
         body: {
-          servers: page.map((s) =>
-            detail ? serverJson(nova, s, v, ctx) : { id: s.id, name: s.name, links: serverLinks(nova, s) },
-          ),
+          servers: [
+            ...page.map((s) =>
+              detail ? serverJson(nova, s, v, ctx) : { id: s.id, name: s.name, links: serverLinks(nova, s) },
+            ),
+            ...partial,
+          ],
           ...links,
+          ...repeat,
         },
       };
     };

@@ -62,9 +62,27 @@ export function cloudSteps(policy: RetryPolicy = CLOUD_RETRY) {
   return steps({ startToCloseTimeout: '2 minutes', heartbeatTimeout: KEEP_ALIVE_TIMEOUT, retry: policy });
 }
 
-/** Retirement's checks: a survey of a large cloud may take minutes. */
+/**
+ * Proving images unused lists every server of every project, in the survey and
+ * again before each delete: on a large cloud (20,000 servers are 20 pages of
+ * Nova's 1000) that may take many minutes. The step heartbeats (once per page,
+ * and keeps alive), so a dead worker is noticed within the heartbeat timeout;
+ * the long start-to-close only bounds a listing that keeps going.
+ */
+const IN_USE_CHECK: ActivityOptions = {
+  startToCloseTimeout: '2 hours',
+  heartbeatTimeout: KEEP_ALIVE_TIMEOUT,
+  retry: CLOUD_RETRY,
+};
+
+/** Retirement's checks (survey, delete, policy). */
 export function retirementSteps() {
-  return steps({ startToCloseTimeout: '5 minutes', heartbeatTimeout: KEEP_ALIVE_TIMEOUT, retry: CLOUD_RETRY });
+  return steps(IN_USE_CHECK);
+}
+
+/** `rotate`'s survey and deletes: the same listing of every server as retirement's. */
+export function rotateSteps() {
+  return steps(IN_USE_CHECK);
 }
 
 /** Reading the configs for a lifecycle on the host that builds (a dead host makes it time out, not hang). */

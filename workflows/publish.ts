@@ -9,10 +9,18 @@ import type { DeleteVerdict, ObsoletedImage } from '../activities/publish';
 import type { TransferInput, TransferResult } from '../activities/transfer';
 import { publishBuildId } from '../common/ids';
 import { PUBLISH_PENDING, PUBLISHED_AT_PROPERTY } from '../common/image-properties';
-import { cloudSteps, fileHostSteps, publishUploadSteps, retryPolicies, transferSteps } from './activity-options';
+import {
+  cloudSteps,
+  fileHostSteps,
+  publishUploadSteps,
+  retryPolicies,
+  rotateSteps,
+  transferSteps,
+} from './activity-options';
 import { stageQuery } from './queries';
 
 const short = cloudSteps();
+const inUse = rotateSteps();
 
 interface PublishInput {
   imageLabel: string;
@@ -171,13 +179,13 @@ export async function rotateWorkflow(input: RotateInput): Promise<RotateResult> 
   let stage = 'listing servers and obsolete images';
   setHandler(stageQuery, () => stage);
   const where = { environment: input.environment, config: input.config };
-  const survey = await short.surveyObsoleteImages({ ...where, ...(input.names ? { names: input.names } : {}) });
+  const survey = await inUse.surveyObsoleteImages({ ...where, ...(input.names ? { names: input.names } : {}) });
   const unused = survey.images.filter((i) => i.obsolete && !i.protected && i.usedBy === 0).map((i) => i.id);
   const verdicts: DeleteVerdict[] = [];
   if (!input.dryRun) {
     for (const imageId of unused) {
       stage = `deleting ${imageId}`;
-      verdicts.push(await short.deleteUnusedImage({ ...where, imageId }));
+      verdicts.push(await inUse.deleteUnusedImage({ ...where, imageId }));
     }
   }
   stage = 'done';

@@ -126,7 +126,10 @@ export async function retirementWorkflow(input: RetirementInput): Promise<void> 
       survey = await short.surveyObsoleteImages({ ...where, ids: [...held.keys()] });
     } catch (err) {
       report.problem = problemOf(err);
-      for (const h of held.values()) h.reason = `cannot check: ${report.problem}`;
+      const reason = report.problem.startsWith('cannot check now')
+        ? report.problem
+        : `cannot check now: ${report.problem}`;
+      for (const h of held.values()) h.reason = reason;
       return;
     }
     for (const id of survey.missing) {
@@ -148,7 +151,8 @@ export async function retirementWorkflow(input: RetirementInput): Promise<void> 
       const h = held.get(img.id);
       if (!h) continue;
       const due = h.heldSince + p.deleteAfterSeconds * 1000;
-      if (img.protected) h.reason = 'protected';
+      if (img.keptBecause) h.reason = img.keptBecause;
+      else if (img.protected) h.reason = 'protected';
       else if (!img.obsolete) h.reason = 'no longer obsolete';
       else if (img.usedBy > 0) h.reason = `used by ${img.usedBy} server${img.usedBy > 1 ? 's' : ''}`;
       else if (due > now) h.reason = `kept until ${new Date(due).toISOString()} (delete_after)`;

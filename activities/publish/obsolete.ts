@@ -9,8 +9,10 @@ import { Context } from '@temporalio/activity';
 import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import { OBSOLETED_BY_PROPERTY, PUBLISH_PENDING, PUBLISHED_AT_PROPERTY } from '../../common/image-properties';
 import { publishWorkflowOfBuildId } from '../../common/ids';
+import { DibctlError, ExitCode } from '../../errors';
 import { BUILD_ID_PROPERTY } from '../image-upload';
 import { CloudDeps, ConfigLocation, uploadCloud, withCloud } from '../cloud';
+import { notOwnedBy } from './ownership';
 
 const OBSOLETE_PREFIX = 'Obsolete ';
 
@@ -176,7 +178,10 @@ export function createObsoleteActivities(deps: CloudDeps = {}) {
     });
   }
 
-  /** `mark-obsolete ENV UUID`: the one image, whatever its name (exit 50 when missing). */
+  /**
+   * `mark-obsolete ENV UUID`: the one image, whatever its name (exit 50 when
+   * missing). Another project's image is refused (exit 1), untouched.
+   */
   async function markImageObsolete(input: {
     environment: string;
     config: ConfigLocation;
@@ -184,6 +189,8 @@ export function createObsoleteActivities(deps: CloudDeps = {}) {
   }): Promise<ObsoletedImage> {
     return withCloud(uploadCloud(input.environment, input.config), deps, async (cloud) => {
       const img = await cloud.image.getImage(input.imageId);
+      const foreign = notOwnedBy(cloud, input.environment, img);
+      if (foreign) throw new DibctlError(`Not marked obsolete: ${foreign}`, ExitCode.GENERIC);
       const updated = await markObsolete(cloud, img);
       return { id: updated.id, name: updated.name ?? '' };
     });

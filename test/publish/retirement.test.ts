@@ -114,7 +114,9 @@ describe('retirement workflow', () => {
     const r = await f().cli(['retirement', 'demo', '--check-now']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/problem: Nova answered 403/);
-    expect(r.stdout).toMatch(new RegExp(`${img.id}\\s+Obsolete Demo App\\s+\\S+\\s+cannot check: Nova answered 403`));
+    expect(r.stdout).toMatch(
+      new RegExp(`${img.id}\\s+Obsolete Demo App\\s+\\S+\\s+cannot check now: Nova answered 403`),
+    );
     const desc = await f().temporal.client.workflow.getHandle('dibctl-retirement-demo').describe();
     expect(desc.status.name).toBe('RUNNING');
     expect(await demo.image.findImage(img.id)).toBeDefined();
