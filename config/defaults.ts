@@ -35,6 +35,18 @@ export const DEFAULTS = {
   'retry.max_interval': '30s',
 } as const satisfies Record<string, number | string | boolean>;
 
+/**
+ * The bounds of every duration and timeout, in seconds. Nothing longer than
+ * `maxDurationSeconds` is accepted anywhere (config keys and command-line
+ * options): a timer that long could not even be shown as a date. Retirement
+ * checks at most once a minute. The retirement workflow clamps the policy it
+ * receives to the same bounds.
+ */
+export const LIMITS = {
+  maxDurationSeconds: 10 * 365 * 86400,
+  minCheckEverySeconds: 60,
+} as const;
+
 type DefaultKey = keyof typeof DEFAULTS;
 
 /** A key's description for editors, ending with its default: `seconds, default 360`. */

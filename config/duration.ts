@@ -1,8 +1,10 @@
 /**
  * Durations in upload.yaml (`retire.check_every`, `retry.max_interval`) and on
  * the command line (`schedule create --every`): a number of seconds, or digits
- * followed by s, m, h, d or w.
+ * followed by s, m, h, d or w. Every duration and timeout is at most
+ * LIMITS.maxDurationSeconds.
  */
+import { LIMITS } from './defaults';
 import { ConfigError } from './errors';
 
 export const DURATION_PATTERN = /^(\d+)\s*([smhdw]?)$/;
@@ -21,4 +23,30 @@ export function durationSeconds(value: string | number): number {
   const seconds = parseDuration(value.trim());
   if (seconds === undefined) throw new ConfigError(`not a duration: ${value}`);
   return seconds;
+}
+
+const YEAR = 365 * 86400;
+
+/** A bound in words with its seconds: `10 years (315360000 seconds)`, `1 minute (60 seconds)`. */
+function spelled(seconds: number): string {
+  const units: [number, string][] = [
+    [YEAR, 'year'],
+    [86400, 'day'],
+    [3600, 'hour'],
+    [60, 'minute'],
+  ];
+  const unit = units.find(([size]) => seconds >= size && seconds % size === 0);
+  if (!unit) return `${seconds} second${seconds === 1 ? '' : 's'}`;
+  const n = seconds / unit[0];
+  return `${n} ${unit[1]}${n === 1 ? '' : 's'} (${seconds} seconds)`;
+}
+
+/** `must be at most 10 years (315360000 seconds)`: what a value above the longest duration is told. */
+export const TOO_LONG = `must be at most ${spelled(LIMITS.maxDurationSeconds)}`;
+
+/** What is wrong with a duration of `seconds` that must lie within [minSeconds, the longest duration]; undefined when nothing is. */
+export function durationProblem(seconds: number, minSeconds = 0): string | undefined {
+  if (seconds > LIMITS.maxDurationSeconds) return TOO_LONG;
+  if (seconds < minSeconds) return `must be at least ${spelled(minSeconds)}`;
+  return undefined;
 }

@@ -2,7 +2,7 @@
 export { ConfigError, LabelNotFoundError, CredentialsError } from './errors';
 export { CONFIG_KINDS } from './schema';
 export type { GlanceSection, ConfigKind } from './schema';
-export { durationSeconds } from './duration';
+export { durationProblem, durationSeconds } from './duration';
 export { configFiles, loadConfig, entryOf } from './files';
 export type { LoadedConfig } from './files';
 export { largerTimeout, mergeNovaTimeouts, unionList, mergeGlance, mergeEnvironmentVariables } from './merge';

@@ -5,8 +5,8 @@
  * Messages are written for operators: they follow `key.path:` in an error line.
  */
 import { z } from 'zod';
-import { withDefault } from './defaults';
-import { DURATION_PATTERN, parseDuration } from './duration';
+import { LIMITS, withDefault } from './defaults';
+import { DURATION_PATTERN, TOO_LONG, durationProblem, parseDuration } from './duration';
 import { KEYSTONE_FIELDS, keystoneFieldOf, parseBoolean, parseIdentityVersion, parseInterface } from './keystone-keys';
 import { TEST_KINDS, TestKind, testKindList } from './test-kinds';
 
@@ -20,7 +20,13 @@ const nonEmptyText = (message = 'must be a non-empty string') => z.string(e(mess
 const bool = () => z.boolean(e('must be true or false'));
 const timeout = () => z.number(e(NON_NEG_INT)).int(e(NON_NEG_INT)).min(0, e(NON_NEG_INT));
 const port = () => z.number(e(PORT)).int(e(PORT)).min(1, e(PORT)).max(65535, e(PORT));
-const seconds = () => z.number(e('must be a number of seconds >= 0')).min(0, e('must be a number of seconds >= 0'));
+/** A time limit in whole seconds, at most the longest duration. */
+const timeoutSeconds = () => timeout().max(LIMITS.maxDurationSeconds, e(TOO_LONG));
+const seconds = () =>
+  z
+    .number(e('must be a number of seconds >= 0'))
+    .min(0, e('must be a number of seconds >= 0'))
+    .max(LIMITS.maxDurationSeconds, e(TOO_LONG));
 const POS_INT = 'must be an integer >= 1';
 const count = () => z.number(e(POS_INT)).int(e(POS_INT)).min(1, e(POS_INT)).max(1000, e('must be an integer <= 1000'));
 
@@ -31,10 +37,17 @@ const durationText = () =>
     .string()
     .regex(DURATION_PATTERN, e(DURATION))
     .refine((s) => Number.isSafeInteger(parseDuration(s)), e(DURATION));
-/** A duration: seconds, or a number with s, m, h, d or w. */
-const duration = () =>
+/** A duration: seconds, or a number with s, m, h, d or w; from minSeconds to the longest duration. */
+const duration = (minSeconds = 0) =>
   z
     .union([z.number().int().min(0), durationText()], e(DURATION))
+    .superRefine((value, ctx) => {
+      // runs on values the union refused too: those have their message already
+      const seconds: unknown = typeof value === 'string' ? parseDuration(value) : value;
+      if (typeof seconds !== 'number' || !Number.isSafeInteger(seconds) || seconds < 0) return;
+      const problem = durationProblem(seconds, minSeconds);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    })
     .describe('a duration: 90s, 30m, 6h, 7d, 2w or seconds');
 
 const UUID_RE = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
@@ -87,7 +100,7 @@ const glanceSchema = z.strictObject(
       .optional()
       .describe('Glance API version (the client speaks v2)'),
     name: nonEmptyText().optional().describe('image name in Glance'),
-    upload_timeout: timeout().optional().describe(withDefault('glance.upload_timeout', 'seconds')),
+    upload_timeout: timeoutSeconds().optional().describe(withDefault('glance.upload_timeout', 'seconds')),
     properties: z
       .record(
         z.string(),
@@ -113,10 +126,14 @@ const glanceSchema = z.strictObject(
 );
 
 const novaTimeouts = {
-  create_timeout: timeout().optional().describe(withDefault('nova.create_timeout', 'seconds for the create request')),
-  active_timeout: timeout().optional().describe(withDefault('nova.active_timeout', 'seconds until ACTIVE')),
-  keypair_timeout: timeout().optional().describe(withDefault('nova.keypair_timeout', 'seconds')),
-  cleanup_timeout: timeout().optional().describe(withDefault('nova.cleanup_timeout', 'seconds per cleanup step')),
+  create_timeout: timeoutSeconds()
+    .optional()
+    .describe(withDefault('nova.create_timeout', 'seconds for the create request')),
+  active_timeout: timeoutSeconds().optional().describe(withDefault('nova.active_timeout', 'seconds until ACTIVE')),
+  keypair_timeout: timeoutSeconds().optional().describe(withDefault('nova.keypair_timeout', 'seconds')),
+  cleanup_timeout: timeoutSeconds()
+    .optional()
+    .describe(withDefault('nova.cleanup_timeout', 'seconds per cleanup step')),
 };
 
 /** What each test kind runs. */
@@ -139,7 +156,9 @@ const testEntrySchema = z
   .strictObject(
     {
       ...testPaths,
-      timeout: timeout().optional().describe(withDefault('tests.tests_list[].timeout', 'seconds for this entry')),
+      timeout: timeoutSeconds()
+        .optional()
+        .describe(withDefault('tests.tests_list[].timeout', 'seconds for this entry')),
       stop_on_failure: bool()
         .optional()
         .describe(withDefault('tests.tests_list[].stop_on_failure', 'stop at the first failing test of the entry')),
@@ -364,7 +383,7 @@ const uploadEnvironmentSchema = z.strictObject(
       .optional(),
     external_upload: cmdlineList().optional().describe('commands replacing the native upload'),
     retire: optionalSection('when obsolete images are deleted once unused', {
-      check_every: duration()
+      check_every: duration(LIMITS.minCheckEverySeconds)
         .optional()
         .describe(withDefault('retire.check_every', 'how often the retirement workflow checks')),
       delete_after: duration()

@@ -5,7 +5,10 @@
  * than `retire.delete_after`, not among the newest `retire.keep` of their name
  * and used by no server of any project — checked once more right before each
  * delete. Without the right to list every project's servers it says so and
- * waits for the next check. It continues as new to keep its history small.
+ * waits for the next check. It continues as new when its history grows large
+ * (or Temporal suggests it), so the history stays small whatever happens in a run.
+ * The policy it receives is clamped to the bounds config enforces, so a value
+ * that an older worker let through cannot make it throw.
  */
 import {
   allHandlersFinished,
@@ -14,11 +17,14 @@ import {
   defineQuery,
   defineSignal,
   defineUpdate,
+  patched,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { ConfigLocation, ObsoletedImage } from '../activities';
 import type { RetirePolicy } from '../config/view';
+import { DEFAULTS, LIMITS } from '../config/defaults';
+import { parseDuration } from '../config/duration';
 import { failureOf } from '../errors/failure';
 import { retirementSteps } from './activity-options';
 import { stageQuery } from './queries';
@@ -50,7 +56,7 @@ interface RetirementInput {
   lastCheck?: RetirementCheck;
   checks?: number;
   policy?: RetirePolicy;
-  /** Checks after which it continues as new (default 50). */
+  /** For tests: also continue as new after every this many checks (counted over all runs). */
   checksPerRun?: number;
 }
 
@@ -70,9 +76,56 @@ export const retirementStatusQuery = defineQuery<RetirementStatus>('retirementSt
 /** The fire-and-forget form that workflows started by earlier versions of the CLI may still receive. */
 const checkNowSignal = defineSignal('checkNow');
 
-/** Checks after which the workflow continues as new (its history stays small). */
-const CHECKS_PER_RUN = 50;
-const DEFAULT_POLICY: RetirePolicy = { checkEverySeconds: 6 * 3600, deleteAfterSeconds: 0, keep: 0 };
+/** A run continues as new once its history holds this many events or bytes (or Temporal suggests it). */
+const HISTORY_EVENTS_PER_RUN = 2_000;
+const HISTORY_BYTES_PER_RUN = 2 * 1024 * 1024;
+/**
+ * Runs started before the history bound continued as new every 50 checks; they
+ * keep that rule until they reach code that records this patch.
+ */
+const HISTORY_BOUND_PATCH = 'retirement-continue-as-new-on-history-size';
+const CHECKS_PER_RUN_BEFORE_HISTORY_BOUND = 50;
+
+const DEFAULT_POLICY: RetirePolicy = {
+  checkEverySeconds: parseDuration(DEFAULTS['retire.check_every'])!,
+  deleteAfterSeconds: parseDuration(DEFAULTS['retire.delete_after'])!,
+  keep: DEFAULTS['retire.keep'],
+};
+
+/** value within [min, max]; fallback when it is not a number at all. */
+function within(value: unknown, min: number, max: number, fallback: number): number {
+  return typeof value === 'number' && !Number.isNaN(value) ? Math.min(Math.max(value, min), max) : fallback;
+}
+
+/**
+ * The policy clamped to the bounds config enforces (LIMITS): config refuses
+ * anything else, but a policy from an older worker or an earlier run may hold
+ * any value, and one too large would make building the next check's date throw.
+ */
+function bounded(p: RetirePolicy | undefined): RetirePolicy | undefined {
+  if (!p || typeof p !== 'object') return undefined;
+  const { maxDurationSeconds, minCheckEverySeconds } = LIMITS;
+  return {
+    checkEverySeconds: within(
+      p.checkEverySeconds,
+      minCheckEverySeconds,
+      maxDurationSeconds,
+      DEFAULT_POLICY.checkEverySeconds,
+    ),
+    deleteAfterSeconds: within(p.deleteAfterSeconds, 0, maxDurationSeconds, DEFAULT_POLICY.deleteAfterSeconds),
+    keep: Math.floor(within(p.keep, 0, Number.MAX_SAFE_INTEGER, DEFAULT_POLICY.keep)),
+  };
+}
+
+/** Whether this run's history is large enough to hand on (Temporal's own suggestion included). */
+function historyIsLarge(): boolean {
+  const info = workflowInfo();
+  return (
+    info.continueAsNewSuggested ||
+    info.historyLength >= HISTORY_EVENTS_PER_RUN ||
+    info.historySize >= HISTORY_BYTES_PER_RUN
+  );
+}
 
 function problemOf(err: unknown): string {
   return failureOf(err).message;
@@ -82,7 +135,7 @@ export async function retirementWorkflow(input: RetirementInput): Promise<void> 
   const held = new Map<string, HeldImage>((input.held ?? []).map((h) => [h.id, h]));
   let lastCheck = input.lastCheck;
   let checks = input.checks ?? 0;
-  let policy = input.policy;
+  let policy = bounded(input.policy);
   let checkRequested = false;
   let checking = false;
   let nextCheckAt: number | undefined;
@@ -179,7 +232,7 @@ export async function retirementWorkflow(input: RetirementInput): Promise<void> 
 
   for (;;) {
     try {
-      policy = await short.retirePolicy(where);
+      policy = bounded(await short.retirePolicy(where));
     } catch (err) {
       // a broken config must not end retirement: keep the last policy and say why
       lastCheck = {
@@ -189,7 +242,7 @@ export async function retirementWorkflow(input: RetirementInput): Promise<void> 
         problem: `cannot read the retire policy: ${problemOf(err)}`,
       };
     }
-    const every = Math.max(1, (policy ?? DEFAULT_POLICY).checkEverySeconds) * 1000;
+    const every = (policy ?? DEFAULT_POLICY).checkEverySeconds * 1000;
     nextCheckAt = Date.now() + every;
     stage = `waiting until ${new Date(nextCheckAt).toISOString()}`;
     await condition(() => checkRequested, every);
@@ -200,7 +253,10 @@ export async function retirementWorkflow(input: RetirementInput): Promise<void> 
     checking = false;
     checks++;
     // a check asked for meanwhile runs first: its caller waits for it in this run
-    const due = checks % (input.checksPerRun ?? CHECKS_PER_RUN) === 0 || workflowInfo().continueAsNewSuggested;
+    const due = patched(HISTORY_BOUND_PATCH)
+      ? historyIsLarge() || (input.checksPerRun !== undefined && checks % input.checksPerRun === 0)
+      : checks % (input.checksPerRun ?? CHECKS_PER_RUN_BEFORE_HISTORY_BOUND) === 0 ||
+        workflowInfo().continueAsNewSuggested;
     if (due && !checkRequested) {
       // callers waiting for this check get their answer before the history is handed on
       await condition(allHandlersFinished);

@@ -5,7 +5,7 @@
  * runs, and runs missed while the server was down are caught up within a window.
  */
 import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, ScheduleSpec } from '@temporalio/client';
-import { ConfigError, durationSeconds } from '../../config';
+import { durationProblem, durationSeconds } from '../../config';
 import { DibctlError } from '../../errors';
 import { Output, printJson, table } from '../render';
 import { Session } from '../session';
@@ -33,15 +33,17 @@ const OVERLAP: Record<string, ScheduleOverlapPolicy> = {
   'allow-all': ScheduleOverlapPolicy.ALLOW_ALL,
 };
 
+/** Seconds of a command-line duration, from 1 s to the longest duration config accepts. */
 function seconds(what: string, value: string): number {
+  let s: number;
   try {
-    const s = durationSeconds(value);
-    if (s < 1) throw new ConfigError(`${what} must be at least 1s`);
-    return s;
-  } catch (err) {
-    if (err instanceof ConfigError && err.message.includes('at least')) throw new DibctlError(err.message);
+    s = durationSeconds(value);
+  } catch {
     throw new DibctlError(`${what} ${value}: must be a duration like 90s, 30m, 6h, 7d, 2w`);
   }
+  const problem = durationProblem(s, 1);
+  if (problem) throw new DibctlError(`${what} ${value}: ${problem}`);
+  return s;
 }
 
 async function notFound<T>(id: string, fn: () => Promise<T>): Promise<T> {
@@ -64,6 +66,9 @@ export async function scheduleCreate(
   const overlap = OVERLAP[opts.overlap];
   if (overlap === undefined)
     throw new DibctlError(`--overlap ${opts.overlap}: must be one of ${Object.keys(OVERLAP).join(', ')}`);
+  // both durations are checked before anything else, so a bad one is named even when nothing could be created
+  const every = opts.every ? seconds('--every', opts.every) : undefined;
+  const catchupWindow = seconds('--catchup-window', opts.catchupWindow);
   if (session.mode === 'embedded') {
     throw new DibctlError(
       'A schedule needs a Temporal server that outlives this command: start one (dibctl server) or set TEMPORAL_ADDRESS, and run dibctl worker',
@@ -71,9 +76,7 @@ export async function scheduleCreate(
   }
   const input = lifecycleInput(label, opts, session.taskQueue);
   const id = opts.id ?? scheduleId(label);
-  const spec: ScheduleSpec = opts.every
-    ? { intervals: [{ every: seconds('--every', opts.every) * 1000 }] }
-    : { cronExpressions: [opts.cron!] };
+  const spec: ScheduleSpec = every ? { intervals: [{ every: every * 1000 }] } : { cronExpressions: [opts.cron!] };
   try {
     await session.client.schedule.create({
       scheduleId: id,
@@ -86,7 +89,7 @@ export async function scheduleCreate(
         args: [input],
         searchAttributes: { DibctlLabel: [label], DibctlEnvironments: input.uploadEnvironments },
       },
-      policies: { overlap, catchupWindow: seconds('--catchup-window', opts.catchupWindow) * 1000 },
+      policies: { overlap, catchupWindow: catchupWindow * 1000 },
       state: { paused: Boolean(opts.paused), ...(opts.paused ? { note: 'created paused' } : {}) },
       memo: { label, uploadEnvironments: input.uploadEnvironments },
     });

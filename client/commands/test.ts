@@ -12,7 +12,7 @@ import path from 'node:path';
 import { CancelledFailure, WorkflowFailedError, WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { StepHeartbeat } from '../../activities';
-import { loadTestPlan, resolveCredentials } from '../../config';
+import { durationProblem, loadTestPlan, resolveCredentials } from '../../config';
 import { commandWorkflowIds } from '../../common/ids';
 import { DibctlError, ExitCode, detailsOf, failureOf, hasCause } from '../../errors';
 import { discardSignal, imageTestStatusQuery, imageTestWorkflow, keepSignal } from '../../workflows';
@@ -61,6 +61,8 @@ export function prepareTestInput(
   onWarning?: (l: string) => void,
   checkCredentials = true,
 ): ImageTestInput {
+  const holdProblem = opts.holdLimit !== undefined ? durationProblem(opts.holdLimit) : undefined;
+  if (holdProblem) throw new DibctlError(`--hold-limit ${opts.holdLimit}: ${holdProblem}`, ExitCode.GENERIC);
   const cwd = opts.cwd ?? process.cwd();
   const config = {
     cwd,

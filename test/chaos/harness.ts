@@ -248,7 +248,7 @@ function uploadYaml(emu: Emulator): string {
         `${env}:`,
         ...keystone(emu, 'admin', region),
         '  retire:',
-        '    check_every: 5s',
+        '    check_every: 1m',
         '    delete_after: 0s',
         '    keep: 0',
       ])

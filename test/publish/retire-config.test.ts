@@ -9,6 +9,16 @@ describe('retire keys in upload.yaml', () => {
   const tree = new TempTree('dibctl-retire-');
   afterAll(() => tree.remove());
 
+  it('accepts the bounds themselves: a check every minute, a delete after 10 years', () => {
+    const file = tree.write(
+      'c/upload.yaml',
+      `edge:\n${KEYSTONE}  retire: {check_every: 1m, delete_after: 3650d}\n  retry: {max_interval: 315360000}\n`,
+    );
+    const env = loadUploadEnvironment('edge', { uploadConfig: file, env: envWithout() });
+    expect(env.retire).toEqual({ checkEverySeconds: 60, deleteAfterSeconds: 315360000, keep: 0 });
+    expect(env.retry.maxIntervalSeconds).toBe(315360000);
+  });
+
   it('reads durations with units or seconds and applies defaults', () => {
     const file = tree.write(
       'a/upload.yaml',
@@ -36,6 +46,18 @@ describe('retire keys in upload.yaml', () => {
     ['an unknown unit', 'check_every: 6x', 'prod.retire.check_every: must be a duration'],
     ['a negative keep', 'keep: -1', 'prod.retire.keep: must be an integer >= 0'],
     ['a misspelt key', 'delete-after: 7d', 'prod.retire.delete-after'],
+    ['checks every 30 seconds', 'check_every: 30s', 'prod.retire.check_every: must be at least 1 minute (60 seconds)'],
+    ['checks every 0 seconds', 'check_every: 0', 'prod.retire.check_every: must be at least 1 minute (60 seconds)'],
+    [
+      'checks every 8.6e12 seconds',
+      'check_every: 8640000000000',
+      'prod.retire.check_every: must be at most 10 years (315360000 seconds)',
+    ],
+    [
+      'keeps images for 100000000 days',
+      'delete_after: 100000000d',
+      'prod.retire.delete_after: must be at most 10 years (315360000 seconds)',
+    ],
   ])('refuses %s with exit 10 and the key path', async (_what, setting, says) => {
     const file = tree.write(`b/${setting.replace(/\W/g, '')}.yaml`, `prod:\n${KEYSTONE}  retire: {${setting}}\n`);
     const r = await runDibctl(['validate', '--upload-config', file], { cwd: tree.root, env: envWithout() });
@@ -77,6 +99,11 @@ describe('retry keys in upload.yaml', () => {
     ['fractional upload attempts', 'upload_attempts: 1.5', 'prod.retry.upload_attempts: must be an integer >= 1'],
     ['a pause that is not a duration', 'max_interval: soon', 'prod.retry.max_interval: must be a duration'],
     ['a misspelt key', 'max-attempts: 3', 'prod.retry.max-attempts'],
+    [
+      'a pause longer than 10 years',
+      'max_interval: 522w',
+      'prod.retry.max_interval: must be at most 10 years (315360000 seconds)',
+    ],
   ])('refuses %s with exit 10 and the key path', async (_what, setting, says) => {
     const file = tree.write(`b/${setting.replace(/\W/g, '')}.yaml`, `prod:\n${KEYSTONE}  retry: {${setting}}\n`);
     const r = await runDibctl(['validate', '--upload-config', file], { cwd: tree.root, env: envWithout() });

@@ -1,15 +1,22 @@
 /**
  * The retirement workflow of an upload environment: holds obsolete images and
  * deletes them only when unused, unprotected, old enough and not among the
- * newest kept; reports missing rights instead of failing; runs on a durable
- * timer and continues as new with what it holds.
+ * newest kept; reports missing rights instead of failing; waits on a durable
+ * timer of retire.check_every between checks and continues as new with what it
+ * holds; clamps a policy beyond the config bounds instead of getting stuck on it.
  */
 import type { RetirementStatus } from '../../workflows';
 import { recordHistory } from '../support/histories';
 import { environmentEntry, usePublishFixture } from './fixture';
 import { bootFrom, deleteServer, makeImage } from './images';
 import { retirementWorkflowId } from '../../common/ids';
-import { addImagesSignal, retirementStatusQuery, retirementWorkflow } from '../../workflows';
+import {
+  addImagesSignal,
+  checkNowUpdate,
+  retirementStatusQuery,
+  retirementWorkflow,
+  stageQuery,
+} from '../../workflows';
 
 jest.setTimeout(120_000);
 
@@ -22,7 +29,7 @@ beforeAll(() => {
       environmentEntry(emu, 'ret', 'admin', 'RegionOne', '  retire: {check_every: 1h}'),
       environmentEntry(emu, 'later', 'admin', 'RegionTwo', '  retire: {check_every: 1h, delete_after: 1h}'),
       environmentEntry(emu, 'keep1', 'admin', 'RegionTwo', '  retire: {check_every: 6h, keep: 1}'),
-      environmentEntry(emu, 'tick', 'admin', 'RegionTwo', '  retire: {check_every: 1s}'),
+      environmentEntry(emu, 'tick', 'admin', 'RegionTwo', '  retire: {check_every: 1h}'),
       environmentEntry(emu, 'fresh', 'admin', 'RegionTwo', '  retire: {check_every: 6h}'),
     ].join('\n'),
   );
@@ -122,35 +129,93 @@ describe('retirement workflow', () => {
     expect(await demo.image.findImage(img.id)).toBeDefined();
   });
 
-  it('checks on its durable timer and continues as new with the images it holds', async () => {
+  it('waits on its durable timer of check_every and continues as new with the images it holds', async () => {
     const admin = await f().cloud('admin', 'RegionTwo');
     const img = await makeImage(admin, 'Ticking', { visibility: 'public' });
     const server = await bootFrom(admin, f().emu, img.id, 'ticking-user', 'RegionTwo');
     await admin.image.updateImage(img.id, { name: 'Obsolete Ticking', properties: { obsolete: 'true' } });
     const client = f().temporal.client;
+    const id = retirementWorkflowId('tick');
+    // checksPerRun: continue as new after two checks, long before the history would ask for it
     const handle = await client.workflow.signalWithStart(retirementWorkflow, {
-      workflowId: retirementWorkflowId('tick'),
+      workflowId: id,
       taskQueue: 'dibctl',
       args: [{ environment: 'tick', config: { cwd: f().tree.root }, checksPerRun: 2 }],
       signal: addImagesSignal,
       signalArgs: [[{ id: img.id, name: 'Obsolete Ticking' }]],
     });
     const firstRun = (await handle.describe()).runId;
+    /** Durations of the timers a run of the workflow started, in seconds. */
+    const timers = async (runId?: string) =>
+      ((await client.workflow.getHandle(id, runId).fetchHistory()).events ?? [])
+        .map((e) => e.timerStartedEventAttributes?.startToFireTimeout?.seconds)
+        .filter((t) => t != null)
+        .map(Number);
+
+    // each wait between checks is a durable timer of check_every (1h), read from the config
+    await eventually('it waits for its first check', async () => (await timers(firstRun)).length === 1);
+    expect(await timers(firstRun)).toEqual([3600]);
+    const waiting = await status('tick');
+    expect(waiting.policy).toEqual({ checkEverySeconds: 3600, deleteAfterSeconds: 0, keep: 0 });
+    expect(waiting.checks).toBe(0);
+
+    // two checks, asked for as an operator does: the second one hands the images on to a new run
+    const first = await f().cli(['--json', 'retirement', 'tick', '--check-now']);
+    expect(first.code).toBe(0);
+    expect(JSON.parse(first.stdout)).toMatchObject({ checks: 1, held: [{ id: img.id, reason: 'used by 1 server' }] });
+    expect(await timers(firstRun)).toEqual([3600, 3600]);
+    expect((await f().cli(['retirement', 'tick', '--check-now'])).code).toBe(0);
     await eventually(
       'it continued as new',
-      async () => (await client.workflow.getHandle(retirementWorkflowId('tick')).describe()).runId !== firstRun,
+      async () => (await client.workflow.getHandle(id).describe()).runId !== firstRun,
     );
-    const held = (await status('tick')).held;
-    expect(held).toEqual([expect.objectContaining({ id: img.id, reason: 'used by 1 server' })]);
-    expect((await status('tick')).checks).toBeGreaterThanOrEqual(2);
+    expect((await client.workflow.getHandle(id, firstRun).describe()).status.name).toBe('CONTINUED_AS_NEW');
+    await eventually('the new run waits on its timer', async () => (await timers()).length === 1);
+    expect(await timers()).toEqual([3600]);
+    const carried = await status('tick');
+    expect(carried.held).toEqual([expect.objectContaining({ id: img.id, reason: 'used by 1 server' })]);
+    expect(carried.checks).toBe(2);
+    expect(carried.nextCheckAt! - carried.lastCheck!.at).toBeGreaterThanOrEqual(3600_000);
 
     await deleteServer(admin, server);
-    await eventually(
-      'the timer-driven check deleted the image',
-      async () => (await admin.image.findImage(img.id)) === undefined,
+    const last = await f().cli(['--json', 'retirement', 'tick', '--check-now']);
+    expect(JSON.parse(last.stdout)).toMatchObject({ checks: 3, held: [], lastCheck: { deleted: [img.id] } });
+    expect(await admin.image.findImage(img.id)).toBeUndefined();
+    await recordHistory(client.workflow.getHandle(id), 'retirement');
+  });
+
+  it('clamps a policy beyond the config bounds and keeps running instead of getting stuck on it', async () => {
+    const client = f().temporal.client;
+    const id = retirementWorkflowId('absurd');
+    // as a worker before the bounds could have handed on: 8.6e12 s made building the next check's date throw
+    const handle = await client.workflow.start(retirementWorkflow, {
+      workflowId: id,
+      taskQueue: 'dibctl',
+      args: [
+        {
+          environment: 'absurd',
+          config: { cwd: f().tree.root },
+          policy: { checkEverySeconds: 8.64e12, deleteAfterSeconds: 1e300, keep: -3 },
+        },
+      ],
+    });
+    // 'absurd' is in no config: the policy cannot be read again, so the one it was given stays
+    await eventually('it waits for its first check', async () =>
+      (await handle.query(stageQuery)).startsWith('waiting until'),
     );
-    expect((await status('tick')).held).toEqual([]);
-    await recordHistory(client.workflow.getHandle(retirementWorkflowId('tick')), 'retirement');
+    const s = await handle.query(retirementStatusQuery);
+    expect(s.policy).toEqual({ checkEverySeconds: 315360000, deleteAfterSeconds: 315360000, keep: 0 });
+    expect(s.lastCheck?.problem).toMatch(/^cannot read the retire policy: /);
+    expect(s.nextCheckAt! - s.lastCheck!.at).toBeGreaterThanOrEqual(315360000_000);
+    expect(s.nextCheckAt! - s.lastCheck!.at).toBeLessThan(315360000_000 + 60_000);
+    expect(await handle.query(stageQuery)).toMatch(/^waiting until \d{4}-\d\d-\d\dT/);
+
+    // still answers: a check asked for runs and returns
+    const check = await handle.executeUpdate(checkNowUpdate);
+    expect(check).toMatchObject({ deleted: [], gone: [] });
+    expect((await handle.query(retirementStatusQuery)).checks).toBe(1);
+    expect((await handle.describe()).status.name).toBe('RUNNING');
+    await handle.terminate('test done');
   });
 
   it('says when no retirement workflow runs for an environment', async () => {

@@ -132,7 +132,7 @@ describe('secret hygiene: no password, credential secret, token or private key i
       [
         'one:',
         ...ks([`username: admin`, `password: ${ADMIN_PASSWORD}`, 'project_name: admin', 'region_name: RegionOne']),
-        '  retire: { check_every: 2s }',
+        '  retire: { check_every: 1m }',
         'two:',
         ...ks([
           `application_credential_id: ${emu.applicationCredential.id}`,
