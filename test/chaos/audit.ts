@@ -18,6 +18,8 @@ export interface AuditCounts {
   usedOrProtectedDeleted: number;
   /** Private keys of finished tests still on the worker host. */
   leakedKeyFiles: number;
+  /** Regions where no active image of the name is current (every copy obsolete or gone). */
+  regionsWithoutCurrent: number;
 }
 
 export const COUNT_LABELS: Record<keyof AuditCounts, string> = {
@@ -27,6 +29,7 @@ export const COUNT_LABELS: Record<keyof AuditCounts, string> = {
   duplicatePublished: 'duplicate published images',
   usedOrProtectedDeleted: 'used or protected images deleted',
   leakedKeyFiles: 'leaked key files',
+  regionsWithoutCurrent: 'regions without a current image',
 };
 
 export function zeroCounts(): AuditCounts {
@@ -37,6 +40,7 @@ export function zeroCounts(): AuditCounts {
     duplicatePublished: 0,
     usedOrProtectedDeleted: 0,
     leakedKeyFiles: 0,
+    regionsWithoutCurrent: 0,
   };
 }
 
@@ -135,6 +139,15 @@ export function auditCloud(input: AuditInput): AuditResult {
         `${seed.region}: ${current.length} current images named '${input.imageName}': ${current.map((i) => `${i.id} (${i.status})`).join(', ')}`,
       );
     counts.duplicatePublished += Math.max(extraByBuild, extraCurrent);
+
+    // whatever happened (even a publish that failed), the name must keep a current image
+    const anyCurrent = r.images.filter(
+      (i) => i.name === input.imageName && !isTrue(i.properties.obsolete) && i.status === 'active',
+    );
+    if (!anyCurrent.length) {
+      counts.regionsWithoutCurrent += 1;
+      findings.push(`${seed.region}: no current image named '${input.imageName}' is left`);
+    }
 
     const ids = new Set(r.images.map((i) => i.id));
     for (const [what, id] of [

@@ -6,7 +6,10 @@
  */
 import { CampaignResult, campaign } from './campaign';
 
-/** Seeds whose plans kill -9 the worker, restart Temporal, answer 5xx and fail a region mid-lifecycle. */
+/**
+ * Seeds whose plans kill -9 the worker, restart Temporal, answer 5xx and fail a
+ * region mid-lifecycle; 115 runs two overlapping lifecycles of the image.
+ */
 const FIXED_SEEDS = [27, 115];
 
 const runs = Number(process.env.CHAOS_RUNS ?? 0);
@@ -37,6 +40,7 @@ describe('chaos', () => {
         duplicatePublished: 0,
         usedOrProtectedDeleted: 0,
         leakedKeyFiles: 0,
+        regionsWithoutCurrent: 0,
       });
       if (!runs) {
         // the fixed slice must really have hit the lifecycle with its faults, and come out correct

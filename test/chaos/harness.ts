@@ -399,8 +399,32 @@ export function scenarioName(): 'lifecycle' | 'test-then-publish' {
     : 'test-then-publish';
 }
 
+/**
+ * Whether a seed runs two lifecycles of the image at once (every other ten
+ * seeds: 110–119, 130–139, …), and how far apart they start.
+ */
+function overlapOf(seed: number): { gapMs: number } | undefined {
+  return Math.floor(seed / 10) % 2 === 1 ? { gapMs: (seed * 7919) % 3000 } : undefined;
+}
+
+/**
+ * Two `dibctl run chaos` at once, the second started `gapMs` after the first
+ * (a schedule firing during a manual run): both build, test and publish the
+ * same image name to both regions; the fence must leave one current image per
+ * region and hand every other copy to retirement.
+ */
+async function overlappingLifecycles(ctx: Ctx, gapMs: number): Promise<ScenarioResult> {
+  const first = lifecycle(ctx);
+  await sleep(gapMs);
+  const second = lifecycle(ctx, `chaos-${ctx.seed}-again`);
+  const results = await Promise.all([first, second]);
+  if (results.some((r) => r.ok === 'running')) return { ok: 'running' };
+  const failed = results.map((r, i) => (r.ok === false ? `lifecycle ${i + 1}: ${r.error}` : '')).filter(Boolean);
+  return failed.length ? { ok: false, error: failed.join('; ') } : { ok: true };
+}
+
 /** `dibctl run chaos --upload-env one --upload-env two`: build (stand-in disk-image-create), test, publish to both regions in parallel, obsolete, retirement. */
-async function lifecycle(ctx: Ctx): Promise<ScenarioResult> {
+async function lifecycle(ctx: Ctx, workflowId = `chaos-${ctx.seed}`): Promise<ScenarioResult> {
   const config = {
     cwd: ctx.dir,
     imagesConfig: path.join(ctx.dir, 'images.yaml'),
@@ -415,7 +439,7 @@ async function lifecycle(ctx: Ctx): Promise<ScenarioResult> {
     build: true,
     test: true,
   };
-  const h = await startWorkflow(ctx, imageLifecycleWorkflow, `chaos-${ctx.seed}`, [input]);
+  const h = await startWorkflow(ctx, imageLifecycleWorkflow, workflowId, [input]);
   const r = await settle(ctx, h, ctx.deadline);
   return r.ok === true ? { ok: true } : r;
 }
@@ -507,6 +531,7 @@ export async function chaosRun(opts: RunOptions): Promise<RunReport> {
       duplicatePublished: 0,
       usedOrProtectedDeleted: 0,
       leakedKeyFiles: 0,
+      regionsWithoutCurrent: 0,
     },
     retired: 0,
     lifecycleMs: 0,
@@ -533,7 +558,7 @@ export async function chaosRun(opts: RunOptions): Promise<RunReport> {
     fs.mkdirSync(path.join(dir, 'bin'));
     fs.writeFileSync(
       path.join(dir, 'bin', 'disk-image-create'),
-      '#!/bin/sh\nif [ "$1" = "--version" ]; then echo 3.31.0; exit 0; fi\nout=""\nwhile [ $# -gt 0 ]; do if [ "$1" = "-o" ]; then out="$2"; fi; shift; done\nsleep 1\ncp "$CHAOS_SOURCE_IMAGE" "$out.part" && mv "$out.part" "$out"\necho "Image file $out created..."\n',
+      '#!/bin/sh\nif [ "$1" = "--version" ]; then echo 3.31.0; exit 0; fi\nout=""\nwhile [ $# -gt 0 ]; do if [ "$1" = "-o" ]; then out="$2"; fi; shift; done\nsleep 1\ncp "$CHAOS_SOURCE_IMAGE" "$out.$$.part" && mv "$out.$$.part" "$out"\necho "Image file $out created..."\n',
       { mode: 0o755 },
     );
     fs.writeFileSync(path.join(dir, 'images.yaml'), imagesYaml());
@@ -569,7 +594,16 @@ export async function chaosRun(opts: RunOptions): Promise<RunReport> {
       scenarioKind === 'lifecycle'
         ? 'lifecycle: build, test, publish to 2 regions, retirement'
         : 'test, then publish to 2 regions, retirement';
-    const scenario = (scenarioKind === 'lifecycle' ? lifecycle(ctx) : testThenPublish(ctx)).finally(() => {
+    const overlap = scenarioKind === 'lifecycle' ? overlapOf(opts.seed) : undefined;
+    if (overlap)
+      report.scenario = `two lifecycles ${overlap.gapMs} ms apart: build, test, publish to 2 regions, retirement`;
+    const scenario = (
+      overlap
+        ? overlappingLifecycles(ctx, overlap.gapMs)
+        : scenarioKind === 'lifecycle'
+          ? lifecycle(ctx)
+          : testThenPublish(ctx)
+    ).finally(() => {
       finished = true;
     });
     const chaos = (async () => {
