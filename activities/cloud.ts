@@ -2,16 +2,76 @@
  * Activities reach a cloud by naming a test or upload environment; the worker
  * resolves its credentials here, so no secret ever travels through Temporal.
  */
-import { resolveCredentials } from '../config';
+import os from 'node:os';
+import { CredentialsError, resolveCredentials } from '../config';
 import { Cloud, connectCloud } from '../openstack';
 import type { CloudAuth } from '../openstack';
 import { isTransient } from './stage-failure';
+
+/**
+ * Where an environment's credentials lead, as the command that started the
+ * workflow resolved them: the Keystone URL, the region and the project (id or
+ * name, with its domain). Never a secret. A worker that resolves the same
+ * environment to anything else refuses to act.
+ */
+export interface CloudTarget {
+  authUrl: string;
+  region?: string;
+  project?: string;
+  projectDomain?: string;
+}
 
 /** Which environment's cloud, and where its config files are read (as the CLI read them). */
 export interface CloudRef {
   kind: 'test' | 'upload';
   environment: string;
   config: ConfigLocation;
+  /** Where the command that started the workflow resolved it (absent in workflows started by earlier versions). */
+  target?: CloudTarget;
+}
+
+/** An upload environment as workflows name it to activities. */
+interface EnvironmentRef {
+  environment: string;
+  config: ConfigLocation;
+  target?: CloudTarget;
+}
+
+/** The target resolved credentials lead to. */
+export function targetOf(auth: CloudAuth): CloudTarget {
+  const project = auth.projectId ?? auth.projectName;
+  const projectDomain = auth.projectDomainId ?? auth.projectDomainName;
+  return {
+    authUrl: auth.authUrl.replace(/\/+$/, ''),
+    ...(auth.regionName ? { region: auth.regionName } : {}),
+    ...(project ? { project } : {}),
+    ...(projectDomain ? { projectDomain } : {}),
+  };
+}
+
+function describeTarget(t: CloudTarget): string {
+  const project = t.project
+    ? `project ${t.project}${t.projectDomain ? ` (domain ${t.projectDomain})` : ''}`
+    : 'no project';
+  return `${t.authUrl}, region ${t.region ?? '(any)'}, ${project}`;
+}
+
+/**
+ * Refuses credentials that lead elsewhere than the workflow's target: a worker
+ * whose config files or OS_* variables differ from those of the command that
+ * started the workflow must not act on another cloud or project.
+ */
+export function checkTarget(ref: Pick<CloudRef, 'kind' | 'environment' | 'target'>, auth: CloudAuth): void {
+  if (!ref.target) return;
+  const here = targetOf(auth);
+  const keys: Array<keyof CloudTarget> = ['authUrl', 'region', 'project', 'projectDomain'];
+  const differ = keys.filter((k) => (here[k] ?? '') !== (ref.target![k] ?? ''));
+  if (!differ.length) return;
+  throw new CredentialsError(
+    `The ${ref.kind} environment '${ref.environment}' resolves on worker host ${os.hostname()} to ${describeTarget(here)}, ` +
+      `but the workflow was started for ${describeTarget(ref.target)} (${differ.join(', ')} differ): ` +
+      `nothing was done; give this worker the same config files and OS_* variables as the command`,
+  );
 }
 
 export interface ConfigLocation {
@@ -29,8 +89,13 @@ export function authSecrets(auth: CloudAuth | undefined): string[] {
 }
 
 /** The cloud of an upload environment. */
-export function uploadCloud(environment: string, config: ConfigLocation): CloudRef {
-  return { kind: 'upload', environment, config };
+export function uploadCloud(ref: EnvironmentRef): CloudRef {
+  return {
+    kind: 'upload',
+    environment: ref.environment,
+    config: ref.config,
+    ...(ref.target ? { target: ref.target } : {}),
+  };
 }
 
 export interface CloudDeps {
@@ -40,6 +105,7 @@ export interface CloudDeps {
 async function openCloud(ref: CloudRef, deps: CloudDeps = {}): Promise<Cloud> {
   const env = deps.env ?? process.env;
   const { auth } = resolveCredentials(ref.kind, ref.environment, { ...ref.config, env });
+  checkTarget(ref, auth);
   return connectCloud(auth);
 }
 

@@ -28,7 +28,7 @@ export type Activities = ReturnType<typeof createActivities>;
 export type { CheckResult, HostInfo, HostTool } from './doctor';
 export type { BuildHeartbeat, BuildInput, BuildResult } from './build';
 export type { UploadHeartbeat } from './image-upload';
-export type { CloudRef, ConfigLocation } from './cloud';
+export type { CloudRef, CloudTarget, ConfigLocation } from './cloud';
 export type { InstanceFacts, StepHeartbeat } from './image-test';
 export type { TestEntryResult } from './test-runners/types';
 export type { ObsoletedImage } from './publish';

@@ -7,7 +7,7 @@
  * when any region failed, carrying that result.
  */
 import { ApplicationFailure, executeChild, patched, setHandler, workflowInfo } from '@temporalio/workflow';
-import type { ConfigLocation } from '../activities';
+import type { CloudTarget, ConfigLocation } from '../activities';
 import { lifecycleChildren } from '../common/ids';
 import { failureOf, FailureDetails } from '../errors/failure';
 import { fileCheckSteps, lifecyclePlanSteps } from './activity-options';
@@ -30,6 +30,8 @@ export interface LifecycleInput {
   /** Test before publishing (default true). */
   test?: boolean;
   testEnvironment?: string;
+  /** Per upload environment, where the command resolved it: each publish acts there only. */
+  targets?: Record<string, CloudTarget>;
 }
 
 interface RegionOutcome {
@@ -108,7 +110,14 @@ export async function imageLifecycleWorkflow(input: LifecycleInput): Promise<Lif
       executeChild(publishWorkflow, {
         workflowId: lifecycleChildren.publish(id, environment),
         args: [
-          { imageLabel: input.label, environment, config: input.config, filename: plan.file, fileQueue: hostQueue },
+          {
+            imageLabel: input.label,
+            environment,
+            config: input.config,
+            ...(input.targets?.[environment] ? { target: input.targets[environment] } : {}),
+            filename: plan.file,
+            fileQueue: hostQueue,
+          },
         ],
       }),
     ),

@@ -4,7 +4,7 @@
  * host that holds it (`fileQueue`); everything else on the shared queue.
  */
 import { CancellationScope, patched, setHandler, workflowInfo } from '@temporalio/workflow';
-import type { ConfigLocation } from '../activities';
+import type { CloudTarget, ConfigLocation } from '../activities';
 import type { DeleteVerdict, ObsoletedImage } from '../activities/publish';
 import type { TransferInput, TransferResult } from '../activities/transfer';
 import { publishBuildId } from '../common/ids';
@@ -27,6 +27,8 @@ interface PublishInput {
   /** Upload environment label. */
   environment: string;
   config: ConfigLocation;
+  /** Where the command resolved the environment: activities refuse credentials that lead elsewhere. */
+  target?: CloudTarget;
   /** Replaces the configured image file. */
   filename?: string;
   /** Task queue of the host holding the image file. */
@@ -62,12 +64,17 @@ export async function publishWorkflow(input: PublishInput): Promise<PublishResul
   let stage = 'preparing the image file';
   setHandler(stageQuery, () => stage);
   const host = fileHostSteps(input.fileQueue);
-  const where = { environment: input.environment, config: input.config };
+  const where = {
+    environment: input.environment,
+    config: input.config,
+    ...(input.target ? { target: input.target } : {}),
+  };
 
   const prepared = await host.prepareUpload({
     imageLabel: input.imageLabel,
     environment: input.environment,
     config: input.config,
+    ...(input.target ? { target: input.target } : {}),
     filename: input.filename,
     // the preprocessing output is this publish's own
     buildId: input.buildId ?? publishBuildId(workflowInfo().workflowId, input.environment),
@@ -145,6 +152,8 @@ export async function publishWorkflow(input: PublishInput): Promise<PublishResul
 interface MarkObsoleteInput {
   environment: string;
   config: ConfigLocation;
+  /** Where the command resolved the environment: activities refuse credentials that lead elsewhere. */
+  target?: CloudTarget;
   imageId: string;
   retire?: boolean;
 }
@@ -153,7 +162,11 @@ interface MarkObsoleteInput {
 export async function markObsoleteWorkflow(
   input: MarkObsoleteInput,
 ): Promise<{ image: ObsoletedImage; retirementWorkflowId?: string }> {
-  const where = { environment: input.environment, config: input.config };
+  const where = {
+    environment: input.environment,
+    config: input.config,
+    ...(input.target ? { target: input.target } : {}),
+  };
   const image = await short.markImageObsolete({ ...where, imageId: input.imageId });
   const retirementWorkflowId =
     input.retire === false ? undefined : await short.handToRetirement({ ...where, images: [image] });
@@ -163,6 +176,8 @@ export async function markObsoleteWorkflow(
 interface RotateInput {
   environment: string;
   config: ConfigLocation;
+  /** Where the command resolved the environment: activities refuse credentials that lead elsewhere. */
+  target?: CloudTarget;
   /** Only obsolete images with these names (rotate-single). */
   names?: string[];
   dryRun: boolean;
@@ -178,7 +193,11 @@ interface RotateResult {
 export async function rotateWorkflow(input: RotateInput): Promise<RotateResult> {
   let stage = 'listing servers and obsolete images';
   setHandler(stageQuery, () => stage);
-  const where = { environment: input.environment, config: input.config };
+  const where = {
+    environment: input.environment,
+    config: input.config,
+    ...(input.target ? { target: input.target } : {}),
+  };
   const survey = await inUse.surveyObsoleteImages({ ...where, ...(input.names ? { names: input.names } : {}) });
   const unused = survey.images.filter((i) => i.obsolete && !i.protected && i.usedBy === 0).map((i) => i.id);
   const verdicts: DeleteVerdict[] = [];

@@ -21,7 +21,7 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { ConfigLocation, ObsoletedImage } from '../activities';
+import type { CloudTarget, ConfigLocation, ObsoletedImage } from '../activities';
 import type { RetirePolicy } from '../config/view';
 import { DEFAULTS, LIMITS } from '../config/defaults';
 import { parseDuration } from '../config/duration';
@@ -52,6 +52,8 @@ interface RetirementCheck {
 interface RetirementInput {
   environment: string;
   config: ConfigLocation;
+  /** Where the environment led when the first publish handed images over: every check acts there only. */
+  target?: CloudTarget;
   held?: HeldImage[];
   lastCheck?: RetirementCheck;
   checks?: number;
@@ -166,7 +168,11 @@ export async function retirementWorkflow(input: RetirementInput): Promise<void> 
   }));
   setHandler(stageQuery, () => stage);
 
-  const where = { environment: input.environment, config: input.config };
+  const where = {
+    environment: input.environment,
+    config: input.config,
+    ...(input.target ? { target: input.target } : {}),
+  };
 
   async function check(): Promise<void> {
     const now = Date.now();

@@ -11,7 +11,7 @@ import { OBSOLETED_BY_PROPERTY, PUBLISH_PENDING, PUBLISHED_AT_PROPERTY } from '.
 import { publishWorkflowOfBuildId } from '../../common/ids';
 import { DibctlError, ExitCode } from '../../errors';
 import { BUILD_ID_PROPERTY } from '../image-upload';
-import { CloudDeps, ConfigLocation, uploadCloud, withCloud } from '../cloud';
+import { CloudDeps, ConfigLocation, CloudTarget, uploadCloud, withCloud } from '../cloud';
 import { notOwnedBy } from './ownership';
 
 const OBSOLETE_PREFIX = 'Obsolete ';
@@ -100,11 +100,12 @@ export function createObsoleteActivities(deps: CloudDeps = {}) {
   async function obsoleteOlderImages(input: {
     environment: string;
     config: ConfigLocation;
+    target?: CloudTarget;
     name: string;
     keepId?: string;
     publishedAt?: number;
   }): Promise<ObsoletedImage[]> {
-    return withCloud(uploadCloud(input.environment, input.config), deps, async (cloud) => {
+    return withCloud(uploadCloud(input), deps, async (cloud) => {
       const owner = cloud.identity.projectId;
       const filters = owner ? { owner } : {};
       const inProject = (images: Image[]) => images.filter((i) => !owner || i.owner === owner);
@@ -166,10 +167,11 @@ export function createObsoleteActivities(deps: CloudDeps = {}) {
   async function recordPublishCompletion(input: {
     environment: string;
     config: ConfigLocation;
+    target?: CloudTarget;
     imageId: string;
     publishedAt: number;
   }): Promise<void> {
-    await withCloud(uploadCloud(input.environment, input.config), deps, async (cloud) => {
+    await withCloud(uploadCloud(input), deps, async (cloud) => {
       const img = await cloud.image.getImage(input.imageId);
       const stamp = String(input.publishedAt);
       if (stampOf(img) !== stamp) {
@@ -185,9 +187,10 @@ export function createObsoleteActivities(deps: CloudDeps = {}) {
   async function markImageObsolete(input: {
     environment: string;
     config: ConfigLocation;
+    target?: CloudTarget;
     imageId: string;
   }): Promise<ObsoletedImage> {
-    return withCloud(uploadCloud(input.environment, input.config), deps, async (cloud) => {
+    return withCloud(uploadCloud(input), deps, async (cloud) => {
       const img = await cloud.image.getImage(input.imageId);
       const foreign = notOwnedBy(cloud, input.environment, img);
       if (foreign) throw new DibctlError(`Not marked obsolete: ${foreign}`, ExitCode.GENERIC);

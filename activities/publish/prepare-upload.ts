@@ -11,7 +11,8 @@ import { publishBuildId } from '../../common/ids';
 import { loadUploadPlan, resolveCredentials } from '../../config';
 import type { RetrySettings } from '../../config/view';
 import { DibctlError } from '../../errors';
-import type { CloudDeps, ConfigLocation } from '../cloud';
+import { checkTarget } from '../cloud';
+import type { CloudDeps, ConfigLocation, CloudTarget } from '../cloud';
 import type { ImageAttributes } from '../image-upload';
 import { cancellation } from './commands';
 import { runExternalUpload } from './external-upload';
@@ -21,6 +22,7 @@ interface PrepareInput {
   imageLabel: string;
   environment: string;
   config: ConfigLocation;
+  target?: CloudTarget;
   /** Replaces the image's configured file (`-i FILE`). */
   filename?: string;
   /** The publish's build id: the preprocessing output is this publish's own, named after it. */
@@ -99,6 +101,7 @@ export function createPrepareUploadActivities(deps: CloudDeps = {}) {
     if (plan.environment.externalUpload.length) {
       if (!existsSync(inputFile)) throw new DibctlError(`Image file ${inputFile} does not exist`);
       const { auth } = resolveCredentials('upload', input.environment, opts);
+      checkTarget({ kind: 'upload', environment: input.environment, target: input.target }, auth);
       await runExternalUpload({
         environment: input.environment,
         templates: plan.environment.externalUpload,

@@ -2,7 +2,7 @@
 import { activityInfo, Context } from '@temporalio/activity';
 import { retirementWorkflowId } from '../../common/ids';
 import { addImagesSignal, retirementWorkflow } from '../../workflows/retirement';
-import type { ConfigLocation } from '../cloud';
+import type { ConfigLocation, CloudTarget } from '../cloud';
 import type { ObsoletedImage } from './obsolete';
 
 export function createRetirementHandoffActivities() {
@@ -10,6 +10,7 @@ export function createRetirementHandoffActivities() {
   async function handToRetirement(input: {
     environment: string;
     config: ConfigLocation;
+    target?: CloudTarget;
     images: ObsoletedImage[];
   }): Promise<string> {
     const client = Context.current().client;
@@ -17,7 +18,10 @@ export function createRetirementHandoffActivities() {
     await client.workflow.signalWithStart(retirementWorkflow, {
       workflowId,
       taskQueue: activityInfo().taskQueue,
-      args: [{ environment: input.environment, config: input.config }],
+      // a retirement that does not run yet starts pinned to this publish's target
+      args: [
+        { environment: input.environment, config: input.config, ...(input.target ? { target: input.target } : {}) },
+      ],
       signal: addImagesSignal,
       signalArgs: [input.images],
       searchAttributes: { DibctlEnvironments: [input.environment] },

@@ -13,7 +13,7 @@ import { Context } from '@temporalio/activity';
 import { RetirePolicy, loadUploadEnvironment } from '../../config';
 import { DibctlError, ExitCode, describeError } from '../../errors';
 import { Cloud, Image, NovaForbiddenError, OpenStackHttpError, propertyIsTrue } from '../../openstack';
-import { CloudDeps, ConfigLocation, retryTransient, uploadCloud, withCloud } from '../cloud';
+import { CloudDeps, ConfigLocation, CloudTarget, retryTransient, uploadCloud, withCloud } from '../cloud';
 import { notOwnedBy } from './ownership';
 
 /** How long one page of servers is asked for again while Nova answers 5xx or cannot be reached. */
@@ -60,10 +60,11 @@ export function createUnusedImageActivities(deps: CloudDeps = {}) {
   async function surveyObsoleteImages(input: {
     environment: string;
     config: ConfigLocation;
+    target?: CloudTarget;
     names?: string[];
     ids?: string[];
   }): Promise<ObsoleteSurvey> {
-    return withCloud(uploadCloud(input.environment, input.config), deps, async (cloud) => {
+    return withCloud(uploadCloud(input), deps, async (cloud) => {
       const used = await imagesInUse(cloud);
       const owner = cloud.identity.projectId;
       let images: Image[];
@@ -108,9 +109,10 @@ export function createUnusedImageActivities(deps: CloudDeps = {}) {
   async function deleteUnusedImage(input: {
     environment: string;
     config: ConfigLocation;
+    target?: CloudTarget;
     imageId: string;
   }): Promise<DeleteVerdict> {
-    return withCloud(uploadCloud(input.environment, input.config), deps, async (cloud) => {
+    return withCloud(uploadCloud(input), deps, async (cloud) => {
       const img = await cloud.image.findImage(input.imageId);
       if (!img) return { imageId: input.imageId, outcome: 'gone' };
       const kept = (reason: string): DeleteVerdict => ({ imageId: img.id, outcome: 'kept', reason });

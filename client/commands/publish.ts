@@ -8,8 +8,9 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { Workflow, WorkflowHandle, WorkflowResultType } from '@temporalio/client';
 import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
-import type { ConfigLocation, UploadHeartbeat } from '../../activities';
-import { loadUploadEnvironment, loadUploadPlan } from '../../config';
+import { targetOf } from '../../activities/cloud';
+import type { CloudTarget, ConfigLocation, UploadHeartbeat } from '../../activities';
+import { CredentialsError, loadUploadEnvironment, loadUploadPlan, resolveCredentials } from '../../config';
 import { commandWorkflowIds } from '../../common/ids';
 import { localHostQueue } from '../../worker/worker';
 import { markObsoleteWorkflow, publishWorkflow, rotateWorkflow } from '../../workflows';
@@ -32,6 +33,20 @@ export function configLocation(opts: ConfigFileOptions, cwd = process.cwd()): Co
     ...(opts.imagesConfig ? { imagesConfig: path.resolve(cwd, opts.imagesConfig) } : {}),
     ...(opts.uploadConfig ? { uploadConfig: path.resolve(cwd, opts.uploadConfig) } : {}),
   };
+}
+
+/**
+ * Where this command's credentials for an upload environment lead, to pin the
+ * workflow there; none when they cannot be resolved here (a worker with its
+ * own OS_* variables then resolves them, as before).
+ */
+export function uploadTarget(environment: string, config: ConfigLocation): { target?: CloudTarget } {
+  try {
+    return { target: targetOf(resolveCredentials('upload', environment, config).auth) };
+  } catch (err) {
+    if (err instanceof CredentialsError) return {};
+    throw err;
+  }
 }
 
 export function shortId(): string {
@@ -159,6 +174,7 @@ export async function upload(
         imageLabel: label,
         environment,
         config,
+        ...uploadTarget(environment, config),
         ...(filename ? { filename } : {}),
         fileQueue: localHostQueue(session.taskQueue),
         obsolete: opts.obsolete,
@@ -185,7 +201,7 @@ export async function markObsolete(
   const handle = await session.client.workflow.start(markObsoleteWorkflow, {
     taskQueue: session.taskQueue,
     workflowId: commandWorkflowIds.markObsolete(environment, imageId, shortId()),
-    args: [{ environment, config, imageId }],
+    args: [{ environment, config, ...uploadTarget(environment, config), imageId }],
     searchAttributes: { DibctlEnvironments: [environment] },
   });
   const result = await resultWithProgress(session, handle, o, () => '');
@@ -218,7 +234,15 @@ export async function rotate(
   const handle = await session.client.workflow.start(rotateWorkflow, {
     taskQueue: session.taskQueue,
     workflowId: commandWorkflowIds.rotate(environment, imageLabel, shortId()),
-    args: [{ environment, config, ...(names ? { names } : {}), dryRun: Boolean(opts.dryRun) }],
+    args: [
+      {
+        environment,
+        config,
+        ...uploadTarget(environment, config),
+        ...(names ? { names } : {}),
+        dryRun: Boolean(opts.dryRun),
+      },
+    ],
     searchAttributes: { DibctlEnvironments: [environment], ...(imageLabel ? { DibctlLabel: [imageLabel] } : {}) },
   });
   const result = await resultWithProgress(session, handle, o, () => '');

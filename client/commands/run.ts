@@ -7,7 +7,8 @@ import { RetryNotices } from '../retries';
 import path from 'node:path';
 import { WorkflowFailedError, WorkflowHandle } from '@temporalio/client';
 import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
-import type { UploadHeartbeat } from '../../activities';
+import type { CloudTarget, UploadHeartbeat } from '../../activities';
+import { targetOf } from '../../activities/cloud';
 import { loadImage, loadUploadPlan, resolveCredentials } from '../../config';
 import { commandWorkflowIds, lifecycleChildren } from '../../common/ids';
 import { DibctlError, detailsOf } from '../../errors';
@@ -46,9 +47,10 @@ export function lifecycleInput(
   };
   const filename = opts.input ? path.resolve(cwd, opts.input) : undefined;
   loadImage(label, { ...config, filename });
+  const targets: Record<string, CloudTarget> = {};
   for (const env of opts.uploadEnv) {
     loadUploadPlan(label, env, { ...config, filename });
-    resolveCredentials('upload', env, config);
+    targets[env] = targetOf(resolveCredentials('upload', env, config).auth);
   }
   return {
     label,
@@ -59,6 +61,7 @@ export function lifecycleInput(
     build: opts.build,
     test: opts.test,
     ...(opts.environment ? { testEnvironment: opts.environment } : {}),
+    targets,
   };
 }
 
