@@ -24,6 +24,7 @@ import type { ImageTestPlan } from '../config';
 import { stageQuery } from './queries';
 import { failureOf, FailureDetails, FailureSummary } from '../errors/failure';
 import { testImageBuildId } from '../common/ids';
+import { shellQuote } from '../common/shell';
 import { imageTestSteps } from './activity-options';
 
 const DEFAULT_HOLD_SECONDS = 24 * 3600;
@@ -266,7 +267,7 @@ export async function imageTestWorkflow(input: ImageTestInput): Promise<ImageTes
       const ssh = plan.image.tests.ssh;
       if (ssh && held.privateKeyFile) {
         const port = ssh.port !== 22 ? ` -p ${ssh.port}` : '';
-        held.sshCommand = `ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o PasswordAuthentication=no -i ${held.privateKeyFile}${port} ${ssh.username}@${facts.mainIp}`;
+        held.sshCommand = `ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o PasswordAuthentication=no -i ${shellQuote(held.privateKeyFile)}${port} ${shellQuote(`${ssh.username}@${facts.mainIp}`)}`;
       }
 
       // 6. the port

@@ -6,6 +6,7 @@
 import { Context } from '@temporalio/activity';
 import { DibctlError, ExitCode } from '../../errors';
 import { runCapturing } from '../process';
+import { UnknownPlaceholder, interpolateCommand } from '../../common/shell';
 
 export class PreprocessingError extends DibctlError {
   constructor(message: string) {
@@ -15,19 +16,33 @@ export class PreprocessingError extends DibctlError {
 
 export class ExternalCommandError extends DibctlError {}
 
-/** `%(name)s` placeholders, as Python's %-formatting with a mapping; `%%` is a percent sign. */
+function unknownPlaceholder(what: string, placeholder: string, known: string[]): PreprocessingError {
+  return new PreprocessingError(
+    `${what}: unknown placeholder ${placeholder} (known: ${known.map((k) => `%(${k})s`).join(', ')})`,
+  );
+}
+
+/** `%(name)s` placeholders in a file name, as Python's %-formatting with a mapping; `%%` is a percent sign. */
 export function interpolate(template: string, values: Record<string, string>, what: string): string {
   return template.replace(/%(%|\(([^)]*)\)s)/g, (whole, pct: string, name?: string) => {
     if (pct === '%') return '%';
-    if (name === undefined || !(name in values)) {
-      throw new PreprocessingError(
-        `${what}: unknown placeholder ${whole} (known: ${Object.keys(values)
-          .map((k) => `%(${k})s`)
-          .join(', ')})`,
-      );
-    }
+    if (name === undefined || !(name in values)) throw unknownPlaceholder(what, whole, Object.keys(values));
     return values[name];
   });
+}
+
+/**
+ * `%(name)s` placeholders in a command line: each value is shell-quoted for
+ * where it stands (see interpolateCommand), so a file name with spaces or
+ * quotes is one word and never code.
+ */
+export function interpolateCommandLine(template: string, values: Record<string, string>, what: string): string {
+  try {
+    return interpolateCommand(template, values);
+  } catch (err) {
+    if (err instanceof UnknownPlaceholder) throw unknownPlaceholder(what, err.placeholder, Object.keys(values));
+    throw err;
+  }
 }
 
 interface CommandResult {

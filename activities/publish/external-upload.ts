@@ -5,7 +5,7 @@
  */
 import type { CloudAuth } from '../../openstack';
 import { authSecrets } from '../cloud';
-import { ExternalCommandError, interpolate, runUploadCommand } from './commands';
+import { ExternalCommandError, interpolateCommandLine, runUploadCommand } from './commands';
 
 /** OS_* variables for external upload commands (the standard openstack client reads them). */
 function openstackEnvironment(auth: CloudAuth): Record<string, string> {
@@ -40,7 +40,7 @@ interface ExternalUpload {
 export async function runExternalUpload(u: ExternalUpload): Promise<void> {
   const cmdEnv = { ...u.env, ...openstackEnvironment(u.auth) };
   for (const template of u.templates) {
-    const cmdline = interpolate(template, u.values, `${u.environment}.external_upload`);
+    const cmdline = interpolateCommandLine(template, u.values, `${u.environment}.external_upload`);
     const r = await runUploadCommand(cmdline, cmdEnv, u.cwd, { signal: u.signal, secrets: authSecrets(u.auth) });
     if (r.code !== 0)
       throw new ExternalCommandError(`External upload command failed (exit ${r.code}): ${cmdline}\n${r.output.trim()}`);

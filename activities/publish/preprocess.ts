@@ -22,7 +22,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { UploadEnvironmentConfig } from '../../config';
-import { PreprocessingError, interpolate, runUploadCommand } from './commands';
+import { PreprocessingError, interpolate, interpolateCommandLine, runUploadCommand } from './commands';
 
 type PreprocessingSettings = NonNullable<UploadEnvironmentConfig['preprocessing']>;
 
@@ -84,7 +84,7 @@ export async function runPreprocessing(p: Preprocessing): Promise<PreprocessedFi
   const finalDir = path.join(path.dirname(configured), `${name}${PUBLISH_MARK}${publishTag(p.publishId)}`);
   const partialDir = `${finalDir}${PARTIAL}`;
   const partial = path.join(partialDir, name);
-  const cmdline = interpolate(
+  const cmdline = interpolateCommandLine(
     pre.cmdline,
     { ...p.values, output_filename: partial },
     `${p.environment}.preprocessing.cmdline`,

@@ -2,8 +2,11 @@
  * dibctl's shell test environment: the DIBCTL_* variables every shell test
  * (and external test command) receives, and the ssh_config file they point to.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { isSafeWord, shellQuote } from '../../common/shell';
 import type { InstanceTestContext, SshAccess } from './types';
 
 /** Upper-cases a name and turns characters a shell variable cannot hold into `_`. */
@@ -11,14 +14,19 @@ export function variableName(name: string): string {
   return name.toUpperCase().replace(/[^A-Z0-9_]/g, '_');
 }
 
+/** An ssh_config argument: double-quoted when it holds a space (ssh_config's own quoting). */
+function configWord(word: string): string {
+  return /[\s"]/.test(word) ? `"${word.replace(/"/g, '')}"` : word;
+}
+
 /** The ssh_config text for the instance: host key checks off, key only, as DIBCTL_SSH. */
-export function sshConfigText(ssh: SshAccess): string {
+export function sshConfigText(ssh: Omit<SshAccess, 'commandLine' | 'configFile'>): string {
   return [
     `Host ${ssh.ip}`,
     `    HostName ${ssh.ip}`,
     `    User ${ssh.username}`,
     `    Port ${ssh.port}`,
-    `    IdentityFile ${ssh.privateKeyFile}`,
+    `    IdentityFile ${configWord(ssh.privateKeyFile)}`,
     '    IdentitiesOnly yes',
     '    StrictHostKeyChecking no',
     '    UserKnownHostsFile /dev/null',
@@ -28,10 +36,46 @@ export function sshConfigText(ssh: SshAccess): string {
   ].join('\n');
 }
 
-/** The ssh command line dibctl gives tests (`-p` only when the port is not 22). */
+/**
+ * The ssh command line dibctl gives tests (`-p` only when the port is not 22),
+ * each word shell-quoted (a key path with spaces is one quoted word).
+ */
 export function sshCommandLine(ssh: Omit<SshAccess, 'commandLine' | 'configFile'>): string {
   const port = ssh.port && ssh.port !== 22 ? ` -p ${ssh.port}` : '';
-  return `ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o PasswordAuthentication=no -i ${ssh.privateKeyFile}${port} ${ssh.username}@${ssh.ip}`;
+  return `ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o PasswordAuthentication=no -i ${shellQuote(ssh.privateKeyFile)}${port} ${shellQuote(`${ssh.username}@${ssh.ip}`)}`;
+}
+
+/**
+ * Where a copy of the private key can live so that its path needs no quoting:
+ * `dir` when its path is plain, else a private directory in the system's
+ * temporary directory; undefined when neither is plain.
+ */
+function plainKeyDir(dir: string): string | undefined {
+  if (isSafeWord(dir)) return dir;
+  const tmp = path.join(os.tmpdir(), `dibctl-keys-${typeof process.getuid === 'function' ? process.getuid() : 'user'}`);
+  return isSafeWord(tmp) ? tmp : undefined;
+}
+
+/**
+ * The instance's access as shell tests see it. `$DIBCTL_SSH uname -a` relies
+ * on word splitting, which cannot keep a quoted word together: when the key's
+ * path is not plain (a space, a quote, `$`...), the key is copied (0600) to a
+ * plain path (`dir`, or the temporary directory) and DIBCTL_SSH names the copy.
+ * Should no plain place exist, the path stays quoted in DIBCTL_SSH, which then
+ * works through `eval "$DIBCTL_SSH" ...` and `%(ssh)s` only.
+ */
+function plainSshAccess(ssh: SshAccess, dir: string): SshAccess {
+  if (isSafeWord(ssh.privateKeyFile)) return ssh;
+  const keyDir = plainKeyDir(dir);
+  if (!keyDir) return { ...ssh, commandLine: sshCommandLine(ssh) };
+  const hash = createHash('sha256').update(ssh.privateKeyFile).digest('hex').slice(0, 16);
+  const copy = path.join(keyDir, `ssh-key-${hash}`);
+  fs.mkdirSync(keyDir, { recursive: true, mode: 0o700 });
+  fs.rmSync(copy, { force: true });
+  fs.copyFileSync(ssh.privateKeyFile, copy);
+  fs.chmodSync(copy, 0o600);
+  const access = { ...ssh, privateKeyFile: copy };
+  return { ...access, commandLine: sshCommandLine(access) };
 }
 
 /**
@@ -51,7 +95,7 @@ export function ensureSshConfig(ssh: SshAccess, fallbackDir: string): string {
  * Variables dibctl sets for shell tests. `sshConfigFile` is the ssh_config to
  * announce (see ensureSshConfig).
  */
-function dibctlVariables(ctx: InstanceTestContext, sshConfigFile?: string): Record<string, string> {
+function dibctlVariables(ctx: InstanceTestContext, sshConfigFile?: string, keyDir?: string): Record<string, string> {
   const v: Record<string, string> = {
     DIBCTL_INSTANCE_UUID: ctx.instance.id,
     DIBCTL_INSTANCE_NAME: ctx.instance.name.toLowerCase(),
@@ -70,11 +114,12 @@ function dibctlVariables(ctx: InstanceTestContext, sshConfigFile?: string): Reco
     v[`DIBCTL_FLAVOR_META_${k.replace(/[^A-Za-z0-9_]/g, '_')}`] = String(val);
   }
   if (ctx.ssh) {
-    v.DIBCTL_SSH_IP = ctx.ssh.ip;
-    v.DIBCTL_SSH_USERNAME = ctx.ssh.username;
-    v.DIBCTL_SSH_PORT = String(ctx.ssh.port);
-    v.DIBCTL_SSH_PRIVATE_KEY = ctx.ssh.privateKeyFile;
-    v.DIBCTL_SSH = ctx.ssh.commandLine || sshCommandLine(ctx.ssh);
+    const ssh = keyDir ? plainSshAccess(ctx.ssh, keyDir) : ctx.ssh;
+    v.DIBCTL_SSH_IP = ssh.ip;
+    v.DIBCTL_SSH_USERNAME = ssh.username;
+    v.DIBCTL_SSH_PORT = String(ssh.port);
+    v.DIBCTL_SSH_PRIVATE_KEY = ssh.privateKeyFile;
+    v.DIBCTL_SSH = sshCommandLine(ssh);
     const config = sshConfigFile ?? ctx.ssh.configFile;
     if (config) v.DIBCTL_SSH_CONFIG = config;
   }
@@ -85,12 +130,14 @@ function dibctlVariables(ctx: InstanceTestContext, sshConfigFile?: string): Reco
 /**
  * The whole environment of a shell or external test: the process environment,
  * tests.environment_variables under their own names (they override the process
- * environment, as in dibctl), then the DIBCTL_* variables.
+ * environment, as in dibctl), then the DIBCTL_* variables. `keyDir`: where a
+ * copy of a private key whose path needs quoting may go (see plainSshAccess).
  */
 export function testProcessEnvironment(
   ctx: InstanceTestContext,
   sshConfigFile?: string,
   base: NodeJS.ProcessEnv = process.env,
+  keyDir?: string,
 ): NodeJS.ProcessEnv {
-  return { ...base, ...(ctx.environmentVariables ?? {}), ...dibctlVariables(ctx, sshConfigFile) };
+  return { ...base, ...(ctx.environmentVariables ?? {}), ...dibctlVariables(ctx, sshConfigFile, keyDir) };
 }

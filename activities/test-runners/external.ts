@@ -1,10 +1,12 @@
 /**
  * external_tests: a command line with `%(name)s` placeholders, run by /bin/sh
  * beside the native tests with the same DIBCTL_* variables; exit 0 = pass.
+ * Each value is shell-quoted for where it stands (see interpolateCommand).
  */
 import { DEFAULTS } from '../../config/defaults';
+import { CommandLine, interpolateCommand } from '../../common/shell';
 import { RunOptions, errorText, limitMs, openLog, result } from './entry';
-import { ensureSshConfig, testProcessEnvironment } from './environment';
+import { ensureSshConfig, sshCommandLine, testProcessEnvironment } from './environment';
 import { failureReason, runCommandLine } from '../process';
 import type { InstanceTestContext, TestEntryResult } from './types';
 
@@ -17,8 +19,8 @@ interface ExternalSpec {
 const EXTERNAL_DEFAULT_TIMEOUT = DEFAULTS['tests.tests_list[].timeout'];
 
 /** The values `%(name)s` placeholders of an external test can name. */
-function externalPlaceholders(ctx: InstanceTestContext, sshConfigFile?: string): Record<string, string> {
-  const v: Record<string, string> = {
+function externalPlaceholders(ctx: InstanceTestContext, sshConfigFile?: string): Record<string, string | CommandLine> {
+  const v: Record<string, string | CommandLine> = {
     filename: ctx.imageFile ?? '',
     label: String(ctx.imageConfig.label ?? ''),
     environment: ctx.testEnvironment,
@@ -35,21 +37,11 @@ function externalPlaceholders(ctx: InstanceTestContext, sshConfigFile?: string):
     v.port = String(ctx.ssh.port);
     v.private_key_file = ctx.ssh.privateKeyFile;
     v.ssh_config = sshConfigFile ?? ctx.ssh.configFile;
-    v.ssh = ctx.ssh.commandLine;
+    // a command line to run (`%(ssh)s uname -a`): its words are quoted already
+    v.ssh = new CommandLine(sshCommandLine(ctx.ssh));
   }
   if (ctx.portWait) v.wait_for_port = String(ctx.portWait.port);
   return v;
-}
-
-/** Python's `%(name)s` interpolation (`%%` is a literal `%`); an unknown name is an error. */
-function interpolate(template: string, values: Record<string, string>): string {
-  return template.replace(/%(%|\(([^)]*)\)s)/g, (_m, all: string, key: string | undefined) => {
-    if (all === '%') return '%';
-    if (key === undefined || !(key in values)) {
-      throw new Error(`unknown placeholder %(${key ?? ''})s (known: ${Object.keys(values).sort().join(', ')})`);
-    }
-    return values[key];
-  });
 }
 
 export async function runExternal(
@@ -65,8 +57,8 @@ export async function runExternal(
   let env: NodeJS.ProcessEnv;
   try {
     const sshConfig = ctx.ssh ? ensureSshConfig(ctx.ssh, opts.logDir) : undefined;
-    cmdline = interpolate(spec.cmdline, externalPlaceholders(ctx, sshConfig));
-    env = testProcessEnvironment(ctx, sshConfig, opts.env);
+    cmdline = interpolateCommand(spec.cmdline, externalPlaceholders(ctx, sshConfig));
+    env = testProcessEnvironment(ctx, sshConfig, opts.env, opts.logDir);
   } catch (err) {
     return result(name, 'external', started, log, { passed: false, reason: errorText(err) });
   }

@@ -67,7 +67,7 @@ export async function runPytest(
     const credentials = testCredentials(ctx, base);
     data = writeDataFile({ context, ...credentials });
     const env: NodeJS.ProcessEnv = {
-      ...testProcessEnvironment(ctx, sshConfig, base),
+      ...testProcessEnvironment(ctx, sshConfig, base, opts.logDir),
       [DATA_VARIABLE]: data.file,
       PYTHONPATH: [pluginDir(), base.PYTHONPATH].filter(Boolean).join(':'),
       PYTHONDONTWRITEBYTECODE: '1',

@@ -55,7 +55,7 @@ export async function runShell(spec: ShellSpec, ctx: InstanceTestContext, opts: 
   try {
     listed = shellPrograms(spec.path);
     const sshConfig = ctx.ssh ? ensureSshConfig(ctx.ssh, opts.logDir) : undefined;
-    env = testProcessEnvironment(ctx, sshConfig, opts.env);
+    env = testProcessEnvironment(ctx, sshConfig, opts.env, opts.logDir);
   } catch (err) {
     return result(name, 'shell', started, log, { passed: false, reason: errorText(err) });
   }

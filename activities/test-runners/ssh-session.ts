@@ -5,6 +5,9 @@
  */
 import fs from 'node:fs';
 import { Client, ClientChannel } from 'ssh2';
+import { shellQuote } from '../../common/shell';
+
+export { shellQuote };
 
 interface SshTarget {
   ip: string;
@@ -32,11 +35,6 @@ export interface ExecResult {
   stdout: string;
   stderr: string;
   timedOut: boolean;
-}
-
-/** Single-quotes a word for a POSIX shell. */
-export function shellQuote(word: string): string {
-  return /^[A-Za-z0-9_./:=@%+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
 export class SshSession {

@@ -84,7 +84,7 @@ export async function runTs(spec: TsSpec, ctx: InstanceTestContext, opts: RunOpt
     // paths only, no secrets: the configuration goes inline
     const config = JSON.stringify(jestConfig(spec.path, path.join(os.tmpdir(), 'dibctl-jest-cache')));
     const env: NodeJS.ProcessEnv = {
-      ...testProcessEnvironment(ctx, sshConfig, base),
+      ...testProcessEnvironment(ctx, sshConfig, base, opts.logDir),
       [DATA_VARIABLE]: data.file,
       FORCE_COLOR: '0',
       NODE_ENV: 'test',

@@ -189,6 +189,47 @@ describe('external tests', () => {
   });
 });
 
+describe('values with shell characters', () => {
+  const hostileName = (marker: string) => `x;touch ${marker} $(touch ${marker}) it's`;
+
+  test('an instance and flavor name with ;, $(...), a space and a quote reach an external test intact and run nothing', async () => {
+    const marker = path.join(vm.dir, 'pwned-external');
+    const name = hostileName(marker);
+    const ctx = { ...vm.ctx, instance: { ...vm.ctx.instance, name }, flavor: { ...vm.ctx.flavor, name } };
+    const out = path.join(vm.dir, 'external-hostile');
+    const r = await runTestEntry(
+      { kind: 'external', cmdline: `printf '%s|' %(instance_name)s '%(flavor_name)s' "%(instance_name)s" > ${out}` },
+      ctx,
+      opts(),
+    );
+    expect(r).toMatchObject({ passed: true, exitCode: 0 });
+    expect(fs.readFileSync(out, 'utf8')).toBe(`${name.toLowerCase()}|${name}|${name.toLowerCase()}|`);
+    expect(fs.existsSync(marker)).toBe(false);
+  });
+
+  test('a private key under a path with a space: $DIBCTL_SSH still splits into words, %(ssh)s works too', async () => {
+    const spaced = path.join(vm.dir, 'key dir');
+    fs.mkdirSync(spaced, { recursive: true });
+    const key = path.join(spaced, 'id key');
+    fs.copyFileSync(vm.ctx.ssh!.privateKeyFile, key);
+    fs.chmodSync(key, 0o600);
+    const ctx = { ...vm.ctx, ssh: { ...vm.ctx.ssh!, privateKeyFile: key } };
+    const shellDir = path.join(vm.dir, 'spaced-key-suite');
+    script(
+      path.join(shellDir, '10-uname'),
+      '#!/bin/sh\nset -e\ntimeout 120 $DIBCTL_SSH uname -a\ncase "$DIBCTL_SSH_PRIVATE_KEY" in *" "*) exit 7 ;; esac\n',
+    );
+    const shell = await runTestEntry({ kind: 'shell', path: shellDir, timeout: 120 }, ctx, opts());
+    expect(shell).toMatchObject({ passed: true, exitCode: 0 });
+    const external = await runTestEntry(
+      { kind: 'external', cmdline: 'timeout 120 %(ssh)s uname -a && test -r %(private_key_file)s' },
+      ctx,
+      opts(),
+    );
+    expect(external).toMatchObject({ passed: true, exitCode: 0 });
+  });
+});
+
 describe('JUnit report', () => {
   test('lists every entry with its time, failures with their reason and output, in escaped XML', () => {
     const results: TestEntryResult[] = [
