@@ -1,5 +1,6 @@
 /**
- * Building an image with diskimage-builder on this host, as dibctl did:
+ * Building an image with diskimage-builder on this host, as dibctl did
+ * (what to run is read from this host's config, see BuildInput):
  * `disk-image-create -a amd64 -o FILE [cli_options] ELEMENTS` with ARCH=amd64
  * and dib.environment_variables, then each external_build command. Output is
  * kept in FILE.log and its tail travels in heartbeats (for the CLI to show);
@@ -10,20 +11,31 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { cancellationSignal, heartbeat } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
+import { ConfigError, loadImage } from '../config';
 import type { ImageConfig } from '../config/view';
+import type { ConfigLocation } from './cloud';
 import { DibctlError, ExitCode } from '../errors';
 import { OutputLog, capture, failureReason, runCommandLine, runProcess } from './process';
 import { stageActivities } from './stage-failure';
 
+/**
+ * What to build: the image's label and where its config is. The commands
+ * (the `dib` section, external_build) are read from that config on the
+ * building host, never carried in the input.
+ */
 export interface BuildInput {
   label: string;
-  /** Absolute path of the image file to produce. */
+  /** Absolute path of the image file to produce (`-o`); default: the configured filename. */
+  output?: string;
+  /** Where the configs are on the building host; `cwd` is also the commands' working directory. */
+  config: ConfigLocation;
+}
+
+/** What the build runs, read from the host's config. */
+interface BuildPlan {
   output: string;
-  /** The image's `dib` section as the config loader reads it. */
-  dib?: ImageConfig['dib'];
+  dib?: NonNullable<ImageConfig['dib']>;
   externalBuild: string[];
-  /** Working directory of the commands (where the CLI read the configs). */
-  cwd: string;
 }
 
 export interface BuildResult {
@@ -54,12 +66,12 @@ class DibVersionError extends DibctlError {}
 const DIB_ARCH = 'amd64';
 
 /** The command line dibctl runs (without the program name). */
-export function dibArguments(output: string, dib: NonNullable<BuildInput['dib']>): string[] {
+export function dibArguments(output: string, dib: NonNullable<ImageConfig['dib']>): string[] {
   return ['-a', DIB_ARCH, '-o', output, ...dib.cliOptions, ...dib.elements];
 }
 
 /** The environment added to the process's for disk-image-create. */
-export function dibEnvironment(dib: NonNullable<BuildInput['dib']>): Record<string, string> {
+export function dibEnvironment(dib: NonNullable<ImageConfig['dib']>): Record<string, string> {
   return { ARCH: DIB_ARCH, ...dib.environmentVariables };
 }
 
@@ -95,10 +107,36 @@ export function createBuildActivities(deps: { env?: NodeJS.ProcessEnv } = {}) {
     return v;
   }
 
+  /**
+   * The image's dib section and external_build commands from the config on
+   * this host. An input without a config location is of an older dibctl that
+   * carried the commands themselves: refused, they are never run.
+   */
+  function buildPlan(input: BuildInput): BuildPlan {
+    if (!input || typeof input.label !== 'string' || !input.config || typeof input.config.cwd !== 'string') {
+      throw new ConfigError(
+        `build of '${String(input?.label)}': the input names no config location (a build started by an older dibctl, whose input carried commands); start the build again`,
+      );
+    }
+    const image = loadImage(input.label, {
+      ...input.config,
+      env: baseEnv,
+      ...(input.output ? { filename: path.resolve(input.config.cwd, input.output) } : {}),
+    });
+    if (!image.dib && image.externalBuild.length === 0) {
+      throw new ConfigError(
+        `${image.file}: ${input.label}: has neither a dib section nor external_build: nothing to build`,
+      );
+    }
+    return { output: image.filename, ...(image.dib ? { dib: image.dib } : {}), externalBuild: image.externalBuild };
+  }
+
   async function buildImage(input: BuildInput): Promise<BuildResult> {
     const started = Date.now();
-    await fs.mkdir(path.dirname(input.output), { recursive: true });
-    const logFile = `${input.output}.log`;
+    const plan = buildPlan(input);
+    const cwd = input.config.cwd;
+    await fs.mkdir(path.dirname(plan.output), { recursive: true });
+    const logFile = `${plan.output}.log`;
     let lines = 0;
     let tail: string[] = [];
     let step = 'starting';
@@ -111,8 +149,8 @@ export function createBuildActivities(deps: { env?: NodeJS.ProcessEnv } = {}) {
     const signal = cancellationSignal();
     let version: string | undefined;
     try {
-      if (input.dib) {
-        const dib = input.dib;
+      if (plan.dib) {
+        const dib = plan.dib;
         const env = { ...baseEnv, ...dibEnvironment(dib) };
         version = await dibVersion(env);
         if (dib.minVersion && compareVersions(version, dib.minVersion) < 0) {
@@ -126,25 +164,25 @@ export function createBuildActivities(deps: { env?: NodeJS.ProcessEnv } = {}) {
           );
         }
         step = 'disk-image-create';
-        const args = dibArguments(input.output, dib);
+        const args = dibArguments(plan.output, dib);
         log.note(`dibctl: disk-image-create ${args.join(' ')}`);
-        const o = await runProcess('disk-image-create', args, { cwd: input.cwd, env, signal, output: log });
+        const o = await runProcess('disk-image-create', args, { cwd, env, signal, output: log });
         if (o.aborted) throw new CancelledFailure('build cancelled; its process group was killed');
         const why = failureReason(o);
         if (why) throw new BuildFailedError(`disk-image-create failed: ${why}`, o.code ?? ExitCode.GENERIC);
       }
-      for (const cmdline of input.externalBuild) {
+      for (const cmdline of plan.externalBuild) {
         step = `external_build: ${cmdline}`;
         log.note(`dibctl: external_build: ${cmdline}`);
-        const o = await runCommandLine(cmdline, { cwd: input.cwd, env: baseEnv, signal, output: log });
+        const o = await runCommandLine(cmdline, { cwd, env: baseEnv, signal, output: log });
         if (o.aborted) throw new CancelledFailure('external_build cancelled; its process group was killed');
         const why = failureReason(o);
         if (why)
           throw new BuildFailedError(`external_build command '${cmdline}' failed: ${why}`, o.code ?? ExitCode.GENERIC);
       }
-      const st = await fs.stat(input.output).catch(() => undefined);
+      const st = await fs.stat(plan.output).catch(() => undefined);
       return {
-        file: input.output,
+        file: plan.output,
         bytes: st?.size ?? null,
         durationMs: Date.now() - started,
         ...(version ? { dibVersion: version } : {}),

@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { cancellationSignal, heartbeat } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
+import { loadTestPlan } from '../config';
 import type { Nic } from '../config';
 import { DibctlError, ExitCode } from '../errors';
 import { Cloud, Server } from '../openstack';
@@ -89,9 +90,10 @@ interface TestRunRequest {
   ssh?: { username: string; port: number };
   privateKeyFile?: string;
   portWait?: { port: number; timeout: number; waited: number };
-  environmentVariables: Record<string, string>;
-  tests: TestEntrySpec[];
-  externalTests: string[];
+  /** Sent by the workflow, not used: the variables and tests are read from the config on this host. */
+  environmentVariables?: Record<string, string>;
+  tests?: TestEntrySpec[];
+  externalTests?: string[];
   testEnvironment: string;
   config: ConfigLocation;
 }
@@ -341,6 +343,11 @@ export function createImageTestActivities(deps: ImageTestDeps = {}) {
 
   /** Runs external_tests and tests_list in order, stopping at the first failure. */
   async function runImageTests(input: TestRunRequest): Promise<TestRunResult> {
+    const plan = loadTestPlan(String(input.imageConfig.label), {
+      ...input.config,
+      env,
+      environment: input.testEnvironment,
+    });
     const dir = instanceDir(input.workflowId, env);
     const logDir = path.join(dir, 'logs');
     await fs.mkdir(logDir, { recursive: true, mode: 0o700 });
@@ -375,16 +382,17 @@ export function createImageTestActivities(deps: ImageTestDeps = {}) {
       interfaces: input.facts.interfaces,
       ...(ssh ? { ssh } : {}),
       ...(input.portWait ? { portWait: { ip: input.facts.mainIp, ...input.portWait } } : {}),
-      environmentVariables: input.environmentVariables,
+      environmentVariables: plan.environmentVariables,
       imageInfo: imageInfo as InstanceTestContext['imageInfo'],
       imageConfig: input.imageConfig,
       ...(input.imageFile ? { imageFile: input.imageFile } : {}),
       testEnvironment: input.testEnvironment,
       configOptions: input.config,
     };
+    // what runs comes from the config on this host, not from the input
     const specs: TestEntrySpec[] = [
-      ...input.externalTests.map((cmdline) => ({ kind: 'external' as const, cmdline })),
-      ...input.tests,
+      ...plan.image.externalTests.map((cmdline) => ({ kind: 'external' as const, cmdline })),
+      ...plan.image.tests.testsList,
     ];
     const results: TestEntryResult[] = [];
     const signal = cancellationSignal();

@@ -45,13 +45,8 @@ export function createLifecyclePlanActivities(deps: CloudDeps = {}) {
           `${image.file}: ${input.label}: has neither a dib section nor external_build: nothing to build (run without building)`,
         );
       }
-      build = {
-        label: input.label,
-        output: image.filename,
-        ...(image.dib ? { dib: image.dib } : {}),
-        externalBuild: image.externalBuild,
-        cwd: input.config.cwd,
-      };
+      // the label and where the config is: the build reads its commands there
+      build = { label: input.label, output: image.filename, config: input.config };
     } else if (!existsSync(image.filename)) {
       throw new DibctlError(`Image file ${image.filename} does not exist (build it, or run with building)`);
     }

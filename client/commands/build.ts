@@ -42,23 +42,18 @@ async function buildHeartbeat(handle: WorkflowHandle): Promise<BuildHeartbeat | 
   return undefined;
 }
 
-export function buildInput(label: string, opts: BuildOptions): BuildInput {
+/** What `dibctl build` prints: the image as the config on this host says (the worker reads the same config). */
+function buildPreview(label: string, opts: BuildOptions) {
   const cwd = opts.cwd ?? process.cwd();
-  const image = loadImage(label, {
-    cwd,
-    ...(opts.imagesConfig ? { imagesConfig: opts.imagesConfig } : {}),
-    filename: opts.output ? path.resolve(cwd, opts.output) : undefined,
-  });
+  const config = { cwd, ...(opts.imagesConfig ? { imagesConfig: path.resolve(cwd, opts.imagesConfig) } : {}) };
+  const output = opts.output ? path.resolve(cwd, opts.output) : undefined;
+  const image = loadImage(label, { ...config, filename: output });
   if (!image.dib && image.externalBuild.length === 0) {
     throw new ConfigError(`${image.file}: ${label}: has neither a dib section nor external_build: nothing to build`);
   }
-  return {
-    label,
-    output: image.filename,
-    ...(image.dib ? { dib: image.dib } : {}),
-    externalBuild: image.externalBuild,
-    cwd,
-  };
+  // the workflow's input: the label and where the config is, no commands
+  const input: BuildInput = { label, output: image.filename, config };
+  return { image, input };
 }
 
 export async function build(
@@ -68,16 +63,16 @@ export async function build(
   o: Output,
   interrupted: Promise<void>,
 ): Promise<number> {
-  const input = buildInput(label, opts);
-  if (input.dib && !o.json) {
-    o.out(`disk-image-create ${dibArguments(input.output, input.dib).join(' ')}`);
+  const { image, input } = buildPreview(label, opts);
+  if (image.dib && !o.json) {
+    o.out(`disk-image-create ${dibArguments(image.filename, image.dib).join(' ')}`);
     o.out(
-      `Environment: ${Object.entries(dibEnvironment(input.dib))
+      `Environment: ${Object.entries(dibEnvironment(image.dib))
         .map(([k, v]) => `${k}=${v}`)
         .join(' ')}`,
     );
   }
-  const logFile = `${input.output}.log`;
+  const logFile = `${image.filename}.log`;
   const logStart = LogTail.sizeOf(logFile);
   const workflowId = commandWorkflowIds.build(label, randomUUID().slice(0, 8));
   const args: ImageBuildInput = { build: input, hostQueue: localHostQueue(session.taskQueue) };

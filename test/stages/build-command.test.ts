@@ -1,11 +1,15 @@
 import { execFileSync } from 'node:child_process';
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runDibctl } from '../support/cli';
 import { recordHistory } from '../support/histories';
 import { useTemporal } from '../support/temporal';
 import { dibctlEnv, startDibctl } from './cli-support';
+import { failureOf } from '../../errors/failure';
+import { localHostQueue } from '../../worker/worker';
+import { imageBuildWorkflow } from '../../workflows';
+import type { ImageBuildInput } from '../../workflows';
 
 /** A stand-in disk-image-create: records its arguments and environment, writes the file, prints, exits as told. */
 const STAND_IN = `#!/bin/sh
@@ -228,4 +232,73 @@ describe('dibctl build with a stand-in disk-image-create', () => {
     },
     3_600_000,
   );
+});
+
+describe('a build workflow runs only what the config on its host says', () => {
+  const temporal = useTemporal();
+  const queue = 'dibctl-build-inputs';
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'dibctl-build-inputs-'));
+    await fs.mkdir(path.join(dir, 'bin'));
+    await fs.writeFile(path.join(dir, 'bin', 'disk-image-create'), STAND_IN, { mode: 0o755 });
+    await fs.writeFile(
+      path.join(dir, 'images.yaml'),
+      [
+        'plain:',
+        '  filename: out/plain.img',
+        '  external_build:',
+        '    - cmdline: "echo built > out/plain.img"',
+        '',
+      ].join('\n'),
+    );
+    await temporal().startWorkers(queue, {
+      env: {
+        ...process.env,
+        PATH: `${path.join(dir, 'bin')}:${process.env.PATH}`,
+        FAKE_DIB_RECORD: path.join(dir, 'rec'),
+      },
+    });
+  });
+  afterAll(async () => {
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  const start = (build: Record<string, unknown>, id: string) =>
+    temporal().client.workflow.start(imageBuildWorkflow, {
+      taskQueue: queue,
+      workflowId: id,
+      args: [{ build, hostQueue: localHostQueue(queue) } as unknown as ImageBuildInput],
+    });
+
+  it('commands and dib variables in a hand-started input are not run; the config of the host is', async () => {
+    const marker = path.join(dir, 'injected');
+    const handle = await start(
+      {
+        label: 'plain',
+        config: { cwd: dir },
+        externalBuild: [`touch ${marker}`],
+        dib: { elements: ['vm'], cliOptions: [], environmentVariables: { BASH_ENV: marker }, touch: marker },
+      },
+      'build-inputs-new',
+    );
+    const r = await handle.result();
+    expect(r.file).toBe(path.join(dir, 'out', 'plain.img'));
+    expect(await fs.readFile(r.file, 'utf8')).toBe('built\n');
+    expect(existsSync(marker)).toBe(false);
+    expect(existsSync(path.join(dir, 'rec.args'))).toBe(false);
+  });
+
+  it('an input of the older shape (commands, no config location) is refused and runs nothing', async () => {
+    const marker = path.join(dir, 'injected-old');
+    const handle = await start(
+      { label: 'plain', output: path.join(dir, 'old.img'), externalBuild: [`touch ${marker}`], cwd: dir },
+      'build-inputs-old',
+    );
+    await expect(handle.result()).rejects.toThrow();
+    const failure = await handle.result().catch((err: unknown) => failureOf(err as Error).message);
+    expect(failure).toContain('names no config location');
+    expect(existsSync(marker)).toBe(false);
+  });
 });
