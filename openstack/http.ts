@@ -21,6 +21,14 @@ import { redactHeaders, redactJson, redactUrl, scrub, urlPath } from './redact';
 
 export type DebugSink = (line: string) => void;
 
+/**
+ * The most an answer read whole (JSON, text, an error body) may hold. No API
+ * answer comes near it; a cloud sending more is broken, and reading on would
+ * only exhaust the worker's memory. Image data is streamed and not limited.
+ */
+const MAX_BODY_BYTES = 64 * 1024 * 1024;
+const MAX_BODY_SHOWN = `${MAX_BODY_BYTES / (1024 * 1024)} MiB`;
+
 interface TransportOptions {
   debug?: DebugSink;
   /** Limit for one ordinary request, ms (default 60 s). Uploads set their own. */
@@ -247,7 +255,7 @@ export class Transport {
       // Redirect support in axios buffers request bodies; OpenStack APIs do not redirect.
       maxRedirects: 0,
       maxBodyLength: Infinity,
-      maxContentLength: Infinity,
+      maxContentLength: MAX_BODY_BYTES,
       responseType: 'text',
       transformResponse: [(d: unknown) => d],
       transitional: { silentJSONParsing: false, forcedJSONParsing: false, clarifyTimeoutError: true },
@@ -279,6 +287,14 @@ export class Transport {
     if (!rid) return undefined;
     const clean = this.scrub(rid);
     return clean.length > 100 ? `${clean.slice(0, 97)}...` : clean;
+  }
+
+  /** An answer too large to read whole: final (asking again brings the same), exit 1. */
+  private tooLarge(req: SendRequest, url: string): UnexpectedResponseError {
+    return new UnexpectedResponseError(
+      req.service,
+      `the answer to ${req.method} ${urlPath(url)} is larger than ${MAX_BODY_SHOWN}, more than any API answer needs`,
+    );
   }
 
   /** Sends one request; returns the response for 2xx and accepted statuses, throws a typed error otherwise. */
@@ -315,11 +331,15 @@ export class Transport {
         data,
         timeout: req.timeoutMs ?? this.timeoutMs,
         signal: req.signal,
-        ...(req.responseStream ? { responseType: 'stream' as const } : {}),
+        ...(req.responseStream ? { responseType: 'stream' as const, maxContentLength: Infinity } : {}),
       });
     } catch (err) {
       if (req.signal?.aborted) throw req.signal.reason ?? err;
       const e = err as { code?: string; message?: string };
+      if (e.code === 'ERR_BAD_RESPONSE' && e.message?.startsWith('maxContentLength')) {
+        this.debug(`ERR: ${req.method} ${redactUrl(url)} answer larger than ${MAX_BODY_SHOWN}`);
+        throw this.tooLarge(req, url);
+      }
       const reason = this.scrub([e.code, e.message].filter(Boolean).join(': ') || 'request failed');
       this.debug(`ERR: ${req.method} ${redactUrl(url)} ${reason}`);
       throw new OpenStackConnectionError(req.service, req.method, urlPath(url), reason);
@@ -333,7 +353,15 @@ export class Transport {
       }
       // an error answer: read it like any other
       const chunks: Buffer[] = [];
-      for await (const c of body) chunks.push(Buffer.from(c as Buffer));
+      let bytes = 0;
+      for await (const c of body) {
+        chunks.push(Buffer.from(c as Buffer));
+        bytes += (c as Buffer).length;
+        if (bytes > MAX_BODY_BYTES) {
+          body.destroy();
+          throw this.tooLarge(req, url);
+        }
+      }
       res = { ...res, data: Buffer.concat(chunks).toString('utf8') };
     }
     const text =

@@ -21,7 +21,7 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { CloudTarget, ConfigLocation, ObsoletedImage } from '../activities';
+import type { Activities, CloudTarget, ConfigLocation, ObsoletedImage } from '../activities';
 import type { RetirePolicy } from '../config/view';
 import { DEFAULTS, LIMITS } from '../config/defaults';
 import { parseDuration } from '../config/duration';
@@ -38,6 +38,17 @@ interface HeldImage {
   heldSince: number;
   /** Why it is still held, as of the last check. */
   reason: string;
+  /** Where the publish that obsoleted it read its configs and which cloud it named (else the workflow's own). */
+  config?: ConfigLocation;
+  target?: CloudTarget;
+}
+
+/** Where a hand-over came from: each held image is checked and deleted with the configs and target of its publish. */
+type Survey = Awaited<ReturnType<Activities['surveyObsoleteImages']>>;
+
+interface HandOver {
+  config: ConfigLocation;
+  target?: CloudTarget;
 }
 
 interface RetirementCheck {
@@ -71,7 +82,7 @@ export interface RetirementStatus {
   checks: number;
 }
 
-export const addImagesSignal = defineSignal<[ObsoletedImage[]]>('addImages');
+export const addImagesSignal = defineSignal<[ObsoletedImage[], HandOver?]>('addImages');
 /** Runs a check now and returns it once it has run (a check under way when asked does not count: it may predate the request). */
 export const checkNowUpdate = defineUpdate<RetirementCheck>('checkNowAndWait');
 export const retirementStatusQuery = defineQuery<RetirementStatus>('retirementStatus');
@@ -143,10 +154,17 @@ export async function retirementWorkflow(input: RetirementInput): Promise<void> 
   let nextCheckAt: number | undefined;
   let stage = 'waiting';
 
-  setHandler(addImagesSignal, (images) => {
+  setHandler(addImagesSignal, (images, from) => {
     for (const img of images) {
-      if (!held.has(img.id))
-        held.set(img.id, { id: img.id, name: img.name, heldSince: Date.now(), reason: 'not checked yet' });
+      if (held.has(img.id)) continue;
+      held.set(img.id, {
+        id: img.id,
+        name: img.name,
+        heldSince: Date.now(),
+        reason: 'not checked yet',
+        ...(from ? { config: from.config } : {}),
+        ...(from?.target ? { target: from.target } : {}),
+      });
     }
   });
   setHandler(checkNowSignal, () => {
@@ -174,22 +192,48 @@ export async function retirementWorkflow(input: RetirementInput): Promise<void> 
     ...(input.target ? { target: input.target } : {}),
   };
 
+  /** The configs and target a held image is checked and deleted with: its publish's, else the workflow's. */
+  function whereOf(h: HeldImage | undefined): typeof where {
+    if (!h?.config) return where;
+    return { environment: input.environment, config: h.config, ...(h.target ? { target: h.target } : {}) };
+  }
+
+  /** Held images grouped by where they are checked, in the order they were received. */
+  function byOrigin(): Array<{ where: typeof where; ids: string[] }> {
+    const groups = new Map<string, { where: typeof where; ids: string[] }>();
+    for (const h of held.values()) {
+      const w = whereOf(h);
+      const key = JSON.stringify([w.config, w.target ?? null]);
+      const g = groups.get(key) ?? { where: w, ids: [] };
+      g.ids.push(h.id);
+      groups.set(key, g);
+    }
+    return [...groups.values()];
+  }
+
   async function check(): Promise<void> {
     const now = Date.now();
     const report: RetirementCheck = { at: now, deleted: [], gone: [] };
     lastCheck = report;
     if (!held.size) return;
     const p = policy ?? DEFAULT_POLICY;
-    let survey;
-    try {
-      survey = await short.surveyObsoleteImages({ ...where, ids: [...held.keys()] });
-    } catch (err) {
-      report.problem = problemOf(err);
-      const reason = report.problem.startsWith('cannot check now')
-        ? report.problem
-        : `cannot check now: ${report.problem}`;
-      for (const h of held.values()) h.reason = reason;
-      return;
+    // one survey per place the held images came from (usually one)
+    const survey: Survey = { images: [], missing: [] };
+    for (const group of byOrigin()) {
+      try {
+        const part = await short.surveyObsoleteImages({ ...group.where, ids: group.ids });
+        survey.images.push(...part.images);
+        survey.missing.push(...part.missing);
+      } catch (err) {
+        report.problem = problemOf(err);
+        const reason = report.problem.startsWith('cannot check now')
+          ? report.problem
+          : `cannot check now: ${report.problem}`;
+        for (const id of group.ids) {
+          const h = held.get(id);
+          if (h) h.reason = reason;
+        }
+      }
     }
     for (const id of survey.missing) {
       held.delete(id);
@@ -221,7 +265,7 @@ export async function retirementWorkflow(input: RetirementInput): Promise<void> 
     for (const imageId of candidates) {
       stage = `deleting ${imageId}`;
       try {
-        const verdict = await short.deleteUnusedImage({ ...where, imageId });
+        const verdict = await short.deleteUnusedImage({ ...whereOf(held.get(imageId)), imageId });
         if (verdict.outcome === 'kept') {
           const h = held.get(imageId);
           if (h) h.reason = verdict.reason;

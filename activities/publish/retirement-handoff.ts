@@ -23,7 +23,8 @@ export function createRetirementHandoffActivities() {
         { environment: input.environment, config: input.config, ...(input.target ? { target: input.target } : {}) },
       ],
       signal: addImagesSignal,
-      signalArgs: [input.images],
+      // each image is later checked with the configs and the target of the publish that hands it over
+      signalArgs: [input.images, { config: input.config, ...(input.target ? { target: input.target } : {}) }],
       searchAttributes: { DibctlEnvironments: [input.environment] },
     });
     return workflowId;

@@ -4,7 +4,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { AesGcmPayloadCodec, ENCRYPTED_ENCODING, payloadCodecFromEnv } from '../../temporal/codec';
+import {
+  AesGcmPayloadCodec,
+  dataConverterFromEnv,
+  ENCRYPTED_ENCODING,
+  payloadCodecFromEnv,
+} from '../../temporal/codec';
+import { doctorWorkflow } from '../../workflows';
+import { createDibctlWorkers, runWorkers } from '../../worker/worker';
 import { cleanTemporalEnv, runDibctl } from '../support/cli';
 import { useTemporal } from '../support/temporal';
 
@@ -55,6 +62,69 @@ describe('payload encryption', () => {
     }
   });
 
+  it('with a key, refuses unencrypted payloads and payloads of an unknown key, saying what to do', async () => {
+    const codec = new AesGcmPayloadCodec(randomBytes(32));
+    const plain = defaultPayloadConverter.toPayload({ label: 'ubuntu' });
+    await expect(codec.decode([plain])).rejects.toThrow(
+      /Refused an unencrypted payload: .*configure the same payload keys \(DIBCTL_PAYLOAD_KEYS_FILE, DIBCTL_PAYLOAD_KEY_FILE or DIBCTL_PAYLOAD_KEY\) on every worker and CLI/,
+    );
+    const other = new AesGcmPayloadCodec(randomBytes(32));
+    const [foreign] = await other.encode([plain]);
+    await expect(codec.decode([foreign])).rejects.toThrow(
+      new RegExp(`sealed with payload key ${other.keyId}, which this process does not have .*on every worker and CLI`),
+    );
+    const [tampered] = await codec.encode([plain]);
+    tampered.data![20] ^= 0xff;
+    await expect(codec.decode([tampered])).rejects.toThrow(/does not authenticate/);
+
+    // without a key: plain payloads pass, sealed ones are refused with the same advice
+    const [keyless] = dataConverterFromEnv({}).payloadCodecs;
+    await expect(keyless.decode([plain])).resolves.toEqual([plain]);
+    await expect(keyless.decode([foreign])).rejects.toThrow(/this process has no payload key; configure the same/);
+  });
+
+  it('rotates keys: the newest seals, older ones still open', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'dibctl-keys-'));
+    try {
+      const oldKey = randomBytes(32);
+      const newKey = randomBytes(32);
+      const keysFile = path.join(dir, 'keys');
+      const env = { DIBCTL_PAYLOAD_KEYS_FILE: keysFile };
+      await fs.writeFile(keysFile, `# payload keys, oldest first\n2024 ${oldKey.toString('hex')}\n`);
+      const before = payloadCodecFromEnv(env)!;
+      const value = { label: 'ubuntu', ids: [1, 2] };
+      const [sealedOld] = await before.encode([defaultPayloadConverter.toPayload(value)]);
+      expect(before.keyId).toBe(new AesGcmPayloadCodec(oldKey).keyId);
+
+      await fs.appendFile(keysFile, `\n2025 ${newKey.toString('base64')}\n`);
+      const after = payloadCodecFromEnv(env)!;
+      expect(after.keyId).toBe(new AesGcmPayloadCodec(newKey).keyId);
+      const [openedOld] = await after.decode([sealedOld]);
+      expect(defaultPayloadConverter.fromPayload(openedOld)).toEqual(value);
+      const [sealedNew] = await after.encode([defaultPayloadConverter.toPayload(value)]);
+      expect(Buffer.from(sealedNew.metadata!['encryption-key-id']!).toString()).toBe(after.keyId);
+      // a process that only has the old key refuses what the new key sealed
+      await expect(before.decode([sealedNew])).rejects.toThrow(`sealed with payload key ${after.keyId}`);
+      // a history sealed with the single-key settings opens with the same key in a keys file
+      const [single] = await new AesGcmPayloadCodec(oldKey).encode([defaultPayloadConverter.toPayload(value)]);
+      expect(defaultPayloadConverter.fromPayload((await after.decode([single]))[0])).toEqual(value);
+
+      await fs.writeFile(keysFile, `2024 ${oldKey.toString('hex')} extra\n`);
+      expect(() => payloadCodecFromEnv(env)).toThrow(/line 1: expected 'name key'/);
+      await fs.writeFile(keysFile, `a ${oldKey.toString('hex')}\na ${newKey.toString('hex')}\n`);
+      expect(() => payloadCodecFromEnv(env)).toThrow(/line 2: the key name a is used twice/);
+      await fs.writeFile(keysFile, `a ${oldKey.toString('hex')}\nb ${oldKey.toString('base64')}\n`);
+      expect(() => payloadCodecFromEnv(env)).toThrow(/given twice/);
+      await fs.writeFile(keysFile, `# nothing yet\n`);
+      expect(() => payloadCodecFromEnv(env)).toThrow(/holds no key/);
+      expect(() => payloadCodecFromEnv({ ...env, DIBCTL_PAYLOAD_KEY: newKey.toString('base64') })).toThrow(
+        'Set only one of DIBCTL_PAYLOAD_KEYS_FILE, DIBCTL_PAYLOAD_KEY',
+      );
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+
   describe('on a real server', () => {
     const temporal = useTemporal();
 
@@ -90,10 +160,47 @@ describe('payload encryption', () => {
           connection: temporal().connection,
           dataConverter: { payloadCodecs: [new AesGcmPayloadCodec(randomBytes(32))] },
         });
-        await expect(wrongKey.workflow.getHandle(workflowId).result()).rejects.toThrow(/encrypted with key/);
+        await expect(wrongKey.workflow.getHandle(workflowId).result()).rejects.toThrow(/sealed with payload key/);
       } finally {
         await fs.rm(marker, { recursive: true, force: true });
       }
     });
+
+    it('a worker with a key refuses a workflow started without one: nothing runs', async () => {
+      const taskQueue = `keyed-${Date.now()}`;
+      const workers = await createDibctlWorkers({
+        connection: temporal().nativeConnection,
+        namespace: temporal().server.namespace,
+        taskQueue,
+        dataConverter: { payloadCodecs: [new AesGcmPayloadCodec(randomBytes(32))] },
+      });
+      let stop!: () => void;
+      const running = runWorkers(workers, new Promise<void>((resolve) => (stop = resolve)));
+      const handle = await temporal().client.workflow.start(doctorWorkflow, {
+        taskQueue,
+        workflowId: `unkeyed-${Date.now()}`,
+        args: [{ imageDir: os.tmpdir() }],
+      });
+      try {
+        let failed: string | undefined;
+        const deadline = Date.now() + 30_000;
+        while (!failed && Date.now() < deadline) {
+          const { events } = await handle.fetchHistory();
+          failed = events?.find((e) => e.workflowTaskFailedEventAttributes)?.workflowTaskFailedEventAttributes?.failure
+            ?.message as string | undefined;
+          if (!failed) await new Promise((r) => setTimeout(r, 200));
+        }
+        expect(failed).toMatch(
+          /Refused an unencrypted payload: .*configure the same payload keys .* on every worker and CLI/,
+        );
+        const { events } = await handle.fetchHistory();
+        expect(events?.some((e) => e.activityTaskScheduledEventAttributes)).toBe(false);
+        expect((await handle.describe()).status.name).toBe('RUNNING');
+      } finally {
+        await handle.terminate('test over');
+        stop();
+        await running;
+      }
+    }, 60_000);
   });
 });

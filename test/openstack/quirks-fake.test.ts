@@ -15,7 +15,9 @@ import {
   NovaForbiddenError,
   OpenStackConnectionError,
   OpenStackHttpError,
+  UnexpectedResponseError,
 } from '../../openstack/errors';
+import { isTransient } from '../../activities/stage-failure';
 import { computeRoot, imageRoot, isLegacyCompute, networkRoot } from '../../openstack/endpoints';
 import { FakeAnswer, FakeRequest, FakeServer, PROJECT_ID, startFakeServer, TOKEN, v3Token } from './fake-server';
 
@@ -249,6 +251,47 @@ describe('catalog URLs as real clouds register them', () => {
     const cloud = await connectCloud({ authUrl: `${fake!.url}/v3`, username: 'demo', password: PASSWORD });
     const all = await cloud.network.listNetworks();
     expect(all.length).toBe(2);
+    cloud.close();
+  });
+});
+
+describe('answers read whole are bounded', () => {
+  const MiB = 1024 * 1024;
+  /** A JSON text just over 64 MiB, as a broken or hostile cloud might send. */
+  const huge = () => JSON.stringify({ images: [{ id: 'i1', name: 'x'.repeat(64 * MiB) }] });
+
+  it('refuses a JSON answer over 64 MiB with a final error naming the service and URL', async () => {
+    await fakeCloud({ image: '/glance' }, () => ({ headers: { 'Content-Type': 'application/json' }, body: huge() }));
+    const cloud = await connectCloud({ authUrl: `${fake!.url}/v3`, username: 'demo', password: PASSWORD });
+    const err = await cloud.image.getImage('i1').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnexpectedResponseError);
+    expect((err as Error).message).toBe(
+      `Glance sent an unexpected answer: the answer to GET ${fake!.url}/glance/v2/images/i1 is larger than 64 MiB, more than any API answer needs`,
+    );
+    expect((err as UnexpectedResponseError).exitCode).toBe(1);
+    expect(isTransient(err)).toBe(false);
+    cloud.close();
+  });
+
+  it('refuses an error answer over 64 MiB to an image download the same way', async () => {
+    await fakeCloud({ image: '/glance' }, () => ({ status: 500, body: huge() }));
+    const cloud = await connectCloud({ authUrl: `${fake!.url}/v3`, username: 'demo', password: PASSWORD });
+    const err = await cloud.image.downloadImage('i1').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnexpectedResponseError);
+    expect((err as Error).message).toContain(`GET ${fake!.url}/glance/v2/images/i1/file is larger than 64 MiB`);
+    cloud.close();
+  });
+
+  it('streams image data of any size', async () => {
+    const data = 'd'.repeat(65 * MiB);
+    await fakeCloud({ image: '/glance' }, () => ({
+      headers: { 'Content-Type': 'application/octet-stream' },
+      body: data,
+    }));
+    const cloud = await connectCloud({ authUrl: `${fake!.url}/v3`, username: 'demo', password: PASSWORD });
+    let bytes = 0;
+    for await (const chunk of await cloud.image.downloadImage('i1')) bytes += (chunk as Buffer).length;
+    expect(bytes).toBe(data.length);
     cloud.close();
   });
 });

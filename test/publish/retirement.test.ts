@@ -5,6 +5,9 @@
  * timer of retire.check_every between checks and continues as new with what it
  * holds; clamps a policy beyond the config bounds instead of getting stuck on it.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { RetirementStatus } from '../../workflows';
 import { recordHistory } from '../support/histories';
 import { environmentEntry, usePublishFixture } from './fixture';
@@ -31,6 +34,7 @@ beforeAll(() => {
       environmentEntry(emu, 'keep1', 'admin', 'RegionTwo', '  retire: {check_every: 6h, keep: 1}'),
       environmentEntry(emu, 'tick', 'admin', 'RegionTwo', '  retire: {check_every: 1h}'),
       environmentEntry(emu, 'fresh', 'admin', 'RegionTwo', '  retire: {check_every: 6h}'),
+      environmentEntry(emu, 'carry', 'admin', 'RegionTwo', '  retire: {check_every: 6h}'),
     ].join('\n'),
   );
 });
@@ -216,6 +220,30 @@ describe('retirement workflow', () => {
     expect((await handle.query(retirementStatusQuery)).checks).toBe(1);
     expect((await handle.describe()).status.name).toBe('RUNNING');
     await handle.terminate('test done');
+  });
+
+  it('checks each held image with the configs of the publish that handed it over', async () => {
+    const admin = await f().cloud('admin', 'RegionTwo');
+    const img = await makeImage(admin, 'Carried');
+    await admin.image.updateImage(img.id, { name: 'Obsolete Carried', properties: { obsolete: 'true' } });
+    // the workflow itself was started from a directory without any config: only the image's own
+    // hand-over names where its environment is configured
+    const elsewhere = mkdtempSync(path.join(os.tmpdir(), 'dibctl-no-config-'));
+    try {
+      const handle = await f().temporal.client.workflow.signalWithStart(retirementWorkflow, {
+        workflowId: retirementWorkflowId('carry'),
+        taskQueue: 'dibctl',
+        args: [{ environment: 'carry', config: { cwd: elsewhere } }],
+        signal: addImagesSignal,
+        signalArgs: [[{ id: img.id, name: 'Obsolete Carried' }], { config: { cwd: f().tree.root } }],
+      });
+      const check = await handle.executeUpdate(checkNowUpdate);
+      expect(check.deleted).toEqual([img.id]);
+      expect(await admin.image.findImage(img.id)).toBeUndefined();
+      expect((await status('carry')).held).toEqual([]);
+    } finally {
+      rmSync(elsewhere, { recursive: true, force: true });
+    }
   });
 
   it('says when no retirement workflow runs for an environment', async () => {
