@@ -117,9 +117,11 @@ async function openShell(status: ImageTestStatus, o: Output): Promise<number | u
     return undefined;
   }
   o.err(`Opening a shell: ${status.held.sshCommand}  ('exit ${SHELL_KEEP_CODE}' keeps the instance)`);
-  const [cmd, ...args] = status.held.sshCommand.split(' ');
+  // the command line quotes its words (a key path with spaces): the shell splits it;
   // asynchronous, so an in-process worker keeps running while the operator works
-  const child = spawn(cmd, ['-t', ...args], { stdio: 'inherit' });
+  const child = spawn('/bin/sh', ['-c', `exec ${status.held.sshCommand.replace(/^ssh /, 'ssh -t ')}`], {
+    stdio: 'inherit',
+  });
   return new Promise((resolve) => {
     child.on('error', (err) => {
       o.err(`Cannot run ssh: ${err.message}`);
