@@ -6,7 +6,7 @@
  * ends are killed as well. Output goes to a sink, scrubbed of known secrets.
  */
 import { spawn } from 'node:child_process';
-import { ScrubbingSink, knownSecrets } from './scrub';
+import { ScrubbingSink, environmentSecrets, knownSecrets } from './scrub';
 import type { OutputSink } from './sink';
 
 const KILL_GRACE_MS = 2_000;
@@ -52,7 +52,8 @@ function killGroup(pgid: number, sig: NodeJS.Signals): void {
 export function runProcess(cmd: string, args: string[], opts: ProcessOptions): Promise<ProcessOutcome> {
   const started = Date.now();
   const grace = opts.killGraceMs ?? KILL_GRACE_MS;
-  const secrets = knownSecrets(opts.secrets);
+  // what the caller names, and whatever secret-named variable the process or this worker holds
+  const secrets = knownSecrets([...(opts.secrets ?? []), ...environmentSecrets(opts.env, process.env)]);
   const scrubber = secrets.length ? new ScrubbingSink(opts.output, secrets) : undefined;
   const out: OutputSink = scrubber ?? opts.output;
   return new Promise((resolve) => {

@@ -8,6 +8,26 @@ import type { OutputSink } from './sink';
 
 const HOLD_LIMIT = 64 * 1024;
 
+/**
+ * Names of variables whose values are secrets: passwords, credential secrets,
+ * tokens, keys. Variables that name a file or a directory (`…_FILE`, `…_PATH`,
+ * `…_DIR`, and dibctl's own `DIBCTL_SSH_PRIVATE_KEY`, a key file's path) hold
+ * no secret themselves.
+ */
+export function isSecretName(name: string): boolean {
+  if (/_(FILE|PATH|DIR)$/i.test(name) || name === 'DIBCTL_SSH_PRIVATE_KEY') return false;
+  return /PASSWORD|PASSWD|SECRET|TOKEN|KEY/i.test(name);
+}
+
+/** The values of an environment's secret-named variables. */
+export function environmentSecrets(...envs: Array<NodeJS.ProcessEnv | Record<string, string> | undefined>): string[] {
+  const out: string[] = [];
+  for (const env of envs) {
+    for (const [name, value] of Object.entries(env ?? {})) if (value && isSecretName(name)) out.push(value);
+  }
+  return out;
+}
+
 /** The secrets worth looking for (scrub ignores short ones, which would hide ordinary text). */
 export function knownSecrets(values: Iterable<string | undefined> | undefined): string[] {
   return [...(values ?? [])].filter((s): s is string => typeof s === 'string' && s.length >= 4);

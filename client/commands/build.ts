@@ -16,6 +16,7 @@ import { commandWorkflowIds } from '../../common/ids';
 import { imageBuildWorkflow } from '../../workflows';
 import type { ImageBuildInput } from '../../workflows';
 import { localHostQueue } from '../../worker/worker';
+import { isSecretName } from '../../activities/process/scrub';
 import { LogTail } from '../log-tail';
 import { Output, printJson } from '../render';
 import { Session } from '../session';
@@ -68,7 +69,8 @@ export async function build(
     o.out(`disk-image-create ${dibArguments(image.filename, image.dib).join(' ')}`);
     o.out(
       `Environment: ${Object.entries(dibEnvironment(image.dib))
-        .map(([k, v]) => `${k}=${v}`)
+        // a secret (DIB_DEV_USER_PASSWORD, ...) is named, never shown
+        .map(([k, v]) => `${k}=${isSecretName(k) ? '***' : v}`)
         .join(' ')}`,
     );
   }
