@@ -50,12 +50,15 @@ function killOnExit(child: ChildProcess): void {
   });
 }
 
+/** The server process ended before it answered (e.g. a port taken between choosing it and binding it). */
+class ExitedWhileStarting extends DibctlError {}
+
 async function waitReady(address: string, namespace: string, child: ChildProcess, deadline: number): Promise<void> {
   let exited: number | null = null;
   child.once('exit', (code) => (exited = code ?? -1));
   let lastError = 'no answer';
   while (Date.now() < deadline) {
-    if (exited !== null) throw new DibctlError(`Temporal dev server exited with code ${exited} while starting`);
+    if (exited !== null) throw new ExitedWhileStarting(`Temporal dev server exited with code ${exited} while starting`);
     try {
       const conn = await Connection.connect({ address, connectTimeout: '1s' });
       try {
@@ -77,7 +80,23 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
   const cli = await findTemporalCli({ env, log: opts.progress });
   const namespace = opts.namespace ?? 'default';
   if (!cli) return startDownloadedServer(namespace);
+  // A free port chosen here can be taken by another process before the server binds it (suites
+  // start servers side by side): when the server then exits while starting, choose again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(opts, cli.path, namespace, env);
+    } catch (err) {
+      if (!(err instanceof ExitedWhileStarting) || opts.port !== undefined || attempt >= 3) throw err;
+    }
+  }
+}
 
+async function startOnce(
+  opts: DevServerOptions,
+  cliPath: string,
+  namespace: string,
+  env: NodeJS.ProcessEnv,
+): Promise<DevServer> {
   const ip = opts.ip ?? '127.0.0.1';
   const port = opts.port ?? (await freePort(ip));
   const args = [
@@ -119,7 +138,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
   const watchdog =
     '"$@" & pid=$!; trap \'kill -TERM $pid 2>/dev/null\' TERM INT; ' +
     'while kill -0 $pid 2>/dev/null; do kill -0 $PPID 2>/dev/null || kill -TERM $pid 2>/dev/null; sleep 1 & wait $!; done; wait $pid';
-  const child = spawn('/bin/sh', ['-c', watchdog, 'temporal', cli.path, ...args], { stdio, env });
+  const child = spawn('/bin/sh', ['-c', watchdog, 'temporal', cliPath, ...args], { stdio, env });
   killOnExit(child);
   await logFd?.close();
   const address = `${ip}:${port}`;
