@@ -24,7 +24,7 @@ import { Emulator, FaultSettings, startEmulator } from '../../emulator';
 import { Cloud, connectCloud } from '../../openstack';
 import { freePort } from '../../temporal/free-port';
 import { localHostQueue } from '../../worker/worker';
-import { AuditCounts, AuditResult, RegionSeed, auditCloud } from './audit';
+import { AuditCounts, AuditResult, RegionSeed, auditCloud, zeroCounts } from './audit';
 import { rng } from './prng';
 import { PersistentTemporal, WorkerProcesses, runEnv } from './processes';
 import { retirementWorkflowId } from '../../common/ids';
@@ -524,15 +524,7 @@ export async function chaosRun(opts: RunOptions): Promise<RunReport> {
     outcome: 'harness-error',
     correct: false,
     problems: [],
-    counts: {
-      leakedServers: 0,
-      leakedKeypairs: 0,
-      leakedTestImages: 0,
-      duplicatePublished: 0,
-      usedOrProtectedDeleted: 0,
-      leakedKeyFiles: 0,
-      regionsWithoutCurrent: 0,
-    },
+    counts: zeroCounts(),
     retired: 0,
     lifecycleMs: 0,
     durationMs: 0,
