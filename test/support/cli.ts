@@ -60,6 +60,7 @@ export async function runDibctlInTerminal(
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let output = '';
+  child.stdin.on('error', () => undefined);
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
