@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { cancellationSignal, heartbeat } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
-import { loadTestPlan } from '../config';
+import { loadTestEnvironment, loadTestPlan } from '../config';
 import type { Nic } from '../config';
 import { DibctlError, ExitCode } from '../errors';
 import { Cloud, Server } from '../openstack';
@@ -63,6 +63,7 @@ interface BootRequest {
   keyName?: string;
   configDrive?: boolean;
   availabilityZone?: string;
+  /** Sent by older workflows, never used: the user data is read from the config on this host. */
   userdata?: string;
   userdataFile?: string;
   /** Limit of the create request itself (nova.create_timeout). */
@@ -90,7 +91,7 @@ interface TestRunRequest {
   ssh?: { username: string; port: number };
   privateKeyFile?: string;
   portWait?: { port: number; timeout: number; waited: number };
-  /** Sent by the workflow, not used: the variables and tests are read from the config on this host. */
+  /** Sent by older workflows, never used: the variables and tests are read from the config on this host. */
   environmentVariables?: Record<string, string>;
   tests?: TestEntrySpec[];
   externalTests?: string[];
@@ -146,6 +147,9 @@ export function chooseMainIp(addresses: Server['addresses'], mainNicRegexp?: str
   return addr.addr;
 }
 
+/** Fields of a Nova server record that may hold secrets: user data (shown to admins) and the admin password. */
+const SERVER_FIELDS_KEPT_ON_THE_CLOUD = ['OS-EXT-SRV-ATTR:user_data', 'adminPass'];
+
 async function facts(cloud: Cloud, server: Server, mainNicRegexp?: string): Promise<InstanceFacts> {
   const flavorId = String(server.flavor.id ?? server.flavor.original_name ?? '');
   let flavor: FlavorInfo;
@@ -171,8 +175,11 @@ async function facts(cloud: Cloud, server: Server, mainNicRegexp?: string): Prom
     });
   }
   const all = Object.values(server.addresses ?? {}).flat();
+  // the record goes into history: not the user data Nova shows an admin, nor a generated password
+  const record = JSON.parse(JSON.stringify(server)) as InstanceFacts['server'];
+  for (const key of SERVER_FIELDS_KEPT_ON_THE_CLOUD) delete record[key];
   return {
-    server: JSON.parse(JSON.stringify(server)) as InstanceFacts['server'],
+    server: record,
     flavor,
     ips: all.map((a) => a.addr),
     ipsV4: all.filter((a) => a.version === 4).map((a) => a.addr),
@@ -247,6 +254,17 @@ export function createImageTestActivities(deps: ImageTestDeps = {}) {
     });
   }
 
+  /**
+   * nova.userdata or nova.userdata_file of the test environment, read from the
+   * config on this host (user data often holds passwords: it never travels in
+   * a workflow's input).
+   */
+  async function userDataOf(ref: CloudRef): Promise<string | Buffer | undefined> {
+    if (ref.kind !== 'test') return undefined;
+    const nova = loadTestEnvironment(ref.environment, { ...ref.config, env }).nova;
+    return nova.userdataFile !== undefined ? fs.readFile(nova.userdataFile) : nova.userdata;
+  }
+
   /** Boots the test instance, or returns the one an earlier attempt booted under the same name. */
   async function bootInstance(input: BootRequest): Promise<{ serverId: string; reused: boolean }> {
     return withCloud(input.cloud, deps, async (cloud) => {
@@ -255,7 +273,7 @@ export function createImageTestActivities(deps: ImageTestDeps = {}) {
       const flavor = input.flavorId
         ? await cloud.compute.getFlavor(input.flavorId)
         : await cloud.compute.findFlavor(input.flavor ?? '');
-      const userData = input.userdataFile ? await fs.readFile(input.userdataFile) : input.userdata;
+      const userData = await userDataOf(input.cloud);
       const created = cloud.compute.createServer({
         name: input.name,
         imageRef: input.imageId,
@@ -383,8 +401,9 @@ export function createImageTestActivities(deps: ImageTestDeps = {}) {
       ...(ssh ? { ssh } : {}),
       ...(input.portWait ? { portWait: { ip: input.facts.mainIp, ...input.portWait } } : {}),
       environmentVariables: plan.environmentVariables,
+      passEnvironment: plan.passEnvironment,
       imageInfo: imageInfo as InstanceTestContext['imageInfo'],
-      imageConfig: input.imageConfig,
+      imageConfig: plan.image as unknown as Record<string, unknown>,
       ...(input.imageFile ? { imageFile: input.imageFile } : {}),
       testEnvironment: input.testEnvironment,
       configOptions: input.config,

@@ -6,8 +6,16 @@ export { durationProblem, durationSeconds } from './duration';
 export { configFiles, loadConfig, entryOf } from './files';
 export type { LoadedConfig } from './files';
 export { largerTimeout, mergeNovaTimeouts, unionList, mergeGlance, mergeEnvironmentVariables } from './merge';
-export { loadKind, loadImage, loadUploadEnvironment, loadTestPlan, loadUploadPlan } from './view';
-export type { ConfigOptions, Nic, UploadEnvironmentConfig, RetirePolicy, ImageTestPlan } from './view';
+export {
+  loadKind,
+  loadImage,
+  loadUploadEnvironment,
+  loadTestEnvironment,
+  loadTestPlan,
+  loadUploadPlan,
+  workflowTestPlan,
+} from './view';
+export type { ConfigOptions, Nic, UploadEnvironmentConfig, RetirePolicy, WorkflowTestPlan } from './view';
 export { buildCloudAuth, resolveCredentials, describeCredentialSources } from './credentials';
 export { jsonSchemaFor } from './json-schema';
 export { parseYaml } from './yaml-source';

@@ -68,6 +68,16 @@ const environmentVariablesSchema = z
   .record(z.string(), z.string(e('must be a string (quote the value)')), e('must be a mapping of names to strings'))
   .describe('environment variables: names to string values');
 
+/** Names of the worker's variables a test process may see; `NAME*` passes every name with that prefix. */
+const passEnvironmentSchema = z
+  .array(
+    z
+      .string(e('must be a variable name'))
+      .regex(/^([A-Za-z_][A-Za-z0-9_]*\*?|\*)$/, e('must be a variable name, a prefix ending in *, or *')),
+    e('must be a list of variable names'),
+  )
+  .describe("names of the worker's environment variables passed to tests (NAME* for a prefix, * for all)");
+
 function uniqueStrings(min: number, itemMessage = 'must be a string') {
   const listMessage =
     min > 0 ? `must be a list of at least ${min} string${min > 1 ? 's' : ''}` : 'must be a list of strings';
@@ -228,6 +238,7 @@ const imageEntrySchema = z.strictObject(
           port_wait_timeout: seconds().optional().describe(withDefault('tests.port_wait_timeout', 'seconds')),
           environment_name: nonEmptyText('must be a test environment label').optional(),
           environment_variables: environmentVariablesSchema.optional(),
+          pass_environment: passEnvironmentSchema.optional(),
           tests_list: z.array(testEntrySchema, e('must be a list of tests')).optional(),
         },
         e('must be a mapping'),
@@ -349,6 +360,7 @@ const testEnvironmentSchema = z.strictObject(
         {
           port_wait_timeout: seconds().optional(),
           environment_variables: environmentVariablesSchema.optional(),
+          pass_environment: passEnvironmentSchema.optional(),
         },
         e('must be a mapping'),
       )

@@ -101,6 +101,8 @@ export interface ImageConfig {
     portWaitTimeout?: number;
     environmentName?: string;
     environmentVariables: Record<string, string>;
+    /** Names (NAME* prefixes, *) of the worker's variables the tests may see. */
+    passEnvironment: string[];
     testsList: TestSpec[];
   };
   externalBuild: string[];
@@ -135,7 +137,7 @@ interface TestEnvironmentConfig {
   sslInsecure: boolean;
   sslCaPath?: string;
   disableWarnings: boolean;
-  tests: { portWaitTimeout?: number; environmentVariables: Record<string, string> };
+  tests: { portWaitTimeout?: number; environmentVariables: Record<string, string>; passEnvironment: string[] };
 }
 
 export interface UploadEnvironmentConfig {
@@ -173,13 +175,53 @@ export interface RetirePolicy {
 }
 
 /** Image + test environment, merged: what the image test workflow runs with. */
-export interface ImageTestPlan {
+interface ImageTestPlan {
   image: ImageConfig;
   environment: TestEnvironmentConfig;
   glance: GlanceSettings;
   timeouts: NovaTimeouts & { uploadTimeout: number; portWaitTimeout: number };
   /** Test environment's over image's; the process environment comes below both when tests run. */
   environmentVariables: Record<string, string>;
+  /** The image's and the test environment's pass_environment together. */
+  passEnvironment: string[];
+}
+
+/**
+ * A test plan as it may travel through Temporal (workflow inputs, activity
+ * results, so history): no value that may be secret or that runs — dib and
+ * test variables, userdata, command lines. The activities that need those
+ * read them from the config on their own host; the plan keeps their names.
+ */
+export interface WorkflowTestPlan {
+  image: Omit<ImageConfig, 'dib' | 'externalBuild' | 'externalTests' | 'tests'> & {
+    tests: Omit<ImageConfig['tests'], 'environmentVariables'>;
+    /** How many external_tests commands the image has (each gets its own time limit). */
+    externalTestCount: number;
+  };
+  environment: Omit<TestEnvironmentConfig, 'nova' | 'tests'> & {
+    nova: Omit<TestEnvironmentConfig['nova'], 'userdata' | 'userdataFile'>;
+    tests: Omit<TestEnvironmentConfig['tests'], 'environmentVariables'>;
+  };
+  glance: GlanceSettings;
+  timeouts: ImageTestPlan['timeouts'];
+  /** Names of the variables the tests get from the config; the values stay on the host. */
+  environmentVariableNames: string[];
+}
+
+/** The plan without what must stay on the host (see WorkflowTestPlan). */
+export function workflowTestPlan(plan: ImageTestPlan): WorkflowTestPlan {
+  const { dib: _dib, externalBuild: _build, externalTests, tests, ...image } = plan.image;
+  const { environmentVariables: _imageVariables, ...imageTests } = tests;
+  const { nova, tests: envTests, ...environment } = plan.environment;
+  const { userdata: _userdata, userdataFile: _userdataFile, ...bootSettings } = nova;
+  const { environmentVariables: _envVariables, ...environmentTests } = envTests;
+  return {
+    image: { ...image, tests: imageTests, externalTestCount: externalTests.length },
+    environment: { ...environment, nova: bootSettings, tests: environmentTests },
+    glance: plan.glance,
+    timeouts: plan.timeouts,
+    environmentVariableNames: Object.keys(plan.environmentVariables).sort(),
+  };
 }
 
 /** Image + upload environment, merged: what one publish step runs with. */
@@ -266,6 +308,7 @@ function imageView(
       portWaitTimeout: e.tests?.port_wait_timeout,
       environmentName: e.tests?.environment_name,
       environmentVariables: e.tests?.environment_variables ?? {},
+      passEnvironment: e.tests?.pass_environment ?? [],
       testsList: (e.tests?.tests_list ?? []).map((t): TestSpec => {
         const kind = TEST_KINDS.find((k) => t[k] !== undefined) ?? 'shell';
         const assertions = defined({
@@ -331,6 +374,7 @@ function testEnvironmentView(
     tests: defined({
       portWaitTimeout: e.tests?.port_wait_timeout,
       environmentVariables: e.tests?.environment_variables ?? {},
+      passEnvironment: e.tests?.pass_environment ?? [],
     }),
   };
 }
@@ -394,7 +438,7 @@ export function loadImage(label: string, opts: ConfigOptions & { filename?: stri
 }
 
 /** A test environment by label, without its credentials. */
-function loadTestEnvironment(label: string, opts: ConfigOptions = {}): TestEnvironmentConfig {
+export function loadTestEnvironment(label: string, opts: ConfigOptions = {}): TestEnvironmentConfig {
   const config = loadKind('test', opts);
   const entry = entryOf(config, label);
   return testEnvironmentView(label, entry.file, entry.value, config.baseDir);
@@ -425,6 +469,7 @@ function testPlan(image: ImageConfig, environment: TestEnvironmentConfig): Image
       image.tests.environmentVariables,
       environment.tests.environmentVariables,
     ),
+    passEnvironment: [...new Set([...image.tests.passEnvironment, ...environment.tests.passEnvironment])],
   };
 }
 

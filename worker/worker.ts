@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
 import { createActivities, ActivityDeps } from '../activities';
+import { removeOrphanedDataFiles } from '../activities/test-runners/data-file';
 import { DEFAULT_TASK_QUEUE, hostTaskQueue } from '../common/ids';
 import { projectRoot } from '../common/project';
 import { dataConverterFromEnv } from '../temporal/codec';
@@ -36,6 +37,8 @@ interface DibctlWorkerOptions {
 
 /** One Worker per task queue: the shared one and this host's. */
 export async function createDibctlWorkers(opts: DibctlWorkerOptions): Promise<Worker[]> {
+  // test data files a killed worker left behind hold credentials
+  removeOrphanedDataFiles();
   const activities = createActivities(opts.activityDeps);
   const shared = opts.taskQueue ?? DEFAULT_TASK_QUEUE;
   const common = {

@@ -11,7 +11,7 @@
 import { ActivityCancellationType, ActivityOptions, proxyActivities, RetryPolicy } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { RetrySettings } from '../config/view';
-import type { ImageTestPlan } from '../config';
+import type { WorkflowTestPlan } from '../config';
 import { DEFAULTS } from '../config/defaults';
 
 /** Short cloud steps: backing off to 30 s, 12 attempts ride out about 3.5 minutes of outage. */
@@ -153,6 +153,12 @@ export function doctorSteps() {
   return steps({ startToCloseTimeout: '1 minute', retry: { maximumAttempts: 3 } });
 }
 
+/** How many external tests the plan's image has; a plan of an older dibctl carried the commands themselves. */
+function externalTestCount(plan: WorkflowTestPlan): number {
+  const older = plan.image as { externalTests?: unknown[] };
+  return plan.image.externalTestCount ?? older.externalTests?.length ?? 0;
+}
+
 /**
  * The image test's steps, each limited by the test environment's own timeouts.
  * Cloud trouble is retried until the step's overall limit; steps without
@@ -160,7 +166,7 @@ export function doctorSteps() {
  * killed worker's step moves on within KEEP_ALIVE_TIMEOUT. Steps on the host
  * queue read or write files there.
  */
-export function imageTestSteps(hostQueue: string, plan: ImageTestPlan) {
+export function imageTestSteps(hostQueue: string, plan: WorkflowTestPlan) {
   const t = plan.timeouts;
   const s = (seconds: number) => seconds * 1000;
   const retry: RetryPolicy = { initialInterval: 1000, maximumInterval: 10_000 };
@@ -168,8 +174,7 @@ export function imageTestSteps(hostQueue: string, plan: ImageTestPlan) {
   // each test entry and each external test has its own limit: the step gets their sum and two minutes more
   const perTest = DEFAULTS['tests.tests_list[].timeout'];
   const testsTotal =
-    plan.image.tests.testsList.reduce((sum, x) => sum + (x.timeout || perTest), 0) +
-    perTest * plan.image.externalTests.length;
+    plan.image.tests.testsList.reduce((sum, x) => sum + (x.timeout || perTest), 0) + perTest * externalTestCount(plan);
   const keypairLimit = Math.max(t.keypairTimeout, 1) + 30;
   const cleanupLimit = Math.max(t.cleanupTimeout, 5);
   const cleanup: ActivityOptions = {

@@ -20,7 +20,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { ConfigLocation, CloudRef, InstanceFacts, TestEntryResult } from '../activities';
-import type { ImageTestPlan } from '../config';
+import type { WorkflowTestPlan } from '../config';
 import { stageQuery } from './queries';
 import { failureOf, FailureDetails, FailureSummary } from '../errors/failure';
 import { testImageBuildId } from '../common/ids';
@@ -30,8 +30,8 @@ import { imageTestSteps } from './activity-options';
 const DEFAULT_HOLD_SECONDS = 24 * 3600;
 
 export interface ImageTestInput {
-  /** The merged, secret-free image + test environment view. */
-  plan: ImageTestPlan;
+  /** The merged image + test environment view, without values that stay on the host (see WorkflowTestPlan). */
+  plan: WorkflowTestPlan;
   /** Where the CLI read the configs: activities resolve credentials the same way on the worker. */
   config: ConfigLocation;
   /** Task queue of the host that holds the image file (and keeps the private key). */
@@ -248,8 +248,6 @@ export async function imageTestWorkflow(input: ImageTestInput): Promise<ImageTes
           keyName: name,
           configDrive: n.configDrive,
           availabilityZone: n.availabilityZone,
-          userdata: n.userdata,
-          userdataFile: n.userdataFile,
           createTimeoutSeconds: t.createTimeout,
         });
         held.instance.id = serverId;
@@ -293,9 +291,6 @@ export async function imageTestWorkflow(input: ImageTestInput): Promise<ImageTes
           ssh,
           privateKeyFile: held.privateKeyFile,
           portWait: portWaited,
-          environmentVariables: plan.environmentVariables,
-          tests: plan.image.tests.testsList,
-          externalTests: plan.image.externalTests,
           testEnvironment: plan.environment.label,
           config: input.config,
         });

@@ -4,7 +4,7 @@
  * that each upload environment exists.
  */
 import { existsSync } from 'node:fs';
-import { ConfigError, ImageTestPlan, loadImage, loadTestPlan, loadUploadPlan } from '../../config';
+import { ConfigError, WorkflowTestPlan, loadImage, loadTestPlan, loadUploadPlan, workflowTestPlan } from '../../config';
 import { DibctlError } from '../../errors';
 import type { BuildInput } from '../build';
 import type { CloudDeps, ConfigLocation } from '../cloud';
@@ -23,7 +23,8 @@ interface LifecyclePlan {
   /** Absolute path of the image file (built, tested and published). */
   file: string;
   build?: BuildInput;
-  test?: ImageTestPlan;
+  /** Without the values that stay on this host (the result is kept in history). */
+  test?: WorkflowTestPlan;
 }
 
 export function createLifecyclePlanActivities(deps: CloudDeps = {}) {
@@ -51,7 +52,12 @@ export function createLifecyclePlanActivities(deps: CloudDeps = {}) {
       throw new DibctlError(`Image file ${image.filename} does not exist (build it, or run with building)`);
     }
     const test = input.test
-      ? loadTestPlan(input.label, { ...opts, ...(input.testEnvironment ? { environment: input.testEnvironment } : {}) })
+      ? workflowTestPlan(
+          loadTestPlan(input.label, {
+            ...opts,
+            ...(input.testEnvironment ? { environment: input.testEnvironment } : {}),
+          }),
+        )
       : undefined;
     return { file: image.filename, ...(build ? { build } : {}), ...(test ? { test } : {}) };
   }

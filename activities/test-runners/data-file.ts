@@ -48,8 +48,49 @@ export function testCredentials(
   }
 }
 
+/** Data directories are named after the worker process that wrote them: `dibctl-test-data-PID-XXXXXX`. */
+const DIR_PREFIX = 'dibctl-test-data-';
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists, under another user
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the data files of test runs whose worker is gone (killed before it
+ * could delete them: they hold the test environment's credentials). Returns
+ * the directories removed.
+ */
+export function removeOrphanedDataFiles(tmp: string = os.tmpdir()): string[] {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = fs.readdirSync(tmp);
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    const m = new RegExp(`^${DIR_PREFIX}(\\d+)-`).exec(name);
+    if (!m || processAlive(Number(m[1]))) continue;
+    const dir = path.join(tmp, name);
+    try {
+      if (fs.lstatSync(dir).uid !== (process.getuid?.() ?? -1)) continue;
+      fs.rmSync(dir, { recursive: true, force: true });
+      removed.push(dir);
+    } catch {
+      // gone already, or not ours to remove
+    }
+  }
+  return removed;
+}
+
 export function writeDataFile(data: Omit<TestData, 'version'>): DataFile {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dibctl-test-data-'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${DIR_PREFIX}${process.pid}-`));
   fs.chmodSync(dir, 0o700);
   const file = path.join(dir, 'context.json');
   fs.writeFileSync(file, JSON.stringify({ version: 1, ...data }), { mode: 0o600 });

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { isSafeWord, shellQuote } from '../../common/shell';
+import { isSecretName } from '../process/scrub';
 import type { InstanceTestContext, SshAccess } from './types';
 
 /** Upper-cases a name and turns characters a shell variable cannot hold into `_`. */
@@ -127,11 +128,50 @@ function dibctlVariables(ctx: InstanceTestContext, sshConfigFile?: string, keyDi
   return v;
 }
 
+/** What every test gets of the worker's environment: what programs need to run, nothing that grants access. */
+const ALWAYS_PASSED = new Set(['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'LANGUAGE', 'TZ', 'TMPDIR', 'TERM']);
+
+/** dibctl's own connection and encryption settings: never passed to a test, whatever the config says. */
+function isDibctlOwn(name: string): boolean {
+  return name.startsWith('TEMPORAL_') || name.startsWith('DIBCTL_PAYLOAD_KEY');
+}
+
 /**
- * The whole environment of a shell or external test: the process environment,
- * tests.environment_variables under their own names (they override the process
- * environment, as in dibctl), then the DIBCTL_* variables. `keyDir`: where a
- * copy of a private key whose path needs quoting may go (see plainSshAccess).
+ * Variables that give access — cloud credentials, secret-named values, the
+ * ssh agent: passed only when tests.pass_environment names them exactly,
+ * never through a `*` pattern.
+ */
+function grantsAccess(name: string): boolean {
+  return name.startsWith('OS_') || name === 'SSH_AUTH_SOCK' || isSecretName(name);
+}
+
+function passedBy(name: string, patterns: string[]): boolean {
+  if (ALWAYS_PASSED.has(name) || name.startsWith('LC_')) return true;
+  if (patterns.includes(name)) return true;
+  if (grantsAccess(name)) return false;
+  return patterns.some((p) => p.endsWith('*') && name.startsWith(p.slice(0, -1)));
+}
+
+/**
+ * The part of the worker's environment a test process sees: the locale,
+ * PATH, HOME and the like, plus what tests.pass_environment names (`NAME`,
+ * `PREFIX*`, `*`). Cloud credentials and secret-named variables need their
+ * exact name listed; Temporal settings and the payload key are never passed.
+ */
+export function passedEnvironment(base: NodeJS.ProcessEnv, patterns: string[] = []): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(base)) {
+    if (value !== undefined && !isDibctlOwn(name) && passedBy(name, patterns)) out[name] = value;
+  }
+  return out;
+}
+
+/**
+ * The whole environment of a shell or external test: what passes of the
+ * worker's environment (see passedEnvironment), tests.environment_variables
+ * under their own names (over the worker's, as in dibctl), then the DIBCTL_*
+ * variables. `keyDir`: where a copy of a private key whose path needs quoting
+ * may go (see plainSshAccess).
  */
 export function testProcessEnvironment(
   ctx: InstanceTestContext,
@@ -139,5 +179,9 @@ export function testProcessEnvironment(
   base: NodeJS.ProcessEnv = process.env,
   keyDir?: string,
 ): NodeJS.ProcessEnv {
-  return { ...base, ...(ctx.environmentVariables ?? {}), ...dibctlVariables(ctx, sshConfigFile, keyDir) };
+  return {
+    ...passedEnvironment(base, ctx.passEnvironment),
+    ...(ctx.environmentVariables ?? {}),
+    ...dibctlVariables(ctx, sshConfigFile, keyDir),
+  };
 }

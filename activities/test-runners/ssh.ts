@@ -42,15 +42,17 @@ export async function runSsh(spec: SshSpec, ctx: InstanceTestContext, opts: RunO
       if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) vars[k] = v;
       vars[`DIBCTL_${variableName(k)}`] = v;
     }
-    // the shell records its pid, then becomes the script: sshd made it a process group leader
-    const command = `echo $$ > ${shellQuote(`${remote}.pid`)}; exec env ${Object.entries(vars)
-      .map(([k, v]) => shellQuote(`${k}=${v}`))
-      .join(' ')} ${remote}`;
+    // the values go in a file only the user can read, never on a command line other users see in ps
+    const envFile = shellQuote(`${remote}.env`);
+    const assignments = Object.entries(vars).map(([k, v]) => `${k}=${shellQuote(v)}\n`);
+    await session.upload(assignments.join(''), `${remote}.env`, { mode: 0o600 });
+    // the shell records its pid, reads and removes the variables, then becomes the script: sshd made it a process group leader
+    const command = `echo $$ > ${shellQuote(`${remote}.pid`)}; set -a; . ${envFile}; set +a; rm -f ${envFile}; exec ${remote}`;
     log.note(`dibctl: running ${remote} on ${ctx.ssh.username}@${ctx.ssh.ip}${spec.sudo ? ' with sudo' : ''}`);
     const remaining = limit !== undefined ? Math.max(1, started + limit - Date.now()) : undefined;
     const pidFile = shellQuote(`${remote}.pid`);
     // kill the script's process group (and children) on the instance while it still runs, then cut the channel
-    const kill = `p=$(cat ${pidFile} 2>/dev/null); if [ -n "$p" ]; then kill -KILL -- -$p 2>/dev/null; pkill -KILL -P $p 2>/dev/null; kill -KILL $p 2>/dev/null; fi; rm -f ${shellQuote(remote)} ${pidFile}`;
+    const kill = `p=$(cat ${pidFile} 2>/dev/null); if [ -n "$p" ]; then kill -KILL -- -$p 2>/dev/null; pkill -KILL -P $p 2>/dev/null; kill -KILL $p 2>/dev/null; fi; rm -f ${shellQuote(remote)} ${pidFile} ${envFile}`;
     const cut = new AbortController();
     let stopping: 'time' | 'cancel' | undefined;
     const stop = (why: 'time' | 'cancel') => {
@@ -90,7 +92,10 @@ export async function runSsh(spec: SshSpec, ctx: InstanceTestContext, opts: RunO
       );
     }
     await session
-      .exec(`rm -f ${shellQuote(remote)} ${shellQuote(`${remote}.pid`)}`, { sudo: spec.sudo, timeoutMs: 10_000 })
+      .exec(`rm -f ${shellQuote(remote)} ${shellQuote(`${remote}.pid`)} ${envFile}`, {
+        sudo: spec.sudo,
+        timeoutMs: 10_000,
+      })
       .catch(() => undefined);
     if (r.code === 0) return result(name, 'ssh', started, log, { passed: true, exitCode: 0 });
     if (

@@ -57,6 +57,8 @@ export interface InstanceTestContext {
   portWait?: PortWait;
   /** tests.environment_variables after merging (test env > image). */
   environmentVariables: Record<string, string>;
+  /** tests.pass_environment of image and environment: the worker's variables the tests may see. */
+  passEnvironment?: string[];
   /** Glance's record of the image under test. */
   imageInfo: Record<string, unknown> & { id: string };
   /** The images.yaml entry (plain view). */

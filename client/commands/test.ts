@@ -12,7 +12,7 @@ import path from 'node:path';
 import { CancelledFailure, WorkflowFailedError, WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { StepHeartbeat } from '../../activities';
-import { durationProblem, loadTestPlan, resolveCredentials } from '../../config';
+import { durationProblem, loadTestPlan, resolveCredentials, workflowTestPlan } from '../../config';
 import { commandWorkflowIds } from '../../common/ids';
 import { DibctlError, ExitCode, detailsOf, failureOf, hasCause } from '../../errors';
 import { discardSignal, imageTestStatusQuery, imageTestWorkflow, keepSignal } from '../../workflows';
@@ -88,7 +88,7 @@ export function prepareTestInput(
     );
   }
   return {
-    plan,
+    plan: workflowTestPlan(plan),
     config,
     hostQueue: localHostQueue(taskQueue),
     mode,

@@ -116,10 +116,15 @@ def test_data_file_is_private_and_secrets_not_in_argv():
 `,
     });
     const pathOut = path.join(vm.dir, 'data-path');
-    const r = await runTestEntry({ kind: 'pytest', path: dir, timeout: 120 }, vm.ctx, {
-      logDir: vm.logDir,
-      env: { ...process.env, DATA_PATH_OUT: pathOut },
-    });
+    // the worker's variable reaches the test because tests.pass_environment names it
+    const r = await runTestEntry(
+      { kind: 'pytest', path: dir, timeout: 120 },
+      { ...vm.ctx, passEnvironment: ['DATA_*'] },
+      {
+        logDir: vm.logDir,
+        env: { ...process.env, DATA_PATH_OUT: pathOut },
+      },
+    );
     if (!r.passed) console.log(r.outputTail);
     expect(r).toMatchObject({ passed: true, exitCode: 0 });
     expect(r.outputTail).toMatch(/10 passed/);

@@ -57,11 +57,16 @@ describe('shell tests', () => {
     const order = path.join(vm.dir, 'order-ok');
     const lines: string[] = [];
 
-    const r = await runTestEntry({ kind: 'shell', path: dir, timeout: 120 }, vm.ctx, {
-      logDir: vm.logDir,
-      env: { ...process.env, ORDER_FILE: order },
-      onOutput: (l) => lines.push(l),
-    });
+    // the worker's variable reaches the tests because tests.pass_environment names it
+    const r = await runTestEntry(
+      { kind: 'shell', path: dir, timeout: 120 },
+      { ...vm.ctx, passEnvironment: ['ORDER_FILE'] },
+      {
+        logDir: vm.logDir,
+        env: { ...process.env, ORDER_FILE: order },
+        onOutput: (l) => lines.push(l),
+      },
+    );
 
     expect(r).toMatchObject({ name: `shell: ${dir}`, framework: 'shell', passed: true, exitCode: 0 });
     expect(fs.readFileSync(order, 'utf8').split('\n').filter(Boolean)).toEqual(['10', '20', '30']);
