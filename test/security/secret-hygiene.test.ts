@@ -22,12 +22,35 @@ import { CliResult, runDibctl, runDibctlInTerminal } from '../support/cli';
 import { Haystack, KEY_MARKERS, Needle, scan, textOf, workflowHaystacks } from './scan';
 import { doctorWorkflow, imageTestWorkflow } from '../../workflows';
 
+/** Every text file under `root` (missing: none). */
+function filesUnder(root: string): Haystack[] {
+  if (!fs.existsSync(root)) return [];
+  return fs.readdirSync(root, { recursive: true, withFileTypes: true }).flatMap((e) => {
+    if (!e.isFile()) return [];
+    const file = path.join(e.parentPath, e.name);
+    const bytes = fs.readFileSync(file);
+    return bytes.subarray(0, 4096).includes(0)
+      ? []
+      : [{ source: `file ${path.relative(root, file)}`, text: bytes.toString('utf8') }];
+  });
+}
+
 const distinctive = (what: string) => `Zq${what}${randomBytes(9).toString('hex')}Xv`;
 
 const ADMIN_PASSWORD = distinctive('AdminPw');
 const DEMO_PASSWORD = distinctive('DemoPw');
 const APP_SECRET = distinctive('AppCredSecret');
 const CLOUDS_PASSWORD = distinctive('CloudsYamlPw');
+/** Config values that stay on the worker's host: a dib variable, user data, the tests' variables. */
+const DIB_PASSWORD = distinctive('DibDevUserPw');
+const USERDATA_PASSWORD = distinctive('UserdataPw');
+const TEST_TOKEN = distinctive('TestApiToken');
+const TESTENV_PASSWORD = distinctive('TestEnvDbPw');
+/** A test variable whose name says nothing: no test prints it, so it may appear nowhere. */
+const SITE_VALUE = distinctive('SiteSetting');
+/** The worker's own: a secret-named variable, and a plain one that a clean test environment leaves out. */
+const WORKER_TOKEN = distinctive('WorkerToken');
+const WORKER_MARKER = distinctive('WorkerMarker');
 
 describe('secret hygiene: no password, credential secret, token or private key in histories, output or logs', () => {
   let dir: string;
@@ -100,10 +123,21 @@ describe('secret hygiene: no password, credential secret, token or private key i
         '    ssh: { username: cirros }',
         '    wait_for_port: 22',
         '    port_wait_timeout: 30',
-        '    tests_list: [{ shell: tests/ok, timeout: 60 }]',
+        `    environment_variables: { API_TOKEN: ${TEST_TOKEN}, GREETING: hello }`,
+        '    tests_list: [{ shell: tests/ok, timeout: 60 }, { shell: tests/env, timeout: 60 }]',
+        'printers:',
+        '  filename: image.qcow2',
+        '  glance: { name: Printer Image, properties: { default_user: cirros } }',
+        '  tests:',
+        '    environment_name: emu',
+        '    ssh: { username: cirros }',
+        `    environment_variables: { API_TOKEN: ${TEST_TOKEN} }`,
+        '    tests_list:',
+        '      - { ts: tests/print.test.ts, timeout: 120 }',
+        '      - { pytest: tests/test_print.py, timeout: 120 }',
         'built:',
         '  filename: out/built.qcow2',
-        '  dib: { elements: [vm] }',
+        `  dib: { elements: [vm], environment_variables: { DIB_DEV_USER_PASSWORD: ${DIB_PASSWORD}, DIB_RELEASE: bookworm } }`,
         'broken:',
         '  filename: image.qcow2',
         '  glance: { name: Broken Image, properties: { default_user: cirros } }',
@@ -111,6 +145,7 @@ describe('secret hygiene: no password, credential secret, token or private key i
         '    environment_name: emu',
         '    ssh: { username: cirros }',
         '    wait_for_port: 22',
+        `    environment_variables: { SITE_SETTING: ${SITE_VALUE} }`,
         '    tests_list: [{ shell: tests/fail, timeout: 60 }]',
         '',
       ].join('\n'),
@@ -124,6 +159,9 @@ describe('secret hygiene: no password, credential secret, token or private key i
         '    flavor: m1.tiny',
         `    nics: [{ net_id: ${emu.networks.RegionOne.id} }]`,
         '    main_nic_regexp: "^private$"',
+        `    userdata: "#cloud-config\\npassword: ${USERDATA_PASSWORD}\\nchpasswd: { expire: false }\\n"`,
+        '  tests:',
+        `    environment_variables: { DB_PASSWORD: ${TESTENV_PASSWORD} }`,
         '',
       ].join('\n'),
     );
@@ -141,6 +179,10 @@ describe('secret hygiene: no password, credential secret, token or private key i
         ]),
         'three:',
         '  keystone: { cloud: secret-cloud }',
+        'four:',
+        ...ks([`username: admin`, `password: ${ADMIN_PASSWORD}`, 'project_name: admin', 'region_name: RegionOne']),
+        '  external_upload:',
+        `    - cmdline: 'echo "uploading with $OS_USERNAME / $OS_PASSWORD"; echo "password: $OS_PASSWORD" >&2; exit 4'`,
         '',
       ].join('\n'),
     );
@@ -163,12 +205,37 @@ describe('secret hygiene: no password, credential secret, token or private key i
     fs.mkdirSync(path.join(dir, 'tests'));
     write('tests/ok', '#!/bin/sh\ntest "$(timeout 20 $DIBCTL_SSH hostname)" = "$DIBCTL_INSTANCE_NAME"\n', 0o755);
     write('tests/fail', '#!/bin/sh\necho "checking"; exit 3\n', 0o755);
+    // tests that print every variable they were given
+    write('tests/env', '#!/bin/sh\nenv\n', 0o755);
+    write(
+      'tests/print.test.ts',
+      [
+        "import { context } from 'dibctl/testing';",
+        "test('prints its variables', () => {",
+        '  console.log(JSON.stringify(process.env));',
+        '  console.log(JSON.stringify(context().environmentVariables));',
+        '});',
+        '',
+      ].join('\n'),
+    );
+    write(
+      'tests/test_print.py',
+      [
+        'import os',
+        '',
+        'def test_prints_its_variables(environment_variables):',
+        '    print(dict(os.environ))',
+        '    print(environment_variables)',
+        '    assert False, "shows the output"',
+        '',
+      ].join('\n'),
+    );
 
     // a stand-in disk-image-create on the worker's PATH for dibctl build
     fs.mkdirSync(path.join(dir, 'bin'));
     write(
       'bin/disk-image-create',
-      '#!/bin/sh\nif [ "$1" = "--version" ]; then echo 3.31.0; exit 0; fi\nout=""\nwhile [ $# -gt 0 ]; do if [ "$1" = "-o" ]; then out="$2"; fi; shift; done\nmkdir -p "$(dirname "$out")"\nhead -c 65536 /dev/urandom > "$out"\necho "Image file $out created..."\n',
+      '#!/bin/sh\nif [ "$1" = "--version" ]; then echo 3.31.0; exit 0; fi\nenv | grep ^DIB_\nout=""\nwhile [ $# -gt 0 ]; do if [ "$1" = "-o" ]; then out="$2"; fi; shift; done\nmkdir -p "$(dirname "$out")"\nhead -c 65536 /dev/urandom > "$out"\necho "Image file $out created..."\n',
       0o755,
     );
 
@@ -180,6 +247,8 @@ describe('secret hygiene: no password, credential secret, token or private key i
     env = runEnv(server.address, path.join(dir, 'state'), {
       OS_CLIENT_CONFIG_FILE: path.join(dir, 'clouds.yaml'),
       PATH: `${path.join(dir, 'bin')}:${process.env.PATH}`,
+      WORKER_API_TOKEN: WORKER_TOKEN,
+      WORKER_MARKER,
     });
     connection = await Connection.connect({ address: server.address });
     client = new Client({ connection, namespace: server.namespace });
@@ -204,6 +273,10 @@ describe('secret hygiene: no password, credential secret, token or private key i
     ok(await dibctl('test (passing)', ['test', 'cirros']), 0);
     ok(await dibctl('test (failing)', ['test', 'broken']), 80);
     ok(await dibctl('test --upload-only', ['test', 'cirros', '--upload-only']), 0);
+    // a ts test passes and a pytest test fails, both printing their variables
+    const printers = await dibctl('test (ts and pytest printing their variables)', ['test', 'printers']);
+    ok(printers, 80);
+    expect(printers.stdout + printers.stderr).toMatch(/prints_its_variables/);
 
     // --use-existing-image / --use-existing-instance with the operator's private key file
     const demo = await connectCloud({
@@ -269,6 +342,10 @@ describe('secret hygiene: no password, credential secret, token or private key i
     expect(first.code).toBe(0);
     const firstId = (JSON.parse(first.stdout) as { imageId: string }).imageId;
     for (const e of ['two', 'three']) ok(await dibctl(`upload to ${e}`, ['upload', 'cirros', e]), 0);
+    // an external upload that prints the password it was given, and fails
+    const external = await dibctl('external_upload echoing $OS_PASSWORD', ['upload', 'cirros', 'four']);
+    expect(external.code).not.toBe(0);
+    expect(external.stdout + external.stderr).toMatch(/External upload command failed \(exit 4\)/);
     const again = await dibctl('upload to one again (obsoletes, retirement)', ['--json', 'upload', 'cirros', 'one']);
     expect(again.code).toBe(0);
     const { obsoleted: older, imageId: currentId } = JSON.parse(again.stdout) as {
@@ -355,6 +432,9 @@ describe('secret hygiene: no password, credential secret, token or private key i
       source: `worker log ${path.basename(f)}`,
       text: fs.readFileSync(f, 'utf8'),
     }));
+    // what the runs left on disk: test logs, ssh configs, the build log
+    const files: Haystack[] = [...filesUnder(path.join(dir, 'state')), ...filesUnder(path.join(dir, 'out'))];
+    expect(files.some((f) => /instances/.test(f.source))).toBe(true);
     // what was scanned is the real thing: decoded payloads show the labels and names, the worker logged at debug level
     const all = wf.haystacks.map((h) => h.text).join('\n');
     expect(all).toContain('Secret Test Image');
@@ -371,6 +451,13 @@ describe('secret hygiene: no password, credential secret, token or private key i
       { name: 'demo password', value: DEMO_PASSWORD },
       { name: 'application credential secret', value: APP_SECRET },
       { name: 'clouds.yaml password', value: CLOUDS_PASSWORD },
+      { name: 'dib.environment_variables DIB_DEV_USER_PASSWORD', value: DIB_PASSWORD },
+      { name: 'nova.userdata password', value: USERDATA_PASSWORD },
+      { name: 'image tests.environment_variables API_TOKEN', value: TEST_TOKEN },
+      { name: 'test environment tests.environment_variables DB_PASSWORD', value: TESTENV_PASSWORD },
+      { name: 'tests.environment_variables SITE_SETTING (printed by no test)', value: SITE_VALUE },
+      { name: "the worker's WORKER_API_TOKEN", value: WORKER_TOKEN },
+      { name: "the worker's WORKER_MARKER (kept from tests)", value: WORKER_MARKER },
       ...KEY_MARKERS,
       ...fs
         .readFileSync(operatorKey, 'utf8')
@@ -379,7 +466,7 @@ describe('secret hygiene: no password, credential secret, token or private key i
         .map((value, i) => ({ name: `operator private key line ${i + 1}`, value })),
       ...tokens,
     ];
-    const hits = scan([...wf.haystacks, ...outputs, ...logs], needles);
+    const hits = scan([...wf.haystacks, ...outputs, ...logs, ...files], needles);
     expect(hits).toEqual([]);
 
     // the scan can fail: a secret planted in a workflow input and in a log is found
