@@ -17,6 +17,7 @@ import type { ConfigLocation } from './cloud';
 import { DibctlError, ExitCode } from '../errors';
 import { OutputLog, capture, failureReason, runCommandLine, runProcess } from './process';
 import { stageActivities } from './stage-failure';
+import { UnknownPlaceholder, interpolateCommand } from '../common/shell';
 
 /**
  * What to build: the image's label and where its config is. The commands
@@ -64,6 +65,21 @@ class BuildFailedError extends DibctlError {
 class DibVersionError extends DibctlError {}
 
 const DIB_ARCH = 'amd64';
+
+/**
+ * An external_build command line with its `%(filename)s` (the image file) and
+ * `%(label)s` placeholders filled in, each value shell-quoted (as dibctl's
+ * `%(filename)s`, and as the other commands' placeholders).
+ */
+export function externalBuildCommand(template: string, values: { filename: string; label: string }): string {
+  try {
+    return interpolateCommand(template, values);
+  } catch (err) {
+    if (err instanceof UnknownPlaceholder)
+      throw new ConfigError(`${values.label}.external_build: '${template}': ${err.message}`);
+    throw err;
+  }
+}
 
 /** The command line dibctl runs (without the program name). */
 export function dibArguments(output: string, dib: NonNullable<ImageConfig['dib']>): string[] {
@@ -149,6 +165,10 @@ export function createBuildActivities(deps: { env?: NodeJS.ProcessEnv } = {}) {
     const signal = cancellationSignal();
     let version: string | undefined;
     try {
+      // a wrong placeholder is found before disk-image-create runs
+      const commands = plan.externalBuild.map((t) =>
+        externalBuildCommand(t, { filename: plan.output, label: input.label }),
+      );
       if (plan.dib) {
         const dib = plan.dib;
         const env = { ...baseEnv, ...dibEnvironment(dib) };
@@ -171,7 +191,7 @@ export function createBuildActivities(deps: { env?: NodeJS.ProcessEnv } = {}) {
         const why = failureReason(o);
         if (why) throw new BuildFailedError(`disk-image-create failed: ${why}`, o.code ?? ExitCode.GENERIC);
       }
-      for (const cmdline of plan.externalBuild) {
+      for (const cmdline of commands) {
         step = `external_build: ${cmdline}`;
         log.note(`dibctl: external_build: ${cmdline}`);
         const o = await runCommandLine(cmdline, { cwd, env: baseEnv, signal, output: log });

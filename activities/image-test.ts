@@ -137,7 +137,9 @@ export function chooseMainIp(addresses: Server['addresses'], mainNicRegexp?: str
         `Several networks of the instance match main_nic_regexp '${mainNicRegexp}': ${candidates.join(', ')}`,
       );
   } else if (networks.length > 1) {
-    candidates = networks.slice(0, 1);
+    throw new MainIpError(
+      `The instance is on several networks (${networks.join(', ')}) and the test environment has no nova.main_nic_regexp: set it to the network dibctl reaches the instance on, e.g. main_nic_regexp: '^${networks[0]}$'`,
+    );
   }
   const addr = candidates.flatMap((n) => addresses[n] ?? [])[0];
   if (!addr)

@@ -51,6 +51,11 @@ export function crossCheck(
       const file = entry.value.nova.userdata_file;
       const p1 = file !== undefined ? missingPath(test, label, ['nova', 'userdata_file'], file) : undefined;
       if (p1) problems.push(p1);
+      const nics = entry.value.nova.nics ?? [];
+      if (nics.length > 1 && entry.value.nova.main_nic_regexp === undefined)
+        problems.push(
+          `${whereIs(test, label, ['nova', 'nics'])}: ${nics.length} networks and no nova.main_nic_regexp: set it to the name of the network dibctl reaches the instance on`,
+        );
       const ca = entry.value.ssl_ca_path;
       const p2 = ca !== undefined ? missingPath(test, label, ['ssl_ca_path'], ca) : undefined;
       if (p2) problems.push(p2);

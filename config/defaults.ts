@@ -14,7 +14,7 @@ export const DEFAULTS = {
   'glance.min_disk': 0,
   'glance.min_ram': 0,
   'glance.protected': false,
-  'nova.create_timeout': 10,
+  'nova.create_timeout': 360,
   'nova.active_timeout': 360,
   'nova.keypair_timeout': 10,
   'nova.cleanup_timeout': 60,

@@ -9,7 +9,7 @@ import { DEFAULTS } from './defaults';
 import { durationSeconds } from './duration';
 import { ConfigError } from './errors';
 import { LoadedConfig, LookupOptions, entryOf, loadConfig } from './files';
-import { mergeEnvironmentVariables, mergeGlance, mergeNovaTimeouts } from './merge';
+import { largerTimeout, mergeEnvironmentVariables, mergeGlance, mergeNovaTimeouts } from './merge';
 import type {
   ConfigKind,
   GlanceSection,
@@ -461,9 +461,10 @@ function testPlan(image: ImageConfig, environment: TestEnvironmentConfig): Image
     timeouts: {
       ...novaTimeouts(mergeNovaTimeouts(image.nova, environment.novaTimeouts)),
       uploadTimeout: glance.uploadTimeout,
-      // test.yaml's tests.port_wait_timeout overrides the image's
+      // the larger of the image's and the test environment's, as dibctl
       portWaitTimeout:
-        environment.tests.portWaitTimeout ?? image.tests.portWaitTimeout ?? DEFAULTS['tests.port_wait_timeout'],
+        largerTimeout(image.tests.portWaitTimeout, environment.tests.portWaitTimeout) ??
+        DEFAULTS['tests.port_wait_timeout'],
     },
     environmentVariables: mergeEnvironmentVariables(
       image.tests.environmentVariables,

@@ -206,7 +206,7 @@ describe('configs in the shape of the reference load', () => {
     expect(plan.environment.label).toBe('example_env2');
     expect(plan.environment.nova.flavorId).toBe('30');
     expect(plan.timeouts).toEqual({
-      createTimeout: 10,
+      createTimeout: 360,
       activeTimeout: 600,
       keypairTimeout: 10,
       cleanupTimeout: 60,

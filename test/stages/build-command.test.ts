@@ -85,6 +85,17 @@ describe('dibctl build with a stand-in disk-image-create', () => {
         '  dib:',
         '    elements: [vm]',
         '    min_version: "9.0.0"',
+        // dibctl's example: external_build commands name the image file with %(filename)s
+        'spaced:',
+        '  filename: out/with space.qcow2',
+        '  dib: { elements: [vm] }',
+        '  external_build:',
+        '    - cmdline: "cp %(filename)s %(filename)s.copy && echo %(label)s > out/label.txt"',
+        'misspelt:',
+        '  filename: out/misspelt.qcow2',
+        '  dib: { elements: [vm] }',
+        '  external_build:',
+        '    - cmdline: "qemu-img convert %(file_name)s out/x.raw"',
         '',
       ].join('\n'),
     );
@@ -138,6 +149,22 @@ describe('dibctl build with a stand-in disk-image-create', () => {
     expect(r.stdout.match(/building step 1/g)).toHaveLength(1);
     expect(await fs.readFile(path.join(dir, 'custom.img.log'), 'utf8')).toMatch(/building step 1[^]*building step 1/);
     expect(await fs.readFile(path.join(dir, 'custom.img'), 'utf8')).toBe('qcow2 data\n');
+  });
+
+  it('fills %(filename)s and %(label)s into external_build commands, quoted; a wrong placeholder runs nothing', async () => {
+    const r = await runDibctl(['build', 'spaced'], { cwd: dir, env: buildEnv() });
+    expect(r.code).toBe(0);
+    const image = path.join(dir, 'out', 'with space.qcow2');
+    expect(await fs.readFile(`${image}.copy`, 'utf8')).toBe('qcow2 data\n');
+    expect(await fs.readFile(path.join(dir, 'out', 'label.txt'), 'utf8')).toBe('spaced\n');
+
+    await fs.rm(path.join(dir, 'rec.args'), { force: true });
+    const bad = await runDibctl(['build', 'misspelt'], { cwd: dir, env: buildEnv() });
+    expect(bad.code).toBe(10);
+    expect(bad.stderr).toMatch(
+      /misspelt\.external_build: .*unknown placeholder %\(file_name\)s \(known: %\(filename\)s, %\(label\)s\)/,
+    );
+    await expect(fs.access(path.join(dir, 'rec.args'))).rejects.toThrow();
   });
 
   it("exits with disk-image-create's own exit code and skips external_build when the build fails", async () => {
