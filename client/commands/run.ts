@@ -11,7 +11,7 @@ import type { CloudTarget, UploadHeartbeat } from '../../activities';
 import { targetOf } from '../../activities/cloud';
 import { loadImage, loadUploadPlan, resolveCredentials } from '../../config';
 import { commandWorkflowIds, lifecycleChildren } from '../../common/ids';
-import { DibctlError, detailsOf } from '../../errors';
+import { DibctlError, ExitCode, detailsOf } from '../../errors';
 import { localHostQueue } from '../../worker/worker';
 import { imageLifecycleWorkflow, stageQuery } from '../../workflows';
 import type { LifecycleFailureDetails, LifecycleInput, LifecycleResult } from '../../workflows';
@@ -38,7 +38,7 @@ export function lifecycleInput(
   taskQueue: string,
   cwd = process.cwd(),
 ): LifecycleInput {
-  if (!opts.uploadEnv.length) throw new DibctlError('Name at least one --upload-env');
+  if (!opts.uploadEnv.length) throw new DibctlError('Name at least one --upload-env', ExitCode.USAGE);
   const config = {
     cwd,
     ...(opts.imagesConfig ? { imagesConfig: path.resolve(cwd, opts.imagesConfig) } : {}),
@@ -166,5 +166,9 @@ export function register(program: Command, cli: Cli): void {
       .command('run')
       .description('build, test and publish an image to every upload environment in parallel, obsoleting older copies')
       .argument('<label>', 'image label'),
-  ).action(async (label: string, opts: RunOptions) => cli.inSession((s, o) => run(s, label, opts, o)));
+  ).action(async (label: string, opts: RunOptions) => {
+    // a usage error fails before any session starts
+    if (!opts.uploadEnv.length) throw new DibctlError('Name at least one --upload-env', ExitCode.USAGE);
+    return cli.inSession((s, o) => run(s, label, opts, o));
+  });
 }
