@@ -295,7 +295,7 @@ describe('secret hygiene: no password, credential secret, token or private key i
     ok(await dibctl('mark-obsolete', ['mark-obsolete', 'one', currentId]), 0);
     ok(await dibctl('rotate --dry-run', ['rotate', 'one', '--dry-run']), 0);
     ok(await dibctl('rotate', ['rotate', 'one']), 0);
-    ok(await dibctl('rotate-single', ['rotate-single', 'one', 'cirros']), 0);
+    ok(await dibctl('rotate-single', ['rotate-single', 'cirros', 'one']), 0);
     // an application credential has no right to list every project's servers: the refusal is a path too
     ok(await dibctl('rotate without admin rights', ['rotate', 'two']), 61);
     // the whole lifecycle, with a build, and on a schedule
