@@ -15,6 +15,7 @@ import {
   defineQuery,
   defineSignal,
   isCancellation,
+  patched,
   setHandler,
   uuid4,
   workflowInfo,
@@ -162,8 +163,12 @@ export async function imageTestWorkflow(input: ImageTestInput): Promise<ImageTes
   let passed = false;
 
   try {
-    // 1. the image under test
-    if (input.useExistingImage) {
+    // 1. the image under test: none is uploaded for an existing instance, which runs its own image
+    const existingInstanceOnly =
+      Boolean(input.useExistingInstance) && !input.uploadOnly && patched('existing-instance-without-upload');
+    if (existingInstanceOnly && !input.useExistingImage) {
+      say(`Not uploading ${plan.image.filename}: the tests run on existing instance ${input.useExistingInstance}`);
+    } else if (input.useExistingImage) {
       stage = 'checking the existing image';
       const img = await short.describeImage({ cloud, imageId: input.useExistingImage });
       imageId = img.id;
@@ -238,6 +243,7 @@ export async function imageTestWorkflow(input: ImageTestInput): Promise<ImageTes
         stage = `booting instance ${name}`;
         const n = plan.environment.nova;
         held.instance = { name, existing: false };
+        if (imageId === undefined) throw ApplicationFailure.nonRetryable('no image to boot', 'NoImage');
         const { serverId } = await boot.bootInstance({
           cloud,
           name,
@@ -287,9 +293,9 @@ export async function imageTestWorkflow(input: ImageTestInput): Promise<ImageTes
           cloud,
           workflowId,
           facts,
-          imageId,
+          ...(imageId !== undefined ? { imageId } : {}),
           imageConfig: plan.image as unknown as Record<string, unknown>,
-          imageFile: input.useExistingImage ? undefined : plan.image.filename,
+          imageFile: input.useExistingImage || existingInstanceOnly ? undefined : plan.image.filename,
           ssh,
           privateKeyFile: held.privateKeyFile,
           portWait: portWaited,
@@ -332,8 +338,13 @@ export async function imageTestWorkflow(input: ImageTestInput): Promise<ImageTes
 
   // Hold the instance for the operator: after a failure with a keep request, or always for a shell.
   const instanceUp = held.instance !== undefined && held.instance.id !== undefined && !held.instance.existing;
+  // `dibctl shell` on an existing instance waits for its shell too (the instance is never removed)
+  const shellOnExisting =
+    mode === 'shell' && !failure && held.instance?.existing === true && patched('shell-on-existing-instance');
   const wantsHold =
-    !cancelled && instanceUp && ((failure && (keepRequested || input.holdOnFailure)) || (mode === 'shell' && !failure));
+    !cancelled &&
+    ((instanceUp && ((failure && (keepRequested || input.holdOnFailure)) || (mode === 'shell' && !failure))) ||
+      shellOnExisting);
   if (wantsHold) {
     const limit = input.holdLimitSeconds ?? DEFAULT_HOLD_SECONDS;
     hold = {
@@ -415,6 +426,7 @@ export async function imageTestWorkflow(input: ImageTestInput): Promise<ImageTes
       details: [details],
     });
   }
-  if (imageId === undefined) throw ApplicationFailure.nonRetryable('no image was tested', 'NoImage');
+  if (imageId === undefined && !input.useExistingInstance)
+    throw ApplicationFailure.nonRetryable('no image was tested', 'NoImage');
   return result;
 }
