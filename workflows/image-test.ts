@@ -77,6 +77,8 @@ export interface ImageTestStatus {
   decision?: 'keep' | 'discard';
   /** Directory of the test logs on the host of hostQueue (the CLI follows them there). */
   logDir?: string;
+  /** Results of the tests once they ran (a held instance's report is written from them). */
+  tests?: TestEntryResult[];
 }
 
 export interface ImageTestResult extends ImageTestStatus {
@@ -125,6 +127,7 @@ export async function imageTestWorkflow(input: ImageTestInput): Promise<ImageTes
   let hold: HoldState | undefined;
   let decision: 'keep' | 'discard' | undefined;
   let logDir: string | undefined;
+  let results: TestEntryResult[] = [];
   let keepRequested = Boolean(input.keepFailedInstance);
   const say = (line: string) => void log.push(line);
   const status = (): ImageTestStatus => ({
@@ -135,6 +138,7 @@ export async function imageTestWorkflow(input: ImageTestInput): Promise<ImageTes
     ...(hold ? { hold } : {}),
     ...(decision ? { decision } : {}),
     ...(logDir ? { logDir } : {}),
+    ...(results.length ? { tests: results } : {}),
   });
 
   setHandler(stageQuery, () => stage);
@@ -159,7 +163,6 @@ export async function imageTestWorkflow(input: ImageTestInput): Promise<ImageTes
   let facts: InstanceFacts | undefined;
   let imageId: string | undefined;
   let checksum: string | undefined;
-  let results: TestEntryResult[] = [];
   let passed = false;
 
   try {

@@ -23,6 +23,7 @@ import { Output, printJson } from '../render';
 import { Session } from '../session';
 import type { Command } from 'commander';
 import { Cli, imageFileOption, testEnvironmentOptions } from '../cli';
+import { TestReport, checkReportPath, hostSecrets, junitXmlOption, writeTestReport } from '../junit-report';
 
 export interface TestOptions {
   input?: string;
@@ -34,6 +35,8 @@ export interface TestOptions {
   keepFailedImage?: boolean;
   keepFailedInstance?: boolean;
   shell?: boolean;
+  /** Where to write the JUnit XML report of the tests. */
+  junitXml?: string;
   imagesConfig?: string;
   testConfig?: string;
   /** Seconds a held instance waits for keep/discard (default 24 h). */
@@ -121,6 +124,7 @@ export function prepareTestInput(
  */
 function checkBeforeSession(label: string, opts: TestOptions, mode: 'test' | 'shell'): void {
   checkOptionCombination(opts);
+  if (opts.junitXml) checkReportPath(opts.junitXml);
   if (mode !== 'shell' && !opts.shell) return;
   const image = loadImage(label, {
     cwd: opts.cwd ?? process.cwd(),
@@ -178,6 +182,35 @@ export async function imageTest(
     args: [input],
   });
   o.err(`Image test workflow ${workflowId} (dibctl status ${workflowId})`);
+  if (!opts.junitXml) return followImageTest(session, handle, opts, o, interrupted, mode);
+
+  // the report is written whatever the outcome; the exit code stays the run's
+  const report: TestReport = { tests: [] };
+  let code = 0;
+  let error: unknown;
+  try {
+    code = await followImageTest(session, handle, opts, o, interrupted, mode, report);
+  } catch (err) {
+    error = err;
+    report.failure ??= err instanceof Error ? err.message : String(err);
+  }
+  const secrets = hostSecrets(input.config, [['test', input.plan.environment.label]], input.plan.environmentVariables);
+  const written = writeTestReport(opts.junitXml, label, report, secrets, o);
+  if (error) throw error;
+  return written || code ? code : ExitCode.GENERIC;
+}
+
+/** Follows a started image test to its end (printing as it goes) and returns the exit code; fills report. */
+async function followImageTest(
+  session: Session,
+  handle: WorkflowHandle<typeof imageTestWorkflow>,
+  opts: TestOptions,
+  o: Output,
+  interrupted: Promise<void>,
+  mode: 'test' | 'shell',
+  report: TestReport = { tests: [] },
+): Promise<number> {
+  const workflowId = handle.workflowId;
 
   let printed = 0;
   let tests: LogDirTail | undefined;
@@ -232,6 +265,8 @@ export async function imageTest(
         await handle.signal(keep ? keepSignal : discardSignal);
       } else {
         printHeld(s, o, session);
+        report.tests = s.tests ?? [];
+        report.failure = s.hold.reason;
         if (o.json) printJson(o, { workflowId, exitCode: s.hold.exitCode, stage: s.stage, held: s.held, hold: s.hold });
         polling.abort();
         await outcome;
@@ -240,18 +275,24 @@ export async function imageTest(
     }
   }
   if (done.ok) {
+    report.tests = done.r.tests;
     print(done.r, true);
     if (o.json) printJson(o, done.r);
     return mode === 'shell' ? (shellCode ?? ExitCode.GENERIC) : 0;
   }
   const details = failureDetails(done.err);
   if (details?.result) {
+    report.tests = details.result.tests;
+    report.failure = failureOf(done.err).message;
     print(details.result, true);
     if (o.json) printJson(o, details.result);
     throw new DibctlError(failureOf(done.err).message, details.exitCode);
   }
   if (hasCause(done.err, CancelledFailure)) {
-    print(await queryStatus(handle), true);
+    const last = await queryStatus(handle);
+    report.tests = last?.tests ?? [];
+    report.failure = `Workflow ${workflowId} was cancelled`;
+    print(last, true);
     throw new DibctlError(`Workflow ${workflowId} was cancelled`, ExitCode.GENERIC);
   }
   if (done.err instanceof WorkflowFailedError)
@@ -347,7 +388,8 @@ export function register(program: Command, cli: Cli): void {
       .argument('<label>', 'image label')
       .addOption(imageFileOption())
       .option('--upload-only', 'upload the test image and stop (the image is kept)')
-      .option('--shell', 'on failure, open an SSH shell on the instance (exit 42 keeps it)'),
+      .option('--shell', 'on failure, open an SSH shell on the instance (exit 42 keeps it)')
+      .addOption(junitXmlOption()),
   ).action(async (label: string, opts: TestOptions) => {
     checkBeforeSession(label, opts, 'test');
     return cli.inSession((s, o) => imageTest(s, label, opts, o, cli.interrupted(), 'test'));

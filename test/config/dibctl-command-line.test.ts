@@ -66,6 +66,11 @@ describe('dibctl command line, as dibctl users type it', () => {
       ['validate -i without its file', ['validate', '-i'], /option '-i, --input <file>' argument missing/],
       ['test --environment without its value', ['test', 'base', '--environment'], /argument missing/],
       ['run without --upload-env', ['run', 'base'], /Name at least one --upload-env/],
+      [
+        'run --junit-xml with --no-test',
+        ['run', 'base', '--upload-env', 'prod', '--no-test', '--junit-xml', 'r.xml'],
+        /--junit-xml reports the tests, which --no-test skips/,
+      ],
       ['a schedule group without its subcommand', ['schedule'], /Usage: dibctl schedule/],
       ['an invalid port number', ['server', '--port', '70000'], /must be a port number/],
       ['an invalid --hold-limit', ['test', 'base', '--hold-limit', 'soon'], /must be a positive number of seconds/],
