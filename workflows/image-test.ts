@@ -341,9 +341,12 @@ export async function imageTestWorkflow(input: ImageTestInput): Promise<ImageTes
 
   // Hold the instance for the operator: after a failure with a keep request, or always for a shell.
   const instanceUp = held.instance !== undefined && held.instance.id !== undefined && !held.instance.existing;
-  // `dibctl shell` on an existing instance waits for its shell too (the instance is never removed)
+  // a shell on an existing instance (`dibctl shell`, or `test --shell` after a failure) waits for it
+  // too; the instance itself is never removed
   const shellOnExisting =
-    mode === 'shell' && !failure && held.instance?.existing === true && patched('shell-on-existing-instance');
+    held.instance?.existing === true &&
+    ((mode === 'shell' && !failure) || (Boolean(failure) && Boolean(input.holdOnFailure))) &&
+    patched('shell-on-existing-instance');
   const wantsHold =
     !cancelled &&
     ((instanceUp && ((failure && (keepRequested || input.holdOnFailure)) || (mode === 'shell' && !failure))) ||

@@ -198,6 +198,16 @@ describe('interactive shells on the test instance (through a pseudo-terminal)', 
       expect(r.output).toMatch(/Clearing done/);
       expect(dibctlObjects(emu)).toEqual(NOTHING_LEFT);
       expect((await box.cloud.compute.getServer(box.server.id)).status).toBe('ACTIVE');
+      // test --shell after a failure opens the shell there as well, and keeps the test's exit code
+      const failed = await shellSession(
+        p,
+        ['test', 'cirros', '--shell', '--use-existing-instance', box.server.id, '--private-key-file', box.keyFile],
+        'hostname; exit\n',
+      );
+      expect(failed.code).toBe(80);
+      expect(failed.output).toMatch(/Some tests failed/);
+      expect(failed.output).toMatch(/\nexisting-box\r?\n/);
+      expect((await box.cloud.compute.getServer(box.server.id)).status).toBe('ACTIVE');
     } finally {
       await box.remove();
     }
