@@ -71,7 +71,7 @@ const DIB_ARCH = 'amd64';
  * `%(label)s` placeholders filled in, each value shell-quoted (as dibctl's
  * `%(filename)s`, and as the other commands' placeholders).
  */
-export function externalBuildCommand(template: string, values: { filename: string; label: string }): string {
+function externalBuildCommand(template: string, values: { filename: string; label: string }): string {
   try {
     return interpolateCommand(template, values);
   } catch (err) {

@@ -37,6 +37,14 @@ class PortWaitTimeoutError extends DibctlError {
   }
 }
 
+/** The id of the image a server was booted from; none for a server booted from a volume. */
+function serverImageId(server: Record<string, unknown>): string | undefined {
+  const image = server.image;
+  if (image && typeof image === 'object' && typeof (image as { id?: unknown }).id === 'string')
+    return (image as { id: string }).id;
+  return undefined;
+}
+
 /** The server's addresses do not give one main IP. */
 class MainIpError extends DibctlError {}
 
@@ -85,7 +93,8 @@ interface TestRunRequest {
   cloud: CloudRef;
   workflowId: string;
   facts: InstanceFacts;
-  imageId: string;
+  /** The image under test; none for an existing instance, whose own image is then described. */
+  imageId?: string;
   imageConfig: Record<string, unknown>;
   imageFile?: string;
   ssh?: { username: string; port: number };
@@ -372,7 +381,13 @@ export function createImageTestActivities(deps: ImageTestDeps = {}) {
     const logDir = path.join(dir, 'logs');
     await fs.mkdir(logDir, { recursive: true, mode: 0o700 });
     const imageInfo = await retryTransient(
-      () => withCloud(input.cloud, deps, async (cloud) => cloud.image.getImage(input.imageId)),
+      () =>
+        withCloud(input.cloud, deps, async (cloud) => {
+          if (input.imageId) return cloud.image.getImage(input.imageId);
+          // an existing instance: its own image, when Glance still shows it to this project
+          const own = serverImageId(input.facts.server);
+          return (own && (await cloud.image.findImage(own))) || { id: own ?? '' };
+        }),
       {
         withinMs: 120_000,
         beat: () => heartbeat(),

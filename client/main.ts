@@ -108,16 +108,18 @@ export async function main(argv: string[]): Promise<number> {
   const result = { code: 0 };
   const program = buildProgram(result);
   if (argv.length <= 2) {
-    program.outputHelp();
-    return ExitCode.GENERIC;
+    // no command at all is a usage error, as argparse has it
+    program.outputHelp({ error: true });
+    return ExitCode.USAGE;
   }
   try {
     await program.parseAsync(argv);
     return result.code;
   } catch (err) {
     if (err instanceof CommanderError) {
-      // help and --version are exits with code 0; usage errors were printed already
-      return err.exitCode === 0 ? 0 : ExitCode.GENERIC;
+      // help and --version are exits with code 0; usage errors (unknown command or option,
+      // missing or invalid argument) were printed already and exit 2, as with dibctl's argparse
+      return err.exitCode === 0 ? 0 : ExitCode.USAGE;
     }
     if (err instanceof DibctlError) {
       process.stderr.write(`Error: ${err.message}\n`);

@@ -6,6 +6,8 @@
 export const ExitCode = {
   OK: 0,
   GENERIC: 1,
+  /** The command line itself is wrong (unknown option or command, missing argument): argparse's code. */
+  USAGE: 2,
   CONFIG: 10,
   LABEL_NOT_FOUND: 11,
   CREDENTIALS: 12,

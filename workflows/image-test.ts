@@ -15,6 +15,7 @@ import {
   defineQuery,
   defineSignal,
   isCancellation,
+  patched,
   setHandler,
   uuid4,
   workflowInfo,
@@ -76,6 +77,8 @@ export interface ImageTestStatus {
   decision?: 'keep' | 'discard';
   /** Directory of the test logs on the host of hostQueue (the CLI follows them there). */
   logDir?: string;
+  /** Results of the tests once they ran (a held instance's report is written from them). */
+  tests?: TestEntryResult[];
 }
 
 export interface ImageTestResult extends ImageTestStatus {
@@ -124,6 +127,7 @@ export async function imageTestWorkflow(input: ImageTestInput): Promise<ImageTes
   let hold: HoldState | undefined;
   let decision: 'keep' | 'discard' | undefined;
   let logDir: string | undefined;
+  let results: TestEntryResult[] = [];
   let keepRequested = Boolean(input.keepFailedInstance);
   const say = (line: string) => void log.push(line);
   const status = (): ImageTestStatus => ({
@@ -134,6 +138,7 @@ export async function imageTestWorkflow(input: ImageTestInput): Promise<ImageTes
     ...(hold ? { hold } : {}),
     ...(decision ? { decision } : {}),
     ...(logDir ? { logDir } : {}),
+    ...(results.length ? { tests: results } : {}),
   });
 
   setHandler(stageQuery, () => stage);
@@ -158,12 +163,15 @@ export async function imageTestWorkflow(input: ImageTestInput): Promise<ImageTes
   let facts: InstanceFacts | undefined;
   let imageId: string | undefined;
   let checksum: string | undefined;
-  let results: TestEntryResult[] = [];
   let passed = false;
 
   try {
-    // 1. the image under test
-    if (input.useExistingImage) {
+    // 1. the image under test: none is uploaded for an existing instance, which runs its own image
+    const existingInstanceOnly =
+      Boolean(input.useExistingInstance) && !input.uploadOnly && patched('existing-instance-without-upload');
+    if (existingInstanceOnly && !input.useExistingImage) {
+      say(`Not uploading ${plan.image.filename}: the tests run on existing instance ${input.useExistingInstance}`);
+    } else if (input.useExistingImage) {
       stage = 'checking the existing image';
       const img = await short.describeImage({ cloud, imageId: input.useExistingImage });
       imageId = img.id;
@@ -238,6 +246,7 @@ export async function imageTestWorkflow(input: ImageTestInput): Promise<ImageTes
         stage = `booting instance ${name}`;
         const n = plan.environment.nova;
         held.instance = { name, existing: false };
+        if (imageId === undefined) throw ApplicationFailure.nonRetryable('no image to boot', 'NoImage');
         const { serverId } = await boot.bootInstance({
           cloud,
           name,
@@ -285,9 +294,9 @@ export async function imageTestWorkflow(input: ImageTestInput): Promise<ImageTes
           cloud,
           workflowId,
           facts,
-          imageId,
+          ...(imageId !== undefined ? { imageId } : {}),
           imageConfig: plan.image as unknown as Record<string, unknown>,
-          imageFile: input.useExistingImage ? undefined : plan.image.filename,
+          imageFile: input.useExistingImage || existingInstanceOnly ? undefined : plan.image.filename,
           ssh,
           privateKeyFile: held.privateKeyFile,
           portWait: portWaited,
@@ -327,8 +336,16 @@ export async function imageTestWorkflow(input: ImageTestInput): Promise<ImageTes
 
   // Hold the instance for the operator: after a failure with a keep request, or always for a shell.
   const instanceUp = held.instance !== undefined && held.instance.id !== undefined && !held.instance.existing;
+  // a shell on an existing instance (`dibctl shell`, or `test --shell` after a failure) waits for it
+  // too; the instance itself is never removed
+  const shellOnExisting =
+    held.instance?.existing === true &&
+    ((mode === 'shell' && !failure) || (Boolean(failure) && Boolean(input.holdOnFailure))) &&
+    patched('shell-on-existing-instance');
   const wantsHold =
-    !cancelled && instanceUp && ((failure && (keepRequested || input.holdOnFailure)) || (mode === 'shell' && !failure));
+    !cancelled &&
+    ((instanceUp && ((failure && (keepRequested || input.holdOnFailure)) || (mode === 'shell' && !failure))) ||
+      shellOnExisting);
   if (wantsHold) {
     const limit = input.holdLimitSeconds ?? DEFAULT_HOLD_SECONDS;
     hold = {
@@ -410,6 +427,7 @@ export async function imageTestWorkflow(input: ImageTestInput): Promise<ImageTes
       details: [details],
     });
   }
-  if (imageId === undefined) throw ApplicationFailure.nonRetryable('no image was tested', 'NoImage');
+  if (imageId === undefined && !input.useExistingInstance)
+    throw ApplicationFailure.nonRetryable('no image was tested', 'NoImage');
   return result;
 }

@@ -4,9 +4,12 @@ import { TailBuffer } from './bounded';
 import type { OutputSink } from './sink';
 
 const TAIL_CHARS = 8 * 1024;
+/** A test case's own output kept for its report: the results travel through Temporal. */
+const SECTION_CHARS = 4 * 1024;
 
 export class OutputLog implements OutputSink {
   private readonly tailText = new TailBuffer(TAIL_CHARS);
+  private section: TailBuffer | undefined;
   private partial = new Map<string, string>();
   private readonly fd: number;
 
@@ -23,6 +26,7 @@ export class OutputLog implements OutputSink {
     if (!text) return;
     fs.writeSync(this.fd, text);
     this.tailText.append(text);
+    this.section?.append(text);
     const pending = (this.partial.get(stream) ?? '') + text;
     const lines = pending.split('\n');
     this.partial.set(stream, lines.pop() ?? '');
@@ -40,6 +44,16 @@ export class OutputLog implements OutputSink {
     } catch {
       // a failing listener must not break the run
     }
+  }
+
+  /**
+   * Starts keeping the end of what is written from now on apart (the output of
+   * one test case inside an entry); returns what it holds so far when called.
+   */
+  startSection(limit = SECTION_CHARS): () => string {
+    const section = new TailBuffer(limit);
+    this.section = section;
+    return () => section.text();
   }
 
   /** The end of the output (a marker first when the beginning was dropped). */

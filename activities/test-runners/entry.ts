@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { OutputLog } from '../process';
-import type { TestEntryResult } from './types';
+import type { TestCaseResult, TestEntryResult } from './types';
 
 export interface RunOptions {
   signal?: AbortSignal;
@@ -41,7 +41,7 @@ export function result(
   framework: TestEntryResult['framework'],
   started: number,
   log: OutputLog,
-  outcome: { passed: boolean; exitCode?: number | null; reason?: string },
+  outcome: { passed: boolean; exitCode?: number | null; reason?: string; cases?: TestCaseResult[] },
 ): TestEntryResult {
   log.note(outcome.passed ? `dibctl: ${name}: passed` : `dibctl: ${name}: failed: ${outcome.reason ?? 'failed'}`);
   log.close();
@@ -54,6 +54,23 @@ export function result(
     ...(outcome.exitCode !== undefined ? { exitCode: outcome.exitCode } : {}),
     ...(outcome.passed ? {} : { reason: oneLine(outcome.reason ?? 'failed') }),
     logFile: log.file,
+    ...(outcome.cases?.length ? { cases: outcome.cases } : {}),
+  };
+}
+
+/** A test case's result: failures keep their reason (one line) and the end of their output. */
+export function caseResult(
+  name: string,
+  started: number,
+  outcome: { passed: boolean; skipped?: boolean; reason?: string; output?: string },
+): TestCaseResult {
+  return {
+    name,
+    passed: outcome.passed,
+    ...(outcome.skipped ? { skipped: true } : {}),
+    durationMs: outcome.skipped ? 0 : Date.now() - started,
+    ...(outcome.passed && !outcome.skipped ? {} : { reason: oneLine(outcome.reason ?? 'failed') }),
+    ...(!outcome.passed && !outcome.skipped && outcome.output ? { output: outcome.output } : {}),
   };
 }
 

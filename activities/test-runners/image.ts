@@ -6,10 +6,10 @@
  */
 import fs from 'node:fs';
 import { CAPTURE_LIMIT, CapturedOutput, capture, runProcess } from '../process';
-import { RunOptions, limitMs, openLog, result } from './entry';
+import { RunOptions, caseResult, limitMs, openLog, result } from './entry';
 import { onPath } from './tools';
 import type { ImageAssertions } from '../../config/view';
-import type { InstanceTestContext, TestEntryResult } from './types';
+import type { InstanceTestContext, TestCaseResult, TestEntryResult } from './types';
 
 interface ImageSpec {
   /** The image file to check. */
@@ -45,54 +45,83 @@ export async function runImage(spec: ImageSpec, _ctx: InstanceTestContext, opts:
   const log = openLog('image', spec.path, opts);
   const env = opts.env ?? process.env;
   const problems: string[] = [];
+  // one case per check, for the JUnit report
+  const cases: TestCaseResult[] = [];
+  const check = (what: string, checkStarted: number, problem: string | undefined) => {
+    if (problem) problems.push(problem);
+    cases.push(caseResult(`${name}: ${what}`, checkStarted, { passed: !problem, reason: problem, output: problem }));
+  };
   const done = () =>
     result(name, 'image', started, log, {
       passed: problems.length === 0,
-      ...(problems.length ? { reason: problems.join('; ') } : {}),
+      // a missing tool fails each of its checks: the entry names it once
+      ...(problems.length ? { reason: [...new Set(problems)].join('; ') } : {}),
+      cases,
     });
   if (!fs.existsSync(spec.path)) {
-    problems.push(`${spec.path} does not exist`);
+    check('exists', started, `${spec.path} does not exist`);
     return done();
   }
   const a = spec.image ?? {};
+  const sizeChecks: Array<[string, (f: ImageFacts) => string | undefined]> = [];
+  if (a.format !== undefined)
+    sizeChecks.push([
+      `format ${a.format}`,
+      (f) => (f.format !== a.format ? `format is ${f.format}, expected ${a.format}` : undefined),
+    ]);
+  if (a.maxVirtualSizeGb !== undefined)
+    sizeChecks.push([
+      `max_virtual_size_gb ${a.maxVirtualSizeGb}`,
+      (f) =>
+        f.virtualSize > a.maxVirtualSizeGb! * GIB
+          ? `virtual size ${gib(f.virtualSize)} is above max_virtual_size_gb ${a.maxVirtualSizeGb}`
+          : undefined,
+    ]);
+  if (a.minVirtualSizeGb !== undefined)
+    sizeChecks.push([
+      `min_virtual_size_gb ${a.minVirtualSizeGb}`,
+      (f) =>
+        f.virtualSize < a.minVirtualSizeGb! * GIB
+          ? `virtual size ${gib(f.virtualSize)} is below min_virtual_size_gb ${a.minVirtualSizeGb}`
+          : undefined,
+    ]);
+  const infoStarted = Date.now();
   if (!onPath('qemu-img', env)) {
-    problems.push(
-      'the format and size checks need qemu-img, which is not installed (Debian: apt-get install qemu-utils)',
-    );
+    const missing =
+      'the format and size checks need qemu-img, which is not installed (Debian: apt-get install qemu-utils)';
+    if (sizeChecks.length) for (const [what] of sizeChecks) check(what, infoStarted, missing);
+    else check('qemu-img info', infoStarted, missing);
   } else {
     try {
       const facts = await imageFacts(spec.path, env, limitMs(spec.timeout));
       log.note(
         `dibctl: ${spec.path}: format ${facts.format}, virtual size ${gib(facts.virtualSize)} (${facts.virtualSize} bytes)`,
       );
-      if (a.format !== undefined && facts.format !== a.format)
-        problems.push(`format is ${facts.format}, expected ${a.format}`);
-      if (a.maxVirtualSizeGb !== undefined && facts.virtualSize > a.maxVirtualSizeGb * GIB) {
-        problems.push(`virtual size ${gib(facts.virtualSize)} is above max_virtual_size_gb ${a.maxVirtualSizeGb}`);
-      }
-      if (a.minVirtualSizeGb !== undefined && facts.virtualSize < a.minVirtualSizeGb * GIB) {
-        problems.push(`virtual size ${gib(facts.virtualSize)} is below min_virtual_size_gb ${a.minVirtualSizeGb}`);
-      }
+      if (sizeChecks.length) for (const [what, problem] of sizeChecks) check(what, infoStarted, problem(facts));
+      else check('qemu-img info', infoStarted, undefined);
     } catch (err) {
-      problems.push(err instanceof Error ? err.message : String(err));
+      const why = err instanceof Error ? err.message : String(err);
+      if (sizeChecks.length) for (const [what] of sizeChecks) check(what, infoStarted, why);
+      else check('qemu-img info', infoStarted, why);
     }
   }
   if (a.filesExist?.length) {
+    const filesStarted = Date.now();
     if (!onPath('guestfish', env)) {
-      problems.push('files_exist needs guestfish, which is not installed (Debian: apt-get install libguestfs-tools)');
+      const missing = 'files_exist needs guestfish, which is not installed (Debian: apt-get install libguestfs-tools)';
+      for (const f of a.filesExist) check(`files_exist ${f}`, filesStarted, missing);
     } else {
       const script = a.filesExist.map((f) => `exists ${JSON.stringify(f)}`).join('\n') + '\n';
       const r = await guestfish(spec.path, script, env, limitMs(spec.timeout));
-      if (r.code !== 0)
-        problems.push(
-          `guestfish could not inspect the image: ${r.stderr.trim().split('\n').pop() ?? `exit code ${r.code}`}`,
-        );
-      else {
+      if (r.code !== 0) {
+        const why = `guestfish could not inspect the image: ${r.stderr.trim().split('\n').pop() ?? `exit code ${r.code}`}`;
+        for (const f of a.filesExist) check(`files_exist ${f}`, filesStarted, why);
+      } else {
         const answers = r.stdout.trim().split('\n');
         a.filesExist.forEach((f, i) => {
           const ok = answers[i] === 'true';
           log.note(`dibctl: ${f}: ${ok ? 'exists' : 'missing'}`);
-          if (!ok) problems.push(`${f} does not exist in the image`);
+          check(`files_exist ${f}`, filesStarted, ok ? undefined : `${f} does not exist in the image`);
         });
       }
     }

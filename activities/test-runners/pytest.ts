@@ -6,13 +6,15 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { RunOptions, errorText, limitMs, openLog, result } from './entry';
+import { RunOptions, caseResult, errorText, limitMs, openLog, result } from './entry';
 import { authSecrets } from '../cloud';
 import { DATA_VARIABLE, testCredentials, writeDataFile } from './data-file';
 import { ensureSshConfig, testProcessEnvironment } from './environment';
 import { failureReason, runProcess } from '../process';
+import { environmentSecrets, knownSecrets } from '../process/scrub';
+import { scrub } from '../../openstack/redact';
 import { pythonWithPytest } from './tools';
-import type { InstanceTestContext, TestEntryResult } from './types';
+import type { InstanceTestContext, TestCaseResult, TestEntryResult } from './types';
 
 interface PytestSpec {
   path: string;
@@ -22,6 +24,73 @@ interface PytestSpec {
 }
 
 const PLUGIN_MODULE = 'dibctl_pytest';
+/** Names the file the plugin appends each test's phases to (JSON lines). */
+const CASES_VARIABLE = 'DIBCTL_PYTEST_CASES';
+const CASE_OUTPUT_CHARS = 4 * 1024;
+
+interface PhaseReport {
+  nodeid: string;
+  when: 'setup' | 'call' | 'teardown';
+  outcome: 'passed' | 'failed' | 'skipped';
+  duration: number;
+  text: string;
+  /** What pytest names as the failure (`AssertionError: assert 1 == 2`). */
+  crash?: string;
+}
+
+/** What went wrong in a pytest failure (pytest's own summary, else its first `E ` line), after the phase. */
+function failureLine(phase: PhaseReport): string {
+  const e = phase.text
+    .split('\n')
+    .filter((l) => /^E\s/.test(l))
+    .map((l) => l.replace(/^E\s+/, '').trim())
+    .filter(Boolean);
+  const what = phase.crash?.split('\n')[0].trim() || e[0] || '';
+  const where = phase.when === 'call' ? 'failed' : `error in ${phase.when}`;
+  return what ? `${where}: ${what}` : where;
+}
+
+/**
+ * One case per pytest test from the plugin's phase reports, in the order they
+ * ran; their texts are scrubbed of the secrets the run knows.
+ */
+function pytestCases(file: string, secrets: string[]): TestCaseResult[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
+  const byTest = new Map<string, PhaseReport[]>();
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      const p = JSON.parse(line) as PhaseReport;
+      byTest.set(p.nodeid, [...(byTest.get(p.nodeid) ?? []), p]);
+    } catch {
+      // a line cut short by a killed pytest
+    }
+  }
+  const cases: TestCaseResult[] = [];
+  for (const [nodeid, phases] of byTest) {
+    const durationMs = Math.round(phases.reduce((s, p) => s + (p.duration || 0), 0) * 1000);
+    const failed = phases.find((p) => p.outcome === 'failed');
+    const skipped = !failed && phases.find((p) => p.outcome === 'skipped');
+    const output = failed ? scrub(failed.text, secrets).slice(-CASE_OUTPUT_CHARS) : undefined;
+    const c = caseResult(`pytest: ${nodeid}`, Date.now(), {
+      passed: !failed && !skipped,
+      skipped: Boolean(skipped),
+      reason: failed
+        ? scrub(failureLine(failed), secrets)
+        : skipped
+          ? scrub(skipped.text || 'skipped', secrets)
+          : undefined,
+      output,
+    });
+    cases.push({ ...c, durationMs });
+  }
+  return cases;
+}
 
 /** The directory holding the plugin module (next to this file, or in the source tree when running from dist/). */
 function pluginDir(): string {
@@ -60,6 +129,7 @@ export async function runPytest(
     );
 
   let data: ReturnType<typeof writeDataFile> | undefined;
+  const casesFile = `${log.file}.cases`;
   try {
     const sshConfig = ctx.ssh ? ensureSshConfig(ctx.ssh, opts.logDir) : undefined;
     const context: InstanceTestContext =
@@ -69,6 +139,7 @@ export async function runPytest(
     const env: NodeJS.ProcessEnv = {
       ...testProcessEnvironment(ctx, sshConfig, base, opts.logDir),
       [DATA_VARIABLE]: data.file,
+      [CASES_VARIABLE]: casesFile,
       PYTHONPATH: [pluginDir(), base.PYTHONPATH].filter(Boolean).join(':'),
       PYTHONDONTWRITEBYTECODE: '1',
       PYTHONUNBUFFERED: '1',
@@ -93,14 +164,17 @@ export async function runPytest(
       const first = /^(FAILED|ERROR) (\S+)/m.exec(log.tail());
       if (first) why = `${first[1] === 'FAILED' ? 'failed' : 'error in'} ${first[2]} (pytest exit code 1)`;
     }
+    const secrets = knownSecrets([...authSecrets(credentials.cloud), ...environmentSecrets(env, process.env)]);
     return result(name, 'pytest', started, log, {
       passed: !why,
       exitCode: outcome.code,
       ...(why ? { reason: why } : {}),
+      cases: pytestCases(casesFile, secrets),
     });
   } catch (err) {
     return fail(errorText(err));
   } finally {
     data?.remove();
+    fs.rmSync(casesFile, { force: true });
   }
 }

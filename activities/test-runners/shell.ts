@@ -5,10 +5,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { RunOptions, errorText, limitMs, openLog, result } from './entry';
+import { RunOptions, caseResult, errorText, limitMs, openLog, result } from './entry';
 import { ensureSshConfig, testProcessEnvironment } from './environment';
 import { failureReason, runProcess } from '../process';
-import type { InstanceTestContext, TestEntryResult } from './types';
+import type { InstanceTestContext, TestCaseResult, TestEntryResult } from './types';
 
 interface ShellSpec {
   path: string;
@@ -65,9 +65,18 @@ export async function runShell(spec: ShellSpec, ctx: InstanceTestContext, opts: 
 
   const deadline = limitMs(spec.timeout) !== undefined ? started + limitMs(spec.timeout)! : undefined;
   const failures: string[] = [];
+  // one case per script, for the JUnit report; scripts after a stopping failure are listed as skipped
+  const cases: TestCaseResult[] = [];
+  let stopped: string | undefined;
   let lastCode: number | null | undefined;
   for (const program of listed.programs) {
+    if (stopped) {
+      cases.push(caseResult(`shell: ${program}`, Date.now(), { passed: false, skipped: true, reason: stopped }));
+      continue;
+    }
     const remaining = deadline !== undefined ? Math.max(1, deadline - Date.now()) : undefined;
+    const caseStarted = Date.now();
+    const output = log.startSection();
     log.note(`dibctl: running ${program}`);
     const outcome = await runProcess(program, [], {
       cwd: path.dirname(program),
@@ -78,10 +87,17 @@ export async function runShell(spec: ShellSpec, ctx: InstanceTestContext, opts: 
     });
     lastCode = outcome.code;
     const why = failureReason(outcome, spec.timeout);
+    cases.push(caseResult(`shell: ${program}`, caseStarted, { passed: !why, reason: why, output: output() }));
     if (!why) continue;
     failures.push(`${path.basename(program)}: ${why}`);
-    if (outcome.timedOut || outcome.aborted || spec.stopOnFailure !== false) break;
+    if (outcome.timedOut || outcome.aborted || spec.stopOnFailure !== false)
+      stopped = `not run: ${path.basename(program)} failed before it`;
   }
-  if (failures.length === 0) return result(name, 'shell', started, log, { passed: true, exitCode: 0 });
-  return result(name, 'shell', started, log, { passed: false, exitCode: lastCode, reason: failures.join('; ') });
+  if (failures.length === 0) return result(name, 'shell', started, log, { passed: true, exitCode: 0, cases });
+  return result(name, 'shell', started, log, {
+    passed: false,
+    exitCode: lastCode,
+    reason: failures.join('; '),
+    cases,
+  });
 }

@@ -71,6 +71,23 @@ export interface InstanceTestContext {
   configOptions: { cwd: string; imagesConfig?: string; testConfig?: string; uploadConfig?: string };
 }
 
+/**
+ * One test case inside an entry, as a JUnit report lists it: a script of a
+ * shell directory, a pytest test, a check of an image file.
+ */
+export interface TestCaseResult {
+  /** e.g. `shell: /abs/tests/10-ping`, `pytest: test_net.py::test_dns`, `image: /abs/img.qcow2: format` */
+  name: string;
+  passed: boolean;
+  /** Not run: an earlier failure stopped the entry. */
+  skipped?: boolean;
+  durationMs: number;
+  /** Why it failed (or was skipped), in one line. */
+  reason?: string;
+  /** The end of a failed case's own output, scrubbed of known secrets. */
+  output?: string;
+}
+
 export interface TestEntryResult {
   /** e.g. `shell: tests/00-ping` */
   name: string;
@@ -84,4 +101,6 @@ export interface TestEntryResult {
   reason?: string;
   /** Log file with the full output, on the worker host. */
   logFile?: string;
+  /** The entry's cases, when it has several (a shell directory, a pytest suite, image checks). */
+  cases?: TestCaseResult[];
 }

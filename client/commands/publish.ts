@@ -10,7 +10,8 @@ import { Workflow, WorkflowHandle, WorkflowResultType } from '@temporalio/client
 import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
 import { targetOf } from '../../activities/cloud';
 import type { CloudTarget, ConfigLocation, UploadHeartbeat } from '../../activities';
-import { CredentialsError, loadUploadEnvironment, loadUploadPlan, resolveCredentials } from '../../config';
+import { CredentialsError, loadKind, loadUploadEnvironment, loadUploadPlan, resolveCredentials } from '../../config';
+import { DibctlError, ExitCode } from '../../errors';
 import { commandWorkflowIds } from '../../common/ids';
 import { localHostQueue } from '../../worker/worker';
 import { markObsoleteWorkflow, publishWorkflow, rotateWorkflow } from '../../workflows';
@@ -214,7 +215,35 @@ export interface RotateOptions extends ConfigFileOptions {
   dryRun?: boolean;
 }
 
-/** `rotate ENV [--dry-run]`, and with an image label `rotate-single ENV LABEL [--dry-run]`. */
+/** Labels of a kind's config, or none when it cannot be read (its own error comes later, with its exit code). */
+function labelsOf(kind: 'images' | 'upload', config: ConfigLocation): Set<string> {
+  try {
+    return new Set(loadKind(kind, config).entries.keys());
+  } catch (err) {
+    if (err instanceof DibctlError) return new Set();
+    throw err;
+  }
+}
+
+/**
+ * `rotate-single` takes the image label first, as dibctl and `upload` do. The
+ * two given the other way round (an upload environment where the label goes,
+ * an image label where the environment goes) is a usage error naming the order.
+ */
+function checkRotateSingleOrder(imageLabel: string, environment: string, config: ConfigLocation): void {
+  const images = labelsOf('images', config);
+  if (images.has(imageLabel)) return;
+  const environments = labelsOf('upload', config);
+  if (environments.has(imageLabel) && images.has(environment) && !environments.has(environment)) {
+    throw new DibctlError(
+      `'${imageLabel}' is an upload environment and '${environment}' an image: the image label comes first, ` +
+        `as for upload: dibctl rotate-single ${environment} ${imageLabel}`,
+      ExitCode.USAGE,
+    );
+  }
+}
+
+/** `rotate ENV [--dry-run]`, and with an image label `rotate-single LABEL ENV [--dry-run]`. */
 export async function rotate(
   session: Session,
   environment: string,
@@ -304,12 +333,14 @@ export function register(program: Command, cli: Cli): void {
     program
       .command('rotate-single')
       .description("like rotate, only for the obsolete copies of one image's name")
-      .argument('<env>', 'upload environment label')
       .argument('<label>', 'image label')
+      .argument('<env>', 'upload environment label')
       .option('--dry-run', 'only list what would be removed'),
     'images',
     'upload',
-  ).action(async (env: string, label: string, opts: RotateOptions) =>
-    cli.inSession((s, o) => rotate(s, env, label, opts, o)),
-  );
+  ).action(async (label: string, env: string, opts: RotateOptions) => {
+    // before any session: a swapped order fails at once
+    checkRotateSingleOrder(label, env, configLocation(opts));
+    return cli.inSession((s, o) => rotate(s, env, label, opts, o));
+  });
 }

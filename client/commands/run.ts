@@ -5,22 +5,28 @@
  */
 import { RetryNotices } from '../retries';
 import path from 'node:path';
-import { WorkflowFailedError, WorkflowHandle } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowHandle, WorkflowNotFoundError } from '@temporalio/client';
 import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
 import type { CloudTarget, UploadHeartbeat } from '../../activities';
 import { targetOf } from '../../activities/cloud';
-import { loadImage, loadUploadPlan, resolveCredentials } from '../../config';
+import { loadImage, loadTestPlan, loadUploadPlan, resolveCredentials } from '../../config';
 import { commandWorkflowIds, lifecycleChildren } from '../../common/ids';
-import { DibctlError, detailsOf } from '../../errors';
+import { DibctlError, ExitCode, detailsOf, failureOf } from '../../errors';
 import { localHostQueue } from '../../worker/worker';
-import { imageLifecycleWorkflow, stageQuery } from '../../workflows';
-import type { LifecycleFailureDetails, LifecycleInput, LifecycleResult } from '../../workflows';
+import { imageLifecycleWorkflow, imageTestWorkflow, stageQuery } from '../../workflows';
+import type {
+  ImageTestFailureDetails,
+  LifecycleFailureDetails,
+  LifecycleInput,
+  LifecycleResult,
+} from '../../workflows';
 import { Output, printJson } from '../render';
 import { Session } from '../session';
 import { asDibctlError } from '../workflow-failure';
 import { ConfigFileOptions, progressLine, publishLines, shortId } from './publish';
 import type { Command } from 'commander';
 import { Cli, lifecycleOptions } from '../cli';
+import { TestReport, checkReportPath, hostSecrets, junitXmlOption, writeTestReport } from '../junit-report';
 
 export interface RunOptions extends ConfigFileOptions {
   uploadEnv: string[];
@@ -29,6 +35,8 @@ export interface RunOptions extends ConfigFileOptions {
   test: boolean;
   environment?: string;
   testConfig?: string;
+  /** Where to write the JUnit XML report of the tests. */
+  junitXml?: string;
 }
 
 /** The lifecycle input from the command line; config problems fail here (10, 11, 12). */
@@ -38,7 +46,7 @@ export function lifecycleInput(
   taskQueue: string,
   cwd = process.cwd(),
 ): LifecycleInput {
-  if (!opts.uploadEnv.length) throw new DibctlError('Name at least one --upload-env');
+  if (!opts.uploadEnv.length) throw new DibctlError('Name at least one --upload-env', ExitCode.USAGE);
   const config = {
     cwd,
     ...(opts.imagesConfig ? { imagesConfig: path.resolve(cwd, opts.imagesConfig) } : {}),
@@ -140,6 +148,62 @@ export async function run(session: Session, label: string, opts: RunOptions, o: 
     searchAttributes: { DibctlLabel: [label], DibctlEnvironments: input.uploadEnvironments },
   });
   o.err(`Image lifecycle ${workflowId} (dibctl status ${workflowId})`);
+  if (!opts.junitXml) return followRun(session, handle, input, o);
+
+  // the report is written whatever the outcome; the exit code stays the run's
+  let code = 0;
+  let error: unknown;
+  try {
+    code = await followRun(session, handle, input, o);
+  } catch (err) {
+    error = err;
+  }
+  const report = await lifecycleTestReport(session, workflowId, error);
+  const written = writeTestReport(opts.junitXml, label, report, runSecrets(label, opts, input), o);
+  if (error) throw error;
+  return written || code ? code : ExitCode.GENERIC;
+}
+
+/**
+ * The tests of a lifecycle, from its test child's result; a lifecycle that
+ * ended before testing (its build failed) is reported as not tested.
+ */
+async function lifecycleTestReport(session: Session, lifecycleId: string, error: unknown): Promise<TestReport> {
+  const child = session.client.workflow.getHandle<typeof imageTestWorkflow>(lifecycleChildren.test(lifecycleId));
+  try {
+    return { tests: (await child.result()).tests };
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) {
+      return error
+        ? { tests: [], failure: `not tested: ${error instanceof Error ? error.message : String(error)}` }
+        : { tests: [] };
+    }
+    const details = detailsOf<ImageTestFailureDetails>(err);
+    return { tests: details?.result?.tests ?? [], failure: failureOf(err).message };
+  }
+}
+
+/** Secrets this host knows for the run: those of the test environment and of every upload environment. */
+function runSecrets(label: string, opts: RunOptions, input: LifecycleInput): string[] {
+  const environments: Array<['test' | 'upload', string]> = input.uploadEnvironments.map((e) => ['upload', e]);
+  let variables: Record<string, string> = {};
+  try {
+    const plan = loadTestPlan(label, { ...input.config, environment: opts.environment });
+    environments.push(['test', plan.environment.label]);
+    variables = plan.environmentVariables;
+  } catch {
+    // an image without a test environment here: its upload environments still count
+  }
+  return hostSecrets(input.config, environments, variables);
+}
+
+/** Follows a started lifecycle to its end, printing its stages and results; returns the exit code. */
+async function followRun(
+  session: Session,
+  handle: WorkflowHandle<typeof imageLifecycleWorkflow>,
+  input: LifecycleInput,
+  o: Output,
+): Promise<number> {
   let finished = false;
   const watcher = watch(session, handle, input.uploadEnvironments, o, () => finished);
   try {
@@ -165,6 +229,14 @@ export function register(program: Command, cli: Cli): void {
     program
       .command('run')
       .description('build, test and publish an image to every upload environment in parallel, obsoleting older copies')
-      .argument('<label>', 'image label'),
-  ).action(async (label: string, opts: RunOptions) => cli.inSession((s, o) => run(s, label, opts, o)));
+      .argument('<label>', 'image label')
+      .addOption(junitXmlOption()),
+  ).action(async (label: string, opts: RunOptions) => {
+    // a usage error fails before any session starts
+    if (!opts.uploadEnv.length) throw new DibctlError('Name at least one --upload-env', ExitCode.USAGE);
+    if (opts.junitXml && !opts.test)
+      throw new DibctlError('--junit-xml reports the tests, which --no-test skips: give one of them', ExitCode.USAGE);
+    if (opts.junitXml) checkReportPath(opts.junitXml);
+    return cli.inSession((s, o) => run(s, label, opts, o));
+  });
 }

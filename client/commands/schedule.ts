@@ -6,7 +6,7 @@
  */
 import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, ScheduleSpec } from '@temporalio/client';
 import { durationProblem, durationSeconds } from '../../config';
-import { DibctlError } from '../../errors';
+import { DibctlError, ExitCode } from '../../errors';
 import { Output, printJson, table } from '../render';
 import { Session } from '../session';
 import { commandWorkflowIds, scheduleId } from '../../common/ids';
@@ -39,10 +39,10 @@ function seconds(what: string, value: string): number {
   try {
     s = durationSeconds(value);
   } catch {
-    throw new DibctlError(`${what} ${value}: must be a duration like 90s, 30m, 6h, 7d, 2w`);
+    throw new DibctlError(`${what} ${value}: must be a duration like 90s, 30m, 6h, 7d, 2w`, ExitCode.USAGE);
   }
   const problem = durationProblem(s, 1);
-  if (problem) throw new DibctlError(`${what} ${value}: ${problem}`);
+  if (problem) throw new DibctlError(`${what} ${value}: ${problem}`, ExitCode.USAGE);
   return s;
 }
 
@@ -62,10 +62,13 @@ export async function scheduleCreate(
   o: Output,
 ): Promise<number> {
   if (Boolean(opts.every) === Boolean(opts.cron))
-    throw new DibctlError('Give exactly one of --every DURATION or --cron "EXPRESSION"');
+    throw new DibctlError('Give exactly one of --every DURATION or --cron "EXPRESSION"', ExitCode.USAGE);
   const overlap = OVERLAP[opts.overlap];
   if (overlap === undefined)
-    throw new DibctlError(`--overlap ${opts.overlap}: must be one of ${Object.keys(OVERLAP).join(', ')}`);
+    throw new DibctlError(
+      `--overlap ${opts.overlap}: must be one of ${Object.keys(OVERLAP).join(', ')}`,
+      ExitCode.USAGE,
+    );
   // both durations are checked before anything else, so a bad one is named even when nothing could be created
   const every = opts.every ? seconds('--every', opts.every) : undefined;
   const catchupWindow = seconds('--catchup-window', opts.catchupWindow);

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { CancelledFailure, WorkflowFailedError, WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { StepHeartbeat } from '../../activities';
-import { durationProblem, loadTestPlan, resolveCredentials, workflowTestPlan } from '../../config';
+import { durationProblem, loadImage, loadTestPlan, resolveCredentials, workflowTestPlan } from '../../config';
 import { commandWorkflowIds } from '../../common/ids';
 import { DibctlError, ExitCode, detailsOf, failureOf, hasCause } from '../../errors';
 import { discardSignal, imageTestStatusQuery, imageTestWorkflow, keepSignal } from '../../workflows';
@@ -23,6 +23,7 @@ import { Output, printJson } from '../render';
 import { Session } from '../session';
 import type { Command } from 'commander';
 import { Cli, imageFileOption, testEnvironmentOptions } from '../cli';
+import { TestReport, checkReportPath, hostSecrets, junitXmlOption, writeTestReport } from '../junit-report';
 
 export interface TestOptions {
   input?: string;
@@ -34,6 +35,8 @@ export interface TestOptions {
   keepFailedImage?: boolean;
   keepFailedInstance?: boolean;
   shell?: boolean;
+  /** Where to write the JUnit XML report of the tests. */
+  junitXml?: string;
   imagesConfig?: string;
   testConfig?: string;
   /** Seconds a held instance waits for keep/discard (default 24 h). */
@@ -51,6 +54,24 @@ function failureDetails(err: unknown): ImageTestFailureDetails | undefined {
   return detailsOf<ImageTestFailureDetails>(err);
 }
 
+/** Options that cannot go together or lack their companion: usage errors (exit 2). */
+function checkOptionCombination(opts: TestOptions): void {
+  const holdProblem = opts.holdLimit !== undefined ? durationProblem(opts.holdLimit) : undefined;
+  if (holdProblem) throw new DibctlError(`--hold-limit ${opts.holdLimit}: ${holdProblem}`, ExitCode.USAGE);
+  if (opts.useExistingInstance && !opts.privateKeyFile) {
+    throw new DibctlError(
+      '--use-existing-instance needs --private-key-file (the key the instance accepts)',
+      ExitCode.USAGE,
+    );
+  }
+  if (opts.useExistingInstance && opts.uploadOnly) {
+    throw new DibctlError(
+      '--upload-only and --use-existing-instance exclude each other: an existing instance needs no test image',
+      ExitCode.USAGE,
+    );
+  }
+}
+
 /** Loads and checks everything the operator can get wrong before any workflow starts. */
 export function prepareTestInput(
   label: string,
@@ -61,8 +82,7 @@ export function prepareTestInput(
   onWarning?: (l: string) => void,
   checkCredentials = true,
 ): ImageTestInput {
-  const holdProblem = opts.holdLimit !== undefined ? durationProblem(opts.holdLimit) : undefined;
-  if (holdProblem) throw new DibctlError(`--hold-limit ${opts.holdLimit}: ${holdProblem}`, ExitCode.GENERIC);
+  checkOptionCombination(opts);
   const cwd = opts.cwd ?? process.cwd();
   const config = {
     cwd,
@@ -73,15 +93,10 @@ export function prepareTestInput(
   // Credentials are resolved here only to refuse missing ones early (exit 12) when this process is
   // the worker; a worker elsewhere may have OS_* variables this host lacks, and resolves them itself.
   if (checkCredentials) resolveCredentials('test', plan.environment.label, { ...config, env });
-  if (opts.useExistingInstance && !opts.privateKeyFile) {
-    throw new DibctlError(
-      '--use-existing-instance needs --private-key-file (the key the instance accepts)',
-      ExitCode.GENERIC,
-    );
-  }
   if (opts.privateKeyFile && !existsSync(opts.privateKeyFile))
     throw new DibctlError(`--private-key-file ${opts.privateKeyFile}: no such file`, ExitCode.GENERIC);
-  if (!opts.useExistingImage && !existsSync(plan.image.filename)) {
+  // an existing instance runs its own image: the file is neither uploaded nor needed
+  if (!opts.useExistingImage && !opts.useExistingInstance && !existsSync(plan.image.filename)) {
     throw new DibctlError(
       `Image file ${plan.image.filename} does not exist (build it with 'dibctl build ${label}', or pass -i FILE or --use-existing-image UUID)`,
       ExitCode.GENERIC,
@@ -101,6 +116,25 @@ export function prepareTestInput(
     ...(opts.shell ? { holdOnFailure: true } : {}),
     ...(opts.holdLimit !== undefined ? { holdLimitSeconds: opts.holdLimit } : {}),
   };
+}
+
+/**
+ * What fails without a session: the options' combination (exit 2), and a shell
+ * for an image without `tests.ssh` (who to log in as; exit 1).
+ */
+function checkBeforeSession(label: string, opts: TestOptions, mode: 'test' | 'shell'): void {
+  checkOptionCombination(opts);
+  if (opts.junitXml) checkReportPath(opts.junitXml);
+  if (mode !== 'shell' && !opts.shell) return;
+  const image = loadImage(label, {
+    cwd: opts.cwd ?? process.cwd(),
+    ...(opts.imagesConfig ? { imagesConfig: opts.imagesConfig } : {}),
+  });
+  if (image.tests.ssh) return;
+  throw new DibctlError(
+    `Image '${label}' has no tests.ssh section (username, port): ${mode === 'shell' ? 'dibctl shell' : 'test --shell'} cannot log in to its instance`,
+    ExitCode.GENERIC,
+  );
 }
 
 /** Opens an interactive ssh session to the held instance; resolves with ssh's exit code. */
@@ -148,6 +182,45 @@ export async function imageTest(
     args: [input],
   });
   o.err(`Image test workflow ${workflowId} (dibctl status ${workflowId})`);
+  if (!opts.junitXml) return followImageTest(session, handle, opts, o, interrupted, mode);
+
+  // the report is written whatever the outcome; the exit code stays the run's
+  const report: TestReport = { tests: [] };
+  let code = 0;
+  let error: unknown;
+  try {
+    code = await followImageTest(session, handle, opts, o, interrupted, mode, report);
+  } catch (err) {
+    error = err;
+    report.failure ??= err instanceof Error ? err.message : String(err);
+  }
+  const secrets = hostSecrets(input.config, [['test', input.plan.environment.label]], testVariables(label, input));
+  const written = writeTestReport(opts.junitXml, label, report, secrets, o);
+  if (error) throw error;
+  return written || code ? code : ExitCode.GENERIC;
+}
+
+/** The tests' variables as this host's config gives them (the workflow's input names them only). */
+function testVariables(label: string, input: ImageTestInput): Record<string, string> {
+  try {
+    return loadTestPlan(label, { ...input.config, env: process.env, environment: input.plan.environment.label })
+      .environmentVariables;
+  } catch {
+    return {};
+  }
+}
+
+/** Follows a started image test to its end (printing as it goes) and returns the exit code; fills report. */
+async function followImageTest(
+  session: Session,
+  handle: WorkflowHandle<typeof imageTestWorkflow>,
+  opts: TestOptions,
+  o: Output,
+  interrupted: Promise<void>,
+  mode: 'test' | 'shell',
+  report: TestReport = { tests: [] },
+): Promise<number> {
+  const workflowId = handle.workflowId;
 
   let printed = 0;
   let tests: LogDirTail | undefined;
@@ -182,6 +255,8 @@ export async function imageTest(
     );
   let done: Awaited<typeof outcome> | undefined;
   let handledHold = false;
+  /** ssh's exit code (`dibctl shell` exits with it, as dibctl did); 1 when no shell could be opened. */
+  let shellCode: number | undefined;
   while (!done) {
     done = await Promise.race([outcome, new Promise<undefined>((r) => setTimeout(() => r(undefined), POLL_MS))]);
     if (done) break;
@@ -195,10 +270,13 @@ export async function imageTest(
       const interactive = mode === 'shell' || opts.shell;
       if (interactive) {
         const code = await openShell(s, o);
+        shellCode = code ?? ExitCode.GENERIC;
         const keep = code === SHELL_KEEP_CODE;
         await handle.signal(keep ? keepSignal : discardSignal);
       } else {
         printHeld(s, o, session);
+        report.tests = s.tests ?? [];
+        report.failure = s.hold.reason;
         if (o.json) printJson(o, { workflowId, exitCode: s.hold.exitCode, stage: s.stage, held: s.held, hold: s.hold });
         polling.abort();
         await outcome;
@@ -207,18 +285,24 @@ export async function imageTest(
     }
   }
   if (done.ok) {
+    report.tests = done.r.tests;
     print(done.r, true);
     if (o.json) printJson(o, done.r);
-    return 0;
+    return mode === 'shell' ? (shellCode ?? ExitCode.GENERIC) : 0;
   }
   const details = failureDetails(done.err);
   if (details?.result) {
+    report.tests = details.result.tests;
+    report.failure = failureOf(done.err).message;
     print(details.result, true);
     if (o.json) printJson(o, details.result);
     throw new DibctlError(failureOf(done.err).message, details.exitCode);
   }
   if (hasCause(done.err, CancelledFailure)) {
-    print(await queryStatus(handle), true);
+    const last = await queryStatus(handle);
+    report.tests = last?.tests ?? [];
+    report.failure = `Workflow ${workflowId} was cancelled`;
+    print(last, true);
     throw new DibctlError(`Workflow ${workflowId} was cancelled`, ExitCode.GENERIC);
   }
   if (done.err instanceof WorkflowFailedError)
@@ -314,10 +398,12 @@ export function register(program: Command, cli: Cli): void {
       .argument('<label>', 'image label')
       .addOption(imageFileOption())
       .option('--upload-only', 'upload the test image and stop (the image is kept)')
-      .option('--shell', 'on failure, open an SSH shell on the instance (exit 42 keeps it)'),
-  ).action(async (label: string, opts: TestOptions) =>
-    cli.inSession((s, o) => imageTest(s, label, opts, o, cli.interrupted(), 'test')),
-  );
+      .option('--shell', 'on failure, open an SSH shell on the instance (exit 42 keeps it)')
+      .addOption(junitXmlOption()),
+  ).action(async (label: string, opts: TestOptions) => {
+    checkBeforeSession(label, opts, 'test');
+    return cli.inSession((s, o) => imageTest(s, label, opts, o, cli.interrupted(), 'test'));
+  });
 
   testEnvironmentOptions(
     program
@@ -325,9 +411,10 @@ export function register(program: Command, cli: Cli): void {
       .description('prepare an instance of the image and open an SSH shell on it, no tests (exit 42 keeps it)')
       .argument('<label>', 'image label')
       .addOption(imageFileOption()),
-  ).action(async (label: string, opts: TestOptions) =>
-    cli.inSession((s, o) => imageTest(s, label, opts, o, cli.interrupted(), 'shell')),
-  );
+  ).action(async (label: string, opts: TestOptions) => {
+    checkBeforeSession(label, opts, 'shell');
+    return cli.inSession((s, o) => imageTest(s, label, opts, o, cli.interrupted(), 'shell'));
+  });
 
   program
     .command('keep')

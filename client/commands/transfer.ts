@@ -7,7 +7,7 @@
 import type { CloudEndpoint } from '../../activities';
 import { commandWorkflowIds } from '../../common/ids';
 import { loadUploadEnvironment, resolveCredentials } from '../../config';
-import { DibctlError } from '../../errors';
+import { DibctlError, ExitCode } from '../../errors';
 import { transferWorkflow } from '../../workflows';
 import { Output, printJson } from '../render';
 import { Session } from '../session';
@@ -32,7 +32,7 @@ function endpoint(
   o: Output,
 ): CloudEndpoint {
   if (Boolean(env) === Boolean(cloud))
-    throw new DibctlError(`Give exactly one of --${side}-env ENV or --${side}-cloud NAME`);
+    throw new DibctlError(`Give exactly one of --${side}-env ENV or --${side}-cloud NAME`, ExitCode.USAGE);
   const config = configLocation(opts);
   if (env) {
     loadUploadEnvironment(env, { ...config, onWarning: o.err });

@@ -1,3 +1,5 @@
+import { statSync } from 'node:fs';
+import path from 'node:path';
 import {
   CONFIG_KINDS,
   ConfigError,
@@ -7,13 +9,14 @@ import {
   crossCheck,
   describeCredentialSources,
   entryOf,
+  loadImage,
   loadKind,
   resolveCredentials,
 } from '../../config';
-import { DibctlError } from '../../errors';
+import { DibctlError, ExitCode } from '../../errors';
 import { Output, printJson } from '../render';
 import type { Command } from 'commander';
-import { Cli, configFileOptions } from '../cli';
+import { Cli, configFileOptions, imageFileOption } from '../cli';
 
 export interface ValidateOptions {
   imagesConfig?: string;
@@ -21,6 +24,22 @@ export interface ValidateOptions {
   uploadConfig?: string;
   /** Also resolve the credentials of every environment (offline: nothing is contacted). */
   credentials?: boolean;
+  /** `-i FILE`: the image file the images would use instead of their configured filename; it must exist. */
+  input?: string;
+}
+
+/** Size of the image file given with -i; a missing or unreadable one is an error naming it. */
+function imageFileBytes(file: string): number {
+  let size: number;
+  try {
+    const st = statSync(path.resolve(file));
+    if (!st.isFile()) throw new DibctlError(`-i ${file}: not a regular file`, ExitCode.GENERIC);
+    size = st.size;
+  } catch (err) {
+    if (err instanceof DibctlError) throw err;
+    throw new DibctlError(`-i ${file}: no such image file`, ExitCode.GENERIC);
+  }
+  return size;
 }
 
 /**
@@ -34,7 +53,8 @@ export async function validate(
   o: Output,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<number> {
-  const configOpts: ConfigOptions = { ...opts, env, onWarning: (w) => o.err(w) };
+  const { input, credentials, ...files } = opts;
+  const configOpts: ConfigOptions = { ...files, env, onWarning: (w) => o.err(w) };
   const problems: string[] = [];
   const loaded: Partial<{ [K in ConfigKind]: LoadedConfig<K> }> = {};
   for (const kind of CONFIG_KINDS) {
@@ -56,11 +76,15 @@ export async function validate(
   const { images, test, upload } = loaded;
   // a label that does not exist is exit 11, before any other check
   for (const label of imageLabels) if (images) entryOf(images, label);
+  const imageFile = input ? path.resolve(input) : undefined;
+  const imageFileSize = input ? imageFileBytes(input) : undefined;
+  if (imageFile)
+    for (const label of imageLabels) loadImage(label, { ...configOpts, onWarning: undefined, filename: imageFile });
   problems.push(...crossCheck(images, test, upload, imageLabels.length ? imageLabels : undefined));
   if (problems.length) throw new ConfigError(problems);
 
   const credentialLines: string[] = [];
-  if (opts.credentials) {
+  if (credentials) {
     const testEnvs = imageLabels.length
       ? [
           ...new Set(
@@ -96,11 +120,13 @@ export async function validate(
       valid: true,
       files: Object.fromEntries(Object.entries(loaded).map(([k, c]) => [k, c.files])),
       labels: Object.fromEntries(Object.entries(loaded).map(([k, c]) => [k, [...c.entries.keys()]])),
-      ...(opts.credentials ? { credentials: credentialLines } : {}),
+      ...(credentials ? { credentials: credentialLines } : {}),
+      ...(imageFile ? { imageFile: { path: imageFile, bytes: imageFileSize } } : {}),
     });
     return 0;
   }
   for (const line of credentialLines) o.out(line);
+  if (imageFile) o.out(`Image file ${imageFile}: ${imageFileSize} bytes`);
   o.out('Configs have been validated.');
   return 0;
 }
@@ -115,6 +141,7 @@ export function register(program: Command, cli: Cli): void {
     'test',
     'upload',
   )
+    .addOption(imageFileOption())
     .option(
       '--credentials',
       "also resolve each environment's credentials (names the OS_* variables used, never values)",

@@ -37,7 +37,7 @@ describe('dibctl demo on the embedded default', () => {
 
   it('refuses a run count that is not a whole number', async () => {
     const r = await runDibctl(['demo', '--runs', 'many']);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.stderr).toContain('must be a whole number from 1 to 100');
   });
 });

@@ -10,15 +10,15 @@ describe('dibctl command line', () => {
     for (const cmd of ['doctor', 'server', 'worker', 'status']) expect(r.stdout).toContain(cmd);
   });
 
-  it('an unknown command exits 1 with a clear message', async () => {
+  it('an unknown command exits 2 (a usage error, as with argparse) with a clear message', async () => {
     const r = await runDibctl(['frobnicate']);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.stderr).toContain("unknown command 'frobnicate'");
   });
 
-  it('an unknown option exits 1 with a clear message', async () => {
+  it('an unknown option exits 2 with a clear message', async () => {
     const r = await runDibctl(['doctor', '--frob']);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.stderr).toContain("unknown option '--frob'");
   });
 
@@ -32,9 +32,9 @@ describe('dibctl command line', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
-  it('an invalid port option exits 1', async () => {
+  it('an invalid port option exits 2', async () => {
     const r = await runDibctl(['server', '--port', '70000']);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.stderr).toContain('must be a port number');
   });
 });

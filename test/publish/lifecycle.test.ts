@@ -3,9 +3,10 @@
  * to two regions in parallel → obsolete → retirement. A failing test publishes
  * nothing; a region that is down does not undo the other.
  */
-import { chmodSync } from 'node:fs';
+import { chmodSync, readFileSync } from 'node:fs';
 import type { LifecycleResult } from '../../workflows';
 import { recordHistory } from '../support/histories';
+import { oneSuite } from '../support/junit';
 import { testYaml } from '../stages/fixture';
 import { IMAGES_YAML, usePublishFixture } from './fixture';
 import { makeImage } from './images';
@@ -151,10 +152,28 @@ describe('dibctl run', () => {
     await recordHistory(client.workflow.getHandle(lifecycleChildren.publish(firstRun!.workflowId, 'one')), 'publish');
   });
 
-  it('publishes nothing when the image test fails, and exits with the test code', async () => {
-    const r = await f().cli(['run', 'doomed', '--upload-env', 'one', '--upload-env', 'two']);
+  it('publishes nothing when the image test fails, exits with the test code and still writes the JUnit report', async () => {
+    const r = await f().cli([
+      'run',
+      'doomed',
+      '--upload-env',
+      'one',
+      '--upload-env',
+      'two',
+      '--junit-xml',
+      'reports/doomed.xml',
+    ]);
     expect(r.code).toBe(80);
     expect(r.stderr).toMatch(/Error: .*(tests failed|Some tests failed)/i);
+    const suite = oneSuite(f().tree.path('reports/doomed.xml'));
+    expect(suite).toMatchObject({ name: 'doomed', tests: 1, failures: 1, errors: 0 });
+    expect(suite.cases[0]).toMatchObject({
+      classname: 'doomed.shell',
+      name: `shell: ${f().tree.path('tests/fail.sh')}`,
+    });
+    expect(suite.cases[0].failure).toMatchObject({ message: 'exit code 1', type: 'shell' });
+    expect(suite.cases[0].failure!.text).toContain('broken image');
+    expect(readFileSync(f().tree.path('reports/doomed.xml'), 'utf8')).not.toContain(f().emu.admin.password);
     expect(
       f()
         .images('RegionOne')

@@ -89,9 +89,9 @@ describe('dibctl rotate', () => {
     const admin = await f().cloud('admin');
     const mine = await makeImage(admin, 'Obsolete Base Image', { obsolete: 'true' });
     const other = await makeImage(admin, 'Obsolete Other Image', { obsolete: 'true' });
-    const dry = await f().cli(['rotate-single', 'one', 'base', '--dry-run']);
+    const dry = await f().cli(['rotate-single', 'base', 'one', '--dry-run']);
     expect(dry.stdout).toBe(`${DRY_HEADER}\n${mine.id}\n`);
-    const r = await f().cli(['rotate-single', 'one', 'base']);
+    const r = await f().cli(['rotate-single', 'base', 'one']);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(`${HEADER}\n${mine.id}\n`);
     expect(await admin.image.findImage(mine.id)).toBeUndefined();

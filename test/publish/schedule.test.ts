@@ -112,10 +112,10 @@ describe('dibctl schedule', () => {
 
   it('refuses a schedule without exactly one of --every and --cron, and an invalid duration', async () => {
     const none = await f().cli(['schedule', 'create', 'base', '--upload-env', 'one']);
-    expect(none.code).toBe(1);
+    expect(none.code).toBe(2);
     expect(none.stderr).toContain('Give exactly one of --every DURATION or --cron');
     const bad = await f().cli(['schedule', 'create', 'base', '--upload-env', 'one', '--every', 'weekly']);
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--every weekly: must be a duration');
   });
 

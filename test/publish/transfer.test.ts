@@ -90,7 +90,7 @@ describe('dibctl transfer', () => {
     ]);
     expect(missing.code).toBe(50);
     const both = await f().cli(['transfer', 'x', '--src-env', 'one', '--src-cloud', 'c', '--dst-env', 'two']);
-    expect(both.code).toBe(1);
+    expect(both.code).toBe(2);
     expect(both.stderr).toContain('Give exactly one of --src-env ENV or --src-cloud NAME');
   });
 });

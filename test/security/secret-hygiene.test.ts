@@ -271,10 +271,15 @@ describe('secret hygiene: no password, credential secret, token or private key i
 
     ok(await dibctl('build', ['build', 'built']), 0);
     ok(await dibctl('test (passing)', ['test', 'cirros']), 0);
-    ok(await dibctl('test (failing)', ['test', 'broken']), 80);
+    ok(await dibctl('test (failing)', ['test', 'broken', '--junit-xml', 'reports/broken.xml']), 80);
     ok(await dibctl('test --upload-only', ['test', 'cirros', '--upload-only']), 0);
     // a ts test passes and a pytest test fails, both printing their variables
-    const printers = await dibctl('test (ts and pytest printing their variables)', ['test', 'printers']);
+    const printers = await dibctl('test (ts and pytest printing their variables)', [
+      'test',
+      'printers',
+      '--junit-xml',
+      'reports/printers.xml',
+    ]);
     ok(printers, 80);
     expect(printers.stdout + printers.stderr).toMatch(/prints_its_variables/);
 
@@ -372,7 +377,7 @@ describe('secret hygiene: no password, credential secret, token or private key i
     ok(await dibctl('mark-obsolete', ['mark-obsolete', 'one', currentId]), 0);
     ok(await dibctl('rotate --dry-run', ['rotate', 'one', '--dry-run']), 0);
     ok(await dibctl('rotate', ['rotate', 'one']), 0);
-    ok(await dibctl('rotate-single', ['rotate-single', 'one', 'cirros']), 0);
+    ok(await dibctl('rotate-single', ['rotate-single', 'cirros', 'one']), 0);
     // an application credential has no right to list every project's servers: the refusal is a path too
     ok(await dibctl('rotate without admin rights', ['rotate', 'two']), 61);
     // the whole lifecycle, with a build, and on a schedule
@@ -433,7 +438,15 @@ describe('secret hygiene: no password, credential secret, token or private key i
       text: fs.readFileSync(f, 'utf8'),
     }));
     // what the runs left on disk: test logs, ssh configs, the build log
-    const files: Haystack[] = [...filesUnder(path.join(dir, 'state')), ...filesUnder(path.join(dir, 'out'))];
+    const files: Haystack[] = [
+      ...filesUnder(path.join(dir, 'state')),
+      ...filesUnder(path.join(dir, 'out')),
+      ...filesUnder(path.join(dir, 'reports')),
+    ];
+    // the JUnit reports hold the tests' output, variables printed included
+    const printersReport = files.find((f) => f.source === 'file printers.xml');
+    expect(printersReport?.text).toMatch(/<testcase[^>]*prints_its_variables[^]*<failure/);
+    expect(printersReport?.text).toContain('API_TOKEN');
     expect(files.some((f) => /instances/.test(f.source))).toBe(true);
     // what was scanned is the real thing: decoded payloads show the labels and names, the worker logged at debug level
     const all = wf.haystacks.map((h) => h.text).join('\n');

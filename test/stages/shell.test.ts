@@ -6,7 +6,7 @@ import { Emulator, startEmulator } from '../../emulator';
 import { connectCloud } from '../../openstack';
 import { runDibctl, runDibctlInTerminal } from '../support/cli';
 import { useTemporal } from '../support/temporal';
-import { NOTHING_LEFT, configArgs, dibctlEnv, dibctlObjects, removeByHand } from './cli-support';
+import { NOTHING_LEFT, configArgs, dibctlEnv, dibctlObjects, removeByHand, workflowIdOf } from './cli-support';
 import { StageProject, stageProject } from './fixture';
 
 describe('interactive shells on the test instance (through a pseudo-terminal)', () => {
@@ -76,8 +76,16 @@ describe('interactive shells on the test instance (through a pseudo-terminal)', 
     expect(dibctlObjects(emu)).toEqual(NOTHING_LEFT);
   });
 
-  it('--use-existing-instance runs the tests on it with the given key and never removes it', async () => {
-    const p = await project('test "$(timeout 20 $DIBCTL_SSH hostname)" = existing-box');
+  it('dibctl shell exits with the exit code of ssh, as dibctl did, and removes everything', async () => {
+    const p = await project('exit 1');
+    const r = await shellSession(p, ['shell', 'cirros'], 'exit 7\n');
+    expect(r.code).toBe(7);
+    expect(r.output).toMatch(/Clearing done/);
+    expect(dibctlObjects(emu)).toEqual(NOTHING_LEFT);
+  });
+
+  /** An instance the operator booted with a key of their own, as an existing instance is. */
+  async function operatorInstance(p: StageProject) {
     const keyFile = path.join(p.dir, 'key');
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', keyFile]);
     const u = emu.user;
@@ -105,31 +113,103 @@ describe('interactive shells on the test instance (through a pseudo-terminal)', 
       networks: [{ uuid: emu.networks.RegionOne.id }],
     });
     await cloud.compute.waitForServerStatus(server.id, 'ACTIVE', { timeoutMs: 30_000, pollMs: 200 });
+    return {
+      cloud,
+      keyFile,
+      server,
+      image: img,
+      async remove() {
+        await cloud.compute.deleteServer(server.id);
+        await cloud.compute.deleteKeypair('operator-key');
+        await cloud.image.deleteImage(img.id);
+        cloud.close();
+      },
+    };
+  }
+
+  it('--use-existing-instance uploads no test image and runs the tests on that instance, never removing it', async () => {
+    const p = await project(
+      'test "$(timeout 20 $DIBCTL_SSH hostname)" = existing-box && test "$DIBCTL_INSTANCE_NAME" = existing-box',
+    );
+    const box = await operatorInstance(p);
     try {
       const env = dibctlEnv(temporal(), stateDir);
-      const missingKey = await runDibctl(['test', 'cirros', '--use-existing-instance', server.id, ...configArgs(p)], {
-        cwd: p.dir,
-        env,
-      });
-      expect(missingKey.code).toBe(1);
+      const missingKey = await runDibctl(
+        ['test', 'cirros', '--use-existing-instance', box.server.id, ...configArgs(p)],
+        {
+          cwd: p.dir,
+          env,
+        },
+      );
+      expect(missingKey.code).toBe(2);
       expect(missingKey.stderr).toMatch(/--use-existing-instance needs --private-key-file/);
+      // no image file at all: an upload could not even start
+      await fs.rm(p.imageFile);
+      const imagesBefore = emu.state().regions.RegionOne.images.map((i) => i.id);
       const r = await runDibctl(
-        ['test', 'cirros', '--use-existing-instance', server.id, '--private-key-file', keyFile, ...configArgs(p)],
+        [
+          'test',
+          'cirros',
+          '--use-existing-instance',
+          box.server.id,
+          '--private-key-file',
+          box.keyFile,
+          ...configArgs(p),
+        ],
         { cwd: p.dir, env },
       );
       expect(r.stderr).not.toMatch(/Error/);
       expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/All tests passed successfully/);
       expect(r.stdout).toMatch(
-        new RegExp(`Not removing instance ${server.id} \\(given with --use-existing-instance\\)`),
+        new RegExp(`Not uploading \\S+image\\.qcow2: the tests run on existing instance ${box.server.id}`),
       );
-      expect(r.stdout).toMatch(/Removing image/);
+      expect(r.stdout).not.toMatch(/^Uploading |Removing image/m);
+      expect(r.stdout).toMatch(
+        new RegExp(`Not removing instance ${box.server.id} \\(given with --use-existing-instance\\)`),
+      );
+      // the workflow never scheduled an upload, and Glance holds the same images as before
+      const history = await temporal().client.workflow.getHandle(workflowIdOf(r.stderr)).fetchHistory();
+      const scheduled = (history.events ?? [])
+        .map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name)
+        .filter(Boolean);
+      expect(scheduled).toContain('runImageTests');
+      expect(scheduled).not.toContain('uploadImageFile');
+      expect(emu.state().regions.RegionOne.images.map((i) => i.id)).toEqual(imagesBefore);
       expect(dibctlObjects(emu)).toEqual(NOTHING_LEFT);
-      expect((await cloud.compute.getServer(server.id)).status).toBe('ACTIVE');
+      expect((await box.cloud.compute.getServer(box.server.id)).status).toBe('ACTIVE');
     } finally {
-      await cloud.compute.deleteServer(server.id);
-      await cloud.compute.deleteKeypair('operator-key');
-      await cloud.image.deleteImage(img.id);
-      cloud.close();
+      await box.remove();
+    }
+  });
+
+  it('dibctl shell on an existing instance opens the shell there, exits with its code and leaves the instance', async () => {
+    const p = await project('exit 1');
+    const box = await operatorInstance(p);
+    try {
+      const r = await shellSession(
+        p,
+        ['shell', 'cirros', '--use-existing-instance', box.server.id, '--private-key-file', box.keyFile],
+        'hostname; exit 5\n',
+      );
+      expect(r.code).toBe(5);
+      expect(r.output).toMatch(/\nexisting-box\r?\n/);
+      expect(r.output).not.toMatch(/Uploading /);
+      expect(r.output).toMatch(/Clearing done/);
+      expect(dibctlObjects(emu)).toEqual(NOTHING_LEFT);
+      expect((await box.cloud.compute.getServer(box.server.id)).status).toBe('ACTIVE');
+      // test --shell after a failure opens the shell there as well, and keeps the test's exit code
+      const failed = await shellSession(
+        p,
+        ['test', 'cirros', '--shell', '--use-existing-instance', box.server.id, '--private-key-file', box.keyFile],
+        'hostname; exit\n',
+      );
+      expect(failed.code).toBe(80);
+      expect(failed.output).toMatch(/Some tests failed/);
+      expect(failed.output).toMatch(/\nexisting-box\r?\n/);
+      expect((await box.cloud.compute.getServer(box.server.id)).status).toBe('ACTIVE');
+    } finally {
+      await box.remove();
     }
   });
 });

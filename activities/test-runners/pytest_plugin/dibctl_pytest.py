@@ -99,6 +99,36 @@ def _need(module, package):
         )
 
 
+CASES_VARIABLE = "DIBCTL_PYTEST_CASES"
+
+
+def pytest_runtest_logreport(report):
+    """Appends each phase of each test (setup, call, teardown) as a JSON line
+    to the file named by DIBCTL_PYTEST_CASES: dibctl's JUnit report lists
+    every test with its outcome, time and, on failure, its own output."""
+    path = os.environ.get(CASES_VARIABLE)
+    if not path:
+        return
+    text = ""
+    if report.failed:
+        parts = [report.longreprtext or ""]
+        for title, content in report.sections:
+            parts.append("----- %s -----\n%s" % (title, content))
+        text = "\n".join(p for p in parts if p)
+    elif report.skipped and isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:
+        text = str(report.longrepr[2])
+    line = {
+        "nodeid": report.nodeid,
+        "when": report.when,
+        "outcome": report.outcome,
+        "duration": report.duration,
+        "text": text[-8192:],
+        "crash": str(getattr(getattr(report.longrepr, "reprcrash", None), "message", "") or "")[:1024],
+    }
+    with open(path, "a") as f:
+        f.write(json.dumps(line) + "\n")
+
+
 def pytest_report_header(config):
     if not os.environ.get(DATA_VARIABLE):
         return None
