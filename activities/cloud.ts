@@ -28,6 +28,8 @@ export interface CloudRef {
   config: ConfigLocation;
   /** Where the command that started the workflow resolved it (absent in workflows started by earlier versions). */
   target?: CloudTarget;
+  /** The image label the step is about: its glance.endpoint applies when the environment sets none. */
+  image?: string;
 }
 
 /** An upload environment as workflows name it to activities. */
@@ -104,7 +106,11 @@ export interface CloudDeps {
 
 async function openCloud(ref: CloudRef, deps: CloudDeps = {}): Promise<Cloud> {
   const env = deps.env ?? process.env;
-  const { auth } = resolveCredentials(ref.kind, ref.environment, { ...ref.config, env });
+  const { auth } = resolveCredentials(ref.kind, ref.environment, {
+    ...ref.config,
+    env,
+    ...(ref.image ? { image: ref.image } : {}),
+  });
   checkTarget(ref, auth);
   return connectCloud(auth);
 }

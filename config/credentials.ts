@@ -18,7 +18,7 @@ import {
   parseIdentityVersion,
   parseInterface,
 } from './keystone-keys';
-import { ConfigOptions, loadKind } from './view';
+import { ConfigOptions, loadImage, loadKind } from './view';
 
 type EnvironmentKind = 'test' | 'upload';
 
@@ -233,11 +233,13 @@ export function buildCloudAuth(input: CredentialInputs): ResolvedCredentials {
 export function resolveCredentials(
   kind: EnvironmentKind,
   label: string,
-  opts: ConfigOptions & { clouds?: CloudsOptions } = {},
+  opts: ConfigOptions & { clouds?: CloudsOptions; image?: string } = {},
 ): ResolvedCredentials {
   const config = loadKind(kind, opts);
   const entry = entryOf(config, label);
   const value = entry.value;
+  // the environment's glance.endpoint, else the image's (when the call is about one image)
+  const imageEndpoint = value.glance?.endpoint ?? (opts.image ? loadImage(opts.image, opts).glance.endpoint : undefined);
   const what = `${kind === 'test' ? 'test' : 'upload'} environment '${label}' (${entry.file})`;
   return buildCloudAuth({
     what,
@@ -245,7 +247,7 @@ export function resolveCredentials(
     env: opts.env ?? process.env,
     sslInsecure: value.ssl_insecure,
     sslCaPath: value.ssl_ca_path !== undefined ? path.resolve(config.baseDir, value.ssl_ca_path) : undefined,
-    imageEndpoint: value.glance?.endpoint,
+    imageEndpoint,
     clouds: { cwd: config.baseDir, ...opts.clouds },
   });
 }

@@ -11,6 +11,7 @@ export const DEFAULTS = {
   'glance.container_format': 'bare',
   'glance.disk_format': 'qcow2',
   'glance.public': false,
+  'glance.visibility': 'shared',
   'glance.min_disk': 0,
   'glance.min_ram': 0,
   'glance.protected': false,

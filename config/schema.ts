@@ -123,7 +123,11 @@ const glanceSchema = z.strictObject(
     container_format: nonEmptyText().optional().describe(withDefault('glance.container_format')),
     disk_format: nonEmptyText().optional().describe(withDefault('glance.disk_format')),
     endpoint: url().optional().describe('Glance URL overriding the catalog'),
-    public: bool().optional().describe(withDefault('glance.public', 'visibility public, else private')),
+    public: bool().optional().describe(withDefault('glance.public', 'visibility public, else glance.visibility')),
+    visibility: z
+      .enum(['shared', 'private', 'community', 'public'], e('must be shared, private, community or public'))
+      .optional()
+      .describe(withDefault('glance.visibility', 'visibility when public is not true')),
     min_disk: timeout().optional().describe(withDefault('glance.min_disk', 'GiB')),
     min_ram: timeout().optional().describe(withDefault('glance.min_ram', 'MiB')),
     protected: bool().optional().describe(withDefault('glance.protected')),

@@ -43,6 +43,8 @@ interface GlanceSettings {
   diskFormat: string;
   endpoint?: string;
   public: boolean;
+  /** public when `public` is true, shared when there are projects to share with, else glance.visibility (default shared). */
+  visibility: 'shared' | 'private' | 'community' | 'public';
   minDisk: number;
   minRam: number;
   protected: boolean;
@@ -245,6 +247,11 @@ function glanceSettings(section: GlanceSection): GlanceSettings {
     diskFormat: section.disk_format ?? DEFAULTS['glance.disk_format'],
     ...(section.endpoint !== undefined ? { endpoint: section.endpoint } : {}),
     public: section.public ?? DEFAULTS['glance.public'],
+    visibility: section.public
+      ? 'public'
+      : section.share_with?.length
+        ? 'shared'
+        : (section.visibility ?? DEFAULTS['glance.visibility']),
     minDisk: section.min_disk ?? DEFAULTS['glance.min_disk'],
     minRam: section.min_ram ?? DEFAULTS['glance.min_ram'],
     protected: section.protected ?? DEFAULTS['glance.protected'],

@@ -117,7 +117,12 @@ export async function imageTestWorkflow(input: ImageTestInput): Promise<ImageTes
   const workflowId = info.workflowId;
   const name = `DIBCTL-${uuid4()}`;
   const buildId = testImageBuildId(workflowId);
-  const cloud: CloudRef = { kind: 'test', environment: plan.environment.label, config: input.config };
+  const cloud: CloudRef = {
+    kind: 'test',
+    environment: plan.environment.label,
+    config: input.config,
+    image: plan.image.label,
+  };
   const t = plan.timeouts;
   const mode = input.mode ?? 'test';
 

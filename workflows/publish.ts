@@ -92,7 +92,7 @@ export async function publishWorkflow(input: PublishInput): Promise<PublishResul
     let upload;
     try {
       upload = await publishUploadSteps(input.fileQueue, prepared.timeoutSeconds, policies.upload).uploadImageFile({
-        cloud: { kind: 'upload', ...where },
+        cloud: { kind: 'upload', ...where, image: input.imageLabel },
         file: prepared.file,
         buildId,
         // marked as an upload in progress: no other publish of the name obsoletes it meanwhile
@@ -106,7 +106,7 @@ export async function publishWorkflow(input: PublishInput): Promise<PublishResul
       // an unfinished image must not stay behind: it is found by its build id
       stage = 'removing the unfinished image';
       await CancellationScope.nonCancellable(() =>
-        short.deleteImagesByBuildId({ cloud: { kind: 'upload', ...where }, buildId }),
+        short.deleteImagesByBuildId({ cloud: { kind: 'upload', ...where, image: input.imageLabel }, buildId }),
       ).catch(() => undefined);
       throw err;
     }

@@ -69,7 +69,7 @@ function imageAttributes(plan: ReturnType<typeof loadUploadPlan>): ImageAttribut
     name,
     diskFormat: g.diskFormat,
     containerFormat: g.containerFormat,
-    visibility: g.public ? 'public' : g.shareWith.length ? 'shared' : 'private',
+    visibility: g.visibility,
     minDisk: g.minDisk,
     minRam: g.minRam,
     protected: g.protected,

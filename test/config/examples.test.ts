@@ -155,6 +155,7 @@ describe('configs in the shape of the reference load', () => {
       containerFormat: 'bare',
       diskFormat: 'qcow2',
       public: false,
+      visibility: 'shared',
       minDisk: 0,
       minRam: 1024,
       protected: true,

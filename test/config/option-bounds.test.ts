@@ -1,7 +1,7 @@
 /**
  * Durations given on the command line have the bounds of config durations:
  * `schedule create --every` / `--catchup-window` and `test --hold-limit` are
- * refused (exit 1, as every other bad option) when longer than 10 years, before
+ * refused (exit 2, as every other bad option) when longer than 10 years, before
  * anything is started.
  */
 import { prepareTestInput } from '../../client/commands/test';
@@ -37,9 +37,9 @@ describe('command-line durations', () => {
     ['--every', { every: '8640000000000' }, `--every 8640000000000: ${TOO_LONG}`],
     ['--every', { every: '0' }, '--every 0: must be at least 1 second'],
     ['--catchup-window', { every: '7d', catchupWindow: '3651d' }, `--catchup-window 3651d: ${TOO_LONG}`],
-  ])('schedule create refuses %s %j with exit 1', async (_flag, opts, says) => {
+  ])('schedule create refuses %s %j with exit 2', async (_flag, opts, says) => {
     const err = await refusal(() => create(opts));
-    expect(err.exitCode).toBe(1);
+    expect(err.exitCode).toBe(2);
     expect(err.message).toBe(says);
   });
 
@@ -48,11 +48,11 @@ describe('command-line durations', () => {
     expect(err.message).toMatch(/^A schedule needs a Temporal server/);
   });
 
-  it('test --hold-limit longer than 10 years is refused with exit 1 before any config is read', async () => {
+  it('test --hold-limit longer than 10 years is refused with exit 2 before any config is read', async () => {
     const err = await refusal(() =>
       prepareTestInput('img', { holdLimit: 8.64e12, cwd: '/nonexistent' }, 'dibctl', 'test'),
     );
-    expect(err.exitCode).toBe(1);
+    expect(err.exitCode).toBe(2);
     expect(err.message).toBe(`--hold-limit 8640000000000: ${TOO_LONG}`);
   });
 });

@@ -38,7 +38,8 @@ describe('dibctl upload', () => {
       status: 'active',
       size: IMAGE_BYTES,
       checksum: md5,
-      visibility: 'private',
+      // not public: shared, as dibctl published it
+      visibility: 'shared',
       min_disk: 1,
       min_ram: 64,
       protected: false,
