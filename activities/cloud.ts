@@ -100,13 +100,15 @@ export function uploadCloud(ref: EnvironmentRef): CloudRef {
 
 export interface CloudDeps {
   env?: NodeJS.ProcessEnv;
+  /** Receives one line per OpenStack request and answer, secrets redacted (`--debug`). */
+  debug?: (line: string) => void;
 }
 
 async function openCloud(ref: CloudRef, deps: CloudDeps = {}): Promise<Cloud> {
   const env = deps.env ?? process.env;
   const { auth } = resolveCredentials(ref.kind, ref.environment, { ...ref.config, env });
   checkTarget(ref, auth);
-  return connectCloud(auth);
+  return connectCloud(auth, { debug: deps.debug });
 }
 
 /** Opens the cloud, runs fn, and closes the connections whatever happens. */
