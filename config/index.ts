@@ -8,7 +8,7 @@ export type { LoadedConfig } from './files';
 export { largerTimeout, mergeNovaTimeouts, unionList, mergeGlance, mergeEnvironmentVariables } from './merge';
 export { loadKind, loadImage, loadUploadEnvironment, loadTestPlan, loadUploadPlan } from './view';
 export type { ConfigOptions, Nic, UploadEnvironmentConfig, RetirePolicy, ImageTestPlan } from './view';
-export { buildCloudAuth, resolveCredentials, describeCredentialSources } from './credentials';
+export { buildCloudAuth, credentialsUsedLine, resolveCredentials, describeCredentialSources } from './credentials';
 export { jsonSchemaFor } from './json-schema';
 export { parseYaml } from './yaml-source';
 export { validateSource, suggestKey } from './validate-source';

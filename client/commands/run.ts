@@ -9,7 +9,7 @@ import { WorkflowFailedError, WorkflowHandle } from '@temporalio/client';
 import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
 import type { CloudTarget, UploadHeartbeat } from '../../activities';
 import { targetOf } from '../../activities/cloud';
-import { loadImage, loadUploadPlan, resolveCredentials } from '../../config';
+import { credentialsUsedLine, loadImage, loadUploadPlan, resolveCredentials } from '../../config';
 import { commandWorkflowIds, lifecycleChildren } from '../../common/ids';
 import { DibctlError, detailsOf } from '../../errors';
 import { localHostQueue } from '../../worker/worker';
@@ -37,6 +37,7 @@ export function lifecycleInput(
   opts: RunOptions,
   taskQueue: string,
   cwd = process.cwd(),
+  note?: (line: string) => void,
 ): LifecycleInput {
   if (!opts.uploadEnv.length) throw new DibctlError('Name at least one --upload-env');
   const config = {
@@ -50,7 +51,9 @@ export function lifecycleInput(
   const targets: Record<string, CloudTarget> = {};
   for (const env of opts.uploadEnv) {
     loadUploadPlan(label, env, { ...config, filename });
-    targets[env] = targetOf(resolveCredentials('upload', env, config).auth);
+    const resolved = resolveCredentials('upload', env, config);
+    note?.(credentialsUsedLine(resolved));
+    targets[env] = targetOf(resolved.auth);
   }
   return {
     label,
@@ -131,7 +134,7 @@ async function watch(
 }
 
 export async function run(session: Session, label: string, opts: RunOptions, o: Output): Promise<number> {
-  const input = lifecycleInput(label, opts, session.taskQueue);
+  const input = lifecycleInput(label, opts, session.taskQueue, process.cwd(), o.err);
   const workflowId = commandWorkflowIds.run(label, shortId());
   const handle = await session.client.workflow.start(imageLifecycleWorkflow, {
     taskQueue: session.taskQueue,
