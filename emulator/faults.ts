@@ -30,7 +30,7 @@ export interface FaultSettings {
   uploadBytesPerSecond: number;
   /** The next N image uploads stop reading their data for `uploadStallMs` (a Glance or network that hangs). */
   uploadStalls: number;
-  /** How long a stalled upload reads nothing, in milliseconds (it ends early if the client gives up). */
+  /** How long a stalled upload reads nothing, in milliseconds. */
   uploadStallMs: number;
   /** A stalled upload stops reading once it has received this many bytes. */
   uploadStallAfterBytes: number;

@@ -50,7 +50,7 @@ const PATCH_MEDIA = ['application/openstack-images-v2.1-json-patch', 'applicatio
 const API_LIMIT_MAX = 1000;
 const LIMIT_DEFAULT = 25;
 
-/** Waits ms, or until the client closes the connection. */
+/** Waits ms, or until the request is destroyed (the emulator stops); a client that leaves is seen only by reading. */
 function stalled(req: http.IncomingMessage, ms: number): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {

@@ -69,8 +69,8 @@ describe('dibctl upload of slow and stalled data', () => {
         '  retry: {upload_attempts: 2, max_interval: 1s}',
       ),
     );
-    // every attempt: the emulator reads 1 MiB, then nothing for 30 s
-    f().emu.faults.set({ uploadStalls: 2, uploadStallMs: 30_000, uploadStallAfterBytes: 1024 * 1024 });
+    // every attempt: the emulator reads 1 MiB, then nothing for 10 s
+    f().emu.faults.set({ uploadStalls: 2, uploadStallMs: 10_000, uploadStallAfterBytes: 1024 * 1024 });
     const r = await f().cli(['upload', 'base', 'stuck', '-i', 'big.qcow2']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(
@@ -96,7 +96,7 @@ describe('dibctl upload of slow and stalled data', () => {
         '  retry: {upload_attempts: 3, max_interval: 1s}',
       ),
     );
-    f().emu.faults.set({ uploadStalls: 1, uploadStallMs: 30_000, uploadStallAfterBytes: 1024 * 1024 });
+    f().emu.faults.set({ uploadStalls: 1, uploadStallMs: 10_000, uploadStallAfterBytes: 1024 * 1024 });
     const r = await f().cli(['--json', 'upload', 'base', 'hiccup', '-i', 'big.qcow2']);
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/^Retrying uploadImageFile \(attempt 2 of 3\): Upload of image \S+ stalled/m);
