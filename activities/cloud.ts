@@ -102,6 +102,8 @@ export function uploadCloud(ref: EnvironmentRef): CloudRef {
 
 export interface CloudDeps {
   env?: NodeJS.ProcessEnv;
+  /** Receives one line per OpenStack request and answer, secrets redacted (`--debug`). */
+  debug?: (line: string) => void;
 }
 
 async function openCloud(ref: CloudRef, deps: CloudDeps = {}): Promise<Cloud> {
@@ -112,7 +114,7 @@ async function openCloud(ref: CloudRef, deps: CloudDeps = {}): Promise<Cloud> {
     ...(ref.image ? { image: ref.image } : {}),
   });
   checkTarget(ref, auth);
-  return connectCloud(auth);
+  return connectCloud(auth, { debug: deps.debug });
 }
 
 /** Opens the cloud, runs fn, and closes the connections whatever happens. */

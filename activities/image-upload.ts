@@ -10,6 +10,7 @@
 import { createHash, getHashes } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
 import { cancellationSignal, heartbeat } from '@temporalio/activity';
+import { DEFAULTS } from '../config/defaults';
 import { DibctlError } from '../errors';
 import { Cloud, Image, ImageCreate } from '../openstack';
 import { CloudDeps, CloudRef, withCloud } from './cloud';
@@ -39,8 +40,10 @@ export interface ImageUploadInput {
   /** Deterministic per workflow and purpose, e.g. `<workflow id>/test`. */
   buildId: string;
   image: ImageAttributes;
-  /** Limit for sending the data and Glance finishing it (glance.upload_timeout). */
-  timeoutSeconds: number;
+  /** Limit for sending the data and Glance finishing it (glance.upload_timeout); absent or 0: none. */
+  timeoutSeconds?: number;
+  /** An attempt whose data does not move for this long fails, retryably (glance.upload_stall_timeout; default 120). */
+  stallSeconds?: number;
 }
 
 export interface ImageUploadResult {
@@ -205,8 +208,9 @@ export function createImageUploadActivities(deps: CloudDeps = {}) {
         let progress: UploadHeartbeat = { bytes: 0, total, rate: 0 };
         const beat = () => heartbeat(progress);
         beat();
-        // Glance may take a while to finish the image after the last byte: keep beating.
-        const ticker = setInterval(beat, 2_000);
+        // Glance may take a while to finish the image after the last byte: keep beating
+        // (often enough for the shortest heartbeat timeout, 3 s; the SDK throttles what it sends).
+        const ticker = setInterval(beat, 500);
         try {
           const { image, reused } = await findOrCreate(cloud, input);
           progress = { ...progress, imageId: image.id };
@@ -223,7 +227,8 @@ export function createImageUploadActivities(deps: CloudDeps = {}) {
           } else {
             // a cancelled activity stops sending at once and ends as cancelled
             const result = await cloud.image.uploadImage(image.id, input.file, {
-              timeoutMs: input.timeoutSeconds * 1000,
+              ...(input.timeoutSeconds ? { timeoutMs: input.timeoutSeconds * 1000 } : {}),
+              stallMs: (input.stallSeconds ?? DEFAULTS['glance.upload_stall_timeout']) * 1000,
               verify: true,
               signal: cancellationSignal(),
               onProgress: (p) => {

@@ -11,6 +11,8 @@ import { createTransferActivities } from './transfer';
 
 export interface ActivityDeps {
   env?: NodeJS.ProcessEnv;
+  /** Receives one line per OpenStack request and answer, secrets redacted (`--debug`). */
+  debug?: (line: string) => void;
 }
 
 export function createActivities(deps: ActivityDeps = {}) {

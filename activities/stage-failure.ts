@@ -7,7 +7,7 @@
 import { activityInfo, Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { DibctlError, ExitCode, FailureDetails, describeError } from '../errors';
-import { OpenStackConnectionError, OpenStackHttpError, UploadTimeoutError } from '../openstack';
+import { OpenStackConnectionError, OpenStackHttpError, UploadStalledError, UploadTimeoutError } from '../openstack';
 
 /**
  * A bug in dibctl rather than trouble of the cloud or the host: the errors
@@ -20,9 +20,10 @@ function isInternalError(err: unknown): boolean {
   );
 }
 
-/** Worth another attempt: the cloud could not be reached or answered 5xx / 409 / 429. */
+/** Worth another attempt: the cloud could not be reached or answered 5xx / 409 / 429, or an upload timed out or stalled. */
 export function isTransient(err: unknown): boolean {
-  if (err instanceof OpenStackConnectionError || err instanceof UploadTimeoutError) return true;
+  if (err instanceof OpenStackConnectionError || err instanceof UploadTimeoutError || err instanceof UploadStalledError)
+    return true;
   if (err instanceof OpenStackHttpError) return err.status >= 500 || err.status === 429 || err.status === 409;
   return !(err instanceof DibctlError) && !isInternalError(err);
 }

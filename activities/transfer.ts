@@ -11,7 +11,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { heartbeat } from '@temporalio/activity';
 import { buildCloudAuth, resolveCredentials } from '../config';
 import { ChecksumMismatchError, Cloud, CloudAuth, Image, connectCloud } from '../openstack';
-import type { ConfigLocation } from './cloud';
+import type { CloudDeps, ConfigLocation } from './cloud';
 import { stageActivities } from './stage-failure';
 
 const TRANSFER_ID_PROPERTY = 'dibctl_transfer_id';
@@ -97,15 +97,15 @@ function customProperties(img: Image): Record<string, string> {
   return out;
 }
 
-export function createTransferActivities(deps: { env?: NodeJS.ProcessEnv } = {}) {
+export function createTransferActivities(deps: CloudDeps = {}) {
   async function transferImage(input: TransferInput): Promise<TransferResult> {
     const env = deps.env ?? process.env;
     const started = Date.now();
-    const src = await connectCloud(authOf(input.source, env));
+    const src = await connectCloud(authOf(input.source, env), { debug: deps.debug });
     let dst: Cloud | undefined;
     const beat = setInterval(() => heartbeat(), 2_000);
     try {
-      dst = await connectCloud(authOf(input.destination, env));
+      dst = await connectCloud(authOf(input.destination, env), { debug: deps.debug });
       const original = await src.image.getImage(input.imageId);
       const size = original.size ?? 0;
       const meta = !input.ignoreMeta;

@@ -18,6 +18,11 @@ export interface Cli {
   interrupted(): Promise<void>;
   /** Installs the Temporal runtime logging at level (DEBUG with --debug); later calls do nothing. */
   installRuntime(level: 'INFO' | 'ERROR'): void;
+  /**
+   * With --debug: where OpenStack requests made in this process (the CLI's own
+   * and its in-process worker's) are traced, one line each on stderr, secrets redacted.
+   */
+  openStackTrace(): ((line: string) => void) | undefined;
 }
 
 /** Each module under `commands/` exports one: it adds its command(s) to the program. */

@@ -60,6 +60,11 @@ function interrupted(): Promise<void> {
   });
 }
 
+/** One OpenStack request or answer on stderr (the lines come redacted from the client). */
+function openStackTrace(line: string): void {
+  process.stderr.write(`openstack: ${line}\n`);
+}
+
 let runtimeInstalled = false;
 function installRuntime(level: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR'): void {
   if (runtimeInstalled) return;
@@ -77,8 +82,14 @@ export function buildProgram(result: { code: number }): Command {
       const o = output();
       // A command's in-process worker stays quiet: the command itself reports what failed.
       cli.installRuntime('ERROR');
+      const debug = cli.openStackTrace();
       result.code = await withSession(
-        { localWorker: globals().localWorker === false ? 'never' : 'auto', needsWorker, note: o.err },
+        {
+          localWorker: globals().localWorker === false ? 'never' : 'auto',
+          needsWorker,
+          note: o.err,
+          ...(debug ? { activityDeps: { debug } } : {}),
+        },
         (s) => fn(s, o),
       );
     },
@@ -87,6 +98,7 @@ export function buildProgram(result: { code: number }): Command {
     },
     interrupted,
     installRuntime: (level) => installRuntime(globals().debug ? 'DEBUG' : level),
+    openStackTrace: () => (globals().debug ? openStackTrace : undefined),
   };
 
   program

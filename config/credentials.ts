@@ -28,6 +28,12 @@ interface ResolvedCredentials {
   usedEnvironment: string[];
   /** The clouds.yaml cloud used, if any. */
   cloud?: { name: string; file: string; secureFile?: string };
+  /** Whose keystone section was read: "upload environment 'prod' (/etc/dibctl/upload.yaml)". */
+  what: string;
+  /** The keystone section supplied a value that no OS_* variable replaced. */
+  sectionUsed: boolean;
+  /** The clouds.yaml cloud supplied a value that neither the section nor an OS_* variable replaced. */
+  cloudUsed: boolean;
 }
 
 type Values = Partial<Record<KeystoneField, unknown>>;
@@ -223,7 +229,16 @@ export function buildCloudAuth(input: CredentialInputs): ResolvedCredentials {
   if (auth.cacert === undefined && input.sslCaPath) auth.cacert = input.sslCaPath;
   const overrides = { ...cloudLayer.overrides, ...(input.imageEndpoint ? { image: input.imageEndpoint } : {}) };
   if (Object.keys(overrides).length) auth.endpointOverrides = overrides;
-  return { auth, usedEnvironment: fromEnv.used, ...(cloud ? { cloud } : {}) };
+  const beneath = (values: Values, above: Values[]) =>
+    Object.keys(values).some((k) => above.every((a) => a[k as KeystoneField] === undefined));
+  return {
+    auth,
+    usedEnvironment: fromEnv.used,
+    ...(cloud ? { cloud } : {}),
+    what: input.what,
+    sectionUsed: beneath(section, [fromEnv.values]),
+    cloudUsed: beneath(cloudLayer.values, [section, fromEnv.values]),
+  };
 }
 
 /**
@@ -239,7 +254,8 @@ export function resolveCredentials(
   const entry = entryOf(config, label);
   const value = entry.value;
   // the environment's glance.endpoint, else the image's (when the call is about one image)
-  const imageEndpoint = value.glance?.endpoint ?? (opts.image ? loadImage(opts.image, opts).glance.endpoint : undefined);
+  const imageEndpoint =
+    value.glance?.endpoint ?? (opts.image ? loadImage(opts.image, opts).glance.endpoint : undefined);
   const what = `${kind === 'test' ? 'test' : 'upload'} environment '${label}' (${entry.file})`;
   return buildCloudAuth({
     what,
@@ -250,6 +266,21 @@ export function resolveCredentials(
     imageEndpoint,
     clouds: { cwd: config.baseDir, ...opts.clouds },
   });
+}
+
+/**
+ * The line a cloud command prints, as dibctl did: which OS_* variables it used
+ * (names, never values), which clouds.yaml cloud, which keystone section.
+ * `Using OS_AUTH_URL, OS_USERNAME, OS_PASSWORD, OS_PROJECT_NAME from the environment`.
+ */
+export function credentialsUsedLine(c: ResolvedCredentials): string {
+  const parts: string[] = [];
+  if (c.usedEnvironment.length) parts.push(`${c.usedEnvironment.join(', ')} from the environment`);
+  if (c.cloud && c.cloudUsed)
+    parts.push(`cloud '${c.cloud.name}' from ${c.cloud.file}${c.cloud.secureFile ? ` and ${c.cloud.secureFile}` : ''}`);
+  if (c.sectionUsed || !parts.length) parts.push(`the keystone section of ${c.what}`);
+  const last = parts.pop() as string;
+  return `Using ${parts.length ? `${parts.join(', ')} and ${last}` : last}`;
 }
 
 /** One line saying where credentials came from: variable names and files, never values. */

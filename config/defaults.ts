@@ -7,7 +7,9 @@
  * Timeouts are seconds; durations are text that durationSeconds reads.
  */
 export const DEFAULTS = {
+  /** A test's upload only: `upload` and `run` have no total limit unless the key is set. */
   'glance.upload_timeout': 360,
+  'glance.upload_stall_timeout': 120,
   'glance.container_format': 'bare',
   'glance.disk_format': 'qcow2',
   'glance.public': false,

@@ -16,7 +16,7 @@ export {
   workflowTestPlan,
 } from './view';
 export type { ConfigOptions, Nic, UploadEnvironmentConfig, RetirePolicy, WorkflowTestPlan } from './view';
-export { buildCloudAuth, resolveCredentials, describeCredentialSources } from './credentials';
+export { buildCloudAuth, credentialsUsedLine, resolveCredentials, describeCredentialSources } from './credentials';
 export { jsonSchemaFor } from './json-schema';
 export { parseYaml } from './yaml-source';
 export { validateSource, suggestKey } from './validate-source';

@@ -39,7 +39,7 @@ const ENVIRONMENT_WINS = ['api_version', 'endpoint', 'disk_format', 'container_f
 /**
  * Image's glance section merged with an environment's:
  * environment wins for api_version, endpoint, disk_format, container_format;
- * the maximum wins for upload_timeout, protected, min_disk, min_ram;
+ * the maximum wins for upload_timeout, upload_stall_timeout, protected, min_disk, min_ram;
  * properties are merged (environment wins on the same key), tags and
  * share_with concatenated without duplicates; anything else (name, public): image wins.
  */
@@ -53,6 +53,7 @@ export function mergeGlance(image: GlanceSection = {}, env: GlanceSection = {}):
     else out[key] = value;
   };
   set('upload_timeout', largerTimeout(image.upload_timeout, env.upload_timeout));
+  set('upload_stall_timeout', largerTimeout(image.upload_stall_timeout, env.upload_stall_timeout));
   set('min_disk', largerTimeout(image.min_disk, env.min_disk));
   set('min_ram', largerTimeout(image.min_ram, env.min_ram));
   set('protected', eitherTrue(image.protected, env.protected));

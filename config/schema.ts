@@ -5,7 +5,7 @@
  * Messages are written for operators: they follow `key.path:` in an error line.
  */
 import { z } from 'zod';
-import { LIMITS, withDefault } from './defaults';
+import { DEFAULTS, LIMITS, withDefault } from './defaults';
 import { DURATION_PATTERN, TOO_LONG, durationProblem, parseDuration } from './duration';
 import { KEYSTONE_FIELDS, keystoneFieldOf, parseBoolean, parseIdentityVersion, parseInterface } from './keystone-keys';
 import { TEST_KINDS, TestKind, testKindList } from './test-kinds';
@@ -27,6 +27,10 @@ const seconds = () =>
     .number(e('must be a number of seconds >= 0'))
     .min(0, e('must be a number of seconds >= 0'))
     .max(LIMITS.maxDurationSeconds, e(TOO_LONG));
+const POS_SECS = 'must be an integer number of seconds >= 1';
+/** A time limit of at least one second. */
+const stallSeconds = () =>
+  z.number(e(POS_SECS)).int(e(POS_SECS)).min(1, e(POS_SECS)).max(LIMITS.maxDurationSeconds, e(TOO_LONG));
 const POS_INT = 'must be an integer >= 1';
 const count = () => z.number(e(POS_INT)).int(e(POS_INT)).min(1, e(POS_INT)).max(1000, e('must be an integer <= 1000'));
 
@@ -110,7 +114,14 @@ const glanceSchema = z.strictObject(
       .optional()
       .describe('Glance API version (the client speaks v2)'),
     name: nonEmptyText().optional().describe('image name in Glance'),
-    upload_timeout: timeoutSeconds().optional().describe(withDefault('glance.upload_timeout', 'seconds')),
+    upload_timeout: timeoutSeconds()
+      .optional()
+      .describe(
+        `seconds per upload attempt, 0 for none; a test's upload defaults to ${DEFAULTS['glance.upload_timeout']}, upload and run have none`,
+      ),
+    upload_stall_timeout: stallSeconds()
+      .optional()
+      .describe(withDefault('glance.upload_stall_timeout', 'seconds an upload may go without moving data')),
     properties: z
       .record(
         z.string(),

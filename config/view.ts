@@ -35,7 +35,10 @@ export interface ConfigOptions {
 interface GlanceSettings {
   apiVersion?: 1 | 2;
   name?: string;
-  uploadTimeout: number;
+  /** Seconds per upload attempt, when set (and not 0); unset: no total limit for upload and run. */
+  uploadTimeout?: number;
+  /** Seconds an upload may go without moving data before its attempt fails. */
+  uploadStallTimeout: number;
   /** Values as sent to Glance: strings. */
   properties: Record<string, string>;
   tags: string[];
@@ -181,6 +184,7 @@ interface ImageTestPlan {
   image: ImageConfig;
   environment: TestEnvironmentConfig;
   glance: GlanceSettings;
+  /** uploadTimeout: seconds per attempt of the test's upload, 0 for no total limit. */
   timeouts: NovaTimeouts & { uploadTimeout: number; portWaitTimeout: number };
   /** Test environment's over image's; the process environment comes below both when tests run. */
   environmentVariables: Record<string, string>;
@@ -240,7 +244,8 @@ function glanceSettings(section: GlanceSection): GlanceSettings {
   return {
     ...(section.api_version !== undefined ? { apiVersion: section.api_version } : {}),
     ...(section.name !== undefined ? { name: section.name } : {}),
-    uploadTimeout: section.upload_timeout ?? DEFAULTS['glance.upload_timeout'],
+    ...(section.upload_timeout ? { uploadTimeout: section.upload_timeout } : {}),
+    uploadStallTimeout: section.upload_stall_timeout ?? DEFAULTS['glance.upload_stall_timeout'],
     properties,
     tags: section.tags ?? [],
     containerFormat: section.container_format ?? DEFAULTS['glance.container_format'],
@@ -460,14 +465,16 @@ export function loadUploadEnvironment(label: string, opts: ConfigOptions = {}): 
 
 /** Image + test environment merged. The environment is `environment`, else the image's tests.environment_name. */
 function testPlan(image: ImageConfig, environment: TestEnvironmentConfig): ImageTestPlan {
-  const glance = glanceSettings(mergeGlance(image.glance, environment.glance));
+  const merged = mergeGlance(image.glance, environment.glance);
+  const glance = glanceSettings(merged);
   return {
     image,
     environment,
     glance,
     timeouts: {
       ...novaTimeouts(mergeNovaTimeouts(image.nova, environment.novaTimeouts)),
-      uploadTimeout: glance.uploadTimeout,
+      // a test's upload keeps dibctl's limit when none is set; 0 means none
+      uploadTimeout: glance.uploadTimeout ?? (merged.upload_timeout === 0 ? 0 : DEFAULTS['glance.upload_timeout']),
       // the larger of the image's and the test environment's, as dibctl
       portWaitTimeout:
         largerTimeout(image.tests.portWaitTimeout, environment.tests.portWaitTimeout) ??

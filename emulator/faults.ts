@@ -28,6 +28,12 @@ export interface FaultSettings {
   sshNeverOpensNamePattern: string | null;
   /** Image uploads are throttled to this many bytes per second (0: unthrottled). */
   uploadBytesPerSecond: number;
+  /** The next N image uploads stop reading their data for `uploadStallMs` (a Glance or network that hangs). */
+  uploadStalls: number;
+  /** How long a stalled upload reads nothing, in milliseconds. */
+  uploadStallMs: number;
+  /** A stalled upload stops reading once it has received this many bytes. */
+  uploadStallAfterBytes: number;
   /**
    * Servers (by id) in a Nova cell that is down. Server lists at microversion
    * 2.69 or later without filters, sort or paging show each with status
@@ -57,6 +63,9 @@ function defaultFaults(): FaultSettings {
     sshNeverOpens: false,
     sshNeverOpensNamePattern: null,
     uploadBytesPerSecond: 0,
+    uploadStalls: 0,
+    uploadStallMs: 60_000,
+    uploadStallAfterBytes: 0,
     downCellServers: [],
     serversNextLinkRepeats: false,
     imageDeleteConflicts: [],
@@ -144,6 +153,14 @@ export class Faults {
       return true;
     }
     return false;
+  }
+
+  /** Decides (and consumes) whether this upload stalls; how long and after how many bytes. */
+  takeUploadStall(): { ms: number; afterBytes: number } | undefined {
+    const s = this.settings;
+    if (s.uploadStalls <= 0) return undefined;
+    s.uploadStalls -= 1;
+    return { ms: s.uploadStallMs, afterBytes: s.uploadStallAfterBytes };
   }
 
   sshBlocked(name: string): boolean {

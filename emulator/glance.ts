@@ -2,6 +2,7 @@
 import crypto from 'node:crypto';
 import { once } from 'node:events';
 import fs from 'node:fs';
+import type http from 'node:http';
 import path from 'node:path';
 import { AuthContext, Cloud } from './cloud';
 import { HttpError, Reply, Request, Router, isObject, nowIso, readJson, sleep } from './http';
@@ -48,6 +49,19 @@ const LIST_PARAMS = ['limit', 'marker', 'sort_key', 'sort_dir', 'sort', 'member_
 const PATCH_MEDIA = ['application/openstack-images-v2.1-json-patch', 'application/openstack-images-v2.0-json-patch'];
 const API_LIMIT_MAX = 1000;
 const LIMIT_DEFAULT = 25;
+
+/** Waits ms, or until the request is destroyed (the emulator stops); a client that leaves is seen only by reading. */
+function stalled(req: http.IncomingMessage, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      req.off('close', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    req.on('close', done);
+  });
+}
 
 const schemaError = (detail: string) => new HttpError(400, `Provided object does not match schema 'image': ${detail}`);
 
@@ -590,9 +604,15 @@ export function glanceRoutes(cloud: Cloud, region: string): Router {
     const sha512 = crypto.createHash('sha512');
     let size = 0;
     const out = fs.createWriteStream(partial);
+    let stall = cloud.faults.takeUploadStall();
     try {
       for await (const chunk of req.raw) {
         const buf = chunk as Buffer;
+        if (stall && size + buf.length > stall.afterBytes) {
+          // reads nothing more for a while: the sender's buffers fill and its data stops moving
+          await stalled(req.raw, stall.ms);
+          stall = undefined;
+        }
         md5.update(buf);
         sha512.update(buf);
         size += buf.length;

@@ -143,6 +143,30 @@ export class UploadTimeoutError extends DibctlError {
   }
 }
 
+/**
+ * An upload whose data stopped moving: no byte sent for the stall limit (a
+ * Glance, proxy or network that hangs), or, once every byte was sent, no
+ * answer and no finished image within it. Another attempt may get through.
+ */
+export class UploadStalledError extends DibctlError {
+  constructor(
+    readonly imageId: string,
+    readonly stallMs: number,
+    readonly bytesSent: number,
+    readonly total: number,
+    readonly phase: 'sending' | 'answer' | 'finishing',
+  ) {
+    const secs = stallMs % 1000 ? (stallMs / 1000).toFixed(1) : String(stallMs / 1000);
+    const what =
+      phase === 'sending'
+        ? `no data moved for ${secs} s after ${bytesSent} of ${total} bytes were sent`
+        : phase === 'answer'
+          ? `Glance did not answer for ${secs} s after all ${bytesSent} bytes were sent`
+          : `Glance did not finish the image within ${secs} s after all ${bytesSent} bytes were sent`;
+    super(`Upload of image ${imageId} stalled: ${what} (glance.upload_stall_timeout)`, ExitCode.GENERIC);
+  }
+}
+
 /** Glance's checksum for uploaded data differs from what was sent. */
 export class ChecksumMismatchError extends DibctlError {
   constructor(

@@ -334,7 +334,10 @@ export class Transport {
         ...(req.responseStream ? { responseType: 'stream' as const, maxContentLength: Infinity } : {}),
       });
     } catch (err) {
-      if (req.signal?.aborted) throw req.signal.reason ?? err;
+      if (req.signal?.aborted) {
+        this.debug(`ERR: ${req.method} ${redactUrl(url)} abandoned after ${Date.now() - started} ms`);
+        throw req.signal.reason ?? err;
+      }
       const e = err as { code?: string; message?: string };
       if (e.code === 'ERR_BAD_RESPONSE' && e.message?.startsWith('maxContentLength')) {
         this.debug(`ERR: ${req.method} ${redactUrl(url)} answer larger than ${MAX_BODY_SHOWN}`);

@@ -4,7 +4,14 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { pipeline, Readable, Transform } from 'node:stream';
-import { ChecksumMismatchError, ImageStateError, LookupError, OpenStackHttpError, UploadTimeoutError } from './errors';
+import {
+  ChecksumMismatchError,
+  ImageStateError,
+  LookupError,
+  OpenStackHttpError,
+  UploadStalledError,
+  UploadTimeoutError,
+} from './errors';
 import { asObject, listOf, nextQuery, Query, ServiceHttp } from './http';
 
 type ImageStatus =
@@ -89,6 +96,12 @@ interface UploadOptions {
   progressIntervalMs?: number;
   /** Limit for sending the data and Glance finishing it, ms (default: none). */
   timeoutMs?: number;
+  /**
+   * Limit for no progress, ms (default: none): no byte sent for this long, or
+   * once all are sent, no answer or no finished image within it, fails with
+   * UploadStalledError.
+   */
+  stallMs?: number;
   /** Compare Glance's checksums with ours afterwards (default true). */
   verify?: boolean;
   /** How often to look at the image while Glance finishes it, ms (default 500). */
@@ -368,7 +381,25 @@ export class ImageClient {
     const stop = () => controller.abort();
     if (opts.signal?.aborted) controller.abort();
     else opts.signal?.addEventListener('abort', stop, { once: true });
+    // the stall watchdog: the time of the last progress and what is being waited for
+    let lastMove = Date.now();
+    let phase: UploadStalledError['phase'] = 'sending';
+    let stalled: UploadStalledError | undefined;
+    const moved = (next?: UploadStalledError['phase']) => {
+      lastMove = Date.now();
+      if (next) phase = next;
+    };
     let bytes = 0;
+    const watchdog = opts.stallMs
+      ? setInterval(
+          () => {
+            if (stalled || Date.now() - lastMove < (opts.stallMs ?? 0)) return;
+            stalled = new UploadStalledError(id, opts.stallMs ?? 0, bytes, total, phase);
+            controller.abort();
+          },
+          Math.min(1_000, Math.max(opts.stallMs / 4, 50)),
+        )
+      : undefined;
     let md5 = createHash('md5');
     let sha512 = createHash('sha512');
     let lastReport = 0;
@@ -382,6 +413,7 @@ export class ImageClient {
     };
     const openStream = (): Readable => {
       bytes = 0;
+      moved('sending');
       md5 = createHash('md5');
       sha512 = createHash('sha512');
       const meter = new Transform({
@@ -389,6 +421,7 @@ export class ImageClient {
           md5.update(chunk);
           sha512.update(chunk);
           bytes += chunk.length;
+          moved(bytes >= total ? 'answer' : 'sending');
           report(false);
           cb(null, chunk);
         },
@@ -415,6 +448,7 @@ export class ImageClient {
         signal: controller.signal,
       });
       report(true);
+      moved('finishing');
       const md5Hex = md5.digest('hex');
       const shaHex = sha512.digest('hex');
       const image = await this.waitUntilFinished(id, opts.pollMs ?? 500, controller.signal);
@@ -438,9 +472,11 @@ export class ImageClient {
     } catch (err) {
       if (opts.signal?.aborted) throw opts.signal.reason ?? err;
       if (timedOut) throw new UploadTimeoutError(id, opts.timeoutMs ?? 0, bytes);
+      if (stalled) throw stalled;
       throw err;
     } finally {
       if (timer) clearTimeout(timer);
+      if (watchdog) clearInterval(watchdog);
       opts.signal?.removeEventListener('abort', stop);
     }
   }

@@ -83,6 +83,7 @@ export {
   OpenStackConnectionError,
   UnexpectedResponseError,
   UploadTimeoutError,
+  UploadStalledError,
   ChecksumMismatchError,
 } from './errors';
 export type { CloudAuth } from './auth-types';

@@ -131,14 +131,41 @@ export function fileHostSteps(hostQueue: string) {
   });
 }
 
-/** The production upload on the host holding the file; the upload limit covers sending and Glance finishing. */
-export function publishUploadSteps(hostQueue: string, uploadTimeoutSeconds: number, retry: RetryPolicy) {
+/**
+ * An upload attempt without glance.upload_timeout has no total limit: it lives
+ * while its data moves (the activity fails an attempt that stalls). Temporal
+ * still needs a start-to-close; a week is longer than any upload that moves.
+ */
+const UNLIMITED_UPLOAD = '7 days';
+
+/**
+ * How soon a worker that died mid-upload is noticed: 5 s, or the stall limit
+ * when that is shorter (at least 3 s; the upload heartbeats twice a second), so
+ * never later than a stall would be. The heartbeats also carry the progress
+ * the CLI shows, at most every 80% of this.
+ */
+function uploadHeartbeatTimeout(stallSeconds: number | undefined): number {
+  const stall = stallSeconds ?? DEFAULTS['glance.upload_stall_timeout'];
+  return Math.max(Math.min(stall, 5), 3) * 1000;
+}
+
+/** An upload attempt's limits: glance.upload_timeout (absent or 0: none) and glance.upload_stall_timeout. */
+interface UploadLimits {
+  timeoutSeconds?: number;
+  stallSeconds?: number;
+}
+
+/**
+ * The production upload on the host holding the file. With an upload limit it
+ * covers sending and Glance finishing, per attempt (a minute more for finding
+ * or creating the image); without one, the attempt lasts while data moves.
+ */
+export function publishUploadSteps(hostQueue: string, limits: UploadLimits, retry: RetryPolicy) {
   return steps({
     taskQueue: hostQueue,
     scheduleToStartTimeout: HOST_PICKUP,
-    // a minute more than the upload limit for finding or creating the image
-    startToCloseTimeout: `${uploadTimeoutSeconds + 60} seconds`,
-    heartbeatTimeout: '5 seconds',
+    startToCloseTimeout: limits.timeoutSeconds ? `${limits.timeoutSeconds + 60} seconds` : UNLIMITED_UPLOAD,
+    heartbeatTimeout: uploadHeartbeatTimeout(limits.stallSeconds),
     retry,
   });
 }
@@ -184,12 +211,21 @@ export function imageTestSteps(hostQueue: string, plan: WorkflowTestPlan) {
     retry,
   };
   return {
-    upload: onHost({
-      startToCloseTimeout: s(t.uploadTimeout + 60),
-      scheduleToCloseTimeout: s(3 * (t.uploadTimeout + 60)),
-      heartbeatTimeout: '30s',
-      retry,
-    }),
+    // uploadTimeout 0: no total limit, the attempt lasts while data moves, and a few attempts
+    upload: onHost(
+      t.uploadTimeout
+        ? {
+            startToCloseTimeout: s(t.uploadTimeout + 60),
+            scheduleToCloseTimeout: s(3 * (t.uploadTimeout + 60)),
+            heartbeatTimeout: uploadHeartbeatTimeout(plan.glance.uploadStallTimeout),
+            retry,
+          }
+        : {
+            startToCloseTimeout: UNLIMITED_UPLOAD,
+            heartbeatTimeout: uploadHeartbeatTimeout(plan.glance.uploadStallTimeout),
+            retry: { ...retry, maximumAttempts: LONG_STEP_RETRY.maximumAttempts },
+          },
+    ),
     hostShort: onHost({
       startToCloseTimeout: '1 minute',
       scheduleToCloseTimeout: '5 minutes',

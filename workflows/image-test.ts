@@ -206,6 +206,7 @@ export async function imageTestWorkflow(input: ImageTestInput): Promise<ImageTes
           properties: g.properties,
         },
         timeoutSeconds: t.uploadTimeout,
+        ...(g.uploadStallTimeout ? { stallSeconds: g.uploadStallTimeout } : {}),
       });
       imageId = r.imageId;
       held.image = { id: r.imageId, existing: false };

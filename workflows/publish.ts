@@ -91,7 +91,8 @@ export async function publishWorkflow(input: PublishInput): Promise<PublishResul
     const buildId = input.buildId ?? publishBuildId(workflowInfo().workflowId, input.environment);
     let upload;
     try {
-      upload = await publishUploadSteps(input.fileQueue, prepared.timeoutSeconds, policies.upload).uploadImageFile({
+      const limits = { timeoutSeconds: prepared.timeoutSeconds, stallSeconds: prepared.stallSeconds };
+      upload = await publishUploadSteps(input.fileQueue, limits, policies.upload).uploadImageFile({
         cloud: { kind: 'upload', ...where, image: input.imageLabel },
         file: prepared.file,
         buildId,
@@ -100,7 +101,8 @@ export async function publishWorkflow(input: PublishInput): Promise<PublishResul
           ...prepared.image,
           properties: { ...prepared.image.properties, [PUBLISHED_AT_PROPERTY]: PUBLISH_PENDING },
         },
-        timeoutSeconds: prepared.timeoutSeconds,
+        ...(prepared.timeoutSeconds ? { timeoutSeconds: prepared.timeoutSeconds } : {}),
+        ...(prepared.stallSeconds ? { stallSeconds: prepared.stallSeconds } : {}),
       });
     } catch (err) {
       // an unfinished image must not stay behind: it is found by its build id

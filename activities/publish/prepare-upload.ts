@@ -37,7 +37,10 @@ type PreparedFile =
       /** A preprocessing output (this publish's own) to delete after a successful upload. */
       deleteAfterUpload?: string;
       image: ImageAttributes;
-      timeoutSeconds: number;
+      /** glance.upload_timeout, per attempt; absent: no total limit. */
+      timeoutSeconds?: number;
+      /** glance.upload_stall_timeout. */
+      stallSeconds: number;
       shareWith: string[];
       preprocessed: boolean;
       /** The environment's `retry:` settings. */
@@ -144,7 +147,8 @@ export function createPrepareUploadActivities(deps: CloudDeps = {}) {
       file,
       ...(deleteAfterUpload ? { deleteAfterUpload } : {}),
       image: attrs,
-      timeoutSeconds: plan.glance.uploadTimeout,
+      ...(plan.glance.uploadTimeout ? { timeoutSeconds: plan.glance.uploadTimeout } : {}),
+      stallSeconds: plan.glance.uploadStallTimeout,
       shareWith: plan.glance.shareWith,
       preprocessed: Boolean(pre),
       retry: plan.environment.retry,

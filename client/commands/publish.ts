@@ -10,7 +10,14 @@ import { Workflow, WorkflowHandle, WorkflowResultType } from '@temporalio/client
 import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
 import { targetOf } from '../../activities/cloud';
 import type { CloudTarget, ConfigLocation, UploadHeartbeat } from '../../activities';
-import { CredentialsError, loadKind, loadUploadEnvironment, loadUploadPlan, resolveCredentials } from '../../config';
+import {
+  CredentialsError,
+  credentialsUsedLine,
+  loadKind,
+  loadUploadEnvironment,
+  loadUploadPlan,
+  resolveCredentials,
+} from '../../config';
 import { DibctlError, ExitCode } from '../../errors';
 import { commandWorkflowIds } from '../../common/ids';
 import { localHostQueue } from '../../worker/worker';
@@ -38,12 +45,15 @@ export function configLocation(opts: ConfigFileOptions, cwd = process.cwd()): Co
 
 /**
  * Where this command's credentials for an upload environment lead, to pin the
- * workflow there; none when they cannot be resolved here (a worker with its
+ * workflow there, saying where they came from (`Using OS_AUTH_URL, ... from
+ * the environment`); none when they cannot be resolved here (a worker with its
  * own OS_* variables then resolves them, as before).
  */
-export function uploadTarget(environment: string, config: ConfigLocation): { target?: CloudTarget } {
+function uploadTarget(environment: string, config: ConfigLocation, o: Output): { target?: CloudTarget } {
   try {
-    return { target: targetOf(resolveCredentials('upload', environment, config).auth) };
+    const resolved = resolveCredentials('upload', environment, config);
+    o.err(credentialsUsedLine(resolved));
+    return { target: targetOf(resolved.auth) };
   } catch (err) {
     if (err instanceof CredentialsError) return {};
     throw err;
@@ -175,7 +185,7 @@ export async function upload(
         imageLabel: label,
         environment,
         config,
-        ...uploadTarget(environment, config),
+        ...uploadTarget(environment, config, o),
         ...(filename ? { filename } : {}),
         fileQueue: localHostQueue(session.taskQueue),
         obsolete: opts.obsolete,
@@ -202,7 +212,7 @@ export async function markObsolete(
   const handle = await session.client.workflow.start(markObsoleteWorkflow, {
     taskQueue: session.taskQueue,
     workflowId: commandWorkflowIds.markObsolete(environment, imageId, shortId()),
-    args: [{ environment, config, ...uploadTarget(environment, config), imageId }],
+    args: [{ environment, config, ...uploadTarget(environment, config, o), imageId }],
     searchAttributes: { DibctlEnvironments: [environment] },
   });
   const result = await resultWithProgress(session, handle, o, () => '');
@@ -267,7 +277,7 @@ export async function rotate(
       {
         environment,
         config,
-        ...uploadTarget(environment, config),
+        ...uploadTarget(environment, config, o),
         ...(names ? { names } : {}),
         dryRun: Boolean(opts.dryRun),
       },

@@ -9,7 +9,7 @@ import { WorkflowFailedError, WorkflowHandle, WorkflowNotFoundError } from '@tem
 import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
 import type { CloudTarget, UploadHeartbeat } from '../../activities';
 import { targetOf } from '../../activities/cloud';
-import { loadImage, loadTestPlan, loadUploadPlan, resolveCredentials } from '../../config';
+import { credentialsUsedLine, loadImage, loadTestPlan, loadUploadPlan, resolveCredentials } from '../../config';
 import { commandWorkflowIds, lifecycleChildren } from '../../common/ids';
 import { DibctlError, ExitCode, detailsOf, failureOf } from '../../errors';
 import { localHostQueue } from '../../worker/worker';
@@ -45,6 +45,7 @@ export function lifecycleInput(
   opts: RunOptions,
   taskQueue: string,
   cwd = process.cwd(),
+  note?: (line: string) => void,
 ): LifecycleInput {
   if (!opts.uploadEnv.length) throw new DibctlError('Name at least one --upload-env', ExitCode.USAGE);
   const config = {
@@ -58,7 +59,9 @@ export function lifecycleInput(
   const targets: Record<string, CloudTarget> = {};
   for (const env of opts.uploadEnv) {
     loadUploadPlan(label, env, { ...config, filename });
-    targets[env] = targetOf(resolveCredentials('upload', env, config).auth);
+    const resolved = resolveCredentials('upload', env, config);
+    note?.(credentialsUsedLine(resolved));
+    targets[env] = targetOf(resolved.auth);
   }
   return {
     label,
@@ -139,7 +142,7 @@ async function watch(
 }
 
 export async function run(session: Session, label: string, opts: RunOptions, o: Output): Promise<number> {
-  const input = lifecycleInput(label, opts, session.taskQueue);
+  const input = lifecycleInput(label, opts, session.taskQueue, process.cwd(), o.err);
   const workflowId = commandWorkflowIds.run(label, shortId());
   const handle = await session.client.workflow.start(imageLifecycleWorkflow, {
     taskQueue: session.taskQueue,

@@ -12,7 +12,14 @@ import path from 'node:path';
 import { CancelledFailure, WorkflowFailedError, WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { StepHeartbeat } from '../../activities';
-import { durationProblem, loadImage, loadTestPlan, resolveCredentials, workflowTestPlan } from '../../config';
+import {
+  credentialsUsedLine,
+  durationProblem,
+  loadImage,
+  loadTestPlan,
+  resolveCredentials,
+  workflowTestPlan,
+} from '../../config';
 import { commandWorkflowIds } from '../../common/ids';
 import { DibctlError, ExitCode, detailsOf, failureOf, hasCause } from '../../errors';
 import { discardSignal, imageTestStatusQuery, imageTestWorkflow, keepSignal } from '../../workflows';
@@ -79,7 +86,8 @@ export function prepareTestInput(
   taskQueue: string,
   mode: 'test' | 'shell',
   env: NodeJS.ProcessEnv = process.env,
-  onWarning?: (l: string) => void,
+  /** Lines for the operator (stderr): config warnings, where the credentials came from. */
+  note?: (l: string) => void,
   checkCredentials = true,
 ): ImageTestInput {
   checkOptionCombination(opts);
@@ -89,10 +97,22 @@ export function prepareTestInput(
     ...(opts.imagesConfig ? { imagesConfig: opts.imagesConfig } : {}),
     ...(opts.testConfig ? { testConfig: opts.testConfig } : {}),
   };
-  const plan = loadTestPlan(label, { ...config, env, environment: opts.environment, filename: opts.input, onWarning });
-  // Credentials are resolved here only to refuse missing ones early (exit 12) when this process is
-  // the worker; a worker elsewhere may have OS_* variables this host lacks, and resolves them itself.
-  if (checkCredentials) resolveCredentials('test', plan.environment.label, { ...config, env });
+  const plan = loadTestPlan(label, {
+    ...config,
+    env,
+    environment: opts.environment,
+    filename: opts.input,
+    onWarning: note,
+  });
+  // Missing credentials are refused here (exit 12) only when this process is the worker; a worker
+  // elsewhere may have OS_* variables this host lacks, and resolves them itself.
+  let credentials: ReturnType<typeof resolveCredentials> | undefined;
+  try {
+    credentials = resolveCredentials('test', plan.environment.label, { ...config, env });
+  } catch (err) {
+    if (checkCredentials) throw err;
+  }
+  if (credentials) note?.(credentialsUsedLine(credentials));
   if (opts.privateKeyFile && !existsSync(opts.privateKeyFile))
     throw new DibctlError(`--private-key-file ${opts.privateKeyFile}: no such file`, ExitCode.GENERIC);
   // an existing instance runs its own image: the file is neither uploaded nor needed

@@ -6,7 +6,7 @@
  */
 import type { CloudEndpoint } from '../../activities';
 import { commandWorkflowIds } from '../../common/ids';
-import { loadUploadEnvironment, resolveCredentials } from '../../config';
+import { credentialsUsedLine, loadUploadEnvironment, resolveCredentials } from '../../config';
 import { DibctlError, ExitCode } from '../../errors';
 import { transferWorkflow } from '../../workflows';
 import { Output, printJson } from '../render';
@@ -36,7 +36,7 @@ function endpoint(
   const config = configLocation(opts);
   if (env) {
     loadUploadEnvironment(env, { ...config, onWarning: o.err });
-    resolveCredentials('upload', env, config);
+    o.err(credentialsUsedLine(resolveCredentials('upload', env, config)));
     return { environment: env, config };
   }
   return { cloud: cloud!, config };

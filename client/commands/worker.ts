@@ -11,8 +11,18 @@ export interface WorkerCommandOptions {
   taskQueue?: string;
 }
 
+interface WorkerSettings {
+  /** With --debug: where the activities' OpenStack requests are traced. */
+  debug?: (line: string) => void;
+}
+
 /** Runs dibctl's workers against the configured server until interrupted. */
-export async function worker(opts: WorkerCommandOptions, o: Output, stopSignal: Promise<void>): Promise<number> {
+export async function worker(
+  opts: WorkerCommandOptions,
+  o: Output,
+  stopSignal: Promise<void>,
+  extras: WorkerSettings = {},
+): Promise<number> {
   const settings = temporalSettings();
   const address = settings.address ?? localAddress();
   let connection: NativeConnection;
@@ -23,7 +33,12 @@ export async function worker(opts: WorkerCommandOptions, o: Output, stopSignal: 
   }
   try {
     const taskQueue = opts.taskQueue ?? DEFAULT_TASK_QUEUE;
-    const workers = await createDibctlWorkers({ connection, namespace: settings.namespace, taskQueue });
+    const workers = await createDibctlWorkers({
+      connection,
+      namespace: settings.namespace,
+      taskQueue,
+      ...(extras.debug ? { activityDeps: { debug: extras.debug } } : {}),
+    });
     o.out(
       `Worker polling '${taskQueue}' and '${localHostQueue(taskQueue)}' at ${address} (namespace ${settings.namespace}). Ctrl-C to stop.`,
     );
@@ -42,6 +57,7 @@ export function register(program: Command, cli: Cli): void {
     .option('--task-queue <name>', 'shared task queue', 'dibctl')
     .action(async (opts: WorkerCommandOptions) => {
       cli.installRuntime('INFO');
-      await cli.withoutSession((o) => worker(opts, o, cli.interrupted()));
+      const debug = cli.openStackTrace();
+      await cli.withoutSession((o) => worker(opts, o, cli.interrupted(), debug ? { debug } : {}));
     });
 }

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { CredentialsError, buildCloudAuth, resolveCredentials } from '../../config';
+import { CredentialsError, buildCloudAuth, credentialsUsedLine, resolveCredentials } from '../../config';
 import { TempTree } from './helpers';
 
 const SECRET = 'Sup3r-S3cret-Value';
@@ -67,6 +67,22 @@ describe('keystone section', () => {
       regionName: 'RegionTwo',
     });
     expect(r.usedEnvironment).toEqual(['OS_USERNAME', 'OS_PASSWORD', 'OS_REGION_NAME']);
+    expect(credentialsUsedLine(r)).toBe(
+      "Using OS_USERNAME, OS_PASSWORD, OS_REGION_NAME from the environment and the keystone section of test environment 'lab' (test.yaml)",
+    );
+  });
+
+  test('a keystone section every value of which an OS_* variable replaces goes unmentioned', () => {
+    const r = build(
+      { auth_url: 'http://file/v3', username: 'file-user', password: 'file-pass', project: 'p' },
+      { OS_AUTH_URL: 'http://env/v3', OS_USERNAME: 'env-user', OS_PASSWORD: SECRET, OS_PROJECT_NAME: 'q' },
+    );
+    const line = credentialsUsedLine(r);
+    expect(line).toBe('Using OS_AUTH_URL, OS_USERNAME, OS_PASSWORD, OS_PROJECT_NAME from the environment');
+    expect(line).not.toContain(SECRET);
+    expect(credentialsUsedLine(build({ auth_url: 'http://f/v3', username: 'u', password: SECRET, project: 'p' }))).toBe(
+      "Using the keystone section of test environment 'lab' (test.yaml)",
+    );
   });
 
   test('application credentials need no user, password or project', () => {
@@ -173,6 +189,9 @@ describe('clouds.yaml and secure.yaml, found where openstacksdk looks', () => {
     const r = build({ cloud: 'lab', password: 'x' }, { OS_CLIENT_CONFIG_FILE: file, OS_CLOUD: 'prod' }, where);
     expect(r.auth.authUrl).toBe('http://prod/v3');
     expect(r.usedEnvironment).toEqual(['OS_CLOUD']);
+    expect(credentialsUsedLine(r)).toBe(
+      `Using OS_CLOUD from the environment, cloud 'prod' from ${file} and the keystone section of test environment 'lab' (test.yaml)`,
+    );
   });
 
   test('the keystone section overrides the cloud and OS_* override both', () => {

@@ -144,6 +144,7 @@ describe('configs in the shape of the reference load', () => {
       apiVersion: 1,
       name: 'lab',
       uploadTimeout: 1666,
+      uploadStallTimeout: 120,
       properties: {
         display_priority: '4',
         allowed_flavors: '[3,4,5,6]',

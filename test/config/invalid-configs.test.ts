@@ -130,6 +130,14 @@ const cases: Case[] = [
     says: 'must be an integer >= 0 (got "fast")',
   },
   {
+    name: 'upload_stall_timeout of 0',
+    kind: 'upload',
+    yaml: PROD + '  glance:\n    upload_stall_timeout: 0\n',
+    line: 4,
+    path: 'prod.glance.upload_stall_timeout',
+    says: 'must be an integer number of seconds >= 1 (got 0)',
+  },
+  {
     name: 'public as a sentence',
     kind: 'images',
     yaml: IMG + '  glance:\n    public: yes please\n',

@@ -46,6 +46,12 @@ describe('glance sections merge by dibctl rules', () => {
     ],
     ['image format kept when the environment has none', { disk_format: 'raw' }, {}, { disk_format: 'raw' }],
     ['maximum wins for upload_timeout', { upload_timeout: 900 }, { upload_timeout: 100 }, { upload_timeout: 900 }],
+    [
+      'maximum wins for upload_stall_timeout',
+      { upload_stall_timeout: 30 },
+      { upload_stall_timeout: 300 },
+      { upload_stall_timeout: 300 },
+    ],
     ['maximum wins for min_disk', { min_disk: 4 }, { min_disk: 10 }, { min_disk: 10 }],
     ['maximum wins for min_ram', { min_ram: 2048 }, { min_ram: 512 }, { min_ram: 2048 }],
     ['protected true beats false (environment)', { protected: false }, { protected: true }, { protected: true }],

@@ -12,6 +12,7 @@ import {
   ImageNotFoundError,
   AuthenticationError,
   OpenStackHttpError,
+  UploadStalledError,
   UploadTimeoutError,
 } from '../../openstack';
 import { Emulator, startEmulator } from '../../emulator';
@@ -229,6 +230,37 @@ describe('Glance on the emulator', () => {
       // what socket buffers took counts as sent; the rest of the file never was
       expect((err as UploadTimeoutError).bytesSent).toBeLessThan(16 * 1024 * 1024);
       expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      emu.faults.reset();
+    }
+  });
+
+  it('gives up on an upload whose data stops moving with UploadStalledError; the image takes data again', async () => {
+    const cloud = await connect('user');
+    const file = path.join(dir, 'stalled.raw');
+    const size = 48 * 1024 * 1024;
+    fs.writeFileSync(file, randomBytes(size));
+    const img = await cloud.image.createImage({ name: 'client-stalled', disk_format: 'raw', container_format: 'bare' });
+    emu.faults.set({ uploadStalls: 1, uploadStallMs: 3_000, uploadStallAfterBytes: 1024 * 1024 });
+    try {
+      const started = Date.now();
+      const err = await cloud.image.uploadImage(img.id, file, { stallMs: 700 }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(UploadStalledError);
+      expect(err).toMatchObject({ imageId: img.id, stallMs: 700, total: size, phase: 'sending', exitCode: 1 });
+      const sent = (err as UploadStalledError).bytesSent;
+      expect(sent).toBeGreaterThanOrEqual(1024 * 1024);
+      expect(sent).toBeLessThan(size);
+      expect((err as Error).message).toBe(
+        `Upload of image ${img.id} stalled: no data moved for 0.7 s after ${sent} of ${size} bytes were sent (glance.upload_stall_timeout)`,
+      );
+      expect(Date.now() - started).toBeLessThan(3_000);
+      // once the emulator reads again it finds the connection gone and puts the image back to queued:
+      // the next attempt sends the data
+      for (let i = 0; i < 200 && (await cloud.image.getImage(img.id)).status !== 'queued'; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const again = await cloud.image.uploadImage(img.id, file, { stallMs: 700, pollMs: 50 });
+      expect(again.image).toMatchObject({ status: 'active', size });
     } finally {
       emu.faults.reset();
     }
