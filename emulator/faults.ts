@@ -26,6 +26,14 @@ export interface FaultSettings {
   sshNeverOpens: boolean;
   /** Servers whose name matches never open their SSH port. */
   sshNeverOpensNamePattern: string | null;
+  /**
+   * Servers whose SSH endpoint starts while this is set present host keys
+   * other than those their console log prints, as another machine answering
+   * at their address would.
+   */
+  sshWrongHostKey: boolean;
+  /** Servers whose name matches present host keys other than those their console log prints. */
+  sshWrongHostKeyNamePattern: string | null;
   /** Image uploads are throttled to this many bytes per second (0: unthrottled). */
   uploadBytesPerSecond: number;
   /**
@@ -56,6 +64,8 @@ function defaultFaults(): FaultSettings {
     bootDelayMs: 300,
     sshNeverOpens: false,
     sshNeverOpensNamePattern: null,
+    sshWrongHostKey: false,
+    sshWrongHostKeyNamePattern: null,
     uploadBytesPerSecond: 0,
     downCellServers: [],
     serversNextLinkRepeats: false,
@@ -73,7 +83,7 @@ export function validateFaults(input: Record<string, unknown>): Partial<FaultSet
     if (!(key in defaults)) throw new Error(`unknown fault setting '${key}'`);
     const k = key as keyof FaultSettings;
     const expected = defaults[k];
-    if (k === 'bootErrorNamePattern' || k === 'sshNeverOpensNamePattern') {
+    if (k === 'bootErrorNamePattern' || k === 'sshNeverOpensNamePattern' || k === 'sshWrongHostKeyNamePattern') {
       if (value !== null && typeof value !== 'string') throw new Error(`${k} must be a string or null`);
       if (typeof value === 'string') new RegExp(value); // throws on a bad pattern
       out[k] = value;
@@ -149,5 +159,13 @@ export class Faults {
   sshBlocked(name: string): boolean {
     const s = this.settings;
     return s.sshNeverOpens || Boolean(s.sshNeverOpensNamePattern && new RegExp(s.sshNeverOpensNamePattern).test(name));
+  }
+
+  /** Whether the SSH endpoint of this server, starting now, presents someone else's host keys. */
+  sshImpostor(name: string): boolean {
+    const s = this.settings;
+    return (
+      s.sshWrongHostKey || Boolean(s.sshWrongHostKeyNamePattern && new RegExp(s.sshWrongHostKeyNamePattern).test(name))
+    );
   }
 }

@@ -4,17 +4,40 @@
  * console log, or it ends in ERROR with a fault. The timers live only while the
  * process runs; `resume` picks up boots a previous process left unfinished.
  */
+import { CONSOLE_KEYS_BEGIN, CONSOLE_KEYS_END, describeHostKey, hostKeyFromLine } from '../common/ssh-host-keys';
 import { nowIso } from './http';
 import { NovaRegion } from './nova-api';
 import { Server, ServerAddress } from './state';
 
-const consoleLines = (s: Server, addresses: ServerAddress[]) => [
+/** The host keys as cloud-init's keys_to_console prints them: fingerprints through logger (`ec2:`), then the keys. */
+const hostKeyLines = (s: Server, publicKeys: string[]) => {
+  const comment = `root@${s.hostname}`;
+  const rule = '#############################################################';
+  const fingerprints = publicKeys.map((line) => {
+    const k = hostKeyFromLine(line);
+    return k ? describeHostKey(k).replace(' (', ` ${comment} (`) : line;
+  });
+  return [
+    `ec2: ${rule}`,
+    'ec2: -----BEGIN SSH HOST KEY FINGERPRINTS-----',
+    ...fingerprints.map((f) => `ec2: ${f}`),
+    'ec2: -----END SSH HOST KEY FINGERPRINTS-----',
+    `ec2: ${rule}`,
+    CONSOLE_KEYS_BEGIN,
+    ...publicKeys.map((line) => `${line} ${comment}`),
+    CONSOLE_KEYS_END,
+  ];
+};
+
+const consoleLines = (s: Server, addresses: ServerAddress[], publicKeys: string[]) => [
   `[    0.000000] Linux version 6.1.0-emulated (emulator@openstack) #1 SMP`,
   `[    1.204511] Run /sbin/init as init process`,
   `Cloud-init v. 22.4.2 running 'init' at ${new Date().toUTCString()}. Up 3.21 seconds.`,
   ...addresses.map((a) => `ci-info: |  eth0  | True |  ${a.ip}  | 255.255.255.0 | global | ${a.mac} |`),
   `Cloud-init v. 22.4.2 running 'modules:config' at ${new Date().toUTCString()}.`,
   `${s.hostname} login: `,
+  `Cloud-init v. 22.4.2 running 'modules:final' at ${new Date().toUTCString()}. Up 9.12 seconds.`,
+  ...hostKeyLines(s, publicKeys),
   `Cloud-init v. 22.4.2 finished at ${new Date().toUTCString()}. Datasource DataSourceOpenStackLocal. Up 9.87 seconds`,
 ];
 
@@ -59,7 +82,7 @@ export class Boots {
         s.power_state = 1;
         s.launched_at ??= nowIso(true).replace('Z', '');
         s.updated = nowIso();
-        s.console_log = consoleLines(s, s.addresses);
+        s.console_log = consoleLines(s, s.addresses, hooks.hostKeys(region, s));
         cloud.changed();
         cloud.onServerChange(region, s.id, 'active');
       };
