@@ -34,6 +34,8 @@ export interface FaultSettings {
   sshWrongHostKey: boolean;
   /** Servers whose name matches present host keys other than those their console log prints. */
   sshWrongHostKeyNamePattern: string | null;
+  /** Servers becoming ACTIVE while this is set print no host keys on their console (an image whose cloud-init does not). */
+  consoleOmitsHostKeys: boolean;
   /** Image uploads are throttled to this many bytes per second (0: unthrottled). */
   uploadBytesPerSecond: number;
   /**
@@ -66,6 +68,7 @@ function defaultFaults(): FaultSettings {
     sshNeverOpensNamePattern: null,
     sshWrongHostKey: false,
     sshWrongHostKeyNamePattern: null,
+    consoleOmitsHostKeys: false,
     uploadBytesPerSecond: 0,
     downCellServers: [],
     serversNextLinkRepeats: false,
