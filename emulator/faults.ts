@@ -36,6 +36,12 @@ export interface FaultSettings {
   sshWrongHostKeyNamePattern: string | null;
   /** Servers becoming ACTIVE while this is set print no host keys on their console (an image whose cloud-init does not). */
   consoleOmitsHostKeys: boolean;
+  /**
+   * Servers becoming ACTIVE print cloud-init's final stage (the host keys and
+   * `Cloud-init ... finished`) this long afterwards, in milliseconds, as real
+   * guests do late in boot, after their SSH server already answers.
+   */
+  consoleHostKeysDelayMs: number;
   /** Image uploads are throttled to this many bytes per second (0: unthrottled). */
   uploadBytesPerSecond: number;
   /**
@@ -69,6 +75,7 @@ function defaultFaults(): FaultSettings {
     sshWrongHostKey: false,
     sshWrongHostKeyNamePattern: null,
     consoleOmitsHostKeys: false,
+    consoleHostKeysDelayMs: 0,
     uploadBytesPerSecond: 0,
     downCellServers: [],
     serversNextLinkRepeats: false,

@@ -42,13 +42,15 @@ const consoleLines = (s: Server, addresses: ServerAddress[], publicKeys: string[
   `Cloud-init v. 22.4.2 finished at ${new Date().toUTCString()}. Datasource DataSourceOpenStackLocal. Up 9.87 seconds`,
 ];
 
-/** State that lives only while the process runs: pending boot timers. */
+/** State that lives only while the process runs: pending boot timers (and late console lines). */
 interface Pending {
   timer?: NodeJS.Timeout;
 }
 
 export class Boots {
   private readonly pending = new Map<string, Pending>();
+  /** Timers that print cloud-init's final stage on an ACTIVE server's console. */
+  private readonly lateConsole = new Map<string, NodeJS.Timeout>();
 
   constructor(private readonly nova: NovaRegion) {}
 
@@ -84,7 +86,25 @@ export class Boots {
         s.launched_at ??= nowIso(true).replace('Z', '');
         s.updated = nowIso();
         const keys = cloud.faults.get('consoleOmitsHostKeys') ? [] : hooks.hostKeys(region, s);
-        s.console_log = consoleLines(s, s.addresses, keys);
+        const lines = consoleLines(s, s.addresses, keys);
+        const delay = cloud.faults.get('consoleHostKeysDelayMs');
+        const final = lines.findIndex((l) => l.includes("running 'modules:final'"));
+        if (delay > 0 && final > 0) {
+          // cloud-init's final stage comes later: the SSH server answers before the keys are printed
+          const early = lines.slice(0, final);
+          s.console_log = early;
+          this.lateConsole.set(
+            s.id,
+            setTimeout(() => {
+              this.lateConsole.delete(s.id);
+              if (!this.nova.rs().servers.includes(s) || s.console_log !== early) return;
+              s.console_log = lines;
+              cloud.changed();
+            }, delay),
+          );
+        } else {
+          s.console_log = lines;
+        }
         cloud.changed();
         cloud.onServerChange(region, s.id, 'active');
       };
@@ -102,6 +122,8 @@ export class Boots {
     const p = this.pending.get(serverId);
     if (p?.timer) clearTimeout(p.timer);
     this.pending.delete(serverId);
+    clearTimeout(this.lateConsole.get(serverId));
+    this.lateConsole.delete(serverId);
   }
 
   /** Servers that were mid-boot when a previous process stopped finish booting now. */
@@ -118,5 +140,7 @@ export class Boots {
   stopTimers(): void {
     for (const p of this.pending.values()) if (p.timer) clearTimeout(p.timer);
     this.pending.clear();
+    for (const t of this.lateConsole.values()) clearTimeout(t);
+    this.lateConsole.clear();
   }
 }

@@ -124,6 +124,31 @@ describe('dibctl test pins the instance SSH host key', () => {
     expect(dibctlObjects(emu)).toEqual(NOTHING_LEFT);
   });
 
+  it('waits for keys printed late in boot, after the SSH port already answers', async () => {
+    const p = await project({}, PINNED);
+    emu.faults.set({ consoleHostKeysDelayMs: 4_000 });
+    const r = await dibctl(p, ['test', 'cirros']);
+    expect(r.code).toBe(0);
+    const port = /^Port 22 is open on \S+ \(after ([0-9.]+) s\)$/m.exec(r.stdout);
+    expect(Number(port![1])).toBeLessThan(4);
+    expect(r.stdout).toMatch(/^Host keys of \S+ from its console log: /m);
+    expect(r.stdout).not.toMatch(/first use/);
+    expect(pinnedByTest(r.stdout)).toHaveLength(2);
+    expect(dibctlObjects(emu)).toEqual(NOTHING_LEFT);
+  });
+
+  it('waits for the console no longer than port_wait_timeout, then accepts the first key', async () => {
+    const p = await project({ portWaitTimeout: 3 }, PINNED);
+    emu.faults.set({ consoleHostKeysDelayMs: 120_000 });
+    const r = await dibctl(p, ['test', 'cirros']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(
+      /^No host keys in the console log of \S+ \(the console log does not show them yet after 3 s\): accepting the first key presented$/m,
+    );
+    expect(r.stdout).toMatch(/accepted on first use: /);
+    expect(dibctlObjects(emu)).toEqual(NOTHING_LEFT);
+  });
+
   it('off (an unquoted YAML off) checks nothing and warns that the host is not verified', async () => {
     const p = await project(
       { hostKeyCheck: 'off' },
