@@ -21,7 +21,7 @@ import {
 } from '../common/ssh-host-keys';
 import { CloudDeps, CloudRef, withCloud } from './cloud';
 import { isTransient } from './stage-failure';
-import { probeHostKey } from './test-runners/host-keys';
+import { checkableHostKey, probeHostKey } from './test-runners/host-keys';
 
 /** How often the console log is read while waiting for the keys. */
 const CONSOLE_POLL_MS = 2_000;
@@ -29,7 +29,7 @@ const CONSOLE_POLL_MS = 2_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface ConsoleHostKeys {
-  /** The keys of the console's last `SSH HOST KEY KEYS` block; empty when there is none. */
+  /** The keys of the console's last `SSH HOST KEY KEYS` block that dibctl can check; empty when there are none. */
   keys: HostKey[];
   /** Why there are none: what the console showed when dibctl stopped waiting. */
   missing?: string;
@@ -76,8 +76,15 @@ export function createHostKeyActivities(deps: CloudDeps, instanceDir: (workflowI
       for (;;) {
         try {
           const log = await cloud.compute.consoleOutput(input.serverId);
-          const keys = parseConsoleHostKeys(log);
+          const printed = parseConsoleHostKeys(log);
+          const keys = printed.filter(checkableHostKey);
           if (keys.length > 0) return { keys, waited: waited() };
+          if (printed.length > 0)
+            return {
+              keys: [],
+              missing: `it prints only host key types dibctl cannot check: ${[...new Set(printed.map((k) => k.type))].join(', ')}`,
+              waited: waited(),
+            };
           if (cloudInitFinished(log))
             return { keys: [], missing: 'cloud-init finished without printing them', waited: waited() };
           last = log.trim() ? 'the console log does not show them yet' : 'the console log is empty';

@@ -27,6 +27,11 @@ const ALGORITHMS: Record<string, string[]> = {
   'ssh-dss': ['ssh-dss'],
 };
 
+/** Whether dibctl's SSH client (ssh2) can check a key of this type. */
+export function checkableHostKey(k: HostKey): boolean {
+  return (ALGORITHMS[k.type] ?? []).length > 0;
+}
+
 /** The host key algorithms that let a server present one of `keys`. */
 function hostKeyAlgorithms(keys: HostKey[]): string[] {
   return [...new Set(keys.flatMap((k) => ALGORITHMS[k.type] ?? []))];

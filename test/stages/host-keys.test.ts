@@ -97,6 +97,18 @@ describe('dibctl test pins the instance SSH host key', () => {
     for (const d of left) expect(await fs.readdir(path.join(instances, d))).not.toContain('known_hosts');
   });
 
+  it('exits 71 when no SSH server answers to show its key (no wait_for_port), and removes everything', async () => {
+    const p = await project({ waitForPort: null, portWaitTimeout: 2 }, PINNED);
+    emu.faults.set({ sshNeverOpens: true });
+    const r = await dibctl(p, ['test', 'cirros']);
+    expect(r.code).toBe(71);
+    expect(r.stderr).toMatch(
+      /No SSH server answered on 127\.[0-9.]+:22 \(server \S+\) within 2 s, so its host key could not be checked: /,
+    );
+    expect(r.stdout).toMatch(/Clearing done/);
+    expect(dibctlObjects(emu)).toEqual(NOTHING_LEFT);
+  });
+
   it('first-use accepts the first key presented, prints its fingerprint and pins it for the run', async () => {
     const p = await project({ hostKeyCheck: 'first-use' }, PINNED);
     const r = await dibctl(p, ['test', 'cirros']);
