@@ -300,7 +300,7 @@ export async function imageTestWorkflow(input: ImageTestInput): Promise<ImageTes
           check === 'console'
             ? consoleKeys.consoleHostKeys({ cloud, serverId: server, timeoutSeconds: t.portWaitTimeout })
             : undefined;
-        // an abandoned console read must not fail the run on its own
+        // a console read abandoned when the port wait fails must not fail the run on its own
         fromConsole?.catch(() => undefined);
         if (port) {
           stage = `waiting for port ${ip}:${port}`;
@@ -315,7 +315,13 @@ export async function imageTestWorkflow(input: ImageTestInput): Promise<ImageTes
             );
           } else {
             stage = `checking the host key of ${ip}:${ssh.port}`;
-            const c = fromConsole ? await fromConsole : undefined;
+            // a console that cannot be read at all is one without keys: fall back to first use
+            const c = fromConsole
+              ? await fromConsole.catch((err: unknown) => {
+                  if (isCancellation(err)) throw err;
+                  return { keys: [], missing: `reading it failed: ${failureOf(err).message}`, waited: 0 };
+                })
+              : undefined;
             if (c && c.keys.length === 0)
               say(`No host keys in the console log of ${server} (${c.missing}): accepting the first key presented`);
             const pin = await hostKeyPin.pinHostKeys({
