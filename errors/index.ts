@@ -68,7 +68,7 @@ export class HostKeyMismatchError extends DibctlError {
   ) {
     super(
       `Host key mismatch: ${target.ip}:${target.port}${target.serverId ? ` (server ${target.serverId})` : ''} presented ${presented}, ` +
-        `but ${pinnedFrom} ${expected.length === 1 ? 'is' : 'are'} ${expected.join(', ')}; ` +
+        `but ${pinnedFrom} are ${expected.join(', ')}; ` +
         'refusing to send tests there (another machine may answer at this address)',
       ExitCode.HOST_KEY_MISMATCH,
     );
