@@ -17,6 +17,7 @@ import { DibctlError, ExitCode } from '../errors';
 import { Cloud, Server } from '../openstack';
 import { CloudDeps, CloudRef, ConfigLocation, retryTransient, withCloud } from './cloud';
 import { capture } from './process';
+import { createHostKeyActivities } from './host-key-pinning';
 import { stageActivities } from './stage-failure';
 import { runTestEntry, sshCommandLine, sshConfigText } from './test-runners';
 import type { TestEntrySpec } from './test-runners';
@@ -99,6 +100,8 @@ interface TestRunRequest {
   imageFile?: string;
   ssh?: { username: string; port: number };
   privateKeyFile?: string;
+  /** The instance's known_hosts (from pinHostKeys); absent: host keys are not checked. */
+  knownHostsFile?: string;
   portWait?: { port: number; timeout: number; waited: number };
   /** Sent by older workflows, never used: the variables and tests are read from the config on this host. */
   environmentVariables?: Record<string, string>;
@@ -401,6 +404,7 @@ export function createImageTestActivities(deps: ImageTestDeps = {}) {
         username: input.ssh.username,
         port: input.ssh.port,
         privateKeyFile: input.privateKeyFile,
+        ...(input.knownHostsFile ? { knownHostsFile: input.knownHostsFile } : {}),
       };
       const configFile = path.join(dir, 'ssh_config');
       const access = { ...base, configFile, commandLine: sshCommandLine(base) };
@@ -474,10 +478,11 @@ export function createImageTestActivities(deps: ImageTestDeps = {}) {
     return withCloud(input.cloud, deps, (cloud) => cloud.compute.deleteKeypair(input.name, { ignoreMissing: true }));
   }
 
-  /** Removes this workflow's private key and ssh_config from this host (test logs stay). */
+  /** Removes this workflow's private key, ssh_config and known_hosts from this host (test logs stay). */
   async function removeInstanceFiles(input: { workflowId: string }): Promise<void> {
     const dir = instanceDir(input.workflowId, env);
-    for (const f of ['id_ed25519', 'id_ed25519.pub', 'ssh_config']) await fs.rm(path.join(dir, f), { force: true });
+    for (const f of ['id_ed25519', 'id_ed25519.pub', 'ssh_config', 'known_hosts', 'known_hosts.tmp'])
+      await fs.rm(path.join(dir, f), { force: true });
     const left = await fs.readdir(dir).catch(() => []);
     if (left.length === 0) await fs.rm(dir, { recursive: true, force: true });
   }
@@ -495,6 +500,7 @@ export function createImageTestActivities(deps: ImageTestDeps = {}) {
       deleteInstancesByName,
       deleteKeypairByName,
       removeInstanceFiles,
+      ...createHostKeyActivities(deps, (workflowId) => instanceDir(workflowId, env)),
     },
     { reportsProgress: ['waitInstanceActive', 'waitForPort', 'runImageTests'] },
   );

@@ -12,6 +12,9 @@ import { TEST_KINDS, TestKind, testKindList } from './test-kinds';
 
 const e = (message: string) => ({ error: message });
 
+/** Values of tests.ssh.host_key_check. */
+const HOST_KEY_CHECKS = ['console', 'first-use', 'off'] as const;
+
 const NON_NEG_INT = 'must be an integer >= 0';
 const PORT = 'must be an integer from 1 to 65535';
 
@@ -245,7 +248,20 @@ const imageEntrySchema = z.strictObject(
         {
           ssh: z
             .strictObject(
-              { username: nonEmptyText(), port: port().optional().describe(withDefault('tests.ssh.port')) },
+              {
+                username: nonEmptyText(),
+                port: port().optional().describe(withDefault('tests.ssh.port')),
+                // YAML 1.1 reads an unquoted `off` (or `no`) as false and `on`/`yes` as true
+                host_key_check: z
+                  .union([z.enum(HOST_KEY_CHECKS), z.boolean()], e(`must be one of ${HOST_KEY_CHECKS.join(', ')}`))
+                  .optional()
+                  .describe(
+                    withDefault(
+                      'tests.ssh.host_key_check',
+                      "how the instance's SSH host key is checked: console (the keys its console log prints, else the first key presented), first-use (the first key presented), off or false (not checked)",
+                    ),
+                  ),
+              },
               e('must be a mapping'),
             )
             .optional(),

@@ -101,7 +101,7 @@ export interface ImageConfig {
   glance: GlanceSection;
   nova: NovaTimeoutsSection;
   tests: {
-    ssh?: { username: string; port: number };
+    ssh?: SshSettings;
     waitForPort?: number;
     portWaitTimeout?: number;
     environmentName?: string;
@@ -112,6 +112,26 @@ export interface ImageConfig {
   };
   externalBuild: string[];
   externalTests: string[];
+}
+
+/**
+ * How the instance's SSH host key is checked: `console`, the keys its console
+ * log prints (the first key presented when it prints none); `first-use`, the
+ * first key presented; `off`, not at all.
+ */
+type HostKeyCheck = 'console' | 'first-use' | 'off';
+
+/** tests.ssh.host_key_check as written: YAML 1.1 turns an unquoted `off`/`no` into false, `on`/`yes` into true. */
+function hostKeyCheck(value: HostKeyCheck | boolean | undefined): HostKeyCheck {
+  if (value === false) return 'off';
+  if (value === true || value === undefined) return DEFAULTS['tests.ssh.host_key_check'];
+  return value;
+}
+
+interface SshSettings {
+  username: string;
+  port: number;
+  hostKeyCheck: HostKeyCheck;
 }
 
 export interface Nic {
@@ -314,7 +334,11 @@ function imageView(
     nova: e.nova ?? {},
     tests: defined({
       ssh: e.tests?.ssh
-        ? { username: e.tests.ssh.username, port: e.tests.ssh.port ?? DEFAULTS['tests.ssh.port'] }
+        ? {
+            username: e.tests.ssh.username,
+            port: e.tests.ssh.port ?? DEFAULTS['tests.ssh.port'],
+            hostKeyCheck: hostKeyCheck(e.tests.ssh.host_key_check),
+          }
         : undefined,
       waitForPort: e.tests?.wait_for_port,
       portWaitTimeout: e.tests?.port_wait_timeout,

@@ -26,6 +26,22 @@ export interface FaultSettings {
   sshNeverOpens: boolean;
   /** Servers whose name matches never open their SSH port. */
   sshNeverOpensNamePattern: string | null;
+  /**
+   * Servers whose SSH endpoint starts while this is set present host keys
+   * other than those their console log prints, as another machine answering
+   * at their address would.
+   */
+  sshWrongHostKey: boolean;
+  /** Servers whose name matches present host keys other than those their console log prints. */
+  sshWrongHostKeyNamePattern: string | null;
+  /** Servers becoming ACTIVE while this is set print no host keys on their console (an image whose cloud-init does not). */
+  consoleOmitsHostKeys: boolean;
+  /**
+   * Servers becoming ACTIVE print cloud-init's final stage (the host keys and
+   * `Cloud-init ... finished`) this long afterwards, in milliseconds, as real
+   * guests do late in boot, after their SSH server already answers.
+   */
+  consoleHostKeysDelayMs: number;
   /** Image uploads are throttled to this many bytes per second (0: unthrottled). */
   uploadBytesPerSecond: number;
   /** The next N image uploads stop reading their data for `uploadStallMs` (a Glance or network that hangs). */
@@ -62,6 +78,10 @@ function defaultFaults(): FaultSettings {
     bootDelayMs: 300,
     sshNeverOpens: false,
     sshNeverOpensNamePattern: null,
+    sshWrongHostKey: false,
+    sshWrongHostKeyNamePattern: null,
+    consoleOmitsHostKeys: false,
+    consoleHostKeysDelayMs: 0,
     uploadBytesPerSecond: 0,
     uploadStalls: 0,
     uploadStallMs: 60_000,
@@ -82,7 +102,7 @@ export function validateFaults(input: Record<string, unknown>): Partial<FaultSet
     if (!(key in defaults)) throw new Error(`unknown fault setting '${key}'`);
     const k = key as keyof FaultSettings;
     const expected = defaults[k];
-    if (k === 'bootErrorNamePattern' || k === 'sshNeverOpensNamePattern') {
+    if (k === 'bootErrorNamePattern' || k === 'sshNeverOpensNamePattern' || k === 'sshWrongHostKeyNamePattern') {
       if (value !== null && typeof value !== 'string') throw new Error(`${k} must be a string or null`);
       if (typeof value === 'string') new RegExp(value); // throws on a bad pattern
       out[k] = value;
@@ -166,5 +186,13 @@ export class Faults {
   sshBlocked(name: string): boolean {
     const s = this.settings;
     return s.sshNeverOpens || Boolean(s.sshNeverOpensNamePattern && new RegExp(s.sshNeverOpensNamePattern).test(name));
+  }
+
+  /** Whether the SSH endpoint of this server, starting now, presents someone else's host keys. */
+  sshImpostor(name: string): boolean {
+    const s = this.settings;
+    return (
+      s.sshWrongHostKey || Boolean(s.sshWrongHostKeyNamePattern && new RegExp(s.sshWrongHostKeyNamePattern).test(name))
+    );
   }
 }

@@ -28,7 +28,7 @@ import { keystoneRoutes } from './keystone';
 import { neutronRoutes } from './neutron';
 import { NovaService, novaRoutes, requestedVersion, versionHeaders } from './nova';
 import { seedState } from './seed';
-import { Guests, hostKey } from './ssh';
+import { Guests } from './ssh';
 import { CloudState, loadState, uuid } from './state';
 
 export type { FaultSettings } from './faults';
@@ -148,7 +148,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
   const keystoneUri = external ? external.authUrl : `${url}/v3`;
 
   const sshPort = opts.sshPort ?? (isRoot() ? 22 : await freePort());
-  const guests = new Guests(hostKey(dataDir), sshPort, path.join(dataDir, 'servers'));
+  const guests = new Guests(sshPort, path.join(dataDir, 'servers'));
   const guestKey = (region: string, id: string) => `${region}/${id}`;
   const hooks = {
     startGuest: async (region: string, s: CloudState['regions'][string]['servers'][number]) => {
@@ -160,8 +160,10 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
         ip: s.addresses[0].ip,
         users: s.login_users,
         publicKey: kp?.public_key ?? null,
+        impostor: faults.sshImpostor(s.name),
       });
     },
+    hostKeys: (region: string, s: { id: string }) => guests.publicHostKeys(guestKey(region, s.id)),
     stopGuest: (region: string, s: { id: string }, removeFiles: boolean) =>
       guests.stop(guestKey(region, s.id), removeFiles),
     ...(externalImages ? { findImage: externalImages.findImage.bind(externalImages) } : {}),

@@ -80,6 +80,8 @@ export interface NovaHooks {
   /** Starts the SSH endpoint of a server that just became ACTIVE; rejects when it cannot. */
   startGuest(region: string, server: Server): Promise<void>;
   stopGuest(region: string, server: Server, removeFiles: boolean): Promise<void>;
+  /** The server's own SSH host keys (`TYPE BASE64` lines), which its console log prints. */
+  hostKeys(region: string, server: Server): string[];
   /**
    * Looks an image up in an image service outside this emulator, as the caller
    * (undefined when it does not exist or the caller may not see it). Without

@@ -1,7 +1,9 @@
 /**
  * The guests: each ACTIVE server gets an SSH server on its own loopback address
  * that accepts the server's keypair for its default users, runs commands in a
- * per-server directory and answers `hostname` with the server's hostname.
+ * per-server directory and answers `hostname` with the server's hostname. Each
+ * server has host keys of its own (ECDSA and ED25519, made at its first boot
+ * and kept in its directory), which its console log prints as cloud-init does.
  */
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -15,6 +17,8 @@ interface GuestSpec {
   ip: string;
   users: string[];
   publicKey: string | null;
+  /** Present host keys other than the server's own (another machine answering at its address). */
+  impostor?: boolean;
 }
 
 interface Guest {
@@ -38,17 +42,44 @@ function canUseUtsNamespace(): boolean {
   return utsNamespaces;
 }
 
-/** Loads the host key from dir, creating it on first use so restarts keep the same key. */
-export function hostKey(dir: string): string {
-  const file = path.join(dir, 'ssh_host_ed25519_key');
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch {
-    const pair = generateSshKeyPair('ed25519');
-    fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(file, pair.private, { mode: 0o600 });
-    return pair.private;
-  }
+const HOST_KEY_TYPES = ['ecdsa', 'ed25519'] as const;
+
+interface HostKeyPair {
+  private: string;
+  /** `TYPE BASE64` */
+  public: string;
+}
+
+/** The public line (`TYPE BASE64`) of a private key. */
+function publicLine(privateKey: string): string {
+  const parsed = utils.parseKey(privateKey);
+  const key = Array.isArray(parsed) ? parsed[0] : parsed;
+  if (key instanceof Error) throw key;
+  return `${key.type} ${key.getPublicSSH().toString('base64')}`;
+}
+
+/** A server's host keys from its directory, made there at first use so restarts keep them. */
+function ownHostKeys(dir: string): HostKeyPair[] {
+  fs.mkdirSync(dir, { recursive: true });
+  return HOST_KEY_TYPES.map((type) => {
+    const file = path.join(dir, `ssh_host_${type}_key`);
+    let priv: string;
+    try {
+      priv = fs.readFileSync(file, 'utf8');
+    } catch {
+      priv = generateSshKeyPair(type).private;
+      fs.writeFileSync(file, priv, { mode: 0o600 });
+    }
+    return { private: priv, public: publicLine(priv) };
+  });
+}
+
+/** Fresh keys of the same types: what another machine at the server's address would present. */
+function impostorHostKeys(): HostKeyPair[] {
+  return HOST_KEY_TYPES.map((type) => {
+    const priv = generateSshKeyPair(type).private;
+    return { private: priv, public: publicLine(priv) };
+  });
 }
 
 function parsePublic(key: string | null): ParsedKey | undefined {
@@ -62,13 +93,17 @@ export class Guests {
   private guests = new Map<string, Guest>();
 
   constructor(
-    private readonly key: string,
     readonly port: number,
     private readonly root: string,
   ) {}
 
   has(id: string): boolean {
     return this.guests.has(id);
+  }
+
+  /** The server's own host keys as `TYPE BASE64` lines (what its console log prints). */
+  publicHostKeys(id: string): string[] {
+    return ownHostKeys(path.join(this.root, id)).map((k) => k.public);
   }
 
   /** Starts answering SSH for a server; rejects when its address cannot be bound. */
@@ -89,7 +124,8 @@ export class Guests {
       children: new Set(),
       dir,
     };
-    const server = new SshServer({ hostKeys: [this.key], ident: 'OpenSSH_9.2p1 Debian-2' }, (client) => {
+    const hostKeys = (spec.impostor ? impostorHostKeys() : ownHostKeys(dir)).map((k) => k.private);
+    const server = new SshServer({ hostKeys, ident: 'OpenSSH_9.2p1 Debian-2' }, (client) => {
       guest.connections.add(client);
       client.on('close', () => guest.connections.delete(client));
       client.on('error', () => client.end());

@@ -18,6 +18,8 @@ export const ExitCode = {
   NOVA_FORBIDDEN: 61,
   INSTANCE_ERROR: 70,
   PORT_TIMEOUT: 71,
+  /** The instance is not reachable as itself: its SSH server presents a host key it did not print (dibctl's 71, as an unreachable port). */
+  HOST_KEY_MISMATCH: 71,
   TESTS_FAILED: 80,
 } as const;
 
@@ -51,6 +53,27 @@ export class MissingToolError extends DibctlError {
     detail: string,
   ) {
     super(`${tool} is not available: ${detail}`, ExitCode.GENERIC);
+  }
+}
+
+/**
+ * The test instance's address answers SSH with a host key other than the
+ * ones pinned for it (printed on its console, or accepted on first use):
+ * something else may answer there, so nothing is sent to it.
+ */
+export class HostKeyMismatchError extends DibctlError {
+  constructor(
+    readonly target: { ip: string; port: number; serverId?: string },
+    readonly expected: string[],
+    readonly presented: string,
+    readonly pinnedFrom: string,
+  ) {
+    super(
+      `Host key mismatch: ${target.ip}:${target.port}${target.serverId ? ` (server ${target.serverId})` : ''} presented ${presented}, ` +
+        `but ${pinnedFrom} are ${expected.join(', ')}; ` +
+        'refusing to send tests there (another machine may answer at this address)',
+      ExitCode.HOST_KEY_MISMATCH,
+    );
   }
 }
 

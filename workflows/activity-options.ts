@@ -243,6 +243,18 @@ export function imageTestSteps(hostQueue: string, plan: WorkflowTestPlan) {
       heartbeatTimeout: '20s',
       retry: { ...retry, maximumAttempts: 2 },
     }),
+    // reading the console for the host keys, beside the port wait and bounded by its limit
+    consoleKeys: steps({
+      startToCloseTimeout: s(t.portWaitTimeout + 60),
+      heartbeatTimeout: KEEP_ALIVE_TIMEOUT,
+      retry: { ...retry, maximumAttempts: 2 },
+    }),
+    // checking (or learning) the host key and writing known_hosts on the host that runs the tests
+    hostKeyPin: onHost({
+      startToCloseTimeout: s(t.portWaitTimeout + 60),
+      heartbeatTimeout: KEEP_ALIVE_TIMEOUT,
+      retry: { ...retry, maximumAttempts: 2 },
+    }),
     // on cancellation, wait until the tests' process groups are gone before cleaning up under them
     tests: onHost({
       startToCloseTimeout: s(testsTotal + 120),

@@ -1,6 +1,8 @@
 /**
  * The image test, a saga: upload the test image → make and import a keypair →
- * boot → wait ACTIVE → main IP → wait for the port → run the tests → clean up.
+ * boot → wait ACTIVE → main IP → wait for the port (meanwhile read the host
+ * keys from the console log) → check and pin the SSH host key → run the
+ * tests → clean up.
  * Each cloud object's compensation is registered before the step that creates
  * it and finds the object by its deterministic name (`DIBCTL-<uuid>`) or build
  * id, so a create whose answer was lost is undone too. Compensations run in
@@ -26,6 +28,7 @@ import { stageQuery } from './queries';
 import { failureOf, FailureDetails, FailureSummary } from '../errors/failure';
 import { testImageBuildId } from '../common/ids';
 import { shellQuote } from '../common/shell';
+import { sshCommandLine } from '../common/ssh-command';
 import { imageTestSteps } from './activity-options';
 
 const DEFAULT_HOLD_SECONDS = 24 * 3600;
@@ -111,6 +114,9 @@ interface Compensation {
 
 const EXIT_TESTS_FAILED = 80;
 
+/** Runs started before the instance's host keys were pinned replay without those steps. */
+const HOST_KEY_PINNING = 'ssh-host-key-pinning';
+
 export async function imageTestWorkflow(input: ImageTestInput): Promise<ImageTestResult> {
   const { plan } = input;
   const info = workflowInfo();
@@ -157,10 +163,20 @@ export async function imageTestWorkflow(input: ImageTestInput): Promise<ImageTes
     else keepRequested = false;
   });
 
-  const { upload, hostShort, boot, portWait, tests, keypair, short, active, cleanup, cleanupOnHost } = imageTestSteps(
-    input.hostQueue,
-    plan,
-  );
+  const {
+    upload,
+    hostShort,
+    boot,
+    portWait,
+    consoleKeys,
+    hostKeyPin,
+    tests,
+    keypair,
+    short,
+    active,
+    cleanup,
+    cleanupOnHost,
+  } = imageTestSteps(input.hostQueue, plan);
 
   const compensations: Compensation[] = [];
   let failure: FailureSummary | undefined;
@@ -278,19 +294,84 @@ export async function imageTestWorkflow(input: ImageTestInput): Promise<ImageTes
         say(`Instance ${serverId} is ACTIVE, main IP ${facts.mainIp}`);
       }
       const ssh = plan.image.tests.ssh;
-      if (ssh && held.privateKeyFile) {
-        const port = ssh.port !== 22 ? ` -p ${ssh.port}` : '';
-        held.sshCommand = `ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o PasswordAuthentication=no -i ${shellQuote(held.privateKeyFile)}${port} ${shellQuote(`${ssh.username}@${facts.mainIp}`)}`;
-      }
-
-      // 6. the port
       let portWaited: { port: number; timeout: number; waited: number } | undefined;
+      let knownHostsFile: string | undefined;
       const port = plan.image.tests.waitForPort;
-      if (port) {
-        stage = `waiting for port ${facts.mainIp}:${port}`;
-        const w = await portWait.waitForPort({ ip: facts.mainIp, port, timeoutSeconds: t.portWaitTimeout });
-        portWaited = { port, timeout: t.portWaitTimeout, waited: w.waited };
-        say(`Port ${port} is open on ${facts.mainIp} (after ${w.waited} s)`);
+      if (patched(HOST_KEY_PINNING)) {
+        // 6. the port, and meanwhile the host keys the console log prints
+        const check = ssh && held.privateKeyFile ? (ssh.hostKeyCheck ?? 'console') : 'off';
+        const server = facts.server.id;
+        const ip = facts.mainIp;
+        if (check !== 'off' && input.useExistingInstance)
+          compensations.unshift({
+            resource: 'key files',
+            label: 'known_hosts file',
+            run: () => cleanupOnHost.removeInstanceFiles({ workflowId }),
+          });
+        const fromConsole =
+          check === 'console'
+            ? consoleKeys.consoleHostKeys({ cloud, serverId: server, timeoutSeconds: t.portWaitTimeout })
+            : undefined;
+        // a console read abandoned when the port wait fails must not fail the run on its own
+        fromConsole?.catch(() => undefined);
+        if (port) {
+          stage = `waiting for port ${ip}:${port}`;
+          const w = await portWait.waitForPort({ ip, port, timeoutSeconds: t.portWaitTimeout });
+          portWaited = { port, timeout: t.portWaitTimeout, waited: w.waited };
+          say(`Port ${port} is open on ${ip} (after ${w.waited} s)`);
+        }
+        if (ssh && held.privateKeyFile) {
+          if (check === 'off') {
+            say(
+              `Warning: the host key of ${ip}:${ssh.port} is not verified (tests.ssh.host_key_check: off): whoever answers there receives the tests`,
+            );
+          } else {
+            stage = `checking the host key of ${ip}:${ssh.port}`;
+            // a console that cannot be read at all is one without keys: fall back to first use
+            const c = fromConsole
+              ? await fromConsole.catch((err: unknown) => {
+                  if (isCancellation(err)) throw err;
+                  return { keys: [], missing: `reading it failed: ${failureOf(err).message}`, waited: 0 };
+                })
+              : undefined;
+            if (c && c.keys.length === 0)
+              say(`No host keys in the console log of ${server} (${c.missing}): accepting the first key presented`);
+            const pin = await hostKeyPin.pinHostKeys({
+              workflowId,
+              serverId: server,
+              ip,
+              port: ssh.port,
+              consoleKeys: c?.keys ?? [],
+              timeoutSeconds: t.portWaitTimeout,
+            });
+            knownHostsFile = pin.knownHostsFile;
+            say(
+              pin.source === 'console'
+                ? `Host keys of ${server} from its console log: ${pin.fingerprints.join(', ')}; ${ip}:${ssh.port} presented ${pin.presented}`
+                : `Host key of ${ip}:${ssh.port} accepted on first use: ${pin.presented}; pinned for this run`,
+            );
+          }
+          held.sshCommand = sshCommandLine({
+            ip,
+            username: ssh.username,
+            port: ssh.port,
+            privateKeyFile: held.privateKeyFile,
+            ...(knownHostsFile ? { knownHostsFile } : {}),
+          });
+        }
+      } else {
+        if (ssh && held.privateKeyFile) {
+          const p = ssh.port !== 22 ? ` -p ${ssh.port}` : '';
+          held.sshCommand = `ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o PasswordAuthentication=no -i ${shellQuote(held.privateKeyFile)}${p} ${shellQuote(`${ssh.username}@${facts.mainIp}`)}`;
+        }
+
+        // 6. the port
+        if (port) {
+          stage = `waiting for port ${facts.mainIp}:${port}`;
+          const w = await portWait.waitForPort({ ip: facts.mainIp, port, timeoutSeconds: t.portWaitTimeout });
+          portWaited = { port, timeout: t.portWaitTimeout, waited: w.waited };
+          say(`Port ${port} is open on ${facts.mainIp} (after ${w.waited} s)`);
+        }
       }
 
       // 7. the tests
@@ -305,6 +386,7 @@ export async function imageTestWorkflow(input: ImageTestInput): Promise<ImageTes
           imageFile: input.useExistingImage || existingInstanceOnly ? undefined : plan.image.filename,
           ssh,
           privateKeyFile: held.privateKeyFile,
+          ...(knownHostsFile ? { knownHostsFile } : {}),
           portWait: portWaited,
           testEnvironment: plan.environment.label,
           config: input.config,

@@ -6,7 +6,8 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { isSafeWord, shellQuote } from '../../common/shell';
+import { isSafeWord } from '../../common/shell';
+import { sshCommandLine, sshOptionPath } from '../../common/ssh-command';
 import { isSecretName } from '../process/scrub';
 import type { InstanceTestContext, SshAccess } from './types';
 
@@ -20,8 +21,14 @@ function configWord(word: string): string {
   return /[\s"]/.test(word) ? `"${word.replace(/"/g, '')}"` : word;
 }
 
-/** The ssh_config text for the instance: host key checks off, key only, as DIBCTL_SSH. */
+/**
+ * The ssh_config text for the instance, as DIBCTL_SSH: key only, host keys
+ * checked against the instance's known_hosts (not checked without one).
+ */
 export function sshConfigText(ssh: Omit<SshAccess, 'commandLine' | 'configFile'>): string {
+  const hostKeys = ssh.knownHostsFile
+    ? [`    UserKnownHostsFile ${sshOptionPath(ssh.knownHostsFile)}`, '    StrictHostKeyChecking yes']
+    : ['    StrictHostKeyChecking no', '    UserKnownHostsFile /dev/null'];
   return [
     `Host ${ssh.ip}`,
     `    HostName ${ssh.ip}`,
@@ -29,22 +36,14 @@ export function sshConfigText(ssh: Omit<SshAccess, 'commandLine' | 'configFile'>
     `    Port ${ssh.port}`,
     `    IdentityFile ${configWord(ssh.privateKeyFile)}`,
     '    IdentitiesOnly yes',
-    '    StrictHostKeyChecking no',
-    '    UserKnownHostsFile /dev/null',
+    ...hostKeys,
     '    PasswordAuthentication no',
     '    LogLevel ERROR',
     '',
   ].join('\n');
 }
 
-/**
- * The ssh command line dibctl gives tests (`-p` only when the port is not 22),
- * each word shell-quoted (a key path with spaces is one quoted word).
- */
-export function sshCommandLine(ssh: Omit<SshAccess, 'commandLine' | 'configFile'>): string {
-  const port = ssh.port && ssh.port !== 22 ? ` -p ${ssh.port}` : '';
-  return `ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o PasswordAuthentication=no -i ${shellQuote(ssh.privateKeyFile)}${port} ${shellQuote(`${ssh.username}@${ssh.ip}`)}`;
-}
+export { sshCommandLine };
 
 /**
  * Where a copy of the private key can live so that its path needs no quoting:
@@ -57,25 +56,39 @@ function plainKeyDir(dir: string): string | undefined {
   return isSafeWord(tmp) ? tmp : undefined;
 }
 
+/** A 0600 copy of `file` in `keyDir`, named after a hash of its path. */
+function plainCopy(file: string, keyDir: string, prefix: string): string {
+  const hash = createHash('sha256').update(file).digest('hex').slice(0, 16);
+  const copy = path.join(keyDir, `${prefix}-${hash}`);
+  fs.mkdirSync(keyDir, { recursive: true, mode: 0o700 });
+  fs.rmSync(copy, { force: true });
+  fs.copyFileSync(file, copy);
+  fs.chmodSync(copy, 0o600);
+  return copy;
+}
+
 /**
  * The instance's access as shell tests see it. `$DIBCTL_SSH uname -a` relies
  * on word splitting, which cannot keep a quoted word together: when the key's
- * path is not plain (a space, a quote, `$`...), the key is copied (0600) to a
- * plain path (`dir`, or the temporary directory) and DIBCTL_SSH names the copy.
- * Should no plain place exist, the path stays quoted in DIBCTL_SSH, which then
- * works through `eval "$DIBCTL_SSH" ...` and `%(ssh)s` only.
+ * path (or the known_hosts file's) is not plain (a space, a quote, `$`...),
+ * the file is copied (0600) to a plain path (`dir`, or the temporary
+ * directory) and DIBCTL_SSH names the copy. Should no plain place exist, the
+ * path stays quoted in DIBCTL_SSH, which then works through
+ * `eval "$DIBCTL_SSH" ...` and `%(ssh)s` only.
  */
 function plainSshAccess(ssh: SshAccess, dir: string): SshAccess {
-  if (isSafeWord(ssh.privateKeyFile)) return ssh;
+  const plainKey = isSafeWord(ssh.privateKeyFile);
+  const plainKnownHosts = !ssh.knownHostsFile || isSafeWord(ssh.knownHostsFile);
+  if (plainKey && plainKnownHosts) return ssh;
   const keyDir = plainKeyDir(dir);
   if (!keyDir) return { ...ssh, commandLine: sshCommandLine(ssh) };
-  const hash = createHash('sha256').update(ssh.privateKeyFile).digest('hex').slice(0, 16);
-  const copy = path.join(keyDir, `ssh-key-${hash}`);
-  fs.mkdirSync(keyDir, { recursive: true, mode: 0o700 });
-  fs.rmSync(copy, { force: true });
-  fs.copyFileSync(ssh.privateKeyFile, copy);
-  fs.chmodSync(copy, 0o600);
-  const access = { ...ssh, privateKeyFile: copy };
+  const access = {
+    ...ssh,
+    ...(plainKey ? {} : { privateKeyFile: plainCopy(ssh.privateKeyFile, keyDir, 'ssh-key') }),
+    ...(plainKnownHosts || !ssh.knownHostsFile
+      ? {}
+      : { knownHostsFile: plainCopy(ssh.knownHostsFile, keyDir, 'known_hosts') }),
+  };
   return { ...access, commandLine: sshCommandLine(access) };
 }
 
@@ -121,6 +134,7 @@ function dibctlVariables(ctx: InstanceTestContext, sshConfigFile?: string, keyDi
     v.DIBCTL_SSH_PORT = String(ssh.port);
     v.DIBCTL_SSH_PRIVATE_KEY = ssh.privateKeyFile;
     v.DIBCTL_SSH = sshCommandLine(ssh);
+    if (ssh.knownHostsFile) v.DIBCTL_SSH_KNOWN_HOSTS = ssh.knownHostsFile;
     const config = sshConfigFile ?? ctx.ssh.configFile;
     if (config) v.DIBCTL_SSH_CONFIG = config;
   }

@@ -1,11 +1,13 @@
 /**
  * An SSH connection to the test instance on ssh2: run commands with their exit
  * codes, stream output, send stdin, and upload files through `cat` (no SFTP
- * needed, which minimal images and some appliances lack).
+ * needed, which minimal images and some appliances lack). With a known_hosts
+ * file, the server must present a host key pinned there.
  */
 import fs from 'node:fs';
 import { Client, ClientChannel } from 'ssh2';
 import { shellQuote } from '../../common/shell';
+import { pinnedConnectOptions } from './host-keys';
 
 export { shellQuote };
 
@@ -14,6 +16,8 @@ interface SshTarget {
   port: number;
   username: string;
   privateKeyFile: string;
+  /** The instance's known_hosts: the host key must be one it pins (absent: not checked). */
+  knownHostsFile?: string;
 }
 
 export interface ExecOptions {
@@ -45,11 +49,12 @@ export class SshSession {
 
   static connect(target: SshTarget, opts: { readyTimeoutMs?: number } = {}): Promise<SshSession> {
     const privateKey = fs.readFileSync(target.privateKeyFile);
+    const pinned = target.knownHostsFile ? pinnedConnectOptions(target, target.knownHostsFile) : undefined;
     return new Promise((resolve, reject) => {
       const client = new Client();
       const onError = (err: Error) => {
         client.end();
-        reject(new Error(`ssh ${target.username}@${target.ip}:${target.port}: ${err.message}`));
+        reject(pinned?.mismatch() ?? new Error(`ssh ${target.username}@${target.ip}:${target.port}: ${err.message}`));
       };
       client.once('error', onError);
       client.once('ready', () => {
@@ -64,6 +69,7 @@ export class SshSession {
         privateKey,
         readyTimeout: opts.readyTimeoutMs ?? 20_000,
         keepaliveInterval: 10_000,
+        ...(pinned?.options ?? {}),
       });
     });
   }

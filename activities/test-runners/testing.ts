@@ -36,7 +36,7 @@ export function context(): InstanceTestContext {
   return data().context;
 }
 
-/** A new SSH connection to the instance as the image's user (close it when done). */
+/** A new SSH connection to the instance as the image's user, checking its pinned host key (close it when done). */
 export async function ssh(opts: { readyTimeoutMs?: number } = {}): Promise<SshSession> {
   const access = context().ssh;
   if (!access) throw new Error('the image has no tests.ssh section: no SSH access to the instance');

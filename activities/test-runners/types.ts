@@ -31,7 +31,16 @@ export interface SshAccess {
   privateKeyFile: string;
   /** Path of an ssh_config file for this instance. */
   configFile: string;
-  /** `ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o PasswordAuthentication=no -i KEY user@ip` (plus -p when not 22). */
+  /**
+   * known_hosts (0600) pinning the instance's host keys: every connection
+   * checks the host key against it. Absent: host keys are not checked
+   * (`tests.ssh.host_key_check: off`).
+   */
+  knownHostsFile?: string;
+  /**
+   * `ssh -o UserKnownHostsFile=FILE -o StrictHostKeyChecking=yes -o PasswordAuthentication=no -i KEY user@ip`
+   * (plus -p when not 22; `-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null` without known_hosts).
+   */
   commandLine: string;
 }
 

@@ -139,7 +139,7 @@ describe('configs in the shape of the reference load', () => {
       { kind: 'shell', path: path.join(cwd, 'tests/shell.d'), timeout: 300 },
       { kind: 'pytest', path: path.join(cwd, 'tests/pytest/example.py'), timeout: 300 },
     ]);
-    expect(plan.image.tests.ssh).toEqual({ username: 'ubuntu', port: 22 });
+    expect(plan.image.tests.ssh).toEqual({ username: 'ubuntu', port: 22, hostKeyCheck: 'console' });
     expect(plan.glance).toEqual({
       apiVersion: 1,
       name: 'lab',
@@ -174,6 +174,26 @@ describe('configs in the shape of the reference load', () => {
     expect(plan.environment.nova.nics).toHaveLength(3);
     expect(plan.environment.nova.userdataFile).toBe(path.join(cwd, 'path/to/file'));
     expect(plan.environment.sslInsecure).toBe(true);
+  });
+
+  test('tests.ssh.host_key_check defaults to console; an unquoted off (a YAML 1.1 boolean) means off', () => {
+    const images = (check: string) =>
+      IMAGES.replace('      username: ubuntu\n', `      username: ubuntu\n      host_key_check: ${check}\n`);
+    const cases: Array<[string, string]> = [
+      ['off', 'off'],
+      ['"off"', 'off'],
+      ['no', 'off'],
+      ['first-use', 'first-use'],
+      ['console', 'console'],
+      ['yes', 'console'],
+    ];
+    for (const [written, meant] of cases) {
+      const dir = tree.dir(`check-${written.replace(/\W/g, '')}`);
+      tree.write(path.relative(tree.path(), path.join(dir, 'images.yaml')), images(written));
+      tree.write(path.relative(tree.path(), path.join(dir, 'test.yaml')), TEST);
+      const plan = loadTestPlan('xenial', { cwd: dir, systemDir: tree.path('no-etc') });
+      expect([written, plan.image.tests.ssh?.hostKeyCheck]).toEqual([written, meant]);
+    }
   });
 
   test('the merged view survives JSON round trips unchanged and holds no keystone values', () => {

@@ -234,6 +234,14 @@ const cases: Case[] = [
     says: 'must be an integer from 1 to 65535 (got 70000)',
   },
   {
+    name: 'an unknown host_key_check',
+    kind: 'images',
+    yaml: IMG + '  tests:\n    ssh:\n      username: root\n      host_key_check: strict\n',
+    line: 6,
+    path: 'img.tests.ssh.host_key_check',
+    says: 'must be one of console, first-use, off (got "strict")',
+  },
+  {
     name: 'wait_for_port 0',
     kind: 'images',
     yaml: IMG + '  tests:\n    wait_for_port: 0\n',

@@ -6,6 +6,8 @@ import { tcpAccepts } from '../../temporal/free-port';
 import { Emulator, startEmulator } from '../../emulator';
 import { Session, call, login, run, until, which } from './client';
 import { generateSshKeyPair } from '../../emulator/keys';
+import { knownHostsText, parseConsoleHostKeys } from '../../common/ssh-host-keys';
+import { probeHostKey } from '../../activities/test-runners/host-keys';
 
 const V = (v: string) => ({ 'OpenStack-API-Version': `compute ${v}` });
 
@@ -280,34 +282,90 @@ describe('emulated Nova and Neutron', () => {
     await call('DELETE', `${nova}/servers/${server.id}`, { token: user.token });
   });
 
-  test('the system ssh client runs commands and returns their exit status', async () => {
-    if (!which('ssh')) {
-      console.warn('skipped: no ssh client on this machine');
-      return;
-    }
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'emu-ssh-'));
+  /** The server's console log, whole. */
+  const consoleLog = async (id: string): Promise<string> =>
+    (await call('POST', `${nova}/servers/${id}/action`, { token: user.token, body: { 'os-getConsoleOutput': {} } }))
+      .json.output;
+
+  /** ssh arguments that accept only the host keys the server's console log prints. */
+  async function pinnedSsh(dir: string, server: { id: string; addresses: { private: Array<{ addr: string }> } }) {
     const keyFile = path.join(dir, 'id');
     fs.writeFileSync(keyFile, key.private, { mode: 0o600 });
-    const server = await waitStatus((await boot('exit-codes')).json.server.id);
-    const args = [
+    const ip = server.addresses.private[0].addr;
+    const knownHosts = path.join(dir, 'known_hosts');
+    fs.writeFileSync(knownHosts, knownHostsText(ip, emu.sshPort, parseConsoleHostKeys(await consoleLog(server.id))));
+    return [
       '-i',
       keyFile,
       '-p',
       String(emu.sshPort),
       '-o',
-      'StrictHostKeyChecking=no',
+      `UserKnownHostsFile=${knownHosts}`,
       '-o',
-      'UserKnownHostsFile=/dev/null',
+      'StrictHostKeyChecking=yes',
       '-o',
       'BatchMode=yes',
       '-o',
       'LogLevel=ERROR',
-      `debian@${server.addresses.private[0].addr}`,
+      `debian@${ip}`,
     ];
+  }
+
+  test('the console log prints the host keys the SSH server presents, as cloud-init does', async () => {
+    const server = await waitStatus((await boot('keyed')).json.server.id);
+    const log = await consoleLog(server.id);
+    const keys = parseConsoleHostKeys(log);
+    expect(keys.map((k) => k.type)).toEqual(['ecdsa-sha2-nistp256', 'ssh-ed25519']);
+    expect(log).toContain('ec2: -----BEGIN SSH HOST KEY FINGERPRINTS-----');
+    expect(log).toMatch(/ec2: 256 SHA256:\S+ root@keyed \(ED25519\)/);
+    // the key exchange proves the server holds each printed key's private half
+    for (const k of keys) {
+      const probe = await probeHostKey({ ip: server.addresses.private[0].addr, port: emu.sshPort }, { expected: [k] });
+      expect(probe).toEqual({ presented: k, matches: true });
+    }
+    // a second server has keys of its own
+    const other = await waitStatus((await boot('keyed-2')).json.server.id);
+    const otherKeys = parseConsoleHostKeys(await consoleLog(other.id));
+    expect(otherKeys.some((k) => keys.some((m) => m.key === k.key))).toBe(false);
+    await call('DELETE', `${nova}/servers/${server.id}`, { token: user.token });
+    await call('DELETE', `${nova}/servers/${other.id}`, { token: user.token });
+  });
+
+  test('the system ssh client checks the console keys, runs commands and returns their exit status', async () => {
+    if (!which('ssh')) {
+      console.warn('skipped: no ssh client on this machine');
+      return;
+    }
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'emu-ssh-'));
+    const server = await waitStatus((await boot('exit-codes')).json.server.id);
+    const args = await pinnedSsh(dir, server);
     expect((await run('ssh', [...args, 'exit 42'])).code).toBe(42);
     const piped = await run('ssh', [...args, 'sh'], { input: 'echo from-stdin; hostname\n' });
     expect(piped.stdout).toBe('from-stdin\nexit-codes\n');
     await call('DELETE', `${nova}/servers/${server.id}`, { token: user.token });
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('the wrong-host-key knob makes a server present keys its console log does not print', async () => {
+    if (!which('ssh')) {
+      console.warn('skipped: no ssh client on this machine');
+      return;
+    }
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'emu-ssh-'));
+    emu.faults.set({ sshWrongHostKeyNamePattern: '^impostor' });
+    const server = await waitStatus((await boot('impostor-1')).json.server.id);
+    const honest = await waitStatus((await boot('honest-1')).json.server.id);
+    const refused = await run('ssh', [...(await pinnedSsh(dir, server)), 'true']);
+    expect(refused.code).toBe(255);
+    expect(refused.stderr).toMatch(/REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed/);
+    const keys = parseConsoleHostKeys(await consoleLog(server.id));
+    const probe = await probeHostKey({ ip: server.addresses.private[0].addr, port: emu.sshPort }, { expected: keys });
+    expect(probe.matches).toBe(false);
+    expect((await run('ssh', [...(await pinnedSsh(dir, honest)), 'true'])).code).toBe(0);
+    expect(() => emu.faults.set({ sshWrongHostKeyNamePattern: '(' })).toThrow();
+    expect(() => emu.faults.set({ sshWrongHostKey: 'yes' as never })).toThrow(/true or false/);
+    await call('DELETE', `${nova}/servers/${server.id}`, { token: user.token });
+    await call('DELETE', `${nova}/servers/${honest.id}`, { token: user.token });
     fs.rmSync(dir, { recursive: true, force: true });
   });
 });

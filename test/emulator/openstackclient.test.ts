@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Emulator, startEmulator } from '../../emulator';
 import { run, which } from './client';
+import { knownHostsText, parseConsoleHostKeys } from '../../common/ssh-host-keys';
 
 const OPENSTACK = fs.existsSync('/usr/bin/openstack') ? '/usr/bin/openstack' : undefined;
 const SSH = which('ssh');
@@ -160,15 +161,20 @@ describeIfTools('the real openstack client against the emulator', () => {
     expect(all).toEqual([expect.objectContaining({ Name: 'contract-vm', Status: 'ACTIVE' })]);
     await expect(osc('user', ['server', 'list', '--all-projects'])).rejects.toThrow(/exited 1/);
 
+    // the host keys `openstack console log show` prints are the ones the server presents
+    const knownHosts = path.join(path.dirname(keyFile), 'known_hosts');
+    const consoleKeys = parseConsoleHostKeys(await osc('user', ['console', 'log', 'show', 'contract-vm']));
+    expect(consoleKeys.length).toBeGreaterThan(0);
+    fs.writeFileSync(knownHosts, knownHostsText(address, emu.sshPort, consoleKeys));
     const ssh = await run(SSH!, [
       '-i',
       keyFile,
       '-p',
       String(emu.sshPort),
       '-o',
-      'StrictHostKeyChecking=no',
+      'StrictHostKeyChecking=yes',
       '-o',
-      'UserKnownHostsFile=/dev/null',
+      `UserKnownHostsFile=${knownHosts}`,
       '-o',
       'PasswordAuthentication=no',
       '-o',

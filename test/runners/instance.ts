@@ -1,6 +1,7 @@
 /**
  * A booted instance on the emulator, reachable over real SSH, and the test
- * context dibctl's test stage would build for it. Also writes a test.yaml
+ * context dibctl's test stage would build for it (host keys pinned from the
+ * console log in a known_hosts file). Also writes a test.yaml
  * whose keystone section points at the emulator, so runners that need cloud
  * clients resolve credentials the way the worker does.
  */
@@ -11,6 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { Emulator, startEmulator } from '../../emulator';
 import { Cloud, CloudAuth, connectCloud } from '../../openstack';
+import { sshCommandLine } from '../../common/ssh-command';
+import { knownHostsText, parseConsoleHostKeys } from '../../common/ssh-host-keys';
 import type { InstanceTestContext } from '../../activities/test-runners/types';
 
 export interface BootedInstance {
@@ -76,7 +79,12 @@ export async function bootInstance(name: string, opts: { username?: string } = {
     const username = opts.username ?? 'debian';
     const configFile = path.join(dir, 'ssh_config');
     const port = emu.sshPort;
-    const commandLine = `ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o PasswordAuthentication=no -i ${keyFile}${port !== 22 ? ` -p ${port}` : ''} ${username}@${mainIp}`;
+    // the host keys the console log prints, pinned as the test stage pins them
+    const hostKeys = parseConsoleHostKeys(await cloud.compute.consoleOutput(server.id));
+    if (hostKeys.length === 0) throw new Error(`the console log of ${name} prints no host keys`);
+    const knownHostsFile = path.join(dir, 'known_hosts');
+    fs.writeFileSync(knownHostsFile, knownHostsText(mainIp, port, hostKeys), { mode: 0o600 });
+    const commandLine = sshCommandLine({ ip: mainIp, username, port, privateKeyFile: keyFile, knownHostsFile });
 
     // the test environment, as an operator writes it, for credential resolution on the worker
     const testYaml = path.join(dir, 'test.yaml');
@@ -115,7 +123,7 @@ export async function bootInstance(name: string, opts: { username?: string } = {
       ipsV6: [],
       mainIp,
       interfaces,
-      ssh: { ip: mainIp, username, port, privateKeyFile: keyFile, configFile, commandLine },
+      ssh: { ip: mainIp, username, port, privateKeyFile: keyFile, configFile, knownHostsFile, commandLine },
       portWait: { ip: mainIp, port, timeout: 61, waited: 0.1 },
       environmentVariables: { greeting: 'hello world', Build_Tag: 'b-42' },
       imageInfo: (await cloud.image.getImage(img.id)) as unknown as InstanceTestContext['imageInfo'],

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runTestEntry } from '../../activities/test-runners';
+import { knownHostsText } from '../../common/ssh-host-keys';
 import { BootedInstance, bootInstance, processesWith } from './instance';
 
 function pytestWithFixtureModules(): string | undefined {
@@ -72,15 +73,16 @@ def test_addresses(ips, ips_v4, ips_v6, main_ip, network):
     assert network[0].addresses[0]['addr'] == main_ip
 
 def test_ssh_dict_and_config(ssh, main_ip):
-    assert set(ssh) == {'ip', 'username', 'port', 'private_key_file', 'config', 'command_line'}
+    assert set(ssh) == {'ip', 'username', 'port', 'private_key_file', 'config', 'known_hosts', 'command_line'}
     assert ssh['ip'] == main_ip and ssh['username'] == 'debian'
-    assert ssh['command_line'].startswith('ssh -o StrictHostKeyChecking=no')
-    assert 'StrictHostKeyChecking no' in open(ssh['config']).read()
+    assert ssh['command_line'].startswith('ssh -o UserKnownHostsFile=%s -o StrictHostKeyChecking=yes' % ssh['known_hosts'])
+    config = open(ssh['config']).read()
+    assert 'StrictHostKeyChecking yes' in config and 'UserKnownHostsFile %s' % ssh['known_hosts'] in config
 
-def test_ssh_client_is_plain_paramiko(ssh_client, ssh, instance):
+def test_ssh_client_knows_the_pinned_host_keys(ssh_client, ssh, instance):
     import paramiko
     assert isinstance(ssh_client, paramiko.SSHClient)
-    ssh_client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+    assert isinstance(ssh_client._policy, paramiko.RejectPolicy)
     ssh_client.connect(ssh['ip'], port=ssh['port'], username=ssh['username'], key_filename=ssh['private_key_file'], look_for_keys=False, allow_agent=False)
     _, out, _ = ssh_client.exec_command('hostname')
     assert out.read().decode().strip() == instance.name
@@ -132,6 +134,36 @@ def test_data_file_is_private_and_secrets_not_in_argv():
     expect(fs.existsSync(dataFile)).toBe(false);
     expect(fs.existsSync(path.dirname(dataFile))).toBe(false);
     expect(fs.readFileSync(r.logFile!, 'utf8')).not.toContain(vm.emu.user.password);
+  });
+
+  maybe('ssh_backend and ssh_client refuse an instance whose host key is not the pinned one', async () => {
+    const other = path.join(vm.dir, 'other-host-key');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', other]);
+    const [type, key] = fs.readFileSync(`${other}.pub`, 'utf8').split(' ');
+    const ssh = vm.ctx.ssh!;
+    const knownHostsFile = path.join(vm.dir, 'known_hosts-wrong');
+    fs.writeFileSync(knownHostsFile, knownHostsText(ssh.ip, ssh.port, [{ type, key }]), { mode: 0o600 });
+    const ctx = {
+      ...vm.ctx,
+      ssh: { ...ssh, knownHostsFile, configFile: path.join(vm.dir, 'ssh_config-wrong') },
+    };
+    const dir = suite('wrong-host-key', {
+      'test_wrong.py': `
+import paramiko, pytest
+
+def test_backend(ssh_backend):
+    with pytest.raises(paramiko.BadHostKeyException):
+        ssh_backend.run('true')
+
+def test_client(ssh_client, ssh):
+    with pytest.raises(paramiko.BadHostKeyException):
+        ssh_client.connect(ssh['ip'], port=ssh['port'], username=ssh['username'], key_filename=ssh['private_key_file'], look_for_keys=False, allow_agent=False)
+`,
+    });
+    const r = await runTestEntry({ kind: 'pytest', path: dir, timeout: 120 }, ctx, { logDir: vm.logDir });
+    if (!r.passed) console.log(r.outputTail);
+    expect(r).toMatchObject({ passed: true, exitCode: 0 });
+    expect(r.outputTail).toMatch(/2 passed/);
   });
 
   maybe('the first failing test stops the rest and is named in the reason', async () => {

@@ -45,7 +45,9 @@ describe('shell tests', () => {
         'echo "$DIBCTL_IFACE_1_INFO" | grep -q "\\"network\\":\\"private\\""',
         'test "$DIBCTL_GREETING" = "hello world"',
         'test "$DIBCTL_BUILD_TAG" = b-42',
-        'case "$DIBCTL_SSH" in "ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o PasswordAuthentication=no -i $DIBCTL_SSH_PRIVATE_KEY"*"debian@$DIBCTL_MAIN_IP") ;; *) echo "bad DIBCTL_SSH: $DIBCTL_SSH"; exit 1 ;; esac',
+        'case "$DIBCTL_SSH" in "ssh -o UserKnownHostsFile=$DIBCTL_SSH_KNOWN_HOSTS -o StrictHostKeyChecking=yes -o PasswordAuthentication=no -i $DIBCTL_SSH_PRIVATE_KEY"*"debian@$DIBCTL_MAIN_IP") ;; *) echo "bad DIBCTL_SSH: $DIBCTL_SSH"; exit 1 ;; esac',
+        'test "$(stat -c %a "$DIBCTL_SSH_KNOWN_HOSTS")" = 600',
+        'grep -q "StrictHostKeyChecking yes" "$DIBCTL_SSH_CONFIG"',
         '',
       ].join('\n'),
     );

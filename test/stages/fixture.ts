@@ -22,6 +22,8 @@ export interface StageProject {
 export interface ImageOptions {
   tests?: Array<{ shell: string; timeout?: number }>;
   waitForPort?: number | null;
+  /** tests.ssh.host_key_check, as written in YAML (default: not written). */
+  hostKeyCheck?: string;
   portWaitTimeout?: number;
   nova?: Record<string, number>;
   glance?: Record<string, unknown>;
@@ -52,7 +54,11 @@ function imagesYaml(label: string, o: ImageOptions = {}): string {
     lines.push('  nova:');
     for (const [k, v] of Object.entries(o.nova)) lines.push(`    ${k}: ${v}`);
   }
-  lines.push('  tests:', '    environment_name: emu', '    ssh: { username: cirros }');
+  lines.push(
+    '  tests:',
+    '    environment_name: emu',
+    `    ssh: { username: cirros${o.hostKeyCheck !== undefined ? `, host_key_check: ${o.hostKeyCheck}` : ''} }`,
+  );
   if (o.waitForPort !== null) lines.push(`    wait_for_port: ${o.waitForPort ?? 22}`);
   lines.push(`    port_wait_timeout: ${o.portWaitTimeout ?? 20}`);
   lines.push('    environment_variables: { GREETING: "hello" }');

@@ -5,6 +5,9 @@ private (0600) JSON file in ``DIBCTL_TEST_DATA``: the instance, flavor,
 addresses, SSH access, image, environment variables and, when the test
 environment's credentials could be resolved, the cloud's auth settings. The
 file is deleted when pytest ends. Nothing secret is passed on the command line.
+Every SSH connection the fixtures make or hand out accepts only the host keys
+dibctl pinned for the instance (its known_hosts), unless host key checking is
+off in the image's ``tests.ssh.host_key_check``.
 
 Fixtures (same names and shapes as dibctl's): instance, flavor, flavor_meta,
 ips, ips_v4, ips_v6, main_ip, network, ssh, ssh_backend, ssh_client,
@@ -12,6 +15,7 @@ wait_for_port, port, environment_variables, image_info, image_config,
 console_output, nova, glance.
 """
 
+import functools
 import json
 import os
 import socket
@@ -218,27 +222,72 @@ def ssh():
         "port": s["port"],
         "private_key_file": s["privateKeyFile"],
         "config": s["configFile"],
+        "known_hosts": s.get("knownHostsFile"),
         "command_line": s["commandLine"],
     }
 
 
-@pytest.fixture(scope="session")
-def ssh_backend(ssh):
-    """A testinfra host on the instance, over SSH (paramiko)."""
-    testinfra = _need("testinfra", "python3-testinfra")
-    _need("paramiko", "python3-paramiko")
-    return testinfra.get_host(
-        "paramiko://%s@%s:%s" % (ssh["username"], ssh["ip"], ssh["port"]),
+def _pin_host_keys(paramiko, client, known_hosts):
+    """Makes a paramiko client accept only the host keys dibctl pinned for the
+    instance (``known_hosts`` None: host keys are not checked, as configured)."""
+    if known_hosts:
+        client.load_host_keys(known_hosts)
+        client.set_missing_host_key_policy(paramiko.RejectPolicy())
+    else:
+        client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+
+
+def _pinned_paramiko_backend(ssh):
+    """testinfra's paramiko backend, connecting with the ``ssh`` fixture's values
+    and checking the host key against the instance's known_hosts."""
+    paramiko = _need("paramiko", "python3-paramiko")
+    _need("testinfra", "python3-testinfra")
+    import testinfra.host
+    from testinfra.backend.paramiko import ParamikoBackend
+
+    class PinnedParamikoBackend(ParamikoBackend):
+        @functools.cached_property
+        def client(self):
+            client = paramiko.SSHClient()
+            _pin_host_keys(paramiko, client, ssh["known_hosts"])
+            client.connect(
+                ssh["ip"],
+                port=int(ssh["port"]),
+                username=ssh["username"],
+                key_filename=ssh["private_key_file"],
+                timeout=self.timeout,
+                look_for_keys=False,
+                allow_agent=False,
+            )
+            return client
+
+    backend = PinnedParamikoBackend(
+        "%s@%s:%s" % (ssh["username"], ssh["ip"], ssh["port"]),
         ssh_config=ssh["config"],
         ssh_identity_file=ssh["private_key_file"],
     )
+    host = testinfra.host.Host(backend)
+    backend.set_host(host)
+    return host
+
+
+@pytest.fixture(scope="session")
+def ssh_backend(ssh):
+    """A testinfra host on the instance, over SSH (paramiko), that accepts only
+    the host keys dibctl pinned for the instance."""
+    return _pinned_paramiko_backend(ssh)
 
 
 @pytest.fixture
 def ssh_client():
-    """An unconfigured paramiko client (connect it with the ``ssh`` fixture's values)."""
+    """A paramiko client (connect it with the ``ssh`` fixture's values) that
+    knows the instance's pinned host keys and rejects any other; a plain one
+    when host keys are not checked."""
     paramiko = _need("paramiko", "python3-paramiko")
     client = paramiko.SSHClient()
+    known_hosts = (_context().get("ssh") or {}).get("knownHostsFile")
+    if known_hosts:
+        _pin_host_keys(paramiko, client, known_hosts)
     yield client
     client.close()
 
