@@ -135,6 +135,12 @@ describe('secret hygiene: no password, credential secret, token or private key i
         '    tests_list:',
         '      - { ts: tests/print.test.ts, timeout: 120 }',
         '      - { pytest: tests/test_print.py, timeout: 120 }',
+        'slowpy:',
+        '  filename: image.qcow2',
+        '  glance: { name: Slow Image, properties: { default_user: cirros } }',
+        '  tests:',
+        '    environment_name: emu',
+        '    tests_list: [{ pytest: tests/test_slow.py, timeout: 120 }]',
         'built:',
         '  filename: out/built.qcow2',
         `  dib: { elements: [vm], environment_variables: { DIB_DEV_USER_PASSWORD: ${DIB_PASSWORD}, DIB_RELEASE: bookworm } }`,
@@ -218,6 +224,20 @@ describe('secret hygiene: no password, credential secret, token or private key i
         '',
       ].join('\n'),
     );
+    // the first run waits long enough to be killed with its worker; the retry passes at once
+    write(
+      'tests/test_slow.py',
+      [
+        'import os, time',
+        '',
+        'def test_takes_its_time():',
+        `    mark = ${JSON.stringify(path.join(dir, 'slow-started'))}`,
+        '    if not os.path.exists(mark):',
+        "        open(mark, 'w').close()",
+        '        time.sleep(90)',
+        '',
+      ].join('\n'),
+    );
     write(
       'tests/test_print.py',
       [
@@ -249,7 +269,10 @@ describe('secret hygiene: no password, credential secret, token or private key i
       PATH: `${path.join(dir, 'bin')}:${process.env.PATH}`,
       WORKER_API_TOKEN: WORKER_TOKEN,
       WORKER_MARKER,
+      // where the test runs' data files go: searched after a worker is killed
+      TMPDIR: path.join(dir, 'tmp'),
     });
+    fs.mkdirSync(path.join(dir, 'tmp'));
     connection = await Connection.connect({ address: server.address });
     client = new Client({ connection, namespace: server.namespace });
     workers = new WorkerProcesses({ cwd: dir, logDir: dir, env: () => env, args: ['--debug'] });
@@ -282,6 +305,22 @@ describe('secret hygiene: no password, credential secret, token or private key i
     ]);
     ok(printers, 80);
     expect(printers.stdout + printers.stderr).toMatch(/prints_its_variables/);
+
+    // kill -9 of the worker while a pytest run holds its data file (with the test cloud's password)
+    const slow = dibctl('test (worker killed during pytest)', ['test', 'slowpy']);
+    const dataDirs = () => fs.readdirSync(path.join(dir, 'tmp')).filter((n) => n.startsWith('dibctl-test-data-'));
+    for (const end = Date.now() + 120_000; !fs.existsSync(path.join(dir, 'slow-started'));) {
+      if (Date.now() > end) throw new Error('the slow pytest run never started');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const [orphan] = dataDirs();
+    expect(fs.readFileSync(path.join(dir, 'tmp', orphan, 'context.json'), 'utf8')).toContain(DEMO_PASSWORD);
+    await workers.kill9();
+    expect(dataDirs()).toContain(orphan);
+    // the next worker removes what the killed one left, and the test completes on it
+    await workers.start();
+    expect(dataDirs()).not.toContain(orphan);
+    ok(await slow, 0);
 
     // --use-existing-image / --use-existing-instance with the operator's private key file
     const demo = await connectCloud({
@@ -442,6 +481,7 @@ describe('secret hygiene: no password, credential secret, token or private key i
       ...filesUnder(path.join(dir, 'state')),
       ...filesUnder(path.join(dir, 'out')),
       ...filesUnder(path.join(dir, 'reports')),
+      ...filesUnder(path.join(dir, 'tmp')),
     ];
     // the JUnit reports hold the tests' output, variables printed included
     const printersReport = files.find((f) => f.source === 'file printers.xml');
