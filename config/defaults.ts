@@ -31,6 +31,7 @@ export const DEFAULTS = {
   disable_warnings: false,
   'preprocessing.use_existing': false,
   'preprocessing.delete_processed_after_upload': true,
+  'retire.enabled': true,
   'retire.check_every': '6h',
   'retire.delete_after': '0s',
   'retire.keep': 0,

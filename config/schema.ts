@@ -426,6 +426,9 @@ const uploadEnvironmentSchema = z.strictObject(
       .optional(),
     external_upload: cmdlineList().optional().describe('commands replacing the native upload'),
     retire: optionalSection('when obsolete images are deleted once unused', {
+      enabled: bool()
+        .optional()
+        .describe(withDefault('retire.enabled', 'false: obsolete images wait for rotate, as dibctl')),
       check_every: duration(LIMITS.minCheckEverySeconds)
         .optional()
         .describe(withDefault('retire.check_every', 'how often the retirement workflow checks')),

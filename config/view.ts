@@ -180,7 +180,8 @@ export interface UploadEnvironmentConfig {
   };
   externalUpload: string[];
   /** When obsolete images are deleted once unused (defaults applied). */
-  retire: RetirePolicy;
+  /** `enabled` false: obsolete images are not handed to retirement; `rotate` deletes the unused ones. */
+  retire: RetirePolicy & { enabled: boolean };
   /** How publishing retries cloud trouble (defaults applied). */
   retry: RetrySettings;
 }
@@ -441,6 +442,7 @@ function uploadEnvironmentView(
       : {}),
     externalUpload: (e.external_upload ?? []).map((c) => c.cmdline),
     retire: {
+      enabled: e.retire?.enabled ?? DEFAULTS['retire.enabled'],
       checkEverySeconds: durationSeconds(e.retire?.check_every ?? DEFAULTS['retire.check_every']),
       deleteAfterSeconds: durationSeconds(e.retire?.delete_after ?? DEFAULTS['retire.delete_after']),
       keep: e.retire?.keep ?? DEFAULTS['retire.keep'],

@@ -25,7 +25,7 @@ export function createPublishActivities(deps: CloudDeps = {}) {
   const { shareImage } = createSharingActivities(deps);
   const { obsoleteOlderImages, recordPublishCompletion, markImageObsolete } = createObsoleteActivities(deps);
   const { surveyObsoleteImages, deleteUnusedImage, retirePolicy } = createUnusedImageActivities(deps);
-  const { handToRetirement } = createRetirementHandoffActivities();
+  const { handToRetirement } = createRetirementHandoffActivities(deps);
   return stageActivities({
     lifecyclePlan,
     verifyTestedFile,

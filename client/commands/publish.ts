@@ -18,6 +18,7 @@ import {
   loadUploadPlan,
   resolveCredentials,
 } from '../../config';
+import type { UploadEnvironmentConfig } from '../../config';
 import { DibctlError, ExitCode } from '../../errors';
 import { commandWorkflowIds } from '../../common/ids';
 import { localHostQueue } from '../../worker/worker';
@@ -137,8 +138,53 @@ export async function resultWithProgress<W extends Workflow>(
   }
 }
 
-/** The lines printed for one environment's publish result. */
-export function publishLines(r: PublishResult): string[] {
+/** Seconds as the config writes them: `6h`, `90m`, `2d`, `45s`. */
+function durationText(seconds: number): string {
+  for (const [unit, size] of [
+    ['w', 604800],
+    ['d', 86400],
+    ['h', 3600],
+    ['m', 60],
+  ] as const) {
+    if (seconds >= size && seconds % size === 0) return `${seconds / size}${unit}`;
+  }
+  return `${seconds}s`;
+}
+
+/** The environment's retire section as this host's config has it (undefined when it cannot be read here). */
+export function retireSettings(
+  environment: string,
+  config: ConfigLocation,
+): UploadEnvironmentConfig['retire'] | undefined {
+  try {
+    return loadUploadEnvironment(environment, config).retire;
+  } catch {
+    return undefined;
+  }
+}
+
+/** One line: what happens to the copies a publish marked obsolete, and when. */
+function obsoletedFate(r: PublishResult, retire?: UploadEnvironmentConfig['retire']): string | undefined {
+  const n = r.obsoleted.length;
+  if (!n) return undefined;
+  const [copies, them, stay] =
+    n === 1 ? ['the obsolete copy', 'it', 'stays'] : [`the ${n} obsolete copies`, 'them', 'stay'];
+  if (r.retirementWorkflowId) {
+    if (!retire)
+      return `${r.environment}: ${copies} handed to ${r.retirementWorkflowId}, deleted once no server uses ${them}`;
+    const rules = [
+      `checked every ${durationText(retire.checkEverySeconds)}`,
+      ...(retire.deleteAfterSeconds ? [`kept at least ${durationText(retire.deleteAfterSeconds)}`] : []),
+      ...(retire.keep ? [`the newest ${retire.keep} of each name kept`] : []),
+    ];
+    return `${r.environment}: ${copies} will be deleted once no server uses ${them} (${rules.join(', ')}; ${r.retirementWorkflowId})`;
+  }
+  const why = retire && !retire.enabled ? 'retire.enabled is false' : 'not handed to retirement';
+  return `${r.environment}: ${copies} ${stay} until 'dibctl rotate ${r.environment}' deletes the unused ones (${why})`;
+}
+
+/** The lines printed for one environment's publish result; `retire`: its retire settings, for what happens next. */
+export function publishLines(r: PublishResult, retire?: UploadEnvironmentConfig['retire']): string[] {
   const lines: string[] = [];
   if (r.external) lines.push(`${r.environment}: external upload of '${r.name}' done`);
   else {
@@ -155,7 +201,8 @@ export function publishLines(r: PublishResult): string[] {
     );
   }
   for (const ob of r.obsoleted) lines.push(`${r.environment}: image ${ob.id} marked obsolete ('${ob.name}')`);
-  if (r.retirementWorkflowId) lines.push(`${r.environment}: obsolete images handed to ${r.retirementWorkflowId}`);
+  const fate = obsoletedFate(r, retire);
+  if (fate) lines.push(fate);
   return lines;
 }
 
@@ -195,7 +242,7 @@ export async function upload(
   });
   const result = await resultWithProgress(session, handle, o, () => `Uploading '${name}' to ${environment}`);
   if (o.json) printJson(o, { workflowId: handle.workflowId, ...result });
-  else for (const line of publishLines(result)) o.out(line);
+  else for (const line of publishLines(result, plan.environment.retire)) o.out(line);
   return 0;
 }
 

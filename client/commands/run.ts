@@ -7,7 +7,7 @@ import { RetryNotices } from '../retries';
 import path from 'node:path';
 import { WorkflowFailedError, WorkflowHandle, WorkflowNotFoundError } from '@temporalio/client';
 import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
-import type { CloudTarget, UploadHeartbeat } from '../../activities';
+import type { CloudTarget, ConfigLocation, UploadHeartbeat } from '../../activities';
 import { targetOf } from '../../activities/cloud';
 import { credentialsUsedLine, loadImage, loadTestPlan, loadUploadPlan, resolveCredentials } from '../../config';
 import { commandWorkflowIds, lifecycleChildren } from '../../common/ids';
@@ -23,7 +23,7 @@ import type {
 import { Output, printJson } from '../render';
 import { Session } from '../session';
 import { asDibctlError } from '../workflow-failure';
-import { ConfigFileOptions, progressLine, publishLines, shortId } from './publish';
+import { ConfigFileOptions, progressLine, publishLines, retireSettings, shortId } from './publish';
 import type { Command } from 'commander';
 import { Cli, lifecycleOptions } from '../cli';
 import { TestReport, checkReportPath, hostSecrets, junitXmlOption, writeTestReport } from '../junit-report';
@@ -80,10 +80,11 @@ function lifecycleFailure(err: unknown): LifecycleFailureDetails | undefined {
   return detailsOf<LifecycleFailureDetails>(err, (f) => f.type === 'PublishFailed');
 }
 
-export function regionLines(r: LifecycleResult): string[] {
+export function regionLines(r: LifecycleResult, config?: ConfigLocation): string[] {
   const lines: string[] = [];
   for (const region of r.regions) {
-    if (region.ok && region.result) lines.push(...publishLines(region.result));
+    if (region.ok && region.result)
+      lines.push(...publishLines(region.result, config && retireSettings(region.environment, config)));
     else lines.push(`${region.environment}: FAILED: ${region.error?.message ?? 'unknown error'}`);
   }
   return lines;
@@ -212,13 +213,13 @@ async function followRun(
   try {
     const result = await handle.result();
     if (o.json) printJson(o, result);
-    else for (const line of regionLines(result)) o.out(line);
+    else for (const line of regionLines(result, input.config)) o.out(line);
     return 0;
   } catch (err) {
     const failure = err instanceof WorkflowFailedError ? lifecycleFailure(err) : undefined;
     if (!failure) throw asDibctlError(err);
     if (o.json) printJson(o, failure.result);
-    else for (const line of regionLines(failure.result)) o.out(line);
+    else for (const line of regionLines(failure.result, input.config)) o.out(line);
     o.err(`Error: publishing failed in ${failure.result.failed.join(', ')}`);
     return failure.exitCode || 1;
   } finally {

@@ -15,7 +15,7 @@ describe('retire keys in upload.yaml', () => {
       `edge:\n${KEYSTONE}  retire: {check_every: 1m, delete_after: 3650d}\n  retry: {max_interval: 315360000}\n`,
     );
     const env = loadUploadEnvironment('edge', { uploadConfig: file, env: envWithout() });
-    expect(env.retire).toEqual({ checkEverySeconds: 60, deleteAfterSeconds: 315360000, keep: 0 });
+    expect(env.retire).toEqual({ enabled: true, checkEverySeconds: 60, deleteAfterSeconds: 315360000, keep: 0 });
     expect(env.retry.maxIntervalSeconds).toBe(315360000);
   });
 
@@ -26,16 +26,19 @@ describe('retire keys in upload.yaml', () => {
     );
     const opts = { uploadConfig: file, env: envWithout() };
     expect(loadUploadEnvironment('one', opts).retire).toEqual({
+      enabled: true,
       checkEverySeconds: 1800,
       deleteAfterSeconds: 604800,
       keep: 2,
     });
     expect(loadUploadEnvironment('two', opts).retire).toEqual({
+      enabled: true,
       checkEverySeconds: 90,
       deleteAfterSeconds: 0,
       keep: 0,
     });
     expect(loadUploadEnvironment('three', opts).retire).toEqual({
+      enabled: true,
       checkEverySeconds: 21600,
       deleteAfterSeconds: 0,
       keep: 0,
