@@ -14,7 +14,7 @@ import { CancelledFailure } from '@temporalio/common';
 import { loadTestEnvironment, loadTestPlan } from '../config';
 import type { Nic } from '../config';
 import { DibctlError, ExitCode } from '../errors';
-import { Cloud, Server } from '../openstack';
+import { Cloud, OpenStackHttpError, Server } from '../openstack';
 import { CloudDeps, CloudRef, ConfigLocation, retryTransient, withCloud } from './cloud';
 import { capture } from './process';
 import { stageActivities } from './stage-failure';
@@ -203,6 +203,41 @@ async function facts(cloud: Cloud, server: Server, mainNicRegexp?: string): Prom
   };
 }
 
+/** Statuses with which a cloud refuses to list a server's interfaces: no such API (nova-network), or a policy. */
+const INTERFACES_REFUSED = [400, 403, 404, 501];
+
+/**
+ * The instance's interfaces as dibctl's tests saw them: Nova's interface
+ * records in Nova's order, each with its network's name and the addresses of
+ * its port (matched by MAC, else by fixed IP) from the server record. A cloud
+ * that refuses the listing gets `byNetwork`, one entry per network.
+ */
+async function interfaceRecords(cloud: Cloud, serverId: string, byNetwork: InterfaceInfo[]): Promise<InterfaceInfo[]> {
+  let attachments: Awaited<ReturnType<Cloud['compute']['interfaces']>>;
+  try {
+    attachments = await cloud.compute.interfaces(serverId);
+  } catch (err) {
+    if (err instanceof OpenStackHttpError && INTERFACES_REFUSED.includes(err.status)) return byNetwork;
+    throw err;
+  }
+  if (attachments.length === 0) return byNetwork;
+  return attachments.map((a) => {
+    const fixed = new Set((a.fixed_ips ?? []).map((f) => f.ip_address));
+    const ofPort = (addr: Record<string, unknown>) => {
+      const mac = addr['OS-EXT-IPS-MAC:mac_addr'];
+      return typeof mac === 'string' && a.mac_addr
+        ? mac.toLowerCase() === a.mac_addr.toLowerCase()
+        : fixed.has(String(addr.addr));
+    };
+    const networks = byNetwork.filter((n) => n.addresses.some(ofPort));
+    return {
+      ...a,
+      ...(networks.length ? { network: networks[0].network } : {}),
+      addresses: networks.flatMap((n) => n.addresses.filter(ofPort)),
+    };
+  });
+}
+
 function tcpOpen(ip: string, port: number, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect({ host: ip, port });
@@ -380,13 +415,15 @@ export function createImageTestActivities(deps: ImageTestDeps = {}) {
     const dir = instanceDir(input.workflowId, env);
     const logDir = path.join(dir, 'logs');
     await fs.mkdir(logDir, { recursive: true, mode: 0o700 });
-    const imageInfo = await retryTransient(
+    const { imageInfo, interfaces } = await retryTransient(
       () =>
         withCloud(input.cloud, deps, async (cloud) => {
-          if (input.imageId) return cloud.image.getImage(input.imageId);
+          // read now, as dibctl did when it set up the tests' environment
+          const interfaces = await interfaceRecords(cloud, input.facts.server.id, input.facts.interfaces);
+          if (input.imageId) return { imageInfo: await cloud.image.getImage(input.imageId), interfaces };
           // an existing instance: its own image, when Glance still shows it to this project
           const own = serverImageId(input.facts.server);
-          return (own && (await cloud.image.findImage(own))) || { id: own ?? '' };
+          return { imageInfo: (own && (await cloud.image.findImage(own))) || { id: own ?? '' }, interfaces };
         }),
       {
         withinMs: 120_000,
@@ -414,7 +451,7 @@ export function createImageTestActivities(deps: ImageTestDeps = {}) {
       ipsV4: input.facts.ipsV4,
       ipsV6: input.facts.ipsV6,
       mainIp: input.facts.mainIp,
-      interfaces: input.facts.interfaces,
+      interfaces,
       ...(ssh ? { ssh } : {}),
       ...(input.portWait ? { portWait: { ip: input.facts.mainIp, ...input.portWait } } : {}),
       environmentVariables: plan.environmentVariables,
