@@ -12,7 +12,8 @@ import path from 'node:path';
 import { cancellationSignal, heartbeat } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
 import { loadTestEnvironment, loadTestPlan } from '../config';
-import type { Nic } from '../config';
+import type { Nic, SshKeyType } from '../config';
+import { DEFAULTS } from '../config/defaults';
 import { DibctlError, ExitCode } from '../errors';
 import { Cloud, OpenStackHttpError, Server } from '../openstack';
 import { CloudDeps, CloudRef, ConfigLocation, retryTransient, withCloud } from './cloud';
@@ -203,6 +204,16 @@ async function facts(cloud: Cloud, server: Server, mainNicRegexp?: string): Prom
   };
 }
 
+/**
+ * RSA test keys have 3072 bits: what ssh-keygen makes by default since OpenSSH
+ * 8.0, about 128-bit strength (NIST SP 800-57), accepted by every sshd that
+ * speaks RSA; 4096 bits would add nothing a throw-away key needs, and cost
+ * more to make and at every signature on a busy worker.
+ */
+const RSA_KEY_BITS = 3072;
+const KEY_FILES: Record<SshKeyType, string> = { rsa: 'id_rsa', ed25519: 'id_ed25519' };
+const KEY_TYPES = Object.keys(KEY_FILES) as SshKeyType[];
+
 /** Statuses with which a cloud refuses to list a server's interfaces: no such API (nova-network), or a policy. */
 const INTERFACES_REFUSED = [400, 403, 404, 501];
 
@@ -256,19 +267,38 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export function createImageTestActivities(deps: ImageTestDeps = {}) {
   const env = deps.env ?? process.env;
 
-  /** An ed25519 keypair in this workflow's directory on this host (made once; later attempts reuse it). */
-  async function prepareKeypair(input: { workflowId: string; name: string }): Promise<KeypairFiles> {
+  /**
+   * The test keypair in this workflow's directory on this host, of
+   * tests.ssh.key_type (RSA unless the image asks for ed25519). Made once: a
+   * later attempt reuses the key an earlier one made, whatever its type, since
+   * that key may already be imported under the keypair's name.
+   */
+  async function prepareKeypair(input: {
+    workflowId: string;
+    name: string;
+    keyType?: SshKeyType;
+  }): Promise<KeypairFiles> {
     const dir = instanceDir(input.workflowId, env);
     await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-    const privateKeyFile = path.join(dir, 'id_ed25519');
+    const wanted = input.keyType ?? DEFAULTS['tests.ssh.key_type'];
+    const exists = (file: string) =>
+      fs.access(file).then(
+        () => true,
+        () => false,
+      );
+    let privateKeyFile = path.join(dir, KEY_FILES[wanted]);
+    const earlier = KEY_TYPES.map((t) => path.join(dir, KEY_FILES[t]));
+    for (const file of earlier) {
+      if (await exists(`${file}.pub`)) {
+        privateKeyFile = file;
+        break;
+      }
+    }
     const pub = `${privateKeyFile}.pub`;
-    const exists = await fs.access(pub).then(
-      () => true,
-      () => false,
-    );
-    if (!exists) {
+    if (!(await exists(pub))) {
       await fs.rm(privateKeyFile, { force: true });
-      const r = await capture('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', input.name, '-f', privateKeyFile], {
+      const typeArgs = wanted === 'rsa' ? ['-t', 'rsa', '-b', String(RSA_KEY_BITS)] : ['-t', 'ed25519'];
+      const r = await capture('ssh-keygen', ['-q', ...typeArgs, '-N', '', '-C', input.name, '-f', privateKeyFile], {
         env,
       });
       if (r.code !== 0) throw new DibctlError(`ssh-keygen failed: ${r.error ?? r.stderr.trim()}`);
@@ -514,7 +544,8 @@ export function createImageTestActivities(deps: ImageTestDeps = {}) {
   /** Removes this workflow's private key and ssh_config from this host (test logs stay). */
   async function removeInstanceFiles(input: { workflowId: string }): Promise<void> {
     const dir = instanceDir(input.workflowId, env);
-    for (const f of ['id_ed25519', 'id_ed25519.pub', 'ssh_config']) await fs.rm(path.join(dir, f), { force: true });
+    const files = [...Object.values(KEY_FILES).flatMap((f) => [f, `${f}.pub`]), 'ssh_config'];
+    for (const f of files) await fs.rm(path.join(dir, f), { force: true });
     const left = await fs.readdir(dir).catch(() => []);
     if (left.length === 0) await fs.rm(dir, { recursive: true, force: true });
   }

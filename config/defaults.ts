@@ -20,6 +20,7 @@ export const DEFAULTS = {
   'nova.cleanup_timeout': 60,
   'nova.config_drive': false,
   'tests.ssh.port': 22,
+  'tests.ssh.key_type': 'rsa',
   'tests.port_wait_timeout': 61,
   'tests.tests_list[].timeout': 300,
   'tests.tests_list[].stop_on_failure': true,

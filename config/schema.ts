@@ -12,6 +12,10 @@ import { TEST_KINDS, TestKind, testKindList } from './test-kinds';
 
 const e = (message: string) => ({ error: message });
 
+/** Types of the test keypair: RSA for guests whose sshd predates ed25519 (OpenSSH < 6.5), ed25519 otherwise. */
+const SSH_KEY_TYPES = ['rsa', 'ed25519'] as const;
+export type SshKeyType = (typeof SSH_KEY_TYPES)[number];
+
 const NON_NEG_INT = 'must be an integer >= 0';
 const PORT = 'must be an integer from 1 to 65535';
 
@@ -230,7 +234,14 @@ const imageEntrySchema = z.strictObject(
         {
           ssh: z
             .strictObject(
-              { username: nonEmptyText(), port: port().optional().describe(withDefault('tests.ssh.port')) },
+              {
+                username: nonEmptyText(),
+                port: port().optional().describe(withDefault('tests.ssh.port')),
+                key_type: z
+                  .enum(SSH_KEY_TYPES, e(`must be one of: ${SSH_KEY_TYPES.join(', ')}`))
+                  .optional()
+                  .describe(withDefault('tests.ssh.key_type', 'type of the test keypair dibctl makes')),
+              },
               e('must be a mapping'),
             )
             .optional(),

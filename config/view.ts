@@ -15,6 +15,7 @@ import type {
   GlanceSection,
   ImageEntry,
   NovaTimeoutsSection,
+  SshKeyType,
   TestEnvironmentEntry,
   UploadEnvironmentEntry,
 } from './schema';
@@ -96,7 +97,7 @@ export interface ImageConfig {
   glance: GlanceSection;
   nova: NovaTimeoutsSection;
   tests: {
-    ssh?: { username: string; port: number };
+    ssh?: { username: string; port: number; keyType: SshKeyType };
     waitForPort?: number;
     portWaitTimeout?: number;
     environmentName?: string;
@@ -302,7 +303,11 @@ function imageView(
     nova: e.nova ?? {},
     tests: defined({
       ssh: e.tests?.ssh
-        ? { username: e.tests.ssh.username, port: e.tests.ssh.port ?? DEFAULTS['tests.ssh.port'] }
+        ? {
+            username: e.tests.ssh.username,
+            port: e.tests.ssh.port ?? DEFAULTS['tests.ssh.port'],
+            keyType: e.tests.ssh.key_type ?? DEFAULTS['tests.ssh.key_type'],
+          }
         : undefined,
       waitForPort: e.tests?.wait_for_port,
       portWaitTimeout: e.tests?.port_wait_timeout,

@@ -226,6 +226,14 @@ const cases: Case[] = [
     says: 'must be an integer from 1 to 65535 (got 70000)',
   },
   {
+    name: 'a test key type ssh-keygen has but dibctl does not offer',
+    kind: 'images',
+    yaml: IMG + '  tests:\n    ssh:\n      username: root\n      key_type: dsa\n',
+    line: 6,
+    path: 'img.tests.ssh.key_type',
+    says: 'must be one of: rsa, ed25519 (got "dsa")',
+  },
+  {
     name: 'wait_for_port 0',
     kind: 'images',
     yaml: IMG + '  tests:\n    wait_for_port: 0\n',

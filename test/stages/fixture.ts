@@ -25,6 +25,8 @@ export interface ImageOptions {
   portWaitTimeout?: number;
   nova?: Record<string, number>;
   glance?: Record<string, unknown>;
+  /** tests.ssh.key_type (absent: dibctl's default). */
+  sshKeyType?: string;
   extra?: string;
 }
 
@@ -52,7 +54,8 @@ function imagesYaml(label: string, o: ImageOptions = {}): string {
     lines.push('  nova:');
     for (const [k, v] of Object.entries(o.nova)) lines.push(`    ${k}: ${v}`);
   }
-  lines.push('  tests:', '    environment_name: emu', '    ssh: { username: cirros }');
+  const keyType = o.sshKeyType ? `, key_type: ${o.sshKeyType}` : '';
+  lines.push('  tests:', '    environment_name: emu', `    ssh: { username: cirros${keyType} }`);
   if (o.waitForPort !== null) lines.push(`    wait_for_port: ${o.waitForPort ?? 22}`);
   lines.push(`    port_wait_timeout: ${o.portWaitTimeout ?? 20}`);
   lines.push('    environment_variables: { GREETING: "hello" }');
