@@ -67,7 +67,18 @@ describe('tests written for dibctl, run by dibctl test against the emulator', ()
     });
 
   it("runs a dibctl test directory unchanged: subdirectories in dibctl's order, in the project directory, with dibctl's variables and an RSA key", async () => {
-    const p = await stageProject(emu, 'legacy', { tests: [{ shell: 'tests', timeout: 120 }] }, { flavor: 'm1.medium' });
+    const p = await stageProject(
+      emu,
+      'legacy',
+      // the ssh entry reaches the instance through ssh2, not the ssh command
+      {
+        tests: [
+          { shell: 'tests', timeout: 120 },
+          { ssh: 'guest/check.sh', timeout: 60 },
+        ],
+      },
+      { flavor: 'm1.medium' },
+    );
     projects.push(p);
     // an external test that reads a file relative to the project, and the network the iface check expects
     const netId = emu.networks[emu.regions[0]].id;
@@ -78,6 +89,11 @@ describe('tests written for dibctl, run by dibctl test against the emulator', ()
     await fs.writeFile(
       p.imagesConfig,
       `${images}  external_tests:\n    - cmdline: "test -f data/motd && echo external >> order.log"\n`,
+    );
+    await fs.mkdir(path.join(p.dir, 'guest'));
+    await fs.writeFile(
+      path.join(p.dir, 'guest', 'check.sh'),
+      '#!/bin/sh\necho "in the guest as $DIBCTL_INSTANCE_NAME"\ntest "$(hostname)" = "$DIBCTL_INSTANCE_NAME"\n',
     );
     await fs.mkdir(path.join(p.dir, 'data'));
     await fs.writeFile(path.join(p.dir, 'data', 'motd'), 'cirros\n');
@@ -113,6 +129,7 @@ describe('tests written for dibctl, run by dibctl test against the emulator', ()
 
     const r = await dibctl(p, ['test', 'legacy']);
     expect(r.stdout + r.stderr).toMatch(/All tests passed successfully/);
+    expect(r.stdout + r.stderr).toMatch(/in the guest as dibctl-/);
     expect(r.code).toBe(0);
     expect((await fs.readFile(path.join(p.dir, 'order.log'), 'utf8')).split('\n').filter(Boolean)).toEqual([
       'external',

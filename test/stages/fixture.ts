@@ -20,7 +20,7 @@ export interface StageProject {
 }
 
 export interface ImageOptions {
-  tests?: Array<{ shell: string; timeout?: number }>;
+  tests?: Array<{ shell: string; timeout?: number } | { ssh: string; timeout?: number }>;
   waitForPort?: number | null;
   portWaitTimeout?: number;
   nova?: Record<string, number>;
