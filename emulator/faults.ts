@@ -41,6 +41,11 @@ export interface FaultSettings {
    * uses them (as Ceph does for an image with clones); they are not deleted.
    */
   imageDeleteConflicts: string[];
+  /**
+   * Listing a server's interfaces (os-interface) is refused with 403, as by a
+   * cloud whose policy keeps os_compute_api:os-attach-interfaces:list from users.
+   */
+  interfaceListForbidden: boolean;
 }
 
 function defaultFaults(): FaultSettings {
@@ -60,6 +65,7 @@ function defaultFaults(): FaultSettings {
     downCellServers: [],
     serversNextLinkRepeats: false,
     imageDeleteConflicts: [],
+    interfaceListForbidden: false,
   };
 }
 

@@ -47,6 +47,7 @@ describe('tests written for dibctl, run by dibctl test against the emulator', ()
     stateDir = await fs.mkdtemp(path.join(os.tmpdir(), 'dibctl-state-'));
     await temporal().startWorkers('dibctl', { env: { ...process.env, DIBCTL_STATE_DIR: stateDir } });
   });
+  afterEach(() => emu.faults.reset());
   afterAll(async () => {
     for (const p of projects) await p.remove();
     await emu?.stop();
@@ -139,6 +140,26 @@ describe('tests written for dibctl, run by dibctl test against the emulator', ()
       '20-network.sh',
       '30-last',
     ]);
+    expect(dibctlObjects(emu)).toEqual(NOTHING_LEFT);
+  });
+
+  it('a cloud that refuses to list interfaces still runs the tests, with one {network, addresses} per network', async () => {
+    const p = await stageProject(emu, 'no-os-interface', { tests: [{ shell: 'tests', timeout: 60 }] });
+    projects.push(p);
+    await script(
+      p,
+      'tests/check',
+      `python3 - <<'EOF'
+import json, os, sys
+i = json.loads(os.environ["DIBCTL_IFACE_1_INFO"])
+if i.get("network") != "private" or [a.get("addr") for a in i["addresses"]] != [os.environ["DIBCTL_MAIN_IP"]] or "port_id" in i:
+    sys.exit("unexpected DIBCTL_IFACE_1_INFO: %s" % json.dumps(i))
+EOF`,
+    );
+    emu.faults.set({ interfaceListForbidden: true });
+    const r = await dibctl(p, ['test', 'no-os-interface']);
+    expect(r.stdout + r.stderr).toMatch(/All tests passed successfully/);
+    expect(r.code).toBe(0);
     expect(dibctlObjects(emu)).toEqual(NOTHING_LEFT);
   });
 
