@@ -12,9 +12,10 @@ import path from 'node:path';
 import { cancellationSignal, heartbeat } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
 import { loadTestEnvironment, loadTestPlan } from '../config';
-import type { Nic } from '../config';
+import type { Nic, SshKeyType } from '../config';
+import { DEFAULTS } from '../config/defaults';
 import { DibctlError, ExitCode } from '../errors';
-import { Cloud, Server } from '../openstack';
+import { Cloud, OpenStackHttpError, Server } from '../openstack';
 import { CloudDeps, CloudRef, ConfigLocation, retryTransient, withCloud } from './cloud';
 import { capture } from './process';
 import { createHostKeyActivities } from './host-key-pinning';
@@ -206,6 +207,51 @@ async function facts(cloud: Cloud, server: Server, mainNicRegexp?: string): Prom
   };
 }
 
+/**
+ * RSA test keys have 3072 bits: what ssh-keygen makes by default since OpenSSH
+ * 8.0, about 128-bit strength (NIST SP 800-57), accepted by every sshd that
+ * speaks RSA; 4096 bits would add nothing a throw-away key needs, and cost
+ * more to make and at every signature on a busy worker.
+ */
+const RSA_KEY_BITS = 3072;
+const KEY_FILES: Record<SshKeyType, string> = { rsa: 'id_rsa', ed25519: 'id_ed25519' };
+const KEY_TYPES = Object.keys(KEY_FILES) as SshKeyType[];
+
+/** Statuses with which a cloud refuses to list a server's interfaces: no such API (nova-network), or a policy. */
+const INTERFACES_REFUSED = [400, 403, 404, 501];
+
+/**
+ * The instance's interfaces as dibctl's tests saw them: Nova's interface
+ * records in Nova's order, each with its network's name and the addresses of
+ * its port (matched by MAC, else by fixed IP) from the server record. A cloud
+ * that refuses the listing gets `byNetwork`, one entry per network.
+ */
+async function interfaceRecords(cloud: Cloud, serverId: string, byNetwork: InterfaceInfo[]): Promise<InterfaceInfo[]> {
+  let attachments: Awaited<ReturnType<Cloud['compute']['interfaces']>>;
+  try {
+    attachments = await cloud.compute.interfaces(serverId);
+  } catch (err) {
+    if (err instanceof OpenStackHttpError && INTERFACES_REFUSED.includes(err.status)) return byNetwork;
+    throw err;
+  }
+  if (attachments.length === 0) return byNetwork;
+  return attachments.map((a) => {
+    const fixed = new Set((a.fixed_ips ?? []).map((f) => f.ip_address));
+    const ofPort = (addr: Record<string, unknown>) => {
+      const mac = addr['OS-EXT-IPS-MAC:mac_addr'];
+      return typeof mac === 'string' && a.mac_addr
+        ? mac.toLowerCase() === a.mac_addr.toLowerCase()
+        : fixed.has(String(addr.addr));
+    };
+    const networks = byNetwork.filter((n) => n.addresses.some(ofPort));
+    return {
+      ...a,
+      ...(networks.length ? { network: networks[0].network } : {}),
+      addresses: networks.flatMap((n) => n.addresses.filter(ofPort)),
+    };
+  });
+}
+
 function tcpOpen(ip: string, port: number, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect({ host: ip, port });
@@ -224,19 +270,38 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export function createImageTestActivities(deps: ImageTestDeps = {}) {
   const env = deps.env ?? process.env;
 
-  /** An ed25519 keypair in this workflow's directory on this host (made once; later attempts reuse it). */
-  async function prepareKeypair(input: { workflowId: string; name: string }): Promise<KeypairFiles> {
+  /**
+   * The test keypair in this workflow's directory on this host, of
+   * tests.ssh.key_type (RSA unless the image asks for ed25519). Made once: a
+   * later attempt reuses the key an earlier one made, whatever its type, since
+   * that key may already be imported under the keypair's name.
+   */
+  async function prepareKeypair(input: {
+    workflowId: string;
+    name: string;
+    keyType?: SshKeyType;
+  }): Promise<KeypairFiles> {
     const dir = instanceDir(input.workflowId, env);
     await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-    const privateKeyFile = path.join(dir, 'id_ed25519');
+    const wanted = input.keyType ?? DEFAULTS['tests.ssh.key_type'];
+    const exists = (file: string) =>
+      fs.access(file).then(
+        () => true,
+        () => false,
+      );
+    let privateKeyFile = path.join(dir, KEY_FILES[wanted]);
+    const earlier = KEY_TYPES.map((t) => path.join(dir, KEY_FILES[t]));
+    for (const file of earlier) {
+      if (await exists(`${file}.pub`)) {
+        privateKeyFile = file;
+        break;
+      }
+    }
     const pub = `${privateKeyFile}.pub`;
-    const exists = await fs.access(pub).then(
-      () => true,
-      () => false,
-    );
-    if (!exists) {
+    if (!(await exists(pub))) {
       await fs.rm(privateKeyFile, { force: true });
-      const r = await capture('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', input.name, '-f', privateKeyFile], {
+      const typeArgs = wanted === 'rsa' ? ['-t', 'rsa', '-b', String(RSA_KEY_BITS)] : ['-t', 'ed25519'];
+      const r = await capture('ssh-keygen', ['-q', ...typeArgs, '-N', '', '-C', input.name, '-f', privateKeyFile], {
         env,
       });
       if (r.code !== 0) throw new DibctlError(`ssh-keygen failed: ${r.error ?? r.stderr.trim()}`);
@@ -383,13 +448,15 @@ export function createImageTestActivities(deps: ImageTestDeps = {}) {
     const dir = instanceDir(input.workflowId, env);
     const logDir = path.join(dir, 'logs');
     await fs.mkdir(logDir, { recursive: true, mode: 0o700 });
-    const imageInfo = await retryTransient(
+    const { imageInfo, interfaces } = await retryTransient(
       () =>
         withCloud(input.cloud, deps, async (cloud) => {
-          if (input.imageId) return cloud.image.getImage(input.imageId);
+          // read now, as dibctl did when it set up the tests' environment
+          const interfaces = await interfaceRecords(cloud, input.facts.server.id, input.facts.interfaces);
+          if (input.imageId) return { imageInfo: await cloud.image.getImage(input.imageId), interfaces };
           // an existing instance: its own image, when Glance still shows it to this project
           const own = serverImageId(input.facts.server);
-          return (own && (await cloud.image.findImage(own))) || { id: own ?? '' };
+          return { imageInfo: (own && (await cloud.image.findImage(own))) || { id: own ?? '' }, interfaces };
         }),
       {
         withinMs: 120_000,
@@ -418,7 +485,7 @@ export function createImageTestActivities(deps: ImageTestDeps = {}) {
       ipsV4: input.facts.ipsV4,
       ipsV6: input.facts.ipsV6,
       mainIp: input.facts.mainIp,
-      interfaces: input.facts.interfaces,
+      interfaces,
       ...(ssh ? { ssh } : {}),
       ...(input.portWait ? { portWait: { ip: input.facts.mainIp, ...input.portWait } } : {}),
       environmentVariables: plan.environmentVariables,
@@ -481,8 +548,13 @@ export function createImageTestActivities(deps: ImageTestDeps = {}) {
   /** Removes this workflow's private key, ssh_config and known_hosts from this host (test logs stay). */
   async function removeInstanceFiles(input: { workflowId: string }): Promise<void> {
     const dir = instanceDir(input.workflowId, env);
-    for (const f of ['id_ed25519', 'id_ed25519.pub', 'ssh_config', 'known_hosts', 'known_hosts.tmp'])
-      await fs.rm(path.join(dir, f), { force: true });
+    const files = [
+      ...Object.values(KEY_FILES).flatMap((f) => [f, `${f}.pub`]),
+      'ssh_config',
+      'known_hosts',
+      'known_hosts.tmp',
+    ];
+    for (const f of files) await fs.rm(path.join(dir, f), { force: true });
     const left = await fs.readdir(dir).catch(() => []);
     if (left.length === 0) await fs.rm(dir, { recursive: true, force: true });
   }

@@ -24,6 +24,7 @@ export const DEFAULTS = {
   'nova.config_drive': false,
   'tests.ssh.port': 22,
   'tests.ssh.host_key_check': 'console',
+  'tests.ssh.key_type': 'rsa',
   'tests.port_wait_timeout': 61,
   'tests.tests_list[].timeout': 300,
   'tests.tests_list[].stop_on_failure': true,

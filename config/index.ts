@@ -1,7 +1,7 @@
 /** Configuration: files, validation, merged views and credentials. */
 export { ConfigError, LabelNotFoundError, CredentialsError } from './errors';
 export { CONFIG_KINDS } from './schema';
-export type { GlanceSection, ConfigKind } from './schema';
+export type { GlanceSection, ConfigKind, SshKeyType } from './schema';
 export { durationProblem, durationSeconds } from './duration';
 export { configFiles, loadConfig, entryOf } from './files';
 export type { LoadedConfig } from './files';

@@ -14,6 +14,9 @@ const e = (message: string) => ({ error: message });
 
 /** Values of tests.ssh.host_key_check. */
 const HOST_KEY_CHECKS = ['console', 'first-use', 'off'] as const;
+/** Types of the test keypair: RSA for guests whose sshd predates ed25519 (OpenSSH < 6.5), ed25519 otherwise. */
+const SSH_KEY_TYPES = ['rsa', 'ed25519'] as const;
+export type SshKeyType = (typeof SSH_KEY_TYPES)[number];
 
 const NON_NEG_INT = 'must be an integer >= 0';
 const PORT = 'must be an integer from 1 to 65535';
@@ -261,6 +264,10 @@ const imageEntrySchema = z.strictObject(
                       "how the instance's SSH host key is checked: console (the keys its console log prints, else the first key presented), first-use (the first key presented), off or false (not checked)",
                     ),
                   ),
+                key_type: z
+                  .enum(SSH_KEY_TYPES, e(`must be one of: ${SSH_KEY_TYPES.join(', ')}`))
+                  .optional()
+                  .describe(withDefault('tests.ssh.key_type', 'type of the test keypair dibctl makes')),
               },
               e('must be a mapping'),
             )

@@ -15,6 +15,7 @@ import type {
   GlanceSection,
   ImageEntry,
   NovaTimeoutsSection,
+  SshKeyType,
   TestEnvironmentEntry,
   UploadEnvironmentEntry,
 } from './schema';
@@ -132,6 +133,7 @@ interface SshSettings {
   username: string;
   port: number;
   hostKeyCheck: HostKeyCheck;
+  keyType: SshKeyType;
 }
 
 export interface Nic {
@@ -339,6 +341,7 @@ function imageView(
             username: e.tests.ssh.username,
             port: e.tests.ssh.port ?? DEFAULTS['tests.ssh.port'],
             hostKeyCheck: hostKeyCheck(e.tests.ssh.host_key_check),
+            keyType: e.tests.ssh.key_type ?? DEFAULTS['tests.ssh.key_type'],
           }
         : undefined,
       waitForPort: e.tests?.wait_for_port,

@@ -63,6 +63,11 @@ export interface FaultSettings {
    * uses them (as Ceph does for an image with clones); they are not deleted.
    */
   imageDeleteConflicts: string[];
+  /**
+   * Listing a server's interfaces (os-interface) is refused with 403, as by a
+   * cloud whose policy keeps os_compute_api:os-attach-interfaces:list from users.
+   */
+  interfaceListForbidden: boolean;
 }
 
 function defaultFaults(): FaultSettings {
@@ -89,6 +94,7 @@ function defaultFaults(): FaultSettings {
     downCellServers: [],
     serversNextLinkRepeats: false,
     imageDeleteConflicts: [],
+    interfaceListForbidden: false,
   };
 }
 

@@ -22,6 +22,8 @@ export function interfaceRoutes(router: Router, nova: NovaRegion): void {
     const ctx = cloud.authenticate(req);
     requestedVersion(req);
     const s = findServer(nova, ctx, p.id);
+    if (cloud.faults.get('interfaceListForbidden'))
+      throw new HttpError(403, "Policy doesn't allow os_compute_api:os-attach-interfaces:list to be performed.");
     return {
       status: 200,
       body: {

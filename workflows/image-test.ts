@@ -254,7 +254,8 @@ export async function imageTestWorkflow(input: ImageTestInput): Promise<ImageTes
           run: () => cleanup.deleteKeypairByName({ cloud, name }),
         });
         stage = 'creating keypair';
-        const files = await hostShort.prepareKeypair({ workflowId, name });
+        const keyType = plan.image.tests.ssh?.keyType;
+        const files = await hostShort.prepareKeypair({ workflowId, name, ...(keyType ? { keyType } : {}) });
         held.privateKeyFile = files.privateKeyFile;
         await keypair.importKeypair({ cloud, name, publicKey: files.publicKey });
         held.keypair = name;

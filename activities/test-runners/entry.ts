@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { OutputLog } from '../process';
-import type { TestCaseResult, TestEntryResult } from './types';
+import type { InstanceTestContext, TestCaseResult, TestEntryResult } from './types';
 
 export interface RunOptions {
   signal?: AbortSignal;
@@ -86,4 +86,18 @@ export function errorText(err: unknown): string {
 /** Seconds of a test entry to milliseconds; 0 means no limit. */
 export function limitMs(seconds: number | undefined): number | undefined {
   return seconds && seconds > 0 ? seconds * 1000 : undefined;
+}
+
+/**
+ * Where shell and external tests run: the directory the dibctl command
+ * was started in (the config location's cwd), as in dibctl, so a test's
+ * relative paths mean what they meant there.
+ */
+export function workingDirectory(ctx: InstanceTestContext): string {
+  const dir = ctx.configOptions.cwd;
+  if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory())
+    throw new Error(
+      `${dir}, the directory dibctl was started in, where tests run, does not exist on this worker's host`,
+    );
+  return dir;
 }

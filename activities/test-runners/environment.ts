@@ -16,6 +16,11 @@ export function variableName(name: string): string {
   return name.toUpperCase().replace(/[^A-Z0-9_]/g, '_');
 }
 
+/** Upper case as dibctl's Python 2 `str.upper()` made it: ASCII letters only, nothing else changed. */
+function asciiUpper(name: string): string {
+  return name.replace(/[a-z]+/g, (m) => m.toUpperCase());
+}
+
 /** An ssh_config argument: double-quoted when it holds a space (ssh_config's own quoting). */
 function configWord(word: string): string {
   return /[\s"]/.test(word) ? `"${word.replace(/"/g, '')}"` : word;
@@ -123,7 +128,9 @@ function dibctlVariables(ctx: InstanceTestContext, sshConfigFile?: string, keyDi
   ctx.ips.forEach((ip, i) => (v[`DIBCTL_IP_${i + 1}`] = ip));
   ctx.interfaces.forEach((iface, i) => (v[`DIBCTL_IFACE_${i + 1}_INFO`] = JSON.stringify(iface)));
   for (const [k, val] of Object.entries(ctx.flavor.extraSpecs ?? {})) {
-    // the key as Nova spells it (hw:cpu_policy), and a name a shell can expand
+    // dibctl's name (DIBCTL_FLAVOR_META_HW:CPU_POLICY), the key as Nova spells it
+    // (hw:cpu_policy), and a name a shell can expand (hw_cpu_policy)
+    v[`DIBCTL_FLAVOR_META_${asciiUpper(k)}`] = String(val);
     v[`DIBCTL_FLAVOR_META_${k}`] = String(val);
     v[`DIBCTL_FLAVOR_META_${k.replace(/[^A-Za-z0-9_]/g, '_')}`] = String(val);
   }
@@ -138,7 +145,11 @@ function dibctlVariables(ctx: InstanceTestContext, sshConfigFile?: string, keyDi
     const config = sshConfigFile ?? ctx.ssh.configFile;
     if (config) v.DIBCTL_SSH_CONFIG = config;
   }
-  for (const [k, val] of Object.entries(ctx.environmentVariables ?? {})) v[`DIBCTL_${variableName(k)}`] = val;
+  for (const [k, val] of Object.entries(ctx.environmentVariables ?? {})) {
+    // dibctl's name (MY-VAR: DIBCTL_MY-VAR), and one a shell can expand (DIBCTL_MY_VAR)
+    v[`DIBCTL_${asciiUpper(k)}`] = val;
+    v[`DIBCTL_${variableName(k)}`] = val;
+  }
   return v;
 }
 

@@ -5,7 +5,7 @@
  */
 import { DEFAULTS } from '../../config/defaults';
 import { CommandLine, interpolateCommand } from '../../common/shell';
-import { RunOptions, errorText, limitMs, openLog, result } from './entry';
+import { RunOptions, errorText, limitMs, openLog, result, workingDirectory } from './entry';
 import { ensureSshConfig, sshCommandLine, testProcessEnvironment } from './environment';
 import { failureReason, runCommandLine } from '../process';
 import type { InstanceTestContext, TestEntryResult } from './types';
@@ -55,7 +55,9 @@ export async function runExternal(
   const timeout = spec.timeout && spec.timeout > 0 ? spec.timeout : EXTERNAL_DEFAULT_TIMEOUT;
   let cmdline: string;
   let env: NodeJS.ProcessEnv;
+  let cwd: string;
   try {
+    cwd = workingDirectory(ctx);
     const sshConfig = ctx.ssh ? ensureSshConfig(ctx.ssh, opts.logDir) : undefined;
     cmdline = interpolateCommand(spec.cmdline, externalPlaceholders(ctx, sshConfig));
     env = testProcessEnvironment(ctx, sshConfig, opts.env, opts.logDir);
@@ -63,7 +65,13 @@ export async function runExternal(
     return result(name, 'external', started, log, { passed: false, reason: errorText(err) });
   }
   log.note(`dibctl: running ${cmdline}`);
-  const outcome = await runCommandLine(cmdline, { env, timeoutMs: limitMs(timeout), signal: opts.signal, output: log });
+  const outcome = await runCommandLine(cmdline, {
+    cwd,
+    env,
+    timeoutMs: limitMs(timeout),
+    signal: opts.signal,
+    output: log,
+  });
   const why = failureReason(outcome, timeout);
   return result(name, 'external', started, log, {
     passed: !why,

@@ -1,11 +1,12 @@
 /**
  * dibctl's shell tests: an executable file, or a directory whose executable
- * files run in name order, outside the instance, with the DIBCTL_* variables.
+ * files (its subdirectories' too) run in name order, outside the instance, in
+ * the directory the dibctl command was started in, with the DIBCTL_* variables.
  * The entry's time limit covers all of them; the first failure stops the rest.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { RunOptions, caseResult, errorText, limitMs, openLog, result } from './entry';
+import { RunOptions, caseResult, errorText, limitMs, openLog, result, workingDirectory } from './entry';
 import { ensureSshConfig, testProcessEnvironment } from './environment';
 import { failureReason, runProcess } from '../process';
 import type { InstanceTestContext, TestCaseResult, TestEntryResult } from './types';
@@ -29,18 +30,48 @@ function isExecutableFile(file: string): boolean {
   }
 }
 
-/** The programs a shell entry runs, in name order; non-executable files of a directory are skipped. */
+function isDirectory(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** Byte order of the UTF-8 names, as Python sorted dibctl's file names (not UTF-16 order). */
+function byteOrder(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
+/**
+ * The programs a shell entry runs, as dibctl gathered them: a directory's
+ * entries sorted by name, each subdirectory walked in its place (depth
+ * first), every executable file run, hidden ones too; other files are
+ * skipped with a note. Symbolic links count as what they point to; a link
+ * back to a directory being walked is skipped, not followed forever.
+ */
 function shellPrograms(p: string): { programs: string[]; skipped: string[] } {
-  const st = fs.statSync(p);
-  if (!st.isDirectory()) return { programs: [p], skipped: [] };
-  const names = fs.readdirSync(p).sort();
   const programs: string[] = [];
   const skipped: string[] = [];
-  for (const name of names) {
-    const file = path.join(p, name);
-    if (isExecutableFile(file)) programs.push(file);
-    else if (!fs.statSync(file).isDirectory()) skipped.push(file);
-  }
+  const walking = new Set<string>();
+  const walk = (dir: string) => {
+    const real = fs.realpathSync(dir);
+    if (walking.has(real)) {
+      skipped.push(`${dir}: a link back to a directory being walked`);
+      return;
+    }
+    walking.add(real);
+    for (const name of fs.readdirSync(dir).sort(byteOrder)) {
+      const file = path.join(dir, name);
+      if (isDirectory(file)) walk(file);
+      else if (isExecutableFile(file)) programs.push(file);
+      else skipped.push(`${file}: not executable`);
+    }
+    walking.delete(real);
+  };
+  if (isDirectory(p)) walk(p);
+  else if (isExecutableFile(p)) programs.push(p);
+  else throw new Error(`${p} is not executable: a shell test must be (chmod +x ${p}), or a directory of them`);
   return { programs, skipped };
 }
 
@@ -52,14 +83,16 @@ export async function runShell(spec: ShellSpec, ctx: InstanceTestContext, opts: 
     return result(name, 'shell', started, log, { passed: false, reason: `${spec.path} does not exist` });
   let listed: ReturnType<typeof shellPrograms>;
   let env: NodeJS.ProcessEnv;
+  let cwd: string;
   try {
+    cwd = workingDirectory(ctx);
     listed = shellPrograms(spec.path);
     const sshConfig = ctx.ssh ? ensureSshConfig(ctx.ssh, opts.logDir) : undefined;
     env = testProcessEnvironment(ctx, sshConfig, opts.env, opts.logDir);
   } catch (err) {
     return result(name, 'shell', started, log, { passed: false, reason: errorText(err) });
   }
-  for (const s of listed.skipped) log.note(`dibctl: skipping ${s}: not executable`);
+  for (const s of listed.skipped) log.note(`dibctl: skipping ${s}`);
   if (listed.programs.length === 0)
     return result(name, 'shell', started, log, { passed: false, reason: `no executable files in ${spec.path}` });
 
@@ -79,7 +112,7 @@ export async function runShell(spec: ShellSpec, ctx: InstanceTestContext, opts: 
     const output = log.startSection();
     log.note(`dibctl: running ${program}`);
     const outcome = await runProcess(program, [], {
-      cwd: path.dirname(program),
+      cwd,
       env,
       timeoutMs: remaining,
       signal: opts.signal,

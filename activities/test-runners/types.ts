@@ -16,9 +16,22 @@ export interface FlavorInfo {
   extraSpecs: Record<string, string>;
 }
 
+/**
+ * One interface of the instance (DIBCTL_IFACE_<n>_INFO, the `network` fixture):
+ * Nova's interface record (GET /servers/{id}/os-interface), as dibctl's
+ * novaclient `interface_list()` gave it, with the network's name and the
+ * port's addresses from the server record. When the cloud refuses that
+ * listing, only `network` and `addresses` (one interface per network).
+ */
 export interface InterfaceInfo {
-  /** Network name (the key of the server's `addresses`). */
-  network: string;
+  port_id?: string;
+  net_id?: string;
+  mac_addr?: string;
+  port_state?: string;
+  fixed_ips?: Array<{ subnet_id: string; ip_address: string }>;
+  tag?: string | null;
+  /** Network name (the key of the server's `addresses`); absent for a port with no address there. */
+  network?: string;
   /** One record per address as Nova reports it: addr, version, OS-EXT-IPS:type, OS-EXT-IPS-MAC:mac_addr. */
   addresses: Array<Record<string, unknown>>;
 }

@@ -41,6 +41,16 @@ describe('dibctl validate and dibctl schema', () => {
     expect(r.stderr).not.toContain('    at ');
   });
 
+  test('tests.ssh.key_type takes rsa or ed25519; anything else exits 10 naming the file, the key and the choices', async () => {
+    tree.write('work/images.yaml', IMAGES + '    ssh:\n      username: debian\n      key_type: ed25519\n');
+    expect((await runDibctl(['validate'], { cwd, env: env() })).code).toBe(0);
+    tree.write('work/images.yaml', IMAGES + '    ssh:\n      username: debian\n      key_type: ecdsa\n');
+    const r = await runDibctl(['validate'], { cwd, env: env() });
+    expect(r.code).toBe(10);
+    expect(r.stderr).toMatch(/images\.yaml:\d+:\d+: img\.tests\.ssh\.key_type: must be one of: rsa, ed25519/);
+    expect(r.stderr).not.toContain('    at ');
+  });
+
   test('an unknown test environment and a missing test file exit 10', async () => {
     tree.write(
       'work/images.yaml',

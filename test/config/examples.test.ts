@@ -139,7 +139,7 @@ describe('configs in the shape of the reference load', () => {
       { kind: 'shell', path: path.join(cwd, 'tests/shell.d'), timeout: 300 },
       { kind: 'pytest', path: path.join(cwd, 'tests/pytest/example.py'), timeout: 300 },
     ]);
-    expect(plan.image.tests.ssh).toEqual({ username: 'ubuntu', port: 22, hostKeyCheck: 'console' });
+    expect(plan.image.tests.ssh).toEqual({ username: 'ubuntu', port: 22, hostKeyCheck: 'console', keyType: 'rsa' });
     expect(plan.glance).toEqual({
       apiVersion: 1,
       name: 'lab',

@@ -242,6 +242,14 @@ const cases: Case[] = [
     says: 'must be one of console, first-use, off (got "strict")',
   },
   {
+    name: 'a test key type ssh-keygen has but dibctl does not offer',
+    kind: 'images',
+    yaml: IMG + '  tests:\n    ssh:\n      username: root\n      key_type: dsa\n',
+    line: 6,
+    path: 'img.tests.ssh.key_type',
+    says: 'must be one of: rsa, ed25519 (got "dsa")',
+  },
+  {
     name: 'wait_for_port 0',
     kind: 'images',
     yaml: IMG + '  tests:\n    wait_for_port: 0\n',

@@ -81,6 +81,101 @@ describe('shell tests', () => {
     expect(fs.statSync(vm.ctx.ssh!.configFile).mode & 0o777).toBe(0o600);
   });
 
+  test('a directory is walked as dibctl walked it: names sorted by bytes, each subdirectory in its place, hidden and nested scripts run, in the directory dibctl was started in', async () => {
+    const dir = path.join(vm.dir, 'walk');
+    const project = path.join(vm.dir, 'project');
+    fs.mkdirSync(path.join(project, 'fixtures'), { recursive: true });
+    fs.writeFileSync(path.join(project, 'fixtures', 'expected-user'), 'debian\n');
+    const order = path.join(vm.dir, 'order-walk');
+    // each script records its name and where it runs, and reads a fixture relative to the project
+    const body = (n: string) =>
+      `#!/bin/sh\nset -e\necho "${n} $(pwd)" >> "$ORDER_FILE"\ntest "$(cat fixtures/expected-user)" = "$DIBCTL_SSH_USERNAME"\n`;
+    for (const n of [
+      '10-first',
+      '.00-hidden',
+      'B-upper',
+      'a-lower',
+      '20-sub/05-inner',
+      '20-sub/deeper/01-deep',
+      '20-sub.sh',
+    ])
+      script(path.join(dir, n), body(n));
+    fs.writeFileSync(path.join(dir, '20-sub', 'README'), 'not a test\n');
+    fs.symlinkSync('.', path.join(dir, '20-sub', 'loop'));
+
+    const r = await runTestEntry(
+      { kind: 'shell', path: dir, timeout: 60 },
+      { ...vm.ctx, passEnvironment: ['ORDER_FILE'], configOptions: { ...vm.ctx.configOptions, cwd: project } },
+      { logDir: vm.logDir, env: { ...process.env, ORDER_FILE: order } },
+    );
+
+    expect(r).toMatchObject({ passed: true, exitCode: 0 });
+    // dibctl sorted each directory's entries and walked a subdirectory where its name sorts:
+    // 20-sub/ before 20-sub.sh, although '.' sorts before '/' in a flat list of paths
+    expect(fs.readFileSync(order, 'utf8').split('\n').filter(Boolean)).toEqual(
+      ['.00-hidden', '10-first', '20-sub/05-inner', '20-sub/deeper/01-deep', '20-sub.sh', 'B-upper', 'a-lower'].map(
+        (n) => `${n} ${project}`,
+      ),
+    );
+    expect(r.cases?.map((c) => c.name)).toEqual(
+      ['.00-hidden', '10-first', '20-sub/05-inner', '20-sub/deeper/01-deep', '20-sub.sh', 'B-upper', 'a-lower'].map(
+        (n) => `shell: ${path.join(dir, n)}`,
+      ),
+    );
+    const log = fs.readFileSync(r.logFile!, 'utf8');
+    expect(log).toContain(`skipping ${path.join(dir, '20-sub', 'README')}: not executable`);
+    expect(log).toContain(`skipping ${path.join(dir, '20-sub', 'loop')}: a link back to a directory being walked`);
+  });
+
+  test('a test file that is not executable, or a start directory missing on this host, fails the entry saying so', async () => {
+    const file = path.join(vm.dir, 'plain', 'not-executable.sh');
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, '#!/bin/sh\ntrue\n', { mode: 0o644 });
+    const plain = await runTestEntry({ kind: 'shell', path: file, timeout: 10 }, vm.ctx, opts());
+    expect(plain).toMatchObject({
+      passed: false,
+      reason: `${file} is not executable: a shell test must be (chmod +x ${file}), or a directory of them`,
+    });
+
+    const gone = path.join(vm.dir, 'started-elsewhere');
+    const ok = script(path.join(vm.dir, 'cwd-check', 'ok'), '#!/bin/sh\ntrue\n');
+    const r = await runTestEntry(
+      { kind: 'shell', path: ok, timeout: 10 },
+      { ...vm.ctx, configOptions: { ...vm.ctx.configOptions, cwd: gone } },
+      opts(),
+    );
+    expect(r).toMatchObject({
+      passed: false,
+      reason: `${gone}, the directory dibctl was started in, where tests run, does not exist on this worker's host`,
+    });
+  });
+
+  test("flavor extra specs and environment variables also carry dibctl's upper-cased names", async () => {
+    const file = script(
+      path.join(vm.dir, 'names', 'check'),
+      [
+        '#!/bin/bash',
+        'set -eu',
+        // dibctl: DIBCTL_ + the key upper-cased, nothing else changed
+        'test "$(printenv DIBCTL_FLAVOR_META_HW:CPU_POLICY)" = shared',
+        'test "$(printenv DIBCTL_FLAVOR_META_HW_RNG:ALLOWED)" = True',
+        'test "$(printenv DIBCTL_BUILD-ID)" = b-7',
+        // the names this project gave before, kept
+        'test "$(printenv DIBCTL_FLAVOR_META_hw:cpu_policy)" = shared',
+        'test "$DIBCTL_FLAVOR_META_hw_cpu_policy" = shared',
+        'test "$DIBCTL_BUILD_ID" = b-7',
+        '',
+      ].join('\n'),
+    );
+    const r = await runTestEntry(
+      { kind: 'shell', path: file, timeout: 30 },
+      { ...vm.ctx, environmentVariables: { ...vm.ctx.environmentVariables, 'build-id': 'b-7' } },
+      opts(),
+    );
+    expect(r.outputTail).not.toMatch(/exit code/);
+    expect(r).toMatchObject({ passed: true });
+  });
+
   test('a single executable file is a test of its own and its exit code decides', async () => {
     const file = script(
       path.join(vm.dir, 'single', 'check-kernel'),

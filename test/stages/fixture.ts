@@ -20,13 +20,15 @@ export interface StageProject {
 }
 
 export interface ImageOptions {
-  tests?: Array<{ shell: string; timeout?: number }>;
+  tests?: Array<{ shell: string; timeout?: number } | { ssh: string; timeout?: number }>;
   waitForPort?: number | null;
   /** tests.ssh.host_key_check, as written in YAML (default: not written). */
   hostKeyCheck?: string;
   portWaitTimeout?: number;
   nova?: Record<string, number>;
   glance?: Record<string, unknown>;
+  /** tests.ssh.key_type (absent: dibctl's default). */
+  sshKeyType?: string;
   extra?: string;
 }
 
@@ -54,11 +56,9 @@ function imagesYaml(label: string, o: ImageOptions = {}): string {
     lines.push('  nova:');
     for (const [k, v] of Object.entries(o.nova)) lines.push(`    ${k}: ${v}`);
   }
-  lines.push(
-    '  tests:',
-    '    environment_name: emu',
-    `    ssh: { username: cirros${o.hostKeyCheck !== undefined ? `, host_key_check: ${o.hostKeyCheck}` : ''} }`,
-  );
+  const keyType = o.sshKeyType ? `, key_type: ${o.sshKeyType}` : '';
+  const hostKeyCheck = o.hostKeyCheck !== undefined ? `, host_key_check: ${o.hostKeyCheck}` : '';
+  lines.push('  tests:', '    environment_name: emu', `    ssh: { username: cirros${hostKeyCheck}${keyType} }`);
   if (o.waitForPort !== null) lines.push(`    wait_for_port: ${o.waitForPort ?? 22}`);
   lines.push(`    port_wait_timeout: ${o.portWaitTimeout ?? 20}`);
   lines.push('    environment_variables: { GREETING: "hello" }');

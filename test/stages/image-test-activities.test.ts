@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -54,14 +55,31 @@ describe('image test activities: every create finds what an earlier attempt made
     createTimeoutSeconds: 10,
   });
 
-  it('prepareKeypair makes a 0600 ed25519 key once and returns the same key to a second attempt', async () => {
+  it('prepareKeypair makes a 0600 RSA key (3072 bits) once and returns the same key to a second attempt', async () => {
     const a = await run<KeypairFiles>(acts.prepareKeypair, { workflowId: 'wf-key', name: 'DIBCTL-k' });
     const b = await run<KeypairFiles>(acts.prepareKeypair, { workflowId: 'wf-key', name: 'DIBCTL-k' });
     expect(b).toEqual(a);
-    expect(a.publicKey).toMatch(/^ssh-ed25519 \S+ DIBCTL-k$/);
+    expect(a.publicKey).toMatch(/^ssh-rsa \S+ DIBCTL-k$/);
+    expect(execFileSync('ssh-keygen', ['-l', '-f', a.privateKeyFile], { encoding: 'utf8' })).toMatch(
+      /^3072 .*\(RSA\)$/m,
+    );
     expect((await fs.stat(a.privateKeyFile)).mode & 0o777).toBe(0o600);
     expect(a.privateKeyFile.startsWith(stateDir)).toBe(true);
     await run(acts.removeInstanceFiles, { workflowId: 'wf-key' });
+    await expect(fs.access(a.privateKeyFile)).rejects.toThrow();
+  });
+
+  it('prepareKeypair makes an ed25519 key when asked; a later attempt reuses the key an earlier one made', async () => {
+    const a = await run<KeypairFiles>(acts.prepareKeypair, {
+      workflowId: 'wf-ed',
+      name: 'DIBCTL-e',
+      keyType: 'ed25519',
+    });
+    expect(a.publicKey).toMatch(/^ssh-ed25519 \S+ DIBCTL-e$/);
+    // an attempt that asks another type (a workflow from before key_type) gets the key already made
+    const b = await run<KeypairFiles>(acts.prepareKeypair, { workflowId: 'wf-ed', name: 'DIBCTL-e' });
+    expect(b).toEqual(a);
+    await run(acts.removeInstanceFiles, { workflowId: 'wf-ed' });
     await expect(fs.access(a.privateKeyFile)).rejects.toThrow();
   });
 

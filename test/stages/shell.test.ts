@@ -48,7 +48,7 @@ describe('interactive shells on the test instance (through a pseudo-terminal)', 
     expect(r.code).toBe(80);
     expect(r.output).toMatch(/Some tests failed/);
     expect(r.output).toMatch(/Not removing instance .*to reach it: ssh .*cirros@127\./);
-    expect(r.output).toMatch(/Not removing ssh key DIBCTL-\S+; private key kept in \S+id_ed25519/);
+    expect(r.output).toMatch(/Not removing ssh key DIBCTL-\S+; private key kept in \S+id_rsa/);
     expect(r.output).toMatch(/Removing image/);
     const left = dibctlObjects(emu);
     expect(left.servers).toHaveLength(1);

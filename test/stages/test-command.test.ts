@@ -269,7 +269,7 @@ describe('dibctl test against the emulator on a real Temporal dev server', () =>
     const r = await dibctl(p, ['test', 'cirros', '--keep-failed-instance']);
     expect(r.code).toBe(80);
     const id = workflowIdOf(r.stderr);
-    expect(r.stderr).toMatch(/To reach the instance: ssh .* -i \S+id_ed25519 cirros@127\./);
+    expect(r.stderr).toMatch(/To reach the instance: ssh .* -i \S+id_rsa cirros@127\./);
     expect(r.stdout).not.toMatch(/Clearing done/);
     const held = dibctlObjects(emu);
     expect(held.servers).toHaveLength(1);

@@ -190,7 +190,10 @@ def main_ip():
 
 @pytest.fixture(scope="session")
 def network():
-    """The instance's interfaces: one {network, addresses} per network."""
+    """The instance's interfaces, as novaclient's interface_list() gave them to dibctl:
+    Nova's records (port_id, mac_addr, net_id, fixed_ips, port_state) with the
+    network name and the port's addresses ({network, addresses} per network
+    when the cloud does not list interfaces)."""
     return _record(_context()["interfaces"])
 
 
