@@ -257,6 +257,11 @@ export function resolveCredentials(
   const imageEndpoint =
     value.glance?.endpoint ?? (opts.image ? loadImage(opts.image, opts).glance.endpoint : undefined);
   const what = `${kind === 'test' ? 'test' : 'upload'} environment '${label}' (${entry.file})`;
+  // OS_* variables alone never stand in for a missing section: they may lead to any cloud
+  if (value.keystone === undefined)
+    throw new CredentialsError(
+      `${what} has no keystone section (it publishes through external_upload alone): dibctl has no cloud to act on there`,
+    );
   return buildCloudAuth({
     what,
     section: value.keystone,

@@ -24,6 +24,8 @@ export function jsonSchemaFor(kind: ConfigKind): Record<string, unknown> {
     },
   }) as Record<string, unknown>;
   const { $schema, ...entrySchema } = entry;
+  // an upload environment needs keystone unless it publishes with external_upload alone
+  if (kind === 'upload') entrySchema.anyOf = [{ required: ['keystone'] }, { required: ['external_upload'] }];
   return {
     $schema: $schema ?? 'http://json-schema.org/draft-07/schema#',
     title: TITLES[kind],

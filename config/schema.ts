@@ -411,53 +411,63 @@ const testEnvironmentSchema = z.strictObject(
 const optionalSection = <T extends z.ZodRawShape>(description: string, shape: T) =>
   z.strictObject(shape, e('must be a mapping')).optional().describe(description);
 
-const uploadEnvironmentSchema = z.strictObject(
-  {
-    keystone: keystoneSchema,
-    glance: glanceSchema.optional(),
-    ...tlsKeys,
-    preprocessing: z
-      .strictObject(
-        {
-          cmdline: nonEmptyText('must be a non-empty command line'),
-          output_filename: nonEmptyText('must be a file name pattern'),
-          use_existing: bool()
-            .optional()
-            .describe(withDefault('preprocessing.use_existing', 'skip the command when the output exists')),
-          delete_processed_after_upload: bool()
-            .optional()
-            .describe(withDefault('preprocessing.delete_processed_after_upload')),
-        },
-        e('must be a mapping'),
-      )
-      .optional(),
-    external_upload: cmdlineList().optional().describe('commands replacing the native upload'),
-    retire: optionalSection('when obsolete images are deleted once unused', {
-      enabled: bool()
-        .optional()
-        .describe(withDefault('retire.enabled', 'false: obsolete images wait for rotate, as dibctl')),
-      check_every: duration(LIMITS.minCheckEverySeconds)
-        .optional()
-        .describe(withDefault('retire.check_every', 'how often the retirement workflow checks')),
-      delete_after: duration()
-        .optional()
-        .describe(withDefault('retire.delete_after', 'how long an obsolete image is kept at least')),
-      keep: timeout()
-        .optional()
-        .describe(withDefault('retire.keep', 'newest obsolete copies of each name never deleted')),
-    }),
-    retry: optionalSection('how long publishing rides out a cloud that is unreachable or answers 5xx, 409 or 429', {
-      attempts: count()
-        .optional()
-        .describe(withDefault('retry.attempts', 'attempts of a short cloud step (obsolete, share, survey, delete)')),
-      upload_attempts: count().optional().describe(withDefault('retry.upload_attempts', 'attempts of an upload')),
-      max_interval: duration()
-        .optional()
-        .describe(withDefault('retry.max_interval', 'longest pause between two attempts')),
-    }),
-  },
-  e('must be a mapping'),
-);
+const uploadEnvironmentSchema = z
+  .strictObject(
+    {
+      // an environment that publishes only through external_upload commands needs none (dibctl's example has one)
+      keystone: keystoneSchema.optional(),
+      glance: glanceSchema.optional(),
+      ...tlsKeys,
+      preprocessing: z
+        .strictObject(
+          {
+            cmdline: nonEmptyText('must be a non-empty command line'),
+            output_filename: nonEmptyText('must be a file name pattern'),
+            use_existing: bool()
+              .optional()
+              .describe(withDefault('preprocessing.use_existing', 'skip the command when the output exists')),
+            delete_processed_after_upload: bool()
+              .optional()
+              .describe(withDefault('preprocessing.delete_processed_after_upload')),
+          },
+          e('must be a mapping'),
+        )
+        .optional(),
+      external_upload: cmdlineList().optional().describe('commands replacing the native upload'),
+      retire: optionalSection('when obsolete images are deleted once unused', {
+        enabled: bool()
+          .optional()
+          .describe(withDefault('retire.enabled', 'false: obsolete images wait for rotate, as dibctl')),
+        check_every: duration(LIMITS.minCheckEverySeconds)
+          .optional()
+          .describe(withDefault('retire.check_every', 'how often the retirement workflow checks')),
+        delete_after: duration()
+          .optional()
+          .describe(withDefault('retire.delete_after', 'how long an obsolete image is kept at least')),
+        keep: timeout()
+          .optional()
+          .describe(withDefault('retire.keep', 'newest obsolete copies of each name never deleted')),
+      }),
+      retry: optionalSection('how long publishing rides out a cloud that is unreachable or answers 5xx, 409 or 429', {
+        attempts: count()
+          .optional()
+          .describe(withDefault('retry.attempts', 'attempts of a short cloud step (obsolete, share, survey, delete)')),
+        upload_attempts: count().optional().describe(withDefault('retry.upload_attempts', 'attempts of an upload')),
+        max_interval: duration()
+          .optional()
+          .describe(withDefault('retry.max_interval', 'longest pause between two attempts')),
+      }),
+    },
+    e('must be a mapping'),
+  )
+  .superRefine((entry, ctx) => {
+    if (entry.keystone === undefined && !entry.external_upload?.length)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['keystone'],
+        message: 'is required (only an environment that publishes with external_upload alone may leave it out)',
+      });
+  });
 
 export type GlanceSection = z.infer<typeof glanceSchema>;
 export type ImageEntry = z.infer<typeof imageEntrySchema>;

@@ -181,6 +181,8 @@ export interface UploadEnvironmentConfig {
     deleteProcessedAfterUpload: boolean;
   };
   externalUpload: string[];
+  /** false: no keystone section (external_upload alone): nothing to obsolete, rotate or retire there. */
+  hasKeystone: boolean;
   /** When obsolete images are deleted once unused (defaults applied). */
   /** `enabled` false: obsolete images are not handed to retirement; `rotate` deletes the unused ones. */
   retire: RetirePolicy & { enabled: boolean };
@@ -444,6 +446,7 @@ function uploadEnvironmentView(
         }
       : {}),
     externalUpload: (e.external_upload ?? []).map((c) => c.cmdline),
+    hasKeystone: e.keystone !== undefined,
     retire: {
       enabled: e.retire?.enabled ?? DEFAULTS['retire.enabled'],
       checkEverySeconds: durationSeconds(e.retire?.check_every ?? DEFAULTS['retire.check_every']),

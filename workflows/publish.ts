@@ -57,6 +57,8 @@ export interface PublishResult {
   retirementWorkflowId?: string;
   /** A publish of the same name that completed later made this one's image obsolete: its image. */
   supersededBy?: string;
+  /** Why older copies were not obsoleted although asked to. */
+  notObsoleted?: string;
 }
 
 /** Preprocess → upload (idempotent by build id) → share → obsolete older copies → hand them to retirement. */
@@ -86,6 +88,14 @@ export async function publishWorkflow(input: PublishInput): Promise<PublishResul
   let keepId: string | undefined;
   if (prepared.mode === 'external') {
     result = { environment: input.environment, name: prepared.name, external: true, members: [], obsoleted: [] };
+    if (prepared.withoutCloud) {
+      // external_upload alone, no keystone section: no cloud to obsolete older copies in
+      stage = 'done';
+      return {
+        ...result,
+        ...(input.obsolete !== false ? { notObsoleted: 'the environment has no keystone section' } : {}),
+      };
+    }
   } else {
     stage = `uploading ${prepared.image.name} to ${input.environment}`;
     const buildId = input.buildId ?? publishBuildId(workflowInfo().workflowId, input.environment);

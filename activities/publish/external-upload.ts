@@ -30,7 +30,8 @@ interface ExternalUpload {
   templates: string[];
   /** Placeholder values (input_filename, disk_format, ...). */
   values: Record<string, string>;
-  auth: CloudAuth;
+  /** The environment's credentials, given to the commands as OS_* (none without a keystone section). */
+  auth?: CloudAuth;
   env: NodeJS.ProcessEnv;
   cwd: string;
   signal?: AbortSignal;
@@ -38,7 +39,7 @@ interface ExternalUpload {
 
 /** Runs each external_upload command in order; the first failure stops the rest. */
 export async function runExternalUpload(u: ExternalUpload): Promise<void> {
-  const cmdEnv = { ...u.env, ...openstackEnvironment(u.auth) };
+  const cmdEnv = { ...u.env, ...(u.auth ? openstackEnvironment(u.auth) : {}) };
   for (const template of u.templates) {
     const cmdline = interpolateCommandLine(template, u.values, `${u.environment}.external_upload`);
     const r = await runUploadCommand(cmdline, cmdEnv, u.cwd, { signal: u.signal, secrets: authSecrets(u.auth) });

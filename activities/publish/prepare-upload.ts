@@ -46,7 +46,14 @@ type PreparedFile =
       /** The environment's `retry:` settings. */
       retry?: RetrySettings;
     }
-  | { mode: 'external'; name: string; commands: number; retry?: RetrySettings };
+  | {
+      mode: 'external';
+      name: string;
+      commands: number;
+      retry?: RetrySettings;
+      /** The environment has no keystone section: no older copy can be obsoleted there. */
+      withoutCloud?: boolean;
+    };
 
 /**
  * The build id of the publish this step belongs to. A publish started by an
@@ -103,8 +110,11 @@ export function createPrepareUploadActivities(deps: CloudDeps = {}) {
 
     if (plan.environment.externalUpload.length) {
       if (!existsSync(inputFile)) throw new DibctlError(`Image file ${inputFile} does not exist`);
-      const { auth } = resolveCredentials('upload', input.environment, opts);
-      checkTarget({ kind: 'upload', environment: input.environment, target: input.target }, auth);
+      // without a keystone section the commands bring their own credentials
+      const auth = plan.environment.hasKeystone
+        ? resolveCredentials('upload', input.environment, opts).auth
+        : undefined;
+      if (auth) checkTarget({ kind: 'upload', environment: input.environment, target: input.target }, auth);
       await runExternalUpload({
         environment: input.environment,
         templates: plan.environment.externalUpload,
@@ -119,6 +129,7 @@ export function createPrepareUploadActivities(deps: CloudDeps = {}) {
         name: attrs.name,
         commands: plan.environment.externalUpload.length,
         retry: plan.environment.retry,
+        ...(auth ? {} : { withoutCloud: true }),
       };
     }
 

@@ -56,7 +56,9 @@ function uploadTarget(environment: string, config: ConfigLocation, o: Output): {
     o.err(credentialsUsedLine(resolved));
     return { target: targetOf(resolved.auth) };
   } catch (err) {
-    if (err instanceof CredentialsError) return {};
+    // a worker elsewhere may have the OS_* variables this host lacks; an environment without a
+    // keystone section has no cloud anywhere
+    if (err instanceof CredentialsError && loadUploadEnvironment(environment, config).hasKeystone) return {};
     throw err;
   }
 }
@@ -201,6 +203,7 @@ export function publishLines(r: PublishResult, retire?: UploadEnvironmentConfig[
     );
   }
   for (const ob of r.obsoleted) lines.push(`${r.environment}: image ${ob.id} marked obsolete ('${ob.name}')`);
+  if (r.notObsoleted) lines.push(`${r.environment}: older copies of '${r.name}' were not obsoleted: ${r.notObsoleted}`);
   const fate = obsoletedFate(r, retire);
   if (fate) lines.push(fate);
   return lines;
@@ -232,7 +235,8 @@ export async function upload(
         imageLabel: label,
         environment,
         config,
-        ...uploadTarget(environment, config, o),
+        // external_upload alone: its commands bring their own credentials, there is no cloud to pin
+        ...(plan.environment.hasKeystone ? uploadTarget(environment, config, o) : {}),
         ...(filename ? { filename } : {}),
         fileQueue: localHostQueue(session.taskQueue),
         obsolete: opts.obsolete,

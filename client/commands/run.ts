@@ -58,7 +58,9 @@ export function lifecycleInput(
   loadImage(label, { ...config, filename });
   const targets: Record<string, CloudTarget> = {};
   for (const env of opts.uploadEnv) {
-    loadUploadPlan(label, env, { ...config, filename });
+    const plan = loadUploadPlan(label, env, { ...config, filename });
+    // external_upload alone: its commands bring their own credentials, there is no cloud to pin
+    if (!plan.environment.hasKeystone) continue;
     const resolved = resolveCredentials('upload', env, config);
     note?.(credentialsUsedLine(resolved));
     targets[env] = targetOf(resolved.auth);

@@ -103,9 +103,9 @@ describe('dibctl validate and dibctl schema', () => {
     const r = await runDibctl(['schema', 'upload'], { cwd, env: env() });
     expect(r.code).toBe(0);
     const s = JSON.parse(r.stdout) as {
-      additionalProperties: { required: string[]; properties: Record<string, unknown> };
+      additionalProperties: { anyOf: unknown[]; properties: Record<string, unknown> };
     };
-    expect(s.additionalProperties.required).toEqual(['keystone']);
+    expect(s.additionalProperties.anyOf).toEqual([{ required: ['keystone'] }, { required: ['external_upload'] }]);
     expect(Object.keys(s.additionalProperties.properties)).toContain('preprocessing');
     const all = JSON.parse((await runDibctl(['schema'], { cwd, env: env() })).stdout) as Record<string, unknown>;
     expect(Object.keys(all)).toEqual(['images', 'test', 'upload']);
