@@ -97,7 +97,7 @@ def test_testinfra_host(ssh_backend):
     assert ssh_backend.file('/bin/sh').exists
 
 def test_ports(port, wait_for_port, ssh):
-    assert port['port'] == ssh['port'] and port['timeout'] == 61 and port['wait_time'] >= 0
+    assert port['port'] == ssh['port'] and port['timeout'] == 61 and port['wait_time'] == port['delay'] >= 0
     assert wait_for_port(ssh['port'], 5) is True
     assert wait_for_port(1, 1) is False
 

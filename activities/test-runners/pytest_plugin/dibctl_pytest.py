@@ -435,11 +435,12 @@ def wait_for_port(main_ip):
 
 @pytest.fixture(scope="session")
 def port():
-    """The wait for tests.wait_for_port: {ip, port, timeout, wait_time}, or None when none was asked."""
+    """The wait for tests.wait_for_port: {ip, port, timeout, wait_time} (``delay``, as
+    dibctl's documentation named it, is the same), or None when none was asked."""
     p = _context().get("portWait")
     if not p:
         return None
-    return {"ip": p["ip"], "port": p["port"], "timeout": p["timeout"], "wait_time": p["waited"]}
+    return {"ip": p["ip"], "port": p["port"], "timeout": p["timeout"], "wait_time": p["waited"], "delay": p["waited"]}
 
 
 def _session(who="this fixture"):
