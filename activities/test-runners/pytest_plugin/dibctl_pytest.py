@@ -16,9 +16,11 @@ console_output, nova, glance.
 """
 
 import functools
+import io
 import json
 import os
 import socket
+import sys
 import time
 import urllib.parse
 
@@ -234,6 +236,65 @@ def pytest_runtest_logreport(report):
     }
     with open(path, "a") as f:
         f.write(json.dumps(line) + "\n")
+
+
+class _Tee(object):
+    """A sys.stdout/sys.stderr that writes through and keeps a copy."""
+
+    def __init__(self, real):
+        self._real = real
+        self._copy = io.StringIO()
+
+    def write(self, text):
+        self._copy.write(text)
+        return self._real.write(text)
+
+    def writelines(self, lines):
+        for line in lines:
+            self.write(line)
+
+    def flush(self):
+        self._real.flush()
+
+    def text(self):
+        return self._copy.getvalue()
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+
+def _tee_phase(item, when):
+    """With -s (output shown as it happens, as dibctl ran pytest) pytest keeps no
+    copy of a test's output; this keeps what the test prints through sys.stdout
+    and sys.stderr as the phase's report sections, so a failed test's report
+    still carries its own output."""
+    if item.config.getoption("capture") != "no":
+        yield
+        return
+    out, err = _Tee(sys.stdout), _Tee(sys.stderr)
+    sys.stdout, sys.stderr = out, err
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = out._real, err._real
+        for key, tee in (("stdout", out), ("stderr", err)):
+            if tee.text():
+                item.add_report_section(when, key, tee.text())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item):
+    yield from _tee_phase(item, "setup")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    yield from _tee_phase(item, "call")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item):
+    yield from _tee_phase(item, "teardown")
 
 
 def pytest_report_header(config):
