@@ -183,6 +183,34 @@ def test_unknown_attribute(instance):
     );
   });
 
+  maybe("without novaclient the instance's record still reads, and its calls fail naming the package", async () => {
+    const dir = suite('instance-no-novaclient', {
+      // as if python3-novaclient were not installed
+      'conftest.py':
+        "import sys\nfor m in ('novaclient', 'novaclient.client', 'novaclient.v2', 'novaclient.v2.servers'):\n    sys.modules[m] = None\n",
+      'test_no_novaclient.py': `
+import pytest
+
+def test_record_reads(instance, main_ip):
+    assert instance.name == 'pytest-runner-vm' and instance.networks == {'private': [main_ip]}
+    with pytest.raises(AttributeError, match="instance.stop: not in Nova's record .* apt-get install python3-novaclient"):
+        instance.stop
+
+def test_reboot(instance):
+    instance.reboot()
+`,
+    });
+    const r = await runTestEntry({ kind: 'pytest', path: dir, timeout: 60 }, vm.ctx, { logDir: vm.logDir });
+    expect(r).toMatchObject({
+      passed: false,
+      reason: 'failed test_no_novaclient.py::test_reboot (pytest exit code 1)',
+    });
+    expect(r.outputTail).toContain('test_no_novaclient.py::test_record_reads PASSED');
+    expect(r.outputTail).toMatch(
+      /instance\.reboot\(\) needs the Python module 'novaclient', which is not installed \(Debian: apt-get install python3-novaclient\)/,
+    );
+  });
+
   maybe('ssh_backend and ssh_client refuse an instance whose host key is not the pinned one', async () => {
     const other = path.join(vm.dir, 'other-host-key');
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', other]);
