@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { cancellationSignal, heartbeat } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
-import { loadTestEnvironment, loadTestPlan } from '../config';
+import { loadImageEntry, loadTestEnvironment, loadTestPlan } from '../config';
 import type { Nic, SshKeyType } from '../config';
 import { DEFAULTS } from '../config/defaults';
 import { DibctlError, ExitCode } from '../errors';
@@ -445,6 +445,7 @@ export function createImageTestActivities(deps: ImageTestDeps = {}) {
       env,
       environment: input.testEnvironment,
     });
+    const imageEntry = loadImageEntry(plan.image.label, { ...input.config, env });
     const dir = instanceDir(input.workflowId, env);
     const logDir = path.join(dir, 'logs');
     await fs.mkdir(logDir, { recursive: true, mode: 0o700 });
@@ -492,6 +493,7 @@ export function createImageTestActivities(deps: ImageTestDeps = {}) {
       passEnvironment: plan.passEnvironment,
       imageInfo: imageInfo as InstanceTestContext['imageInfo'],
       imageConfig: plan.image as unknown as Record<string, unknown>,
+      imageEntry,
       ...(input.imageFile ? { imageFile: input.imageFile } : {}),
       testEnvironment: input.testEnvironment,
       configOptions: input.config,

@@ -29,17 +29,31 @@ export function sshOptionPath(file: string): string {
 }
 
 /** The `-o` options about host keys: pinned to the known_hosts file, or not checked. */
-function hostKeyOptions(knownHostsFile?: string): string {
+function hostKeyOptions(knownHostsFile?: string): string[] {
   return knownHostsFile
-    ? `-o ${shellQuote(`UserKnownHostsFile=${sshOptionPath(knownHostsFile)}`)} -o StrictHostKeyChecking=yes`
-    : '-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null';
+    ? ['-o', `UserKnownHostsFile=${sshOptionPath(knownHostsFile)}`, '-o', 'StrictHostKeyChecking=yes']
+    : ['-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null'];
 }
 
 /**
- * `ssh -o UserKnownHostsFile=FILE -o StrictHostKeyChecking=yes -o
- * PasswordAuthentication=no -i KEY [-p PORT] user@ip`, each word shell-quoted.
+ * The words of `ssh -o UserKnownHostsFile=FILE -o StrictHostKeyChecking=yes -o
+ * PasswordAuthentication=no -i KEY [-p PORT] user@ip`, unquoted: a list a
+ * program runs without a shell (the pytest `ssh` fixture's `command_line`).
  */
+export function sshCommandWords(ssh: SshCommandTarget): string[] {
+  return [
+    'ssh',
+    ...hostKeyOptions(ssh.knownHostsFile),
+    '-o',
+    'PasswordAuthentication=no',
+    '-i',
+    ssh.privateKeyFile,
+    ...(ssh.port && ssh.port !== 22 ? ['-p', String(ssh.port)] : []),
+    `${ssh.username}@${ssh.ip}`,
+  ];
+}
+
+/** The same command line for a shell: each word shell-quoted. */
 export function sshCommandLine(ssh: SshCommandTarget): string {
-  const port = ssh.port && ssh.port !== 22 ? ` -p ${ssh.port}` : '';
-  return `ssh ${hostKeyOptions(ssh.knownHostsFile)} -o PasswordAuthentication=no -i ${shellQuote(ssh.privateKeyFile)}${port} ${shellQuote(`${ssh.username}@${ssh.ip}`)}`;
+  return sshCommandWords(ssh).map(shellQuote).join(' ');
 }

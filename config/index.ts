@@ -9,6 +9,7 @@ export { largerTimeout, mergeNovaTimeouts, unionList, mergeGlance, mergeEnvironm
 export {
   loadKind,
   loadImage,
+  loadImageEntry,
   loadUploadEnvironment,
   loadTestEnvironment,
   loadTestPlan,

@@ -481,6 +481,19 @@ export function loadImage(label: string, opts: ConfigOptions & { filename?: stri
   return imageView(label, entry.file, entry.value, config.baseDir, opts.filename);
 }
 
+/**
+ * An image's entry as written in images.yaml: the keys and YAML values of the
+ * file that defines the label, nothing resolved or defaulted (what dibctl's
+ * pytest `image_config` fixture showed).
+ */
+export function loadImageEntry(label: string, opts: ConfigOptions = {}): Record<string, unknown> {
+  const config = loadKind('images', opts);
+  const entry = entryOf(config, label);
+  const data = config.sources.get(entry.file)?.data;
+  const written = data && typeof data === 'object' ? (data as Record<string, unknown>)[label] : undefined;
+  return structuredClone((written ?? entry.value) as Record<string, unknown>);
+}
+
 /** A test environment by label, without its credentials. */
 export function loadTestEnvironment(label: string, opts: ConfigOptions = {}): TestEnvironmentConfig {
   const config = loadKind('test', opts);

@@ -21,6 +21,8 @@ export interface TestData {
   cloud?: CloudAuth;
   /** Why there are no credentials (secret-free). */
   cloudError?: string;
+  /** The ssh command line of `context.ssh` as unquoted words (pytest's `ssh['command_line']`). */
+  sshCommandWords?: string[];
 }
 
 interface DataFile {

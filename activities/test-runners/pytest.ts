@@ -13,6 +13,7 @@ import { ensureSshConfig, testProcessEnvironment } from './environment';
 import { failureReason, runProcess } from '../process';
 import { environmentSecrets, knownSecrets } from '../process/scrub';
 import { scrub } from '../../openstack/redact';
+import { sshCommandWords } from '../../common/ssh-command';
 import { pythonWithPytest } from './tools';
 import type { InstanceTestContext, TestCaseResult, TestEntryResult } from './types';
 
@@ -135,7 +136,11 @@ export async function runPytest(
     const context: InstanceTestContext =
       ctx.ssh && sshConfig ? { ...ctx, ssh: { ...ctx.ssh, configFile: sshConfig } } : ctx;
     const credentials = testCredentials(ctx, base);
-    data = writeDataFile({ context, ...credentials });
+    data = writeDataFile({
+      context,
+      ...credentials,
+      ...(context.ssh ? { sshCommandWords: sshCommandWords(context.ssh) } : {}),
+    });
     const env: NodeJS.ProcessEnv = {
       ...testProcessEnvironment(ctx, sshConfig, base, opts.logDir),
       [DATA_VARIABLE]: data.file,
@@ -145,7 +150,8 @@ export async function runPytest(
       PYTHONUNBUFFERED: '1',
     };
     const dir = fs.statSync(spec.path).isDirectory() ? spec.path : path.dirname(spec.path);
-    const args = ['-m', 'pytest', '-p', PLUGIN_MODULE, '-p', 'no:cacheprovider', '-v', '--color=no', '-rfE'];
+    // -s: what tests print reaches the log as it happens, as with dibctl
+    const args = ['-m', 'pytest', '-p', PLUGIN_MODULE, '-p', 'no:cacheprovider', '-v', '-s', '--color=no', '-rfE'];
     if (spec.stopOnFailure !== false) args.push('-x');
     args.push(spec.path);
     log.note(`dibctl: running ${python} ${args.join(' ')}`);

@@ -85,6 +85,8 @@ export interface InstanceTestContext {
   imageInfo: Record<string, unknown> & { id: string };
   /** The images.yaml entry (plain view). */
   imageConfig: Record<string, unknown>;
+  /** The images.yaml entry as written (snake_case keys, YAML values): pytest's `image_config`. */
+  imageEntry: Record<string, unknown>;
   /** Absolute path of the image file on this host, when there is one. */
   imageFile?: string;
   /** Test environment label: runners that need cloud clients resolve credentials from it on the worker. */

@@ -128,6 +128,10 @@ export async function bootInstance(name: string, opts: { username?: string } = {
       environmentVariables: { greeting: 'hello world', Build_Tag: 'b-42' },
       imageInfo: (await cloud.image.getImage(img.id)) as unknown as InstanceTestContext['imageInfo'],
       imageConfig: { label: 'runner-image', filename: imageFile },
+      imageEntry: {
+        filename: imageFile,
+        tests: { ssh: { username, port }, environment_variables: { greeting: 'hello world', Build_Tag: 'b-42' } },
+      },
       imageFile,
       testEnvironment: 'emulator',
       configOptions: { cwd: dir, testConfig: testYaml },

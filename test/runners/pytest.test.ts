@@ -56,7 +56,7 @@ describe('pytest tests', () => {
   maybe('every fixture of dibctl has its name and shape, the cloud clients use the test environment', async () => {
     const dir = suite('fixtures', {
       'test_fixtures.py': `
-import os, stat
+import os, stat, subprocess
 
 def test_instance_and_flavor(instance, flavor, flavor_meta):
     assert instance.name == 'pytest-runner-vm'
@@ -72,10 +72,15 @@ def test_addresses(ips, ips_v4, ips_v6, main_ip, network):
     assert network[0]['network'] == 'private'
     assert network[0].addresses[0]['addr'] == main_ip
 
-def test_ssh_dict_and_config(ssh, main_ip):
-    assert set(ssh) == {'ip', 'username', 'port', 'private_key_file', 'config', 'known_hosts', 'command_line'}
+def test_ssh_dict_and_config(ssh, main_ip, instance):
+    assert set(ssh) == {'ip', 'username', 'port', 'private_key_file', 'config', 'known_hosts', 'command_line', 'connector', 'key_name'}
     assert ssh['ip'] == main_ip and ssh['username'] == 'debian'
-    assert ssh['command_line'].startswith('ssh -o UserKnownHostsFile=%s -o StrictHostKeyChecking=yes' % ssh['known_hosts'])
+    assert ssh['key_name'] == 'kp-pytest-runner-vm' == instance.key_name
+    port = [] if ssh['port'] == 22 else ['-p', str(ssh['port'])]
+    assert ssh['connector'] == 'ssh://debian@' + main_ip + ''.join(':' + p for p in port[1:])
+    assert ssh['command_line'] == ['ssh', '-o', 'UserKnownHostsFile=%s' % ssh['known_hosts'], '-o', 'StrictHostKeyChecking=yes',
+        '-o', 'PasswordAuthentication=no', '-i', ssh['private_key_file']] + port + ['debian@' + main_ip]
+    assert subprocess.check_output(ssh['command_line'] + ['hostname']).decode().strip() == instance.name
     config = open(ssh['config']).read()
     assert 'StrictHostKeyChecking yes' in config and 'UserKnownHostsFile %s' % ssh['known_hosts'] in config
 
@@ -92,15 +97,18 @@ def test_testinfra_host(ssh_backend):
     assert ssh_backend.file('/bin/sh').exists
 
 def test_ports(port, wait_for_port, ssh):
-    assert port['port'] == ssh['port'] and port['timeout'] == 61 and port['wait_time'] >= 0
+    assert port['port'] == ssh['port'] and port['timeout'] == 61 and port['wait_time'] == port['delay'] >= 0
     assert wait_for_port(ssh['port'], 5) is True
     assert wait_for_port(1, 1) is False
 
 def test_environment_and_image(environment_variables, image_info, image_config):
-    assert environment_variables == {'greeting': 'hello world', 'Build_Tag': 'b-42'}
+    assert environment_variables['greeting'] == 'hello world' and environment_variables['Build_Tag'] == 'b-42'
+    assert environment_variables['PATH'] == os.environ['PATH']
+    assert 'DIBCTL_TEST_DATA' not in environment_variables
     assert os.environ['DIBCTL_GREETING'] == 'hello world'
     assert image_info.status == 'active' and image_info['name'] == 'img-pytest-runner-vm'
-    assert image_config['label'] == 'runner-image'
+    assert image_config['tests']['environment_variables'] == {'greeting': 'hello world', 'Build_Tag': 'b-42'}
+    assert 'label' not in image_config and 'environmentVariables' not in image_config['tests']
 
 def test_nova_and_glance(nova, glance, instance, image_info):
     assert nova.servers.get(instance.id).name == instance.name
@@ -134,6 +142,73 @@ def test_data_file_is_private_and_secrets_not_in_argv():
     expect(fs.existsSync(dataFile)).toBe(false);
     expect(fs.existsSync(path.dirname(dataFile))).toBe(false);
     expect(fs.readFileSync(r.logFile!, 'utf8')).not.toContain(vm.emu.user.password);
+  });
+
+  maybe("instance makes novaclient's calls on Nova with the test environment's credentials", async () => {
+    const dir = suite('instance-calls', {
+      'test_instance_calls.py': `
+import pytest
+
+def test_calls(instance, main_ip):
+    assert instance.networks == {'private': [main_ip]}
+    assert instance.flavor['id'] and instance.image['id']
+    assert [i.fixed_ips[0]['ip_address'] for i in instance.interface_list()] == [main_ip]
+    assert 'BEGIN SSH HOST KEY KEYS' in instance.get_console_output()
+    assert instance.get('status') == 'ACTIVE' and instance.get('nothing', 7) == 7
+    assert instance.get() is None and instance.status == 'ACTIVE'
+    assert instance.to_dict()['id'] == instance.id == instance['id']
+    assert instance.manager.api is not None
+
+def test_unknown_attribute(instance):
+    with pytest.raises(AttributeError, match="instance.colour: neither a key of Nova's record"):
+        instance.colour
+    assert not hasattr(instance, 'colour')
+`,
+    });
+    const r = await runTestEntry({ kind: 'pytest', path: dir, timeout: 120 }, vm.ctx, { logDir: vm.logDir });
+    if (!r.passed) console.log(r.outputTail);
+    expect(r).toMatchObject({ passed: true, exitCode: 0 });
+    expect(r.outputTail).toMatch(/2 passed/);
+  });
+
+  maybe("instance's calls fail naming the call and why when the test environment has no credentials", async () => {
+    const dir = suite('instance-no-cloud', {
+      'test_reboot.py': 'def test_reboot(instance):\n    assert instance.name\n    instance.reboot()\n',
+    });
+    const ctx = { ...vm.ctx, testEnvironment: 'nowhere' };
+    const r = await runTestEntry({ kind: 'pytest', path: dir, timeout: 60 }, ctx, { logDir: vm.logDir });
+    expect(r).toMatchObject({ passed: false, reason: 'failed test_reboot.py::test_reboot (pytest exit code 1)' });
+    expect(r.outputTail).toMatch(
+      /instance\.reboot\(\) calls Nova, but there is no cloud client: credentials of test environment 'nowhere'/,
+    );
+  });
+
+  maybe("without novaclient the instance's record still reads, and its calls fail naming the package", async () => {
+    const dir = suite('instance-no-novaclient', {
+      // as if python3-novaclient were not installed
+      'conftest.py':
+        "import sys\nfor m in ('novaclient', 'novaclient.client', 'novaclient.v2', 'novaclient.v2.servers'):\n    sys.modules[m] = None\n",
+      'test_no_novaclient.py': `
+import pytest
+
+def test_record_reads(instance, main_ip):
+    assert instance.name == 'pytest-runner-vm' and instance.networks == {'private': [main_ip]}
+    with pytest.raises(AttributeError, match="instance.stop: not in Nova's record .* apt-get install python3-novaclient"):
+        instance.stop
+
+def test_reboot(instance):
+    instance.reboot()
+`,
+    });
+    const r = await runTestEntry({ kind: 'pytest', path: dir, timeout: 60 }, vm.ctx, { logDir: vm.logDir });
+    expect(r).toMatchObject({
+      passed: false,
+      reason: 'failed test_no_novaclient.py::test_reboot (pytest exit code 1)',
+    });
+    expect(r.outputTail).toContain('test_no_novaclient.py::test_record_reads PASSED');
+    expect(r.outputTail).toMatch(
+      /instance\.reboot\(\) needs the Python module 'novaclient', which is not installed \(Debian: apt-get install python3-novaclient\)/,
+    );
   });
 
   maybe('ssh_backend and ssh_client refuse an instance whose host key is not the pinned one', async () => {

@@ -50,6 +50,7 @@ function context(passEnvironment?: string[]): InstanceTestContext {
     ...(passEnvironment ? { passEnvironment } : {}),
     imageInfo: { id: 'img' },
     imageConfig: { label: 'probe' },
+    imageEntry: { filename: 'probe.qcow2' },
     testEnvironment: 'env',
     configOptions: { cwd: '/' },
   };

@@ -20,7 +20,9 @@ export interface StageProject {
 }
 
 export interface ImageOptions {
-  tests?: Array<{ shell: string; timeout?: number } | { ssh: string; timeout?: number }>;
+  tests?: Array<
+    { shell: string; timeout?: number } | { ssh: string; timeout?: number } | { pytest: string; timeout?: number }
+  >;
   waitForPort?: number | null;
   /** tests.ssh.host_key_check, as written in YAML (default: not written). */
   hostKeyCheck?: string;

@@ -1,6 +1,6 @@
 """dibctl's pytest fixtures, for test suites written for dibctl.
 
-dibctl runs ``python3 -m pytest -x -p dibctl_pytest PATH`` with the path of a
+dibctl runs ``python3 -m pytest -p dibctl_pytest -v -s -x PATH`` with the path of a
 private (0600) JSON file in ``DIBCTL_TEST_DATA``: the instance, flavor,
 addresses, SSH access, image, environment variables and, when the test
 environment's credentials could be resolved, the cloud's auth settings. The
@@ -16,10 +16,13 @@ console_output, nova, glance.
 """
 
 import functools
+import io
 import json
 import os
 import socket
+import sys
 import time
+import urllib.parse
 
 import pytest
 
@@ -44,15 +47,117 @@ class Record(dict):
         return dict(self)
 
 
-class Server(Record):
-    """Nova's server record with the conveniences of novaclient's Server."""
+def _server_networks(record):
+    """``{network name: [addresses]}`` from a server record, as novaclient's Server.networks."""
+    nets = {}
+    for name, addrs in (record.get("addresses") or {}).items():
+        nets[name] = [a.get("addr") for a in addrs]
+    return nets
+
+
+def _novaclient_server_class():
+    try:
+        from novaclient.v2.servers import Server
+    except ImportError:
+        return None
+    return Server
+
+
+_MISSING = object()
+
+
+class Instance(object):
+    """The test instance as dibctl handed it out, a novaclient Server: Nova's
+    record as attributes (``instance.name``, ``instance.status``,
+    ``instance.networks``, ``instance.flavor``, ``instance.image``...) or keys
+    (``instance['id']``), and the server's calls (``reboot()``,
+    ``get_console_output()``, ``interface_list()``, ``get()`` to refresh the
+    record, and every other method of novaclient's Server), made on Nova with
+    the test environment's credentials."""
+
+    def __init__(self, info):
+        self._record = _record(info)
+        self._server = None
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        record = self.__dict__.get("_record") or {}
+        if name in record:
+            return record[name]
+        server_class = _novaclient_server_class()
+        if server_class is None:
+            raise AttributeError(
+                "instance.%s: not in Nova's record of the instance, and the server's calls need the "
+                "Python module 'novaclient', which is not installed (Debian: apt-get install python3-novaclient)"
+                % name
+            )
+        if name != "manager" and not hasattr(server_class, name):
+            raise AttributeError(
+                "instance.%s: neither a key of Nova's record of the instance (%s) nor a call of novaclient's Server"
+                % (name, ", ".join(sorted(record)))
+            )
+        return getattr(self._nova_server("instance.%s" % name), name)
+
+    def _nova_server(self, purpose):
+        """novaclient's Server for this instance, on the test environment's Nova."""
+        if self._server is None:
+            nova = _nova_client(purpose)
+            server_class = _novaclient_server_class()
+            self._server = server_class(nova.servers, json.loads(json.dumps(self._record)), loaded=True)
+        return self._server
 
     @property
     def networks(self):
-        nets = {}
-        for name, addrs in (self.get("addresses") or {}).items():
-            nets[name] = [a.get("addr") for a in addrs]
-        return nets
+        return _server_networks(self._record)
+
+    @property
+    def _info(self):
+        return dict(self._record)
+
+    def to_dict(self):
+        return json.loads(json.dumps(self._record))
+
+    def reboot(self, reboot_type="SOFT"):
+        """Reboots the instance (``'SOFT'`` or ``'HARD'``); Nova answers at once, the
+        instance is back once ``get()`` shows it ACTIVE and its SSH port answers."""
+        return self._nova_server("instance.reboot()").reboot(reboot_type)
+
+    def get_console_output(self, length=None):
+        return self._nova_server("instance.get_console_output()").get_console_output(length)
+
+    def interface_list(self):
+        return self._nova_server("instance.interface_list()").interface_list()
+
+    def get(self, key=_MISSING, default=None):
+        """``get()`` re-reads the record from Nova (novaclient's refresh);
+        ``get(key[, default])`` reads a key of the record, as a dict's get."""
+        if key is not _MISSING:
+            return self._record.get(key, default)
+        fresh = _nova_client("instance.get()").servers.get(self._record["id"])
+        self._record = _record(fresh.to_dict())
+        self._server = fresh
+
+    def __getitem__(self, key):
+        return self._record[key]
+
+    def __contains__(self, key):
+        return key in self._record
+
+    def keys(self):
+        return self._record.keys()
+
+    def __eq__(self, other):
+        if isinstance(other, Instance):
+            return self._record == other._record
+        if isinstance(other, dict):
+            return self._record == other
+        return NotImplemented
+
+    __hash__ = None
+
+    def __repr__(self):
+        return "<Server: %s>" % self._record.get("name")
 
 
 class Flavor(Record):
@@ -92,13 +197,13 @@ def _context():
     return _data()["context"]
 
 
-def _need(module, package):
+def _need(module, package, who="this fixture"):
     try:
         return __import__(module, fromlist=["_"])
     except ImportError:
         pytest.fail(
-            "this fixture needs the Python module '%s', which is not installed "
-            "(Debian: apt-get install %s)" % (module, package),
+            "%s needs the Python module '%s', which is not installed "
+            "(Debian: apt-get install %s)" % (who, module, package),
             pytrace=False,
         )
 
@@ -133,6 +238,65 @@ def pytest_runtest_logreport(report):
         f.write(json.dumps(line) + "\n")
 
 
+class _Tee(object):
+    """A sys.stdout/sys.stderr that writes through and keeps a copy."""
+
+    def __init__(self, real):
+        self._real = real
+        self._copy = io.StringIO()
+
+    def write(self, text):
+        self._copy.write(text)
+        return self._real.write(text)
+
+    def writelines(self, lines):
+        for line in lines:
+            self.write(line)
+
+    def flush(self):
+        self._real.flush()
+
+    def text(self):
+        return self._copy.getvalue()
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+
+def _tee_phase(item, when):
+    """With -s (output shown as it happens, as dibctl ran pytest) pytest keeps no
+    copy of a test's output; this keeps what the test prints through sys.stdout
+    and sys.stderr as the phase's report sections, so a failed test's report
+    still carries its own output."""
+    if item.config.getoption("capture") != "no":
+        yield
+        return
+    out, err = _Tee(sys.stdout), _Tee(sys.stderr)
+    sys.stdout, sys.stderr = out, err
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = out._real, err._real
+        for key, tee in (("stdout", out), ("stderr", err)):
+            if tee.text():
+                item.add_report_section(when, key, tee.text())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item):
+    yield from _tee_phase(item, "setup")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    yield from _tee_phase(item, "call")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item):
+    yield from _tee_phase(item, "teardown")
+
+
 def pytest_report_header(config):
     if not os.environ.get(DATA_VARIABLE):
         return None
@@ -146,8 +310,8 @@ def pytest_report_header(config):
 
 @pytest.fixture(scope="session")
 def instance():
-    """Nova's record of the test instance (``instance.name``, ``instance.id``, ...)."""
-    return _record(_context()["instance"], Server)
+    """The test instance: Nova's record and the calls of novaclient's Server (see Instance)."""
+    return Instance(_context()["instance"])
 
 
 @pytest.fixture(scope="session")
@@ -199,7 +363,11 @@ def network():
 
 @pytest.fixture(scope="session")
 def environment_variables():
-    return dict(_context().get("environmentVariables") or {})
+    """The test process's environment with tests.environment_variables over it
+    (test environment's over the image's), as dibctl merged them."""
+    merged = {k: v for k, v in os.environ.items() if k not in (DATA_VARIABLE, CASES_VARIABLE)}
+    merged.update(_context().get("environmentVariables") or {})
+    return merged
 
 
 @pytest.fixture(scope="session")
@@ -210,8 +378,11 @@ def image_info():
 
 @pytest.fixture(scope="session")
 def image_config():
-    """The image's entry of images.yaml."""
-    return _record(_context()["imageConfig"])
+    """The image's entry as written in images.yaml (its keys and YAML values)."""
+    entry = _context().get("imageEntry")
+    if entry is None:
+        pytest.fail("the test data carries no images.yaml entry for the image", pytrace=False)
+    return entry
 
 
 @pytest.fixture(scope="session")
@@ -219,14 +390,21 @@ def ssh():
     s = _context().get("ssh")
     if not s:
         pytest.fail("the image has no tests.ssh section: no SSH access to the instance", pytrace=False)
+    port = int(s["port"])
+    host = "[%s]" % s["ip"] if ":" in s["ip"] else s["ip"]
+    user_host = "%s@%s" % (urllib.parse.quote(s["username"], safe=""), host)
     return {
         "ip": s["ip"],
         "username": s["username"],
-        "port": s["port"],
+        "port": port,
         "private_key_file": s["privateKeyFile"],
         "config": s["configFile"],
         "known_hosts": s.get("knownHostsFile"),
-        "command_line": s["commandLine"],
+        # the words of the ssh command, for subprocess: ssh["command_line"] + ["uname", "-a"]
+        "command_line": list(_data().get("sshCommandWords") or []),
+        # a testinfra host spec: testinfra.get_host(ssh["connector"], ssh_config=ssh["config"])
+        "connector": "ssh://%s" % (user_host if port == 22 else "%s:%d" % (user_host, port)),
+        "key_name": _context()["instance"].get("key_name"),
     }
 
 
@@ -321,19 +499,22 @@ def wait_for_port(main_ip):
 
 @pytest.fixture(scope="session")
 def port():
-    """The wait for tests.wait_for_port: {ip, port, timeout, wait_time}, or None when none was asked."""
+    """The wait for tests.wait_for_port: {ip, port, timeout, wait_time} (``delay``, as
+    dibctl's documentation named it, is the same), or None when none was asked."""
     p = _context().get("portWait")
     if not p:
         return None
-    return {"ip": p["ip"], "port": p["port"], "timeout": p["timeout"], "wait_time": p["waited"]}
+    return {"ip": p["ip"], "port": p["port"], "timeout": p["timeout"], "wait_time": p["waited"], "delay": p["waited"]}
 
 
-def _session():
+def _session(who="this fixture"):
     cloud = _data().get("cloud")
     if not cloud:
         reason = _data().get("cloudError") or "no credentials for the test environment"
-        pytest.fail("no cloud client: %s" % reason, pytrace=False)
-    _need("keystoneauth1", "python3-keystoneauth1")
+        if who == "this fixture":
+            pytest.fail("no cloud client: %s" % reason, pytrace=False)
+        pytest.fail("%s calls Nova, but there is no cloud client: %s" % (who, reason), pytrace=False)
+    _need("keystoneauth1", "python3-keystoneauth1", who)
     from keystoneauth1 import session as ks_session
     from keystoneauth1.identity import generic, v3
 
@@ -366,19 +547,30 @@ def _session():
     return ks_session.Session(auth=auth, verify=verify), cloud
 
 
+_NOVA = None
+
+
+def _nova_client(who="this fixture"):
+    """One novaclient for the run (the ``nova`` fixture and the instance's calls)."""
+    global _NOVA
+    if _NOVA is None:
+        _need("novaclient", "python3-novaclient", who)
+        from novaclient import client as nova_client
+
+        sess, cloud = _session(who)
+        _NOVA = nova_client.Client(
+            "2.1",
+            session=sess,
+            region_name=cloud.get("regionName"),
+            endpoint_type=cloud.get("interface") or "public",
+        )
+    return _NOVA
+
+
 @pytest.fixture(scope="session")
 def nova():
     """A novaclient authenticated with the test environment's credentials."""
-    _need("novaclient", "python3-novaclient")
-    from novaclient import client as nova_client
-
-    sess, cloud = _session()
-    return nova_client.Client(
-        "2.1",
-        session=sess,
-        region_name=cloud.get("regionName"),
-        endpoint_type=cloud.get("interface") or "public",
-    )
+    return _nova_client()
 
 
 @pytest.fixture(scope="session")
