@@ -10,6 +10,7 @@
 import { ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -79,12 +80,42 @@ async function stopProcess(child: ChildProcess | undefined, signal: NodeJS.Signa
   clearTimeout(timer);
 }
 
-function tail(file: string, lines = 30): string {
+/** The end of a log; of the server's JSON log, its errors only (message and error, no stack traces). */
+function tail(file: string, lines = 8): string {
+  let text: string;
   try {
-    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+    text = fs.readFileSync(file, 'utf8');
   } catch {
     return '(no log)';
   }
+  const all = text.trimEnd().split('\n');
+  const errors = all.flatMap((line) => {
+    try {
+      const e = JSON.parse(line) as { level?: string; msg?: string; error?: string };
+      return e.level === 'error' || e.level === 'fatal' ? [`${e.level}: ${e.msg}${e.error ? `: ${e.error}` : ''}`] : [];
+    } catch {
+      return [];
+    }
+  });
+  return (errors.length ? errors : all).slice(-lines).join('\n');
+}
+
+/**
+ * A free loopback port below 32768: the server records its services' ports in
+ * PostgreSQL as smallint, so the kernel's ephemeral ports do not fit.
+ */
+async function freeLowPort(taken: Set<number>): Promise<number> {
+  for (let i = 0; i < 200; i++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (taken.has(port)) continue;
+    const free = await new Promise<boolean>((resolve) => {
+      const srv = net.createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error('no free port between 20000 and 32000 on 127.0.0.1');
 }
 
 export interface ClusterOptions {
@@ -224,8 +255,7 @@ export class Cluster {
     ];
     const chosen = new Set<number>();
     for (const n of names) {
-      let p = await freePort();
-      while (chosen.has(p)) p = await freePort();
+      const p = await freeLowPort(chosen);
       chosen.add(p);
       this.ports[n] = p;
     }
@@ -364,8 +394,16 @@ export class Cluster {
       'json',
     ]);
     const parsed = JSON.parse(stdout) as { customAttributes?: Record<string, string> };
+    // INDEXED_VALUE_TYPE_KEYWORD_LIST → KeywordList, the name `search-attribute create --type` takes
+    const typeName = (t: string) =>
+      t
+        .replace(/^INDEXED_VALUE_TYPE_/, '')
+        .toLowerCase()
+        .split('_')
+        .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
+        .join('');
     const names: Record<string, string> = {};
-    for (const [n, t] of Object.entries(parsed.customAttributes ?? {})) names[n] = String(t);
+    for (const [n, t] of Object.entries(parsed.customAttributes ?? {})) names[n] = typeName(String(t));
     return names;
   }
 
@@ -386,7 +424,9 @@ export async function startCluster(temporalCli: string): Promise<{ cluster: Clus
   try {
     await cluster.start();
   } catch (err) {
+    // the error carries the end of the logs
     await cluster.stop().catch(() => undefined);
+    fs.rmSync(dir, { recursive: true, force: true });
     throw err;
   }
   return { cluster, dir };
