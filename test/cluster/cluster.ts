@@ -30,7 +30,7 @@ export const TEMPORAL_SERVER_VERSION = serverScript.TEMPORAL_SERVER_VERSION;
 export const serverDir = serverScript.cacheDir();
 
 /** The newest PostgreSQL server Debian installed (initdb and postgres), if any. */
-export function postgresBin(): string | undefined {
+function postgresBin(): string | undefined {
   const base = '/usr/lib/postgresql';
   if (!fs.existsSync(base)) return undefined;
   const versions = fs
@@ -118,7 +118,7 @@ async function freeLowPort(taken: Set<number>): Promise<number> {
   throw new Error('no free port between 20000 and 32000 on 127.0.0.1');
 }
 
-export interface ClusterOptions {
+interface ClusterOptions {
   dir: string;
   /** The Temporal CLI (namespace and search attributes). */
   temporalCli: string;
