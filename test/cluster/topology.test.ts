@@ -21,7 +21,7 @@ import type { Image } from '../../emulator/state';
 import { WorkerProcesses, runEnv } from '../chaos/processes';
 import { runDibctl } from '../support/cli';
 import { startDibctl } from '../stages/cli-support';
-import { Cluster, missingParts, startCluster } from './cluster';
+import { Cluster, TEMPORAL_SERVER_VERSION, missingParts, startCluster } from './cluster';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const missing = missingParts();
@@ -281,7 +281,7 @@ describeIf('dibctl on the Temporal server on PostgreSQL with worker processes on
 
   it("serves the compose file's namespace with its search attributes, and each host polls its own queue", async () => {
     const info = await client.workflowService.getSystemInfo({});
-    expect(info.serverVersion).toBe('1.29.1');
+    expect(info.serverVersion).toBe(TEMPORAL_SERVER_VERSION);
     const attributes = await cluster.searchAttributes();
     expect(attributes).toMatchObject(cluster.compose.searchAttributes);
     expect(attributes).toMatchObject({ DibctlLabel: 'Keyword', DibctlEnvironments: 'KeywordList' });
