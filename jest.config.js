@@ -3,8 +3,8 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
-  // the tier against real Keystone and Glance runs on its own: npm run test:real
-  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/real/'],
+  // tiers that run on their own: npm run test:real (real Keystone and Glance), npm run test:cluster (Temporal on PostgreSQL)
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/real/', '<rootDir>/test/cluster/'],
   transform: {
     '^.+\\.ts$': [
       '@swc/jest',

@@ -5,7 +5,6 @@
  * - otherwise an ephemeral dev server that lives as long as the command.
  * When no worker polls dibctl's task queue, the command runs one in-process.
  */
-import os from 'node:os';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { DibctlError, TemporalUnavailableError, describeError } from '../errors';
@@ -15,7 +14,7 @@ import { DevServer, startDevServer } from '../temporal/dev-server';
 import { tcpAccepts } from '../temporal/free-port';
 import type { ActivityDeps } from '../activities';
 import { DEFAULT_TASK_QUEUE } from '../common/ids';
-import { createDibctlWorkers, runWorkers } from '../worker/worker';
+import { createDibctlWorkers, runWorkers, workerHostname } from '../worker/worker';
 
 type SessionMode = 'configured' | 'local' | 'embedded';
 
@@ -69,7 +68,7 @@ async function connect(address: string, settings: ReturnType<typeof temporalSett
 function pollerAlive(
   poller: { identity?: string | null; lastAccessTime?: { seconds?: unknown } | null },
   now = Date.now(),
-  hostname = os.hostname(),
+  hostname = workerHostname(),
 ): boolean {
   const m = /@([^:@]+):(\d+)$/.exec(poller.identity ?? '');
   if (m && m[1] === hostname) {
@@ -165,7 +164,7 @@ async function openSession(opts: SessionOptions = {}): Promise<Session> {
         namespace,
         taskQueue,
         activityDeps: opts.activityDeps,
-        identity: `dibctl-cli@${os.hostname()}:${process.pid}`,
+        identity: `dibctl-cli@${workerHostname()}:${process.pid}`,
         dataConverter,
       });
       let stop!: () => void;

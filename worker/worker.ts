@@ -11,11 +11,29 @@ import { createActivities, ActivityDeps } from '../activities';
 import { removeOrphanedDataFiles } from '../activities/test-runners/data-file';
 import { DEFAULT_TASK_QUEUE, hostTaskQueue } from '../common/ids';
 import { projectRoot } from '../common/project';
+import { DibctlError, ExitCode } from '../errors';
 import { dataConverterFromEnv } from '../temporal/codec';
+
+/**
+ * The name this host goes by in task queues and worker identities: `DIBCTL_HOSTNAME`
+ * when set (hosts whose system names clash, or containers that get a random one),
+ * else the system's host name. The CLI that starts a lifecycle and the worker that
+ * keeps its file must agree on it.
+ */
+export function workerHostname(env: NodeJS.ProcessEnv = process.env): string {
+  const name = env.DIBCTL_HOSTNAME;
+  if (name === undefined || name === '') return os.hostname();
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(name))
+    throw new DibctlError(
+      `DIBCTL_HOSTNAME '${name}': must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit`,
+      ExitCode.USAGE,
+    );
+  return name;
+}
 
 /** The task queue only the worker on this host polls (one per shared queue). */
 export function localHostQueue(sharedQueue: string = DEFAULT_TASK_QUEUE): string {
-  return hostTaskQueue(sharedQueue, os.hostname());
+  return hostTaskQueue(sharedQueue, workerHostname());
 }
 
 /** The prebuilt workflow bundle (`npm run build`), else the sources to bundle now. */
@@ -45,7 +63,7 @@ export async function createDibctlWorkers(opts: DibctlWorkerOptions): Promise<Wo
     connection: opts.connection,
     namespace: opts.namespace,
     activities,
-    identity: opts.identity ?? `dibctl-worker@${os.hostname()}:${process.pid}`,
+    identity: opts.identity ?? `dibctl-worker@${workerHostname()}:${process.pid}`,
     dataConverter: opts.dataConverter ?? dataConverterFromEnv(),
   };
   const source = workflowSource();

@@ -2,7 +2,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { TemporalUnavailableError, describeError } from '../../errors';
 import { localAddress, temporalSettings } from '../../temporal/connection';
 import { DEFAULT_TASK_QUEUE } from '../../common/ids';
-import { createDibctlWorkers, localHostQueue, runWorkers } from '../../worker/worker';
+import { createDibctlWorkers, localHostQueue, runWorkers, workerHostname } from '../../worker/worker';
 import { Output } from '../render';
 import type { Command } from 'commander';
 import type { Cli } from '../cli';
@@ -23,6 +23,8 @@ export async function worker(
   stopSignal: Promise<void>,
   extras: WorkerSettings = {},
 ): Promise<number> {
+  // a host name that cannot name a task queue is refused before anything connects
+  workerHostname();
   const settings = temporalSettings();
   const address = settings.address ?? localAddress();
   let connection: NativeConnection;

@@ -2,6 +2,7 @@ import { freePort } from '../../temporal/free-port';
 import { cleanTemporalEnv, runDibctl } from '../support/cli';
 import { useTemporal } from '../support/temporal';
 import { doctorWorkflow } from '../../workflows';
+import { localHostQueue, workerHostname } from '../../worker/worker';
 
 describe('dibctl command line', () => {
   it('--help lists the commands and exits 0', async () => {
@@ -30,6 +31,27 @@ describe('dibctl command line', () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(new RegExp(`^Error: Cannot reach the Temporal server at 127\\.0\\.0\\.1:${port}: `));
     expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('DIBCTL_HOSTNAME names the host queue; one that cannot name a queue is refused before connecting, exit 2', async () => {
+    expect(workerHostname({ DIBCTL_HOSTNAME: 'build-01.example' })).toBe('build-01.example');
+    expect(workerHostname({ DIBCTL_HOSTNAME: '' })).toBe(workerHostname({}));
+    const before = process.env.DIBCTL_HOSTNAME;
+    process.env.DIBCTL_HOSTNAME = 'host-a';
+    try {
+      expect(localHostQueue('dibctl')).toBe('dibctl@host-a');
+    } finally {
+      if (before === undefined) delete process.env.DIBCTL_HOSTNAME;
+      else process.env.DIBCTL_HOSTNAME = before;
+    }
+    const port = await freePort();
+    const r = await runDibctl(['worker'], {
+      env: cleanTemporalEnv({ TEMPORAL_ADDRESS: `127.0.0.1:${port}`, DIBCTL_HOSTNAME: 'a@b:1' }),
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe(
+      "Error: DIBCTL_HOSTNAME 'a@b:1': must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit",
+    );
   });
 
   it('an invalid port option exits 2', async () => {

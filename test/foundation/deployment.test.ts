@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import Ajv from 'ajv';
 import { parse } from 'yaml';
+import { workerHostname } from '../../worker/worker';
 
 const root = path.resolve(__dirname, '..', '..');
 const compose = parse(readFileSync(path.join(root, 'docker-compose.yml'), 'utf8')) as {
@@ -62,6 +63,9 @@ describe('docker-compose.yml (no Docker engine here: checked statically)', () =>
     expect(s['temporal-ui'].image).toMatch(/^temporalio\/ui:/);
     expect(s['dibctl-worker'].build).toEqual({ context: '.', dockerfile: 'Dockerfile' });
     expect(s['dibctl-worker'].environment?.TEMPORAL_ADDRESS).toBe('temporal:7233');
+    // a fixed host name: the worker's host queue does not change with each new container
+    const hostname = s['dibctl-worker'].environment?.DIBCTL_HOSTNAME;
+    expect(hostname && workerHostname({ DIBCTL_HOSTNAME: hostname })).toBe('dibctl-worker');
   });
 
   it('every depends_on names a defined service', () => {
