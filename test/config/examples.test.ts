@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { loadTestPlan, loadUploadPlan } from '../../config';
-import { TempTree } from './helpers';
+import { runDibctl } from '../support/cli';
+import { TempTree, envWithout } from './helpers';
 
 const IMAGES = `xenial:
   filename: xenial.img.qcow2
@@ -108,6 +109,9 @@ us-1:
     project_name: tenantname
     username: mock_user
     password: mock_password
+  external_upload:
+    - cmdline: ./upload.sh %(input_filename)s
+external_only:
   external_upload:
     - cmdline: ./upload.sh %(input_filename)s
 `;
@@ -235,5 +239,22 @@ describe('configs in the shape of the reference load', () => {
       uploadTimeout: 900,
       portWaitTimeout: 30,
     });
+  });
+
+  test('dibctl validate accepts them once the files they name exist', async () => {
+    tree.write('work/tests/shell.d/10-ping', '#!/bin/sh\ntrue\n');
+    tree.write('work/tests/pytest/example.py', 'def test_nothing():\n    pass\n');
+    tree.write('work/path/to/file', '#cloud-config\n');
+    const r = await runDibctl(['validate'], {
+      cwd,
+      env: envWithout({
+        HOME: tree.path('home'),
+        XDG_CONFIG_HOME: undefined,
+        DIBCTL_SYSTEM_CONFIG_DIR: tree.path('no-etc'),
+      }),
+    });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toContain('upload: 3 labels (non_production_environment, us-1, external_only)');
+    expect(r.code).toBe(0);
   });
 });
