@@ -126,7 +126,8 @@ describeReal('dibctl upload and rotate with the real Keystone and Glance and the
       checksum: createHash('md5').update(data).digest('hex'),
       os_hash_algo: 'sha512',
       os_hash_value: createHash('sha512').update(data).digest('hex'),
-      visibility: 'private',
+      // not public: shared, as dibctl published it
+      visibility: 'shared',
       protected: false,
       owner: user('admin').projectId,
       min_disk: 1,
