@@ -105,7 +105,7 @@ export function register(program: Command, cli: Cli): void {
     .addOption(
       new Option('--state <state>', 'only those in this state').choices(Object.keys(LIST_STATES)).argParser(parseState),
     )
-    .option('--running', 'only running ones (--state running)')
+    .addOption(new Option('--running', 'only running ones (--state running)').conflicts('state'))
     .addOption(new Option('--limit <n>', 'at most this many').default('20').argParser(parseLimit))
     .action(async (opts: ListOptions) => cli.inSession((s, o) => list(s, opts, o), false));
 }

@@ -211,12 +211,15 @@ describe('dibctl list', () => {
     expect(text.stdout).toContain('No image lifecycles found.');
   });
 
-  it('refuses an unknown state or limit, exit 2', async () => {
+  it('refuses an unknown state or limit, and --running with --state, exit 2', async () => {
     const r = await f().cli(['list', '--state', 'sleeping']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/must be one of running, completed, failed, cancelled, terminated/);
     const l = await f().cli(['list', '--limit', 'many']);
     expect(l.code).toBe(2);
     expect(l.stderr).toMatch(/must be a positive whole number/);
+    const both = await f().cli(['list', '--running', '--state', 'failed']);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/'--running' cannot be used with option '--state/);
   });
 });
