@@ -299,19 +299,22 @@ async function lifecycleNode(client: Client, d: Described): Promise<StatusNode> 
   const label = stringsOf(sa.DibctlLabel)[0] ?? result?.label;
   if (label) node.step = `${node.step} ${label}`;
 
-  const children: StatusNode[] = [];
-  const build = await describe(client, lifecycleChildren.build(id), 'build');
-  if (build) await outcome(build);
-  children.push(build?.node ?? missing('build', lifecycleChildren.build(id), running));
-
-  const test = await describe(client, lifecycleChildren.test(id), 'test');
-  children.push(test ? await testNode(test) : missing('test', lifecycleChildren.test(id), running));
-
-  for (const environment of environments) {
-    const pid = lifecycleChildren.publish(id, environment);
-    const p = await describe(client, pid, `publish ${environment}`);
-    children.push(p ? await publishNode(client, p, environment) : missing(`publish ${environment}`, pid, running));
-  }
+  // the steps are read side by side: a running one whose worker is gone costs one query timeout, not one per step
+  const buildId = lifecycleChildren.build(id);
+  const testId = lifecycleChildren.test(id);
+  const children = await Promise.all([
+    describe(client, buildId, 'build').then(async (d) => {
+      if (d) await outcome(d);
+      return d?.node ?? missing('build', buildId, running);
+    }),
+    describe(client, testId, 'test').then((d) => (d ? testNode(d) : missing('test', testId, running))),
+    ...environments.map((environment) => {
+      const pid = lifecycleChildren.publish(id, environment);
+      return describe(client, pid, `publish ${environment}`).then((d) =>
+        d ? publishNode(client, d, environment) : missing(`publish ${environment}`, pid, running),
+      );
+    }),
+  ]);
   node.children = children;
   return node;
 }

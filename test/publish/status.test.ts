@@ -38,6 +38,7 @@ interface Node {
   state: string;
   stage?: string;
   durationMs?: number;
+  closed?: string;
   failure?: { message: string; exitCode: number };
   held?: { image?: string; instance?: string; keypair?: string; images?: string[] };
   notes?: string[];
@@ -61,6 +62,8 @@ interface Row {
 let good: string;
 let doomed: string;
 let oldOne: string;
+/** The lifecycle the running-status test starts (it publishes to region two only). */
+let slow: string | undefined;
 
 beforeAll(async () => {
   const tree = f().tree;
@@ -184,6 +187,35 @@ describe('dibctl status', () => {
     expect(child(after, 'cleanup').held).toBeUndefined();
   });
 
+  it('shows a running lifecycle: finished steps with their times, the running publish with its stage', async () => {
+    f().emu.faults.set({ uploadBytesPerSecond: 128 * 1024 });
+    try {
+      const run = f().cli(['--json', 'run', 'seen', '--upload-env', 'two']);
+      let seen: Node | undefined;
+      const deadline = Date.now() + 90_000;
+      while (!seen && Date.now() < deadline) {
+        const rows = JSON.parse(
+          (await f().cli(['--json', 'list', '--label', 'seen', '--state', 'running'])).stdout,
+        ) as Row[];
+        if (rows.length) {
+          const tree = JSON.parse((await f().cli(['--json', 'status', rows[0].workflowId])).stdout) as Node;
+          if (tree.children?.find((c) => c.step === 'publish two')?.state === 'running') seen = tree;
+        }
+        if (!seen) await new Promise((r) => setTimeout(r, 300));
+      }
+      expect(seen).toBeDefined();
+      expect(seen).toMatchObject({ step: 'lifecycle seen', state: 'running', stage: 'publishing to two' });
+      expect(seen!.closed).toBeUndefined();
+      expect(child(seen!, 'build')).toMatchObject({ state: 'completed' });
+      expect(child(seen!, 'test')).toMatchObject({ state: 'completed' });
+      expect(child(seen!, 'publish two').stage).toMatch(/^uploading /);
+      slow = seen!.workflowId;
+      expect((await run).code).toBe(0);
+    } finally {
+      f().emu.faults.reset();
+    }
+  });
+
   it('an unknown id exits 1 naming it', async () => {
     const r = await f().cli(['status', 'no-such-lifecycle']);
     expect(r.code).toBe(1);
@@ -199,11 +231,14 @@ describe('dibctl list', () => {
   };
 
   it('filters by label, upload environment and state', async () => {
-    expect(await ids(['--label', 'seen'])).toEqual([good]);
+    // newest first; the lifecycle of the running-status test counts when it ran
+    const later = slow ? [slow] : [];
+    expect(await ids(['--label', 'seen'])).toEqual([...later, good]);
     expect(await ids(['--state', 'completed'])).toContain(good);
     expect(await ids(['--state', 'completed'])).not.toContain(doomed);
     expect(await ids(['--state', 'failed'])).toEqual([doomed]);
-    expect(await ids(['--environment', 'two'])).toEqual([good]);
+    expect(await ids(['--environment', 'two'])).toEqual([...later, good]);
+    expect(await ids(['--environment', 'one', '--label', 'seen'])).toEqual([good]);
     expect(await ids(['--environment', 'one', '--state', 'failed'])).toEqual([doomed]);
     expect(await ids(['--state', 'running'])).toEqual([]);
     expect(await ids(['--state', 'terminated'])).toEqual([]);
