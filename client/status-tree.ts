@@ -220,7 +220,7 @@ async function testNode(d: Described): Promise<StatusNode> {
       cleanup.notes = heldLines(s);
       cleanup.next = [`dibctl keep ${id}`, `dibctl discard ${id}`];
       if (held) cleanup.held = held;
-    } else {
+    } else if (cleanup.state === 'pending') {
       // a keep sent now makes a failure hold the instance instead of removing it
       cleanup.next = [`dibctl keep ${id}`];
     }
