@@ -46,6 +46,15 @@ interface Node {
   children?: Node[];
 }
 
+/** Visibility (what list reads) follows a workflow's close a moment later. */
+async function eventually(what: string, fn: () => Promise<boolean>, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await fn())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
 const child = (n: Node, step: string): Node => {
   const c = n.children?.find((x) => x.step === step);
   if (!c) throw new Error(`no step '${step}' under '${n.step}': ${JSON.stringify(n.children?.map((x) => x.step))}`);
@@ -81,7 +90,11 @@ beforeAll(async () => {
   good = JSON.parse(r.stdout).workflowId;
   const d = await f().cli(['run', 'broken', '--upload-env', 'one']);
   expect(d.code).toBe(80);
-  const rows = JSON.parse((await f().cli(['--json', 'list', '--label', 'broken'])).stdout) as Row[];
+  let rows: Row[] = [];
+  await eventually('the failed lifecycle is listed', async () => {
+    rows = JSON.parse((await f().cli(['--json', 'list', '--label', 'broken'])).stdout) as Row[];
+    return rows.length > 0;
+  });
   expect(rows).toHaveLength(1);
   doomed = rows[0].workflowId;
 });
@@ -233,6 +246,11 @@ describe('dibctl list', () => {
   it('filters by label, upload environment and state', async () => {
     // newest first; the lifecycle of the running-status test counts when it ran
     const later = slow ? [slow] : [];
+    await eventually('every lifecycle is listed in its final state', async () => {
+      const failed = await ids(['--state', 'failed']);
+      const completed = await ids(['--state', 'completed']);
+      return failed.includes(doomed) && [...later, good].every((id) => completed.includes(id));
+    });
     expect(await ids(['--label', 'seen'])).toEqual([...later, good]);
     expect(await ids(['--state', 'completed'])).toContain(good);
     expect(await ids(['--state', 'completed'])).not.toContain(doomed);
