@@ -229,6 +229,28 @@ describe('dibctl status', () => {
     }
   });
 
+  it('shows a retirement workflow with the images it holds and why, and how to look closer', async () => {
+    const r = await f().cli(['--json', 'status', 'dibctl-retirement-one']);
+    expect(r.code).toBe(0);
+    const tree = JSON.parse(r.stdout) as Node;
+    expect(tree).toMatchObject({ step: 'retirement', state: 'running', next: ['dibctl retirement one'] });
+    expect(tree.held?.images).toContain(oldOne);
+    expect(tree.notes!.find((n) => n.startsWith(`image ${oldOne} Obsolete Seen Image: `))).toBeDefined();
+  });
+
+  it('shows a publish of its own (dibctl upload) with the image it made and its hand-off', async () => {
+    const u = await f().cli(['--json', 'upload', 'seen', 'one']);
+    expect(u.code).toBe(0);
+    const { workflowId, imageId } = JSON.parse(u.stdout) as { workflowId: string; imageId: string };
+    const r = await f().cli(['--json', 'status', workflowId]);
+    expect(r.code).toBe(0);
+    const tree = JSON.parse(r.stdout) as Node;
+    expect(tree).toMatchObject({ step: 'publish', state: 'completed', held: { image: imageId } });
+    // the lifecycle's copy was current until now: it is handed to retirement
+    expect(child(tree, 'retirement one')).toMatchObject({ state: 'running', next: ['dibctl retirement one'] });
+    expect(child(tree, 'retirement one').held?.images).toHaveLength(1);
+  });
+
   it('an unknown id exits 1 naming it', async () => {
     const r = await f().cli(['status', 'no-such-lifecycle']);
     expect(r.code).toBe(1);
