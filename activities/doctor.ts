@@ -23,9 +23,21 @@ export interface CheckResult {
   detail: string;
   /** What the check is needed for. */
   neededFor: string;
+  /** How to install what is missing (only when not ok). */
+  fix?: string;
 }
 
-export type HostTool = 'disk-image-create' | 'qemu-img' | 'ssh' | 'python3' | 'pytest' | 'testinfra';
+export type HostTool =
+  | 'disk-image-create'
+  | 'qemu-img'
+  | 'ssh'
+  | 'python3'
+  | 'pytest'
+  | 'testinfra'
+  | 'paramiko'
+  | 'novaclient'
+  | 'glanceclient'
+  | 'guestfish';
 
 interface Probe {
   cmd: string;
@@ -33,23 +45,87 @@ interface Probe {
   neededFor: string;
   /** Pulls a version out of the combined output. */
   version: (out: string) => string;
+  /** The Debian/Ubuntu package, and the pip alternative, that provide it. */
+  fix: string;
 }
 
 const firstLine = (out: string) => out.trim().split('\n')[0] ?? '';
 const lastLine = (out: string) => out.trim().split('\n').pop() ?? '';
 const semver = (out: string) => /\d+\.\d+(\.\d+)?/.exec(out)?.[0] ?? firstLine(out);
 
-const PROBES: Record<HostTool, Probe> = {
-  'disk-image-create': { cmd: 'disk-image-create', args: ['--version'], neededFor: 'build', version: semver },
-  'qemu-img': { cmd: 'qemu-img', args: ['--version'], neededFor: 'image checks, format conversion', version: semver },
-  ssh: { cmd: 'ssh', args: ['-V'], neededFor: 'shell tests, --shell', version: firstLine },
-  python3: { cmd: 'python3', args: ['--version'], neededFor: 'pytest tests', version: semver },
-  pytest: { cmd: 'python3', args: ['-m', 'pytest', '--version'], neededFor: 'pytest tests', version: semver },
-  testinfra: {
+/** A python distribution's version, asked through importlib.metadata. */
+function pythonPackage(distribution: string, neededFor: string, fix: string): Probe {
+  return {
     cmd: 'python3',
-    args: ['-c', 'import importlib.metadata as m; print(m.version("pytest-testinfra"))'],
-    neededFor: 'pytest tests (ssh_backend)',
+    args: ['-c', `import importlib.metadata as m; print(m.version(${JSON.stringify(distribution)}))`],
+    neededFor,
     version: semver,
+    fix,
+  };
+}
+
+const PROBES: Record<HostTool, Probe> = {
+  'disk-image-create': {
+    cmd: 'disk-image-create',
+    args: ['--version'],
+    neededFor: 'build',
+    version: semver,
+    fix: 'apt-get install python3-diskimage-builder (or: pip install diskimage-builder)',
+  },
+  'qemu-img': {
+    cmd: 'qemu-img',
+    args: ['--version'],
+    neededFor: 'image checks, format conversion',
+    version: semver,
+    fix: 'apt-get install qemu-utils',
+  },
+  ssh: {
+    cmd: 'ssh',
+    args: ['-V'],
+    neededFor: 'shell tests, --shell',
+    version: firstLine,
+    fix: 'apt-get install openssh-client',
+  },
+  python3: {
+    cmd: 'python3',
+    args: ['--version'],
+    neededFor: 'pytest tests',
+    version: semver,
+    fix: 'apt-get install python3',
+  },
+  pytest: {
+    cmd: 'python3',
+    args: ['-m', 'pytest', '--version'],
+    neededFor: 'pytest tests',
+    version: semver,
+    fix: 'apt-get install python3-pytest (or: pip install pytest)',
+  },
+  testinfra: pythonPackage(
+    'pytest-testinfra',
+    'pytest tests (ssh_backend)',
+    'apt-get install python3-testinfra (or: pip install pytest-testinfra)',
+  ),
+  paramiko: pythonPackage(
+    'paramiko',
+    'pytest tests (ssh_backend)',
+    'apt-get install python3-paramiko (or: pip install paramiko)',
+  ),
+  novaclient: pythonPackage(
+    'python-novaclient',
+    'pytest tests (nova fixture)',
+    'apt-get install python3-novaclient (or: pip install python-novaclient)',
+  ),
+  glanceclient: pythonPackage(
+    'python-glanceclient',
+    'pytest tests (glance calls)',
+    'apt-get install python3-glanceclient (or: pip install python-glanceclient)',
+  ),
+  guestfish: {
+    cmd: 'guestfish',
+    args: ['--version'],
+    neededFor: 'image tests with files_exist',
+    version: semver,
+    fix: 'apt-get install libguestfs-tools',
   },
 };
 
@@ -76,7 +152,7 @@ export function createDoctorActivities(deps: { env?: NodeJS.ProcessEnv } = {}) {
     const out = `${r.stdout}\n${r.stderr}`;
     if (r.code === 0) return { name: input.tool, ok: true, detail: probe.version(out), neededFor: probe.neededFor };
     const why = r.error ?? (lastLine(r.stderr) || `exit code ${r.code}`);
-    return { name: input.tool, ok: false, detail: `${probe.cmd}: ${why}`, neededFor: probe.neededFor };
+    return { name: input.tool, ok: false, detail: `${probe.cmd}: ${why}`, neededFor: probe.neededFor, fix: probe.fix };
   }
 
   async function checkDiskSpace(input: { dir: string; minFreeBytes?: number }): Promise<CheckResult> {

@@ -23,6 +23,7 @@ import * as transfer from './commands/transfer';
 import * as list from './commands/list';
 import * as schedule from './commands/schedule';
 import * as demo from './commands/demo';
+import * as completion from './commands/completion';
 import { Output, consoleOutput } from './render';
 import { withSession } from './session';
 
@@ -44,6 +45,7 @@ const COMMANDS: { register: Register }[] = [
   list,
   schedule,
   demo,
+  completion,
 ];
 
 interface GlobalOptions {

@@ -9,6 +9,8 @@ interface DoctorInput {
   /** Directory where image files are built and read. */
   imageDir: string;
   minFreeBytes?: number;
+  /** The tools to check (default: those every lifecycle host is asked about). */
+  tools?: HostTool[];
 }
 
 export interface DoctorReport {
@@ -28,7 +30,7 @@ export async function doctorWorkflow(input: DoctorInput): Promise<DoctorReport> 
   const host = await short.hostInfo();
   stage = `checking ${host.hostname}`;
   const checks = await Promise.all([
-    ...TOOLS.map((tool) => short.checkHostTool({ tool })),
+    ...(input.tools ?? TOOLS).map((tool) => short.checkHostTool({ tool })),
     short.checkDiskSpace({ dir: input.imageDir, minFreeBytes: input.minFreeBytes }),
   ]);
   stage = 'done';

@@ -1,8 +1,9 @@
 /**
- * `list [--label X] [--environment E] [--running]`: image lifecycles found by
- * their search attributes (DibctlLabel, DibctlEnvironments), with the stage of
- * running ones.
+ * `list [--label X] [--environment E] [--state S]`: image lifecycles found by
+ * their search attributes (DibctlLabel, DibctlEnvironments) and ExecutionStatus,
+ * with the stage of running ones.
  */
+import { InvalidArgumentError, Option } from 'commander';
 import { imageLifecycleWorkflow, stageQuery } from '../../workflows';
 import { Output, printJson, table } from '../render';
 import { Session } from '../session';
@@ -13,19 +14,45 @@ export interface ListOptions {
   label?: string;
   /** Only lifecycles that publish to this upload environment (among others). */
   environment?: string;
+  /** Only lifecycles in this state. */
+  state?: ListState;
+  /** The same as `--state running`. */
   running?: boolean;
   limit: string;
+}
+
+/** The states `--state` takes, with the ExecutionStatus each names. */
+const LIST_STATES = {
+  running: 'Running',
+  completed: 'Completed',
+  failed: 'Failed',
+  cancelled: 'Canceled',
+  terminated: 'Terminated',
+  'timed-out': 'TimedOut',
+} as const;
+type ListState = keyof typeof LIST_STATES;
+
+function parseState(value: string): ListState {
+  if (!(value in LIST_STATES)) throw new InvalidArgumentError(`must be one of ${Object.keys(LIST_STATES).join(', ')}`);
+  return value as ListState;
+}
+
+function parseLimit(value: string): string {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive whole number');
+  return value;
 }
 
 function quoted(value: string): string {
   return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 
-export function lifecycleQuery(opts: Pick<ListOptions, 'label' | 'environment' | 'running'>): string {
+export function lifecycleQuery(opts: Pick<ListOptions, 'label' | 'environment' | 'running' | 'state'>): string {
   const parts = [`WorkflowType = ${quoted(imageLifecycleWorkflow.name)}`];
   if (opts.label) parts.push(`DibctlLabel = ${quoted(opts.label)}`);
   if (opts.environment) parts.push(`DibctlEnvironments = ${quoted(opts.environment)}`);
-  if (opts.running) parts.push(`ExecutionStatus = 'Running'`);
+  const state = opts.state ?? (opts.running ? 'running' : undefined);
+  if (state) parts.push(`ExecutionStatus = ${quoted(LIST_STATES[state])}`);
   return parts.join(' AND ');
 }
 
@@ -75,7 +102,10 @@ export function register(program: Command, cli: Cli): void {
     .description('list image lifecycles (newest first) with the stage of running ones')
     .option('--label <label>', 'only this image')
     .option('--environment <env>', 'only those publishing to this upload environment')
-    .option('--running', 'only running ones')
-    .option('--limit <n>', 'at most this many', '20')
+    .addOption(
+      new Option('--state <state>', 'only those in this state').choices(Object.keys(LIST_STATES)).argParser(parseState),
+    )
+    .addOption(new Option('--running', 'only running ones (--state running)').conflicts('state'))
+    .addOption(new Option('--limit <n>', 'at most this many').default('20').argParser(parseLimit))
     .action(async (opts: ListOptions) => cli.inSession((s, o) => list(s, opts, o), false));
 }

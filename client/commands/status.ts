@@ -1,69 +1,27 @@
-import { WorkflowNotFoundError } from '@temporalio/client';
+/**
+ * `status ID`: a lifecycle (or an image test, publish, retirement) as a tree
+ * of its steps, each with its state, duration, what it holds and what the
+ * operator can do next; `--json` gives the same tree.
+ */
 import { DibctlError } from '../../errors';
-import { imageTestStatusQuery, imageTestWorkflow, stageQuery } from '../../workflows';
-import type { ImageTestStatus } from '../../workflows';
 import { Output, printJson } from '../render';
 import { Session } from '../session';
+import { renderTree, statusTree } from '../status-tree';
 import type { Command } from 'commander';
 import type { Cli } from '../cli';
 
-/** Lines describing what an image test holds (instance, key, image) and until when. */
-export function heldLines(s: ImageTestStatus): string[] {
-  const h = s.held;
-  const lines: string[] = [];
-  if (h.instance)
-    lines.push(
-      `instance ${h.instance.id ?? '(booting)'} ${h.instance.name}${h.instance.mainIp ? ` at ${h.instance.mainIp}` : ''}${h.instance.existing ? ' (existing, never removed)' : ''}`,
-    );
-  if (h.keypair) lines.push(`keypair ${h.keypair}${h.privateKeyFile ? `, private key ${h.privateKeyFile}` : ''}`);
-  if (h.image) lines.push(`image ${h.image.id}${h.image.existing ? ' (existing, never removed)' : ''}`);
-  if (h.sshCommand) lines.push(`reach it with: ${h.sshCommand}`);
-  if (s.hold)
-    lines.push(
-      `held until ${s.hold.until} (${s.hold.reason}): dibctl keep ${s.workflowId} | dibctl discard ${s.workflowId}`,
-    );
-  return lines;
-}
-
-/** Shows a workflow's state and, while it runs, the stage it reports (and, for an image test, what it holds). */
 export async function status(session: Session, workflowId: string, o: Output): Promise<number> {
-  const handle = session.client.workflow.getHandle(workflowId);
-  let desc;
-  try {
-    desc = await handle.describe();
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError)
-      throw new DibctlError(`No workflow with id '${workflowId}' in namespace ${session.namespace}`);
-    throw err;
-  }
-  let stage: string | undefined;
-  let test: ImageTestStatus | undefined;
-  if (desc.status.name === 'RUNNING') {
-    stage = await handle.query(stageQuery).catch(() => undefined);
-    if (desc.type === imageTestWorkflow.name) test = await handle.query(imageTestStatusQuery).catch(() => undefined);
-  }
-  const result = {
-    workflowId,
-    type: desc.type,
-    status: desc.status.name,
-    stage,
-    started: desc.startTime.toISOString(),
-    closed: desc.closeTime?.toISOString(),
-    ...(test ? { held: test.held, hold: test.hold } : {}),
-  };
-  if (o.json) printJson(o, result);
-  else {
-    o.out(`${workflowId}: ${desc.type} ${desc.status.name}${stage ? ` — ${stage}` : ''}`);
-    o.out(`started ${result.started}${result.closed ? `, closed ${result.closed}` : ''}`);
-    if (test) for (const line of heldLines(test)) o.out(line);
-  }
+  const tree = await statusTree(session.client, workflowId);
+  if (!tree) throw new DibctlError(`No workflow with id '${workflowId}' in namespace ${session.namespace}`);
+  if (o.json) printJson(o, tree);
+  else for (const line of renderTree(tree)) o.out(line);
   return 0;
 }
 
 export function register(program: Command, cli: Cli): void {
   program
     .command('status')
-    .description('show the state and current stage of a workflow')
+    .description('show a workflow as a tree of its steps: state, duration, held resources and what to do next')
     .argument('<workflow-id>')
     .action(async (id: string) => cli.inSession((s, o) => status(s, id, o), false));
 }

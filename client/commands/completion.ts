@@ -1,0 +1,29 @@
+/**
+ * `completion bash|zsh` prints the completion script; the hidden `__complete`
+ * answers it (the entry point also answers it without loading Temporal).
+ */
+import { Argument } from 'commander';
+import { completeMain } from '../complete';
+import { HIDDEN_COMMAND, bashScript, commandSpec, zshScript } from '../completion';
+import type { Command } from 'commander';
+import type { Cli } from '../cli';
+
+export function register(program: Command, cli: Cli): void {
+  program
+    .command('completion')
+    .description('print the shell completion script (bash or zsh)')
+    .addArgument(new Argument('<shell>', 'bash or zsh').choices(['bash', 'zsh']))
+    .action(async (shell: 'bash' | 'zsh') =>
+      cli.withoutSession(async (o) => {
+        const spec = commandSpec(program);
+        o.out((shell === 'bash' ? bashScript(spec) : zshScript(spec)).trimEnd());
+        return 0;
+      }),
+    );
+  program
+    .command(HIDDEN_COMMAND, { hidden: true })
+    .argument('[words...]')
+    .allowUnknownOption()
+    .helpOption(false)
+    .action(async (words: string[]) => cli.withoutSession(() => completeMain(words, commandSpec(program))));
+}
