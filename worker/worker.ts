@@ -9,14 +9,12 @@ import path from 'node:path';
 import { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
 import { createActivities, ActivityDeps } from '../activities';
 import { removeOrphanedDataFiles } from '../activities/test-runners/data-file';
-import { DEFAULT_TASK_QUEUE, hostTaskQueue } from '../common/ids';
+import { DEFAULT_TASK_QUEUE } from '../common/ids';
 import { projectRoot } from '../common/project';
 import { dataConverterFromEnv } from '../temporal/codec';
+import { localHostQueue } from './queues';
 
-/** The task queue only the worker on this host polls (one per shared queue). */
-export function localHostQueue(sharedQueue: string = DEFAULT_TASK_QUEUE): string {
-  return hostTaskQueue(sharedQueue, os.hostname());
-}
+export { localHostQueue };
 
 /** The prebuilt workflow bundle (`npm run build`), else the sources to bundle now. */
 export function workflowSource(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
