@@ -3,9 +3,7 @@ import path from 'node:path';
 import { commandWorkflowIds } from '../../common/ids';
 import { doctorWorkflow } from '../../workflows';
 import { Output, printJson, table } from '../render';
-import { Session } from '../session';
-import type { Command } from 'commander';
-import type { Cli } from '../cli';
+import type { Session } from '../session';
 
 export interface DoctorOptions {
   imageDir?: string;
@@ -46,12 +44,4 @@ export async function doctor(session: Session, opts: DoctorOptions, o: Output): 
       : `${missing} check(s) failed; the stages that need them will fail on this host.`,
   );
   return 0;
-}
-
-export function register(program: Command, cli: Cli): void {
-  program
-    .command('doctor')
-    .description('run a workflow that checks what image lifecycles need on the worker host')
-    .option('--image-dir <dir>', 'directory where image files are built', '.')
-    .action(async (opts: DoctorOptions) => cli.inSession((s, o) => doctor(s, opts, o)));
 }

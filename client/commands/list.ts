@@ -5,9 +5,7 @@
  */
 import { imageLifecycleWorkflow, stageQuery } from '../../workflows';
 import { Output, printJson, table } from '../render';
-import { Session } from '../session';
-import type { Command } from 'commander';
-import type { Cli } from '../cli';
+import type { Session } from '../session';
 
 export interface ListOptions {
   label?: string;
@@ -21,7 +19,7 @@ function quoted(value: string): string {
   return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 
-export function lifecycleQuery(opts: Pick<ListOptions, 'label' | 'environment' | 'running'>): string {
+function lifecycleQuery(opts: Pick<ListOptions, 'label' | 'environment' | 'running'>): string {
   const parts = [`WorkflowType = ${quoted(imageLifecycleWorkflow.name)}`];
   if (opts.label) parts.push(`DibctlLabel = ${quoted(opts.label)}`);
   if (opts.environment) parts.push(`DibctlEnvironments = ${quoted(opts.environment)}`);
@@ -67,15 +65,4 @@ export async function list(session: Session, opts: ListOptions, o: Output): Prom
       ),
     );
   return 0;
-}
-
-export function register(program: Command, cli: Cli): void {
-  program
-    .command('list')
-    .description('list image lifecycles (newest first) with the stage of running ones')
-    .option('--label <label>', 'only this image')
-    .option('--environment <env>', 'only those publishing to this upload environment')
-    .option('--running', 'only running ones')
-    .option('--limit <n>', 'at most this many', '20')
-    .action(async (opts: ListOptions) => cli.inSession((s, o) => list(s, opts, o), false));
 }

@@ -3,12 +3,10 @@ import { DibctlError } from '../../errors';
 import { imageTestStatusQuery, imageTestWorkflow, stageQuery } from '../../workflows';
 import type { ImageTestStatus } from '../../workflows';
 import { Output, printJson } from '../render';
-import { Session } from '../session';
-import type { Command } from 'commander';
-import type { Cli } from '../cli';
+import type { Session } from '../session';
 
 /** Lines describing what an image test holds (instance, key, image) and until when. */
-export function heldLines(s: ImageTestStatus): string[] {
+function heldLines(s: ImageTestStatus): string[] {
   const h = s.held;
   const lines: string[] = [];
   if (h.instance)
@@ -58,12 +56,4 @@ export async function status(session: Session, workflowId: string, o: Output): P
     if (test) for (const line of heldLines(test)) o.out(line);
   }
   return 0;
-}
-
-export function register(program: Command, cli: Cli): void {
-  program
-    .command('status')
-    .description('show the state and current stage of a workflow')
-    .argument('<workflow-id>')
-    .action(async (id: string) => cli.inSession((s, o) => status(s, id, o), false));
 }
