@@ -174,25 +174,10 @@ async function openSession(opts: SessionOptions = {}): Promise<Session> {
       address = devServer.address;
     }
 
-    const connection = await connect(address, settings);
-    cleanups.push(() => connection.close());
     const namespace = devServer?.namespace ?? settings.namespace;
-    const client = new Client({ connection, namespace, dataConverter });
-
     let inProcessWorker = false;
-    let startWorker = false;
-    if (opts.needsWorker !== false) {
-      if (wanted === 'always' || mode === 'embedded') startWorker = true;
-      else if (!(await hasPollers(client, namespace, taskQueue))) {
-        if (wanted === 'never') {
-          throw new DibctlError(
-            `No worker polls task queue '${taskQueue}' at ${address}: start one with 'dibctl worker'.`,
-          );
-        }
-        startWorker = true;
-      }
-    }
-    if (startWorker) {
+    /** Runs dibctl's workers in this process; their stop comes first at close. */
+    const startLocalWorker = async () => {
       opts.beforeLocalWorker?.();
       if (mode !== 'embedded')
         note(`No worker polls task queue '${taskQueue}' at ${address}: running one in this process.`);
@@ -221,6 +206,25 @@ async function openSession(opts: SessionOptions = {}): Promise<Session> {
         await running;
       });
       inProcessWorker = true;
+    };
+
+    // An embedded session always runs its worker: it starts while the client connects.
+    const embeddedWorker = mode === 'embedded' && opts.needsWorker !== false ? startLocalWorker() : undefined;
+    const [connection] = await Promise.all([connect(address, settings), embeddedWorker]);
+    cleanups.push(() => connection.close());
+    const client = new Client({ connection, namespace, dataConverter });
+
+    if (opts.needsWorker !== false && !embeddedWorker) {
+      let startWorker = wanted === 'always';
+      if (!startWorker && !(await hasPollers(client, namespace, taskQueue))) {
+        if (wanted === 'never') {
+          throw new DibctlError(
+            `No worker polls task queue '${taskQueue}' at ${address}: start one with 'dibctl worker'.`,
+          );
+        }
+        startWorker = true;
+      }
+      if (startWorker) await startLocalWorker();
     }
     return { client, address, namespace, mode, taskQueue, inProcessWorker, close };
   } catch (err) {

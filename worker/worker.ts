@@ -33,7 +33,7 @@ interface DibctlWorkerOptions {
   dataConverter?: WorkerOptions['dataConverter'];
 }
 
-/** One Worker per task queue: the shared one and this host's. */
+/** One Worker per task queue: the shared one (workflows and activities) and this host's (activities). */
 export async function createDibctlWorkers(opts: DibctlWorkerOptions): Promise<Worker[]> {
   // test data files a killed worker left behind hold credentials
   removeOrphanedDataFiles();
@@ -47,9 +47,12 @@ export async function createDibctlWorkers(opts: DibctlWorkerOptions): Promise<Wo
     dataConverter: opts.dataConverter ?? dataConverterFromEnv(),
   };
   const source = workflowSource();
-  const main = await Worker.create({ ...common, ...source, taskQueue: shared, maxCachedWorkflows: 200 });
-  const host = await Worker.create({ ...common, ...source, taskQueue: localHostQueue(shared), maxCachedWorkflows: 20 });
-  return [main, host];
+  // Workflows run on the shared queue only; the host's queue carries activities (those that read
+  // the image file), so its worker runs no workflow code and starts no workflow thread.
+  return Promise.all([
+    Worker.create({ ...common, ...source, taskQueue: shared, maxCachedWorkflows: 200 }),
+    Worker.create({ ...common, taskQueue: localHostQueue(shared) }),
+  ]);
 }
 
 /** Runs the workers until `until` settles (or a signal shuts them down). */
