@@ -4,7 +4,7 @@
  * Clouds are named by upload environment label or clouds.yaml cloud, so no
  * credential travels through Temporal.
  */
-import type { CloudEndpoint } from '../../activities';
+import { CloudEndpoint, authOf } from '../../activities/endpoint-auth';
 import { commandWorkflowIds } from '../../common/ids';
 import { credentialsUsedLine, loadUploadEnvironment, resolveCredentials } from '../../config';
 import { DibctlError, ExitCode } from '../../errors';
@@ -39,14 +39,24 @@ function endpoint(
   return { cloud: cloud!, config };
 }
 
-/** Both ends of a transfer, checked before any session: options (2), config (10, 11), credentials (12). */
+/**
+ * Both ends of a transfer, checked before any session: options (2), config (10, 11),
+ * credentials (12). A clouds.yaml cloud is resolved by the worker: here too when the
+ * worker certainly runs in this process (workerHere), else by `checkCredentials`
+ * once a session runs its worker here.
+ */
 export function prepareTransfer(
   opts: TransferOptions,
   o: Output,
-): { source: CloudEndpoint; destination: CloudEndpoint } {
+  workerHere: boolean,
+): { source: CloudEndpoint; destination: CloudEndpoint; checkCredentials: () => void } {
   const source = endpoint('src', opts.srcEnv, opts.srcCloud, opts, o);
   const destination = endpoint('dst', opts.dstEnv, opts.dstCloud, opts, o);
-  return { source, destination };
+  const checkCredentials = () => {
+    for (const end of [source, destination]) if ('cloud' in end) authOf(end, process.env);
+  };
+  if (workerHere) checkCredentials();
+  return { source, destination, checkCredentials };
 }
 
 export async function transfer(

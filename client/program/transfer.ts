@@ -18,7 +18,7 @@ export function register(program: Command, cli: Cli): void {
     'upload',
   ).action(async (uuid: string, opts: TransferOptions) => {
     const { prepareTransfer, transfer } = await import('../commands/transfer');
-    const ends = prepareTransfer(opts, cli.output());
-    return cli.inSession((s, o) => transfer(s, uuid, ends, opts, o));
+    const ends = prepareTransfer(opts, cli.output(), (await cli.sessionMode()) === 'embedded');
+    return cli.inSession((s, o) => transfer(s, uuid, ends, opts, o), { beforeLocalWorker: ends.checkCredentials });
   });
 }

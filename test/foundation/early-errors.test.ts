@@ -221,6 +221,7 @@ describe('errors an operator can fix come before Temporal', () => {
       ['mark-obsolete', ['mark-obsolete', 'prod', UUID], /Missing credentials for upload environment 'prod'/],
       ['rotate', ['rotate', 'prod'], /Missing credentials for upload environment 'prod'/],
       ['rotate-single', ['rotate-single', 'img', 'prod'], /Missing credentials for upload environment 'prod'/],
+      ['transfer --src-cloud', ['transfer', UUID, '--src-cloud', 'nowhere', '--dst-cloud', 'nowhere'], /nowhere/],
     ];
     it.each(whenWorkerHere)('%s with nothing configured', async (_name, args, message) => {
       const r = await dibctl('good', embedded, args);
