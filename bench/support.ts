@@ -21,12 +21,13 @@ export interface BenchRow {
 }
 
 /**
- * The dibctl entry point of this checkout (built with `npm run build`), or
+ * The dibctl entry point of this checkout (built with `npm run build`; the benches
+ * run from their own copy in dist/bench/, which never rewrites the build), or
  * BENCH_DIBCTL's, to measure another build (an earlier commit) the same way.
  */
 export const DIBCTL = process.env.BENCH_DIBCTL
   ? path.resolve(process.env.BENCH_DIBCTL)
-  : path.resolve(__dirname, '..', '..', 'bin', 'dibctl.js');
+  : path.resolve(__dirname, '..', '..', '..', 'bin', 'dibctl.js');
 
 interface Timed {
   seconds: number;
