@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { cacheDir } from '../temporal/cli';
 
 const IMAGES =
   'img:\n  filename: img.qcow2\n  tests:\n    environment_name: lab\n    ssh:\n      username: cirros\n' +
@@ -27,6 +28,8 @@ export function configTree(): ConfigTree {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('OS_') && !k.startsWith('TEMPORAL_')) env[k] = v;
   Object.assign(env, {
+    // the Temporal CLI stays where it is cached: a HOME of its own would build it again
+    DIBCTL_CACHE_DIR: cacheDir(),
     HOME: path.join(dir, 'home'),
     DIBCTL_SYSTEM_CONFIG_DIR: path.join(dir, 'no-etc'),
     DIBCTL_STATE_DIR: path.join(dir, 'state'),
