@@ -7,19 +7,10 @@ import { CredentialsError, resolveCredentials } from '../config';
 import { Cloud, connectCloud } from '../openstack';
 import type { CloudAuth } from '../openstack';
 import { isTransient } from './stage-failure';
+import { CloudTarget, targetOf } from './cloud-target';
 
-/**
- * Where an environment's credentials lead, as the command that started the
- * workflow resolved them: the Keystone URL, the region and the project (id or
- * name, with its domain). Never a secret. A worker that resolves the same
- * environment to anything else refuses to act.
- */
-export interface CloudTarget {
-  authUrl: string;
-  region?: string;
-  project?: string;
-  projectDomain?: string;
-}
+export { targetOf };
+export type { CloudTarget };
 
 /** Which environment's cloud, and where its config files are read (as the CLI read them). */
 export interface CloudRef {
@@ -37,18 +28,6 @@ interface EnvironmentRef {
   environment: string;
   config: ConfigLocation;
   target?: CloudTarget;
-}
-
-/** The target resolved credentials lead to. */
-export function targetOf(auth: CloudAuth): CloudTarget {
-  const project = auth.projectId ?? auth.projectName;
-  const projectDomain = auth.projectDomainId ?? auth.projectDomainName;
-  return {
-    authUrl: auth.authUrl.replace(/\/+$/, ''),
-    ...(auth.regionName ? { region: auth.regionName } : {}),
-    ...(project ? { project } : {}),
-    ...(projectDomain ? { projectDomain } : {}),
-  };
 }
 
 function describeTarget(t: CloudTarget): string {

@@ -34,4 +34,4 @@ export type { CloudRef, CloudTarget, ConfigLocation } from './cloud';
 export type { InstanceFacts, StepHeartbeat } from './image-test';
 export type { TestEntryResult } from './test-runners/types';
 export type { ObsoletedImage } from './publish';
-export type { CloudEndpoint, TransferResult } from './transfer';
+export type { TransferResult } from './transfer';

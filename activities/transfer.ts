@@ -9,15 +9,13 @@
  */
 import { PassThrough, Readable } from 'node:stream';
 import { heartbeat } from '@temporalio/activity';
-import { buildCloudAuth, resolveCredentials } from '../config';
-import { ChecksumMismatchError, Cloud, CloudAuth, Image, connectCloud } from '../openstack';
-import type { CloudDeps, ConfigLocation } from './cloud';
+import { ChecksumMismatchError, Cloud, Image, connectCloud } from '../openstack';
+import type { CloudDeps } from './cloud';
+import { CloudEndpoint, authOf } from './endpoint-auth';
+
 import { stageActivities } from './stage-failure';
 
 const TRANSFER_ID_PROPERTY = 'dibctl_transfer_id';
-
-/** A cloud named by an upload environment label or a clouds.yaml cloud name. */
-export type CloudEndpoint = { environment: string; config: ConfigLocation } | { cloud: string; config: ConfigLocation };
 
 export interface TransferInput {
   source: CloudEndpoint;
@@ -72,22 +70,6 @@ const GLANCE_FIELDS = new Set([
   TRANSFER_ID_PROPERTY,
   'dibctl_build_id',
 ]);
-
-function withoutOsVariables(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('OS_')));
-}
-
-function authOf(endpoint: CloudEndpoint, env: NodeJS.ProcessEnv): CloudAuth {
-  if ('environment' in endpoint)
-    return resolveCredentials('upload', endpoint.environment, { ...endpoint.config, env }).auth;
-  // a clouds.yaml cloud alone: OS_* variables would point both ends at the same cloud
-  return buildCloudAuth({
-    what: `cloud '${endpoint.cloud}'`,
-    section: { cloud: endpoint.cloud },
-    env: withoutOsVariables(env),
-    clouds: { cwd: endpoint.config.cwd },
-  }).auth;
-}
 
 function customProperties(img: Image): Record<string, string> {
   const out: Record<string, string> = {};

@@ -6,10 +6,7 @@
  * The server runs in this process and hashes in both cases, so the ratio shows
  * what the client's own hashing, counting and checks cost.
  *
- * No TypeScript runner is installed, so compile (into dist/, next to
- * node_modules) and run:
- *   npx tsc --outDir dist/bench --rootDir . --module commonjs --target es2022 \
- *     --esModuleInterop --skipLibCheck --types node bench/upload.ts && node dist/bench/bench/upload.js [MiB] [rounds]
+ * `npm run bench -- upload` runs it alone (BENCH_UPLOAD_MIB sets the file size).
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -18,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { connectCloud } from '../openstack';
+import { BenchRow, median } from './support';
 
 interface Stored {
   id: string;
@@ -120,9 +118,8 @@ function plainUpload(url: string, file: string, size: number): Promise<void> {
   });
 }
 
-async function main(): Promise<void> {
-  const mib = Number(process.argv[2] ?? 512);
-  const rounds = Number(process.argv[3] ?? 3);
+/** Median seconds of both uploads of a file of mib MiB, and the client's peak memory growth. */
+export async function uploadBench(mib: number, rounds: number): Promise<BenchRow[]> {
   const size = mib * 1024 * 1024;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dibctl-bench-'));
   const file = path.join(dir, 'image.raw');
@@ -151,26 +148,20 @@ async function main(): Promise<void> {
       });
       ours.push(Number(process.hrtime.bigint() - t) / 1e9);
     }
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     const b = median(base);
     const o = median(ours);
-    console.log(`file: ${mib} MiB, rounds: ${rounds}`);
-    console.log(
-      `baseline  fs.createReadStream → http.request: ${(mib / b).toFixed(0)} MiB/s (median ${b.toFixed(2)} s)`,
-    );
-    console.log(
-      `client    uploadImage (md5 + sha512 + verify):  ${(mib / o).toFixed(0)} MiB/s (median ${o.toFixed(2)} s)`,
-    );
-    console.log(`ratio     client time / baseline time: ${(o / b).toFixed(2)}`);
-    console.log(`memory    peak RSS growth during client upload: ${(peakRss / 1048576).toFixed(1)} MiB`);
+    return [
+      {
+        bench: `upload ${mib} MiB: uploadImage (md5 + sha512 + verify)`,
+        figure: o,
+        reference: 'fs.createReadStream → http.request',
+        referenceFigure: b,
+        note: `${(mib / o).toFixed(0)} vs ${(mib / b).toFixed(0)} MiB/s; peak RSS growth ${(peakRss / 1048576).toFixed(1)} MiB`,
+      },
+    ];
   } finally {
     cloud.close();
     await server.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
-
-main().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.message : String(err));
-  process.exitCode = 1;
-});

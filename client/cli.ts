@@ -4,20 +4,39 @@
  * each declared once here so that every command spells them the same way.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { CONFIG_KINDS, ConfigKind } from '../config';
+import { CONFIG_KINDS, ConfigKind } from '../config/kinds';
 import type { Output } from './render';
-import type { Session } from './session';
+import type { Session, SessionMode } from './session';
 
-/** What the program gives a command's action; whatever the action resolves to is the exit code. */
+/** What a command's session needs besides Temporal. */
+export interface SessionNeeds {
+  /** False for commands that only read (status, schedules): no worker is started or required. */
+  needsWorker?: boolean;
+  /** Called right before a worker starts in this process: a check only such a worker needs throws here. */
+  beforeLocalWorker?: () => void;
+}
+
+/**
+ * What the program gives a command's action; whatever the action resolves to is the exit code.
+ * An action checks what the operator can get wrong (options, config, labels, credentials)
+ * before it asks for a session, so those errors come before anything reaches Temporal.
+ */
 export interface Cli {
-  /** Runs fn in a Temporal session, with an in-process worker when none polls and needsWorker (the default). */
-  inSession(fn: (s: Session, o: Output) => Promise<number>, needsWorker?: boolean): Promise<void>;
+  /** Runs fn in a Temporal session, with an in-process worker when none polls (unless needs.needsWorker is false). */
+  inSession(fn: (s: Session, o: Output) => Promise<number>, needs?: SessionNeeds): Promise<void>;
   /** Runs fn without a Temporal session. */
   withoutSession(fn: (o: Output) => Promise<number>): Promise<void>;
+  /** Where output goes (--json or text): for what an action prints before its session. */
+  output(): Output;
+  /**
+   * Where a session of this command would run (configured, local or embedded), decided
+   * without contacting Temporal: an embedded session always runs its worker in this process.
+   */
+  sessionMode(): Promise<SessionMode>;
   /** Resolves at the first SIGINT/SIGTERM: long-running commands stop cleanly on it. */
   interrupted(): Promise<void>;
   /** Installs the Temporal runtime logging at level (DEBUG with --debug); later calls do nothing. */
-  installRuntime(level: 'INFO' | 'ERROR'): void;
+  installRuntime(level: 'INFO' | 'ERROR'): Promise<void>;
   /**
    * With --debug: where OpenStack requests made in this process (the CLI's own
    * and its in-process worker's) are traced, one line each on stderr, secrets redacted.

@@ -4,48 +4,19 @@
  * failed run writes it too and keeps its exit code). Texts come scrubbed from
  * the worker; they are scrubbed again here of every secret this host knows.
  */
-import fs from 'node:fs';
-import path from 'node:path';
-import { Option } from 'commander';
 import { authSecrets } from '../activities/cloud';
 import { environmentSecrets, knownSecrets } from '../activities/process/scrub';
 import { writeJUnitReport } from '../activities/test-runners';
 import type { TestEntryResult } from '../activities';
 import { ConfigOptions, resolveCredentials } from '../config';
-import { DibctlError, ExitCode, describeError } from '../errors';
+import { describeError } from '../errors';
 import type { Output } from './render';
-
-export function junitXmlOption(): Option {
-  return new Option(
-    '--junit-xml <file>',
-    'write a JUnit XML report of the tests to FILE (one case per script, pytest test, image check, command), also when they fail',
-  );
-}
 
 /** What the report is made of: the results so far, and why the run failed when no test says it. */
 export interface TestReport {
   tests: TestEntryResult[];
   /** The run's failure (exit code not 0), as printed. */
   failure?: string;
-}
-
-/** Refuses, before anything runs, a report path that cannot be written (a directory, an unwritable place). */
-export function checkReportPath(file: string): void {
-  const target = path.resolve(file);
-  let st: fs.Stats | undefined;
-  try {
-    st = fs.statSync(target);
-  } catch {
-    // does not exist yet: its directory must take it
-  }
-  if (st?.isDirectory()) throw new DibctlError(`--junit-xml ${file}: is a directory`, ExitCode.GENERIC);
-  try {
-    fs.mkdirSync(path.dirname(target), { recursive: true });
-    fs.accessSync(path.dirname(target), fs.constants.W_OK);
-    if (st) fs.accessSync(target, fs.constants.W_OK);
-  } catch (err) {
-    throw new DibctlError(`--junit-xml ${file}: cannot be written (${describeError(err)})`, ExitCode.GENERIC);
-  }
 }
 
 /**

@@ -1,31 +1,34 @@
 /**
  * The dibctl command line. The one place that turns a typed error into an
  * exit code and a one-line message.
+ *
+ * Start-up stays short: the modules under `program/` define every command with
+ * commander alone, and a command's own code (config, the Temporal SDK, the
+ * worker) loads only when that command runs.
  */
 import { Command, CommanderError } from 'commander';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { projectVersion } from '../common/project';
-import { DibctlError, ExitCode, describeError } from '../errors';
+import { ExitCode } from '../errors/exit-codes';
 import { Cli, Register } from './cli';
-import * as doctor from './commands/doctor';
-import * as status from './commands/status';
-import * as server from './commands/server';
-import * as worker from './commands/worker';
-import * as validate from './commands/validate';
-import * as schema from './commands/schema';
-import * as emulator from './commands/emulator';
-import * as publish from './commands/publish';
-import * as build from './commands/build';
-import * as test from './commands/test';
-import * as retirement from './commands/retirement';
-import * as run from './commands/run';
-import * as transfer from './commands/transfer';
-import * as list from './commands/list';
-import * as schedule from './commands/schedule';
-import * as demo from './commands/demo';
-import * as completion from './commands/completion';
+import * as doctor from './program/doctor';
+import * as status from './program/status';
+import * as server from './program/server';
+import * as worker from './program/worker';
+import * as validate from './program/validate';
+import * as schema from './program/schema';
+import * as emulator from './program/emulator';
+import * as publish from './program/publish';
+import * as build from './program/build';
+import * as test from './program/test';
+import * as retirement from './program/retirement';
+import * as run from './program/run';
+import * as transfer from './program/transfer';
+import * as list from './program/list';
+import * as schedule from './program/schedule';
+import * as demo from './program/demo';
+import * as completion from './program/completion';
 import { Output, consoleOutput } from './render';
-import { withSession } from './session';
+import type { SessionMode } from './session';
 
 /** Every command module, in the order `dibctl --help` lists their commands. */
 const COMMANDS: { register: Register }[] = [
@@ -68,9 +71,10 @@ function openStackTrace(line: string): void {
 }
 
 let runtimeInstalled = false;
-function installRuntime(level: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR'): void {
+async function installRuntime(level: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR'): Promise<void> {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
+  const { DefaultLogger, Runtime } = await import('@temporalio/worker');
   Runtime.install({ logger: new DefaultLogger(level), shutdownSignals: [] });
 }
 
@@ -78,18 +82,22 @@ export function buildProgram(result: { code: number }): Command {
   const program = new Command('dibctl');
   const globals = () => program.opts<GlobalOptions>();
   const output = (): Output => consoleOutput(Boolean(globals().json));
+  let mode: Promise<SessionMode> | undefined;
 
   const cli: Cli = {
-    async inSession(fn, needsWorker = true) {
+    async inSession(fn, needs = {}) {
       const o = output();
-      // A command's in-process worker stays quiet: the command itself reports what failed.
-      cli.installRuntime('ERROR');
+      const [{ withSession }, sessionMode] = await Promise.all([import('./session'), cli.sessionMode()]);
       const debug = cli.openStackTrace();
       result.code = await withSession(
         {
+          mode: sessionMode,
           localWorker: globals().localWorker === false ? 'never' : 'auto',
-          needsWorker,
+          needsWorker: needs.needsWorker ?? true,
           note: o.err,
+          // A command's in-process worker stays quiet: the command itself reports what failed.
+          installRuntime: () => cli.installRuntime('ERROR'),
+          ...(needs.beforeLocalWorker ? { beforeLocalWorker: needs.beforeLocalWorker } : {}),
           ...(debug ? { activityDeps: { debug } } : {}),
         },
         (s) => fn(s, o),
@@ -97,6 +105,11 @@ export function buildProgram(result: { code: number }): Command {
     },
     async withoutSession(fn) {
       result.code = await fn(output());
+    },
+    output,
+    sessionMode() {
+      mode ??= import('./session').then((m) => m.sessionMode());
+      return mode;
     },
     interrupted,
     installRuntime: (level) => installRuntime(globals().debug ? 'DEBUG' : level),
@@ -135,6 +148,7 @@ export async function main(argv: string[]): Promise<number> {
       // missing or invalid argument) were printed already and exit 2, as with dibctl's argparse
       return err.exitCode === 0 ? 0 : ExitCode.USAGE;
     }
+    const { DibctlError, describeError } = await import('../errors');
     if (err instanceof DibctlError) {
       process.stderr.write(`Error: ${err.message}\n`);
       return err.exitCode;

@@ -4,19 +4,19 @@
  * - otherwise a server on localhost:7233 (e.g. `dibctl server`);
  * - otherwise an ephemeral dev server that lives as long as the command.
  * When no worker polls dibctl's task queue, the command runs one in-process.
+ * The SDK and the worker code load only here, and while an ephemeral server boots.
  */
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import type { Client, Connection } from '@temporalio/client';
+import type { NativeConnection } from '@temporalio/worker';
 import { DibctlError, TemporalUnavailableError, describeError } from '../errors';
 import { localAddress, temporalSettings } from '../temporal/connection';
-import { dataConverterFromEnv } from '../temporal/codec';
 import { DevServer, startDevServer } from '../temporal/dev-server';
 import { tcpAccepts } from '../temporal/free-port';
 import type { ActivityDeps } from '../activities';
 import { DEFAULT_TASK_QUEUE } from '../common/ids';
-import { createDibctlWorkers, runWorkers, workerHostname } from '../worker/worker';
+import { workerHostname } from '../worker/queues';
 
-type SessionMode = 'configured' | 'local' | 'embedded';
+export type SessionMode = 'configured' | 'local' | 'embedded';
 
 interface SessionOptions {
   env?: NodeJS.ProcessEnv;
@@ -28,6 +28,12 @@ interface SessionOptions {
   activityDeps?: ActivityDeps;
   /** Notes for the operator (stderr). */
   note?: (line: string) => void;
+  /** Where the session runs, when the command has decided it already (sessionMode). */
+  mode?: SessionMode;
+  /** Installs the SDK's runtime (its logging) before a worker starts in this process. */
+  installRuntime?: () => Promise<void>;
+  /** Called before a worker starts in this process: what it throws ends the session before the worker runs. */
+  beforeLocalWorker?: () => void;
 }
 
 export interface Session {
@@ -47,6 +53,7 @@ function hostPort(address: string): [string, number] {
 
 async function connect(address: string, settings: ReturnType<typeof temporalSettings>): Promise<Connection> {
   const o = settings.connectionOptions;
+  const { Connection } = await import('@temporalio/client');
   try {
     return await Connection.connect({
       address,
@@ -92,28 +99,48 @@ async function hasPollers(client: Client, namespace: string, taskQueue: string):
   return (res.pollers ?? []).some((p) => pollerAlive(p));
 }
 
+/**
+ * Where a session would run, decided without contacting Temporal: configured,
+ * else a server accepting connections on the local address, else embedded.
+ */
+export async function sessionMode(env: NodeJS.ProcessEnv = process.env): Promise<SessionMode> {
+  if (temporalSettings(env).address) return 'configured';
+  if (await tcpAccepts(...hostPort(localAddress(env)), 500)) return 'local';
+  return 'embedded';
+}
+
+/** Starts the ephemeral server and returns once its process runs; `ready` resolves when it answers. */
+async function launchDevServer(
+  env: NodeJS.ProcessEnv,
+  note: (line: string) => void,
+): Promise<{ ready: Promise<DevServer> }> {
+  let spawned!: () => void;
+  const running = new Promise<void>((resolve) => (spawned = resolve));
+  const ready = startDevServer({ env, progress: note, onSpawn: spawned });
+  // a server that cannot start at all (no Temporal CLI) rejects before it spawns
+  await Promise.race([running, ready]);
+  return { ready };
+}
+
 async function openSession(opts: SessionOptions = {}): Promise<Session> {
   const env = opts.env ?? process.env;
   const note = opts.note ?? (() => undefined);
   const settings = temporalSettings(env);
   const taskQueue = opts.taskQueue ?? DEFAULT_TASK_QUEUE;
-  let mode: SessionMode;
+  const mode = opts.mode ?? (await sessionMode(env));
+  const wanted = opts.localWorker ?? 'auto';
   let address: string;
-  let devServer: DevServer | undefined;
+  let launched: { ready: Promise<DevServer> } | undefined;
 
-  if (settings.address) {
-    mode = 'configured';
-    address = settings.address;
-  } else if (await tcpAccepts(...hostPort(localAddress(env)), 500)) {
-    mode = 'local';
+  if (mode === 'configured') {
+    address = settings.address!;
+  } else if (mode === 'local') {
     address = localAddress(env);
   } else {
-    mode = 'embedded';
     note(
       `No Temporal server configured (TEMPORAL_ADDRESS) and none at ${localAddress(env)}: starting an ephemeral one.`,
     );
-    devServer = await startDevServer({ env, progress: note });
-    address = devServer.address;
+    address = '';
   }
 
   const cleanups: Array<() => Promise<void>> = [];
@@ -126,39 +153,43 @@ async function openSession(opts: SessionOptions = {}): Promise<Session> {
       }
     }
   };
-  if (devServer) cleanups.push(devServer.stop);
+  if (mode === 'embedded') {
+    const started = await launchDevServer(env, note);
+    // a server that never became ready has stopped itself
+    cleanups.push(async () => (await started.ready).stop());
+    launched = started;
+  }
 
   try {
-    const connection = await connect(address, settings);
-    cleanups.push(() => connection.close());
-    const namespace = devServer?.namespace ?? settings.namespace;
+    // The SDK and the worker code load while an ephemeral server boots.
+    const { Client } = await import('@temporalio/client');
+    const { dataConverterFromEnv } = await import('../temporal/codec');
     const dataConverter = dataConverterFromEnv(env);
-    const client = new Client({ connection, namespace, dataConverter });
-
-    const wanted = opts.localWorker ?? 'auto';
-    let inProcessWorker = false;
-    let startWorker = false;
-    if (opts.needsWorker !== false) {
-      if (wanted === 'always' || mode === 'embedded') startWorker = true;
-      else if (!(await hasPollers(client, namespace, taskQueue))) {
-        if (wanted === 'never') {
-          throw new DibctlError(
-            `No worker polls task queue '${taskQueue}' at ${address}: start one with 'dibctl worker'.`,
-          );
-        }
-        startWorker = true;
-      }
+    // an embedded session always runs its worker: its code loads now, before the server answers
+    const workerCode = launched && opts.needsWorker !== false ? loadWorkerCode(opts) : undefined;
+    workerCode?.catch(() => undefined);
+    let devServer: DevServer | undefined;
+    if (launched) {
+      devServer = await launched.ready;
+      address = devServer.address;
     }
-    if (startWorker) {
+
+    const namespace = devServer?.namespace ?? settings.namespace;
+    let inProcessWorker = false;
+    /** Runs dibctl's workers in this process; their stop comes first at close. */
+    const startLocalWorker = async () => {
+      opts.beforeLocalWorker?.();
       if (mode !== 'embedded')
         note(`No worker polls task queue '${taskQueue}' at ${address}: running one in this process.`);
+      const { NativeConnection, createDibctlWorkers, runWorkers } = await (workerCode ?? loadWorkerCode(opts));
       const o = settings.connectionOptions;
-      const nativeConnection = await NativeConnection.connect({
+      const nativeConnection: NativeConnection = await NativeConnection.connect({
         address,
         tls: o.tls,
         apiKey: o.apiKey,
         metadata: o.metadata,
       });
+      cleanups.push(() => nativeConnection.close());
       const workers = await createDibctlWorkers({
         connection: nativeConnection,
         namespace,
@@ -173,15 +204,43 @@ async function openSession(opts: SessionOptions = {}): Promise<Session> {
       cleanups.push(async () => {
         stop();
         await running;
-        await nativeConnection.close();
       });
       inProcessWorker = true;
+    };
+
+    // An embedded session always runs its worker: it starts while the client connects.
+    const embeddedWorker = mode === 'embedded' && opts.needsWorker !== false ? startLocalWorker() : undefined;
+    const [connection] = await Promise.all([connect(address, settings), embeddedWorker]);
+    cleanups.push(() => connection.close());
+    const client = new Client({ connection, namespace, dataConverter });
+
+    if (opts.needsWorker !== false && !embeddedWorker) {
+      let startWorker = wanted === 'always';
+      if (!startWorker && !(await hasPollers(client, namespace, taskQueue))) {
+        if (wanted === 'never') {
+          throw new DibctlError(
+            `No worker polls task queue '${taskQueue}' at ${address}: start one with 'dibctl worker'.`,
+          );
+        }
+        startWorker = true;
+      }
+      if (startWorker) await startLocalWorker();
     }
     return { client, address, namespace, mode, taskQueue, inProcessWorker, close };
   } catch (err) {
     await close();
     throw err;
   }
+}
+
+/** The worker SDK and dibctl's workers and activities, with the runtime installed. */
+async function loadWorkerCode(opts: SessionOptions) {
+  const [{ NativeConnection }, { createDibctlWorkers, runWorkers }] = await Promise.all([
+    import('@temporalio/worker'),
+    import('../worker/worker'),
+  ]);
+  await opts.installRuntime?.();
+  return { NativeConnection, createDibctlWorkers, runWorkers };
 }
 
 /** Opens a session, runs fn, and always closes what the session started. */

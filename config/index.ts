@@ -1,7 +1,8 @@
 /** Configuration: files, validation, merged views and credentials. */
 export { ConfigError, LabelNotFoundError, CredentialsError } from './errors';
-export { CONFIG_KINDS } from './schema';
-export type { GlanceSection, ConfigKind, SshKeyType } from './schema';
+export { CONFIG_KINDS } from './kinds';
+export type { ConfigKind } from './kinds';
+export type { GlanceSection, SshKeyType } from './schema';
 export { durationProblem, durationSeconds } from './duration';
 export { configFiles, loadConfig, entryOf } from './files';
 export type { LoadedConfig } from './files';

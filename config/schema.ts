@@ -9,6 +9,9 @@ import { DEFAULTS, LIMITS, withDefault } from './defaults';
 import { DURATION_PATTERN, TOO_LONG, durationProblem, parseDuration } from './duration';
 import { KEYSTONE_FIELDS, keystoneFieldOf, parseBoolean, parseIdentityVersion, parseInterface } from './keystone-keys';
 import { TEST_KINDS, TestKind, testKindList } from './test-kinds';
+import type { ConfigKind } from './kinds';
+
+export type { ConfigKind };
 
 const e = (message: string) => ({ error: message });
 
@@ -474,9 +477,6 @@ export type ImageEntry = z.infer<typeof imageEntrySchema>;
 export type TestEnvironmentEntry = z.infer<typeof testEnvironmentSchema>;
 export type UploadEnvironmentEntry = z.infer<typeof uploadEnvironmentSchema>;
 export type NovaTimeoutsSection = Partial<Record<keyof typeof novaTimeouts, number>>;
-
-export type ConfigKind = 'images' | 'test' | 'upload';
-export const CONFIG_KINDS: readonly ConfigKind[] = ['images', 'test', 'upload'];
 
 export interface KindEntry {
   images: ImageEntry;

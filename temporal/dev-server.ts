@@ -6,7 +6,6 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { Connection } from '@temporalio/client';
 import { DibctlError } from '../errors';
 import { findTemporalCli } from './cli';
 import { freePort } from './free-port';
@@ -25,6 +24,8 @@ export interface DevServerOptions {
   log?: string | 'inherit';
   /** Progress lines (e.g. while the CLI is being built). */
   progress?: (line: string) => void;
+  /** Called once the server process runs, before it answers: the caller can use the time it takes to boot. */
+  onSpawn?: () => void;
   startTimeoutMs?: number;
   env?: NodeJS.ProcessEnv;
 }
@@ -37,17 +38,28 @@ export interface DevServer {
   stop(): Promise<void>;
 }
 
-const live = new Set<ChildProcess>();
+/** Running servers and the signal that ends each when this process exits without stopping them. */
+const live = new Map<ChildProcess, NodeJS.Signals>();
 let exitHookInstalled = false;
-function killOnExit(child: ChildProcess): void {
-  live.add(child);
+function killOnExit(child: ChildProcess, signal: NodeJS.Signals): void {
+  live.set(child, signal);
   child.once('exit', () => live.delete(child));
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   // A dev server must never outlive the process that started it.
   process.once('exit', () => {
-    for (const c of live) c.kill('SIGKILL');
+    for (const [c, sig] of live) killGroup(c, sig);
   });
+}
+
+/** Signals the watchdog shell and the server it started (they share a process group). */
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    if (child.pid) process.kill(-child.pid, signal);
+    else child.kill(signal);
+  } catch {
+    child.kill(signal);
+  }
 }
 
 /** The server process ended before it answered (e.g. a port taken between choosing it and binding it). */
@@ -57,6 +69,8 @@ async function waitReady(address: string, namespace: string, child: ChildProcess
   let exited: number | null = null;
   child.once('exit', (code) => (exited = code ?? -1));
   let lastError = 'no answer';
+  // loaded here, while the server boots, rather than by whoever only imports this module
+  const { Connection } = await import('@temporalio/client');
   while (Date.now() < deadline) {
     if (exited !== null) throw new ExitedWhileStarting(`Temporal dev server exited with code ${exited} while starting`);
     try {
@@ -69,7 +83,7 @@ async function waitReady(address: string, namespace: string, child: ChildProcess
       }
     } catch (err) {
       lastError = err instanceof Error ? err.message : String(err);
-      await new Promise((r) => setTimeout(r, 200));
+      await new Promise((r) => setTimeout(r, 50));
     }
   }
   throw new DibctlError(`Temporal dev server at ${address} did not become ready: ${lastError}`);
@@ -138,16 +152,20 @@ async function startOnce(
   const watchdog =
     '"$@" & pid=$!; trap \'kill -TERM $pid 2>/dev/null\' TERM INT; ' +
     'while kill -0 $pid 2>/dev/null; do kill -0 $PPID 2>/dev/null || kill -TERM $pid 2>/dev/null; sleep 1 & wait $!; done; wait $pid';
-  const child = spawn('/bin/sh', ['-c', watchdog, 'temporal', cliPath, ...args], { stdio, env });
-  killOnExit(child);
+  // Its own process group, so that a server without state to keep is stopped at once, shell and all.
+  const child = spawn('/bin/sh', ['-c', watchdog, 'temporal', cliPath, ...args], { stdio, env, detached: true });
+  // in memory only: nothing to write back, so no graceful shutdown to wait for
+  const stopSignal: NodeJS.Signals = opts.dbFilename ? 'SIGTERM' : 'SIGKILL';
+  killOnExit(child, stopSignal);
   await logFd?.close();
   const address = `${ip}:${port}`;
+  opts.onSpawn?.();
 
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = once(child, 'exit');
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    killGroup(child, stopSignal);
+    const timer = setTimeout(() => killGroup(child, 'SIGKILL'), 10_000);
     await exited;
     clearTimeout(timer);
   };

@@ -4,37 +4,16 @@
  * that holds it).
  */
 import { existsSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
 import { createActivities, ActivityDeps } from '../activities';
 import { removeOrphanedDataFiles } from '../activities/test-runners/data-file';
-import { DEFAULT_TASK_QUEUE, hostTaskQueue } from '../common/ids';
+import { DEFAULT_TASK_QUEUE } from '../common/ids';
 import { projectRoot } from '../common/project';
-import { DibctlError, ExitCode } from '../errors';
 import { dataConverterFromEnv } from '../temporal/codec';
+import { localHostQueue, workerHostname } from './queues';
 
-/**
- * The name this host goes by in task queues and worker identities: `DIBCTL_HOSTNAME`
- * when set (hosts whose system names clash, or containers that get a random one),
- * else the system's host name. The CLI that starts a lifecycle and the worker that
- * keeps its file must agree on it.
- */
-export function workerHostname(env: NodeJS.ProcessEnv = process.env): string {
-  const name = env.DIBCTL_HOSTNAME;
-  if (name === undefined || name === '') return os.hostname();
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(name))
-    throw new DibctlError(
-      `DIBCTL_HOSTNAME '${name}': must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit`,
-      ExitCode.USAGE,
-    );
-  return name;
-}
-
-/** The task queue only the worker on this host polls (one per shared queue). */
-export function localHostQueue(sharedQueue: string = DEFAULT_TASK_QUEUE): string {
-  return hostTaskQueue(sharedQueue, workerHostname());
-}
+export { localHostQueue, workerHostname };
 
 /** The prebuilt workflow bundle (`npm run build`), else the sources to bundle now. */
 export function workflowSource(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
@@ -53,7 +32,7 @@ interface DibctlWorkerOptions {
   dataConverter?: WorkerOptions['dataConverter'];
 }
 
-/** One Worker per task queue: the shared one and this host's. */
+/** One Worker per task queue: the shared one (workflows and activities) and this host's (activities). */
 export async function createDibctlWorkers(opts: DibctlWorkerOptions): Promise<Worker[]> {
   // test data files a killed worker left behind hold credentials
   removeOrphanedDataFiles();
@@ -67,9 +46,12 @@ export async function createDibctlWorkers(opts: DibctlWorkerOptions): Promise<Wo
     dataConverter: opts.dataConverter ?? dataConverterFromEnv(),
   };
   const source = workflowSource();
-  const main = await Worker.create({ ...common, ...source, taskQueue: shared, maxCachedWorkflows: 200 });
-  const host = await Worker.create({ ...common, ...source, taskQueue: localHostQueue(shared), maxCachedWorkflows: 20 });
-  return [main, host];
+  // Workflows run on the shared queue only; the host's queue carries activities (those that read
+  // the image file), so its worker runs no workflow code and starts no workflow thread.
+  return Promise.all([
+    Worker.create({ ...common, ...source, taskQueue: shared, maxCachedWorkflows: 200 }),
+    Worker.create({ ...common, taskQueue: localHostQueue(shared) }),
+  ]);
 }
 
 /** Runs the workers until `until` settles (or a signal shuts them down). */

@@ -6,22 +6,18 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { WorkflowFailedError, WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { dibArguments, dibEnvironment } from '../../activities/build';
 import type { BuildHeartbeat, BuildInput } from '../../activities';
 import { ConfigError, loadImage } from '../../config';
 import { DibctlError, ExitCode, exitCodeOf, failureOf } from '../../errors';
 import { commandWorkflowIds } from '../../common/ids';
-import { imageBuildWorkflow } from '../../workflows';
 import type { ImageBuildInput } from '../../workflows';
-import { localHostQueue } from '../../worker/worker';
+import { localHostQueue } from '../../worker/queues';
 import { isSecretName } from '../../activities/process/scrub';
 import { LogTail } from '../log-tail';
 import { Output, printJson } from '../render';
-import { Session } from '../session';
-import type { Command } from 'commander';
-import { Cli, configFileOptions } from '../cli';
+import type { Session } from '../session';
 
 export interface BuildOptions {
   output?: string;
@@ -43,8 +39,13 @@ async function buildHeartbeat(handle: WorkflowHandle): Promise<BuildHeartbeat | 
   return undefined;
 }
 
-/** What `dibctl build` prints: the image as the config on this host says (the worker reads the same config). */
-function buildPreview(label: string, opts: BuildOptions) {
+type BuildPreview = ReturnType<typeof buildPreview>;
+
+/**
+ * What `dibctl build` prints: the image as the config on this host says (the worker reads
+ * the same config). A config or label error fails here, before any session (10, 11).
+ */
+export function buildPreview(label: string, opts: BuildOptions) {
   const cwd = opts.cwd ?? process.cwd();
   const config = { cwd, ...(opts.imagesConfig ? { imagesConfig: path.resolve(cwd, opts.imagesConfig) } : {}) };
   const output = opts.output ? path.resolve(cwd, opts.output) : undefined;
@@ -60,11 +61,15 @@ function buildPreview(label: string, opts: BuildOptions) {
 export async function build(
   session: Session,
   label: string,
-  opts: BuildOptions,
+  { image, input }: BuildPreview,
   o: Output,
   interrupted: Promise<void>,
 ): Promise<number> {
-  const { image, input } = buildPreview(label, opts);
+  const [{ WorkflowFailedError }, { dibArguments, dibEnvironment }, { imageBuildWorkflow }] = await Promise.all([
+    import('@temporalio/client'),
+    import('../../activities/build'),
+    import('../../workflows'),
+  ]);
   if (image.dib && !o.json) {
     o.out(`disk-image-create ${dibArguments(image.filename, image.dib).join(' ')}`);
     o.out(
@@ -125,17 +130,4 @@ export async function build(
   if (done.err instanceof WorkflowFailedError)
     throw new DibctlError(failureOf(done.err).message, code ?? ExitCode.GENERIC);
   throw done.err;
-}
-
-export function register(program: Command, cli: Cli): void {
-  configFileOptions(
-    program
-      .command('build')
-      .description('build the image with diskimage-builder (and external_build) on this host')
-      .argument('<label>', 'image label')
-      .option('-o, --output <file>', 'image file to produce (default: the configured filename)'),
-    'images',
-  ).action(async (label: string, opts: BuildOptions) =>
-    cli.inSession((s, o) => build(s, label, opts, o, cli.interrupted())),
-  );
 }

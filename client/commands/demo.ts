@@ -12,10 +12,9 @@ import { startEmulator } from '../../emulator';
 import { whichOnPath } from '../../temporal/cli';
 import { stateDir } from '../paths';
 import { Output, printJson, table } from '../render';
-import { Session } from '../session';
-import { run } from './run';
-import { Command, InvalidArgumentError, Option } from 'commander';
-import type { Cli } from '../cli';
+import type { Session } from '../session';
+import { lifecycleInput, run } from './run';
+import type { RunOptions } from './run';
 
 export interface DemoOptions {
   dir?: string;
@@ -96,19 +95,16 @@ export async function demo(session: Session, opts: DemoOptions, o: Output): Prom
       // With --json the lifecycles' results go into the demo's one document.
       const captured: string[] = [];
       const runOutput: Output = o.json ? { ...o, out: (line) => captured.push(line) } : o;
-      code = await run(
-        session,
-        'demo',
-        {
-          uploadEnv: [...UPLOAD_ENVS],
-          build: true,
-          test: true,
-          imagesConfig: files.images,
-          testConfig: files.test,
-          uploadConfig: files.upload,
-        },
-        runOutput,
-      );
+      const runOptions: RunOptions = {
+        uploadEnv: [...UPLOAD_ENVS],
+        build: true,
+        test: true,
+        imagesConfig: files.images,
+        testConfig: files.test,
+        uploadConfig: files.upload,
+      };
+      const input = lifecycleInput('demo', runOptions, session.taskQueue, process.cwd(), o.err);
+      code = await run(session, 'demo', runOptions, input, runOutput);
       if (captured.length) lifecycles.push(JSON.parse(captured.join('\n')));
     }
 
@@ -143,25 +139,4 @@ export async function demo(session: Session, opts: DemoOptions, o: Output): Prom
   } finally {
     await emu.stop();
   }
-}
-
-function parseCount(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 100) throw new InvalidArgumentError('must be a whole number from 1 to 100');
-  return n;
-}
-
-export function register(program: Command, cli: Cli): void {
-  program
-    .command('demo')
-    .description(
-      'the whole lifecycle with nothing to configure: the bundled OpenStack emulator, build, test over SSH, publish to two regions',
-    )
-    .option('--dir <dir>', 'where the demo writes its configs, tests and image (default: under the state directory)')
-    .addOption(
-      new Option('--runs <n>', 'lifecycles to run; from the second on, older copies become obsolete')
-        .default(2)
-        .argParser(parseCount),
-    )
-    .action(async (opts: DemoOptions) => cli.inSession((s, o) => demo(s, opts, o)));
 }

@@ -2,13 +2,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { commandWorkflowIds } from '../../common/ids';
 import { doctorWorkflow } from '../../workflows';
-import { DOCTOR_TOOLS, ImageNeeds, imageNeeds } from '../doctor-needs';
+import { DOCTOR_TOOLS, ImageNeeds } from '../doctor-needs';
 import { Output, printJson, table } from '../render';
-import { Session } from '../session';
-import { configFileOptions } from '../cli';
+import type { Session } from '../session';
 import type { HostTool } from '../../activities';
-import type { Command } from 'commander';
-import type { Cli } from '../cli';
 
 export interface DoctorOptions {
   imageDir?: string;
@@ -75,18 +72,4 @@ export async function doctor(session: Session, opts: DoctorOptions, needs: Image
     }
   }
   return code;
-}
-
-export function register(program: Command, cli: Cli): void {
-  configFileOptions(
-    program
-      .command('doctor')
-      .description('run a workflow that checks what the configured images need on the worker host')
-      .option('--image-dir <dir>', 'directory where image files are built', '.'),
-    'images',
-  ).action(async (opts: DoctorOptions) => {
-    // the configs are read before Temporal is reached: a broken one is reported as such
-    const needs = imageNeeds({ cwd: process.cwd(), imagesConfig: opts.imagesConfig });
-    await cli.inSession((s, o) => doctor(s, opts, needs, o));
-  });
 }

@@ -3,12 +3,11 @@
  * their search attributes (DibctlLabel, DibctlEnvironments) and ExecutionStatus,
  * with the stage of running ones.
  */
-import { InvalidArgumentError, Option } from 'commander';
 import { imageLifecycleWorkflow, stageQuery } from '../../workflows';
 import { Output, printJson, table } from '../render';
-import { Session } from '../session';
-import type { Command } from 'commander';
-import type { Cli } from '../cli';
+import type { Session } from '../session';
+import { LIST_STATES } from '../program/list';
+import type { ListState } from '../program/list';
 
 export interface ListOptions {
   label?: string;
@@ -21,33 +20,11 @@ export interface ListOptions {
   limit: string;
 }
 
-/** The states `--state` takes, with the ExecutionStatus each names. */
-const LIST_STATES = {
-  running: 'Running',
-  completed: 'Completed',
-  failed: 'Failed',
-  cancelled: 'Canceled',
-  terminated: 'Terminated',
-  'timed-out': 'TimedOut',
-} as const;
-type ListState = keyof typeof LIST_STATES;
-
-function parseState(value: string): ListState {
-  if (!(value in LIST_STATES)) throw new InvalidArgumentError(`must be one of ${Object.keys(LIST_STATES).join(', ')}`);
-  return value as ListState;
-}
-
-function parseLimit(value: string): string {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive whole number');
-  return value;
-}
-
 function quoted(value: string): string {
   return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 
-export function lifecycleQuery(opts: Pick<ListOptions, 'label' | 'environment' | 'running' | 'state'>): string {
+function lifecycleQuery(opts: Pick<ListOptions, 'label' | 'environment' | 'running' | 'state'>): string {
   const parts = [`WorkflowType = ${quoted(imageLifecycleWorkflow.name)}`];
   if (opts.label) parts.push(`DibctlLabel = ${quoted(opts.label)}`);
   if (opts.environment) parts.push(`DibctlEnvironments = ${quoted(opts.environment)}`);
@@ -94,18 +71,4 @@ export async function list(session: Session, opts: ListOptions, o: Output): Prom
       ),
     );
   return 0;
-}
-
-export function register(program: Command, cli: Cli): void {
-  program
-    .command('list')
-    .description('list image lifecycles (newest first) with the stage of running ones')
-    .option('--label <label>', 'only this image')
-    .option('--environment <env>', 'only those publishing to this upload environment')
-    .addOption(
-      new Option('--state <state>', 'only those in this state').choices(Object.keys(LIST_STATES)).argParser(parseState),
-    )
-    .addOption(new Option('--running', 'only running ones (--state running)').conflicts('state'))
-    .addOption(new Option('--limit <n>', 'at most this many').default('20').argParser(parseLimit))
-    .action(async (opts: ListOptions) => cli.inSession((s, o) => list(s, opts, o), false));
 }

@@ -6,9 +6,8 @@
 import { RetryNotices } from '../retries';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { Workflow, WorkflowHandle, WorkflowResultType } from '@temporalio/client';
-import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
-import { targetOf } from '../../activities/cloud';
+import type { Workflow, WorkflowHandle, WorkflowResultType } from '@temporalio/client';
+import { targetOf } from '../../activities/cloud-target';
 import type { CloudTarget, ConfigLocation, UploadHeartbeat } from '../../activities';
 import {
   CredentialsError,
@@ -21,14 +20,11 @@ import {
 import type { UploadEnvironmentConfig } from '../../config';
 import { DibctlError, ExitCode } from '../../errors';
 import { commandWorkflowIds } from '../../common/ids';
-import { localHostQueue } from '../../worker/worker';
-import { markObsoleteWorkflow, publishWorkflow, rotateWorkflow } from '../../workflows';
+import { localHostQueue } from '../../worker/queues';
 import type { PublishResult } from '../../workflows';
 import { Output, printJson } from '../render';
-import { Session } from '../session';
+import type { Session } from '../session';
 import { asDibctlError } from '../workflow-failure';
-import type { Command } from 'commander';
-import { Cli, configFileOptions, imageFileOption } from '../cli';
 
 export interface ConfigFileOptions {
   imagesConfig?: string;
@@ -44,21 +40,39 @@ export function configLocation(opts: ConfigFileOptions, cwd = process.cwd()): Co
   };
 }
 
+/** Where an upload environment's credentials lead as this host resolves them, and how to check them again. */
+interface UploadAccess {
+  /** Pins the workflow there; absent when they cannot be resolved here and a worker elsewhere may. */
+  target?: CloudTarget;
+  /** Throws (exit 12) when they cannot be resolved here: run before a worker starts in this process. */
+  checkCredentials: () => void;
+}
+
 /**
  * Where this command's credentials for an upload environment lead, to pin the
  * workflow there, saying where they came from (`Using OS_AUTH_URL, ... from
- * the environment`); none when they cannot be resolved here (a worker with its
- * own OS_* variables then resolves them, as before).
+ * the environment`). Credentials that cannot be resolved here are refused
+ * (exit 12) when the worker certainly runs in this process (workerHere);
+ * otherwise a worker with its own OS_* variables resolves them, as before.
  */
-function uploadTarget(environment: string, config: ConfigLocation, o: Output): { target?: CloudTarget } {
+function uploadAccess(
+  environment: string,
+  config: ConfigLocation,
+  note: (line: string) => void,
+  workerHere: boolean,
+): UploadAccess {
+  const checkCredentials = () => {
+    resolveCredentials('upload', environment, config);
+  };
   try {
     const resolved = resolveCredentials('upload', environment, config);
-    o.err(credentialsUsedLine(resolved));
-    return { target: targetOf(resolved.auth) };
+    note(credentialsUsedLine(resolved));
+    return { target: targetOf(resolved.auth), checkCredentials };
   } catch (err) {
     // a worker elsewhere may have the OS_* variables this host lacks; an environment without a
     // keystone section has no cloud anywhere
-    if (err instanceof CredentialsError && loadUploadEnvironment(environment, config).hasKeystone) return {};
+    if (err instanceof CredentialsError && !workerHere && loadUploadEnvironment(environment, config).hasKeystone)
+      return { checkCredentials };
     throw err;
   }
 }
@@ -104,12 +118,16 @@ export async function resultWithProgress<W extends Workflow>(
   label: (activityId: string) => string,
   activityType = 'uploadImageFile',
 ): Promise<WorkflowResultType<W>> {
+  const { decodeArrayFromPayloads } = await import('@temporalio/common/lib/internal-non-workflow');
   let done = false;
+  let finish!: () => void;
+  // the result ends the wait between two looks at once
+  const finished = new Promise<void>((resolve) => (finish = resolve));
   const seen = new Map<string, string>();
   const retries = new RetryNotices(o);
   const watch = (async () => {
     while (!done) {
-      await new Promise((r) => setTimeout(r, 1000));
+      await Promise.race([finished, new Promise((r) => setTimeout(r, 1000).unref())]);
       if (done) break;
       try {
         const desc = await handle.describe();
@@ -136,6 +154,7 @@ export async function resultWithProgress<W extends Workflow>(
     throw asDibctlError(err);
   } finally {
     done = true;
+    finish();
     await watch;
   }
 }
@@ -214,19 +233,50 @@ export interface UploadOptions extends ConfigFileOptions {
   obsolete: boolean;
 }
 
-/** `upload LABEL ENV [-i FILE] [--no-obsolete]`. */
-export async function upload(
-  session: Session,
+/** What `upload` checked before its session: config, label, image file name and credentials. */
+interface PreparedUpload extends UploadAccess {
+  label: string;
+  environment: string;
+  config: ConfigLocation;
+  filename?: string;
+  /** The Glance name the image gets. */
+  name: string;
+  /** The environment's retire settings: what the output says happens to obsoleted copies. */
+  retire: UploadEnvironmentConfig['retire'];
+}
+
+/** Reads and checks `upload LABEL ENV`'s config (10, 11) and credentials (12, see uploadAccess). */
+export function prepareUpload(
   label: string,
   environment: string,
   opts: UploadOptions,
-  o: Output,
-): Promise<number> {
+  note: (line: string) => void,
+  workerHere: boolean,
+): PreparedUpload {
   const config = configLocation(opts);
   const filename = opts.input ? path.resolve(opts.input) : undefined;
-  const plan = loadUploadPlan(label, environment, { ...config, filename, onWarning: o.err });
+  const plan = loadUploadPlan(label, environment, { ...config, filename, onWarning: note });
   const name = plan.glance.name ?? label;
-  o.err(`Uploading ${plan.image.filename} to ${environment} as '${name}'`);
+  note(`Uploading ${plan.image.filename} to ${environment} as '${name}'`);
+  // external_upload alone: its commands bring their own credentials, there is no cloud to pin
+  const access: UploadAccess = plan.environment.hasKeystone
+    ? uploadAccess(environment, config, note, workerHere)
+    : { checkCredentials: () => undefined };
+  return {
+    label,
+    environment,
+    config,
+    ...(filename ? { filename } : {}),
+    name,
+    retire: plan.environment.retire,
+    ...access,
+  };
+}
+
+/** `upload LABEL ENV [-i FILE] [--no-obsolete]`. */
+export async function upload(session: Session, p: PreparedUpload, opts: UploadOptions, o: Output): Promise<number> {
+  const { publishWorkflow } = await import('../../workflows');
+  const { label, environment, config, filename, name } = p;
   const handle = await session.client.workflow.start(publishWorkflow, {
     taskQueue: session.taskQueue,
     workflowId: commandWorkflowIds.upload(label, environment, shortId()),
@@ -235,8 +285,7 @@ export async function upload(
         imageLabel: label,
         environment,
         config,
-        // external_upload alone: its commands bring their own credentials, there is no cloud to pin
-        ...(plan.environment.hasKeystone ? uploadTarget(environment, config, o) : {}),
+        ...(p.target ? { target: p.target } : {}),
         ...(filename ? { filename } : {}),
         fileQueue: localHostQueue(session.taskQueue),
         obsolete: opts.obsolete,
@@ -246,24 +295,41 @@ export async function upload(
   });
   const result = await resultWithProgress(session, handle, o, () => `Uploading '${name}' to ${environment}`);
   if (o.json) printJson(o, { workflowId: handle.workflowId, ...result });
-  else for (const line of publishLines(result, plan.environment.retire)) o.out(line);
+  else for (const line of publishLines(result, p.retire)) o.out(line);
   return 0;
+}
+
+/** What `mark-obsolete`, `rotate` and `rotate-single` checked before their session. */
+interface PreparedEnvironment extends UploadAccess {
+  environment: string;
+  config: ConfigLocation;
+}
+
+/** Reads and checks an upload environment's config (10, 11) and credentials (12, see uploadAccess). */
+export function prepareEnvironment(
+  environment: string,
+  opts: ConfigFileOptions,
+  note: (line: string) => void,
+  workerHere: boolean,
+): PreparedEnvironment {
+  const config = configLocation(opts);
+  loadUploadEnvironment(environment, { ...config, onWarning: note });
+  return { environment, config, ...uploadAccess(environment, config, note, workerHere) };
 }
 
 /** `mark-obsolete ENV UUID`. */
 export async function markObsolete(
   session: Session,
-  environment: string,
+  p: PreparedEnvironment,
   imageId: string,
-  opts: ConfigFileOptions,
   o: Output,
 ): Promise<number> {
-  const config = configLocation(opts);
-  loadUploadEnvironment(environment, { ...config, onWarning: o.err });
+  const { markObsoleteWorkflow } = await import('../../workflows');
+  const { environment, config } = p;
   const handle = await session.client.workflow.start(markObsoleteWorkflow, {
     taskQueue: session.taskQueue,
     workflowId: commandWorkflowIds.markObsolete(environment, imageId, shortId()),
-    args: [{ environment, config, ...uploadTarget(environment, config, o), imageId }],
+    args: [{ environment, config, ...(p.target ? { target: p.target } : {}), imageId }],
     searchAttributes: { DibctlEnvironments: [environment] },
   });
   const result = await resultWithProgress(session, handle, o, () => '');
@@ -304,23 +370,41 @@ function checkRotateSingleOrder(imageLabel: string, environment: string, config:
   }
 }
 
-/** `rotate ENV [--dry-run]`, and with an image label `rotate-single LABEL ENV [--dry-run]`. */
-export async function rotate(
-  session: Session,
+/** What `rotate` and `rotate-single` checked before their session; names limit rotate-single to one image. */
+interface PreparedRotate extends PreparedEnvironment {
+  imageLabel?: string;
+  names?: string[];
+}
+
+/**
+ * Reads and checks `rotate ENV`, or with an image label `rotate-single LABEL ENV`
+ * (the order of the two first: exit 2), before any session.
+ */
+export function prepareRotate(
   environment: string,
   imageLabel: string | undefined,
   opts: RotateOptions,
-  o: Output,
-): Promise<number> {
+  note: (line: string) => void,
+  workerHere: boolean,
+): PreparedRotate {
   const config = configLocation(opts);
-  let names: string[] | undefined;
-  if (imageLabel) {
-    const plan = loadUploadPlan(imageLabel, environment, { ...config, onWarning: o.err });
-    const name = plan.glance.name ?? imageLabel;
-    names = [`Obsolete ${name}`, name];
-  } else {
-    loadUploadEnvironment(environment, { ...config, onWarning: o.err });
-  }
+  if (!imageLabel) return prepareEnvironment(environment, opts, note, workerHere);
+  checkRotateSingleOrder(imageLabel, environment, config);
+  const plan = loadUploadPlan(imageLabel, environment, { ...config, onWarning: note });
+  const name = plan.glance.name ?? imageLabel;
+  return {
+    environment,
+    config,
+    imageLabel,
+    names: [`Obsolete ${name}`, name],
+    ...uploadAccess(environment, config, note, workerHere),
+  };
+}
+
+/** `rotate ENV [--dry-run]`, and with an image label `rotate-single LABEL ENV [--dry-run]`. */
+export async function rotate(session: Session, p: PreparedRotate, opts: RotateOptions, o: Output): Promise<number> {
+  const { rotateWorkflow } = await import('../../workflows');
+  const { environment, config, imageLabel, names } = p;
   const handle = await session.client.workflow.start(rotateWorkflow, {
     taskQueue: session.taskQueue,
     workflowId: commandWorkflowIds.rotate(environment, imageLabel, shortId()),
@@ -328,7 +412,7 @@ export async function rotate(
       {
         environment,
         config,
-        ...uploadTarget(environment, config, o),
+        ...(p.target ? { target: p.target } : {}),
         ...(names ? { names } : {}),
         dryRun: Boolean(opts.dryRun),
       },
@@ -353,55 +437,4 @@ export async function rotate(
   for (const id of result.unused) o.out(id);
   for (const v of result.verdicts) if (v.outcome === 'kept') o.err(`Not removed: ${v.imageId} (${v.reason})`);
   return 0;
-}
-
-export function register(program: Command, cli: Cli): void {
-  configFileOptions(
-    program
-      .command('upload')
-      .description('upload an image to an upload environment, then mark older same-named images obsolete')
-      .argument('<label>', 'image label')
-      .argument('<env>', 'upload environment label')
-      .addOption(imageFileOption())
-      .option('--no-obsolete', 'do not mark older images with the same name obsolete'),
-    'images',
-    'upload',
-  ).action(async (label: string, env: string, opts: UploadOptions) =>
-    cli.inSession((s, o) => upload(s, label, env, opts, o)),
-  );
-
-  configFileOptions(
-    program
-      .command('mark-obsolete')
-      .description("rename an image 'Obsolete <name>', set obsolete=true and hand it to the environment's retirement")
-      .argument('<env>', 'upload environment label')
-      .argument('<uuid>', 'image id'),
-    'upload',
-  ).action(async (env: string, uuid: string, opts: ConfigFileOptions) =>
-    cli.inSession((s, o) => markObsolete(s, env, uuid, opts, o)),
-  );
-
-  configFileOptions(
-    program
-      .command('rotate')
-      .description('delete every obsolete image of the environment that no server in any project uses')
-      .argument('<env>', 'upload environment label')
-      .option('--dry-run', 'only list what would be removed'),
-    'upload',
-  ).action(async (env: string, opts: RotateOptions) => cli.inSession((s, o) => rotate(s, env, undefined, opts, o)));
-
-  configFileOptions(
-    program
-      .command('rotate-single')
-      .description("like rotate, only for the obsolete copies of one image's name")
-      .argument('<label>', 'image label')
-      .argument('<env>', 'upload environment label')
-      .option('--dry-run', 'only list what would be removed'),
-    'images',
-    'upload',
-  ).action(async (label: string, env: string, opts: RotateOptions) => {
-    // before any session: a swapped order fails at once
-    checkRotateSingleOrder(label, env, configLocation(opts));
-    return cli.inSession((s, o) => rotate(s, env, label, opts, o));
-  });
 }

@@ -3,17 +3,13 @@
  * holds and why each image is still kept; `--check-now` wakes it and waits for
  * that check to finish.
  */
-import { WithStartWorkflowOperation, WorkflowNotFoundError } from '@temporalio/client';
 import { retirementWorkflowId } from '../../common/ids';
 import { loadUploadEnvironment } from '../../config';
 import { DibctlError } from '../../errors';
-import { checkNowUpdate, retirementStatusQuery, retirementWorkflow } from '../../workflows';
 import type { RetirementStatus } from '../../workflows';
 import { Output, printJson, table } from '../render';
-import { Session } from '../session';
+import type { Session } from '../session';
 import { ConfigFileOptions, configLocation } from './publish';
-import type { Command } from 'commander';
-import { Cli, configFileOptions } from '../cli';
 
 /** How long `--check-now` waits for the check it asked for. */
 const CHECK_LIMIT_MS = 120_000;
@@ -25,7 +21,7 @@ function seconds(n: number): string {
   return `${n}s`;
 }
 
-export function retirementLines(id: string, s: RetirementStatus): string[] {
+function retirementLines(id: string, s: RetirementStatus): string[] {
   const lines: string[] = [];
   const p = s.policy;
   lines.push(
@@ -53,14 +49,24 @@ export function retirementLines(id: string, s: RetirementStatus): string[] {
   return lines;
 }
 
+export type RetirementOptions = ConfigFileOptions & { checkNow?: boolean };
+
+/** Reads the upload environment's config before any session (10, 11). */
+export function checkRetirement(environment: string, opts: RetirementOptions, o: Output): void {
+  loadUploadEnvironment(environment, { ...configLocation(opts), onWarning: o.err });
+}
+
 export async function retirement(
   session: Session,
   environment: string,
-  opts: ConfigFileOptions & { checkNow?: boolean },
+  opts: RetirementOptions,
   o: Output,
 ): Promise<number> {
+  const [
+    { WithStartWorkflowOperation, WorkflowNotFoundError },
+    { checkNowUpdate, retirementStatusQuery, retirementWorkflow },
+  ] = await Promise.all([import('@temporalio/client'), import('../../workflows')]);
   const config = configLocation(opts);
-  loadUploadEnvironment(environment, { ...config, onWarning: o.err });
   const id = retirementWorkflowId(environment);
   const handle = session.client.workflow.getHandle<typeof retirementWorkflow>(id);
   let status: RetirementStatus | undefined;
@@ -106,17 +112,4 @@ export async function retirement(
   if (o.json) printJson(o, { workflowId: id, running: true, ...status });
   else for (const line of retirementLines(id, status)) o.out(line);
   return 0;
-}
-
-export function register(program: Command, cli: Cli): void {
-  configFileOptions(
-    program
-      .command('retirement')
-      .description("show what the environment's retirement workflow holds and why each image is kept")
-      .argument('<env>', 'upload environment label')
-      .option('--check-now', 'wake it (starting it if needed), wait for the check and show the outcome'),
-    'upload',
-  ).action(async (env: string, opts: ConfigFileOptions & { checkNow?: boolean }) =>
-    cli.inSession((s, o) => retirement(s, env, opts, o)),
-  );
 }

@@ -5,28 +5,29 @@
  */
 import { RetryNotices } from '../retries';
 import path from 'node:path';
-import { WorkflowFailedError, WorkflowHandle, WorkflowNotFoundError } from '@temporalio/client';
-import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
+import type { WorkflowHandle } from '@temporalio/client';
 import type { CloudTarget, ConfigLocation, UploadHeartbeat } from '../../activities';
-import { targetOf } from '../../activities/cloud';
+import { targetOf } from '../../activities/cloud-target';
 import { credentialsUsedLine, loadImage, loadTestPlan, loadUploadPlan, resolveCredentials } from '../../config';
-import { commandWorkflowIds, lifecycleChildren } from '../../common/ids';
+import { DEFAULT_TASK_QUEUE, commandWorkflowIds, lifecycleChildren } from '../../common/ids';
 import { DibctlError, ExitCode, detailsOf, failureOf } from '../../errors';
-import { localHostQueue } from '../../worker/worker';
-import { imageLifecycleWorkflow, imageTestWorkflow, stageQuery } from '../../workflows';
+import { localHostQueue } from '../../worker/queues';
 import type {
   ImageTestFailureDetails,
+  imageLifecycleWorkflow,
+  imageTestWorkflow,
   LifecycleFailureDetails,
   LifecycleInput,
   LifecycleResult,
 } from '../../workflows';
 import { Output, printJson } from '../render';
-import { Session } from '../session';
+import type { Session } from '../session';
 import { asDibctlError } from '../workflow-failure';
 import { ConfigFileOptions, progressLine, publishLines, retireSettings, shortId } from './publish';
-import type { Command } from 'commander';
-import { Cli, lifecycleOptions } from '../cli';
-import { TestReport, checkReportPath, hostSecrets, junitXmlOption, writeTestReport } from '../junit-report';
+import type { TestReport, hostSecrets as HostSecretsFn } from '../junit-report';
+
+type HostSecrets = typeof HostSecretsFn;
+import { checkReportPath } from '../report-options';
 
 export interface RunOptions extends ConfigFileOptions {
   uploadEnv: string[];
@@ -43,7 +44,7 @@ export interface RunOptions extends ConfigFileOptions {
 export function lifecycleInput(
   label: string,
   opts: RunOptions,
-  taskQueue: string,
+  taskQueue: string = DEFAULT_TASK_QUEUE,
   cwd = process.cwd(),
   note?: (line: string) => void,
 ): LifecycleInput {
@@ -82,7 +83,7 @@ function lifecycleFailure(err: unknown): LifecycleFailureDetails | undefined {
   return detailsOf<LifecycleFailureDetails>(err, (f) => f.type === 'PublishFailed');
 }
 
-export function regionLines(r: LifecycleResult, config?: ConfigLocation): string[] {
+function regionLines(r: LifecycleResult, config?: ConfigLocation): string[] {
   const lines: string[] = [];
   for (const region of r.regions) {
     if (region.ok && region.result)
@@ -99,12 +100,18 @@ async function watch(
   envs: string[],
   o: Output,
   done: () => boolean,
+  finished: Promise<void>,
 ): Promise<void> {
+  const [{ decodeArrayFromPayloads }, { stageQuery }] = await Promise.all([
+    import('@temporalio/common/lib/internal-non-workflow'),
+    import('../../workflows'),
+  ]);
   let stage = '';
   const seen = new Map<string, string>();
   const retries = new RetryNotices(o);
   while (!done()) {
-    await new Promise((r) => setTimeout(r, 1000));
+    // the result ends the wait between two looks at once
+    await Promise.race([finished, new Promise((r) => setTimeout(r, 1000).unref())]);
     if (done()) break;
     try {
       const now = await handle.query(stageQuery);
@@ -144,8 +151,23 @@ async function watch(
   }
 }
 
-export async function run(session: Session, label: string, opts: RunOptions, o: Output): Promise<number> {
-  const input = lifecycleInput(label, opts, session.taskQueue, process.cwd(), o.err);
+/** Checks `run`'s options before anything starts: usage errors exit 2. */
+export function checkRunOptions(opts: RunOptions): void {
+  if (!opts.uploadEnv.length) throw new DibctlError('Name at least one --upload-env', ExitCode.USAGE);
+  if (opts.junitXml && !opts.test)
+    throw new DibctlError('--junit-xml reports the tests, which --no-test skips: give one of them', ExitCode.USAGE);
+  if (opts.junitXml) checkReportPath(opts.junitXml);
+}
+
+/** Starts a lifecycle of the checked input and follows it to its end; returns the exit code. */
+export async function run(
+  session: Session,
+  label: string,
+  opts: RunOptions,
+  input: LifecycleInput,
+  o: Output,
+): Promise<number> {
+  const { imageLifecycleWorkflow } = await import('../../workflows');
   const workflowId = commandWorkflowIds.run(label, shortId());
   const handle = await session.client.workflow.start(imageLifecycleWorkflow, {
     taskQueue: session.taskQueue,
@@ -165,7 +187,8 @@ export async function run(session: Session, label: string, opts: RunOptions, o: 
     error = err;
   }
   const report = await lifecycleTestReport(session, workflowId, error);
-  const written = writeTestReport(opts.junitXml, label, report, runSecrets(label, opts, input), o);
+  const { hostSecrets, writeTestReport } = await import('../junit-report');
+  const written = writeTestReport(opts.junitXml, label, report, runSecrets(label, opts, input, hostSecrets), o);
   if (error) throw error;
   return written || code ? code : ExitCode.GENERIC;
 }
@@ -175,6 +198,7 @@ export async function run(session: Session, label: string, opts: RunOptions, o: 
  * ended before testing (its build failed) is reported as not tested.
  */
 async function lifecycleTestReport(session: Session, lifecycleId: string, error: unknown): Promise<TestReport> {
+  const { WorkflowNotFoundError } = await import('@temporalio/client');
   const child = session.client.workflow.getHandle<typeof imageTestWorkflow>(lifecycleChildren.test(lifecycleId));
   try {
     return { tests: (await child.result()).tests };
@@ -190,7 +214,7 @@ async function lifecycleTestReport(session: Session, lifecycleId: string, error:
 }
 
 /** Secrets this host knows for the run: those of the test environment and of every upload environment. */
-function runSecrets(label: string, opts: RunOptions, input: LifecycleInput): string[] {
+function runSecrets(label: string, opts: RunOptions, input: LifecycleInput, hostSecrets: HostSecrets): string[] {
   const environments: Array<['test' | 'upload', string]> = input.uploadEnvironments.map((e) => ['upload', e]);
   let variables: Record<string, string> = {};
   try {
@@ -210,8 +234,11 @@ async function followRun(
   input: LifecycleInput,
   o: Output,
 ): Promise<number> {
+  const { WorkflowFailedError } = await import('@temporalio/client');
   let finished = false;
-  const watcher = watch(session, handle, input.uploadEnvironments, o, () => finished);
+  let finish!: () => void;
+  const ended = new Promise<void>((resolve) => (finish = resolve));
+  const watcher = watch(session, handle, input.uploadEnvironments, o, () => finished, ended);
   try {
     const result = await handle.result();
     if (o.json) printJson(o, result);
@@ -226,23 +253,7 @@ async function followRun(
     return failure.exitCode || 1;
   } finally {
     finished = true;
+    finish();
     await watcher;
   }
-}
-
-export function register(program: Command, cli: Cli): void {
-  lifecycleOptions(
-    program
-      .command('run')
-      .description('build, test and publish an image to every upload environment in parallel, obsoleting older copies')
-      .argument('<label>', 'image label')
-      .addOption(junitXmlOption()),
-  ).action(async (label: string, opts: RunOptions) => {
-    // a usage error fails before any session starts
-    if (!opts.uploadEnv.length) throw new DibctlError('Name at least one --upload-env', ExitCode.USAGE);
-    if (opts.junitXml && !opts.test)
-      throw new DibctlError('--junit-xml reports the tests, which --no-test skips: give one of them', ExitCode.USAGE);
-    if (opts.junitXml) checkReportPath(opts.junitXml);
-    return cli.inSession((s, o) => run(s, label, opts, o));
-  });
 }

@@ -4,16 +4,14 @@
  * by default a run is skipped while the previous one of that schedule still
  * runs, and runs missed while the server was down are caught up within a window.
  */
-import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, ScheduleSpec } from '@temporalio/client';
+import type { ScheduleOverlapPolicy, ScheduleSpec } from '@temporalio/client';
 import { durationProblem, durationSeconds } from '../../config';
 import { DibctlError, ExitCode } from '../../errors';
 import { Output, printJson, table } from '../render';
-import { Session } from '../session';
+import type { Session, SessionMode } from '../session';
 import { commandWorkflowIds, scheduleId } from '../../common/ids';
-import { imageLifecycleWorkflow } from '../../workflows';
+import type { LifecycleInput } from '../../workflows';
 import { RunOptions, lifecycleInput } from './run';
-import type { Command } from 'commander';
-import { Cli, lifecycleOptions } from '../cli';
 
 export interface ScheduleCreateOptions extends RunOptions {
   id?: string;
@@ -24,13 +22,14 @@ export interface ScheduleCreateOptions extends RunOptions {
   paused?: boolean;
 }
 
+/** The SDK's ScheduleOverlapPolicy values by their command-line names. */
 const OVERLAP: Record<string, ScheduleOverlapPolicy> = {
-  skip: ScheduleOverlapPolicy.SKIP,
-  'buffer-one': ScheduleOverlapPolicy.BUFFER_ONE,
-  'buffer-all': ScheduleOverlapPolicy.BUFFER_ALL,
-  'cancel-other': ScheduleOverlapPolicy.CANCEL_OTHER,
-  'terminate-other': ScheduleOverlapPolicy.TERMINATE_OTHER,
-  'allow-all': ScheduleOverlapPolicy.ALLOW_ALL,
+  skip: 'SKIP',
+  'buffer-one': 'BUFFER_ONE',
+  'buffer-all': 'BUFFER_ALL',
+  'cancel-other': 'CANCEL_OTHER',
+  'terminate-other': 'TERMINATE_OTHER',
+  'allow-all': 'ALLOW_ALL',
 };
 
 /** Seconds of a command-line duration, from 1 s to the longest duration config accepts. */
@@ -47,6 +46,7 @@ function seconds(what: string, value: string): number {
 }
 
 async function notFound<T>(id: string, fn: () => Promise<T>): Promise<T> {
+  const { ScheduleNotFoundError } = await import('@temporalio/client');
   try {
     return await fn();
   } catch (err) {
@@ -55,12 +55,21 @@ async function notFound<T>(id: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
-export async function scheduleCreate(
-  session: Session,
-  label: string,
-  opts: ScheduleCreateOptions,
-  o: Output,
-): Promise<number> {
+/** What `schedule create` checked before its session. */
+interface PreparedSchedule {
+  label: string;
+  id: string;
+  spec: ScheduleSpec;
+  overlap: ScheduleOverlapPolicy;
+  catchupWindow: number;
+  input: LifecycleInput;
+}
+
+/**
+ * Checks `schedule create` before anything starts: options (2), a session that
+ * would not outlive the command (mode embedded, 1), then config, label and credentials (10, 11, 12).
+ */
+export function prepareScheduleCreate(label: string, opts: ScheduleCreateOptions, mode: SessionMode): PreparedSchedule {
   if (Boolean(opts.every) === Boolean(opts.cron))
     throw new DibctlError('Give exactly one of --every DURATION or --cron "EXPRESSION"', ExitCode.USAGE);
   const overlap = OVERLAP[opts.overlap];
@@ -72,14 +81,27 @@ export async function scheduleCreate(
   // both durations are checked before anything else, so a bad one is named even when nothing could be created
   const every = opts.every ? seconds('--every', opts.every) : undefined;
   const catchupWindow = seconds('--catchup-window', opts.catchupWindow);
-  if (session.mode === 'embedded') {
+  if (mode === 'embedded') {
     throw new DibctlError(
       'A schedule needs a Temporal server that outlives this command: start one (dibctl server) or set TEMPORAL_ADDRESS, and run dibctl worker',
     );
   }
-  const input = lifecycleInput(label, opts, session.taskQueue);
+  const input = lifecycleInput(label, opts);
   const id = opts.id ?? scheduleId(label);
   const spec: ScheduleSpec = every ? { intervals: [{ every: every * 1000 }] } : { cronExpressions: [opts.cron!] };
+  return { label, id, spec, overlap, catchupWindow, input };
+}
+
+export async function scheduleCreate(
+  session: Session,
+  { label, id, spec, overlap, catchupWindow, input }: PreparedSchedule,
+  opts: ScheduleCreateOptions,
+  o: Output,
+): Promise<number> {
+  const [{ ScheduleAlreadyRunning }, { imageLifecycleWorkflow }] = await Promise.all([
+    import('@temporalio/client'),
+    import('../../workflows'),
+  ]);
   try {
     await session.client.schedule.create({
       scheduleId: id,
@@ -127,6 +149,7 @@ function specText(
 }
 
 export async function scheduleList(session: Session, o: Output): Promise<number> {
+  const { imageLifecycleWorkflow } = await import('../../workflows');
   const rows: Array<{ scheduleId: string; label: string; spec: string; paused: boolean; nextRun?: string }> = [];
   for await (const s of session.client.schedule.list()) {
     if (s.action?.type !== 'startWorkflow' || s.action.workflowType !== imageLifecycleWorkflow.name) continue;
@@ -212,60 +235,4 @@ export async function scheduleAct(
   if (o.json) printJson(o, { scheduleId: id, action });
   else o.out(`Schedule ${id} ${done}`);
   return 0;
-}
-
-/** `dibctl schedule` and its subcommands; none needs a worker. */
-export function register(program: Command, cli: Cli): void {
-  const schedule = program.command('schedule').description('periodic image lifecycles as Temporal Schedules');
-  lifecycleOptions(
-    schedule
-      .command('create')
-      .description('create a schedule that runs the lifecycle of an image (--every 7d or --cron "0 3 * * 1")')
-      .argument('<label>', 'image label')
-      .option('--every <duration>', 'interval: 90s, 30m, 6h, 7d, 2w')
-      .option('--cron <expression>', 'cron expression (UTC)')
-      .option('--id <schedule-id>', 'schedule id (default dibctl-LABEL)')
-      .option(
-        '--overlap <policy>',
-        'when a run is due while one runs: skip, buffer-one, buffer-all, cancel-other, terminate-other, allow-all',
-        'skip',
-      )
-      .option(
-        '--catchup-window <duration>',
-        'runs missed while the server was down are made up within this window',
-        '1d',
-      )
-      .option('--paused', 'create it paused'),
-  ).action(async (label: string, opts: ScheduleCreateOptions) =>
-    cli.inSession((s, o) => scheduleCreate(s, label, opts, o), false),
-  );
-  schedule
-    .command('list')
-    .description('list image schedules')
-    .action(async () => cli.inSession((s, o) => scheduleList(s, o), false));
-  schedule
-    .command('describe')
-    .description('show a schedule: timing, policies, recent and next runs')
-    .argument('<schedule-id>')
-    .action(async (id: string) => cli.inSession((s, o) => scheduleDescribe(s, id, o), false));
-  for (const action of ['pause', 'unpause'] as const) {
-    schedule
-      .command(action)
-      .description(`${action} a schedule`)
-      .argument('<schedule-id>')
-      .option('--note <text>', 'why (shown by describe)')
-      .action(async (id: string, opts: { note?: string }) =>
-        cli.inSession((s, o) => scheduleAct(s, action, id, o, opts.note), false),
-      );
-  }
-  schedule
-    .command('trigger')
-    .description('start a run now (skipped if one runs and the overlap policy is skip)')
-    .argument('<schedule-id>')
-    .action(async (id: string) => cli.inSession((s, o) => scheduleAct(s, 'trigger', id, o), false));
-  schedule
-    .command('delete')
-    .description('delete a schedule (running lifecycles go on)')
-    .argument('<schedule-id>')
-    .action(async (id: string) => cli.inSession((s, o) => scheduleAct(s, 'delete', id, o), false));
 }

@@ -2,8 +2,6 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CONFIG_KINDS, ConfigKind, jsonSchemaFor } from '../../config';
 import { Output } from '../render';
-import { Argument, Command } from 'commander';
-import type { Cli } from '../cli';
 
 export interface SchemaOptions {
   /** Write `<kind>.schema.json` files there instead of printing. */
@@ -25,15 +23,4 @@ export async function schema(kind: ConfigKind | undefined, opts: SchemaOptions, 
   const value = kind ? jsonSchemaFor(kind) : Object.fromEntries(kinds.map((k) => [k, jsonSchemaFor(k)]));
   o.out(JSON.stringify(value, null, 2));
   return 0;
-}
-
-export function register(program: Command, cli: Cli): void {
-  program
-    .command('schema')
-    .description('print the JSON Schema of a config kind (images, test, upload), or of all three')
-    .addArgument(new Argument('[kind]').choices(CONFIG_KINDS))
-    .option('--out-dir <dir>', 'write <kind>.schema.json files there')
-    .action(async (kind: ConfigKind | undefined, opts: SchemaOptions) =>
-      cli.withoutSession((o) => schema(kind, opts, o)),
-    );
 }

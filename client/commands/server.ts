@@ -2,8 +2,6 @@ import path from 'node:path';
 import { startDevServer } from '../../temporal/dev-server';
 import { stateDir } from '../paths';
 import { Output } from '../render';
-import { Command, Option } from 'commander';
-import { Cli, parsePort } from '../cli';
 
 export interface ServerOptions {
   ip: string;
@@ -35,16 +33,4 @@ export async function server(opts: ServerOptions, o: Output, stopSignal: Promise
   o.err('Stopping the Temporal server...');
   await srv.stop();
   return 0;
-}
-
-export function register(program: Command, cli: Cli): void {
-  program
-    .command('server')
-    .description('run a local Temporal server whose state persists under the state directory, with the Web UI')
-    .option('--ip <ip>', 'address to listen on', '127.0.0.1')
-    .addOption(new Option('--port <port>', 'frontend port').default(7233).argParser(parsePort))
-    .addOption(new Option('--ui-port <port>', 'Web UI port (default: port + 1000)').argParser(parsePort))
-    .option('--db-filename <file>', 'SQLite file holding the server state')
-    .option('--headless', 'no Web UI')
-    .action(async (opts: ServerOptions) => cli.withoutSession((o) => server(opts, o, cli.interrupted())));
 }

@@ -5,10 +5,8 @@
  */
 import { DibctlError } from '../../errors';
 import { Output, printJson } from '../render';
-import { Session } from '../session';
+import type { Session } from '../session';
 import { renderTree, statusTree } from '../status-tree';
-import type { Command } from 'commander';
-import type { Cli } from '../cli';
 
 export async function status(session: Session, workflowId: string, o: Output): Promise<number> {
   const tree = await statusTree(session.client, workflowId);
@@ -16,12 +14,4 @@ export async function status(session: Session, workflowId: string, o: Output): P
   if (o.json) printJson(o, tree);
   else for (const line of renderTree(tree)) o.out(line);
   return 0;
-}
-
-export function register(program: Command, cli: Cli): void {
-  program
-    .command('status')
-    .description('show a workflow as a tree of its steps: state, duration, held resources and what to do next')
-    .argument('<workflow-id>')
-    .action(async (id: string) => cli.inSession((s, o) => status(s, id, o), false));
 }

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { CancelledFailure, WorkflowFailedError, WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { StepHeartbeat } from '../../activities';
 import {
@@ -22,15 +22,14 @@ import {
 } from '../../config';
 import { commandWorkflowIds } from '../../common/ids';
 import { DibctlError, ExitCode, detailsOf, failureOf, hasCause } from '../../errors';
-import { discardSignal, imageTestStatusQuery, imageTestWorkflow, keepSignal } from '../../workflows';
-import type { ImageTestFailureDetails, ImageTestInput, ImageTestStatus } from '../../workflows';
-import { localHostQueue } from '../../worker/worker';
+import type { ImageTestFailureDetails, ImageTestInput, ImageTestStatus, imageTestWorkflow } from '../../workflows';
+import { DEFAULT_TASK_QUEUE } from '../../common/ids';
+import { localHostQueue } from '../../worker/queues';
 import { LogDirTail } from '../log-tail';
 import { Output, printJson } from '../render';
-import { Session } from '../session';
-import type { Command } from 'commander';
-import { Cli, imageFileOption, testEnvironmentOptions } from '../cli';
-import { TestReport, checkReportPath, hostSecrets, junitXmlOption, writeTestReport } from '../junit-report';
+import type { Session } from '../session';
+import type { TestReport } from '../junit-report';
+import { checkReportPath } from '../report-options';
 
 export interface TestOptions {
   input?: string;
@@ -53,7 +52,7 @@ export interface TestOptions {
 }
 
 /** Exit code of `exit 42` in the shell: keep the instance. */
-export const SHELL_KEEP_CODE = 42;
+const SHELL_KEEP_CODE = 42;
 
 const POLL_MS = 400;
 
@@ -157,6 +156,26 @@ function checkBeforeSession(label: string, opts: TestOptions, mode: 'test' | 'sh
   );
 }
 
+/**
+ * Everything `test` and `shell` check before a session: options, config, labels, the
+ * image file, and the credentials when the worker certainly runs in this process
+ * (workerHere); `checkCredentials` repeats that check once a session runs its worker here.
+ */
+export function prepareImageTest(
+  label: string,
+  opts: TestOptions,
+  mode: 'test' | 'shell',
+  workerHere: boolean,
+  note: (l: string) => void,
+): { input: ImageTestInput; checkCredentials: () => void } {
+  checkBeforeSession(label, opts, mode);
+  const input = prepareTestInput(label, opts, DEFAULT_TASK_QUEUE, mode, process.env, note, workerHere);
+  const checkCredentials = () => {
+    resolveCredentials('test', input.plan.environment.label, { ...input.config, env: process.env });
+  };
+  return { input, checkCredentials };
+}
+
 /** Opens an interactive ssh session to the held instance; resolves with ssh's exit code. */
 async function openShell(status: ImageTestStatus, o: Output): Promise<number | undefined> {
   const key = status.held.privateKeyFile;
@@ -189,12 +208,16 @@ async function openShell(status: ImageTestStatus, o: Output): Promise<number | u
 export async function imageTest(
   session: Session,
   label: string,
+  input: ImageTestInput,
   opts: TestOptions,
   o: Output,
   interrupted: Promise<void>,
   mode: 'test' | 'shell' = 'test',
 ): Promise<number> {
-  const input = prepareTestInput(label, opts, session.taskQueue, mode, process.env, o.err, session.inProcessWorker);
+  const [{ imageTestWorkflow }, { hostSecrets, writeTestReport }] = await Promise.all([
+    import('../../workflows'),
+    import('../junit-report'),
+  ]);
   const workflowId = commandWorkflowIds.test(mode, label, randomUUID().slice(0, 8));
   const handle = await session.client.workflow.start(imageTestWorkflow, {
     taskQueue: session.taskQueue,
@@ -240,6 +263,10 @@ async function followImageTest(
   mode: 'test' | 'shell',
   report: TestReport = { tests: [] },
 ): Promise<number> {
+  const [{ CancelledFailure, WorkflowFailedError }, { discardSignal, keepSignal }] = await Promise.all([
+    import('@temporalio/client'),
+    import('../../workflows'),
+  ]);
   const workflowId = handle.workflowId;
 
   let printed = 0;
@@ -346,6 +373,7 @@ async function testLogDir(handle: WorkflowHandle): Promise<string | undefined> {
 }
 
 async function queryStatus(handle: WorkflowHandle<typeof imageTestWorkflow>): Promise<ImageTestStatus | undefined> {
+  const { imageTestStatusQuery } = await import('../../workflows');
   try {
     return await handle.query(imageTestStatusQuery);
   } catch {
@@ -374,6 +402,7 @@ export async function decide(
   decision: 'keep' | 'discard',
   o: Output,
 ): Promise<number> {
+  const { discardSignal, keepSignal } = await import('../../workflows');
   const handle = session.client.workflow.getHandle<typeof imageTestWorkflow>(workflowId);
   const desc = await handle.describe().catch(() => undefined);
   if (!desc) throw new DibctlError(`No workflow with id '${workflowId}' in namespace ${session.namespace}`);
@@ -408,43 +437,4 @@ export async function decide(
   );
   for (const line of final?.log.slice(before.log.length) ?? []) o.out(line);
   return 0;
-}
-
-export function register(program: Command, cli: Cli): void {
-  testEnvironmentOptions(
-    program
-      .command('test')
-      .description('upload a test copy of the image, boot it, run its tests, and remove everything (unless kept)')
-      .argument('<label>', 'image label')
-      .addOption(imageFileOption())
-      .option('--upload-only', 'upload the test image and stop (the image is kept)')
-      .option('--shell', 'on failure, open an SSH shell on the instance (exit 42 keeps it)')
-      .addOption(junitXmlOption()),
-  ).action(async (label: string, opts: TestOptions) => {
-    checkBeforeSession(label, opts, 'test');
-    return cli.inSession((s, o) => imageTest(s, label, opts, o, cli.interrupted(), 'test'));
-  });
-
-  testEnvironmentOptions(
-    program
-      .command('shell')
-      .description('prepare an instance of the image and open an SSH shell on it, no tests (exit 42 keeps it)')
-      .argument('<label>', 'image label')
-      .addOption(imageFileOption()),
-  ).action(async (label: string, opts: TestOptions) => {
-    checkBeforeSession(label, opts, 'shell');
-    return cli.inSession((s, o) => imageTest(s, label, opts, o, cli.interrupted(), 'shell'));
-  });
-
-  program
-    .command('keep')
-    .description('keep the instance, key and image a test holds (or ask a running test to hold them if it fails)')
-    .argument('<workflow-id>')
-    .action(async (id: string) => cli.inSession((s, o) => decide(s, id, 'keep', o)));
-
-  program
-    .command('discard')
-    .description('remove what a held test keeps now (or ask a running test to clean up even if it fails)')
-    .argument('<workflow-id>')
-    .action(async (id: string) => cli.inSession((s, o) => decide(s, id, 'discard', o)));
 }

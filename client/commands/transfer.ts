@@ -4,16 +4,13 @@
  * Clouds are named by upload environment label or clouds.yaml cloud, so no
  * credential travels through Temporal.
  */
-import type { CloudEndpoint } from '../../activities';
+import { CloudEndpoint, authOf } from '../../activities/endpoint-auth';
 import { commandWorkflowIds } from '../../common/ids';
 import { credentialsUsedLine, loadUploadEnvironment, resolveCredentials } from '../../config';
 import { DibctlError, ExitCode } from '../../errors';
-import { transferWorkflow } from '../../workflows';
 import { Output, printJson } from '../render';
-import { Session } from '../session';
+import type { Session } from '../session';
 import { ConfigFileOptions, configLocation, formatBytes, resultWithProgress, shortId } from './publish';
-import type { Command } from 'commander';
-import { Cli, configFileOptions } from '../cli';
 
 export interface TransferOptions extends ConfigFileOptions {
   srcEnv?: string;
@@ -42,9 +39,34 @@ function endpoint(
   return { cloud: cloud!, config };
 }
 
-export async function transfer(session: Session, imageId: string, opts: TransferOptions, o: Output): Promise<number> {
+/**
+ * Both ends of a transfer, checked before any session: options (2), config (10, 11),
+ * credentials (12). A clouds.yaml cloud is resolved by the worker: here too when the
+ * worker certainly runs in this process (workerHere), else by `checkCredentials`
+ * once a session runs its worker here.
+ */
+export function prepareTransfer(
+  opts: TransferOptions,
+  o: Output,
+  workerHere: boolean,
+): { source: CloudEndpoint; destination: CloudEndpoint; checkCredentials: () => void } {
   const source = endpoint('src', opts.srcEnv, opts.srcCloud, opts, o);
   const destination = endpoint('dst', opts.dstEnv, opts.dstCloud, opts, o);
+  const checkCredentials = () => {
+    for (const end of [source, destination]) if ('cloud' in end) authOf(end, process.env);
+  };
+  if (workerHere) checkCredentials();
+  return { source, destination, checkCredentials };
+}
+
+export async function transfer(
+  session: Session,
+  imageId: string,
+  { source, destination }: ReturnType<typeof prepareTransfer>,
+  opts: TransferOptions,
+  o: Output,
+): Promise<number> {
+  const { transferWorkflow } = await import('../../workflows');
   const handle = await session.client.workflow.start(transferWorkflow, {
     taskQueue: session.taskQueue,
     workflowId: commandWorkflowIds.transfer(imageId, shortId()),
@@ -68,20 +90,4 @@ export async function transfer(session: Session, imageId: string, opts: Transfer
     for (const m of r.unmatchedMembers) o.err(`Member project ${m} has no match in the destination: not shared`);
   }
   return 0;
-}
-
-export function register(program: Command, cli: Cli): void {
-  configFileOptions(
-    program
-      .command('transfer')
-      .description('copy an image between clouds (streamed), keeping properties, tags, visibility and members')
-      .argument('<uuid>', 'image id in the source cloud')
-      .option('--src-env <env>', 'source: upload environment label')
-      .option('--src-cloud <name>', 'source: clouds.yaml cloud')
-      .option('--dst-env <env>', 'destination: upload environment label')
-      .option('--dst-cloud <name>', 'destination: clouds.yaml cloud')
-      .option('--ignore-meta', 'copy only name, formats and data (private, no properties or tags)')
-      .option('--ignore-membership', 'do not share with the source image members'),
-    'upload',
-  ).action(async (uuid: string, opts: TransferOptions) => cli.inSession((s, o) => transfer(s, uuid, opts, o)));
 }

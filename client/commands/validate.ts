@@ -15,8 +15,6 @@ import {
 } from '../../config';
 import { DibctlError, ExitCode } from '../../errors';
 import { Output, printJson } from '../render';
-import type { Command } from 'commander';
-import { Cli, configFileOptions, imageFileOption } from '../cli';
 
 export interface ValidateOptions {
   imagesConfig?: string;
@@ -129,22 +127,4 @@ export async function validate(
   if (imageFile) o.out(`Image file ${imageFile}: ${imageFileSize} bytes`);
   o.out('Configs have been validated.');
   return 0;
-}
-
-export function register(program: Command, cli: Cli): void {
-  configFileOptions(
-    program
-      .command('validate')
-      .description('load and validate every config file (or the given ones); with image labels, only those images')
-      .argument('[image-labels...]'),
-    'images',
-    'test',
-    'upload',
-  )
-    .addOption(imageFileOption())
-    .option(
-      '--credentials',
-      "also resolve each environment's credentials (names the OS_* variables used, never values)",
-    )
-    .action(async (labels: string[], opts: ValidateOptions) => cli.withoutSession((o) => validate(labels, opts, o)));
 }

@@ -4,8 +4,6 @@ import { localAddress, temporalSettings } from '../../temporal/connection';
 import { DEFAULT_TASK_QUEUE } from '../../common/ids';
 import { createDibctlWorkers, localHostQueue, runWorkers, workerHostname } from '../../worker/worker';
 import { Output } from '../render';
-import type { Command } from 'commander';
-import type { Cli } from '../cli';
 
 export interface WorkerCommandOptions {
   taskQueue?: string;
@@ -50,16 +48,4 @@ export async function worker(
   } finally {
     await connection.close();
   }
-}
-
-export function register(program: Command, cli: Cli): void {
-  program
-    .command('worker')
-    .description('run a dibctl worker against the configured Temporal server (TEMPORAL_ADDRESS, ...)')
-    .option('--task-queue <name>', 'shared task queue', 'dibctl')
-    .action(async (opts: WorkerCommandOptions) => {
-      cli.installRuntime('INFO');
-      const debug = cli.openStackTrace();
-      await cli.withoutSession((o) => worker(opts, o, cli.interrupted(), debug ? { debug } : {}));
-    });
 }

@@ -5,20 +5,15 @@
  * anything is started.
  */
 import { prepareTestInput } from '../../client/commands/test';
-import { scheduleCreate } from '../../client/commands/schedule';
-import type { Session } from '../../client/session';
-import type { Output } from '../../client/render';
+import { prepareScheduleCreate } from '../../client/commands/schedule';
 import { DibctlError } from '../../errors';
 
 const TOO_LONG = 'must be at most 10 years (315360000 seconds)';
-const session = { mode: 'embedded' } as Session;
-const output = {} as Output;
 const create = (opts: { every?: string; catchupWindow?: string }) =>
-  scheduleCreate(
-    session,
+  prepareScheduleCreate(
     'base',
     { uploadEnv: ['one'], build: true, test: true, overlap: 'skip', catchupWindow: '1d', ...opts },
-    output,
+    'embedded',
   );
 
 async function refusal(fn: () => unknown): Promise<DibctlError> {

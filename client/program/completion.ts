@@ -1,12 +1,12 @@
 /**
  * `completion bash|zsh` prints the completion script; the hidden `__complete`
- * answers it (the entry point also answers it without loading Temporal).
+ * answers it (the entry point also answers it without loading Temporal). The
+ * answering code, which reads the configs, loads only when asked.
  */
 import { Argument } from 'commander';
-import { completeMain } from '../complete';
-import { HIDDEN_COMMAND, bashScript, commandSpec, zshScript } from '../completion';
 import type { Command } from 'commander';
 import type { Cli } from '../cli';
+import { HIDDEN_COMMAND, bashScript, commandSpec, zshScript } from '../completion';
 
 export function register(program: Command, cli: Cli): void {
   program
@@ -25,5 +25,8 @@ export function register(program: Command, cli: Cli): void {
     .argument('[words...]')
     .allowUnknownOption()
     .helpOption(false)
-    .action(async (words: string[]) => cli.withoutSession(() => completeMain(words, commandSpec(program))));
+    .action(async (words: string[]) => {
+      const { completeMain } = await import('../complete');
+      return cli.withoutSession(() => completeMain(words, commandSpec(program)));
+    });
 }

@@ -1,0 +1,47 @@
+/**
+ * `npm run bench [-- NAME...]`: runs the benches (all, or those named) and
+ * prints one table: each figure, the reference measured in the same run, and
+ * their ratio. BENCH_ROUNDS sets the rounds of the fast ones (5), the embedded
+ * bench runs BENCH_EMBEDDED_ROUNDS (3), the upload BENCH_UPLOAD_MIB (256 MiB).
+ * BENCH_DIBCTL=path/to/bin/dibctl.js measures another build of dibctl.
+ * Benches are not tests: nothing asserts on their figures.
+ */
+import * as os from 'node:os';
+import { earlyErrorsBench } from './early-errors';
+import { embeddedBench } from './embedded';
+import { startupBench } from './startup';
+import { BenchRow, renderTable } from './support';
+import { uploadBench } from './upload';
+
+const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
+const BENCHES: Record<string, () => Promise<BenchRow[]>> = {
+  startup: () => startupBench(rounds),
+  'early-errors': () => earlyErrorsBench(rounds),
+  embedded: () => embeddedBench(Number(process.env.BENCH_EMBEDDED_ROUNDS ?? 3)),
+  upload: () => uploadBench(Number(process.env.BENCH_UPLOAD_MIB ?? 256), 3),
+};
+
+async function main(): Promise<void> {
+  const names = process.argv.slice(2);
+  for (const n of names)
+    if (!BENCHES[n]) throw new Error(`no bench '${n}' (benches: ${Object.keys(BENCHES).join(', ')})`);
+  const rows: BenchRow[] = [];
+  for (const name of names.length ? names : Object.keys(BENCHES)) {
+    process.stderr.write(`bench ${name}...\n`);
+    rows.push(...(await BENCHES[name]()));
+  }
+  const cpus = os.cpus();
+  console.log(
+    `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cpus.length} × ${cpus[0]?.model.trim() ?? 'CPU'}, ` +
+      `Node ${process.version}, load average ${os.loadavg()[0].toFixed(2)} at the end`,
+  );
+  console.log(renderTable(rows));
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err instanceof Error ? err.message : String(err));
+    process.exit(1);
+  },
+);

@@ -1,0 +1,17 @@
+/** `dibctl worker` on the command line; the command itself is in commands/worker.ts. */
+import type { Command } from 'commander';
+import type { Cli } from '../cli';
+import type { WorkerCommandOptions } from '../commands/worker';
+
+export function register(program: Command, cli: Cli): void {
+  program
+    .command('worker')
+    .description('run a dibctl worker against the configured Temporal server (TEMPORAL_ADDRESS, ...)')
+    .option('--task-queue <name>', 'shared task queue', 'dibctl')
+    .action(async (opts: WorkerCommandOptions) => {
+      const { worker } = await import('../commands/worker');
+      await cli.installRuntime('INFO');
+      const debug = cli.openStackTrace();
+      await cli.withoutSession((o) => worker(opts, o, cli.interrupted(), debug ? { debug } : {}));
+    });
+}
