@@ -88,8 +88,13 @@ function heldLines(s: ImageTestStatus): string[] {
   return lines;
 }
 
-/** How long a query may take: a running workflow whose worker is gone does not answer. */
-const QUERY_TIMEOUT_MS = 5_000;
+/**
+ * How long a query may take: a running workflow whose worker is gone does not
+ * answer. A workflow cached by a worker that was killed is answered by another
+ * once the server gives up on the first one's sticky queue (the SDK's default
+ * sticky schedule-to-start timeout, 10 s), so the limit is a little longer.
+ */
+const QUERY_TIMEOUT_MS = 12_000;
 
 const STATES: Record<string, StepState> = {
   RUNNING: 'running',

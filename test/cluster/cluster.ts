@@ -375,10 +375,40 @@ export class Cluster {
       await run('sh', ['-c', this.compose.setupCommand], { env: setupEnv });
       const listed = await this.searchAttributes();
       const missing = wanted.filter((n) => !(n in listed));
-      if (!missing.length) return;
+      if (!missing.length) return this.awaitSearchAttributesInUse(wanted);
       if (attempt === 10)
         throw new Error(`the setup command did not register the search attributes ${missing.join(', ')}`);
       await sleep(2_000);
+    }
+  }
+
+  /**
+   * Registered is not yet usable: the frontend maps search attributes through
+   * its namespace cache, which refreshes every few seconds, and until then
+   * refuses workflows and queries that name them. Waits until a query naming
+   * every one of them is accepted.
+   */
+  private async awaitSearchAttributesInUse(names: string[]): Promise<void> {
+    const query = names.map((n) => `${n} = 'probe'`).join(' AND ');
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const ok = await this.temporal([
+        'workflow',
+        'list',
+        '--namespace',
+        this.namespace,
+        '--query',
+        query,
+        '--limit',
+        '1',
+      ]).then(
+        () => true,
+        () => false,
+      );
+      if (ok) return;
+      if (Date.now() > deadline)
+        throw new Error(`the search attributes ${names.join(', ')} were not usable in queries within 60 s`);
+      await sleep(1_000);
     }
   }
 
