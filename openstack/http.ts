@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import * as path from 'node:path';
+import { Stream } from 'node:stream';
 import type { Readable } from 'node:stream';
 import axios, { AxiosInstance, AxiosResponse, RawAxiosRequestHeaders } from 'axios';
 import {
@@ -334,6 +335,8 @@ export class Transport {
         ...(req.responseStream ? { responseType: 'stream' as const, maxContentLength: Infinity } : {}),
       });
     } catch (err) {
+      // a body still flowing into a request that ended (aborted, refused) must stop: its next write would fail unheard
+      if (data instanceof Stream) (data as Readable).destroy();
       if (req.signal?.aborted) {
         this.debug(`ERR: ${req.method} ${redactUrl(url)} abandoned after ${Date.now() - started} ms`);
         throw req.signal.reason ?? err;

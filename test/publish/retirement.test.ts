@@ -167,6 +167,8 @@ describe('retirement workflow', () => {
     const first = await f().cli(['--json', 'retirement', 'tick', '--check-now']);
     expect(first.code).toBe(0);
     expect(JSON.parse(first.stdout)).toMatchObject({ checks: 1, held: [{ id: img.id, reason: 'used by 1 server' }] });
+    // the report answers as soon as the check is done; the next wait starts in the workflow's next step
+    await eventually('it waits again after the check', async () => (await timers(firstRun)).length === 2);
     expect(await timers(firstRun)).toEqual([3600, 3600]);
     expect((await f().cli(['retirement', 'tick', '--check-now'])).code).toBe(0);
     await eventually(
