@@ -50,7 +50,7 @@ export function testCredentials(
   }
 }
 
-/** Data directories are named after the worker process that wrote them: `dibctl-test-data-PID-XXXXXX`. */
+/** Data directories are named after the worker process that wrote them: `dibctl-test-data-PID-` and a random suffix. */
 const DIR_PREFIX = 'dibctl-test-data-';
 
 function processAlive(pid: number): boolean {

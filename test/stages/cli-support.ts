@@ -1,10 +1,14 @@
 /** Runs `dibctl` against a stage test's dev server and emulator project, and reads what the cloud holds. */
 import { ChildProcess, spawn } from 'node:child_process';
-import { Emulator } from '../../emulator';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Emulator, startEmulator } from '../../emulator';
 import { connectCloud } from '../../openstack';
-import { DIBCTL_BIN, cleanTemporalEnv } from '../support/cli';
+import { DIBCTL_BIN, cleanTemporalEnv, runDibctl } from '../support/cli';
+import { useTemporal } from '../support/temporal';
 import type { TestTemporal } from '../support/temporal';
-import { StageProject } from './fixture';
+import { ImageOptions, StageProject, stageProject } from './fixture';
 
 export function dibctlEnv(t: TestTemporal, stateDir: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return cleanTemporalEnv({
@@ -99,4 +103,48 @@ export function workflowIdOf(stderr: string): string {
   const m = /Image test workflow (\S+)/.exec(stderr);
   if (!m) throw new Error(`no workflow id in: ${stderr}`);
   return m[1];
+}
+
+/** What the stage suites boot with: one region, quick boots. */
+const SUITE_FAULTS = { bootDelayMs: 200 };
+
+/**
+ * What a stage suite shares: an emulator, dibctl's workers on the suite's dev
+ * server with a state directory of their own, and the projects its tests make
+ * (removed after the suite); faults a test sets are undone after it. Call at
+ * describe level.
+ */
+export function useStageCloud(stateDirPrefix: string) {
+  const temporal = useTemporal();
+  let emu: Emulator;
+  let stateDir: string;
+  const projects: StageProject[] = [];
+  beforeAll(async () => {
+    emu = await startEmulator({ regions: ['RegionOne'], faults: SUITE_FAULTS });
+    stateDir = await fs.mkdtemp(path.join(os.tmpdir(), stateDirPrefix));
+    await temporal().startWorkers('dibctl', { env: { ...process.env, DIBCTL_STATE_DIR: stateDir } });
+  });
+  afterAll(async () => {
+    for (const p of projects) await p.remove();
+    await emu?.stop();
+    if (stateDir) await fs.rm(stateDir, { recursive: true, force: true });
+  });
+  afterEach(() => {
+    emu.faults.reset();
+    emu.faults.set(SUITE_FAULTS);
+  });
+  return {
+    temporal,
+    emu: () => emu,
+    stateDir: () => stateDir,
+    /** A project of image `cirros` (removed after the suite). */
+    async project(image: ImageOptions = {}): Promise<StageProject> {
+      const p = await stageProject(emu, 'cirros', image);
+      projects.push(p);
+      return p;
+    },
+    /** The built dibctl in the project's directory, with its config files, against the suite's server. */
+    dibctl: (p: StageProject, args: string[]) =>
+      runDibctl([...args, ...configArgs(p)], { cwd: p.dir, env: dibctlEnv(temporal(), stateDir), timeoutMs: 120_000 }),
+  };
 }

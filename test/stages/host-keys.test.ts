@@ -7,11 +7,8 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Emulator, startEmulator } from '../../emulator';
-import { runDibctl } from '../support/cli';
-import { useTemporal } from '../support/temporal';
-import { ImageOptions, StageProject, stageProject } from './fixture';
-import { NOTHING_LEFT, configArgs, dibctlEnv, dibctlObjects } from './cli-support';
+import { ImageOptions, StageProject } from './fixture';
+import { NOTHING_LEFT, dibctlObjects, useStageCloud } from './cli-support';
 
 /** Reaches the instance with $DIBCTL_SSH and prints the fingerprints its known_hosts pins. */
 const PINNED = [
@@ -24,35 +21,15 @@ const PINNED = [
 const FINGERPRINT = /\d+ SHA256:[A-Za-z0-9+/]{43} \((ED25519|ECDSA)\)/;
 
 describe('dibctl test pins the instance SSH host key', () => {
-  const temporal = useTemporal();
-  let emu: Emulator;
-  let stateDir: string;
-  const projects: StageProject[] = [];
-
-  beforeAll(async () => {
-    emu = await startEmulator({ regions: ['RegionOne'], faults: { bootDelayMs: 200 } });
-    stateDir = await fs.mkdtemp(path.join(os.tmpdir(), 'dibctl-state-'));
-    await temporal().startWorkers('dibctl', { env: { ...process.env, DIBCTL_STATE_DIR: stateDir } });
-  });
-  afterAll(async () => {
-    for (const p of projects) await p.remove();
-    await emu?.stop();
-    await fs.rm(stateDir, { recursive: true, force: true });
-  });
-  afterEach(() => {
-    emu.faults.reset();
-    emu.faults.set({ bootDelayMs: 200 });
-  });
-
+  const stage = useStageCloud('dibctl-state-');
+  const emu = () => stage.emu();
   async function project(image: ImageOptions, testBody: string): Promise<StageProject> {
-    const p = await stageProject(emu, 'cirros', { ...image, tests: [{ shell: 'tests/check', timeout: 60 }] });
+    const p = await stage.project({ ...image, tests: [{ shell: 'tests/check', timeout: 60 }] });
     await p.shellTest('check', testBody);
-    projects.push(p);
     return p;
   }
 
-  const dibctl = (p: StageProject, args: string[]) =>
-    runDibctl([...args, ...configArgs(p)], { cwd: p.dir, env: dibctlEnv(temporal(), stateDir), timeoutMs: 120_000 });
+  const dibctl = stage.dibctl;
 
   /** The fingerprints the test printed from the known_hosts it was given. */
   const pinnedByTest = (stdout: string) => [...stdout.matchAll(/^pinned: \d+ (SHA256:\S+)/gm)].map((m) => m[1]);
@@ -69,13 +46,13 @@ describe('dibctl test pins the instance SSH host key', () => {
     for (const f of printed) expect(f).toMatch(FINGERPRINT);
     expect(printed).toContain(line![4]);
     expect(pinnedByTest(r.stdout).sort()).toEqual(printed.map((f) => f.split(' ')[1]).sort());
-    expect(dibctlObjects(emu)).toEqual(NOTHING_LEFT);
+    expect(dibctlObjects(emu())).toEqual(NOTHING_LEFT);
   });
 
   it('exits 71 when the server presents another key than its console log, sends no test and removes everything', async () => {
     const marker = path.join(os.tmpdir(), `dibctl-impostor-${process.pid}-${Date.now()}`);
     const p = await project({}, `touch ${marker}`);
-    emu.faults.set({ sshWrongHostKey: true });
+    emu().faults.set({ sshWrongHostKey: true });
     const r = await dibctl(p, ['test', 'cirros']);
     expect(r.code).toBe(71);
     const created = /Instance DIBCTL-\S+ created: (\S+)/.exec(r.stdout);
@@ -90,23 +67,23 @@ describe('dibctl test pins the instance SSH host key', () => {
     expect(r.stdout).toMatch(/Removing ssh key/);
     expect(r.stdout).toMatch(/Removing image/);
     expect(r.stdout).toMatch(/Clearing done/);
-    expect(dibctlObjects(emu)).toEqual(NOTHING_LEFT);
+    expect(dibctlObjects(emu())).toEqual(NOTHING_LEFT);
     // nothing of the run stays on the worker host either
-    const instances = path.join(stateDir, 'instances');
+    const instances = path.join(stage.stateDir(), 'instances');
     const left = await fs.readdir(instances).catch(() => [] as string[]);
     for (const d of left) expect(await fs.readdir(path.join(instances, d))).not.toContain('known_hosts');
   });
 
   it('exits 71 when no SSH server answers to show its key (no wait_for_port), and removes everything', async () => {
     const p = await project({ waitForPort: null, portWaitTimeout: 2 }, PINNED);
-    emu.faults.set({ sshNeverOpens: true });
+    emu().faults.set({ sshNeverOpens: true });
     const r = await dibctl(p, ['test', 'cirros']);
     expect(r.code).toBe(71);
     expect(r.stderr).toMatch(
       /No SSH server answered on 127\.[0-9.]+:22 \(server \S+\) within 2 s, so its host key could not be checked: /,
     );
     expect(r.stdout).toMatch(/Clearing done/);
-    expect(dibctlObjects(emu)).toEqual(NOTHING_LEFT);
+    expect(dibctlObjects(emu())).toEqual(NOTHING_LEFT);
   });
 
   it('first-use accepts the first key presented, prints its fingerprint and pins it for the run', async () => {
@@ -120,12 +97,12 @@ describe('dibctl test pins the instance SSH host key', () => {
     expect(line).not.toBeNull();
     expect(r.stdout).not.toMatch(/from its console log/);
     expect(pinnedByTest(r.stdout)).toEqual([line![1].split(' ')[1]]);
-    expect(dibctlObjects(emu)).toEqual(NOTHING_LEFT);
+    expect(dibctlObjects(emu())).toEqual(NOTHING_LEFT);
   });
 
   it('a console log without host keys falls back to first use and says why', async () => {
     const p = await project({}, PINNED);
-    emu.faults.set({ consoleOmitsHostKeys: true });
+    emu().faults.set({ consoleOmitsHostKeys: true });
     const r = await dibctl(p, ['test', 'cirros']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(
@@ -133,12 +110,12 @@ describe('dibctl test pins the instance SSH host key', () => {
     );
     expect(r.stdout).toMatch(new RegExp(`accepted on first use: ${FINGERPRINT.source}; pinned for this run`));
     expect(pinnedByTest(r.stdout)).toHaveLength(1);
-    expect(dibctlObjects(emu)).toEqual(NOTHING_LEFT);
+    expect(dibctlObjects(emu())).toEqual(NOTHING_LEFT);
   });
 
   it('waits for keys printed late in boot, after the SSH port already answers', async () => {
     const p = await project({}, PINNED);
-    emu.faults.set({ consoleHostKeysDelayMs: 4_000 });
+    emu().faults.set({ consoleHostKeysDelayMs: 4_000 });
     const r = await dibctl(p, ['test', 'cirros']);
     expect(r.code).toBe(0);
     const port = /^Port 22 is open on \S+ \(after ([0-9.]+) s\)$/m.exec(r.stdout);
@@ -146,19 +123,19 @@ describe('dibctl test pins the instance SSH host key', () => {
     expect(r.stdout).toMatch(/^Host keys of \S+ from its console log: /m);
     expect(r.stdout).not.toMatch(/first use/);
     expect(pinnedByTest(r.stdout)).toHaveLength(2);
-    expect(dibctlObjects(emu)).toEqual(NOTHING_LEFT);
+    expect(dibctlObjects(emu())).toEqual(NOTHING_LEFT);
   });
 
   it('waits for the console no longer than port_wait_timeout, then accepts the first key', async () => {
     const p = await project({ portWaitTimeout: 3 }, PINNED);
-    emu.faults.set({ consoleHostKeysDelayMs: 120_000 });
+    emu().faults.set({ consoleHostKeysDelayMs: 120_000 });
     const r = await dibctl(p, ['test', 'cirros']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(
       /^No host keys in the console log of \S+ \(the console log does not show them yet after 3 s\): accepting the first key presented$/m,
     );
     expect(r.stdout).toMatch(/accepted on first use: /);
-    expect(dibctlObjects(emu)).toEqual(NOTHING_LEFT);
+    expect(dibctlObjects(emu())).toEqual(NOTHING_LEFT);
   });
 
   it('off (an unquoted YAML off) checks nothing and warns that the host is not verified', async () => {
@@ -171,12 +148,12 @@ describe('dibctl test pins the instance SSH host key', () => {
         'test -z "$DIBCTL_SSH_KNOWN_HOSTS"',
       ].join('\n'),
     );
-    emu.faults.set({ sshWrongHostKey: true });
+    emu().faults.set({ sshWrongHostKey: true });
     const r = await dibctl(p, ['test', 'cirros']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(
       /^Warning: the host key of 127\.[0-9.]+:22 is not verified \(tests\.ssh\.host_key_check: off\): whoever answers there receives the tests$/m,
     );
-    expect(dibctlObjects(emu)).toEqual(NOTHING_LEFT);
+    expect(dibctlObjects(emu())).toEqual(NOTHING_LEFT);
   });
 });

@@ -4,40 +4,16 @@
  * workflow's result, whatever the outcome, and the exit code stays dibctl's.
  */
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { Emulator, startEmulator } from '../../emulator';
-import { runDibctl } from '../support/cli';
 import { oneSuite } from '../support/junit';
-import { useTemporal } from '../support/temporal';
-import { NOTHING_LEFT, configArgs, dibctlEnv, dibctlObjects } from './cli-support';
-import { ImageOptions, StageProject, stageProject } from './fixture';
+import { NOTHING_LEFT, dibctlObjects, useStageCloud } from './cli-support';
+import type { ImageOptions } from './fixture';
 
 describe('dibctl test --junit-xml', () => {
-  const temporal = useTemporal();
-  let emu: Emulator;
-  let stateDir: string;
-  const projects: StageProject[] = [];
-
-  beforeAll(async () => {
-    emu = await startEmulator({ regions: ['RegionOne'], faults: { bootDelayMs: 200 } });
-    stateDir = await fs.mkdtemp(path.join(os.tmpdir(), 'dibctl-junit-'));
-    await temporal().startWorkers('dibctl', { env: { ...process.env, DIBCTL_STATE_DIR: stateDir } });
-  });
-  afterAll(async () => {
-    for (const p of projects) await p.remove();
-    await emu?.stop();
-    await fs.rm(stateDir, { recursive: true, force: true });
-  });
-  afterEach(() => emu.faults.reset());
-
-  async function project(image: ImageOptions): Promise<StageProject> {
-    const p = await stageProject(emu, 'cirros', image);
-    projects.push(p);
-    return p;
-  }
-  const dibctl = (p: StageProject, args: string[]) =>
-    runDibctl([...args, ...configArgs(p)], { cwd: p.dir, env: dibctlEnv(temporal(), stateDir), timeoutMs: 120_000 });
+  const stage = useStageCloud('dibctl-junit-');
+  const emu = () => stage.emu();
+  const project = (image: ImageOptions) => stage.project(image);
+  const dibctl = stage.dibctl;
 
   it('a failed run writes one case per script, the failure with its output and no password, and exits 80', async () => {
     const p = await project({ tests: [{ shell: 'tests/suite', timeout: 60 }] });
@@ -51,7 +27,7 @@ describe('dibctl test --junit-xml', () => {
     expect(r.stdout).toMatch(/Some tests failed/);
     expect(r.stderr).toContain('JUnit report written to reports/junit.xml');
     const file = path.join(p.dir, 'reports', 'junit.xml');
-    expect(await fs.readFile(file, 'utf8')).not.toContain(emu.user.password);
+    expect(await fs.readFile(file, 'utf8')).not.toContain(emu().user.password);
     const suite = oneSuite(file);
     expect(suite).toMatchObject({ name: 'cirros', tests: 3, failures: 1, errors: 0, skipped: 1 });
     const suiteDir = path.join(p.dir, 'tests', 'suite');
@@ -65,7 +41,7 @@ describe('dibctl test --junit-xml', () => {
     expect(suite.cases[1].failure!.text).toContain('config check failed');
     expect(suite.cases[1].failure!.text).toMatch(/password: \*\*\*/);
     expect(suite.cases[2].skipped).toBeDefined();
-    expect(dibctlObjects(emu)).toEqual(NOTHING_LEFT);
+    expect(dibctlObjects(emu())).toEqual(NOTHING_LEFT);
   });
 
   it('a passing run writes its cases and exits 0', async () => {
@@ -82,14 +58,14 @@ describe('dibctl test --junit-xml', () => {
   it('a run that fails before its tests writes an error case naming why, and exits 71', async () => {
     const p = await project({ portWaitTimeout: 2, tests: [{ shell: 'tests/check', timeout: 60 }] });
     await p.shellTest('check', 'true');
-    emu.faults.set({ sshNeverOpens: true });
+    emu().faults.set({ sshNeverOpens: true });
     const r = await dibctl(p, ['test', 'cirros', '--junit-xml', 'junit.xml']);
     expect(r.code).toBe(71);
     const suite = oneSuite(path.join(p.dir, 'junit.xml'));
     expect(suite).toMatchObject({ tests: 1, failures: 0, errors: 1 });
     expect(suite.cases[0]).toMatchObject({ classname: 'cirros.dibctl', name: 'dibctl test cirros' });
     expect(suite.cases[0].error!.message).toMatch(/Instance is not accepting connection on 127\.[0-9.]+:22 after 2 s/);
-    expect(dibctlObjects(emu)).toEqual(NOTHING_LEFT);
+    expect(dibctlObjects(emu())).toEqual(NOTHING_LEFT);
   });
 
   it('a report path that cannot be written is refused before anything runs', async () => {
