@@ -28,8 +28,10 @@ import { keystoneRoutes } from './keystone';
 import { neutronRoutes } from './neutron';
 import { NovaService, novaRoutes, requestedVersion, versionHeaders } from './nova';
 import { seedState } from './seed';
+import { QemuGuests, qemuMissing } from './qemu';
+import { qemuSpec } from './qemu-spec';
 import { Guests } from './ssh';
-import { CloudState, loadState, uuid } from './state';
+import { CloudState, Server, loadState, uuid } from './state';
 
 export type { FaultSettings } from './faults';
 export type { CloudState } from './state';
@@ -59,6 +61,13 @@ interface EmulatorOptions {
   identity?: ExternalIdentityOptions;
   /** `external`: images come from the Glance in the real Keystone's catalog and the emulated Glance is not served (needs `identity`). */
   imageService?: 'emulated' | 'external';
+  /**
+   * What a booted server is: `host` (the default) answers SSH at its address with a
+   * shell on this host; `qemu` is a QEMU virtual machine of the server's image with a
+   * config drive, reachable at its fixed IP (needs root, QEMU and genisoimage; a fresh
+   * state then gets private networks instead of loopback ones).
+   */
+  guests?: 'host' | 'qemu';
 }
 
 export interface Credentials {
@@ -133,7 +142,13 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
   fs.mkdirSync(dataDir, { recursive: true });
 
   const loaded = opts.stateFile ? loadState(opts.stateFile) : undefined;
-  const state = loaded ?? seedState(opts.regions ?? ['RegionOne', 'RegionTwo']);
+  const realGuests = opts.guests === 'qemu';
+  if (realGuests) {
+    const missing = qemuMissing();
+    if (missing) throw new Error(`real guests need QEMU: ${missing}`);
+    if (opts.imageService === 'external') throw new Error('real guests boot images of the emulated Glance only');
+  }
+  const state = loaded ?? seedState(opts.regions ?? ['RegionOne', 'RegionTwo'], realGuests);
   const faults = new Faults();
   if (opts.faults) faults.set(opts.faults);
   const cloud = new Cloud(state, faults, {
@@ -168,6 +183,26 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       guests.stop(guestKey(region, s.id), removeFiles),
     ...(externalImages ? { findImage: externalImages.findImage.bind(externalImages) } : {}),
   };
+  let vms: QemuGuests | undefined;
+  if (realGuests) {
+    vms = new QemuGuests(path.join(dataDir, 'vms'), (key) => {
+      // the guest powered itself off: Nova's power-state sync finds the server SHUTOFF
+      const [region, id] = key.split('/');
+      const s = cloud.region(region)?.servers.find((x) => x.id === id);
+      if (!s || s.status !== 'ACTIVE') return;
+      Object.assign(s, { status: 'SHUTOFF', vm_state: 'stopped', power_state: 4, task_state: null });
+      cloud.changed();
+    });
+    const qemu = vms;
+    Object.assign(hooks, {
+      startGuest: (region: string, s: Server) =>
+        qemu.start(qemuSpec(cloud.region(region), dataDir, s, guestKey(region, s.id), sshPort)),
+      stopGuest: (region: string, s: { id: string }, removeFiles: boolean) =>
+        qemu.stop(guestKey(region, s.id), removeFiles),
+      hostKeys: () => [],
+      console: (region: string, s: { id: string }) => qemu.console(guestKey(region, s.id)),
+    });
+  }
 
   const identity = keystoneRoutes(cloud);
   const images = new Map<string, Router>();
@@ -445,6 +480,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await guests.stopAll();
+      await vms?.stopAll();
       cloud.flush();
       if (ownDataDir) fs.rmSync(dataDir, { recursive: true, force: true });
       if (external) await external.unregister();

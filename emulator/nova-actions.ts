@@ -28,7 +28,7 @@ export function actionRoutes(router: Router, nova: NovaRegion, boots: Boots): vo
           );
         }
         if (s.status === 'BUILD' && !s.launched_at) throw new HttpError(409, `Instance ${s.id} is not ready`);
-        const lines = s.console_log;
+        const lines = hooks.console?.(region, s) ?? s.console_log;
         const n = length === undefined || length === null || Number(length) < 0 ? lines.length : Number(length);
         return { status: 200, body: { output: lines.slice(Math.max(0, lines.length - n)).join('\n') + '\n' } };
       }

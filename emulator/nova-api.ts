@@ -82,6 +82,8 @@ export interface NovaHooks {
   stopGuest(region: string, server: Server, removeFiles: boolean): Promise<void>;
   /** The server's own SSH host keys (`TYPE BASE64` lines), which its console log prints. */
   hostKeys(region: string, server: Server): string[];
+  /** The console of a server that writes its own (a real guest); without it, the emulator writes one at boot. */
+  console?(region: string, server: Server): string[];
   /**
    * Looks an image up in an image service outside this emulator, as the caller
    * (undefined when it does not exist or the caller may not see it). Without

@@ -30,7 +30,22 @@ function randomLoopbackCidr(taken: Set<string>): string {
   }
 }
 
-function seedRegion(adminProjectId: string, taken: Set<string>): RegionState {
+/**
+ * A /24 in 10.64.0.0–10.250.255.0 for clouds whose servers are real guests: their
+ * addresses sit on a guest's NIC, where loopback addresses cannot. The gateway is .1
+ * and the guest network's DNS forwarder .2, as QEMU's user network serves them.
+ */
+function randomGuestCidr(taken: Set<string>): string {
+  for (;;) {
+    const cidr = `10.${crypto.randomInt(64, 251)}.${crypto.randomInt(0, 256)}.0/24`;
+    if (!taken.has(cidr)) {
+      taken.add(cidr);
+      return cidr;
+    }
+  }
+}
+
+function seedRegion(adminProjectId: string, taken: Set<string>, realGuests: boolean): RegionState {
   const rs = emptyRegion();
   const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
   rs.flavors = FLAVORS.map((f) => ({
@@ -43,7 +58,7 @@ function seedRegion(adminProjectId: string, taken: Set<string>): RegionState {
     description: null,
     extra_specs: { ...(EXTRA_SPECS[f.id] ?? {}) },
   }));
-  const cidr = randomLoopbackCidr(taken);
+  const cidr = realGuests ? randomGuestCidr(taken) : randomLoopbackCidr(taken);
   const prefix = cidr.split('.').slice(0, 3).join('.');
   const networkId = uuid();
   const subnetId = uuid();
@@ -69,15 +84,16 @@ function seedRegion(adminProjectId: string, taken: Set<string>): RegionState {
     gateway_ip: `${prefix}.1`,
     ip_version: 4,
     enable_dhcp: true,
-    allocation_pools: [{ start: `${prefix}.2`, end: `${prefix}.254` }],
-    dns_nameservers: [],
+    allocation_pools: [{ start: `${prefix}.${realGuests ? 10 : 2}`, end: `${prefix}.254` }],
+    dns_nameservers: realGuests ? [`${prefix}.2`] : [],
     created_at: now,
     updated_at: now,
   });
   return rs;
 }
 
-export function seedState(regions: string[]): CloudState {
+/** A fresh cloud; with realGuests its networks use private addresses that guests' NICs can carry. */
+export function seedState(regions: string[], realGuests = false): CloudState {
   if (!regions.length) throw new Error('at least one region is needed');
   const adminProject = hexId();
   const demoProject = hexId();
@@ -142,7 +158,7 @@ export function seedState(regions: string[]): CloudState {
       },
     ],
     tokens: [],
-    regions: Object.fromEntries(regions.map((r) => [r, seedRegion(adminProject, taken)])),
+    regions: Object.fromEntries(regions.map((r) => [r, seedRegion(adminProject, taken, realGuests)])),
     next_keypair_id: 1,
   };
 }

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { startEmulator } from '../../emulator';
+import { DibctlError } from '../../errors';
 import { Output, printJson } from '../render';
 
 export interface EmulatorCommandOptions {
@@ -10,6 +11,7 @@ export interface EmulatorCommandOptions {
   dataDir?: string;
   tokenTtl: number;
   sshPort?: number;
+  guests: 'host' | 'qemu';
 }
 
 /** Runs the OpenStack emulator until interrupted, printing how to reach it. */
@@ -28,6 +30,10 @@ export async function emulator(opts: EmulatorCommandOptions, o: Output, stopSign
     dataDir,
     tokenTtlSeconds: opts.tokenTtl,
     sshPort: opts.sshPort,
+    guests: opts.guests,
+  }).catch((err: Error) => {
+    if (opts.guests === 'qemu') throw new DibctlError(err.message);
+    throw err;
   });
   if (o.json) {
     printJson(o, {

@@ -27,6 +27,14 @@ export function register(program: Command, cli: Cli): void {
     .addOption(
       new Option('--ssh-port <port>', 'port the servers answer SSH on (default 22 as root)').argParser(parsePort),
     )
+    .addOption(
+      new Option(
+        '--guests <kind>',
+        'what a booted server is: host (a shell on this host) or qemu (a QEMU virtual machine of its image; needs root)',
+      )
+        .choices(['host', 'qemu'])
+        .default('host'),
+    )
     .action(async (opts: EmulatorCommandOptions) => {
       const { emulator } = await import('../commands/emulator');
       return cli.withoutSession((o) => emulator(opts, o, cli.interrupted()));
