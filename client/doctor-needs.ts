@@ -34,7 +34,7 @@ export function imageNeeds(opts: { cwd: string; imagesConfig?: string }): ImageN
     if (image.dib) need('disk-image-create', label);
     for (const t of image.tests.testsList) {
       if (t.kind === 'shell') need('ssh', label);
-      else if (t.kind === 'pytest') for (const tool of PYTEST_TOOLS) need(tool, label);
+      else if (t.kind === 'pytest' || t.kind === 'generic') for (const tool of PYTEST_TOOLS) need(tool, label);
       else if (t.kind === 'image') {
         need('qemu-img', label);
         if (t.image?.filesExist?.length) need('guestfish', label);

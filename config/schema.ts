@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { DEFAULTS, LIMITS, withDefault } from './defaults';
 import { DURATION_PATTERN, TOO_LONG, durationProblem, parseDuration } from './duration';
 import { KEYSTONE_FIELDS, keystoneFieldOf, parseBoolean, parseIdentityVersion, parseInterface } from './keystone-keys';
-import { TEST_KINDS, TestKind, testKindList } from './test-kinds';
+import { GENERIC_TESTS, TEST_KINDS, TestKind, testKindList } from './test-kinds';
 import type { ConfigKind } from './kinds';
 
 export type { ConfigKind };
@@ -186,10 +186,19 @@ const testPaths = Object.fromEntries(TEST_KINDS.map((kind) => [kind, testPath(ki
   ReturnType<typeof testPath>
 >;
 
+const genericName = z.enum(GENERIC_TESTS, e(`must be all or one of ${GENERIC_TESTS.join(', ')}`));
+const genericSchema = z
+  .union(
+    [z.literal('all'), genericName, z.array(genericName, e('must be a list of generic test names')).min(1)],
+    e(`must be all, a name or a list of names of ${GENERIC_TESTS.join(', ')}`),
+  )
+  .describe("dibctl's generic tests run on the instance: all, or some of their names");
+
 const testEntrySchema = z
   .strictObject(
     {
       ...testPaths,
+      generic: genericSchema.optional(),
       timeout: timeoutSeconds()
         .optional()
         .describe(withDefault('tests.tests_list[].timeout', 'seconds for this entry')),
@@ -216,8 +225,8 @@ const testEntrySchema = z
     e('must be a mapping like {shell: PATH}'),
   )
   .superRefine((entry, ctx) => {
-    const kinds = TEST_KINDS.filter((k) => entry[k] !== undefined);
-    if (kinds.length === 0) ctx.addIssue({ code: 'custom', message: `needs one of ${testKindList()}` });
+    const kinds = [...TEST_KINDS, 'generic' as const].filter((k) => entry[k] !== undefined);
+    if (kinds.length === 0) ctx.addIssue({ code: 'custom', message: `needs one of ${testKindList()} or generic` });
     if (kinds.length > 1)
       ctx.addIssue({
         code: 'custom',

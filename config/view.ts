@@ -19,7 +19,7 @@ import type {
   TestEnvironmentEntry,
   UploadEnvironmentEntry,
 } from './schema';
-import { TEST_KINDS, TestKind } from './test-kinds';
+import { GENERIC_TESTS, GenericTest, TEST_KINDS, TestKind } from './test-kinds';
 
 /** Where to read configs from; what the CLI options and the worker's environment decide. */
 export interface ConfigOptions {
@@ -63,9 +63,11 @@ interface NovaTimeouts {
 }
 
 export interface TestSpec {
-  kind: TestKind;
-  /** Absolute path. */
+  kind: TestKind | 'generic';
+  /** Absolute path; for generic tests, their names (`all`, `dns,hostname`). */
   path: string;
+  /** generic: which of dibctl's generic tests run, in their order. */
+  generic?: GenericTest[];
   /** Seconds for the whole entry. */
   timeout: number;
   /** false: keep running after a failing test of the entry (default: stop, as dibctl). */
@@ -352,6 +354,18 @@ function imageView(
       environmentVariables: e.tests?.environment_variables ?? {},
       passEnvironment: e.tests?.pass_environment ?? [],
       testsList: (e.tests?.tests_list ?? []).map((t): TestSpec => {
+        if (t.generic !== undefined) {
+          const named =
+            t.generic === 'all' ? [...GENERIC_TESTS] : typeof t.generic === 'string' ? [t.generic] : t.generic;
+          const generic = GENERIC_TESTS.filter((g) => named.includes(g));
+          return defined({
+            kind: 'generic' as const,
+            path: t.generic === 'all' ? 'all' : generic.join(','),
+            generic,
+            timeout: t.timeout ?? DEFAULTS['tests.tests_list[].timeout'],
+            stopOnFailure: t.stop_on_failure,
+          });
+        }
         const kind = TEST_KINDS.find((k) => t[k] !== undefined) ?? 'shell';
         const assertions = defined({
           format: t.format,

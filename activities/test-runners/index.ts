@@ -8,7 +8,7 @@ import type { TestSpec } from '../../config/view';
 import { RunOptions, errorText, openLog, result } from './entry';
 import { runExternal } from './external';
 import { runImage } from './image';
-import { runPytest } from './pytest';
+import { runGeneric, runPytest } from './pytest';
 import { runShell } from './shell';
 import { runSsh } from './ssh';
 import { runTs } from './ts';
@@ -28,7 +28,7 @@ function entryName(spec: TestEntrySpec): string {
 
 /** The runner of each test kind of images.yaml; a kind without one does not compile. */
 const RUNNERS: Record<
-  TestKind,
+  TestKind | 'generic',
   (spec: TestSpec, ctx: InstanceTestContext, opts: RunOptions) => Promise<TestEntryResult>
 > = {
   shell: runShell,
@@ -36,6 +36,7 @@ const RUNNERS: Record<
   ssh: runSsh,
   image: runImage,
   ts: runTs,
+  generic: runGeneric,
 };
 
 export async function runTestEntry(

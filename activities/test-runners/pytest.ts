@@ -16,9 +16,15 @@ import { scrub } from '../../openstack/redact';
 import { sshCommandWords } from '../../common/ssh-command';
 import { pythonWithPytest } from './tools';
 import type { InstanceTestContext, TestCaseResult, TestEntryResult } from './types';
+import { GENERIC_TESTS, GenericTest } from '../../config/test-kinds';
+import type { TestSpec } from '../../config/view';
 
 interface PytestSpec {
   path: string;
+  /** Run these files of the directory `path` (in this order) instead of all of it. */
+  files?: string[];
+  /** What the result is called (default `pytest: PATH`). */
+  name?: string;
   timeout: number;
   /** Run every test even after a failure (default: stop at the first, `-x`, as dibctl). */
   stopOnFailure?: boolean;
@@ -93,16 +99,28 @@ function pytestCases(file: string, secrets: string[]): TestCaseResult[] {
   return cases;
 }
 
-/** The directory holding the plugin module (next to this file, or in the source tree when running from dist/). */
-function pluginDir(): string {
+/** A directory of Python files shipped beside this file (or in the source tree when running from dist/). */
+function shippedDir(name: string, marker: string): string {
   const candidates = [
-    path.join(__dirname, 'pytest_plugin'),
-    path.resolve(__dirname, '..', '..', '..', 'activities', 'test-runners', 'pytest_plugin'),
+    path.join(__dirname, name),
+    path.resolve(__dirname, '..', '..', '..', 'activities', 'test-runners', name),
   ];
-  const found = candidates.find((d) => fs.existsSync(path.join(d, `${PLUGIN_MODULE}.py`)));
-  if (!found) throw new Error(`the pytest plugin ${PLUGIN_MODULE}.py is missing (looked in ${candidates.join(', ')})`);
+  const found = candidates.find((d) => fs.existsSync(path.join(d, marker)));
+  if (!found) throw new Error(`${name}/${marker} is missing (looked in ${candidates.join(', ')})`);
   return found;
 }
+
+const pluginDir = () => shippedDir('pytest_plugin', `${PLUGIN_MODULE}.py`);
+
+/** The file of each generic test (generic_tests/test_NN_<name>.py). */
+const GENERIC_FILES: Record<GenericTest, string> = {
+  'root-filesystem': 'test_10_root_filesystem.py',
+  interfaces: 'test_20_interfaces.py',
+  dns: 'test_30_dns.py',
+  hostname: 'test_40_hostname.py',
+  package: 'test_50_package.py',
+  reboot: 'test_90_reboot.py',
+};
 
 const EXIT_MEANING: Record<number, string> = {
   1: 'tests failed',
@@ -117,7 +135,7 @@ export async function runPytest(
   ctx: InstanceTestContext,
   opts: RunOptions,
 ): Promise<TestEntryResult> {
-  const name = `pytest: ${spec.path}`;
+  const name = spec.name ?? `pytest: ${spec.path}`;
   const started = Date.now();
   const log = openLog('pytest', spec.path, opts);
   const fail = (reason: string) => result(name, 'pytest', started, log, { passed: false, reason });
@@ -153,7 +171,7 @@ export async function runPytest(
     // -s: what tests print reaches the log as it happens, as with dibctl
     const args = ['-m', 'pytest', '-p', PLUGIN_MODULE, '-p', 'no:cacheprovider', '-v', '-s', '--color=no', '-rfE'];
     if (spec.stopOnFailure !== false) args.push('-x');
-    args.push(spec.path);
+    args.push(...(spec.files ?? [spec.path]));
     log.note(`dibctl: running ${python} ${args.join(' ')}`);
     const outcome = await runProcess(python, args, {
       cwd: dir,
@@ -183,4 +201,21 @@ export async function runPytest(
     data?.remove();
     fs.rmSync(casesFile, { force: true });
   }
+}
+
+/** dibctl's generic tests (`{generic: all}` or some of their names): pytest on the files it ships. */
+export function runGeneric(spec: TestSpec, ctx: InstanceTestContext, opts: RunOptions): Promise<TestEntryResult> {
+  const dir = shippedDir('generic_tests', GENERIC_FILES.reboot);
+  const names = spec.generic?.length ? spec.generic : GENERIC_TESTS;
+  return runPytest(
+    {
+      path: dir,
+      files: names.map((g) => path.join(dir, GENERIC_FILES[g])),
+      name: `generic: ${spec.path}`,
+      timeout: spec.timeout,
+      stopOnFailure: spec.stopOnFailure,
+    },
+    ctx,
+    opts,
+  );
 }

@@ -452,6 +452,12 @@ def _pinned_paramiko_backend(ssh):
     return host
 
 
+def ssh_backend_for(ssh):
+    """A new testinfra host on the instance from the ``ssh`` fixture's values (a fresh
+    connection, e.g. after the instance rebooted), pinned as ``ssh_backend`` is."""
+    return _pinned_paramiko_backend(ssh)
+
+
 @pytest.fixture(scope="session")
 def ssh_backend(ssh):
     """A testinfra host on the instance, over SSH (paramiko), that accepts only
