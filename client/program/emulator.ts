@@ -1,6 +1,6 @@
 /** `dibctl emulator` on the command line; the command itself is in commands/emulator.ts. */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { Cli, parsePort } from '../cli';
+import { Cli, example, parsePort } from '../cli';
 import type { EmulatorCommandOptions } from '../commands/emulator';
 
 function parseTokenTtl(value: string): number {
@@ -26,6 +26,13 @@ export function register(program: Command, cli: Cli): void {
     .addOption(new Option('--token-ttl <seconds>', 'token lifetime').default(3600).argParser(parseTokenTtl))
     .addOption(
       new Option('--ssh-port <port>', 'port the servers answer SSH on (default 22 as root)').argParser(parsePort),
+    )
+    .addHelpText(
+      'after',
+      example(
+        'dibctl emulator --state-file ~/.local/state/emulator.json',
+        'a two-region cloud on 127.0.0.1:5000 that keeps its images across restarts; source the openrc it prints',
+      ),
     )
     .action(async (opts: EmulatorCommandOptions) => {
       const { emulator } = await import('../commands/emulator');
