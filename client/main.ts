@@ -169,10 +169,22 @@ export function buildProgram(result: { code: number }): Command {
   return program;
 }
 
+/** `dibctl schedule create` for that subcommand. */
+function commandPath(command: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = command; c; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
+
 /** Runs the CLI and returns the exit code; never throws. */
 export async function main(argv: string[]): Promise<number> {
   const result = { code: 0 };
   const program = buildProgram(result);
+  /** The command whose action runs: a usage error it finds points to its help. */
+  let running: Command | undefined;
+  program.hook('preAction', (_program, command) => {
+    running = command;
+  });
   if (argv.length <= 2) {
     // no command at all is a usage error, as argparse has it
     program.outputHelp({ error: true });
@@ -187,9 +199,14 @@ export async function main(argv: string[]): Promise<number> {
       // missing or invalid argument) were printed already and exit 2, as with dibctl's argparse
       return err.exitCode === 0 ? 0 : ExitCode.USAGE;
     }
-    const { DibctlError, describeError } = await import('../errors');
+    const { DibctlError, describeError, nextStepOf } = await import('../errors');
     if (err instanceof DibctlError) {
       process.stderr.write(`Error: ${err.message}\n`);
+      const next =
+        err.exitCode === ExitCode.USAGE && running && !err.nextStep
+          ? `'${commandPath(running)} --help' shows its options and an example`
+          : nextStepOf(err);
+      if (next) process.stderr.write(`Next step: ${next}\n`);
       return err.exitCode;
     }
     process.stderr.write(`Error: ${describeError(err)}\n`);

@@ -50,7 +50,10 @@ async function notFound<T>(id: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    if (err instanceof ScheduleNotFoundError) throw new DibctlError(`No schedule with id '${id}'`);
+    if (err instanceof ScheduleNotFoundError)
+      throw new DibctlError(`No schedule with id '${id}'`, undefined, {
+        nextStep: "'dibctl schedule list' shows the ids of the image schedules",
+      });
     throw err;
   }
 }

@@ -21,7 +21,7 @@ import {
   workflowTestPlan,
 } from '../../config';
 import { commandWorkflowIds } from '../../common/ids';
-import { DibctlError, ExitCode, detailsOf, failureOf, hasCause } from '../../errors';
+import { DibctlError, ExitCode, NO_SUCH_WORKFLOW_STEP, detailsOf, failureOf, hasCause } from '../../errors';
 import type { ImageTestFailureDetails, ImageTestInput, ImageTestStatus, imageTestWorkflow } from '../../workflows';
 import { DEFAULT_TASK_QUEUE } from '../../common/ids';
 import { localHostQueue } from '../../worker/queues';
@@ -153,6 +153,7 @@ function checkBeforeSession(label: string, opts: TestOptions, mode: 'test' | 'sh
   throw new DibctlError(
     `Image '${label}' has no tests.ssh section (username, port): ${mode === 'shell' ? 'dibctl shell' : 'test --shell'} cannot log in to its instance`,
     ExitCode.GENERIC,
+    { nextStep: `add tests.ssh with the image's login user (username:) to '${label}' in ${image.file}` },
   );
 }
 
@@ -392,6 +393,13 @@ function printHeld(s: ImageTestStatus, o: Output, session: Session): void {
     o.err(
       'This command ran its own temporary Temporal server, which stops now: the instance and key stay until removed by hand.',
     );
+    const removal = [
+      ...(h.instance ? [`'openstack server delete ${h.instance.id ?? h.instance.name}'`] : []),
+      ...(h.keypair ? [`'openstack keypair delete ${h.keypair}'`] : []),
+    ].join(' and ');
+    o.err(
+      `Next step: ${removal ? `remove them with ${removal} when done; ` : ''}run 'dibctl server' beforehand to keep or discard a held test later`,
+    );
   }
 }
 
@@ -405,7 +413,10 @@ export async function decide(
   const { discardSignal, keepSignal } = await import('../../workflows');
   const handle = session.client.workflow.getHandle<typeof imageTestWorkflow>(workflowId);
   const desc = await handle.describe().catch(() => undefined);
-  if (!desc) throw new DibctlError(`No workflow with id '${workflowId}' in namespace ${session.namespace}`);
+  if (!desc)
+    throw new DibctlError(`No workflow with id '${workflowId}' in namespace ${session.namespace}`, undefined, {
+      nextStep: NO_SUCH_WORKFLOW_STEP,
+    });
   if (desc.status.name !== 'RUNNING')
     throw new DibctlError(`Workflow ${workflowId} is ${desc.status.name}: nothing to ${decision}`);
   const before = await queryStatus(handle);
