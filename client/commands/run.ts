@@ -257,7 +257,7 @@ async function followRun(
     return 0;
   } catch (err) {
     const failure = err instanceof WorkflowFailedError ? lifecycleFailure(err) : undefined;
-    if (!failure) throw asDibctlError(err);
+    if (!failure) throw asDibctlError(err, input.label);
     if (o.json) printJson(o, failure.result);
     else for (const line of regionLines(failure.result, input.config)) o.out(line);
     o.err(`Error: publishing failed in ${failure.result.failed.join(', ')}`);

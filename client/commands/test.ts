@@ -30,6 +30,7 @@ import { Output, printJson } from '../render';
 import type { Session } from '../session';
 import type { TestReport } from '../junit-report';
 import { checkReportPath } from '../report-options';
+import { asDibctlError } from '../workflow-failure';
 
 export interface TestOptions {
   input?: string;
@@ -226,14 +227,14 @@ export async function imageTest(
     args: [input],
   });
   o.err(`Image test workflow ${workflowId} (dibctl status ${workflowId})`);
-  if (!opts.junitXml) return followImageTest(session, handle, opts, o, interrupted, mode);
+  if (!opts.junitXml) return followImageTest(session, handle, label, opts, o, interrupted, mode);
 
   // the report is written whatever the outcome; the exit code stays the run's
   const report: TestReport = { tests: [] };
   let code = 0;
   let error: unknown;
   try {
-    code = await followImageTest(session, handle, opts, o, interrupted, mode, report);
+    code = await followImageTest(session, handle, label, opts, o, interrupted, mode, report);
   } catch (err) {
     error = err;
     report.failure ??= err instanceof Error ? err.message : String(err);
@@ -258,6 +259,7 @@ function testVariables(label: string, input: ImageTestInput): Record<string, str
 async function followImageTest(
   session: Session,
   handle: WorkflowHandle<typeof imageTestWorkflow>,
+  label: string,
   opts: TestOptions,
   o: Output,
   interrupted: Promise<void>,
@@ -344,7 +346,7 @@ async function followImageTest(
     report.failure = failureOf(done.err).message;
     print(details.result, true);
     if (o.json) printJson(o, details.result);
-    throw new DibctlError(failureOf(done.err).message, details.exitCode);
+    throw asDibctlError(done.err, label);
   }
   if (hasCause(done.err, CancelledFailure)) {
     const last = await queryStatus(handle);
@@ -353,8 +355,7 @@ async function followImageTest(
     print(last, true);
     throw new DibctlError(`Workflow ${workflowId} was cancelled`, ExitCode.GENERIC);
   }
-  if (done.err instanceof WorkflowFailedError)
-    throw new DibctlError(failureOf(done.err).message, details?.exitCode ?? ExitCode.GENERIC);
+  if (done.err instanceof WorkflowFailedError) throw asDibctlError(done.err, label);
   throw done.err;
 }
 
