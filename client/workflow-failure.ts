@@ -11,7 +11,7 @@ import { DibctlError, failureOf, nextStepOf } from '../errors';
  */
 export function asDibctlError(err: unknown, label?: string): DibctlError {
   if (err instanceof DibctlError) return err;
-  const { message, exitCode } = failureOf(err);
-  const step = nextStepOf({ exitCode, message });
+  const { message, exitCode, type } = failureOf(err);
+  const step = nextStepOf({ exitCode, message, name: type });
   return new DibctlError(message, exitCode, { nextStep: label ? step?.replace(/\bLABEL\b/g, label) : step });
 }

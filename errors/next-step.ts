@@ -41,20 +41,35 @@ const BY_EXIT_CODE: Partial<Record<number, string>> = {
     "the failing test's output is above; 'dibctl test LABEL --keep-failed-instance' reruns the tests and holds the instance to look at",
 };
 
+/** Steps for failures whose exit code says little (1), by the error's class (also once it crossed a workflow). */
+const BY_TYPE: Partial<Record<string, string>> = {
+  OpenStackConnectionError:
+    'check the URL above and that the worker host reaches it (DNS, proxy, firewall, ssl_ca_path); --debug traces each request',
+  EndpointNotFoundError:
+    "check region_name and interface in the environment's keystone section against 'openstack catalog list'",
+  UploadTimeoutError: 'raise glance.upload_timeout (0: no limit), or check the bandwidth to Glance',
+  UploadStalledError:
+    'check the network and any proxy to Glance; glance.upload_stall_timeout and retry.upload_attempts set how long and how often',
+};
+
 /** A tool that could not be started: the process runners say `NAME: not found` or `failed: not found`, test runners `is not installed`. */
 const MISSING_TOOL = /: not found\b|\bis not installed\b/;
 
 /**
  * The next step for an error: its own when it carries one, else the one its
- * exit code (or, for a missing tool, its message) calls for; undefined when
- * there is nothing better to do than read the message.
+ * class, its exit code (or, for a missing tool, its message) calls for;
+ * undefined when there is nothing better to do than read the message.
  */
 export function nextStepOf(err: {
   exitCode: number;
   message: string;
   nextStep?: string | undefined;
+  /** The error's class: its `name`, or the type of the failure that crossed a workflow. */
+  name?: string;
 }): string | undefined {
   if (err.nextStep) return err.nextStep;
+  const byType = err.name === undefined ? undefined : BY_TYPE[err.name];
+  if (byType) return byType;
   if (err.exitCode === ExitCode.HOST_KEY_MISMATCH && err.message.startsWith('Host key mismatch')) return hostKeyStep();
   if (MISSING_TOOL.test(err.message))
     return "'dibctl doctor' checks the worker host and names the package of each missing tool";

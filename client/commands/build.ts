@@ -136,7 +136,7 @@ export async function build(
         : type === 'BuildFailedError'
           ? (nextStepOf({ exitCode: ExitCode.GENERIC, message }) ??
             `the build's output is above and in ${logFile} on the worker's host; 'dibctl doctor' checks the tools the image needs`)
-          : nextStepOf({ exitCode: code ?? ExitCode.GENERIC, message });
+          : nextStepOf({ exitCode: code ?? ExitCode.GENERIC, message, name: type });
     throw new DibctlError(message, code ?? ExitCode.GENERIC, { nextStep: step });
   }
   throw done.err;

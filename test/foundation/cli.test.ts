@@ -113,6 +113,7 @@ describe('dibctl doctor end to end', () => {
       const r = await runDibctl(['--no-local-worker', 'doctor'], { env });
       expect(r.code).toBe(1);
       expect(r.stderr).toContain("No worker polls task queue 'dibctl'");
+      expect(r.stderr).toMatch(/^Next step: start one with 'dibctl worker' .*or leave out --no-local-worker$/m);
     });
 
     it('status of an unknown workflow exits 1 naming it', async () => {

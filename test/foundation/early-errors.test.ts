@@ -287,6 +287,7 @@ describe('errors an operator can fix come before Temporal', () => {
   it('schedule create with nothing configured is refused without starting a server that would end with the command', async () => {
     const r = await dibctl('good', embedded, ['schedule', 'create', 'img', '--every', '7d', '--upload-env', 'prod']);
     expect(r.stderr).toMatch(/A schedule needs a Temporal server that outlives this command/);
+    expectNextStep(r, /start one \('dibctl server'\) or set TEMPORAL_ADDRESS, and run 'dibctl worker' beside it/);
     expect(r.code).toBe(1);
     expectNothingStarted(r);
   });

@@ -54,6 +54,14 @@ describe('the next step after an error', () => {
     expect(crossed('Workflow x was cancelled', ExitCode.GENERIC)).toBeUndefined();
   });
 
+  it('a cloud that cannot be reached or an upload that stalls (exit 1) gets the step of its class', () => {
+    const crossed = (name: string) => nextStepOf({ exitCode: ExitCode.GENERIC, message: 'x', name });
+    expect(crossed('OpenStackConnectionError')).toMatch(/worker host reaches it .*--debug/);
+    expect(crossed('EndpointNotFoundError')).toMatch(/region_name and interface/);
+    expect(crossed('UploadTimeoutError')).toMatch(/glance\.upload_timeout/);
+    expect(crossed('UploadStalledError')).toMatch(/glance\.upload_stall_timeout/);
+  });
+
   it('a host key mismatch (exit 71 too) is told apart from a port that never opened', () => {
     const own = new HostKeyMismatchError({ ip: '10.0.0.5', port: 22, serverId: 'srv-1' }, ['a'], 'b', 'the keys');
     expect(nextStepOf(own)).toMatch(/openstack console log show srv-1/);
