@@ -47,6 +47,14 @@ export interface Cli {
 /** Each module under `commands/` exports one: it adds its command(s) to the program. */
 export type Register = (program: Command, cli: Cli) => void;
 
+/**
+ * The text that ends a command's `--help` (`.addHelpText('after', example(...))`):
+ * one realistic command line and what it does, the same shape for every command.
+ */
+export function example(commandLine: string, whatItDoes: string): string {
+  return `\nExample:\n  $ ${commandLine}\n    ${whatItDoes}`;
+}
+
 export function parsePort(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidArgumentError('must be a port number (1-65535)');

@@ -9,47 +9,78 @@
 import { Command, CommanderError } from 'commander';
 import { projectVersion } from '../common/project';
 import { ExitCode } from '../errors/exit-codes';
-import { Cli, Register } from './cli';
-import * as doctor from './program/doctor';
-import * as status from './program/status';
-import * as server from './program/server';
-import * as worker from './program/worker';
-import * as validate from './program/validate';
-import * as schema from './program/schema';
-import * as emulator from './program/emulator';
-import * as publish from './program/publish';
+import { Cli, Register, example } from './cli';
 import * as build from './program/build';
 import * as test from './program/test';
-import * as retirement from './program/retirement';
-import * as run from './program/run';
+import * as publish from './program/publish';
 import * as transfer from './program/transfer';
-import * as list from './program/list';
+import * as run from './program/run';
 import * as schedule from './program/schedule';
+import * as list from './program/list';
+import * as status from './program/status';
+import * as retirement from './program/retirement';
+import * as server from './program/server';
+import * as worker from './program/worker';
+import * as doctor from './program/doctor';
+import * as emulator from './program/emulator';
 import * as demo from './program/demo';
+import * as validate from './program/validate';
+import * as schema from './program/schema';
 import * as completion from './program/completion';
 import { Output, consoleOutput } from './render';
 import type { SessionMode } from './session';
 
-/** Every command module, in the order `dibctl --help` lists their commands. */
+/** Every command module; `HELP_GROUPS` decides where `dibctl --help` lists their commands. */
 const COMMANDS: { register: Register }[] = [
-  doctor,
-  status,
-  server,
-  worker,
-  validate,
-  schema,
-  emulator,
-  publish,
   build,
   test,
-  retirement,
-  run,
+  publish,
   transfer,
-  list,
+  run,
   schedule,
+  list,
+  status,
+  retirement,
+  server,
+  worker,
+  doctor,
+  emulator,
   demo,
+  validate,
+  schema,
   completion,
 ];
+
+/**
+ * The top-level help in an operator's order: an image's lifecycle, then what
+ * watches and steers it, the service that runs it, and the tools around it.
+ * Every visible command is named once (a test holds the help to this).
+ */
+const HELP_GROUPS: [heading: string, commands: string[]][] = [
+  [
+    'Image lifecycle:',
+    ['build', 'test', 'shell', 'upload', 'transfer', 'mark-obsolete', 'rotate', 'rotate-single', 'run', 'schedule'],
+  ],
+  ['Watch and steer:', ['keep', 'discard', 'list', 'status', 'retirement']],
+  ['Run the service:', ['server', 'worker', 'doctor']],
+  ['Tools:', ['emulator', 'demo', 'validate', 'schema', 'completion']],
+];
+
+/** Orders the program's commands as HELP_GROUPS lists them, under its headings; `help` ends the last group. */
+function groupCommands(program: Command): void {
+  const place = new Map<string, { group: string; rank: number }>();
+  for (const [group, names] of HELP_GROUPS) for (const name of names) place.set(name, { group, rank: place.size });
+  const rank = (c: Command) => place.get(c.name())?.rank ?? place.size;
+  // commander lists subcommands in the order of this array; sorting it in place is the only way to reorder it
+  (program.commands as Command[]).sort((a, b) => rank(a) - rank(b));
+  for (const c of program.commands) {
+    const group = place.get(c.name())?.group;
+    if (group) c.helpGroup(group);
+  }
+  program
+    .commandsGroup(HELP_GROUPS[HELP_GROUPS.length - 1][0])
+    .helpCommand('help [command]', 'display help for command');
+}
 
 interface GlobalOptions {
   debug?: boolean;
@@ -123,17 +154,37 @@ export function buildProgram(result: { code: number }): Command {
     .option('--json', 'machine-readable output')
     .option('--no-local-worker', 'never run an in-process worker; fail if none polls the task queue')
     .showHelpAfterError('(run dibctl --help for the list of commands)')
+    .addHelpText(
+      'after',
+      example(
+        'dibctl run ubuntu-noble --upload-env region-a',
+        "build, test and publish image ubuntu-noble; 'dibctl help COMMAND' tells more of each command",
+      ),
+    )
     .exitOverride()
     .configureOutput({ outputError: (str, write) => write(str) });
 
   for (const command of COMMANDS) command.register(program, cli);
+  groupCommands(program);
   return program;
+}
+
+/** `dibctl schedule create` for that subcommand. */
+function commandPath(command: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = command; c; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
 }
 
 /** Runs the CLI and returns the exit code; never throws. */
 export async function main(argv: string[]): Promise<number> {
   const result = { code: 0 };
   const program = buildProgram(result);
+  /** The command whose action runs: a usage error it finds points to its help. */
+  let running: Command | undefined;
+  program.hook('preAction', (_program, command) => {
+    running = command;
+  });
   if (argv.length <= 2) {
     // no command at all is a usage error, as argparse has it
     program.outputHelp({ error: true });
@@ -148,9 +199,14 @@ export async function main(argv: string[]): Promise<number> {
       // missing or invalid argument) were printed already and exit 2, as with dibctl's argparse
       return err.exitCode === 0 ? 0 : ExitCode.USAGE;
     }
-    const { DibctlError, describeError } = await import('../errors');
+    const { DibctlError, describeError, nextStepOf } = await import('../errors');
     if (err instanceof DibctlError) {
       process.stderr.write(`Error: ${err.message}\n`);
+      const next =
+        err.exitCode === ExitCode.USAGE && running && !err.nextStep
+          ? `'${commandPath(running)} --help' shows its options and an example`
+          : nextStepOf(err);
+      if (next) process.stderr.write(`Next step: ${next}\n`);
       return err.exitCode;
     }
     process.stderr.write(`Error: ${describeError(err)}\n`);

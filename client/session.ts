@@ -218,9 +218,10 @@ async function openSession(opts: SessionOptions = {}): Promise<Session> {
       let startWorker = wanted === 'always';
       if (!startWorker && !(await hasPollers(client, namespace, taskQueue))) {
         if (wanted === 'never') {
-          throw new DibctlError(
-            `No worker polls task queue '${taskQueue}' at ${address}: start one with 'dibctl worker'.`,
-          );
+          throw new DibctlError(`No worker polls task queue '${taskQueue}' at ${address}`, undefined, {
+            nextStep:
+              "start one with 'dibctl worker' (with the same TEMPORAL_* settings), or leave out --no-local-worker",
+          });
         }
         startWorker = true;
       }

@@ -105,6 +105,7 @@ export function loadCloud(name: string, opts: CloudsOptions = {}): CloudEntry {
     const where = cloudsDirectories(opts).map((d) => path.join(d, 'clouds.yaml'));
     throw new CredentialsError(
       `Cloud '${name}' is asked for, but no clouds.yaml was found (looked in $OS_CLIENT_CONFIG_FILE, ${where.join(', ')})`,
+      `write cloud '${name}' into a clouds.yaml in one of those places, or set OS_CLIENT_CONFIG_FILE to yours`,
     );
   }
   const clouds = cloudsOf(file, cwd);
@@ -115,6 +116,7 @@ export function loadCloud(name: string, opts: CloudsOptions = {}): CloudEntry {
     const known = Object.keys(clouds);
     throw new CredentialsError(
       `Cloud '${name}' is not in ${displayPath(file, cwd)} (${known.length ? `clouds: ${known.join(', ')}` : 'it defines no clouds'})`,
+      `${known.length ? 'use one of its clouds, or ' : ''}add '${name}' under clouds: in ${displayPath(file, cwd)}`,
     );
   }
   const extra = secure[name];

@@ -159,7 +159,11 @@ export function buildCloudAuth(input: CredentialInputs): ResolvedCredentials {
   const insecureValue = v.insecure !== undefined ? parseBoolean(v.insecure) : undefined;
   if (v.insecure !== undefined && insecureValue === undefined)
     problems.push(`insecure must be true or false (${accepted('insecure')})`);
-  if (problems.length) throw new CredentialsError(`Invalid credentials for ${input.what}: ${problems.join('; ')}`);
+  if (problems.length)
+    throw new CredentialsError(
+      `Invalid credentials for ${input.what}: ${problems.join('; ')}`,
+      `correct them in the keystone section of ${input.what} or the OS_* variables; 'dibctl validate --credentials' checks them`,
+    );
 
   const missing: string[] = [];
   if (v.authUrl === undefined) missing.push(`auth_url (${accepted('authUrl')})`);
@@ -188,7 +192,10 @@ export function buildCloudAuth(input: CredentialInputs): ResolvedCredentials {
       missing.push(`project_name (${accepted('projectName')}; or project_id: ${accepted('projectId')})`);
   }
   if (missing.length) {
-    throw new CredentialsError(`Missing credentials for ${input.what}: ${missing.join('; ')}`);
+    throw new CredentialsError(
+      `Missing credentials for ${input.what}: ${missing.join('; ')}`,
+      `set the OS_* variables named (e.g. source an openrc file) or the keys in the keystone section of ${input.what}; 'dibctl validate --credentials' checks them`,
+    );
   }
 
   const auth: CloudAuth = { authUrl: String(v.authUrl) };
@@ -261,6 +268,7 @@ export function resolveCredentials(
   if (value.keystone === undefined)
     throw new CredentialsError(
       `${what} has no keystone section (it publishes through external_upload alone): dibctl has no cloud to act on there`,
+      `add a keystone section to ${what} for dibctl to act on that cloud`,
     );
   return buildCloudAuth({
     what,

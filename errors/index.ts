@@ -4,19 +4,30 @@
  */
 
 import { ExitCode } from './exit-codes';
+import { hostKeyStep } from './next-step';
 
 export { ExitCode };
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode] | number;
 
-/** Base class: a message meant for the operator plus the exit code it maps to. */
+/**
+ * Base class: a message meant for the operator plus the exit code it maps to,
+ * and, where there is one, the next step: what the operator can do about it
+ * (the command line prints it on a line of its own after the message).
+ */
 export class DibctlError extends Error {
   readonly exitCode: number;
+  readonly nextStep: string | undefined;
 
-  constructor(message: string, exitCode: number = ExitCode.GENERIC, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(
+    message: string,
+    exitCode: number = ExitCode.GENERIC,
+    options?: { cause?: unknown; nextStep?: string | undefined },
+  ) {
+    super(message, options && 'cause' in options ? { cause: options.cause } : undefined);
     this.name = new.target.name;
     this.exitCode = exitCode;
+    this.nextStep = options?.nextStep;
   }
 }
 
@@ -26,7 +37,9 @@ export class TemporalUnavailableError extends DibctlError {
     readonly address: string,
     reason: string,
   ) {
-    super(`Cannot reach the Temporal server at ${address}: ${reason}`, ExitCode.GENERIC);
+    super(`Cannot reach the Temporal server at ${address}: ${reason}`, ExitCode.GENERIC, {
+      nextStep: "start it ('dibctl server' runs one on this host), or set TEMPORAL_ADDRESS to a server that runs",
+    });
   }
 }
 
@@ -35,8 +48,9 @@ export class MissingToolError extends DibctlError {
   constructor(
     readonly tool: string,
     detail: string,
+    nextStep?: string,
   ) {
-    super(`${tool} is not available: ${detail}`, ExitCode.GENERIC);
+    super(`${tool} is not available: ${detail}`, ExitCode.GENERIC, { nextStep });
   }
 }
 
@@ -57,6 +71,7 @@ export class HostKeyMismatchError extends DibctlError {
         `but ${pinnedFrom} are ${expected.join(', ')}; ` +
         'refusing to send tests there (another machine may answer at this address)',
       ExitCode.HOST_KEY_MISMATCH,
+      { nextStep: hostKeyStep(target.serverId) },
     );
   }
 }
@@ -71,5 +86,6 @@ export function describeError(err: unknown): string {
   return String(err);
 }
 
+export { NO_SUCH_WORKFLOW_STEP, nextStepOf } from './next-step';
 export { causeChain, detailsOf, exitCodeOf, failureOf, hasCause } from './failure';
 export type { FailureDetails, FailureSummary } from './failure';

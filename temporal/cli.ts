@@ -66,7 +66,11 @@ export async function whichOnPath(name: string, env: NodeJS.ProcessEnv = process
 export async function locateTemporalCli(env: NodeJS.ProcessEnv = process.env): Promise<LocatedCli | undefined> {
   if (env.TEMPORAL_CLI) {
     if (await isExecutable(env.TEMPORAL_CLI)) return { path: env.TEMPORAL_CLI, source: 'env' };
-    throw new MissingToolError('temporal', `TEMPORAL_CLI=${env.TEMPORAL_CLI} is not an executable file`);
+    throw new MissingToolError(
+      'temporal',
+      `TEMPORAL_CLI=${env.TEMPORAL_CLI} is not an executable file`,
+      'point TEMPORAL_CLI at the temporal binary, or unset it to use the one on PATH or in the cache',
+    );
   }
   const onPath = await whichOnPath('temporal', env);
   if (onPath) return { path: onPath, source: 'path' };
@@ -98,7 +102,11 @@ export async function buildTemporalCli(
 ): Promise<string> {
   const go = await whichOnPath('go', env);
   if (!go) {
-    throw new MissingToolError('temporal', 'not on PATH, not in the cache, and Go is not installed to build it');
+    throw new MissingToolError(
+      'temporal',
+      'not on PATH, not in the cache, and Go is not installed to build it',
+      'install Go so dibctl builds it once, or put the temporal binary on PATH, or set TEMPORAL_ADDRESS to a running server',
+    );
   }
   const target = cachedCliPath(env);
   await fs.mkdir(path.dirname(target), { recursive: true });
@@ -107,7 +115,12 @@ export async function buildTemporalCli(
   log(`Building the Temporal CLI: go install ${spec} (this takes several minutes, once)`);
   try {
     const code = await run(go, ['install', spec], { ...env, GOBIN: staging }, log);
-    if (code !== 0) throw new MissingToolError('temporal', `go install ${spec} failed with exit code ${code}`);
+    if (code !== 0)
+      throw new MissingToolError(
+        'temporal',
+        `go install ${spec} failed with exit code ${code}`,
+        'read the go output above (network, proxy, Go version), or put the temporal binary on PATH',
+      );
     await fs.rename(path.join(staging, 'temporal'), target);
     log(`Temporal CLI cached at ${target}`);
     return target;

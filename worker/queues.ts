@@ -17,6 +17,7 @@ export function workerHostname(env: NodeJS.ProcessEnv = process.env): string {
     throw new DibctlError(
       `DIBCTL_HOSTNAME '${name}': must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit`,
       ExitCode.USAGE,
+      { nextStep: 'give DIBCTL_HOSTNAME a name such as build-01, or unset it to use the system host name' },
     );
   return name;
 }

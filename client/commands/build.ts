@@ -10,7 +10,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { BuildHeartbeat, BuildInput } from '../../activities';
 import { ConfigError, loadImage } from '../../config';
-import { DibctlError, ExitCode, exitCodeOf, failureOf } from '../../errors';
+import { DibctlError, ExitCode, exitCodeOf, failureOf, nextStepOf } from '../../errors';
 import { commandWorkflowIds } from '../../common/ids';
 import type { ImageBuildInput } from '../../workflows';
 import { localHostQueue } from '../../worker/queues';
@@ -127,7 +127,17 @@ export async function build(
     return 0;
   }
   const code = exitCodeOf(done.err);
-  if (done.err instanceof WorkflowFailedError)
-    throw new DibctlError(failureOf(done.err).message, code ?? ExitCode.GENERIC);
+  if (done.err instanceof WorkflowFailedError) {
+    const { message, type } = failureOf(done.err);
+    // the exit code is disk-image-create's own: it says nothing of dibctl's meaning of that number
+    const step =
+      type === 'DibVersionError'
+        ? "install a diskimage-builder within the image's dib.min_version and dib.max_version, or change those in images.yaml"
+        : type === 'BuildFailedError'
+          ? (nextStepOf({ exitCode: ExitCode.GENERIC, message }) ??
+            `the build's output is above and in ${logFile} on the worker's host; 'dibctl doctor' checks the tools the image needs`)
+          : nextStepOf({ exitCode: code ?? ExitCode.GENERIC, message, name: type });
+    throw new DibctlError(message, code ?? ExitCode.GENERIC, { nextStep: step });
+  }
   throw done.err;
 }

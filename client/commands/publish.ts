@@ -363,9 +363,9 @@ function checkRotateSingleOrder(imageLabel: string, environment: string, config:
   const environments = labelsOf('upload', config);
   if (environments.has(imageLabel) && images.has(environment) && !environments.has(environment)) {
     throw new DibctlError(
-      `'${imageLabel}' is an upload environment and '${environment}' an image: the image label comes first, ` +
-        `as for upload: dibctl rotate-single ${environment} ${imageLabel}`,
+      `'${imageLabel}' is an upload environment and '${environment}' an image: the image label comes first, as for upload`,
       ExitCode.USAGE,
+      { nextStep: `dibctl rotate-single ${environment} ${imageLabel}` },
     );
   }
 }

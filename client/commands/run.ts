@@ -10,7 +10,7 @@ import type { CloudTarget, ConfigLocation, UploadHeartbeat } from '../../activit
 import { targetOf } from '../../activities/cloud-target';
 import { credentialsUsedLine, loadImage, loadTestPlan, loadUploadPlan, resolveCredentials } from '../../config';
 import { DEFAULT_TASK_QUEUE, commandWorkflowIds, lifecycleChildren } from '../../common/ids';
-import { DibctlError, ExitCode, detailsOf, failureOf } from '../../errors';
+import { DibctlError, ExitCode, detailsOf, failureOf, nextStepOf } from '../../errors';
 import { localHostQueue } from '../../worker/queues';
 import type {
   ImageTestFailureDetails,
@@ -227,6 +227,17 @@ function runSecrets(label: string, opts: RunOptions, input: LifecycleInput, host
   return hostSecrets(input.config, environments, variables);
 }
 
+/**
+ * After a publish failed in some regions: what the first failure's exit code
+ * calls for, else publishing the tested file to those regions again.
+ */
+function publishStep(result: LifecycleResult): string {
+  const first = result.regions.find((r) => !r.ok);
+  const own = first?.error ? nextStepOf(first.error) : undefined;
+  const again = result.failed.map((env) => `'dibctl upload ${result.label} ${env} -i ${result.file}'`).join(', ');
+  return own ? `${own}; then ${again}` : `once the cause above is fixed, ${again} publishes the tested image there`;
+}
+
 /** Follows a started lifecycle to its end, printing its stages and results; returns the exit code. */
 async function followRun(
   session: Session,
@@ -246,10 +257,11 @@ async function followRun(
     return 0;
   } catch (err) {
     const failure = err instanceof WorkflowFailedError ? lifecycleFailure(err) : undefined;
-    if (!failure) throw asDibctlError(err);
+    if (!failure) throw asDibctlError(err, input.label);
     if (o.json) printJson(o, failure.result);
     else for (const line of regionLines(failure.result, input.config)) o.out(line);
     o.err(`Error: publishing failed in ${failure.result.failed.join(', ')}`);
+    o.err(`Next step: ${publishStep(failure.result)}`);
     return failure.exitCode || 1;
   } finally {
     finished = true;

@@ -50,7 +50,10 @@ async function notFound<T>(id: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    if (err instanceof ScheduleNotFoundError) throw new DibctlError(`No schedule with id '${id}'`);
+    if (err instanceof ScheduleNotFoundError)
+      throw new DibctlError(`No schedule with id '${id}'`, undefined, {
+        nextStep: "'dibctl schedule list' shows the ids of the image schedules",
+      });
     throw err;
   }
 }
@@ -82,9 +85,9 @@ export function prepareScheduleCreate(label: string, opts: ScheduleCreateOptions
   const every = opts.every ? seconds('--every', opts.every) : undefined;
   const catchupWindow = seconds('--catchup-window', opts.catchupWindow);
   if (mode === 'embedded') {
-    throw new DibctlError(
-      'A schedule needs a Temporal server that outlives this command: start one (dibctl server) or set TEMPORAL_ADDRESS, and run dibctl worker',
-    );
+    throw new DibctlError('A schedule needs a Temporal server that outlives this command', undefined, {
+      nextStep: "start one ('dibctl server') or set TEMPORAL_ADDRESS, and run 'dibctl worker' beside it",
+    });
   }
   const input = lifecycleInput(label, opts);
   const id = opts.id ?? scheduleId(label);

@@ -21,7 +21,7 @@ import {
   workflowTestPlan,
 } from '../../config';
 import { commandWorkflowIds } from '../../common/ids';
-import { DibctlError, ExitCode, detailsOf, failureOf, hasCause } from '../../errors';
+import { DibctlError, ExitCode, NO_SUCH_WORKFLOW_STEP, detailsOf, failureOf, hasCause } from '../../errors';
 import type { ImageTestFailureDetails, ImageTestInput, ImageTestStatus, imageTestWorkflow } from '../../workflows';
 import { DEFAULT_TASK_QUEUE } from '../../common/ids';
 import { localHostQueue } from '../../worker/queues';
@@ -30,6 +30,7 @@ import { Output, printJson } from '../render';
 import type { Session } from '../session';
 import type { TestReport } from '../junit-report';
 import { checkReportPath } from '../report-options';
+import { asDibctlError } from '../workflow-failure';
 
 export interface TestOptions {
   input?: string;
@@ -153,6 +154,7 @@ function checkBeforeSession(label: string, opts: TestOptions, mode: 'test' | 'sh
   throw new DibctlError(
     `Image '${label}' has no tests.ssh section (username, port): ${mode === 'shell' ? 'dibctl shell' : 'test --shell'} cannot log in to its instance`,
     ExitCode.GENERIC,
+    { nextStep: `add tests.ssh with the image's login user (username:) to '${label}' in ${image.file}` },
   );
 }
 
@@ -225,14 +227,14 @@ export async function imageTest(
     args: [input],
   });
   o.err(`Image test workflow ${workflowId} (dibctl status ${workflowId})`);
-  if (!opts.junitXml) return followImageTest(session, handle, opts, o, interrupted, mode);
+  if (!opts.junitXml) return followImageTest(session, handle, label, opts, o, interrupted, mode);
 
   // the report is written whatever the outcome; the exit code stays the run's
   const report: TestReport = { tests: [] };
   let code = 0;
   let error: unknown;
   try {
-    code = await followImageTest(session, handle, opts, o, interrupted, mode, report);
+    code = await followImageTest(session, handle, label, opts, o, interrupted, mode, report);
   } catch (err) {
     error = err;
     report.failure ??= err instanceof Error ? err.message : String(err);
@@ -257,6 +259,7 @@ function testVariables(label: string, input: ImageTestInput): Record<string, str
 async function followImageTest(
   session: Session,
   handle: WorkflowHandle<typeof imageTestWorkflow>,
+  label: string,
   opts: TestOptions,
   o: Output,
   interrupted: Promise<void>,
@@ -343,7 +346,7 @@ async function followImageTest(
     report.failure = failureOf(done.err).message;
     print(details.result, true);
     if (o.json) printJson(o, details.result);
-    throw new DibctlError(failureOf(done.err).message, details.exitCode);
+    throw asDibctlError(done.err, label);
   }
   if (hasCause(done.err, CancelledFailure)) {
     const last = await queryStatus(handle);
@@ -352,8 +355,7 @@ async function followImageTest(
     print(last, true);
     throw new DibctlError(`Workflow ${workflowId} was cancelled`, ExitCode.GENERIC);
   }
-  if (done.err instanceof WorkflowFailedError)
-    throw new DibctlError(failureOf(done.err).message, details?.exitCode ?? ExitCode.GENERIC);
+  if (done.err instanceof WorkflowFailedError) throw asDibctlError(done.err, label);
   throw done.err;
 }
 
@@ -392,6 +394,13 @@ function printHeld(s: ImageTestStatus, o: Output, session: Session): void {
     o.err(
       'This command ran its own temporary Temporal server, which stops now: the instance and key stay until removed by hand.',
     );
+    const removal = [
+      ...(h.instance ? [`'openstack server delete ${h.instance.id ?? h.instance.name}'`] : []),
+      ...(h.keypair ? [`'openstack keypair delete ${h.keypair}'`] : []),
+    ].join(' and ');
+    o.err(
+      `Next step: ${removal ? `remove them with ${removal} when done; ` : ''}run 'dibctl server' beforehand to keep or discard a held test later`,
+    );
   }
 }
 
@@ -405,7 +414,10 @@ export async function decide(
   const { discardSignal, keepSignal } = await import('../../workflows');
   const handle = session.client.workflow.getHandle<typeof imageTestWorkflow>(workflowId);
   const desc = await handle.describe().catch(() => undefined);
-  if (!desc) throw new DibctlError(`No workflow with id '${workflowId}' in namespace ${session.namespace}`);
+  if (!desc)
+    throw new DibctlError(`No workflow with id '${workflowId}' in namespace ${session.namespace}`, undefined, {
+      nextStep: NO_SUCH_WORKFLOW_STEP,
+    });
   if (desc.status.name !== 'RUNNING')
     throw new DibctlError(`Workflow ${workflowId} is ${desc.status.name}: nothing to ${decision}`);
   const before = await queryStatus(handle);

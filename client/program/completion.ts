@@ -5,7 +5,7 @@
  */
 import { Argument } from 'commander';
 import type { Command } from 'commander';
-import type { Cli } from '../cli';
+import { Cli, example } from '../cli';
 import { HIDDEN_COMMAND, bashScript, commandSpec, zshScript } from '../completion';
 
 export function register(program: Command, cli: Cli): void {
@@ -13,6 +13,13 @@ export function register(program: Command, cli: Cli): void {
     .command('completion')
     .description('print the shell completion script (bash or zsh)')
     .addArgument(new Argument('<shell>', 'bash or zsh').choices(['bash', 'zsh']))
+    .addHelpText(
+      'after',
+      example(
+        'eval "$(dibctl completion bash)"',
+        'complete commands, options and labels in this shell (put the line in ~/.bashrc)',
+      ),
+    )
     .action(async (shell: 'bash' | 'zsh') =>
       cli.withoutSession(async (o) => {
         const spec = commandSpec(program);

@@ -1,6 +1,6 @@
 /** `dibctl demo` on the command line; the command itself is in commands/demo.ts. */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import type { Cli } from '../cli';
+import { Cli, example } from '../cli';
 import type { DemoOptions } from '../commands/demo';
 
 function parseCount(value: string): number {
@@ -20,6 +20,13 @@ export function register(program: Command, cli: Cli): void {
       new Option('--runs <n>', 'lifecycles to run; from the second on, older copies become obsolete')
         .default(2)
         .argParser(parseCount),
+    )
+    .addHelpText(
+      'after',
+      example(
+        'dibctl demo --runs 3',
+        'three lifecycles against the bundled emulator; the configs it wrote stay as an example',
+      ),
     )
     .action(async (opts: DemoOptions) => {
       const { demo } = await import('../commands/demo');

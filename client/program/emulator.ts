@@ -1,6 +1,6 @@
 /** `dibctl emulator` on the command line; the command itself is in commands/emulator.ts. */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { Cli, parsePort } from '../cli';
+import { Cli, example, parsePort } from '../cli';
 import type { EmulatorCommandOptions } from '../commands/emulator';
 
 function parseTokenTtl(value: string): number {
@@ -34,6 +34,13 @@ export function register(program: Command, cli: Cli): void {
       )
         .choices(['host', 'qemu'])
         .default('host'),
+    )
+    .addHelpText(
+      'after',
+      example(
+        'dibctl emulator --state-file ~/.local/state/emulator.json',
+        'a two-region cloud on 127.0.0.1:5000 that keeps its images across restarts; source the openrc it prints',
+      ),
     )
     .action(async (opts: EmulatorCommandOptions) => {
       const { emulator } = await import('../commands/emulator');

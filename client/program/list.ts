@@ -1,7 +1,7 @@
 /** `dibctl list` on the command line; the command itself is in commands/list.ts. */
 import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
-import type { Cli } from '../cli';
+import { Cli, example } from '../cli';
 import type { ListOptions } from '../commands/list';
 
 /** The states `--state` takes, with the ExecutionStatus each names. */
@@ -37,6 +37,10 @@ export function register(program: Command, cli: Cli): void {
     )
     .addOption(new Option('--running', 'only running ones (--state running)').conflicts('state'))
     .addOption(new Option('--limit <n>', 'at most this many').default('20').argParser(parseLimit))
+    .addHelpText(
+      'after',
+      example('dibctl list --label ubuntu-noble --state failed', 'the failed lifecycles of ubuntu-noble, newest first'),
+    )
     .action(async (opts: ListOptions) => {
       const { list } = await import('../commands/list');
       return cli.inSession((s, o) => list(s, opts, o), { needsWorker: false });

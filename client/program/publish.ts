@@ -4,7 +4,7 @@
  * credentials are checked before the session.
  */
 import type { Command } from 'commander';
-import { Cli, configFileOptions, imageFileOption } from '../cli';
+import { Cli, configFileOptions, example, imageFileOption } from '../cli';
 import type { ConfigFileOptions, RotateOptions, UploadOptions } from '../commands/publish';
 
 export function register(program: Command, cli: Cli): void {
@@ -17,7 +17,14 @@ export function register(program: Command, cli: Cli): void {
       .argument('<label>', 'image label')
       .argument('<env>', 'upload environment label')
       .addOption(imageFileOption())
-      .option('--no-obsolete', 'do not mark older images with the same name obsolete'),
+      .option('--no-obsolete', 'do not mark older images with the same name obsolete')
+      .addHelpText(
+        'after',
+        example(
+          'dibctl upload ubuntu-noble region-a',
+          'publish the built image to region-a and mark its older copies obsolete',
+        ),
+      ),
     'images',
     'upload',
   ).action(async (label: string, env: string, opts: UploadOptions) => {
@@ -31,7 +38,14 @@ export function register(program: Command, cli: Cli): void {
       .command('mark-obsolete')
       .description("rename an image 'Obsolete <name>', set obsolete=true and hand it to the environment's retirement")
       .argument('<env>', 'upload environment label')
-      .argument('<uuid>', 'image id'),
+      .argument('<uuid>', 'image id')
+      .addHelpText(
+        'after',
+        example(
+          'dibctl mark-obsolete region-a 7d1c2f0e-5b8a-4c1e-9f3d-2a6b0c4e8d1f',
+          'retire that image of region-a by hand',
+        ),
+      ),
     'upload',
   ).action(async (env: string, uuid: string, opts: ConfigFileOptions) => {
     const { markObsolete, prepareEnvironment } = await import('../commands/publish');
@@ -45,6 +59,13 @@ export function register(program: Command, cli: Cli): void {
     program
       .command('rotate')
       .description('delete every obsolete image of the environment that no server in any project uses')
+      .addHelpText(
+        'after',
+        example(
+          'dibctl rotate region-a --dry-run',
+          'list the obsolete images of region-a that no server uses, deleting nothing',
+        ),
+      )
       .argument('<env>', 'upload environment label')
       .option('--dry-run', 'only list what would be removed'),
     'upload',
@@ -58,6 +79,13 @@ export function register(program: Command, cli: Cli): void {
     program
       .command('rotate-single')
       .description("like rotate, only for the obsolete copies of one image's name")
+      .addHelpText(
+        'after',
+        example(
+          'dibctl rotate-single ubuntu-noble region-a',
+          'delete the unused obsolete copies of ubuntu-noble in region-a',
+        ),
+      )
       .argument('<label>', 'image label')
       .argument('<env>', 'upload environment label')
       .option('--dry-run', 'only list what would be removed'),

@@ -1,6 +1,6 @@
 /** `dibctl run LABEL --upload-env ENV ...` on the command line; the command itself is in commands/run.ts. */
 import type { Command } from 'commander';
-import { Cli, lifecycleOptions } from '../cli';
+import { Cli, example, lifecycleOptions } from '../cli';
 import type { RunOptions } from '../commands/run';
 import { junitXmlOption } from '../report-options';
 
@@ -10,7 +10,14 @@ export function register(program: Command, cli: Cli): void {
       .command('run')
       .description('build, test and publish an image to every upload environment in parallel, obsoleting older copies')
       .argument('<label>', 'image label')
-      .addOption(junitXmlOption()),
+      .addOption(junitXmlOption())
+      .addHelpText(
+        'after',
+        example(
+          'dibctl run ubuntu-noble --upload-env region-a --upload-env region-b',
+          'build, test, publish to both regions in parallel and retire the older copies',
+        ),
+      ),
   ).action(async (label: string, opts: RunOptions) => {
     const { checkRunOptions, lifecycleInput, run } = await import('../commands/run');
     // usage (2), config (10), label (11) and credentials (12) fail before any session starts

@@ -1,14 +1,34 @@
 /** `dibctl schedule ...` on the command line; the commands themselves are in commands/schedule.ts. */
 import type { Command } from 'commander';
-import { Cli, SessionNeeds, lifecycleOptions } from '../cli';
+import { Cli, SessionNeeds, example, lifecycleOptions } from '../cli';
 import type { ScheduleCreateOptions } from '../commands/schedule';
 
 /** Schedules live on the server: no worker runs in this process. */
 const READS: SessionNeeds = { needsWorker: false };
 
+const PAUSE_EXAMPLES = {
+  pause: example(
+    'dibctl schedule pause dibctl-ubuntu-noble --note "mirror down"',
+    'no runs of ubuntu-noble until unpause; describe shows why',
+  ),
+  unpause: example(
+    'dibctl schedule unpause dibctl-ubuntu-noble --note "mirror back"',
+    'runs of ubuntu-noble start again',
+  ),
+};
+
 /** `dibctl schedule` and its subcommands; none needs a worker. */
 export function register(program: Command, cli: Cli): void {
-  const schedule = program.command('schedule').description('periodic image lifecycles as Temporal Schedules');
+  const schedule = program
+    .command('schedule')
+    .description('periodic image lifecycles as Temporal Schedules')
+    .addHelpText(
+      'after',
+      example(
+        'dibctl schedule create ubuntu-noble --every 7d --upload-env region-a',
+        'rebuild and publish ubuntu-noble every week',
+      ),
+    );
   lifecycleOptions(
     schedule
       .command('create')
@@ -27,7 +47,14 @@ export function register(program: Command, cli: Cli): void {
         'runs missed while the server was down are made up within this window',
         '1d',
       )
-      .option('--paused', 'create it paused'),
+      .option('--paused', 'create it paused')
+      .addHelpText(
+        'after',
+        example(
+          'dibctl schedule create ubuntu-noble --cron "0 3 * * 1" --upload-env region-a --upload-env region-b',
+          'build, test and publish ubuntu-noble to both regions every Monday at 03:00 UTC',
+        ),
+      ),
   ).action(async (label: string, opts: ScheduleCreateOptions) => {
     const { prepareScheduleCreate, scheduleCreate } = await import('../commands/schedule');
     const prepared = prepareScheduleCreate(label, opts, await cli.sessionMode());
@@ -36,6 +63,7 @@ export function register(program: Command, cli: Cli): void {
   schedule
     .command('list')
     .description('list image schedules')
+    .addHelpText('after', example('dibctl schedule list', 'every image schedule with its timing and next run'))
     .action(async () => {
       const { scheduleList } = await import('../commands/schedule');
       return cli.inSession((s, o) => scheduleList(s, o), READS);
@@ -44,6 +72,13 @@ export function register(program: Command, cli: Cli): void {
     .command('describe')
     .description('show a schedule: timing, policies, recent and next runs')
     .argument('<schedule-id>')
+    .addHelpText(
+      'after',
+      example(
+        'dibctl schedule describe dibctl-ubuntu-noble',
+        'its timing and policies, the runs it started and when it runs next',
+      ),
+    )
     .action(async (id: string) => {
       const { scheduleDescribe } = await import('../commands/schedule');
       return cli.inSession((s, o) => scheduleDescribe(s, id, o), READS);
@@ -54,6 +89,7 @@ export function register(program: Command, cli: Cli): void {
       .description(`${action} a schedule`)
       .argument('<schedule-id>')
       .option('--note <text>', 'why (shown by describe)')
+      .addHelpText('after', PAUSE_EXAMPLES[action])
       .action(async (id: string, opts: { note?: string }) => {
         const { scheduleAct } = await import('../commands/schedule');
         return cli.inSession((s, o) => scheduleAct(s, action, id, o, opts.note), READS);
@@ -63,6 +99,13 @@ export function register(program: Command, cli: Cli): void {
     .command('trigger')
     .description('start a run now (skipped if one runs and the overlap policy is skip)')
     .argument('<schedule-id>')
+    .addHelpText(
+      'after',
+      example(
+        'dibctl schedule trigger dibctl-ubuntu-noble',
+        'rebuild ubuntu-noble now instead of waiting for its next run',
+      ),
+    )
     .action(async (id: string) => {
       const { scheduleAct } = await import('../commands/schedule');
       return cli.inSession((s, o) => scheduleAct(s, 'trigger', id, o), READS);
@@ -71,6 +114,13 @@ export function register(program: Command, cli: Cli): void {
     .command('delete')
     .description('delete a schedule (running lifecycles go on)')
     .argument('<schedule-id>')
+    .addHelpText(
+      'after',
+      example(
+        'dibctl schedule delete dibctl-ubuntu-noble',
+        'no more periodic runs of ubuntu-noble; a run in progress goes on',
+      ),
+    )
     .action(async (id: string) => {
       const { scheduleAct } = await import('../commands/schedule');
       return cli.inSession((s, o) => scheduleAct(s, 'delete', id, o), READS);

@@ -1,6 +1,6 @@
 /** `dibctl validate` on the command line; the command itself is in commands/validate.ts. */
 import type { Command } from 'commander';
-import { Cli, configFileOptions, imageFileOption } from '../cli';
+import { Cli, configFileOptions, example, imageFileOption } from '../cli';
 import type { ValidateOptions } from '../commands/validate';
 
 export function register(program: Command, cli: Cli): void {
@@ -17,6 +17,13 @@ export function register(program: Command, cli: Cli): void {
     .option(
       '--credentials',
       "also resolve each environment's credentials (names the OS_* variables used, never values)",
+    )
+    .addHelpText(
+      'after',
+      example(
+        'dibctl validate --credentials',
+        'check every config file and name the OS_* variables each environment would use',
+      ),
     )
     .action(async (labels: string[], opts: ValidateOptions) => {
       const { validate } = await import('../commands/validate');

@@ -1,6 +1,6 @@
 /** `dibctl worker` on the command line; the command itself is in commands/worker.ts. */
 import type { Command } from 'commander';
-import type { Cli } from '../cli';
+import { Cli, example } from '../cli';
 import type { WorkerCommandOptions } from '../commands/worker';
 
 export function register(program: Command, cli: Cli): void {
@@ -8,6 +8,13 @@ export function register(program: Command, cli: Cli): void {
     .command('worker')
     .description('run a dibctl worker against the configured Temporal server (TEMPORAL_ADDRESS, ...)')
     .option('--task-queue <name>', 'shared task queue', 'dibctl')
+    .addHelpText(
+      'after',
+      example(
+        'TEMPORAL_ADDRESS=temporal.example:7233 dibctl worker',
+        "run this host's builds, tests and uploads for that Temporal server",
+      ),
+    )
     .action(async (opts: WorkerCommandOptions) => {
       const { worker } = await import('../commands/worker');
       await cli.installRuntime('INFO');

@@ -127,7 +127,8 @@ describe('dibctl command line, as dibctl users type it', () => {
     it('given the other way round, names the right order and exits 2 before anything runs', async () => {
       const r = await dibctl('rotate-single', 'prod', 'base', '--dry-run');
       expect(r.stderr).toBe(
-        "Error: 'prod' is an upload environment and 'base' an image: the image label comes first, as for upload: dibctl rotate-single base prod\n",
+        "Error: 'prod' is an upload environment and 'base' an image: the image label comes first, as for upload\n" +
+          'Next step: dibctl rotate-single base prod\n',
       );
       expect(r.code).toBe(2);
     });
@@ -137,7 +138,8 @@ describe('dibctl command line, as dibctl users type it', () => {
     it('dibctl shell on an image without tests.ssh exits 1 with a clear message', async () => {
       const r = await dibctl('shell', 'nossh');
       expect(r.stderr).toBe(
-        "Error: Image 'nossh' has no tests.ssh section (username, port): dibctl shell cannot log in to its instance\n",
+        "Error: Image 'nossh' has no tests.ssh section (username, port): dibctl shell cannot log in to its instance\n" +
+          "Next step: add tests.ssh with the image's login user (username:) to 'nossh' in images.yaml\n",
       );
       expect(r.code).toBe(1);
     });

@@ -23,13 +23,16 @@ describe('dibctl command line', () => {
     expect(r.stderr).toContain("unknown option '--frob'");
   });
 
-  it('an unreachable TEMPORAL_ADDRESS gives one line naming it, exit 1, no stack trace', async () => {
+  it('an unreachable TEMPORAL_ADDRESS gives one line naming it and the next step, exit 1, no stack trace', async () => {
     const port = await freePort();
     const r = await runDibctl(['doctor'], { env: cleanTemporalEnv({ TEMPORAL_ADDRESS: `127.0.0.1:${port}` }) });
     expect(r.code).toBe(1);
     const lines = r.stderr.trim().split('\n');
-    expect(lines).toHaveLength(1);
+    expect(lines).toHaveLength(2);
     expect(lines[0]).toMatch(new RegExp(`^Error: Cannot reach the Temporal server at 127\\.0\\.0\\.1:${port}: `));
+    expect(lines[1]).toBe(
+      "Next step: start it ('dibctl server' runs one on this host), or set TEMPORAL_ADDRESS to a server that runs",
+    );
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
@@ -50,7 +53,8 @@ describe('dibctl command line', () => {
     });
     expect(r.code).toBe(2);
     expect(r.stderr.trim()).toBe(
-      "Error: DIBCTL_HOSTNAME 'a@b:1': must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit",
+      "Error: DIBCTL_HOSTNAME 'a@b:1': must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit\n" +
+        'Next step: give DIBCTL_HOSTNAME a name such as build-01, or unset it to use the system host name',
     );
   });
 
@@ -109,6 +113,7 @@ describe('dibctl doctor end to end', () => {
       const r = await runDibctl(['--no-local-worker', 'doctor'], { env });
       expect(r.code).toBe(1);
       expect(r.stderr).toContain("No worker polls task queue 'dibctl'");
+      expect(r.stderr).toMatch(/^Next step: start one with 'dibctl worker' .*or leave out --no-local-worker$/m);
     });
 
     it('status of an unknown workflow exits 1 naming it', async () => {
@@ -116,7 +121,10 @@ describe('dibctl doctor end to end', () => {
         env: cleanTemporalEnv({ TEMPORAL_ADDRESS: temporal().server.address }),
       });
       expect(r.code).toBe(1);
-      expect(r.stderr.trim()).toBe("Error: No workflow with id 'no-such-workflow' in namespace default");
+      expect(r.stderr.trim().split('\n')).toEqual([
+        "Error: No workflow with id 'no-such-workflow' in namespace default",
+        expect.stringMatching(/^Next step: 'dibctl list' shows the lifecycles' ids/),
+      ]);
     });
   });
 });

@@ -91,6 +91,13 @@ describe('errors an operator can fix come before Temporal', () => {
     return r;
   }
 
+  /** The error's last line says what to do next. */
+  function expectNextStep(r: CliResult, step: RegExp): void {
+    const last = r.stderr.trimEnd().split('\n').pop() ?? '';
+    expect(last).toMatch(/^Next step: /);
+    expect(last).toMatch(step);
+  }
+
   function expectNothingStarted(r: CliResult): void {
     expect(temporal.connections()).toBe(0);
     expect(existsSync(marker)).toBe(false);
@@ -121,6 +128,7 @@ describe('errors an operator can fix come before Temporal', () => {
       for (const [, env] of modes()) {
         const r = await dibctl('broken', env, args);
         expect(r.stderr).toMatch(/(images|upload)\.yaml/);
+        expectNextStep(r, /fix each file and key named above, then check with 'dibctl validate'/);
         expect(r.code).toBe(10);
         expectNothingStarted(r);
       }
@@ -161,6 +169,10 @@ describe('errors an operator can fix come before Temporal', () => {
       for (const [, env] of modes()) {
         const r = await dibctl('good', env, args);
         expect(r.stderr).toMatch(message);
+        expectNextStep(
+          r,
+          /use one of the known labels, or add 'nope' to (images|test|upload)\.yaml; 'dibctl validate'/,
+        );
         expect(r.code).toBe(11);
         expectNothingStarted(r);
       }
@@ -192,6 +204,10 @@ describe('errors an operator can fix come before Temporal', () => {
       for (const [, env] of modes()) {
         const r = await dibctl('good', env, args);
         expect(r.stderr).toMatch(/Missing credentials for upload environment 'prod'/);
+        expectNextStep(
+          r,
+          /set the OS_\* variables named .* keystone section of upload environment 'prod' \(upload\.yaml\); 'dibctl validate --credentials'/,
+        );
         expect(r.code).toBe(12);
         expectNothingStarted(r);
       }
@@ -226,6 +242,7 @@ describe('errors an operator can fix come before Temporal', () => {
     it.each(whenWorkerHere)('%s with nothing configured', async (_name, args, message) => {
       const r = await dibctl('good', embedded, args);
       expect(r.stderr).toMatch(message);
+      expectNextStep(r, /OS_\*|clouds\.yaml|OS_CLIENT_CONFIG_FILE/);
       expect(r.code).toBe(12);
       expectNothingStarted(r);
     });
@@ -258,6 +275,9 @@ describe('errors an operator can fix come before Temporal', () => {
       for (const [, env] of modes()) {
         const r = await dibctl('good', env, args);
         expect(r.stderr).toMatch(message);
+        // commander's own usage errors point to --help on a line of their own
+        if (r.stderr.includes('unknown option')) expect(r.stderr).toMatch(/\(run dibctl --help/);
+        else expectNextStep(r, /^Next step: ('dibctl [\w -]+ --help' shows its options and an example|dibctl \S)/);
         expect(r.code).toBe(2);
         expectNothingStarted(r);
       }
@@ -267,6 +287,7 @@ describe('errors an operator can fix come before Temporal', () => {
   it('schedule create with nothing configured is refused without starting a server that would end with the command', async () => {
     const r = await dibctl('good', embedded, ['schedule', 'create', 'img', '--every', '7d', '--upload-env', 'prod']);
     expect(r.stderr).toMatch(/A schedule needs a Temporal server that outlives this command/);
+    expectNextStep(r, /start one \('dibctl server'\) or set TEMPORAL_ADDRESS, and run 'dibctl worker' beside it/);
     expect(r.code).toBe(1);
     expectNothingStarted(r);
   });

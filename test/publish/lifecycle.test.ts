@@ -215,6 +215,7 @@ describe('dibctl run', () => {
     expect(r.stdout).toMatch(/^one: image \S+ 'Life Image' uploaded/m);
     expect(r.stdout).toMatch(/^two: FAILED: Glance answered 503/m);
     expect(r.stderr).toContain('Error: publishing failed in two');
+    expect(r.stderr).toMatch(/^Next step: .*'dibctl upload life two -i \S+' publishes the tested image there$/m);
     const now = f()
       .images('RegionOne')
       .filter((i) => i.name === 'Life Image')

@@ -81,6 +81,7 @@ describe('dibctl upload of slow and stalled data', () => {
     );
     // the stall is trouble that passes: it was tried again
     expect(r.stderr).toMatch(/^Retrying uploadImageFile \(attempt 2 of 2\): Upload of image \S+ stalled/m);
+    expect(r.stderr).toMatch(/^Next step: check the network and any proxy to Glance; glance\.upload_stall_timeout/m);
     expect(r.stderr).not.toMatch(/at .*\.js:\d+/);
     expect(uploadedTo('stuck')).toEqual([]);
   });
@@ -119,6 +120,7 @@ describe('dibctl upload of slow and stalled data', () => {
     const r = await f().cli(['upload', 'base', 'bounded', '-i', 'big.qcow2']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^Error: Upload of image \S+ did not finish within 2 s \(\d+ bytes sent\)$/m);
+    expect(r.stderr).toMatch(/^Next step: raise glance\.upload_timeout \(0: no limit\)/m);
     expect(uploadedTo('bounded')).toEqual([]);
   });
 });

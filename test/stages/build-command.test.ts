@@ -173,6 +173,10 @@ describe('dibctl build with a stand-in disk-image-create', () => {
     expect(r.code).toBe(3);
     expect(r.stdout).toContain('dib failed');
     expect(r.stderr).toMatch(/disk-image-create failed: exit code 3/);
+    // 3 is disk-image-create's code, not dibctl's: the next step points to the build's output
+    expect(r.stderr).toMatch(
+      /^Next step: the build's output is above and in \S+\.log on the worker's host; 'dibctl doctor'/m,
+    );
     await expect(fs.access(path.join(dir, 'out', 'external.txt'))).rejects.toThrow();
   });
 
@@ -185,6 +189,7 @@ describe('dibctl build with a stand-in disk-image-create', () => {
     const newer = await runDibctl(['build', 'xenial'], { cwd: dir, env: buildEnv({ FAKE_DIB_VERSION: '4.1.0' }) });
     expect(newer.code).toBe(1);
     expect(newer.stderr).toMatch(/newer than dib\.max_version 4\.0\.0/);
+    expect(newer.stderr).toMatch(/^Next step: install a diskimage-builder within the image's dib\.min_version/m);
   });
 
   it('exits 11 for an unknown label and 10 for an invalid images config, before any workflow', async () => {

@@ -60,6 +60,10 @@ describe('dibctl test with nothing configured (ephemeral server, worker in the c
       /temporary Temporal server, which stops now: the instance and key stay until removed by hand/,
     );
     const left = dibctlObjects(emu);
+    expect(r.stderr.trimEnd().split('\n').pop()).toBe(
+      `Next step: remove them with 'openstack server delete ${left.servers[0]}' and ` +
+        `'openstack keypair delete ${left.keypairs[0]}' when done; run 'dibctl server' beforehand to keep or discard a held test later`,
+    );
     expect(left.servers).toHaveLength(1);
     expect(left.keypairs).toHaveLength(1);
     await removeByHand(emu, left);

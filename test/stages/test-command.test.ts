@@ -146,6 +146,9 @@ describe('dibctl test against the emulator on a real Temporal dev server', () =>
     expect(r.stdout).toMatch(/Some tests failed/);
     expect(r.stdout).toMatch(/Removing instance/);
     expect(r.stdout).toMatch(/Clearing done/);
+    expect(r.stderr).toMatch(
+      /^Next step: the failing test's output is above; 'dibctl test cirros --keep-failed-instance' reruns the tests/m,
+    );
     expect(dibctlObjects(emu)).toEqual(NOTHING_LEFT);
   });
 
@@ -165,6 +168,7 @@ describe('dibctl test against the emulator on a real Temporal dev server', () =>
     const r = await dibctl(p, ['test', 'cirros']);
     expect(r.code).toBe(70);
     expect(r.stderr).toMatch(/state is 'ERROR' \(expected 'ACTIVE'\).*No valid host/);
+    expect(r.stderr).toMatch(/^Next step: Nova's fault is above: check the flavor, the networks/m);
     expect(r.stdout).toMatch(/Clearing done/);
     expect(dibctlObjects(emu)).toEqual(NOTHING_LEFT);
   });
@@ -175,6 +179,7 @@ describe('dibctl test against the emulator on a real Temporal dev server', () =>
     const r = await dibctl(p, ['test', 'cirros']);
     expect(r.code).toBe(71);
     expect(r.stderr).toMatch(/Instance is not accepting connection on 127\.[0-9.]+:22 after 2 s/);
+    expect(r.stderr).toMatch(/^Next step: rerun the test with --keep-failed-instance and read the instance's console/m);
     expect(dibctlObjects(emu)).toEqual(NOTHING_LEFT);
   });
 
@@ -187,6 +192,7 @@ describe('dibctl test against the emulator on a real Temporal dev server', () =>
     const r2 = await dibctl(p2, ['test', 'cirros']);
     expect(r2.code).toBe(60);
     expect(r2.stderr).toMatch(/too small/);
+    expect(r2.stderr).toMatch(/^Next step: check nova\.flavor and nova\.nics in test\.yaml and the image's min_disk/m);
     expect(dibctlObjects(emu)).toEqual(NOTHING_LEFT);
   });
 
@@ -194,12 +200,15 @@ describe('dibctl test against the emulator on a real Temporal dev server', () =>
     const p = await project({}, PASSING);
     const r = await dibctl(p, ['test', 'cirros', '--use-existing-image', '7d1c2f0e-0000-4000-8000-000000000000']);
     expect(r.code).toBe(50);
+    expect(r.stderr).toMatch(/^Next step: check the image id with 'openstack image show ID'/m);
     expect(dibctlObjects(emu)).toEqual(NOTHING_LEFT);
   });
 
   it('exits 20 for a wrong password, 12 for missing credentials and 11 for an unknown label', async () => {
     const wrong = await project({}, PASSING, { password: 'not-the-password' });
-    expect((await dibctl(wrong, ['test', 'cirros'])).code).toBe(20);
+    const refused = await dibctl(wrong, ['test', 'cirros']);
+    expect(refused.code).toBe(20);
+    expect(refused.stderr).toMatch(/^Next step: check the user, password, project and domains/m);
     const p = await project({}, PASSING);
     const cfg = await fs.readFile(p.testConfig, 'utf8');
     await fs.writeFile(p.testConfig, cfg.replace(/^\s+password: .*\n/m, ''));
