@@ -22,7 +22,7 @@ import { DibctlError, ExitCode } from '../../errors';
 import { commandWorkflowIds } from '../../common/ids';
 import { localHostQueue } from '../../worker/queues';
 import type { PublishResult } from '../../workflows';
-import { Output, printJson } from '../render';
+import { Output, formatBytes, printJson, progressLine } from '../render';
 import type { Session } from '../session';
 import { asDibctlError } from '../workflow-failure';
 
@@ -79,32 +79,6 @@ function uploadAccess(
 
 export function shortId(): string {
   return randomUUID().slice(0, 8);
-}
-
-const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-export function formatBytes(n: number): string {
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < UNITS.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return u === 0 ? `${v} B` : `${v.toFixed(1)} ${UNITS[u]}`;
-}
-
-function formatSeconds(s: number): string {
-  if (!Number.isFinite(s)) return '?';
-  const r = Math.round(s);
-  if (r < 60) return `${r}s`;
-  if (r < 3600) return `${Math.floor(r / 60)}m${String(r % 60).padStart(2, '0')}s`;
-  return `${Math.floor(r / 3600)}h${String(Math.floor((r % 3600) / 60)).padStart(2, '0')}m`;
-}
-
-/** One progress line: bytes, share, rate and time left. */
-export function progressLine(what: string, p: UploadHeartbeat): string {
-  const pct = p.total ? Math.floor((p.bytes / p.total) * 100) : 0;
-  const eta = p.rate > 0 ? formatSeconds((p.total - p.bytes) / p.rate) : '?';
-  return `${what}: ${formatBytes(p.bytes)} of ${formatBytes(p.total)} (${pct}%), ${formatBytes(p.rate)}/s, ETA ${eta}`;
 }
 
 /**

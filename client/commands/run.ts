@@ -20,10 +20,10 @@ import type {
   LifecycleInput,
   LifecycleResult,
 } from '../../workflows';
-import { Output, printJson } from '../render';
+import { Output, printJson, progressLine } from '../render';
 import type { Session } from '../session';
 import { asDibctlError } from '../workflow-failure';
-import { ConfigFileOptions, progressLine, publishLines, retireSettings, shortId } from './publish';
+import { ConfigFileOptions, publishLines, retireSettings, shortId } from './publish';
 import type { TestReport, hostSecrets as HostSecretsFn } from '../junit-report';
 
 type HostSecrets = typeof HostSecretsFn;

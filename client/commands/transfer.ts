@@ -8,9 +8,9 @@ import { CloudEndpoint, authOf } from '../../activities/endpoint-auth';
 import { commandWorkflowIds } from '../../common/ids';
 import { credentialsUsedLine, loadUploadEnvironment, resolveCredentials } from '../../config';
 import { DibctlError, ExitCode } from '../../errors';
-import { Output, printJson } from '../render';
+import { Output, formatBytes, printJson } from '../render';
 import type { Session } from '../session';
-import { ConfigFileOptions, configLocation, formatBytes, resultWithProgress, shortId } from './publish';
+import { ConfigFileOptions, configLocation, resultWithProgress, shortId } from './publish';
 
 export interface TransferOptions extends ConfigFileOptions {
   srcEnv?: string;
