@@ -5,6 +5,8 @@ export interface Output {
   out(line: string): void;
   err(line: string): void;
   json: boolean;
+  /** The terminal progress goes to, when output is the process's own (a live view may draw there). */
+  terminal?: NodeJS.WriteStream;
 }
 
 export function consoleOutput(json = false): Output {
@@ -12,6 +14,7 @@ export function consoleOutput(json = false): Output {
     out: (line) => process.stdout.write(line + '\n'),
     err: (line) => process.stderr.write(line + '\n'),
     json,
+    terminal: process.stderr,
   };
 }
 
