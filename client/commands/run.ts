@@ -271,8 +271,12 @@ async function followRun(
   finished = true;
   finish();
   await watcher;
-  // the final block stays above the results
-  live?.finish(outcome.ok ? 'done' : 'failed');
+  // the final block, each environment's outcome in it, stays above the results
+  if (live) {
+    const regions = outcome.ok ? outcome.result.regions : lifecycleFailure(outcome.err)?.result.regions;
+    for (const r of regions ?? []) live.upload(r.environment, r.environment, undefined, r.ok ? 'done' : 'failed');
+    live.finish(outcome.ok ? 'done' : 'failed');
+  }
   if (outcome.ok) {
     if (o.json) printJson(o, outcome.result);
     else for (const line of regionLines(outcome.result, input.config)) o.out(line);

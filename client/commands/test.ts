@@ -227,14 +227,14 @@ export async function imageTest(
     args: [input],
   });
   o.err(`Image test workflow ${workflowId} (dibctl status ${workflowId})`);
-  if (!opts.junitXml) return followImageTest(session, handle, opts, o, interrupted, mode);
+  if (!opts.junitXml) return followImageTest(session, handle, label, opts, o, interrupted, mode);
 
   // the report is written whatever the outcome; the exit code stays the run's
   const report: TestReport = { tests: [] };
   let code = 0;
   let error: unknown;
   try {
-    code = await followImageTest(session, handle, opts, o, interrupted, mode, report);
+    code = await followImageTest(session, handle, label, opts, o, interrupted, mode, report);
   } catch (err) {
     error = err;
     report.failure ??= err instanceof Error ? err.message : String(err);
@@ -273,16 +273,15 @@ const TEST_PHASES: PhaseSpec[] = [
 async function followImageTest(
   session: Session,
   handle: WorkflowHandle<typeof imageTestWorkflow>,
+  label: string,
   opts: TestOptions,
   o: Output,
   interrupted: Promise<void>,
   mode: 'test' | 'shell',
   report: TestReport = { tests: [] },
 ): Promise<number> {
-  const live =
-    mode === 'shell'
-      ? undefined
-      : liveView(o, `dibctl test ${handle.workflowId}`, TEST_PHASES, { interrupts: 'handled' });
+  const title = `dibctl test ${label} (${handle.workflowId})`;
+  const live = mode === 'shell' ? undefined : liveView(o, title, TEST_PHASES, { interrupts: 'handled' });
   let ok = false;
   try {
     const code = await followImageTestLines(session, handle, opts, o, interrupted, mode, report, live);
