@@ -193,7 +193,8 @@ export class LiveModel {
           `${formatBytes(p.bytes)} of ${formatBytes(p.total)}`,
           `${String(pct).padStart(3)}%`,
           `${formatBytes(p.rate)}/s`,
-          ...(p.bytes < p.total && p.rate > 0 ? [`ETA ${formatSeconds((p.total - p.bytes) / p.rate)}`] : []),
+          // no time left to tell once the environment does something else (or ended)
+          ...(p.bytes < p.total && p.rate > 0 && !b.note ? [`ETA ${formatSeconds((p.total - p.bytes) / p.rate)}`] : []),
         );
       }
       if (b.note) parts.push(b.note);
