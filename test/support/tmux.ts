@@ -126,9 +126,23 @@ export class TmuxTerminal {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const status = this.exitStatus();
-      if (status !== undefined) return status;
+      if (status !== undefined) {
+        await this.settled();
+        return status;
+      }
       if (Date.now() > deadline) throw new Error(`dibctl did not exit:\n${this.history()}`);
       await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  /** Waits until tmux has shown all the output it was given: two looks at the screen agree. */
+  private async settled(): Promise<void> {
+    let before = this.history();
+    for (let i = 0; i < 20; i++) {
+      await new Promise((r) => setTimeout(r, 150));
+      const now = this.history();
+      if (now === before) return;
+      before = now;
     }
   }
 
