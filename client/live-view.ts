@@ -64,7 +64,6 @@ function columns(cp: number): number {
 
 /** The text as one terminal line: control characters (escapes a cloud's message may carry) become spaces. */
 function plain(text: string): string {
-  // eslint-disable-next-line no-control-regex
   return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ');
 }
 
@@ -224,7 +223,7 @@ const HIDE_CURSOR = '\x1b[?25l';
 const SHOW_CURSOR = '\x1b[?25h';
 const REDRAW_MS = 200;
 
-export interface LiveViewOptions {
+interface LiveViewOptions {
   /**
    * What Ctrl-C (SIGINT) or SIGTERM does besides stopping the view: 'handled' when
    * the command itself acts on it (cancels its workflow and shows the cleanup),

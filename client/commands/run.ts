@@ -6,7 +6,7 @@
 import { RetryNotices } from '../retries';
 import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
-import type { CloudTarget, ConfigLocation, UploadHeartbeat } from '../../activities';
+import type { CloudTarget, ConfigLocation } from '../../activities';
 import { targetOf } from '../../activities/cloud-target';
 import { credentialsUsedLine, loadImage, loadTestPlan, loadUploadPlan, resolveCredentials } from '../../config';
 import { DEFAULT_TASK_QUEUE, commandWorkflowIds, lifecycleChildren } from '../../common/ids';

@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DIBCTL_BIN } from './cli';
 
-export const TMUX = '/usr/bin/tmux';
+const TMUX = '/usr/bin/tmux';
 
 /** Why terminal tests cannot run here, or undefined when tmux is installed. */
 export function tmuxMissing(): string | undefined {
