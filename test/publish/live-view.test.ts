@@ -127,6 +127,24 @@ describeWithTmux('the live view on a terminal', () => {
     }
   });
 
+  it('shows the retries in the block as they happen, and they stay in the final block', async () => {
+    // environment two gives up after a few attempts a second apart (its retry section)
+    f().emu.faults.set({ failingRegions: ['RegionTwo'] });
+    const term = terminal(['upload', 'base', 'two']);
+    const retry = /^ {2}retrying \w+ \(attempt \d+ of \d+\): Glance answered 503/;
+    await term.waitForScreen((rows) => rows.some((r) => retry.test(r)), 'a retry in the block');
+    expect(await term.exited()).toBe(1);
+    const rows = term.screen();
+    const at = rows.findIndex((r) => r.startsWith('dibctl upload base two'));
+    expect(rows.slice(at).some((r) => retry.test(r))).toBe(true);
+    expect(rows.slice(at)).toContainEqual(expect.stringMatching(/^ {2}failed +/));
+    // the error comes below the block, as a plain line
+    expect(rows.slice(at).join('\n')).toMatch(/^Error: .*503/m);
+    // the plain retry lines are not printed on a terminal
+    expect(term.history()).not.toMatch(/^Retrying /m);
+    expect(term.cursorShown()).toBe(true);
+  });
+
   it('Ctrl-C during an upload stops the view, shows the cursor and ends dibctl as the signal does without one', async () => {
     f().emu.faults.set({ uploadBytesPerSecond: 2 * 1024 * 1024 });
     const term = terminal(['upload', 'base', 'one', '-i', 'big.qcow2']);
