@@ -127,6 +127,25 @@ describeWithTmux('the live view on a terminal', () => {
     }
   });
 
+  it('transfer shows its copy running, then done, with the result below the block', async () => {
+    const one = await f().cloud('admin', 'RegionOne');
+    const img = await one.image.createImage({ name: 'Golden', disk_format: 'raw', container_format: 'bare' });
+    await one.image.uploadImage(img.id, f().tree.path('big.qcow2'));
+    f().emu.faults.set({ uploadBytesPerSecond: 4 * 1024 * 1024 });
+    const term = terminal(['transfer', img.id, '--src-env', 'one', '--dst-env', 'two']);
+    // a copy reports its progress to Temporal every 24 s or so: the bar may come late, the stage at once
+    await term.waitForScreen(
+      (rows) => rows.some((r) => /^ {2}running +copy +\d+\.\ds +copying /.test(r)),
+      'the copy running',
+    );
+    expect(await term.exited()).toBe(0);
+    const rows = term.screen();
+    const at = rows.findIndex((r) => r.startsWith(`dibctl transfer ${img.id}`));
+    expect(rows[at + 1]).toMatch(/^ {2}done +copy +\d+\.\ds$/);
+    expect(rows.slice(at).join('\n')).toMatch(new RegExp(`^Image ${img.id} copied as \\S+ 'Golden'`, 'm'));
+    expect(term.cursorShown()).toBe(true);
+  });
+
   it('shows the retries in the block as they happen, and they stay in the final block', async () => {
     // environment two gives up after a few attempts a second apart (its retry section)
     f().emu.faults.set({ failingRegions: ['RegionTwo'] });
