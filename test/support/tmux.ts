@@ -59,7 +59,11 @@ export class TmuxTerminal {
       ['-c', opts.cwd, script],
       env,
     );
+    this.socketPath = this.format('#{socket_path}');
   }
+
+  /** Where the server listens: tmux leaves the file behind when the server ends. */
+  private readonly socketPath: string;
 
   private get exitFile(): string {
     return path.join(this.dir, 'exit-status');
@@ -151,6 +155,7 @@ export class TmuxTerminal {
     if (this.stopped) return;
     this.stopped = true;
     spawnSync(TMUX, ['-L', this.socket, 'kill-server'], { timeout: 10_000 });
+    if (this.socketPath) rmSync(this.socketPath, { force: true });
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
