@@ -4,12 +4,17 @@
  * `Retrying uploadImageFile for two (attempt 3 of 6): Glance answered 503 ...`.
  */
 import type { WorkflowExecutionDescription } from '@temporalio/client';
+import type { LiveView } from './live-view';
 import type { Output } from './render';
 
 export class RetryNotices {
   private readonly seen = new Set<string>();
 
-  constructor(private readonly o: Output) {}
+  /** With a live view, the retries show in its block instead of as lines. */
+  constructor(
+    private readonly o: Output,
+    private readonly live?: LiveView,
+  ) {}
 
   /** Prints a line for each pending step of the workflow that failed before and waits for its next attempt. */
   report(desc: WorkflowExecutionDescription, where?: string): void {
@@ -22,9 +27,9 @@ export class RetryNotices {
       this.seen.add(key);
       const of = a.maximumAttempts ? ` of ${a.maximumAttempts}` : '';
       const step = a.activityType?.name ?? 'a step';
-      this.o.err(
-        `Retrying ${step}${where ? ` for ${where}` : ''} (attempt ${attempt}${of}): ${message.split('\n')[0]}`,
-      );
+      const what = `${step}${where ? ` for ${where}` : ''} (attempt ${attempt}${of}): ${message.split('\n')[0]}`;
+      if (this.live?.active) this.live.retry(`retrying ${what}`);
+      else this.o.err(`Retrying ${what}`);
     }
   }
 }

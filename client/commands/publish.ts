@@ -6,7 +6,7 @@
 import { RetryNotices } from '../retries';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import type { Workflow, WorkflowHandle, WorkflowResultType } from '@temporalio/client';
+import type { Workflow, WorkflowExecutionDescription, WorkflowHandle, WorkflowResultType } from '@temporalio/client';
 import { targetOf } from '../../activities/cloud-target';
 import type { CloudTarget, ConfigLocation, UploadHeartbeat } from '../../activities';
 import {
@@ -22,7 +22,8 @@ import { DibctlError, ExitCode } from '../../errors';
 import { commandWorkflowIds } from '../../common/ids';
 import { localHostQueue } from '../../worker/queues';
 import type { PublishResult } from '../../workflows';
-import { Output, printJson } from '../render';
+import { LiveView, PhaseSpec, liveView } from '../live-view';
+import { Output, formatBytes, printJson, progressLine } from '../render';
 import type { Session } from '../session';
 import { asDibctlError } from '../workflow-failure';
 
@@ -81,35 +82,45 @@ export function shortId(): string {
   return randomUUID().slice(0, 8);
 }
 
-const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-export function formatBytes(n: number): string {
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < UNITS.length - 1) {
-    v /= 1024;
-    u++;
+/** The progress that a workflow's running activities of a type report in their heartbeats. */
+export async function heartbeatProgress(
+  session: Session,
+  desc: WorkflowExecutionDescription,
+  activityType = 'uploadImageFile',
+): Promise<Array<{ activityId: string; progress: UploadHeartbeat }>> {
+  const { decodeArrayFromPayloads } = await import('@temporalio/common/lib/internal-non-workflow');
+  const found: Array<{ activityId: string; progress: UploadHeartbeat }> = [];
+  for (const a of desc.raw.pendingActivities ?? []) {
+    if (a.activityType?.name !== activityType || !a.heartbeatDetails?.payloads?.length) continue;
+    const [p] = (await decodeArrayFromPayloads(
+      session.client.options.loadedDataConverter,
+      a.heartbeatDetails.payloads,
+    )) as UploadHeartbeat[];
+    if (p) found.push({ activityId: a.activityId ?? '', progress: p });
   }
-  return u === 0 ? `${v} B` : `${v.toFixed(1)} ${UNITS[u]}`;
+  return found;
 }
 
-function formatSeconds(s: number): string {
-  if (!Number.isFinite(s)) return '?';
-  const r = Math.round(s);
-  if (r < 60) return `${r}s`;
-  if (r < 3600) return `${Math.floor(r / 60)}m${String(r % 60).padStart(2, '0')}s`;
-  return `${Math.floor(r / 3600)}h${String(Math.floor((r % 3600) / 60)).padStart(2, '0')}m`;
-}
+/** The stages of an upload to one environment, as its live view shows them. */
+const UPLOAD_PHASES: PhaseSpec[] = [
+  { title: 'prepare the file', matches: /^preparing the image file/ },
+  { title: 'upload', matches: /^uploading / },
+  { title: 'remove the unfinished image', matches: /^removing the unfinished image/, optional: true },
+  { title: 'share', matches: /^sharing /, optional: true },
+  { title: 'obsolete older copies', matches: /^obsoleting older copies/, optional: true },
+  { title: 'hand to retirement', matches: /^handing obsolete images to retirement/, optional: true },
+];
 
-/** One progress line: bytes, share, rate and time left. */
-export function progressLine(what: string, p: UploadHeartbeat): string {
-  const pct = p.total ? Math.floor((p.bytes / p.total) * 100) : 0;
-  const eta = p.rate > 0 ? formatSeconds((p.total - p.bytes) / p.rate) : '?';
-  return `${what}: ${formatBytes(p.bytes)} of ${formatBytes(p.total)} (${pct}%), ${formatBytes(p.rate)}/s, ETA ${eta}`;
+/** A live view of one workflow: its stages, and a bar per upload labelled barLabel. */
+interface LiveFollow {
+  view: LiveView;
+  barLabel: string;
 }
 
 /**
  * Waits for a workflow's result, printing the upload progress its running
- * upload activities report in their heartbeats (one line per change).
+ * upload activities report in their heartbeats (one line per change), or
+ * showing it, with the workflow's stage, in a live view.
  */
 export async function resultWithProgress<W extends Workflow>(
   session: Session,
@@ -117,45 +128,50 @@ export async function resultWithProgress<W extends Workflow>(
   o: Output,
   label: (activityId: string) => string,
   activityType = 'uploadImageFile',
+  live?: LiveFollow,
 ): Promise<WorkflowResultType<W>> {
-  const { decodeArrayFromPayloads } = await import('@temporalio/common/lib/internal-non-workflow');
+  const { stageQuery } = await import('../../workflows');
   let done = false;
   let finish!: () => void;
   // the result ends the wait between two looks at once
   const finished = new Promise<void>((resolve) => (finish = resolve));
   const seen = new Map<string, string>();
-  const retries = new RetryNotices(o);
+  const retries = new RetryNotices(o, live?.view);
   const watch = (async () => {
     while (!done) {
       await Promise.race([finished, new Promise((r) => setTimeout(r, 1000).unref())]);
       if (done) break;
       try {
+        if (live?.view.active) live.view.stage(await handle.query(stageQuery));
         const desc = await handle.describe();
         retries.report(desc);
-        for (const a of desc.raw.pendingActivities ?? []) {
-          if (a.activityType?.name !== activityType || !a.heartbeatDetails?.payloads?.length) continue;
-          const [p] = (await decodeArrayFromPayloads(
-            session.client.options.loadedDataConverter,
-            a.heartbeatDetails.payloads,
-          )) as UploadHeartbeat[];
-          if (!p || !p.bytes) continue;
-          const line = progressLine(label(a.activityId ?? ''), p);
-          if (seen.get(a.activityId ?? '') !== line) o.err(line);
-          seen.set(a.activityId ?? '', line);
+        for (const { activityId, progress: p } of await heartbeatProgress(session, desc, activityType)) {
+          if (live?.view.active) {
+            live.view.upload(activityId, live.barLabel, p);
+            continue;
+          }
+          if (!p.bytes) continue;
+          const line = progressLine(label(activityId), p);
+          if (seen.get(activityId) !== line) o.err(line);
+          seen.set(activityId, line);
         }
       } catch {
         // progress is best effort; the result below tells what happened
       }
     }
   })();
+  let ok = false;
   try {
-    return await handle.result();
+    const result = await handle.result();
+    ok = true;
+    return result;
   } catch (err) {
     throw asDibctlError(err);
   } finally {
     done = true;
     finish();
     await watch;
+    live?.view.finish(ok ? 'done' : 'failed');
   }
 }
 
@@ -293,7 +309,15 @@ export async function upload(session: Session, p: PreparedUpload, opts: UploadOp
     ],
     searchAttributes: { DibctlLabel: [label], DibctlEnvironments: [environment] },
   });
-  const result = await resultWithProgress(session, handle, o, () => `Uploading '${name}' to ${environment}`);
+  const view = liveView(o, `dibctl upload ${label} ${environment}`, UPLOAD_PHASES, { interrupts: 'exit' });
+  const result = await resultWithProgress(
+    session,
+    handle,
+    o,
+    () => `Uploading '${name}' to ${environment}`,
+    'uploadImageFile',
+    view && { view, barLabel: environment },
+  );
   if (o.json) printJson(o, { workflowId: handle.workflowId, ...result });
   else for (const line of publishLines(result, p.retire)) o.out(line);
   return 0;

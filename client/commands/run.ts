@@ -6,7 +6,7 @@
 import { RetryNotices } from '../retries';
 import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
-import type { CloudTarget, ConfigLocation, UploadHeartbeat } from '../../activities';
+import type { CloudTarget, ConfigLocation } from '../../activities';
 import { targetOf } from '../../activities/cloud-target';
 import { credentialsUsedLine, loadImage, loadTestPlan, loadUploadPlan, resolveCredentials } from '../../config';
 import { DEFAULT_TASK_QUEUE, commandWorkflowIds, lifecycleChildren } from '../../common/ids';
@@ -20,10 +20,11 @@ import type {
   LifecycleInput,
   LifecycleResult,
 } from '../../workflows';
-import { Output, printJson } from '../render';
+import { LiveView, PhaseSpec, liveView } from '../live-view';
+import { Output, printJson, progressLine } from '../render';
 import type { Session } from '../session';
 import { asDibctlError } from '../workflow-failure';
-import { ConfigFileOptions, progressLine, publishLines, retireSettings, shortId } from './publish';
+import { ConfigFileOptions, heartbeatProgress, publishLines, retireSettings, shortId } from './publish';
 import type { TestReport, hostSecrets as HostSecretsFn } from '../junit-report';
 
 type HostSecrets = typeof HostSecretsFn;
@@ -93,7 +94,24 @@ function regionLines(r: LifecycleResult, config?: ConfigLocation): string[] {
   return lines;
 }
 
-/** Prints the lifecycle's stage changes and its publish children's upload progress until it ends. */
+/** The lifecycle's stages as its live view shows them: build and test unless skipped, then the publishes. */
+function lifecyclePhases(input: LifecycleInput): PhaseSpec[] {
+  return [
+    ...(input.build ? [{ title: 'build', matches: /^building / }] : []),
+    ...(input.test ? [{ title: 'test', matches: /^testing |^checking that / }] : []),
+    { title: 'publish', matches: /^publishing to / },
+  ];
+}
+
+/** How a closed publish of one environment ended, in the live view's words. */
+function closedNote(status: string): string {
+  return status === 'COMPLETED' ? 'done' : status.toLowerCase().replace(/_/g, ' ');
+}
+
+/**
+ * Prints the lifecycle's stage changes and its publish children's upload progress until it ends,
+ * or shows them in a live view, with the test's stage and each environment's own.
+ */
 async function watch(
   session: Session,
   handle: WorkflowHandle<typeof imageLifecycleWorkflow>,
@@ -101,45 +119,50 @@ async function watch(
   o: Output,
   done: () => boolean,
   finished: Promise<void>,
+  live?: LiveView,
 ): Promise<void> {
-  const [{ decodeArrayFromPayloads }, { stageQuery }] = await Promise.all([
-    import('@temporalio/common/lib/internal-non-workflow'),
-    import('../../workflows'),
-  ]);
+  const { stageQuery } = await import('../../workflows');
   let stage = '';
   const seen = new Map<string, string>();
-  const retries = new RetryNotices(o);
+  const retries = new RetryNotices(o, live);
   while (!done()) {
     // the result ends the wait between two looks at once
     await Promise.race([finished, new Promise((r) => setTimeout(r, 1000).unref())]);
     if (done()) break;
     try {
       const now = await handle.query(stageQuery);
-      if (now !== stage) o.err(`Stage: ${now}`);
+      if (live?.active) live.stage(now);
+      else if (now !== stage) o.err(`Stage: ${now}`);
       stage = now;
     } catch {
       // not started yet or finished
     }
     if (stage.startsWith('testing')) {
-      const desc = await session.client.workflow
-        .getHandle(lifecycleChildren.test(handle.workflowId))
-        .describe()
-        .catch(() => undefined);
+      const test = session.client.workflow.getHandle(lifecycleChildren.test(handle.workflowId));
+      const desc = await test.describe().catch(() => undefined);
       if (desc) retries.report(desc, 'the test');
+      if (desc && live?.active) {
+        const childStage = await test.query(stageQuery).catch(() => undefined);
+        if (childStage) live.detail(childStage);
+        const uploads = await heartbeatProgress(session, desc).catch(() => []);
+        for (const { progress } of uploads) live.upload('test', 'test image', progress);
+      }
     }
     for (const env of envs) {
       try {
-        const desc = await session.client.workflow
-          .getHandle(lifecycleChildren.publish(handle.workflowId, env))
-          .describe();
+        const publish = session.client.workflow.getHandle(lifecycleChildren.publish(handle.workflowId, env));
+        const desc = await publish.describe();
         retries.report(desc, env);
-        for (const a of desc.raw.pendingActivities ?? []) {
-          if (a.activityType?.name !== 'uploadImageFile' || !a.heartbeatDetails?.payloads?.length) continue;
-          const [p] = (await decodeArrayFromPayloads(
-            session.client.options.loadedDataConverter,
-            a.heartbeatDetails.payloads,
-          )) as UploadHeartbeat[];
-          if (!p?.bytes) continue;
+        if (live?.active) {
+          const uploads = await heartbeatProgress(session, desc);
+          const running = desc.status.name === 'RUNNING';
+          const now = running ? await publish.query(stageQuery).catch(() => '') : '';
+          const note = !running ? closedNote(desc.status.name) : now.startsWith('uploading ') ? '' : now;
+          live.upload(env, env, uploads[0]?.progress, note);
+          continue;
+        }
+        for (const { progress: p } of await heartbeatProgress(session, desc)) {
+          if (!p.bytes) continue;
           const line = progressLine(`Uploading to ${env}`, p);
           if (seen.get(env) !== line) o.err(line);
           seen.set(env, line);
@@ -249,23 +272,33 @@ async function followRun(
   let finished = false;
   let finish!: () => void;
   const ended = new Promise<void>((resolve) => (finish = resolve));
-  const watcher = watch(session, handle, input.uploadEnvironments, o, () => finished, ended);
-  try {
-    const result = await handle.result();
-    if (o.json) printJson(o, result);
-    else for (const line of regionLines(result, input.config)) o.out(line);
-    return 0;
-  } catch (err) {
-    const failure = err instanceof WorkflowFailedError ? lifecycleFailure(err) : undefined;
-    if (!failure) throw asDibctlError(err, input.label);
-    if (o.json) printJson(o, failure.result);
-    else for (const line of regionLines(failure.result, input.config)) o.out(line);
-    o.err(`Error: publishing failed in ${failure.result.failed.join(', ')}`);
-    o.err(`Next step: ${publishStep(failure.result)}`);
-    return failure.exitCode || 1;
-  } finally {
-    finished = true;
-    finish();
-    await watcher;
+  const title = `dibctl run ${input.label} (${input.uploadEnvironments.join(', ')})`;
+  const live = liveView(o, title, lifecyclePhases(input), { interrupts: 'exit' });
+  const watcher = watch(session, handle, input.uploadEnvironments, o, () => finished, ended, live);
+  const outcome = await handle.result().then(
+    (result) => ({ ok: true as const, result }),
+    (err: unknown) => ({ ok: false as const, err }),
+  );
+  finished = true;
+  finish();
+  await watcher;
+  // the final block, each environment's outcome in it, stays above the results
+  if (live) {
+    const regions = outcome.ok ? outcome.result.regions : lifecycleFailure(outcome.err)?.result.regions;
+    for (const r of regions ?? []) live.upload(r.environment, r.environment, undefined, r.ok ? 'done' : 'failed');
+    live.finish(outcome.ok ? 'done' : 'failed');
   }
+  if (outcome.ok) {
+    if (o.json) printJson(o, outcome.result);
+    else for (const line of regionLines(outcome.result, input.config)) o.out(line);
+    return 0;
+  }
+  const err = outcome.err;
+  const failure = err instanceof WorkflowFailedError ? lifecycleFailure(err) : undefined;
+  if (!failure) throw asDibctlError(err, input.label);
+  if (o.json) printJson(o, failure.result);
+  else for (const line of regionLines(failure.result, input.config)) o.out(line);
+  o.err(`Error: publishing failed in ${failure.result.failed.join(', ')}`);
+  o.err(`Next step: ${publishStep(failure.result)}`);
+  return failure.exitCode || 1;
 }

@@ -26,7 +26,9 @@ import type { ImageTestFailureDetails, ImageTestInput, ImageTestStatus, imageTes
 import { DEFAULT_TASK_QUEUE } from '../../common/ids';
 import { localHostQueue } from '../../worker/queues';
 import { LogDirTail } from '../log-tail';
+import { LiveView, PhaseSpec, liveView } from '../live-view';
 import { Output, printJson } from '../render';
+import { heartbeatProgress } from './publish';
 import type { Session } from '../session';
 import type { TestReport } from '../junit-report';
 import { checkReportPath } from '../report-options';
@@ -255,7 +257,21 @@ function testVariables(label: string, input: ImageTestInput): Record<string, str
   }
 }
 
-/** Follows a started image test to its end (printing as it goes) and returns the exit code; fills report. */
+/** The stages of an image test as its live view shows them. */
+const TEST_PHASES: PhaseSpec[] = [
+  { title: 'upload the test image', matches: /^uploading image |^checking the existing image/ },
+  { title: 'create the keypair', matches: /^creating keypair/ },
+  { title: 'boot the instance', matches: /^booting instance |^waiting for instance |^checking the existing instance/ },
+  { title: 'wait for SSH', matches: /^waiting for port |^checking the host key/ },
+  { title: 'run the tests', matches: /^running tests/ },
+  { title: 'hold for keep or discard', matches: /^holding/, optional: true },
+  { title: 'clean up', matches: /^cleaning up/ },
+];
+
+/**
+ * Follows a started image test to its end (printing as it goes, under a live
+ * view on a terminal; `shell` keeps the terminal for ssh) and returns the exit code.
+ */
 async function followImageTest(
   session: Session,
   handle: WorkflowHandle<typeof imageTestWorkflow>,
@@ -265,6 +281,30 @@ async function followImageTest(
   interrupted: Promise<void>,
   mode: 'test' | 'shell',
   report: TestReport = { tests: [] },
+): Promise<number> {
+  const title = `dibctl test ${label} (${handle.workflowId})`;
+  const live = mode === 'shell' ? undefined : liveView(o, title, TEST_PHASES, { interrupts: 'handled' });
+  let ok = false;
+  try {
+    const code = await followImageTestLines(session, handle, label, opts, o, interrupted, mode, report, live);
+    ok = code === 0;
+    return code;
+  } finally {
+    live?.finish(ok ? 'done' : 'failed');
+  }
+}
+
+/** Follows a started image test to its end (printing as it goes) and returns the exit code; fills report. */
+async function followImageTestLines(
+  session: Session,
+  handle: WorkflowHandle<typeof imageTestWorkflow>,
+  label: string,
+  opts: TestOptions,
+  o: Output,
+  interrupted: Promise<void>,
+  mode: 'test' | 'shell',
+  report: TestReport,
+  live: LiveView | undefined,
 ): Promise<number> {
   const [{ CancelledFailure, WorkflowFailedError }, { discardSignal, keepSignal }] = await Promise.all([
     import('@temporalio/client'),
@@ -287,7 +327,7 @@ async function followImageTest(
     const dir = await testLogDir(handle);
     if (dir) tests = new LogDirTail(dir, o.out);
   };
-  const retries = new RetryNotices(o);
+  const retries = new RetryNotices(o, live);
   let cancelRequested = false;
   void interrupted.then(async () => {
     cancelRequested = true;
@@ -315,10 +355,17 @@ async function followImageTest(
     print(s);
     const desc = await handle.describe().catch(() => undefined);
     if (desc) retries.report(desc);
+    if (live?.active) {
+      if (s) live.stage(s.stage);
+      const uploads = desc ? await heartbeatProgress(session, desc).catch(() => []) : [];
+      for (const { progress } of uploads) live.upload('image', 'test image', progress);
+    }
     if (s?.hold && !handledHold && !cancelRequested) {
       handledHold = true;
       const interactive = mode === 'shell' || opts.shell;
       if (interactive) {
+        // the shell gets the terminal
+        live?.finish('failed');
         const code = await openShell(s, o);
         shellCode = code ?? ExitCode.GENERIC;
         const keep = code === SHELL_KEEP_CODE;

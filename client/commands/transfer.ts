@@ -8,9 +8,10 @@ import { CloudEndpoint, authOf } from '../../activities/endpoint-auth';
 import { commandWorkflowIds } from '../../common/ids';
 import { credentialsUsedLine, loadUploadEnvironment, resolveCredentials } from '../../config';
 import { DibctlError, ExitCode } from '../../errors';
-import { Output, printJson } from '../render';
+import { liveView } from '../live-view';
+import { Output, formatBytes, printJson } from '../render';
 import type { Session } from '../session';
-import { ConfigFileOptions, configLocation, formatBytes, resultWithProgress, shortId } from './publish';
+import { ConfigFileOptions, configLocation, resultWithProgress, shortId } from './publish';
 
 export interface TransferOptions extends ConfigFileOptions {
   srcEnv?: string;
@@ -80,7 +81,18 @@ export async function transfer(
       },
     ],
   });
-  const r = await resultWithProgress(session, handle, o, () => `Copying ${imageId}`, 'transferImage');
+  const to = 'environment' in destination ? destination.environment : destination.cloud;
+  const view = liveView(o, `dibctl transfer ${imageId}`, [{ title: 'copy', matches: /^copying / }], {
+    interrupts: 'exit',
+  });
+  const r = await resultWithProgress(
+    session,
+    handle,
+    o,
+    () => `Copying ${imageId}`,
+    'transferImage',
+    view && { view, barLabel: to },
+  );
   if (o.json) printJson(o, r);
   else {
     o.out(
