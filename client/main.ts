@@ -177,7 +177,17 @@ function commandPath(command: Command): string {
 }
 
 /** Runs the CLI and returns the exit code; never throws. */
+/** A reader that stops early (`dibctl --help | head`) only ends what is shown, never with a stack trace. */
+function ignoreClosedOutput(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+    });
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
+  ignoreClosedOutput();
   const result = { code: 0 };
   const program = buildProgram(result);
   /** The command whose action runs: a usage error it finds points to its help. */

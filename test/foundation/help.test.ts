@@ -99,3 +99,15 @@ describe('dibctl help', () => {
     expect(line).toContain(`dibctl ${name}`);
   });
 });
+
+test('help read through a pipe that closes early ends quietly', async () => {
+  const { spawn } = await import('node:child_process');
+  const { DIBCTL_BIN } = await import('../support/cli');
+  // the reader goes away before the help is written, as `dibctl test --help | true` does
+  const child = spawn(process.execPath, [DIBCTL_BIN, 'test', '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout.destroy();
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+});
