@@ -58,37 +58,45 @@ function seedRegion(adminProjectId: string, taken: Set<string>, realGuests: bool
     description: null,
     extra_specs: { ...(EXTRA_SPECS[f.id] ?? {}) },
   }));
-  const cidr = realGuests ? randomGuestCidr(taken) : randomLoopbackCidr(taken);
-  const prefix = cidr.split('.').slice(0, 3).join('.');
-  const networkId = uuid();
-  const subnetId = uuid();
-  rs.networks.push({
-    id: networkId,
-    name: 'private',
-    project_id: adminProjectId,
-    shared: true,
-    external: false,
-    status: 'ACTIVE',
-    admin_state_up: true,
-    mtu: 1450,
-    subnets: [subnetId],
-    created_at: now,
-    updated_at: now,
-  });
-  rs.subnets.push({
-    id: subnetId,
-    name: 'private-subnet',
-    network_id: networkId,
-    project_id: adminProjectId,
-    cidr,
-    gateway_ip: `${prefix}.1`,
-    ip_version: 4,
-    enable_dhcp: true,
-    allocation_pools: [{ start: `${prefix}.${realGuests ? 10 : 2}`, end: `${prefix}.254` }],
-    dns_nameservers: realGuests ? [`${prefix}.2`] : [],
-    created_at: now,
-    updated_at: now,
-  });
+  const addNetwork = (name: string, cidr: string) => {
+    const prefix = cidr.split('.').slice(0, 3).join('.');
+    const networkId = uuid();
+    const subnetId = uuid();
+    rs.networks.push({
+      id: networkId,
+      name,
+      project_id: adminProjectId,
+      shared: true,
+      external: false,
+      status: 'ACTIVE',
+      admin_state_up: true,
+      mtu: 1450,
+      subnets: [subnetId],
+      created_at: now,
+      updated_at: now,
+    });
+    rs.subnets.push({
+      id: subnetId,
+      name: `${name}-subnet`,
+      network_id: networkId,
+      project_id: adminProjectId,
+      cidr,
+      gateway_ip: `${prefix}.1`,
+      ip_version: 4,
+      enable_dhcp: true,
+      allocation_pools: [{ start: `${prefix}.${realGuests ? 10 : 2}`, end: `${prefix}.254` }],
+      dns_nameservers: realGuests ? [`${prefix}.2`] : [],
+      created_at: now,
+      updated_at: now,
+    });
+  };
+  if (realGuests) {
+    addNetwork('private', randomGuestCidr(taken));
+    // a second network, so that guests can have several interfaces
+    addNetwork('storage', randomGuestCidr(taken));
+  } else {
+    addNetwork('private', randomLoopbackCidr(taken));
+  }
   return rs;
 }
 

@@ -9,6 +9,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { startEmulator } from '../../emulator';
+import { GuestImage, guestImage, guestImageDir, uploadGuestKernel } from '../../emulator/guest-image';
+import { DibctlError } from '../../errors';
 import { whichOnPath } from '../../temporal/cli';
 import { stateDir } from '../paths';
 import { Output, printJson, table } from '../render';
@@ -20,6 +22,8 @@ export interface DemoOptions {
   dir?: string;
   /** Lifecycles to run one after the other; from the second on, older copies become obsolete. */
   runs: number;
+  /** Boot the test instance as a QEMU guest of a real Debian image and run the generic tests on it. */
+  realGuests?: boolean;
 }
 
 const REGIONS = ['RegionOne', 'RegionTwo'] as const;
@@ -33,10 +37,39 @@ echo "instance $DIBCTL_INSTANCE_UUID at $DIBCTL_MAIN_IP answers as '$name'"
 [ "$name" = "$DIBCTL_INSTANCE_NAME" ]
 `;
 
+/** The guest image, built first (a few minutes, from Debian's mirror) when it is not cached yet. */
+async function realGuestImage(o: Output): Promise<GuestImage> {
+  const cached = guestImage();
+  if (cached) return cached;
+  const script = path.resolve(__dirname, '..', '..', '..', 'scripts', 'guest-image.sh');
+  o.err(`Building the guest image into ${guestImageDir()} (debootstrap from Debian's mirror, a few minutes)`);
+  const { spawn } = await import('node:child_process');
+  const code = await new Promise<number | null>((resolve) => {
+    const child = spawn('bash', [script], { stdio: ['ignore', 'ignore', 'inherit'] });
+    child.on('error', () => resolve(null));
+    child.on('close', resolve);
+  });
+  const built = guestImage();
+  if (code !== 0 || !built)
+    throw new DibctlError(`the guest image could not be built (${script} exited ${code ?? 'without starting'})`, 1, {
+      nextStep: `run ${script} as root and read its output`,
+    });
+  return built;
+}
+
 export async function demo(session: Session, opts: DemoOptions, o: Output): Promise<number> {
   const dir = path.resolve(opts.dir ?? path.join(stateDir(), 'demo'));
   await fs.mkdir(path.join(dir, 'tests'), { recursive: true });
-  const emu = await startEmulator({ regions: [...REGIONS] });
+  const guest = opts.realGuests ? await realGuestImage(o) : undefined;
+  let emu;
+  try {
+    emu = await startEmulator({ regions: [...REGIONS], ...(guest ? { guests: 'qemu' as const } : {}) });
+  } catch (err) {
+    if (!guest) throw err;
+    throw new DibctlError(`real guests cannot run here: ${(err as Error).message}`, 1, {
+      nextStep: 'run dibctl demo without --real-guests',
+    });
+  }
   try {
     o.err(`OpenStack emulator: ${emu.authUrl} (regions ${REGIONS.join(', ')}); demo files in ${dir}`);
     const image = path.join(dir, 'demo.img');
@@ -51,30 +84,58 @@ export async function demo(session: Session, opts: DemoOptions, o: Output): Prom
       region_name: region,
     });
     const images = {
-      demo: {
-        filename: image,
-        glance: {
-          name: 'dibctl-demo',
-          disk_format: qemuImg ? 'qcow2' : 'raw',
-          properties: { os_distro: 'demo' },
-          tags: ['dibctl-demo'],
-        },
-        external_build: [
-          { cmdline: qemuImg ? `qemu-img create -q -f qcow2 '${image}' 64M` : `truncate -s 64M '${image}'` },
-        ],
-        tests: {
-          environment_name: 'emulator',
-          ssh: { username: 'ubuntu' },
-          wait_for_port: 22,
-          port_wait_timeout: 30,
-          tests_list: [{ shell: path.join(dir, 'tests'), timeout: 120 }],
-        },
-      },
+      demo: guest
+        ? {
+            filename: image,
+            glance: {
+              name: 'dibctl-demo',
+              disk_format: 'qcow2',
+              // the kernel and initramfs the root disk boots with, in the test region
+              properties: {
+                os_distro: 'debian',
+                default_user: guest.user,
+                ...(await uploadGuestKernel(emu, REGIONS[0], emu.user, guest)),
+              },
+              tags: ['dibctl-demo'],
+            },
+            // "building" copies the cached Debian image
+            external_build: [{ cmdline: `cp '${guest.disk}' '${image}'` }],
+            tests: {
+              environment_name: 'emulator',
+              ssh: { username: guest.user },
+              wait_for_port: 22,
+              port_wait_timeout: 600,
+              tests_list: [{ generic: ['root-filesystem', 'interfaces', 'dns', 'hostname'], timeout: 900 }],
+            },
+          }
+        : {
+            filename: image,
+            glance: {
+              name: 'dibctl-demo',
+              disk_format: qemuImg ? 'qcow2' : 'raw',
+              properties: { os_distro: 'demo' },
+              tags: ['dibctl-demo'],
+            },
+            external_build: [
+              { cmdline: qemuImg ? `qemu-img create -q -f qcow2 '${image}' 64M` : `truncate -s 64M '${image}'` },
+            ],
+            tests: {
+              environment_name: 'emulator',
+              ssh: { username: 'ubuntu' },
+              wait_for_port: 22,
+              port_wait_timeout: 30,
+              tests_list: [{ shell: path.join(dir, 'tests'), timeout: 120 }],
+            },
+          },
     };
     const test = {
       emulator: {
         keystone: keystone(REGIONS[0]),
-        nova: { flavor: 'm1.tiny', nics: [{ net_id: emu.networks[REGIONS[0]].id }], active_timeout: 120 },
+        nova: {
+          flavor: guest ? 'm1.small' : 'm1.tiny',
+          nics: [{ net_id: emu.networks[REGIONS[0]].id }],
+          active_timeout: 120,
+        },
       },
     };
     const upload = Object.fromEntries(UPLOAD_ENVS.map((env, i) => [env, { keystone: keystone(REGIONS[i]) }]));

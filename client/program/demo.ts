@@ -21,6 +21,10 @@ export function register(program: Command, cli: Cli): void {
         .default(2)
         .argParser(parseCount),
     )
+    .option(
+      '--real-guests',
+      "boot the test instance as a QEMU guest of a Debian image (built once, cached) and run dibctl's generic tests on it; needs root",
+    )
     .addHelpText(
       'after',
       example(
