@@ -282,6 +282,22 @@ const cases: Case[] = [
     says: 'needs one of shell, pytest',
   },
   {
+    name: 'generic test that does not exist',
+    kind: 'images',
+    yaml: IMG + '  tests:\n    tests_list:\n      - generic: growroot\n',
+    line: 5,
+    path: 'img.tests.tests_list[0].generic',
+    says: 'must be all, a name or a list of names of root-filesystem, interfaces, dns, hostname, package, reboot',
+  },
+  {
+    name: 'generic and shell in one entry',
+    kind: 'images',
+    yaml: IMG + '  tests:\n    tests_list:\n      - shell: a.sh\n        generic: all\n',
+    line: 6,
+    path: 'img.tests.tests_list[0].generic',
+    says: 'use one test kind per entry (shell and generic given)',
+  },
+  {
     name: 'old shell_runner key',
     kind: 'images',
     yaml: IMG + '  tests:\n    tests_list:\n      - shell_runner: a.sh\n',

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DEFAULTS } from '../../config/defaults';
-import { TEST_KINDS } from '../../config/test-kinds';
+import { GENERIC_TESTS, TEST_KINDS } from '../../config/test-kinds';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const script = require('../../scripts/config-readme.js') as {
@@ -40,9 +40,10 @@ describe('config/README.md', () => {
     expect(outsideTable.split('\n').filter((line) => /^\|.*\bdefault\b.*\|$/i.test(line))).toEqual([]);
   });
 
-  test('tests_list lists every test kind', () => {
+  test('tests_list lists every test kind and every generic test', () => {
     const listed = [...readme.matchAll(/`\{(\w+): PATH\}`/g)].map((m) => m[1]);
     expect(listed).toEqual([...TEST_KINDS]);
+    for (const name of GENERIC_TESTS) expect(readme).toContain(`\`${name}\``);
   });
 });
 
@@ -55,5 +56,5 @@ test('the test runners README describes every test kind and external tests', () 
     lines.findIndex((line) => !line.startsWith('|')),
   );
   const kinds = table.map((line) => /^\| `(\w+)`\s+\|/.exec(line)?.[1]).filter((kind) => kind !== undefined);
-  expect(kinds.sort()).toEqual([...TEST_KINDS, 'external'].sort());
+  expect(kinds.sort()).toEqual([...TEST_KINDS, 'external', 'generic'].sort());
 });
