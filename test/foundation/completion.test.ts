@@ -144,6 +144,38 @@ describe('dibctl completion', () => {
     expect(r.stdout).toContain('__complete --');
   });
 
+  const zsh = spawnSync('zsh', ['--version'], { stdio: 'ignore' }).error ? it.skip : it;
+  zsh('the zsh script, sourced in a real zsh after compinit, offers what the bash one does', async () => {
+    const r = await runDibctl(['completion', 'zsh']);
+    const file = path.join(dir, 'dibctl.zsh');
+    await fs.writeFile(file, r.stdout);
+    /** What _dibctl hands to compadd (or which _files it asks for) for the words typed so far. */
+    const zshComplete = (...words: string[]) => {
+      const script = [
+        'autoload -Uz compinit && compinit -u -D',
+        `source ${JSON.stringify(file)}`,
+        // stand-ins for the completion system's own functions, printing what they were given
+        'compadd() { [[ $1 == -a ]] && print -l -- ${(P)2} }',
+        '_files() { print -- "_files $*" }',
+        `words=(${words.map((w) => `'${w}'`).join(' ')})`,
+        `CURRENT=${words.length}`,
+        '_dibctl',
+      ].join('\n');
+      return execFileSync('zsh', ['-f', '-c', script], {
+        cwd: dir,
+        env: { ...process.env, PATH: `${path.join(dir, 'bin')}:${path.dirname(process.execPath)}:/usr/bin:/bin` },
+        encoding: 'utf8',
+      })
+        .split('\n')
+        .filter(Boolean)
+        .sort();
+    };
+    expect(zshComplete('dibctl', 'st')).toEqual(['status']);
+    expect(zshComplete('dibctl', 'test', '')).toEqual(['alpha', 'beta']);
+    expect(zshComplete('dibctl', 'run', 'alpha', '--upload-env', '')).toEqual(['prod', 'staging']);
+    expect(zshComplete('dibctl', 'build', '--images-config', '')).toEqual(['_files ']);
+  });
+
   it('refuses a shell it has no script for, exit 2', async () => {
     const r = await runDibctl(['completion', 'fish']);
     expect(r.code).toBe(2);
