@@ -13,7 +13,7 @@ import { cleanTemporalEnv, runDibctl } from '../support/cli';
 import { useTemporal } from '../support/temporal';
 
 /** Why real guests cannot run here, or undefined when they can. */
-export function guestsUnavailable(): string | undefined {
+function guestsUnavailable(): string | undefined {
   if (process.getuid?.() !== 0) return 'real guests need root (host addresses for their fixed IPs)';
   const missing = qemuMissing();
   if (missing) return missing;
@@ -26,7 +26,7 @@ export const describeGuests = (name: string, fn: () => void) => {
   return why ? describe.skip(`${name} (skipped: ${why})`, fn) : describe(name, fn);
 };
 
-export interface GuestProject {
+interface GuestProject {
   dir: string;
   imagesConfig: string;
   testConfig: string;
@@ -36,7 +36,7 @@ export interface GuestProject {
 /** What the generic tests are told (tests.environment_variables). */
 const GENERIC_SETTINGS = { generic_reboot_timeout: '420' };
 
-export interface GuestImageEntry {
+interface GuestImageEntry {
   /** The test environment it boots in (default: the first of the project's). */
   environment?: string;
   /** Extra words for the kernel command line (e.g. to disable cloud-init). */
@@ -46,7 +46,7 @@ export interface GuestImageEntry {
   environmentVariables?: Record<string, string>;
 }
 
-export interface GuestEnvironment {
+interface GuestEnvironment {
   /** cloud-config user data. */
   userdata?: string;
 }
