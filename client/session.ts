@@ -212,7 +212,18 @@ async function openSession(opts: SessionOptions = {}): Promise<Session> {
     const embeddedWorker = mode === 'embedded' && opts.needsWorker !== false ? startLocalWorker() : undefined;
     const [connection] = await Promise.all([connect(address, settings), embeddedWorker]);
     cleanups.push(() => connection.close());
-    const client = new Client({ connection, namespace, dataConverter });
+    // a workflow the workers cannot read (payload keys that differ) ends with the reason instead of waiting
+    const watching = new AbortController();
+    cleanups.push(async () => watching.abort());
+    const { unreadableStartInterceptor } = await import('./unreadable-start');
+    let created: InstanceType<typeof Client> | undefined;
+    const client = new Client({
+      connection,
+      namespace,
+      dataConverter,
+      interceptors: { workflow: [unreadableStartInterceptor(() => created, watching.signal)] },
+    });
+    created = client;
 
     if (opts.needsWorker !== false && !embeddedWorker) {
       let startWorker = wanted === 'always';

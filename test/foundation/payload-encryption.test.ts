@@ -166,6 +166,38 @@ describe('payload encryption', () => {
       }
     });
 
+    it('a CLI without the key whose workflow the keyed workers refuse stops with the reason, and the workflow ends', async () => {
+      const workers = await createDibctlWorkers({
+        connection: temporal().nativeConnection,
+        namespace: temporal().server.namespace,
+        taskQueue: 'dibctl',
+        dataConverter: { payloadCodecs: [new AesGcmPayloadCodec(randomBytes(32))] },
+      });
+      let stop!: () => void;
+      const running = runWorkers(workers, new Promise<void>((resolve) => (stop = resolve)));
+      try {
+        const r = await runDibctl(['doctor', '--no-local-worker'], {
+          env: cleanTemporalEnv({
+            TEMPORAL_ADDRESS: temporal().server.address,
+            TEMPORAL_NAMESPACE: temporal().server.namespace,
+          }),
+          timeoutMs: 60_000,
+        });
+        expect(r.code).toBe(1);
+        expect(r.stderr).toMatch(
+          /The workers cannot read this workflow's input: Refused an unencrypted payload: .*configure the same payload keys/,
+        );
+        const ended = await temporal()
+          .client.workflow.list({ query: 'WorkflowType = "doctorWorkflow" AND ExecutionStatus = "Terminated"' })
+          [Symbol.asyncIterator]()
+          .next();
+        expect(ended.done).toBe(false);
+      } finally {
+        stop();
+        await running;
+      }
+    }, 90_000);
+
     it('a worker with a key refuses a workflow started without one: nothing runs', async () => {
       const taskQueue = `keyed-${Date.now()}`;
       const workers = await createDibctlWorkers({
