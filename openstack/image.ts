@@ -1,7 +1,6 @@
 /**
  * Glance v2: images, their data, properties, tags, members.
  */
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { pipeline, Readable, Transform } from 'node:stream';
 import {
@@ -12,6 +11,7 @@ import {
   UploadStalledError,
   UploadTimeoutError,
 } from './errors';
+import { DataHash, dataHash } from './hashing';
 import { asObject, listOf, nextQuery, Query, ServiceHttp } from './http';
 
 type ImageStatus =
@@ -140,6 +140,8 @@ interface ImageMember {
 const BASE_FIELDS = new Set(['name', 'visibility', 'protected', 'min_disk', 'min_ram', 'tags']);
 const PATCH_TYPE = 'application/openstack-images-v2.1-json-patch';
 const UNFINISHED = new Set(['queued', 'saving', 'uploading', 'importing']);
+/** Reads of an image file: large enough to keep the socket busy, small against the worker's memory. */
+const READ_CHUNK_BYTES = 1 << 20;
 
 /** How dibctl's `obsolete` and similar flags are read: case-insensitive "true", "1", "yes", "on". */
 export function propertyIsTrue(value: unknown): boolean {
@@ -400,8 +402,7 @@ export class ImageClient {
           Math.min(1_000, Math.max(opts.stallMs / 4, 50)),
         )
       : undefined;
-    let md5 = createHash('md5');
-    let sha512 = createHash('sha512');
+    let hash: DataHash | undefined;
     let lastReport = 0;
     const report = (force: boolean) => {
       if (!opts.onProgress) return;
@@ -414,20 +415,25 @@ export class ImageClient {
     const openStream = (): Readable => {
       bytes = 0;
       moved('sending');
-      md5 = createHash('md5');
-      sha512 = createHash('sha512');
+      hash?.abandon();
+      const attempt = dataHash(total);
+      hash = attempt;
       const meter = new Transform({
         transform(chunk: Buffer, _enc, cb) {
-          md5.update(chunk);
-          sha512.update(chunk);
           bytes += chunk.length;
           moved(bytes >= total ? 'answer' : 'sending');
           report(false);
-          cb(null, chunk);
+          // hashed off the event loop; a sender ahead of the hashing by a window waits for it
+          const wait = attempt.update(chunk);
+          if (!wait) return cb(null, chunk);
+          wait.then(
+            () => cb(null, chunk),
+            (err: unknown) => cb(err as Error),
+          );
         },
       });
       const input =
-        typeof source === 'string' ? fs.createReadStream(source, { highWaterMark: 1 << 20 }) : source.open();
+        typeof source === 'string' ? fs.createReadStream(source, { highWaterMark: READ_CHUNK_BYTES }) : source.open();
       return pipeline(input, meter, () => undefined);
     };
     try {
@@ -449,8 +455,10 @@ export class ImageClient {
       });
       report(true);
       moved('finishing');
-      const md5Hex = md5.digest('hex');
-      const shaHex = sha512.digest('hex');
+      const digests = await (hash as DataHash).digest();
+      hash = undefined;
+      const md5Hex = digests.md5;
+      const shaHex = digests.sha512;
       const image = await this.waitUntilFinished(id, opts.pollMs ?? 500, controller.signal);
       const verified = { md5: false, sha512: false };
       if (opts.verify !== false) {
@@ -475,6 +483,7 @@ export class ImageClient {
       if (stalled) throw stalled;
       throw err;
     } finally {
+      hash?.abandon();
       if (timer) clearTimeout(timer);
       if (watchdog) clearInterval(watchdog);
       opts.signal?.removeEventListener('abort', stop);
