@@ -10,8 +10,10 @@ import * as os from 'node:os';
 import { earlyErrorsBench } from './early-errors';
 import { embeddedBench } from './embedded';
 import { startupBench } from './startup';
+import { retirementBench } from './retirement';
 import { BenchRow, renderTable } from './support';
 import { uploadBench } from './upload';
+import { workerMemoryBench } from './worker';
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
 const BENCHES: Record<string, () => Promise<BenchRow[]>> = {
@@ -19,6 +21,8 @@ const BENCHES: Record<string, () => Promise<BenchRow[]>> = {
   'early-errors': () => earlyErrorsBench(rounds),
   embedded: () => embeddedBench(Number(process.env.BENCH_EMBEDDED_ROUNDS ?? 3)),
   upload: () => uploadBench(Number(process.env.BENCH_UPLOAD_MIB ?? 256), 3),
+  retirement: () => retirementBench(10_000, 20_000),
+  worker: () => workerMemoryBench(Number(process.env.BENCH_WORKER_GIB ?? 4)),
 };
 
 async function main(): Promise<void> {
