@@ -28,6 +28,8 @@ export interface EmulatorProcess {
   dataDir: string;
   /** Requests served so far (every service, every method), as the emulator counts them: in all and per route. */
   requests(): Promise<RequestCount>;
+  /** Sets fault knobs (e.g. `bootDelayMs: 0` for servers that boot at once). */
+  setFaults(knobs: Record<string, unknown>): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -38,7 +40,8 @@ export async function startEmulatorProcess(opts: { stateFile?: string } = {}): P
   const args = [DIBCTL, '--json', 'emulator', '--port', String(port), '--data-dir', dataDir];
   if (opts.stateFile) args.push('--state-file', opts.stateFile);
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const facts = await new Promise<Omit<EmulatorProcess, 'pid' | 'dataDir' | 'requests' | 'stop'>>((resolve, reject) => {
+  type Facts = Omit<EmulatorProcess, 'pid' | 'dataDir' | 'requests' | 'setFaults' | 'stop'>;
+  const facts = await new Promise<Facts>((resolve, reject) => {
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => {
@@ -82,6 +85,14 @@ export async function startEmulatorProcess(opts: { stateFile?: string } = {}): P
       const t = await adminToken();
       const res = await fetch(`${facts.url}/_emulator/requests`, { headers: { 'X-Auth-Token': t } });
       return (await res.json()) as RequestCount;
+    },
+    async setFaults(knobs) {
+      const res = await fetch(`${facts.url}/_emulator/faults`, {
+        method: 'PUT',
+        headers: { 'X-Auth-Token': await adminToken(), 'Content-Type': 'application/json' },
+        body: JSON.stringify(knobs),
+      });
+      if (!res.ok) throw new Error(`setting faults ${JSON.stringify(knobs)}: ${res.status} ${await res.text()}`);
     },
     async stop() {
       if (child.exitCode === null) child.kill('SIGTERM');

@@ -8,6 +8,7 @@
  */
 import * as os from 'node:os';
 import { earlyErrorsBench } from './early-errors';
+import { lifecyclesBench } from './lifecycles';
 import { embeddedBench } from './embedded';
 import { startupBench } from './startup';
 import { retirementBench } from './retirement';
@@ -23,6 +24,7 @@ const BENCHES: Record<string, () => Promise<BenchRow[]>> = {
   upload: () => uploadBench(Number(process.env.BENCH_UPLOAD_MIB ?? 256), 3),
   retirement: () => retirementBench(10_000, 20_000),
   worker: () => workerMemoryBench(Number(process.env.BENCH_WORKER_GIB ?? 4)),
+  lifecycles: () => lifecyclesBench(Number(process.env.BENCH_LIFECYCLES ?? 101)),
 };
 
 async function main(): Promise<void> {
