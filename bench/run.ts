@@ -2,7 +2,9 @@
  * `npm run bench [-- NAME...]`: runs the benches (all, or those named) and
  * prints one table: each figure, the reference measured in the same run, and
  * their ratio. BENCH_ROUNDS sets the rounds of the fast ones (5), the embedded
- * bench runs BENCH_EMBEDDED_ROUNDS (3), the upload BENCH_UPLOAD_MIB (256 MiB).
+ * bench runs BENCH_EMBEDDED_ROUNDS (3), the upload BENCH_UPLOAD_MIB (256 MiB),
+ * the worker's memory during an upload of BENCH_WORKER_GIB (4 GiB), the
+ * lifecycles bench one alone then BENCH_LIFECYCLES - 1 at once (101).
  * BENCH_DIBCTL=path/to/bin/dibctl.js measures another build of dibctl.
  * Benches are not tests: nothing asserts on their figures.
  */

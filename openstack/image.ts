@@ -2,6 +2,7 @@
  * Glance v2: images, their data, properties, tags, members.
  */
 import * as fs from 'node:fs';
+import type { ClientRequest } from 'node:http';
 import { pipeline, Readable, Transform } from 'node:stream';
 import {
   ChecksumMismatchError,
@@ -142,6 +143,8 @@ const PATCH_TYPE = 'application/openstack-images-v2.1-json-patch';
 const UNFINISHED = new Set(['queued', 'saving', 'uploading', 'importing']);
 /** Reads of an image file: large enough to keep the socket busy, small against the worker's memory. */
 const READ_CHUNK_BYTES = 1 << 20;
+/** Buffers an upload of a file reads into and reuses once the socket has their data. */
+const READ_BUFFERS = 4;
 
 /** How dibctl's `obsolete` and similar flags are read: case-insensitive "true", "1", "yes", "on". */
 export function propertyIsTrue(value: unknown): boolean {
@@ -412,17 +415,60 @@ export class ImageClient {
       const secs = Math.max((now - started) / 1000, 0.001);
       opts.onProgress({ bytes, total, rate: bytes / secs });
     };
-    const openStream = (): Readable => {
+    /** A new attempt: counting and hashing start again. */
+    const restart = (): DataHash => {
       bytes = 0;
       moved('sending');
       hash?.abandon();
-      const attempt = dataHash(total);
-      hash = attempt;
+      hash = dataHash(total);
+      return hash;
+    };
+    const counted = (length: number) => {
+      bytes += length;
+      moved(bytes >= total ? 'answer' : 'sending');
+      report(false);
+    };
+    /**
+     * A file is read into a few buffers that are used again once the socket
+     * has taken their data: memory stays the same however large the file.
+     */
+    const writeFile = async (file: string, request: ClientRequest): Promise<void> => {
+      const attempt = restart();
+      const free: Buffer[] = Array.from({ length: READ_BUFFERS }, () => Buffer.allocUnsafeSlow(READ_CHUNK_BYTES));
+      let wake: (() => void) | undefined;
+      const ended = () => wake?.();
+      request.once('close', ended);
+      const handle = await fs.promises.open(file, 'r');
+      try {
+        for (let position = 0; ;) {
+          while (!free.length && !request.destroyed) await new Promise<void>((r) => (wake = r));
+          if (request.destroyed) return;
+          const buf = free.pop() as Buffer;
+          // never more than announced (Content-Length): a file that grew ends at its size when the upload began
+          const { bytesRead } = await handle.read(buf, 0, Math.min(buf.length, total - position), position);
+          if (!bytesRead) return;
+          position += bytesRead;
+          const chunk = buf.subarray(0, bytesRead);
+          counted(bytesRead);
+          // hashed off the event loop; a sender ahead of the hashing by a few slots waits for it
+          await attempt.update(chunk);
+          if (request.destroyed) return;
+          // the callback comes once the socket has the data: the buffer is free again (and bounds what is in flight)
+          request.write(chunk, () => {
+            free.push(buf);
+            wake?.();
+          });
+        }
+      } finally {
+        request.off('close', ended);
+        await handle.close();
+      }
+    };
+    const openStream = (): Readable => {
+      const attempt = restart();
       const meter = new Transform({
         transform(chunk: Buffer, _enc, cb) {
-          bytes += chunk.length;
-          moved(bytes >= total ? 'answer' : 'sending');
-          report(false);
+          counted(chunk.length);
           // hashed off the event loop; a sender ahead of the hashing by a window waits for it
           const wait = attempt.update(chunk);
           if (!wait) return cb(null, chunk);
@@ -432,9 +478,7 @@ export class ImageClient {
           );
         },
       });
-      const input =
-        typeof source === 'string' ? fs.createReadStream(source, { highWaterMark: READ_CHUNK_BYTES }) : source.open();
-      return pipeline(input, meter, () => undefined);
+      return pipeline((source as UploadSource).open(), meter, () => undefined);
     };
     try {
       // A cheap request first: a missing image fails with exit 50 and an
@@ -446,7 +490,9 @@ export class ImageClient {
       await this.http.request({
         method: 'PUT',
         path: `images/${encodeURIComponent(id)}/file`,
-        stream: openStream,
+        ...(typeof source === 'string'
+          ? { writeBody: (request: ClientRequest) => writeFile(source, request) }
+          : { stream: openStream }),
         streamLength: total,
         contentType: opts.contentType ?? 'application/octet-stream',
         imageId: id,
