@@ -11,7 +11,7 @@
 import { createHash, Hash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 
-export interface Digests {
+interface Digests {
   md5: string;
   sha512: string;
 }
