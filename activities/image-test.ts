@@ -449,67 +449,74 @@ export function createImageTestActivities(deps: ImageTestDeps = {}) {
     const dir = instanceDir(input.workflowId, env);
     const logDir = path.join(dir, 'logs');
     await fs.mkdir(logDir, { recursive: true, mode: 0o700 });
-    const { imageInfo, interfaces } = await retryTransient(
-      () =>
-        withCloud(input.cloud, deps, async (cloud) => {
-          // read now, as dibctl did when it set up the tests' environment
-          const interfaces = await interfaceRecords(cloud, input.facts.server.id, input.facts.interfaces);
-          if (input.imageId) return { imageInfo: await cloud.image.getImage(input.imageId), interfaces };
-          // an existing instance: its own image, when Glance still shows it to this project
-          const own = serverImageId(input.facts.server);
-          return { imageInfo: (own && (await cloud.image.findImage(own))) || { id: own ?? '' }, interfaces };
-        }),
-      {
-        withinMs: 120_000,
-        beat: () => heartbeat(),
-        signal: cancellationSignal(),
-      },
-    );
-    let ssh: InstanceTestContext['ssh'];
-    if (input.ssh && input.privateKeyFile) {
-      const base = {
-        ip: input.facts.mainIp,
-        username: input.ssh.username,
-        port: input.ssh.port,
-        privateKeyFile: input.privateKeyFile,
-        ...(input.knownHostsFile ? { knownHostsFile: input.knownHostsFile } : {}),
-      };
-      const configFile = path.join(dir, 'ssh_config');
-      const access = { ...base, configFile, commandLine: sshCommandLine(base) };
-      await fs.writeFile(configFile, sshConfigText(access), { mode: 0o600 });
-      ssh = access;
-    }
-    const ctx: InstanceTestContext = {
-      instance: input.facts.server,
-      flavor: input.facts.flavor,
-      ips: input.facts.ips,
-      ipsV4: input.facts.ipsV4,
-      ipsV6: input.facts.ipsV6,
-      mainIp: input.facts.mainIp,
-      interfaces,
-      ...(ssh ? { ssh } : {}),
-      ...(input.portWait ? { portWait: { ip: input.facts.mainIp, ...input.portWait } } : {}),
-      environmentVariables: plan.environmentVariables,
-      passEnvironment: plan.passEnvironment,
-      imageInfo: imageInfo as InstanceTestContext['imageInfo'],
-      imageConfig: plan.image as unknown as Record<string, unknown>,
-      imageEntry,
-      ...(input.imageFile ? { imageFile: input.imageFile } : {}),
-      testEnvironment: input.testEnvironment,
-      configOptions: input.config,
-    };
-    // what runs comes from the config on this host, not from the input
-    const specs: TestEntrySpec[] = [
-      ...plan.image.externalTests.map((cmdline) => ({ kind: 'external' as const, cmdline })),
-      ...plan.image.tests.testsList,
-    ];
-    const results: TestEntryResult[] = [];
-    const signal = cancellationSignal();
     let lines = 0;
-    let current = '';
+    let current = 'reading the instance and its image';
     const beat = () => heartbeat({ step: 'running tests', detail: current, lines, logDir } satisfies StepHeartbeat);
+    // alive from the start: the cloud may be slow to answer before the first test runs
     const ticker = setInterval(beat, 2_000);
     try {
+      return await runEntries();
+    } finally {
+      clearInterval(ticker);
+    }
+
+    async function runEntries(): Promise<TestRunResult> {
+      const { imageInfo, interfaces } = await retryTransient(
+        () =>
+          withCloud(input.cloud, deps, async (cloud) => {
+            // read now, as dibctl did when it set up the tests' environment
+            const interfaces = await interfaceRecords(cloud, input.facts.server.id, input.facts.interfaces);
+            if (input.imageId) return { imageInfo: await cloud.image.getImage(input.imageId), interfaces };
+            // an existing instance: its own image, when Glance still shows it to this project
+            const own = serverImageId(input.facts.server);
+            return { imageInfo: (own && (await cloud.image.findImage(own))) || { id: own ?? '' }, interfaces };
+          }),
+        {
+          withinMs: 120_000,
+          beat: () => heartbeat(),
+          signal: cancellationSignal(),
+        },
+      );
+      let ssh: InstanceTestContext['ssh'];
+      if (input.ssh && input.privateKeyFile) {
+        const base = {
+          ip: input.facts.mainIp,
+          username: input.ssh.username,
+          port: input.ssh.port,
+          privateKeyFile: input.privateKeyFile,
+          ...(input.knownHostsFile ? { knownHostsFile: input.knownHostsFile } : {}),
+        };
+        const configFile = path.join(dir, 'ssh_config');
+        const access = { ...base, configFile, commandLine: sshCommandLine(base) };
+        await fs.writeFile(configFile, sshConfigText(access), { mode: 0o600 });
+        ssh = access;
+      }
+      const ctx: InstanceTestContext = {
+        instance: input.facts.server,
+        flavor: input.facts.flavor,
+        ips: input.facts.ips,
+        ipsV4: input.facts.ipsV4,
+        ipsV6: input.facts.ipsV6,
+        mainIp: input.facts.mainIp,
+        interfaces,
+        ...(ssh ? { ssh } : {}),
+        ...(input.portWait ? { portWait: { ip: input.facts.mainIp, ...input.portWait } } : {}),
+        environmentVariables: plan.environmentVariables,
+        passEnvironment: plan.passEnvironment,
+        imageInfo: imageInfo as InstanceTestContext['imageInfo'],
+        imageConfig: plan.image as unknown as Record<string, unknown>,
+        imageEntry,
+        ...(input.imageFile ? { imageFile: input.imageFile } : {}),
+        testEnvironment: input.testEnvironment,
+        configOptions: input.config,
+      };
+      // what runs comes from the config on this host, not from the input
+      const specs: TestEntrySpec[] = [
+        ...plan.image.externalTests.map((cmdline) => ({ kind: 'external' as const, cmdline })),
+        ...plan.image.tests.testsList,
+      ];
+      const results: TestEntryResult[] = [];
+      const signal = cancellationSignal();
       for (const spec of specs) {
         current = spec.kind === 'external' ? `external: ${spec.cmdline}` : `${spec.kind}: ${spec.path}`;
         beat();
@@ -517,14 +524,12 @@ export function createImageTestActivities(deps: ImageTestDeps = {}) {
         results.push(r);
         if (!r.passed || signal.aborted) break;
       }
-    } finally {
-      clearInterval(ticker);
+      if (signal.aborted)
+        throw signal.reason instanceof CancelledFailure
+          ? signal.reason
+          : new CancelledFailure('tests cancelled; their process groups were killed');
+      return { passed: results.length === specs.length && results.every((r) => r.passed), results, logDir };
     }
-    if (signal.aborted)
-      throw signal.reason instanceof CancelledFailure
-        ? signal.reason
-        : new CancelledFailure('tests cancelled; their process groups were killed');
-    return { passed: results.length === specs.length && results.every((r) => r.passed), results, logDir };
   }
 
   /** Deletes every server with this name and waits until Nova forgets them; returns their ids. */

@@ -2,16 +2,21 @@
  * `npm run bench [-- NAME...]`: runs the benches (all, or those named) and
  * prints one table: each figure, the reference measured in the same run, and
  * their ratio. BENCH_ROUNDS sets the rounds of the fast ones (5), the embedded
- * bench runs BENCH_EMBEDDED_ROUNDS (3), the upload BENCH_UPLOAD_MIB (256 MiB).
+ * bench runs BENCH_EMBEDDED_ROUNDS (3), the upload BENCH_UPLOAD_MIB (256 MiB),
+ * the worker's memory during an upload of BENCH_WORKER_GIB (4 GiB), the
+ * lifecycles bench one alone then BENCH_LIFECYCLES - 1 at once (101).
  * BENCH_DIBCTL=path/to/bin/dibctl.js measures another build of dibctl.
  * Benches are not tests: nothing asserts on their figures.
  */
 import * as os from 'node:os';
 import { earlyErrorsBench } from './early-errors';
+import { lifecyclesBench } from './lifecycles';
 import { embeddedBench } from './embedded';
 import { startupBench } from './startup';
+import { retirementBench } from './retirement';
 import { BenchRow, renderTable } from './support';
 import { uploadBench } from './upload';
+import { workerMemoryBench } from './worker';
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
 const BENCHES: Record<string, () => Promise<BenchRow[]>> = {
@@ -19,6 +24,9 @@ const BENCHES: Record<string, () => Promise<BenchRow[]>> = {
   'early-errors': () => earlyErrorsBench(rounds),
   embedded: () => embeddedBench(Number(process.env.BENCH_EMBEDDED_ROUNDS ?? 3)),
   upload: () => uploadBench(Number(process.env.BENCH_UPLOAD_MIB ?? 256), 3),
+  retirement: () => retirementBench(10_000, 20_000),
+  worker: () => workerMemoryBench(Number(process.env.BENCH_WORKER_GIB ?? 4)),
+  lifecycles: () => lifecyclesBench(Number(process.env.BENCH_LIFECYCLES ?? 101)),
 };
 
 async function main(): Promise<void> {

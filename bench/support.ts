@@ -14,7 +14,7 @@ export interface BenchRow {
   /** What the figure is compared with, measured in the same run. */
   reference: string;
   referenceFigure: number;
-  unit?: 's' | 'MiB/s';
+  unit?: 's' | 'MiB/s' | 'MB' | '/min';
   /** What the figure should stay within, when the project has a target for it. */
   target?: string;
   note?: string;

@@ -471,8 +471,14 @@ export function glanceRoutes(cloud: Cloud, region: string): Router {
         const av = (a as unknown as Record<string, unknown>)[key];
         const bv = (b as unknown as Record<string, unknown>)[key];
         let c = 0;
+        // ISO timestamps of one format order as their characters do (and far faster than localeCompare)
         if (key === 'created_at' || key === 'updated_at')
-          c = String(av).localeCompare(String(bv)) || order.get(a.id)! - order.get(b.id)!;
+          c =
+            (av as string) < (bv as string)
+              ? -1
+              : (av as string) > (bv as string)
+                ? 1
+                : order.get(a.id)! - order.get(b.id)!;
         else if (typeof av === 'number' && typeof bv === 'number') c = av - bv;
         else if (key !== 'id') c = String(av ?? '').localeCompare(String(bv ?? ''));
         if (c !== 0) return dir === 'asc' ? c : -c;

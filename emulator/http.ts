@@ -148,6 +148,8 @@ type Handler = (req: Request, params: Params, res: http.ServerResponse) => Promi
 
 interface Route {
   method: string;
+  /** As added, e.g. `/v2/images/:id`. */
+  path: string;
   pattern: RegExp;
   names: string[];
   handler: Handler;
@@ -169,11 +171,11 @@ export class Router {
         return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
       })
       .join('/');
-    this.routes.push({ method, pattern: new RegExp(`^${source}/?$`), names, handler });
+    this.routes.push({ method, path, pattern: new RegExp(`^${source}/?$`), names, handler });
     return this;
   }
 
-  match(method: string, path: string): { handler: Handler; params: Params } | 'method' | undefined {
+  match(method: string, path: string): { handler: Handler; params: Params; route: string } | 'method' | undefined {
     let pathMatched = false;
     for (const r of this.routes) {
       const m = r.pattern.exec(path);
@@ -182,7 +184,7 @@ export class Router {
       if (r.method !== method && !(method === 'HEAD' && r.method === 'GET')) continue;
       const params: Params = {};
       r.names.forEach((n, i) => (params[n] = decodeURIComponent(m[i + 1])));
-      return { handler: r.handler, params };
+      return { handler: r.handler, params, route: `${r.method} ${r.path}` };
     }
     return pathMatched ? 'method' : undefined;
   }

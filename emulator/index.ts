@@ -223,6 +223,13 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     requireAdmin(req);
     return { status: 200, body: JSON.parse(JSON.stringify(cloud.state)) as unknown };
   });
+  // API requests served (the control endpoint's own are not counted): what a client's work costs the cloud
+  let served = 0;
+  const byRoute = new Map<string, number>();
+  adminRouter.add('GET', '/requests', (req): Reply => {
+    requireAdmin(req);
+    return { status: 200, body: { requests: served, byRoute: Object.fromEntries(byRoute) } };
+  });
   adminRouter.add('GET', '/faults', (req): Reply => {
     requireAdmin(req);
     return { status: 200, body: { faults: faults.current() } };
@@ -245,6 +252,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
   const handle = async (raw: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const parsed = new URL(raw.url ?? '/', 'http://emulator');
     const { service, region, rest } = classify(parsed.pathname.replace(/\/{2,}/g, '/'));
+    if (service !== 'emulator') served++;
     const acceptsJson = glanceErrorFormat(raw.headers.accept);
     const requestId = `req-${uuid()}`;
     let extraHeaders: Record<string, string> = {};
@@ -303,6 +311,10 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       const match = router!.match(raw.method ?? 'GET', rest);
       if (match === undefined) throw new HttpError(404, 'The resource could not be found.');
       if (match === 'method') throw new HttpError(405, 'The method specified is not allowed for this resource.');
+      if (service !== 'emulator') {
+        const route = `${service} ${match.route}`;
+        byRoute.set(route, (byRoute.get(route) ?? 0) + 1);
+      }
       const req: Request = {
         method: raw.method ?? 'GET',
         path: rest,

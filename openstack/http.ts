@@ -51,6 +51,12 @@ interface SendRequest {
   json?: unknown;
   /** A body streamed from a source; a factory so that a retry can reopen it. */
   stream?: () => Readable;
+  /**
+   * A body the caller writes into the request itself (called again for a
+   * retry), sent with Node's http directly: the caller learns when each chunk
+   * has left (write callbacks) and can reuse its buffers. Resolves once all is written.
+   */
+  writeBody?: (request: http.ClientRequest) => Promise<void>;
   streamLength?: number;
   contentType?: string;
   /** Set when the request is about one image, so a 404 maps to exit 50. */
@@ -303,7 +309,10 @@ export class Transport {
     const url = withQuery(req.url, req.query);
     const headers: RawAxiosRequestHeaders = { Accept: 'application/json', ...req.headers };
     let data: unknown;
-    if (req.stream) {
+    if (req.writeBody) {
+      headers['Content-Type'] = req.contentType ?? 'application/octet-stream';
+      if (req.streamLength !== undefined) headers['Content-Length'] = String(req.streamLength);
+    } else if (req.stream) {
       data = req.stream();
       headers['Content-Type'] = req.contentType ?? 'application/octet-stream';
       if (req.streamLength !== undefined) headers['Content-Length'] = String(req.streamLength);
@@ -313,16 +322,18 @@ export class Transport {
     }
     const secrets = [...this.secrets];
     if (this.debugSink) {
-      const shownBody = req.stream
-        ? ` body=<stream${req.streamLength !== undefined ? ` ${req.streamLength} bytes` : ''}>`
-        : typeof data === 'string'
-          ? ` body=${describeBody(data, secrets)}`
-          : '';
+      const shownBody =
+        req.stream || req.writeBody
+          ? ` body=<stream${req.streamLength !== undefined ? ` ${req.streamLength} bytes` : ''}>`
+          : typeof data === 'string'
+            ? ` body=${describeBody(data, secrets)}`
+            : '';
       this.debug(
         `REQ: ${req.method} ${redactUrl(url)} headers=${JSON.stringify(redactHeaders(headers as Record<string, unknown>))}${shownBody}`,
       );
     }
     const started = Date.now();
+    if (req.writeBody) return this.sendWritten<T>(req, url, headers as Record<string, string>, started, secrets);
     let res: AxiosResponse<string>;
     try {
       res = await this.axios.request<string>({
@@ -372,19 +383,32 @@ export class Transport {
     }
     const text =
       typeof res.data === 'string' ? res.data : res.data === undefined || res.data === null ? '' : String(res.data);
+    return this.answer<T>(req, url, res.status, resHeaders, text, started, secrets);
+  }
+
+  /** An answer read whole: logged, an error status thrown as a typed error, JSON parsed. */
+  private answer<T>(
+    req: SendRequest,
+    url: string,
+    status: number,
+    resHeaders: Record<string, string>,
+    text: string,
+    started: number,
+    secrets: string[],
+  ): Response<T> {
     if (this.debugSink) {
       const rid = requestIdOf(resHeaders);
       this.debug(
-        `RESP: ${res.status} ${req.method} ${redactUrl(url)} (${Date.now() - started} ms)${rid ? ` request-id=${rid}` : ''} headers=${JSON.stringify(redactHeaders(resHeaders))}${text ? ` body=${describeBody(text, secrets)}` : ''}`,
+        `RESP: ${status} ${req.method} ${redactUrl(url)} (${Date.now() - started} ms)${rid ? ` request-id=${rid}` : ''} headers=${JSON.stringify(redactHeaders(resHeaders))}${text ? ` body=${describeBody(text, secrets)}` : ''}`,
       );
     }
-    const ok = (res.status >= 200 && res.status < 300) || (req.accept ?? []).includes(res.status);
+    const ok = (status >= 200 && status < 300) || (req.accept ?? []).includes(status);
     if (!ok) {
       throw httpError({
         service: req.service,
         method: req.method,
         url: urlPath(url),
-        status: res.status,
+        status,
         requestId: this.shownRequestId(resHeaders),
         serverMessage: this.scrub(extractServerMessage(text)),
         imageId: req.imageId,
@@ -401,7 +425,66 @@ export class Transport {
     } else if (!text) {
       parsed = undefined;
     }
-    return { status: res.status, headers: resHeaders, data: parsed as T, text };
+    return { status, headers: resHeaders, data: parsed as T, text };
+  }
+
+  /** A request whose body the caller writes (SendRequest.writeBody), with Node's http and this transport's agents. */
+  private async sendWritten<T>(
+    req: SendRequest,
+    url: string,
+    headers: Record<string, string>,
+    started: number,
+    secrets: string[],
+  ): Promise<Response<T>> {
+    const target = new URL(url);
+    const tls = target.protocol === 'https:';
+    let status: number;
+    let resHeaders: Record<string, string>;
+    let text: string;
+    try {
+      const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+        const request = (tls ? https : http).request(target, {
+          method: req.method,
+          headers,
+          agent: tls ? this.httpsAgent : this.httpAgent,
+          ...(req.signal ? { signal: req.signal } : {}),
+        });
+        request.on('response', resolve);
+        request.on('error', reject);
+        const limit = req.timeoutMs ?? this.timeoutMs;
+        if (limit) request.setTimeout(limit, () => request.destroy(new Error(`timeout of ${limit}ms exceeded`)));
+        req.writeBody!(request).then(
+          () => {
+            if (!request.destroyed) request.end();
+          },
+          (err: unknown) => request.destroy(err instanceof Error ? err : new Error(String(err))),
+        );
+      });
+      status = res.statusCode ?? 0;
+      resHeaders = lowerHeaders(res.headers);
+      const chunks: Buffer[] = [];
+      let bytes = 0;
+      for await (const c of res) {
+        chunks.push(c as Buffer);
+        bytes += (c as Buffer).length;
+        if (bytes > MAX_BODY_BYTES) {
+          res.destroy();
+          throw this.tooLarge(req, url);
+        }
+      }
+      text = Buffer.concat(chunks).toString('utf8');
+    } catch (err) {
+      if (err instanceof UnexpectedResponseError) throw err;
+      if (req.signal?.aborted) {
+        this.debug(`ERR: ${req.method} ${redactUrl(url)} abandoned after ${Date.now() - started} ms`);
+        throw req.signal.reason ?? err;
+      }
+      const e = err as { code?: string; message?: string };
+      const reason = this.scrub([e.code, e.message].filter(Boolean).join(': ') || 'request failed');
+      this.debug(`ERR: ${req.method} ${redactUrl(url)} ${reason}`);
+      throw new OpenStackConnectionError(req.service, req.method, urlPath(url), reason);
+    }
+    return this.answer<T>(req, url, status, resHeaders, text, started, secrets);
   }
 
   /** Closes idle keep-alive connections. */

@@ -1,8 +1,8 @@
 /**
  * Glance v2: images, their data, properties, tags, members.
  */
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
+import type { ClientRequest } from 'node:http';
 import { pipeline, Readable, Transform } from 'node:stream';
 import {
   ChecksumMismatchError,
@@ -12,6 +12,7 @@ import {
   UploadStalledError,
   UploadTimeoutError,
 } from './errors';
+import { DataHash, dataHash } from './hashing';
 import { asObject, listOf, nextQuery, Query, ServiceHttp } from './http';
 
 type ImageStatus =
@@ -140,6 +141,10 @@ interface ImageMember {
 const BASE_FIELDS = new Set(['name', 'visibility', 'protected', 'min_disk', 'min_ram', 'tags']);
 const PATCH_TYPE = 'application/openstack-images-v2.1-json-patch';
 const UNFINISHED = new Set(['queued', 'saving', 'uploading', 'importing']);
+/** Reads of an image file: large enough to keep the socket busy, small against the worker's memory. */
+const READ_CHUNK_BYTES = 1 << 20;
+/** Buffers an upload of a file reads into and reuses once the socket has their data. */
+const READ_BUFFERS = 4;
 
 /** How dibctl's `obsolete` and similar flags are read: case-insensitive "true", "1", "yes", "on". */
 export function propertyIsTrue(value: unknown): boolean {
@@ -400,8 +405,7 @@ export class ImageClient {
           Math.min(1_000, Math.max(opts.stallMs / 4, 50)),
         )
       : undefined;
-    let md5 = createHash('md5');
-    let sha512 = createHash('sha512');
+    let hash: DataHash | undefined;
     let lastReport = 0;
     const report = (force: boolean) => {
       if (!opts.onProgress) return;
@@ -411,24 +415,70 @@ export class ImageClient {
       const secs = Math.max((now - started) / 1000, 0.001);
       opts.onProgress({ bytes, total, rate: bytes / secs });
     };
-    const openStream = (): Readable => {
+    /** A new attempt: counting and hashing start again. */
+    const restart = (): DataHash => {
       bytes = 0;
       moved('sending');
-      md5 = createHash('md5');
-      sha512 = createHash('sha512');
+      hash?.abandon();
+      hash = dataHash(total);
+      return hash;
+    };
+    const counted = (length: number) => {
+      bytes += length;
+      moved(bytes >= total ? 'answer' : 'sending');
+      report(false);
+    };
+    /**
+     * A file is read into a few buffers that are used again once the socket
+     * has taken their data: memory stays the same however large the file.
+     */
+    const writeFile = async (file: string, request: ClientRequest): Promise<void> => {
+      const attempt = restart();
+      const free: Buffer[] = Array.from({ length: READ_BUFFERS }, () => Buffer.allocUnsafeSlow(READ_CHUNK_BYTES));
+      let wake: (() => void) | undefined;
+      const ended = () => wake?.();
+      request.once('close', ended);
+      const handle = await fs.promises.open(file, 'r');
+      try {
+        for (let position = 0; ;) {
+          while (!free.length && !request.destroyed) await new Promise<void>((r) => (wake = r));
+          if (request.destroyed) return;
+          const buf = free.pop() as Buffer;
+          // never more than announced (Content-Length): a file that grew ends at its size when the upload began
+          const { bytesRead } = await handle.read(buf, 0, Math.min(buf.length, total - position), position);
+          if (!bytesRead) return;
+          position += bytesRead;
+          const chunk = buf.subarray(0, bytesRead);
+          counted(bytesRead);
+          // hashed off the event loop; a sender ahead of the hashing by a few slots waits for it
+          await attempt.update(chunk);
+          if (request.destroyed) return;
+          // the callback comes once the socket has the data: the buffer is free again (and bounds what is in flight)
+          request.write(chunk, () => {
+            free.push(buf);
+            wake?.();
+          });
+        }
+      } finally {
+        request.off('close', ended);
+        await handle.close();
+      }
+    };
+    const openStream = (): Readable => {
+      const attempt = restart();
       const meter = new Transform({
         transform(chunk: Buffer, _enc, cb) {
-          md5.update(chunk);
-          sha512.update(chunk);
-          bytes += chunk.length;
-          moved(bytes >= total ? 'answer' : 'sending');
-          report(false);
-          cb(null, chunk);
+          counted(chunk.length);
+          // hashed off the event loop; a sender ahead of the hashing by a window waits for it
+          const wait = attempt.update(chunk);
+          if (!wait) return cb(null, chunk);
+          wait.then(
+            () => cb(null, chunk),
+            (err: unknown) => cb(err as Error),
+          );
         },
       });
-      const input =
-        typeof source === 'string' ? fs.createReadStream(source, { highWaterMark: 1 << 20 }) : source.open();
-      return pipeline(input, meter, () => undefined);
+      return pipeline((source as UploadSource).open(), meter, () => undefined);
     };
     try {
       // A cheap request first: a missing image fails with exit 50 and an
@@ -440,7 +490,9 @@ export class ImageClient {
       await this.http.request({
         method: 'PUT',
         path: `images/${encodeURIComponent(id)}/file`,
-        stream: openStream,
+        ...(typeof source === 'string'
+          ? { writeBody: (request: ClientRequest) => writeFile(source, request) }
+          : { stream: openStream }),
         streamLength: total,
         contentType: opts.contentType ?? 'application/octet-stream',
         imageId: id,
@@ -449,8 +501,10 @@ export class ImageClient {
       });
       report(true);
       moved('finishing');
-      const md5Hex = md5.digest('hex');
-      const shaHex = sha512.digest('hex');
+      const digests = await (hash as DataHash).digest();
+      hash = undefined;
+      const md5Hex = digests.md5;
+      const shaHex = digests.sha512;
       const image = await this.waitUntilFinished(id, opts.pollMs ?? 500, controller.signal);
       const verified = { md5: false, sha512: false };
       if (opts.verify !== false) {
@@ -475,6 +529,7 @@ export class ImageClient {
       if (stalled) throw stalled;
       throw err;
     } finally {
+      hash?.abandon();
       if (timer) clearTimeout(timer);
       if (watchdog) clearInterval(watchdog);
       opts.signal?.removeEventListener('abort', stop);

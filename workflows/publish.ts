@@ -201,6 +201,9 @@ interface RotateResult {
   verdicts: DeleteVerdict[];
 }
 
+/** Images one of rotate's delete steps checks and deletes. */
+const ROTATE_DELETE_BATCH = 2_500;
+
 /** `rotate`: deletes obsolete images no server of any project uses (each checked again right before). */
 export async function rotateWorkflow(input: RotateInput): Promise<RotateResult> {
   let stage = 'listing servers and obsolete images';
@@ -213,7 +216,14 @@ export async function rotateWorkflow(input: RotateInput): Promise<RotateResult> 
   const survey = await inUse.surveyObsoleteImages({ ...where, ...(input.names ? { names: input.names } : {}) });
   const unused = survey.images.filter((i) => i.obsolete && !i.protected && i.usedBy === 0).map((i) => i.id);
   const verdicts: DeleteVerdict[] = [];
-  if (!input.dryRun) {
+  if (!input.dryRun && unused.length && patched('rotate-batched-deletes')) {
+    // one step checks every server again and deletes what is still unused: a listing per check, not per image
+    stage = `deleting ${unused.length} image${unused.length > 1 ? 's' : ''}`;
+    for (let i = 0; i < unused.length; i += ROTATE_DELETE_BATCH)
+      verdicts.push(
+        ...(await inUse.deleteUnusedImages({ ...where, imageIds: unused.slice(i, i + ROTATE_DELETE_BATCH) })),
+      );
+  } else if (!input.dryRun) {
     for (const imageId of unused) {
       stage = `deleting ${imageId}`;
       verdicts.push(await inUse.deleteUnusedImage({ ...where, imageId }));

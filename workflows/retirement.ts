@@ -22,6 +22,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities, CloudTarget, ConfigLocation, ObsoletedImage } from '../activities';
+import type { DeleteVerdict } from '../activities/publish';
 import type { RetirePolicy } from '../config/view';
 import { DEFAULTS, LIMITS } from '../config/defaults';
 import { parseDuration } from '../config/duration';
@@ -98,6 +99,10 @@ const HISTORY_BYTES_PER_RUN = 2 * 1024 * 1024;
  */
 const HISTORY_BOUND_PATCH = 'retirement-continue-as-new-on-history-size';
 const CHECKS_PER_RUN_BEFORE_HISTORY_BOUND = 50;
+/** Runs that reach code recording this patch delete in batches; earlier ones go on with a delete per image. */
+const BATCHED_DELETES_PATCH = 'retirement-batched-deletes';
+/** Images one delete step checks and deletes: one check for them all, and verdicts below 512 KiB (Temporal warns above it). */
+const DELETE_BATCH = 2_500;
 
 const DEFAULT_POLICY: RetirePolicy = {
   checkEverySeconds: parseDuration(DEFAULTS['retire.check_every'])!,
@@ -198,10 +203,12 @@ export async function retirementWorkflow(input: RetirementInput): Promise<void> 
     return { environment: input.environment, config: h.config, ...(h.target ? { target: h.target } : {}) };
   }
 
-  /** Held images grouped by where they are checked, in the order they were received. */
-  function byOrigin(): Array<{ where: typeof where; ids: string[] }> {
+  /** Held images (all, or these) grouped by where they are checked, in the order given. */
+  function byOrigin(ids: Iterable<string> = held.keys()): Array<{ where: typeof where; ids: string[] }> {
     const groups = new Map<string, { where: typeof where; ids: string[] }>();
-    for (const h of held.values()) {
+    for (const id of ids) {
+      const h = held.get(id);
+      if (!h) continue;
       const w = whereOf(h);
       const key = JSON.stringify([w.config, w.target ?? null]);
       const g = groups.get(key) ?? { where: w, ids: [] };
@@ -262,20 +269,40 @@ export async function retirementWorkflow(input: RetirementInput): Promise<void> 
       else if (newest.has(img.id)) h.reason = `one of the newest ${p.keep} of its name (keep)`;
       else candidates.push(img.id);
     }
+    const apply = (verdict: DeleteVerdict) => {
+      if (verdict.outcome === 'kept') {
+        const h = held.get(verdict.imageId);
+        if (h) h.reason = verdict.reason;
+      } else {
+        held.delete(verdict.imageId);
+        (verdict.outcome === 'deleted' ? report.deleted : report.gone).push(verdict.imageId);
+      }
+    };
+    const failed = (imageId: string, err: unknown) => {
+      const h = held.get(imageId);
+      if (h) h.reason = `delete failed: ${problemOf(err)}`;
+    };
+    if (patched(BATCHED_DELETES_PATCH)) {
+      // one activity checks and deletes a batch: a listing per check, not per image
+      for (const group of byOrigin(candidates)) {
+        for (let i = 0; i < group.ids.length; i += DELETE_BATCH) {
+          const imageIds = group.ids.slice(i, i + DELETE_BATCH);
+          stage = `deleting ${imageIds.length} image${imageIds.length > 1 ? 's' : ''}`;
+          try {
+            (await short.deleteUnusedImages({ ...group.where, imageIds })).forEach(apply);
+          } catch (err) {
+            for (const imageId of imageIds) failed(imageId, err);
+          }
+        }
+      }
+      return;
+    }
     for (const imageId of candidates) {
       stage = `deleting ${imageId}`;
       try {
-        const verdict = await short.deleteUnusedImage({ ...whereOf(held.get(imageId)), imageId });
-        if (verdict.outcome === 'kept') {
-          const h = held.get(imageId);
-          if (h) h.reason = verdict.reason;
-        } else {
-          held.delete(imageId);
-          (verdict.outcome === 'deleted' ? report.deleted : report.gone).push(imageId);
-        }
+        apply(await short.deleteUnusedImage({ ...whereOf(held.get(imageId)), imageId }));
       } catch (err) {
-        const h = held.get(imageId);
-        if (h) h.reason = `delete failed: ${problemOf(err)}`;
+        failed(imageId, err);
       }
     }
   }

@@ -24,7 +24,8 @@ export function createPublishActivities(deps: CloudDeps = {}) {
   const { prepareUpload, removeProcessedFile } = createPrepareUploadActivities(deps);
   const { shareImage } = createSharingActivities(deps);
   const { obsoleteOlderImages, recordPublishCompletion, markImageObsolete } = createObsoleteActivities(deps);
-  const { surveyObsoleteImages, deleteUnusedImage, retirePolicy } = createUnusedImageActivities(deps);
+  const { surveyObsoleteImages, deleteUnusedImage, deleteUnusedImages, retirePolicy } =
+    createUnusedImageActivities(deps);
   const { handToRetirement } = createRetirementHandoffActivities(deps);
   return stageActivities({
     lifecyclePlan,
@@ -37,6 +38,7 @@ export function createPublishActivities(deps: CloudDeps = {}) {
     markImageObsolete,
     surveyObsoleteImages,
     deleteUnusedImage,
+    deleteUnusedImages,
     retirePolicy,
     handToRetirement,
   });

@@ -18,6 +18,16 @@ import { notOwnedBy } from './ownership';
 
 /** How long one page of servers is asked for again while Nova answers 5xx or cannot be reached. */
 const PAGE_RETRY_MS = 30_000;
+/** Images per page of Glance's list (clouds cap it at their own maximum, 1000 by default). */
+const IMAGE_PAGE = 1000;
+/**
+ * How long one check (the images and every server listed) stands for the
+ * deletes that follow it: older than this, or than the check itself took,
+ * the next delete waits for a new check.
+ */
+const RECHECK_AFTER_MS = 10_000;
+/** Deletes under way at once: Glance answers each in its own time, a few in parallel keep it busy. */
+const DELETE_CONCURRENCY = 4;
 
 interface SurveyedImage {
   id: string;
@@ -69,14 +79,9 @@ export function createUnusedImageActivities(deps: CloudDeps = {}) {
       const owner = cloud.identity.projectId;
       let images: Image[];
       if (input.ids) {
-        images = [];
-        for (const id of input.ids) {
-          const img = await cloud.image.findImage(id);
-          if (img) images.push(img);
-          heartbeat();
-        }
+        images = await imagesById(cloud, input.ids, owner);
       } else {
-        images = (await cloud.image.obsoleteImages(owner ? { owner } : {})).filter((i) => !owner || i.owner === owner);
+        images = await obsoleteImagesOf(cloud, owner);
       }
       if (input.names) images = images.filter((i) => input.names!.includes(i.name ?? ''));
       return {
@@ -94,7 +99,7 @@ export function createUnusedImageActivities(deps: CloudDeps = {}) {
               ...(foreign ? { keptBecause: foreign } : {}),
             };
           }),
-        missing: input.ids ? input.ids.filter((id) => !images.some((i) => i.id === id)) : [],
+        missing: input.ids ? missingOf(input.ids, images) : [],
       };
     });
   }
@@ -140,12 +145,140 @@ export function createUnusedImageActivities(deps: CloudDeps = {}) {
     });
   }
 
+  /**
+   * Deletes those of the images that are obsolete images of the environment's
+   * project, not protected and used by no server, in one pass: one check (the
+   * project's obsolete images and every server of every project listed) stands
+   * for the deletes that follow it for a few seconds, then a new check is
+   * made before the next delete. Each image gets its verdict as with
+   * deleteUnusedImage; a check that cannot decide keeps the images it was for.
+   */
+  async function deleteUnusedImages(input: {
+    environment: string;
+    config: ConfigLocation;
+    target?: CloudTarget;
+    imageIds: string[];
+  }): Promise<DeleteVerdict[]> {
+    return withCloud(uploadCloud(input), deps, async (cloud) => {
+      const owner = cloud.identity.projectId;
+      const ids = input.imageIds;
+      const verdicts: DeleteVerdict[] = new Array<DeleteVerdict>(ids.length);
+      const undecided = new Set(ids);
+      let check: InUseCheck | undefined;
+      let checking: Promise<InUseCheck> | undefined;
+      /** The current check, made again (once, for every delete waiting) when it is too old. */
+      const fresh = async (): Promise<InUseCheck> => {
+        while (!check || Date.now() - check.at > Math.max(RECHECK_AFTER_MS, check.took)) {
+          checking ??= checkInUse(cloud, [...undecided], owner).finally(() => (checking = undefined));
+          check = await checking;
+        }
+        return check;
+      };
+      let next = 0;
+      let done = 0;
+      const deleter = async () => {
+        while (next < ids.length) {
+          const n = next++;
+          verdicts[n] = await deleteChecked(cloud, input.environment, ids[n], await fresh());
+          undecided.delete(ids[n]);
+          heartbeat({ done: ++done, of: ids.length });
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(DELETE_CONCURRENCY, ids.length) }, deleter));
+      return verdicts;
+    });
+  }
+
   /** The environment's retire policy (read at every check, so edits apply). */
   async function retirePolicy(input: { environment: string; config: ConfigLocation }): Promise<RetirePolicy> {
     return loadUploadEnvironment(input.environment, { ...input.config, env: env() }).retire;
   }
 
-  return { surveyObsoleteImages, deleteUnusedImage, retirePolicy };
+  return { surveyObsoleteImages, deleteUnusedImage, deleteUnusedImages, retirePolicy };
+}
+
+/** The project's obsolete images (another project's never count as its own). */
+async function obsoleteImagesOf(cloud: Cloud, owner: string | undefined): Promise<Image[]> {
+  const filters = owner ? { owner, limit: IMAGE_PAGE } : { limit: IMAGE_PAGE };
+  return (await cloud.image.obsoleteImages(filters)).filter((i) => !owner || i.owner === owner);
+}
+
+/**
+ * These images as Glance describes them now, absent ones left out: the
+ * project's obsolete images come from its listing (a page per thousand), the
+ * few it does not hold (no longer obsolete, another project's, deleted) are
+ * asked for one by one.
+ */
+async function imagesById(cloud: Cloud, ids: string[], owner: string | undefined): Promise<Image[]> {
+  const listed = new Map((await obsoleteImagesOf(cloud, owner)).map((i) => [i.id, i]));
+  const out: Image[] = [];
+  for (const id of ids) {
+    const known = listed.get(id);
+    if (known) {
+      out.push(known);
+      continue;
+    }
+    const img = await cloud.image.findImage(id);
+    if (img) out.push(img);
+    heartbeat();
+  }
+  return out;
+}
+
+/** The ids that are not among the images. */
+function missingOf(ids: string[], images: Image[]): string[] {
+  const found = new Set(images.map((i) => i.id));
+  return ids.filter((id) => !found.has(id));
+}
+
+/** What one check found: the images as they are, and which servers use them (or why that is unknown). */
+interface InUseCheck {
+  at: number;
+  took: number;
+  images: Map<string, Image>;
+  used?: Map<string, number>;
+  problem?: string;
+}
+
+/** The images listed, then every server of every project (the order of deleteUnusedImage). */
+async function checkInUse(cloud: Cloud, ids: string[], owner: string | undefined): Promise<InUseCheck> {
+  const started = Date.now();
+  const images = new Map((await imagesById(cloud, ids, owner)).map((i) => [i.id, i]));
+  try {
+    const used = await imagesInUse(cloud);
+    return { at: Date.now(), took: Date.now() - started, images, used };
+  } catch (err) {
+    if (!(err instanceof CannotCheckNowError)) throw err;
+    return { at: Date.now(), took: Date.now() - started, images, problem: err.message };
+  }
+}
+
+/** The verdict on one image of a check, deleting it when the check proves it unused. */
+async function deleteChecked(
+  cloud: Cloud,
+  environment: string,
+  imageId: string,
+  check: InUseCheck,
+): Promise<DeleteVerdict> {
+  const img = check.images.get(imageId);
+  if (!img) return { imageId, outcome: 'gone' };
+  const kept = (reason: string): DeleteVerdict => ({ imageId, outcome: 'kept', reason });
+  const foreign = notOwnedBy(cloud, environment, img);
+  if (foreign) return kept(foreign);
+  if (img.protected) return kept('protected');
+  if (!propertyIsTrue(img.obsolete)) return kept('not obsolete');
+  if (!check.used) return kept(check.problem ?? 'cannot check now');
+  const usedBy = check.used.get(imageId) ?? 0;
+  if (usedBy) return kept(`used by ${usedBy} server${usedBy > 1 ? 's' : ''}`);
+  try {
+    const existed = await cloud.image.deleteImage(imageId, { ignoreMissing: true });
+    return { imageId, outcome: existed ? 'deleted' : 'gone' };
+  } catch (err) {
+    // the store still uses it (e.g. Ceph clones of the image): in use, asked again at the next check
+    if (err instanceof OpenStackHttpError && err.status === 409)
+      return kept(`in use by Glance (409): ${err.serverMessage || err.message}`);
+    throw err;
+  }
 }
 
 /** Heartbeats with the given details when running as an activity (a plain call in a test does nothing). */
