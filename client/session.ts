@@ -216,14 +216,14 @@ async function openSession(opts: SessionOptions = {}): Promise<Session> {
     const watching = new AbortController();
     cleanups.push(async () => watching.abort());
     const { unreadableStartInterceptor } = await import('./unreadable-start');
-    let created: InstanceType<typeof Client> | undefined;
+    const made: { client?: InstanceType<typeof Client> } = {};
     const client = new Client({
       connection,
       namespace,
       dataConverter,
-      interceptors: { workflow: [unreadableStartInterceptor(() => created, watching.signal)] },
+      interceptors: { workflow: [unreadableStartInterceptor(() => made.client, watching.signal)] },
     });
-    created = client;
+    made.client = client;
 
     if (opts.needsWorker !== false && !embeddedWorker) {
       let startWorker = wanted === 'always';
