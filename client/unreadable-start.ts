@@ -14,7 +14,7 @@ const POLL_MS = 1_000;
 const ATTEMPTS = 2;
 
 /** What the CLI says when a workflow it started cannot be read by the workers. */
-export function unreadableStartReason(failure: string): string {
+function unreadableStartReason(failure: string): string {
   return `The workers cannot read this workflow's input: ${failure}`;
 }
 
