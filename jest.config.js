@@ -3,8 +3,14 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
-  // tiers that run on their own: npm run test:real (real Keystone and Glance), npm run test:cluster (Temporal on PostgreSQL)
-  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/real/', '<rootDir>/test/cluster/'],
+  // tiers that run on their own: npm run test:real (real Keystone and Glance), npm run test:cluster (Temporal on
+  // PostgreSQL), npm run test:guests (real guests under QEMU)
+  testPathIgnorePatterns: [
+    '/node_modules/',
+    '<rootDir>/test/real/',
+    '<rootDir>/test/cluster/',
+    '<rootDir>/test/guests/',
+  ],
   transform: {
     '^.+\\.ts$': [
       '@swc/jest',
