@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Credentials } from '../emulator';
+import { passwordToken } from '../emulator/password-token';
 import { freePort } from '../temporal/free-port';
 import { DIBCTL } from './support';
 
@@ -59,22 +60,7 @@ export async function startEmulatorProcess(opts: { stateFile?: string } = {}): P
   let token: string | undefined;
   const adminToken = async (): Promise<string> => {
     if (token) return token;
-    const res = await fetch(`${facts.authUrl}/auth/tokens`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({
-        auth: {
-          identity: {
-            methods: ['password'],
-            password: {
-              user: { name: facts.admin.username, domain: { name: 'Default' }, password: facts.admin.password },
-            },
-          },
-          scope: { project: { name: facts.admin.projectName, domain: { name: 'Default' } } },
-        },
-      }),
-    });
-    token = res.headers.get('x-subject-token') ?? '';
+    token = await passwordToken(facts.authUrl, facts.admin);
     return token;
   };
   return {

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Credentials } from './index';
+import { passwordToken } from './password-token';
 
 export interface GuestImage {
   /** The root disk (qcow2). */
@@ -40,24 +41,6 @@ export function guestImage(dir = guestImageDir()): GuestImage | undefined {
   };
 }
 
-async function token(authUrl: string, u: Credentials): Promise<string> {
-  const res = await fetch(`${authUrl}/auth/tokens`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({
-      auth: {
-        identity: {
-          methods: ['password'],
-          password: { user: { name: u.username, domain: { name: u.userDomainName }, password: u.password } },
-        },
-        scope: { project: { name: u.projectName, domain: { name: u.projectDomainName } } },
-      },
-    }),
-  });
-  if (res.status !== 201) throw new Error(`Keystone refused ${u.username}: ${res.status} ${await res.text()}`);
-  return res.headers.get('x-subject-token')!;
-}
-
 /**
  * Uploads the image's kernel and initramfs to a region's Glance as `who`
  * (`aki`/`ari` images); returns the image properties that make Nova boot an
@@ -69,7 +52,7 @@ export async function uploadGuestKernel(
   who: Credentials,
   image: GuestImage,
 ): Promise<Record<string, string>> {
-  const auth = { 'X-Auth-Token': await token(emu.authUrl, who) };
+  const auth = { 'X-Auth-Token': await passwordToken(emu.authUrl, who) };
   const base = `${emu.url}/image/${encodeURIComponent(region)}/v2/images`;
   const upload = async (name: string, file: string, format: string) => {
     const created = await fetch(base, {
