@@ -12,7 +12,8 @@ import { createReadStream, promises as fs } from 'node:fs';
 import { cancellationSignal, heartbeat } from '@temporalio/activity';
 import { DEFAULTS } from '../config/defaults';
 import { DibctlError } from '../errors';
-import { Cloud, Image, ImageCreate } from '../openstack';
+import { ChecksumMismatchError, Cloud, Image, ImageCreate } from '../openstack';
+import type { TestedFile } from './publish';
 import { CloudDeps, CloudRef, withCloud } from './cloud';
 import { stageActivities } from './stage-failure';
 
@@ -44,6 +45,12 @@ export interface ImageUploadInput {
   timeoutSeconds?: number;
   /** An attempt whose data does not move for this long fails, retryably (glance.upload_stall_timeout; default 120). */
   stallSeconds?: number;
+  /**
+   * The file as the tested-file check read it: when it names this file, the
+   * upload hashes nothing and the image must end with these checksums in
+   * Glance (a file changed since is not published).
+   */
+  testedFile?: TestedFile;
 }
 
 export interface ImageUploadResult {
@@ -83,6 +90,15 @@ type ImageUpdate = Parameters<Cloud['image']['updateImage']>[1];
 
 /** An image found by this upload's build id does not hold the file being uploaded. */
 class EarlierImageMismatchError extends DibctlError {}
+
+/** The file to publish is no longer the one the tested-file check read. */
+class TestedFileChangedError extends DibctlError {
+  constructor(file: string, what: string) {
+    super(
+      `The image file ${file} changed after it was tested (${what}): nothing was published; run again to test what is to be published`,
+    );
+  }
+}
 
 /** The formats can only be chosen before the data is in. */
 function sameFormats(image: Image, a: ImageAttributes): boolean {
@@ -171,7 +187,12 @@ async function verifyFinishedImage(
         `os_hash_algo ${image.os_hash_algo ?? 'none'})`,
     );
   }
-  const { bytes, digests } = await hashFile(input.file, algorithms, onProgress, cancellationSignal());
+  // the tested file's checksums when they are known: nothing to read
+  const tested = input.testedFile;
+  const known = tested && algorithms.every((a) => a === 'md5' || a === 'sha512');
+  const { bytes, digests } = known
+    ? { bytes: tested.bytes, digests: { md5: tested.md5, sha512: tested.sha512 } as Record<string, string> }
+    : await hashFile(input.file, algorithms, onProgress, cancellationSignal());
   if (bytes !== total) throw mismatch(`the file changed while it was read (${total} bytes, then ${bytes})`);
   const compare = (name: string, glance: string, ours: string) => {
     if (glance.toLowerCase() !== ours) throw mismatch(`Glance reports ${name} ${glance}, the file has ${ours}`);
@@ -212,13 +233,17 @@ export function createImageUploadActivities(deps: CloudDeps = {}) {
         // (often enough for the shortest heartbeat timeout, 3 s; the SDK throttles what it sends).
         const ticker = setInterval(beat, 500);
         try {
+          const tested = input.testedFile?.file === input.file ? input.testedFile : undefined;
+          if (tested && tested.bytes !== total) {
+            throw new TestedFileChangedError(input.file, `${tested.bytes} bytes tested, ${total} now`);
+          }
           const { image, reused } = await findOrCreate(cloud, input);
           progress = { ...progress, imageId: image.id };
           let finished: Image;
           let bytes: number;
           if (reused) {
             const hashing = Date.now();
-            await verifyFinishedImage(image, input, total, (done) => {
+            await verifyFinishedImage(image, { ...input, testedFile: tested }, total, (done) => {
               const secs = Math.max((Date.now() - hashing) / 1000, 0.001);
               progress = { imageId: image.id, bytes: done, total, rate: Math.round(done / secs) };
             });
@@ -226,16 +251,28 @@ export function createImageUploadActivities(deps: CloudDeps = {}) {
             bytes = image.size ?? total;
           } else {
             // a cancelled activity stops sending at once and ends as cancelled
-            const result = await cloud.image.uploadImage(image.id, input.file, {
-              ...(input.timeoutSeconds ? { timeoutMs: input.timeoutSeconds * 1000 } : {}),
-              stallMs: (input.stallSeconds ?? DEFAULTS['glance.upload_stall_timeout']) * 1000,
-              verify: true,
-              signal: cancellationSignal(),
-              onProgress: (p) => {
-                progress = { imageId: image.id, bytes: p.bytes, total: p.total, rate: Math.round(p.rate) };
-                beat();
-              },
-            });
+            const result = await cloud.image
+              .uploadImage(image.id, input.file, {
+                ...(input.timeoutSeconds ? { timeoutMs: input.timeoutSeconds * 1000 } : {}),
+                stallMs: (input.stallSeconds ?? DEFAULTS['glance.upload_stall_timeout']) * 1000,
+                verify: true,
+                // the tested file was hashed once already: Glance's checksums are checked against that
+                ...(tested ? { expected: { md5: tested.md5, sha512: tested.sha512 } } : {}),
+                signal: cancellationSignal(),
+                onProgress: (p) => {
+                  progress = { imageId: image.id, bytes: p.bytes, total: p.total, rate: Math.round(p.rate) };
+                  beat();
+                },
+              })
+              .catch((err: unknown) => {
+                if (tested && err instanceof ChecksumMismatchError) {
+                  throw new TestedFileChangedError(
+                    input.file,
+                    `Glance reports ${err.algorithm} ${err.actual} for what was sent, the tested file has ${err.expected}`,
+                  );
+                }
+                throw err;
+              });
             finished = result.image;
             bytes = result.bytes;
           }

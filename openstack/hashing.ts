@@ -9,9 +9,10 @@
  * hashed inline: a thread is not worth starting for it.
  */
 import { createHash, Hash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 
-interface Digests {
+export interface Digests {
   md5: string;
   sha512: string;
 }
@@ -203,4 +204,45 @@ class ThreadHash implements DataHash {
 /** A hash of md5 and sha512 for data of this many bytes: off the event loop when that is worth it. */
 export function dataHash(totalBytes: number): DataHash {
   return totalBytes >= THREAD_FROM_BYTES ? new ThreadHash() : new InlineHash();
+}
+
+/**
+ * Digests given beforehand (the data was hashed once, before it is sent to
+ * every region): nothing is hashed while sending.
+ */
+export function knownHash(digests: Digests): DataHash {
+  const known = { md5: digests.md5.toLowerCase(), sha512: digests.sha512.toLowerCase() };
+  return { update: () => undefined, digest: () => Promise.resolve(known), abandon: () => undefined };
+}
+
+/**
+ * Reads a file once and returns its size with its md5 and sha512 (hashed off
+ * the event loop for a large file). Stops when the signal aborts.
+ */
+export async function hashFile(
+  file: string,
+  opts: { signal?: AbortSignal; onProgress?: (bytes: number) => void } = {},
+): Promise<Digests & { bytes: number }> {
+  const handle = await fs.open(file, 'r');
+  const hash = dataHash((await handle.stat()).size);
+  let bytes = 0;
+  try {
+    const buf = Buffer.allocUnsafeSlow(1 << 20);
+    for (;;) {
+      if (opts.signal?.aborted) throw opts.signal.reason ?? new Error('cancelled');
+      const { bytesRead } = await handle.read(buf, 0, buf.length, bytes);
+      if (!bytesRead) break;
+      bytes += bytesRead;
+      // the chunk is copied (or hashed, inline) once this resolves: the buffer is free again
+      await hash.update(buf.subarray(0, bytesRead));
+      opts.onProgress?.(bytes);
+    }
+    const digests = await hash.digest();
+    return { bytes, ...digests };
+  } catch (err) {
+    hash.abandon();
+    throw err;
+  } finally {
+    await handle.close();
+  }
 }

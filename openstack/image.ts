@@ -12,7 +12,7 @@ import {
   UploadStalledError,
   UploadTimeoutError,
 } from './errors';
-import { DataHash, dataHash } from './hashing';
+import { DataHash, Digests, dataHash, knownHash } from './hashing';
 import { asObject, listOf, nextQuery, Query, ServiceHttp } from './http';
 
 type ImageStatus =
@@ -105,6 +105,12 @@ interface UploadOptions {
   stallMs?: number;
   /** Compare Glance's checksums with ours afterwards (default true). */
   verify?: boolean;
+  /**
+   * The data's md5 and sha512, known beforehand (the file was hashed once for
+   * every region it goes to): nothing is hashed while sending, and Glance's
+   * checksums are compared with these.
+   */
+  expected?: Digests;
   /** How often to look at the image while Glance finishes it, ms (default 500). */
   pollMs?: number;
   contentType?: string;
@@ -367,9 +373,10 @@ export class ImageClient {
   }
 
   /**
-   * Streams a file into the image: read in chunks, hashed (md5 and sha512) and
-   * counted on the way, never held whole in memory. Then waits for Glance to
-   * finish the image and compares its checksums with ours.
+   * Streams a file into the image: read in chunks, hashed (md5 and sha512,
+   * unless known beforehand) and counted on the way, never held whole in
+   * memory. Then waits for Glance to finish the image and compares its
+   * checksums with ours.
    */
   async uploadImage(id: string, source: string | UploadSource, opts: UploadOptions = {}): Promise<UploadResult> {
     const started = Date.now();
@@ -420,7 +427,7 @@ export class ImageClient {
       bytes = 0;
       moved('sending');
       hash?.abandon();
-      hash = dataHash(total);
+      hash = opts.expected ? knownHash(opts.expected) : dataHash(total);
       return hash;
     };
     const counted = (length: number) => {

@@ -90,5 +90,7 @@ export type { CloudAuth } from './auth-types';
 export { ServerStateError } from './compute';
 export type { Server } from './compute';
 export { extractServerMessage } from './http';
+export { hashFile } from './hashing';
+export type { Digests } from './hashing';
 export { propertyIsTrue } from './image';
 export type { Image, ImageCreate } from './image';

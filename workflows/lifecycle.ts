@@ -8,6 +8,7 @@
  */
 import { ApplicationFailure, executeChild, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { CloudTarget, ConfigLocation } from '../activities';
+import type { TestedFile } from '../activities/publish';
 import { lifecycleChildren } from '../common/ids';
 import { failureOf, FailureDetails } from '../errors/failure';
 import { fileCheckSteps, lifecyclePlanSteps } from './activity-options';
@@ -89,6 +90,7 @@ export async function imageLifecycleWorkflow(input: LifecycleInput): Promise<Lif
   }
 
   let tested: LifecycleResult['tested'];
+  let testedFile: TestedFile | undefined;
   if (plan.test) {
     stage = `testing ${input.label}`;
     // a failed test fails this workflow with the test's exit code: nothing is published
@@ -100,7 +102,8 @@ export async function imageLifecycleWorkflow(input: LifecycleInput): Promise<Lif
     // what is published is what was tested: the file must still have the tested checksum
     if (t.checksum && patched('publish-tested-bits')) {
       stage = `checking that ${plan.file} is the file tested`;
-      await fileCheckSteps(hostQueue).verifyTestedFile({ file: plan.file, checksum: t.checksum });
+      // its checksums, read once here, are what every region's upload must end with
+      testedFile = await fileCheckSteps(hostQueue).verifyTestedFile({ file: plan.file, checksum: t.checksum });
     }
   }
 
@@ -117,6 +120,7 @@ export async function imageLifecycleWorkflow(input: LifecycleInput): Promise<Lif
             ...(input.targets?.[environment] ? { target: input.targets[environment] } : {}),
             filename: plan.file,
             fileQueue: hostQueue,
+            ...(testedFile ? { testedFile } : {}),
           },
         ],
       }),

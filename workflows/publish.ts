@@ -5,7 +5,7 @@
  */
 import { CancellationScope, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { CloudTarget, ConfigLocation } from '../activities';
-import type { DeleteVerdict, ObsoletedImage } from '../activities/publish';
+import type { DeleteVerdict, ObsoletedImage, TestedFile } from '../activities/publish';
 import type { TransferInput, TransferResult } from '../activities/transfer';
 import { publishBuildId } from '../common/ids';
 import { PUBLISH_PENDING, PUBLISHED_AT_PROPERTY } from '../common/image-properties';
@@ -39,6 +39,8 @@ interface PublishInput {
   retire?: boolean;
   /** Ties the Glance image to this publish step; default `<workflow id>/publish/<environment>`. */
   buildId?: string;
+  /** The file as the lifecycle's tested-file check read it (size, md5, sha512). */
+  testedFile?: TestedFile;
 }
 
 export interface PublishResult {
@@ -113,6 +115,8 @@ export async function publishWorkflow(input: PublishInput): Promise<PublishResul
         },
         ...(prepared.timeoutSeconds ? { timeoutSeconds: prepared.timeoutSeconds } : {}),
         ...(prepared.stallSeconds ? { stallSeconds: prepared.stallSeconds } : {}),
+        // the upload checks Glance's checksums against the tested file's (unless preprocessing made another file)
+        ...(input.testedFile?.file === prepared.file ? { testedFile: input.testedFile } : {}),
       });
     } catch (err) {
       // an unfinished image must not stay behind: it is found by its build id

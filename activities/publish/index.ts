@@ -47,3 +47,4 @@ export function createPublishActivities(deps: CloudDeps = {}) {
 export { OBSOLETED_FOR_PROPERTY } from './obsolete';
 export type { ObsoletedImage } from './obsolete';
 export type { DeleteVerdict } from './unused-images';
+export type { TestedFile } from './tested-file';

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { connectCloud, Image } from '../../openstack';
+import { connectCloud, hashFile, Image } from '../../openstack';
 import { ChecksumMismatchError, ImageNotFoundError, ImageStateError, UploadTimeoutError } from '../../openstack/errors';
 import { FakeAnswer, FakeServer, startFakeServer, TOKEN, v3Token } from './fake-server';
 
@@ -155,6 +155,26 @@ describe('streamed image upload', () => {
       name: 'ChecksumMismatchError',
       algorithm: 'sha512',
     });
+    cloud.close();
+  });
+
+  it('with the digests given beforehand, checks Glance against them (hashing nothing itself)', async () => {
+    const { cloud } = await glance();
+    const file = writeRandom('known.raw', 20 * 1024 * 1024 + 3);
+    // read once, off the event loop for a file this size: the same digests the wire gives Glance
+    const known = await hashFile(file);
+    const img = await cloud.image.createImage({ name: 'known' });
+    const result = await cloud.image.uploadImage(img.id, file, { expected: known, pollMs: 10 });
+    const put = fake!.requests.find((r) => r.method === 'PUT')!;
+    expect(known).toEqual({ bytes: 20 * 1024 * 1024 + 3, md5: put.md5, sha512: put.sha512 });
+    expect(result).toMatchObject({ md5: put.md5, sha512: put.sha512, verified: { md5: true, sha512: true } });
+    // digests of other data: Glance's differ from them, whatever was read
+    const other = await cloud.image.createImage({ name: 'other' });
+    const err = await cloud.image
+      .uploadImage(other.id, file, { expected: { md5: 'a'.repeat(32), sha512: 'b'.repeat(128) }, pollMs: 10 })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ChecksumMismatchError);
+    expect(err).toMatchObject({ algorithm: 'md5', expected: 'a'.repeat(32), actual: put.md5 });
     cloud.close();
   });
 

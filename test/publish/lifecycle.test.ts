@@ -75,6 +75,16 @@ async function uploadWindow(workflowId: string): Promise<[number, number]> {
   return [ms(scheduled.eventTime), ms(completed.eventTime)];
 }
 
+/** What a publish child gave its upload activity. */
+async function uploadInput(workflowId: string): Promise<{ file: string; testedFile?: unknown }> {
+  const history = await f().temporal.client.workflow.getHandle(workflowId).fetchHistory();
+  const scheduled = history.events!.find(
+    (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'uploadImageFile',
+  )!;
+  const payload = scheduled.activityTaskScheduledEventAttributes!.input!.payloads![0];
+  return JSON.parse(Buffer.from(payload.data!).toString('utf8')) as { file: string; testedFile?: unknown };
+}
+
 describe('dibctl run', () => {
   it('builds, tests, publishes to two regions in parallel and obsoletes the previous copies', async () => {
     const one = await f().cloud('admin', 'RegionOne');
@@ -127,6 +137,23 @@ describe('dibctl run', () => {
     const [s2, e2] = await uploadWindow(lifecycleChildren.publish(result.workflowId, 'two'));
     expect(s1).toBeLessThan(e2);
     expect(s2).toBeLessThan(e1);
+
+    // the file was hashed once, by the tested-file check: each region's upload was checked against that
+    for (const [region, env] of [
+      ['RegionOne', 'one'],
+      ['RegionTwo', 'two'],
+    ] as const) {
+      const upload = await uploadInput(lifecycleChildren.publish(result.workflowId, env));
+      const image = f()
+        .images(region)
+        .find((i) => i.id === result.regions.find((x) => x.environment === env)!.result!.imageId)!;
+      expect(upload.testedFile).toEqual({
+        file: f().tree.path('life.qcow2'),
+        bytes: 2097152,
+        md5: image.checksum,
+        sha512: image.os_hash_value,
+      });
+    }
 
     // no test server, keypair or test image left
     const state = f().emu.state();

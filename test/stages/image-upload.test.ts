@@ -1,7 +1,7 @@
 import { CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { Emulator, startEmulator } from '../../emulator';
-import { connectCloud } from '../../openstack';
+import { connectCloud, hashFile } from '../../openstack';
 import {
   createImageUploadActivities,
   BUILD_ID_PROPERTY,
@@ -139,5 +139,65 @@ describe('idempotent Glance upload activity', () => {
     } finally {
       emu.faults.reset();
     }
+  });
+  describe("with the tested file's checksums", () => {
+    const tested = async (change?: { bytes?: number; md5?: string; sha512?: string }) => {
+      const read = await hashFile(project.imageFile);
+      return { file: project.imageFile, bytes: read.bytes, md5: read.md5, sha512: read.sha512, ...change };
+    };
+    const other = { md5: 'f'.repeat(32), sha512: 'e'.repeat(128) };
+
+    it('uploads and checks what Glance reports against them, not against a hash of its own', async () => {
+      const t = await tested();
+      const r: ImageUploadResult = await new MockActivityEnvironment().run(acts.uploadImageFile, {
+        ...input('wf-7/publish'),
+        testedFile: t,
+      });
+      expect(r).toMatchObject({ reused: false, checksum: t.md5, bytes: t.bytes });
+      expect(imagesOf('wf-7/publish')[0]).toMatchObject({ checksum: t.md5, os_hash_value: t.sha512 });
+      // a retry of a finished upload compares Glance's checksums with the tested ones too
+      const again: ImageUploadResult = await new MockActivityEnvironment().run(acts.uploadImageFile, {
+        ...input('wf-7/publish'),
+        testedFile: t,
+      });
+      expect(again).toMatchObject({ imageId: r.imageId, reused: true });
+      await expect(
+        new MockActivityEnvironment().run(acts.uploadImageFile, {
+          ...input('wf-7/publish'),
+          testedFile: await tested(other),
+        }),
+      ).rejects.toMatchObject({ nonRetryable: true, message: expect.stringContaining('it is not reused') });
+    });
+
+    it('fails for good, naming both checksums, when the data sent is not what was tested', async () => {
+      // same size, other content: as if the file was rewritten after the tested-file check
+      const err = (await new MockActivityEnvironment()
+        .run(acts.uploadImageFile, { ...input('wf-8/publish'), testedFile: await tested(other) })
+        .catch((e: unknown) => e)) as { nonRetryable: boolean; type: string; message: string };
+      expect(err).toMatchObject({ nonRetryable: true, type: 'TestedFileChangedError' });
+      expect(err.message).toMatch(
+        /image\.qcow2 changed after it was tested \(Glance reports (md5|sha512) [0-9a-f]+ for what was sent, the tested file has (f{32}|e{128})\): nothing was published/,
+      );
+      // the publish workflow removes what its upload left, by build id
+      expect(imagesOf('wf-8/publish')).toHaveLength(1);
+    });
+
+    it('fails before anything is sent when the file has another size than the tested one', async () => {
+      const t = await tested();
+      const err = (await new MockActivityEnvironment()
+        .run(acts.uploadImageFile, { ...input('wf-9/publish'), testedFile: { ...t, bytes: t.bytes + 1 } })
+        .catch((e: unknown) => e)) as { nonRetryable: boolean; message: string };
+      expect(err).toMatchObject({ nonRetryable: true });
+      expect(err.message).toContain(`changed after it was tested (${t.bytes + 1} bytes tested, ${t.bytes} now)`);
+      expect(imagesOf('wf-9/publish')).toEqual([]);
+    });
+
+    it('are ignored for another file (one that preprocessing made)', async () => {
+      const r: ImageUploadResult = await new MockActivityEnvironment().run(acts.uploadImageFile, {
+        ...input('wf-10/publish'),
+        testedFile: { ...(await tested(other)), file: `${project.imageFile}.orig` },
+      });
+      expect(r).toMatchObject({ reused: false, bytes: 256 * 1024 });
+    });
   });
 });
