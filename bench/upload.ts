@@ -1,17 +1,20 @@
 /**
- * Upload benchmark: the client's streamed, hashed, verified upload against
- * `curl -T` of the same file to the same endpoint, the bundled emulator's
- * Glance running in a process of its own (it hashes and stores what it
- * receives in both cases), alternately in the same run. Prints throughput and
- * the ratio of throughputs (≥ 0.95 is the target).
+ * Upload benchmark: the client's streamed, verified upload against `curl -T`
+ * of the same file to the same endpoint, alternately in the same run, to the
+ * bundled emulator's Glance in a process of its own and to a real Glance
+ * (Debian's, started by scripts/real-openstack.js; BENCH_REAL_GLANCE=0 skips
+ * it). Both kinds of upload dibctl makes are measured: hashing as it sends
+ * and with the digests known beforehand. Prints throughput and the ratio of
+ * throughputs (≥ 0.95 is the target).
  *
  * `npm run bench -- upload` runs it alone (BENCH_UPLOAD_MIB sets the file size).
  */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { connectCloud } from '../openstack';
+import { promisify } from 'node:util';
+import { Cloud, Digests, connectCloud, hashFile } from '../openstack';
 import { startEmulatorProcess } from './emulator';
 import { BenchRow, median } from './support';
 
@@ -52,62 +55,147 @@ function curlUpload(url: string, token: string, file: string): Promise<void> {
   });
 }
 
-/** Median seconds of both uploads of a file of mib MiB, and the client's peak memory growth. */
+interface Endpoint {
+  name: string;
+  cloud: Cloud;
+  stop(): Promise<void>;
+}
+
+/** The bundled emulator's Glance, in a process of its own. */
+async function emulatorEndpoint(): Promise<Endpoint> {
+  const emu = await startEmulatorProcess();
+  try {
+    const cloud = await connectCloud({
+      authUrl: emu.authUrl,
+      username: emu.admin.username,
+      password: emu.admin.password,
+      projectName: emu.admin.projectName,
+      userDomainName: 'Default',
+      projectDomainName: 'Default',
+      regionName: 'RegionOne',
+    });
+    return { name: 'the emulator', cloud, stop: () => emu.stop() };
+  } catch (err) {
+    await emu.stop();
+    throw err;
+  }
+}
+
+const REAL_OPENSTACK = path.resolve(__dirname, '..', '..', '..', 'scripts', 'real-openstack.js');
+
+/** A real Keystone and Glance (Debian's), started for the bench in a directory of its own; undefined where they cannot run. */
+async function realGlanceEndpoint(): Promise<Endpoint | undefined> {
+  if (process.env.BENCH_REAL_GLANCE === '0') return undefined;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dibctl-bench-glance-'));
+  const stop = async () => {
+    await promisify(execFile)(process.execPath, [REAL_OPENSTACK, 'stop', '--dir', dir]).catch(() => undefined);
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const { stdout } = await promisify(execFile)(process.execPath, [REAL_OPENSTACK, 'start', '--dir', dir, '--json'], {
+      timeout: 600_000,
+      maxBuffer: 4 * 1024 * 1024,
+    });
+    const info = JSON.parse(stdout) as {
+      region: string;
+      keystone: { authUrl: string };
+      admin: { username: string; password: string; projectName: string };
+    };
+    const cloud = await connectCloud({
+      authUrl: info.keystone.authUrl,
+      username: info.admin.username,
+      password: info.admin.password,
+      projectName: info.admin.projectName,
+      userDomainName: 'Default',
+      projectDomainName: 'Default',
+      regionName: info.region,
+    });
+    return { name: 'a real Glance', cloud, stop };
+  } catch (err) {
+    await stop();
+    process.stderr.write(`bench upload: no real Glance (${(err as Error).message.split('\n')[0]})\n`);
+    return undefined;
+  }
+}
+
+/**
+ * Rounds of three uploads of the same file to one endpoint, alternately:
+ * `curl -T`; the client hashing md5 and sha512 as it sends (a file's first
+ * upload, as the image test does); the client with the digests known
+ * beforehand, comparing Glance's checksums with them (every region's upload
+ * of a lifecycle: the tested-file check read the file once).
+ */
+async function uploadRows(endpoint: Endpoint, file: string, mib: number, rounds: number): Promise<BenchRow[]> {
+  const { cloud } = endpoint;
+  const newImage = async (name: string) =>
+    (await cloud.image.createImage({ name, disk_format: 'raw', container_format: 'bare' })).id;
+  const token = await cloud.identity.token();
+  const glance = await cloud.image.http.baseUrl();
+  const known = await hashFile(file);
+  const base: number[] = [];
+  const hashing: number[] = [];
+  const knownRuns: number[] = [];
+  let peakRss = 0;
+  const ours = async (name: string, expected?: Digests): Promise<number> => {
+    const id = await newImage(name);
+    const rssBefore = process.memoryUsage().rss;
+    const t = process.hrtime.bigint();
+    const result = await cloud.image.uploadImage(id, file, {
+      pollMs: 50,
+      ...(expected ? { expected } : {}),
+      onProgress: () => (peakRss = Math.max(peakRss, process.memoryUsage().rss - rssBefore)),
+    });
+    const seconds = Number(process.hrtime.bigint() - t) / 1e9;
+    if (!result.verified.md5 || !result.verified.sha512) throw new Error('the upload was not verified');
+    await cloud.image.deleteImage(id);
+    return seconds;
+  };
+  for (let r = 0; r < rounds; r++) {
+    const plainId = await newImage(`bench-curl-${r}`);
+    const t = process.hrtime.bigint();
+    await curlUpload(`${glance}/images/${plainId}/file`, token, file);
+    base.push(Number(process.hrtime.bigint() - t) / 1e9);
+    await cloud.image.deleteImage(plainId);
+    hashing.push(await ours(`bench-hashing-${r}`));
+    knownRuns.push(await ours(`bench-known-${r}`, known));
+  }
+  const b = median(base);
+  const row = (what: string, runs: number[], target: string): BenchRow => {
+    const o = median(runs);
+    return {
+      bench: `upload ${mib} MiB to ${endpoint.name}: ${what}`,
+      figure: mib / o,
+      unit: 'MiB/s',
+      reference: 'curl -T, same file and endpoint',
+      referenceFigure: mib / b,
+      target,
+      note: `${o.toFixed(2)} vs ${b.toFixed(2)} s`,
+    };
+  };
+  const last = row('publish (tested digests known, Glance verified)', knownRuns, '≥ 0.95');
+  last.note += `; peak RSS growth ${(peakRss / 1048576).toFixed(1)} MiB over both kinds`;
+  return [row('first upload (md5 + sha512 while sending, verified)', hashing, ''), last];
+}
+
+/** Both kinds of upload against curl, to the emulator and (where it runs) a real Glance. */
 export async function uploadBench(mib: number, rounds: number): Promise<BenchRow[]> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dibctl-bench-'));
   const file = path.join(dir, 'image.raw');
-  writeBenchFile(file, mib);
-  const emu = await startEmulatorProcess();
-  const cloud = await connectCloud({
-    authUrl: emu.authUrl,
-    username: emu.admin.username,
-    password: emu.admin.password,
-    projectName: emu.admin.projectName,
-    userDomainName: 'Default',
-    projectDomainName: 'Default',
-    regionName: 'RegionOne',
-  });
+  const rows: BenchRow[] = [];
   try {
-    const newImage = async (name: string) =>
-      (await cloud.image.createImage({ name, disk_format: 'raw', container_format: 'bare' })).id;
-    const token = await cloud.identity.token();
-    const glance = await cloud.image.http.baseUrl();
-    const base: number[] = [];
-    const ours: number[] = [];
-    let peakRss = 0;
-    for (let r = 0; r < rounds; r++) {
-      const plainId = await newImage(`bench-curl-${r}`);
-      let t = process.hrtime.bigint();
-      await curlUpload(`${glance}/images/${plainId}/file`, token, file);
-      base.push(Number(process.hrtime.bigint() - t) / 1e9);
-      await cloud.image.deleteImage(plainId);
-      const id = await newImage(`bench-${r}`);
-      const rssBefore = process.memoryUsage().rss;
-      t = process.hrtime.bigint();
-      const result = await cloud.image.uploadImage(id, file, {
-        pollMs: 50,
-        onProgress: () => (peakRss = Math.max(peakRss, process.memoryUsage().rss - rssBefore)),
-      });
-      ours.push(Number(process.hrtime.bigint() - t) / 1e9);
-      if (!result.verified.md5 || !result.verified.sha512) throw new Error('the upload was not verified');
-      await cloud.image.deleteImage(id);
+    writeBenchFile(file, mib);
+    for (const start of [emulatorEndpoint, realGlanceEndpoint]) {
+      const endpoint = await start();
+      if (!endpoint) continue;
+      try {
+        rows.push(...(await uploadRows(endpoint, file, mib, rounds)));
+      } finally {
+        endpoint.cloud.close();
+        await endpoint.stop();
+      }
     }
-    const b = median(base);
-    const o = median(ours);
-    return [
-      {
-        bench: `upload ${mib} MiB to the emulator: uploadImage (md5 + sha512 + verify)`,
-        figure: mib / o,
-        unit: 'MiB/s',
-        reference: 'curl -T, same file and endpoint',
-        referenceFigure: mib / b,
-        target: '≥ 0.95',
-        note: `${o.toFixed(2)} vs ${b.toFixed(2)} s; peak RSS growth ${(peakRss / 1048576).toFixed(1)} MiB`,
-      },
-    ];
+    return rows;
   } finally {
-    cloud.close();
-    await emu.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
