@@ -15,7 +15,7 @@ import { createDibctlWorkers, runWorkers } from '../worker/worker';
 import { configTree } from './configs';
 import { BenchRow, DIBCTL, alternate, median, nodeStart, timeDibctl, timeProcess } from './support';
 
-function deadPort(): Promise<number> {
+export function deadPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.on('error', reject);

@@ -34,12 +34,18 @@ export interface EmulatorProcess {
   stop(): Promise<void>;
 }
 
-/** Starts `dibctl emulator --json`; with stateFile it loads (and keeps) that state. */
-export async function startEmulatorProcess(opts: { stateFile?: string } = {}): Promise<EmulatorProcess> {
+/**
+ * Starts `dibctl emulator --json`; with stateFile it loads (and keeps) that
+ * state, with regions it serves those (RegionOne and RegionTwo without).
+ */
+export async function startEmulatorProcess(
+  opts: { stateFile?: string; regions?: string[] } = {},
+): Promise<EmulatorProcess> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dibctl-bench-emulator-'));
   const port = await freePort();
   const args = [DIBCTL, '--json', 'emulator', '--port', String(port), '--data-dir', dataDir];
   if (opts.stateFile) args.push('--state-file', opts.stateFile);
+  if (opts.regions) args.push('--regions', opts.regions.join(','));
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   type Facts = Omit<EmulatorProcess, 'pid' | 'dataDir' | 'requests' | 'setFaults' | 'stop'>;
   const facts = await new Promise<Facts>((resolve, reject) => {
@@ -55,6 +61,10 @@ export async function startEmulatorProcess(opts: { stateFile?: string } = {}): P
     });
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.on('exit', (code) => reject(new Error(`dibctl emulator exited ${code}:\n${err}`)));
+  }).catch((err: unknown) => {
+    // an emulator that never started leaves nothing behind either
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    throw err;
   });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   let token: string | undefined;

@@ -19,7 +19,7 @@ import { startEmulatorProcess } from './emulator';
 import { BenchRow, median } from './support';
 
 /** A file of mib MiB whose content differs from block to block (nothing compresses or dedupes it). */
-function writeBenchFile(file: string, mib: number): void {
+export function writeBenchFile(file: string, mib: number): void {
   const fd = fs.openSync(file, 'w');
   const block = Buffer.alloc(1 << 20);
   for (let i = 0; i < mib; i++) {
