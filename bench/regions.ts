@@ -64,7 +64,8 @@ export async function regionsBench(mib: number, rounds: number): Promise<BenchRo
         figure: median(t.upload5),
         reference: 'dibctl upload to 1 region',
         referenceFigure: median(t.upload1),
-        target: '≤ 1.3',
+        // five CLI processes on the same cores: shown, but the target is the one lifecycle's parallel publish
+        target: '',
         note: note(t.upload5, t.upload1),
       },
       {
