@@ -283,6 +283,8 @@ async function retirementNode(d: Described): Promise<StatusNode> {
   if (s) {
     node.held = { images: s.held.map((i) => i.id) };
     node.notes = s.held.map((i) => `image ${i.id} ${i.name}: ${i.reason}`);
+    const more = (s.heldCount ?? s.held.length) - s.held.length;
+    if (more > 0) node.notes.push(`and ${more} more held image(s), not listed`);
     node.next = [`dibctl retirement ${s.environment}`];
   }
   return node;

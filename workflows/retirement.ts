@@ -32,6 +32,7 @@ import { stageQuery } from './queries';
 
 const short = retirementSteps();
 
+/** A held image as the status lists it. */
 interface HeldImage {
   id: string;
   name: string;
@@ -52,6 +53,36 @@ interface HandOver {
   target?: CloudTarget;
 }
 
+/** A held image in a run: its origin is an index into the run's hand-overs (none: the workflow's own configs). */
+interface Holding {
+  id: string;
+  name: string;
+  heldSince: number;
+  reason: string;
+  origin?: number;
+}
+
+/**
+ * The held images as a run hands them on, each distinct value once: a publish
+ * hands many images over with one set of configs, one time and, after a
+ * check, mostly one reason, so those are stored in tables and, per image in
+ * the order of `ids`, as runs of table indexes (`[index, count, index, count,
+ * ...]`; origin -1 is the workflow's own configs). An image takes about 45
+ * bytes (20,000 under 900 KB), where a list of objects took 250 and more, and
+ * 10,000 of them outgrew Temporal's 2 MB payload limit.
+ */
+interface HeldState {
+  ids: string[];
+  origins: HandOver[];
+  names: string[];
+  reasons: string[];
+  times: number[];
+  origin: number[];
+  name: number[];
+  reason: number[];
+  heldSince: number[];
+}
+
 interface RetirementCheck {
   at: number;
   deleted: string[];
@@ -66,7 +97,10 @@ interface RetirementInput {
   config: ConfigLocation;
   /** Where the environment led when the first publish handed images over: every check acts there only. */
   target?: CloudTarget;
+  /** The held images as runs before this one handed them on: still read, no longer written. */
   held?: HeldImage[];
+  /** The held images a run hands on. */
+  holding?: HeldState;
   lastCheck?: RetirementCheck;
   checks?: number;
   policy?: RetirePolicy;
@@ -76,7 +110,10 @@ interface RetirementInput {
 
 export interface RetirementStatus {
   environment: string;
+  /** The first held images (at most LISTED_IN_STATUS), in the order they were handed over. */
   held: HeldImage[];
+  /** How many images it holds in all (absent from workflows of earlier versions, which list them all). */
+  heldCount?: number;
   policy?: RetirePolicy;
   lastCheck?: RetirementCheck;
   nextCheckAt?: number;
@@ -103,6 +140,8 @@ const CHECKS_PER_RUN_BEFORE_HISTORY_BOUND = 50;
 const BATCHED_DELETES_PATCH = 'retirement-batched-deletes';
 /** Images one delete step checks and deletes: one check for them all, and verdicts below 512 KiB (Temporal warns above it). */
 const DELETE_BATCH = 2_500;
+/** Held images the status lists: a query's answer stays far below Temporal's payload limit however many it holds. */
+const LISTED_IN_STATUS = 500;
 
 const DEFAULT_POLICY: RetirePolicy = {
   checkEverySeconds: parseDuration(DEFAULTS['retire.check_every'])!,
@@ -149,8 +188,115 @@ function problemOf(err: unknown): string {
   return failureOf(err).message;
 }
 
+/** Distinct values in the order first seen, and the index of each. */
+function table<T>(): { values: T[]; indexOf(value: T): number } {
+  const values: T[] = [];
+  const at = new Map<T, number>();
+  return {
+    values,
+    indexOf(value) {
+      let i = at.get(value);
+      if (i === undefined) {
+        i = values.length;
+        values.push(value);
+        at.set(value, i);
+      }
+      return i;
+    },
+  };
+}
+
+/** Values as runs: `[value, count, value, count, ...]`. */
+function runsOf(values: number[]): number[] {
+  const runs: number[] = [];
+  for (const v of values) {
+    if (runs.length && runs[runs.length - 2] === v) runs[runs.length - 1]++;
+    else runs.push(v, 1);
+  }
+  return runs;
+}
+
+/** The `length` values that runs stand for (`missing` past their end). */
+function valuesOf(runs: number[] | undefined, length: number, missing: number): number[] {
+  const values: number[] = [];
+  for (let i = 0; i + 1 < (runs?.length ?? 0) && values.length < length; i += 2) {
+    for (let n = 0; n < runs![i + 1] && values.length < length; n++) values.push(runs![i]);
+  }
+  while (values.length < length) values.push(missing);
+  return values;
+}
+
+/** What a run hands on of the images it holds (origins: the run's hand-overs that `origin` indexes). */
+function packHeld(held: Iterable<Holding>, origins: HandOver[]): HeldState {
+  const ids: string[] = [];
+  const [origin, name, reason, heldSince] = [[], [], [], []] as number[][];
+  const tables = { origins: table<number>(), names: table<string>(), reasons: table<string>(), times: table<number>() };
+  for (const h of held) {
+    ids.push(h.id);
+    origin.push(h.origin === undefined ? -1 : tables.origins.indexOf(h.origin));
+    name.push(tables.names.indexOf(h.name));
+    reason.push(tables.reasons.indexOf(h.reason));
+    heldSince.push(tables.times.indexOf(h.heldSince));
+  }
+  return {
+    ids,
+    origins: tables.origins.values.map((i) => origins[i]),
+    names: tables.names.values,
+    reasons: tables.reasons.values,
+    times: tables.times.values,
+    origin: runsOf(origin),
+    name: runsOf(name),
+    reason: runsOf(reason),
+    heldSince: runsOf(heldSince),
+  };
+}
+
 export async function retirementWorkflow(input: RetirementInput): Promise<void> {
-  const held = new Map<string, HeldImage>((input.held ?? []).map((h) => [h.id, h]));
+  /** The distinct places images were handed over from, each once: held images name theirs by index. */
+  const origins: HandOver[] = [];
+  const originIndex = new Map<string, number>();
+  function originOf(from: Partial<HandOver> | undefined): number | undefined {
+    if (!from?.config) return undefined;
+    const key = JSON.stringify([from.config, from.target ?? null]);
+    let i = originIndex.get(key);
+    if (i === undefined) {
+      i = origins.length;
+      origins.push({ config: from.config, ...(from.target ? { target: from.target } : {}) });
+      originIndex.set(key, i);
+    }
+    return i;
+  }
+
+  const held = new Map<string, Holding>();
+  // runs of earlier versions hand a list of images on, each with its own configs and target
+  for (const h of input.held ?? []) {
+    const origin = originOf(h);
+    held.set(h.id, {
+      id: h.id,
+      name: h.name,
+      heldSince: h.heldSince,
+      reason: h.reason,
+      ...(origin !== undefined ? { origin } : {}),
+    });
+  }
+  if (input.holding) {
+    const c = input.holding;
+    const [origin, name, reason, heldSince] = [c.origin, c.name, c.reason, c.heldSince].map((runs) =>
+      valuesOf(runs, c.ids.length, -1),
+    );
+    c.ids.forEach((id, i) => {
+      if (held.has(id)) return;
+      const o = originOf(c.origins[origin[i]]);
+      held.set(id, {
+        id,
+        name: c.names[name[i]] ?? '',
+        heldSince: c.times[heldSince[i]] ?? 0,
+        reason: c.reasons[reason[i]] ?? 'not checked yet',
+        ...(o !== undefined ? { origin: o } : {}),
+      });
+    });
+  }
+
   let lastCheck = input.lastCheck;
   let checks = input.checks ?? 0;
   let policy = bounded(input.policy);
@@ -160,6 +306,7 @@ export async function retirementWorkflow(input: RetirementInput): Promise<void> 
   let stage = 'waiting';
 
   setHandler(addImagesSignal, (images, from) => {
+    const origin = originOf(from);
     for (const img of images) {
       if (held.has(img.id)) continue;
       held.set(img.id, {
@@ -167,8 +314,7 @@ export async function retirementWorkflow(input: RetirementInput): Promise<void> 
         name: img.name,
         heldSince: Date.now(),
         reason: 'not checked yet',
-        ...(from ? { config: from.config } : {}),
-        ...(from?.target ? { target: from.target } : {}),
+        ...(origin !== undefined ? { origin } : {}),
       });
     }
   });
@@ -181,14 +327,30 @@ export async function retirementWorkflow(input: RetirementInput): Promise<void> 
     await condition(() => checks >= target);
     return lastCheck ?? { at: Date.now(), deleted: [], gone: [] };
   });
-  setHandler(retirementStatusQuery, () => ({
-    environment: input.environment,
-    held: [...held.values()],
-    ...(policy ? { policy } : {}),
-    ...(lastCheck ? { lastCheck } : {}),
-    ...(nextCheckAt !== undefined ? { nextCheckAt } : {}),
-    checks,
-  }));
+  setHandler(retirementStatusQuery, () => {
+    const listed: HeldImage[] = [];
+    for (const h of held.values()) {
+      if (listed.length >= LISTED_IN_STATUS) break;
+      const from = h.origin === undefined ? undefined : origins[h.origin];
+      listed.push({
+        id: h.id,
+        name: h.name,
+        heldSince: h.heldSince,
+        reason: h.reason,
+        ...(from ? { config: from.config } : {}),
+        ...(from?.target ? { target: from.target } : {}),
+      });
+    }
+    return {
+      environment: input.environment,
+      held: listed,
+      heldCount: held.size,
+      ...(policy ? { policy } : {}),
+      ...(lastCheck ? { lastCheck } : {}),
+      ...(nextCheckAt !== undefined ? { nextCheckAt } : {}),
+      checks,
+    };
+  });
   setHandler(stageQuery, () => stage);
 
   const where = {
@@ -198,9 +360,10 @@ export async function retirementWorkflow(input: RetirementInput): Promise<void> 
   };
 
   /** The configs and target a held image is checked and deleted with: its publish's, else the workflow's. */
-  function whereOf(h: HeldImage | undefined): typeof where {
-    if (!h?.config) return where;
-    return { environment: input.environment, config: h.config, ...(h.target ? { target: h.target } : {}) };
+  function whereOf(h: Holding | undefined): typeof where {
+    const from = h?.origin === undefined ? undefined : origins[h.origin];
+    if (!from) return where;
+    return { environment: input.environment, config: from.config, ...(from.target ? { target: from.target } : {}) };
   }
 
   /** Held images (all, or these) grouped by where they are checked, in the order given. */
@@ -337,7 +500,10 @@ export async function retirementWorkflow(input: RetirementInput): Promise<void> 
     if (due && !checkRequested) {
       // callers waiting for this check get their answer before the history is handed on
       await condition(allHandlersFinished);
-      await continueAsNew<typeof retirementWorkflow>({ ...input, held: [...held.values()], lastCheck, checks, policy });
+      // the held images go on in their compact form, whichever form this run received
+      const { held: _received, holding: _handedOn, ...rest } = input;
+      const holding = packHeld(held.values(), origins);
+      await continueAsNew<typeof retirementWorkflow>({ ...rest, holding, lastCheck, checks, policy });
     }
   }
 }

@@ -24,8 +24,9 @@ function seconds(n: number): string {
 function retirementLines(id: string, s: RetirementStatus): string[] {
   const lines: string[] = [];
   const p = s.policy;
+  const count = s.heldCount ?? s.held.length;
   lines.push(
-    `${id}: ${s.held.length} obsolete image${s.held.length === 1 ? '' : 's'} held` +
+    `${id}: ${count} obsolete image${count === 1 ? '' : 's'} held` +
       (p
         ? `; checks every ${seconds(p.checkEverySeconds)}, deletes after ${seconds(p.deleteAfterSeconds)}, keeps the newest ${p.keep}`
         : ''),
@@ -45,6 +46,9 @@ function retirementLines(id: string, s: RetirementStatus): string[] {
         s.held.map((h) => [h.id, h.name, new Date(h.heldSince).toISOString(), h.reason]),
       ),
     );
+  }
+  if (count > s.held.length) {
+    lines.push(`... and ${count - s.held.length} more held (the first ${s.held.length} handed over are listed)`);
   }
   return lines;
 }
