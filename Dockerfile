@@ -14,5 +14,8 @@ RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY . .
 RUN npm run build && npm prune --omit=dev
 
+# glibc gives each thread of the Temporal core its own heap arena by default; two keep an
+# idle worker about 10 MB smaller (measured by `npm run bench -- worker`)
+ENV MALLOC_ARENA_MAX=2
 ENTRYPOINT ["node", "/opt/dibctl/bin/dibctl.js"]
 CMD ["worker"]
