@@ -8,7 +8,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { DibctlError } from '../errors';
 import { findTemporalCli } from './cli';
-import { freePort } from './free-port';
+import { freePort, tcpAccepts } from './free-port';
 import { searchAttributeFlags } from './search-attributes';
 
 export interface DevServerOptions {
@@ -71,6 +71,16 @@ async function waitReady(address: string, namespace: string, child: ChildProcess
   let lastError = 'no answer';
   // loaded here, while the server boots, rather than by whoever only imports this module
   const { Connection } = await import('@temporalio/client');
+  // First the port, with plain sockets: a gRPC connection refused there sets the address back by
+  // gRPC's reconnect backoff (a second at first, shared by every channel to it), while the server
+  // itself answers a few hundred milliseconds after it started.
+  const [host, port] = [
+    address.slice(0, address.lastIndexOf(':')),
+    Number(address.slice(address.lastIndexOf(':') + 1)),
+  ];
+  while (Date.now() < deadline && exited === null && !(await tcpAccepts(host, port, 200))) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
   while (Date.now() < deadline) {
     if (exited !== null) throw new ExitedWhileStarting(`Temporal dev server exited with code ${exited} while starting`);
     try {
