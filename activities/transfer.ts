@@ -123,7 +123,7 @@ export function createTransferActivities(deps: CloudDeps = {}) {
           },
         );
         if (original.checksum && result.md5 !== original.checksum.toLowerCase())
-          throw new ChecksumMismatchError(imageId, 'md5', result.md5, original.checksum);
+          throw new ChecksumMismatchError(imageId, 'md5', result.md5 ?? 'none', original.checksum);
         bytes = result.bytes;
         checksum = result.image.checksum;
       }

@@ -17,10 +17,15 @@ export interface Digests {
   sha512: string;
 }
 
+/** The algorithms a hash computes. */
+type HashName = keyof Digests;
+const BOTH: HashName[] = ['md5', 'sha512'];
+
 export interface DataHash {
   /** Adds a chunk; returns a promise when the sender should wait before the next one. */
   update(chunk: Buffer): Promise<void> | undefined;
-  digest(): Promise<Digests>;
+  /** The digests of the algorithms it was made with. */
+  digest(): Promise<Partial<Digests>>;
   /** Forgets the data (an attempt that was given up). */
   abandon(): void;
 }
@@ -36,36 +41,40 @@ const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
 const sessions = new Map();
 parentPort.on('message', (m) => {
-  if (m.op === 'open') sessions.set(m.id, { memory: m.memory, hashes: [createHash('md5'), createHash('sha512')] });
+  if (m.op === 'open')
+    sessions.set(m.id, { memory: m.memory, hashes: m.algorithms.map((a) => [a, createHash(a)]) });
   else if (m.op === 'data') {
     const s = sessions.get(m.id);
     if (s) {
       const b = Buffer.from(s.memory, m.slot * ${SLOT_BYTES}, m.length);
-      for (const h of s.hashes) h.update(b);
+      for (const [, h] of s.hashes) h.update(b);
     }
     parentPort.postMessage({ op: 'hashed', id: m.id, slot: m.slot });
   } else if (m.op === 'digest') {
     const s = sessions.get(m.id);
     sessions.delete(m.id);
-    parentPort.postMessage({ op: 'digest', id: m.id, md5: s.hashes[0].digest('hex'), sha512: s.hashes[1].digest('hex') });
+    const digests = Object.fromEntries(s.hashes.map(([a, h]) => [a, h.digest('hex')]));
+    parentPort.postMessage({ op: 'digest', id: m.id, digests });
   } else if (m.op === 'drop') sessions.delete(m.id);
 });
 `;
 
-type FromWorker = { op: 'hashed'; id: number; slot: number } | ({ op: 'digest'; id: number } & Digests);
+type FromWorker = { op: 'hashed'; id: number; slot: number } | { op: 'digest'; id: number; digests: Partial<Digests> };
 
 class InlineHash implements DataHash {
-  private readonly md5: Hash = createHash('md5');
-  private readonly sha512: Hash = createHash('sha512');
+  private readonly hashes: Array<[HashName, Hash]>;
+
+  constructor(algorithms: HashName[]) {
+    this.hashes = algorithms.map((a) => [a, createHash(a)]);
+  }
 
   update(chunk: Buffer): undefined {
-    this.md5.update(chunk);
-    this.sha512.update(chunk);
+    for (const [, h] of this.hashes) h.update(chunk);
     return undefined;
   }
 
-  digest(): Promise<Digests> {
-    return Promise.resolve({ md5: this.md5.digest('hex'), sha512: this.sha512.digest('hex') });
+  digest(): Promise<Partial<Digests>> {
+    return Promise.resolve(Object.fromEntries(this.hashes.map(([a, h]) => [a, h.digest('hex')])));
   }
 
   abandon(): void {}
@@ -77,7 +86,7 @@ interface Session {
   free: number[];
   /** Called when a slot is free again. */
   waiter?: () => void;
-  digest?: { resolve: (d: Digests) => void; reject: (err: Error) => void };
+  digest?: { resolve: (d: Partial<Digests>) => void; reject: (err: Error) => void };
   failed?: Error;
 }
 
@@ -92,11 +101,11 @@ class HashThread {
   private readonly sessions = new Map<number, Session>();
   private nextId = 1;
 
-  open(): number {
+  open(algorithms: HashName[]): number {
     const id = this.nextId++;
     const shared = new SharedArrayBuffer(SLOTS * SLOT_BYTES);
     this.sessions.set(id, { memory: Buffer.from(shared), free: [...Array(SLOTS).keys()] });
-    this.thread().postMessage({ op: 'open', id, memory: shared });
+    this.thread().postMessage({ op: 'open', id, memory: shared, algorithms });
     return id;
   }
 
@@ -119,7 +128,7 @@ class HashThread {
     return step();
   }
 
-  digest(id: number): Promise<Digests> {
+  digest(id: number): Promise<Partial<Digests>> {
     const s = this.sessions.get(id);
     if (!s) return Promise.reject(new Error('hash session closed'));
     if (s.failed) return Promise.reject(s.failed);
@@ -152,7 +161,7 @@ class HashThread {
         w?.();
       } else {
         this.sessions.delete(m.id);
-        s.digest?.resolve({ md5: m.md5, sha512: m.sha512 });
+        s.digest?.resolve(m.digests);
         this.idle();
       }
     });
@@ -186,13 +195,17 @@ let shared: HashThread | undefined;
 
 class ThreadHash implements DataHash {
   private readonly thread = (shared ??= new HashThread());
-  private readonly id = this.thread.open();
+  private readonly id: number;
+
+  constructor(algorithms: HashName[]) {
+    this.id = this.thread.open(algorithms);
+  }
 
   update(chunk: Buffer): Promise<void> | undefined {
     return this.thread.update(this.id, chunk);
   }
 
-  digest(): Promise<Digests> {
+  digest(): Promise<Partial<Digests>> {
     return this.thread.digest(this.id);
   }
 
@@ -201,9 +214,9 @@ class ThreadHash implements DataHash {
   }
 }
 
-/** A hash of md5 and sha512 for data of this many bytes: off the event loop when that is worth it. */
-export function dataHash(totalBytes: number): DataHash {
-  return totalBytes >= THREAD_FROM_BYTES ? new ThreadHash() : new InlineHash();
+/** A hash (md5 and sha512 unless told) for data of this many bytes: off the event loop when that is worth it. */
+export function dataHash(totalBytes: number, algorithms: HashName[] = BOTH): DataHash {
+  return totalBytes >= THREAD_FROM_BYTES ? new ThreadHash(algorithms) : new InlineHash(algorithms);
 }
 
 /**
@@ -223,8 +236,17 @@ export async function hashFile(
   file: string,
   opts: { signal?: AbortSignal; onProgress?: (bytes: number) => void } = {},
 ): Promise<Digests & { bytes: number }> {
+  return (await hashFileWith(file, BOTH, opts)) as Digests & { bytes: number };
+}
+
+/** The same with the algorithms asked for. */
+export async function hashFileWith(
+  file: string,
+  algorithms: HashName[],
+  opts: { signal?: AbortSignal; onProgress?: (bytes: number) => void } = {},
+): Promise<Partial<Digests> & { bytes: number }> {
   const handle = await fs.open(file, 'r');
-  const hash = dataHash((await handle.stat()).size);
+  const hash = dataHash((await handle.stat()).size, algorithms);
   let bytes = 0;
   try {
     const buf = Buffer.allocUnsafeSlow(1 << 20);

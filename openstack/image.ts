@@ -12,7 +12,7 @@ import {
   UploadStalledError,
   UploadTimeoutError,
 } from './errors';
-import { DataHash, Digests, dataHash, knownHash } from './hashing';
+import { DataHash, Digests, dataHash, hashFileWith, knownHash } from './hashing';
 import { asObject, listOf, nextQuery, Query, ServiceHttp } from './http';
 
 type ImageStatus =
@@ -121,8 +121,9 @@ interface UploadOptions {
 interface UploadResult {
   image: Image;
   bytes: number;
-  md5: string;
-  sha512: string;
+  /** Of the data sent (a file's md5 only when it was needed: Glance checks it by sha512). */
+  md5?: string;
+  sha512?: string;
   durationMs: number;
   /** Which of Glance's checksums were present and compared equal. */
   verified: { md5: boolean; sha512: boolean };
@@ -373,10 +374,11 @@ export class ImageClient {
   }
 
   /**
-   * Streams a file into the image: read in chunks, hashed (md5 and sha512,
-   * unless known beforehand) and counted on the way, never held whole in
-   * memory. Then waits for Glance to finish the image and compares its
-   * checksums with ours.
+   * Streams a file into the image: read in chunks, hashed (sha512, or md5 and
+   * sha512 for data that cannot be read again; nothing when the digests are
+   * known beforehand) and counted on the way, never held whole in memory.
+   * Then waits for Glance to finish the image and compares its checksums
+   * with ours.
    */
   async uploadImage(id: string, source: string | UploadSource, opts: UploadOptions = {}): Promise<UploadResult> {
     const started = Date.now();
@@ -427,7 +429,11 @@ export class ImageClient {
       bytes = 0;
       moved('sending');
       hash?.abandon();
-      hash = opts.expected ? knownHash(opts.expected) : dataHash(total);
+      // a file is hashed with sha512 alone, Glance's own algorithm (the file is there to read
+      // again for an md5 should Glance report nothing else); other data with both
+      hash = opts.expected
+        ? knownHash(opts.expected)
+        : dataHash(total, typeof source === 'string' ? ['sha512'] : ['md5', 'sha512']);
       return hash;
     };
     const counted = (length: number) => {
@@ -510,26 +516,32 @@ export class ImageClient {
       moved('finishing');
       const digests = await (hash as DataHash).digest();
       hash = undefined;
-      const md5Hex = digests.md5;
-      const shaHex = digests.sha512;
       const image = await this.waitUntilFinished(id, opts.pollMs ?? 500, controller.signal);
       const verified = { md5: false, sha512: false };
       if (opts.verify !== false) {
-        if (image.checksum) {
-          if (image.checksum.toLowerCase() !== md5Hex)
-            throw new ChecksumMismatchError(id, 'md5', md5Hex, image.checksum);
+        const glanceSha512 =
+          image.os_hash_value && (image.os_hash_algo ?? '').toLowerCase() === 'sha512'
+            ? image.os_hash_value
+            : undefined;
+        // Glance's md5 alone (a Glance without multihash): the file is read again for it
+        if (image.checksum && !digests.md5 && !glanceSha512 && typeof source === 'string') {
+          digests.md5 = (await hashFileWith(source, ['md5'], { signal: controller.signal })).md5;
+        }
+        if (image.checksum && digests.md5) {
+          if (image.checksum.toLowerCase() !== digests.md5)
+            throw new ChecksumMismatchError(id, 'md5', digests.md5, image.checksum);
           verified.md5 = true;
         }
-        if (image.os_hash_value && (image.os_hash_algo ?? '').toLowerCase() === 'sha512') {
-          if (image.os_hash_value.toLowerCase() !== shaHex)
-            throw new ChecksumMismatchError(id, 'sha512', shaHex, image.os_hash_value);
+        if (glanceSha512 && digests.sha512) {
+          if (glanceSha512.toLowerCase() !== digests.sha512)
+            throw new ChecksumMismatchError(id, 'sha512', digests.sha512, glanceSha512);
           verified.sha512 = true;
         }
         if (image.size !== null && image.size !== undefined && image.size !== bytes) {
           throw new ChecksumMismatchError(id, 'size', String(bytes), String(image.size));
         }
       }
-      return { image, bytes, md5: md5Hex, sha512: shaHex, durationMs: Date.now() - started, verified };
+      return { image, bytes, ...digests, durationMs: Date.now() - started, verified };
     } catch (err) {
       if (opts.signal?.aborted) throw opts.signal.reason ?? err;
       if (timedOut) throw new UploadTimeoutError(id, opts.timeoutMs ?? 0, bytes);

@@ -122,13 +122,14 @@ describe('a retried upload that finds its image already active', () => {
     const err = (await new MockActivityEnvironment()
       .run(acts.uploadImageFile, input('retry-2', { protected: true }))
       .catch((e: unknown) => e)) as Error & { nonRetryable?: boolean; type?: string };
-    const fileMd5 = createHash('md5')
+    // compared by Glance's own algorithm (sha512 here)
+    const fileSha = createHash('sha512')
       .update(await fs.readFile(project.imageFile))
       .digest('hex');
-    const otherMd5 = createHash('md5').update(other).digest('hex');
+    const otherSha = createHash('sha512').update(other).digest('hex');
     expect(err.message).toBe(
       `Image ${earlier}, made earlier for this upload (${BUILD_ID_PROPERTY}=retry-2), does not hold ` +
-        `${project.imageFile}: Glance reports md5 ${otherMd5}, the file has ${fileMd5}; it is not reused`,
+        `${project.imageFile}: Glance reports sha512 ${otherSha}, the file has ${fileSha}; it is not reused`,
     );
     expect(err).toMatchObject({ nonRetryable: true, type: 'EarlierImageMismatchError' });
     expect(imagesOf('retry-2').map((i) => [i.id, i.protected])).toEqual([[earlier, false]]);
