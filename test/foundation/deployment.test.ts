@@ -14,6 +14,7 @@ const compose = parse(readFileSync(path.join(root, 'docker-compose.yml'), 'utf8'
       build?: { context: string; dockerfile: string };
       depends_on?: Record<string, unknown>;
       environment?: Record<string, string>;
+      init?: boolean;
     }
   >;
   volumes?: Record<string, unknown>;
@@ -63,6 +64,8 @@ describe('docker-compose.yml (no Docker engine here: checked statically)', () =>
     expect(s['temporal-ui'].image).toMatch(/^temporalio\/ui:/);
     expect(s['dibctl-worker'].build).toEqual({ context: '.', dockerfile: 'Dockerfile' });
     expect(s['dibctl-worker'].environment?.TEMPORAL_ADDRESS).toBe('temporal:7233');
+    // PID 1 of the worker's container is an init that reaps orphans, not Node
+    expect(s['dibctl-worker'].init).toBe(true);
     // a fixed host name: the worker's host queue does not change with each new container
     const hostname = s['dibctl-worker'].environment?.DIBCTL_HOSTNAME;
     expect(hostname && workerHostname({ DIBCTL_HOSTNAME: hostname })).toBe('dibctl-worker');
