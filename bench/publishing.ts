@@ -12,6 +12,7 @@ import { connectCloud } from '../openstack';
 import { DevServer, startDevServer } from '../temporal/dev-server';
 import { configTree } from './configs';
 import { EmulatorProcess, startEmulatorProcess } from './emulator';
+import type { RealOpenStack } from './real-openstack';
 import { startWorker, stopWorker } from './worker';
 
 /** The image label of the benches and the Glance name of what it publishes. */
@@ -27,7 +28,12 @@ export interface PublishingSetup {
   dir: string;
   /** The image file the label publishes (write the bench's data there). */
   file: string;
-  emu: EmulatorProcess;
+  /** Where the upload environments lead: Keystone and the admin the configs name. */
+  cloud: { authUrl: string; admin: { username: string; password: string; projectName: string } };
+  /** The emulator, unless a real Keystone and Glance were given. */
+  emu?: EmulatorProcess;
+  /** The regions served, one upload environment each (`environmentOf`). */
+  regions: string[];
   server: DevServer;
   worker: ChildProcess;
   /** For dibctl against the running server and worker (with `--no-local-worker`). */
@@ -40,14 +46,14 @@ export interface PublishingSetup {
   stop(): Promise<void>;
 }
 
-function uploadYaml(emu: EmulatorProcess, regions: string[]): string {
-  const c = emu.admin;
+function uploadYaml(cloud: PublishingSetup['cloud'], regions: string[]): string {
+  const c = cloud.admin;
   const lines: string[] = [];
   for (const region of regions) {
     lines.push(
       `${environmentOf(region)}:`,
       '  keystone:',
-      `    auth_url: ${emu.authUrl}`,
+      `    auth_url: ${cloud.authUrl}`,
       `    username: ${c.username}`,
       `    password: ${c.password}`,
       `    project_name: ${c.projectName}`,
@@ -60,11 +66,12 @@ function uploadYaml(emu: EmulatorProcess, regions: string[]): string {
 }
 
 /**
- * An emulator process serving these regions, a config tree with the image
- * label `bench` and one upload environment per region, a dev server and a
- * `dibctl worker` on it.
+ * An emulator process serving these regions (or the real Keystone and Glance
+ * given, with their one region), a config tree with the image label `bench`
+ * and one upload environment per region, a dev server and a `dibctl worker`
+ * on it. A real stack given is stopped with the rest.
  */
-export async function startPublishing(regions: string[]): Promise<PublishingSetup> {
+export async function startPublishing(regions: string[], real?: RealOpenStack): Promise<PublishingSetup> {
   const stops: Array<() => Promise<void> | void> = [];
   const stop = async () => {
     for (const s of stops.reverse()) {
@@ -78,21 +85,27 @@ export async function startPublishing(regions: string[]): Promise<PublishingSetu
   try {
     const tree = configTree();
     stops.push(() => tree.remove());
-    const emu = await startEmulatorProcess({ regions });
-    stops.push(() => emu.stop());
+    let emu: EmulatorProcess | undefined;
+    if (real) stops.push(() => real.stop());
+    else {
+      emu = await startEmulatorProcess({ regions });
+      stops.push(() => emu!.stop());
+    }
+    const cloud = real ?? emu!;
+    const served = real ? [real.region] : regions;
     fs.writeFileSync(
       path.join(tree.dir, 'images.yaml'),
       `${LABEL}:\n  filename: ${FILENAME}\n  glance:\n    name: ${IMAGE_NAME}\n    disk_format: raw\n    container_format: bare\n`,
     );
-    fs.writeFileSync(path.join(tree.dir, 'upload.yaml'), uploadYaml(emu, regions));
+    fs.writeFileSync(path.join(tree.dir, 'upload.yaml'), uploadYaml(cloud, served));
 
     const clouds = await Promise.all(
-      regions.map((regionName) =>
+      served.map((regionName) =>
         connectCloud({
-          authUrl: emu.authUrl,
-          username: emu.admin.username,
-          password: emu.admin.password,
-          projectName: emu.admin.projectName,
+          authUrl: cloud.authUrl,
+          username: cloud.admin.username,
+          password: cloud.admin.password,
+          projectName: cloud.admin.projectName,
           userDomainName: 'Default',
           projectDomainName: 'Default',
           regionName,
@@ -112,7 +125,9 @@ export async function startPublishing(regions: string[]): Promise<PublishingSetu
     return {
       dir: tree.dir,
       file: path.join(tree.dir, FILENAME),
-      emu,
+      cloud: { authUrl: cloud.authUrl, admin: cloud.admin },
+      ...(emu ? { emu } : {}),
+      regions: served,
       server,
       worker,
       warmEnv,

@@ -31,6 +31,7 @@ async function measured(setup: PublishingSetup, envs: string[], run: () => Promi
 export async function regionsBench(mib: number, rounds: number): Promise<BenchRow[]> {
   const setup = await startPublishing(REGIONS);
   try {
+    if (!setup.emu) throw new Error('the regions bench throttles the emulator');
     await setup.emu.setFaults({ uploadBytesPerSecond: THROTTLE_MIB_S * 1024 * 1024 });
     writeBenchFile(setup.file, mib);
     const opts = { cwd: setup.dir, env: setup.warmEnv };

@@ -9,13 +9,13 @@
  *
  * `npm run bench -- upload` runs it alone (BENCH_UPLOAD_MIB sets the file size).
  */
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { promisify } from 'node:util';
 import { Cloud, Digests, connectCloud, hashFile } from '../openstack';
 import { startEmulatorProcess } from './emulator';
+import { startRealOpenStack } from './real-openstack';
 import { BenchRow, median } from './support';
 
 /** A file of mib MiB whose content differs from block to block (nothing compresses or dedupes it). */
@@ -81,40 +81,24 @@ async function emulatorEndpoint(): Promise<Endpoint> {
   }
 }
 
-const REAL_OPENSTACK = path.resolve(__dirname, '..', '..', '..', 'scripts', 'real-openstack.js');
-
-/** A real Keystone and Glance (Debian's), started for the bench in a directory of its own; undefined where they cannot run. */
+/** A real Keystone and Glance, started for the bench; undefined where they cannot run. */
 async function realGlanceEndpoint(): Promise<Endpoint | undefined> {
-  if (process.env.BENCH_REAL_GLANCE === '0') return undefined;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dibctl-bench-glance-'));
-  const stop = async () => {
-    await promisify(execFile)(process.execPath, [REAL_OPENSTACK, 'stop', '--dir', dir]).catch(() => undefined);
-    fs.rmSync(dir, { recursive: true, force: true });
-  };
+  const real = await startRealOpenStack('upload');
+  if (!real) return undefined;
   try {
-    const { stdout } = await promisify(execFile)(process.execPath, [REAL_OPENSTACK, 'start', '--dir', dir, '--json'], {
-      timeout: 600_000,
-      maxBuffer: 4 * 1024 * 1024,
-    });
-    const info = JSON.parse(stdout) as {
-      region: string;
-      keystone: { authUrl: string };
-      admin: { username: string; password: string; projectName: string };
-    };
     const cloud = await connectCloud({
-      authUrl: info.keystone.authUrl,
-      username: info.admin.username,
-      password: info.admin.password,
-      projectName: info.admin.projectName,
+      authUrl: real.authUrl,
+      username: real.admin.username,
+      password: real.admin.password,
+      projectName: real.admin.projectName,
       userDomainName: 'Default',
       projectDomainName: 'Default',
-      regionName: info.region,
+      regionName: real.region,
     });
-    return { name: 'a real Glance', cloud, stop };
+    return { name: 'a real Glance', cloud, stop: () => real.stop() };
   } catch (err) {
-    await stop();
-    process.stderr.write(`bench upload: no real Glance (${(err as Error).message.split('\n')[0]})\n`);
-    return undefined;
+    await real.stop();
+    throw err;
   }
 }
 
