@@ -4,7 +4,7 @@
  */
 import os from 'node:os';
 import { CredentialsError, resolveCredentials } from '../config';
-import { Cloud, connectCloud } from '../openstack';
+import { Cloud, connectCloud, TokenCache } from '../openstack';
 import type { CloudAuth } from '../openstack';
 import { isTransient } from './stage-failure';
 import { CloudTarget, targetOf } from './cloud-target';
@@ -85,6 +85,12 @@ export interface CloudDeps {
   debug?: (line: string) => void;
 }
 
+/**
+ * Keystone tokens this worker's steps share: a lifecycle's steps each open the
+ * cloud anew, and authenticate once per set of credentials instead of once each.
+ */
+export const workerTokens = new TokenCache();
+
 async function openCloud(ref: CloudRef, deps: CloudDeps = {}): Promise<Cloud> {
   const env = deps.env ?? process.env;
   const { auth } = resolveCredentials(ref.kind, ref.environment, {
@@ -93,7 +99,7 @@ async function openCloud(ref: CloudRef, deps: CloudDeps = {}): Promise<Cloud> {
     ...(ref.image ? { image: ref.image } : {}),
   });
   checkTarget(ref, auth);
-  return connectCloud(auth, { debug: deps.debug });
+  return connectCloud(auth, { debug: deps.debug, tokenCache: workerTokens });
 }
 
 /** Opens the cloud, runs fn, and closes the connections whatever happens. */

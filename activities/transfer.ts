@@ -10,7 +10,7 @@
 import { PassThrough, Readable } from 'node:stream';
 import { heartbeat } from '@temporalio/activity';
 import { ChecksumMismatchError, Cloud, Image, connectCloud } from '../openstack';
-import type { CloudDeps } from './cloud';
+import { type CloudDeps, workerTokens } from './cloud';
 import { CloudEndpoint, authOf } from './endpoint-auth';
 
 import { stageActivities } from './stage-failure';
@@ -83,11 +83,11 @@ export function createTransferActivities(deps: CloudDeps = {}) {
   async function transferImage(input: TransferInput): Promise<TransferResult> {
     const env = deps.env ?? process.env;
     const started = Date.now();
-    const src = await connectCloud(authOf(input.source, env), { debug: deps.debug });
+    const src = await connectCloud(authOf(input.source, env), { debug: deps.debug, tokenCache: workerTokens });
     let dst: Cloud | undefined;
     const beat = setInterval(() => heartbeat(), 2_000);
     try {
-      dst = await connectCloud(authOf(input.destination, env), { debug: deps.debug });
+      dst = await connectCloud(authOf(input.destination, env), { debug: deps.debug, tokenCache: workerTokens });
       const original = await src.image.getImage(input.imageId);
       const size = original.size ?? 0;
       const meta = !input.ignoreMeta;

@@ -2,6 +2,7 @@
  * Keystone: version discovery, authentication (v3 password or application
  * credential, v2.0 password), token reuse, service catalog lookup.
  */
+import { createHash } from 'node:crypto';
 import type { CloudAuth } from './auth-types';
 import {
   CredentialsError,
@@ -50,6 +51,66 @@ export interface IdentityOptions {
   domainScope?: { id?: string; name?: string };
   /** Re-authenticate when the token expires within this many ms (default 60 s). */
   refreshMarginMs?: number;
+  /** Tokens shared with the process's other clients of the same credentials. */
+  tokenCache?: TokenCache;
+}
+
+interface CachedToken {
+  token: string;
+  info: AuthInfo;
+  root: string;
+  /** When it is no longer handed out (ms since the epoch). */
+  until: number;
+}
+
+/**
+ * Tokens kept in memory between the clients of one process: a worker opens a
+ * client for each step, and each would otherwise authenticate again — with
+ * Keystone checking the password (a deliberately slow hash) every time. A
+ * token is handed out while it is valid for another `reuseMarginMs` (a token
+ * without an expiry for that long after it was issued); one a service refused
+ * (401) is forgotten. Entries are found by a digest of the credentials, which
+ * are themselves not kept.
+ */
+export class TokenCache {
+  private readonly entries = new Map<string, CachedToken>();
+
+  constructor(
+    private readonly reuseMarginMs = 5 * 60_000,
+    private readonly maxEntries = 256,
+  ) {}
+
+  static keyOf(auth: CloudAuth, options: IdentityOptions): string {
+    const { endpointOverrides: _o, regionName: _r, interface: _i, ...identity } = auth;
+    const fields = Object.entries(identity).sort(([a], [b]) => a.localeCompare(b));
+    return createHash('sha256')
+      .update(JSON.stringify([fields, options.domainScope ?? null]))
+      .digest('hex');
+  }
+
+  get(key: string): CachedToken | undefined {
+    const entry = this.entries.get(key);
+    if (entry && entry.until <= Date.now()) this.entries.delete(key);
+    return this.entries.get(key);
+  }
+
+  set(key: string, token: string, info: AuthInfo, root: string): void {
+    const expires = info.expiresAt?.getTime();
+    const until = expires === undefined ? Date.now() + this.reuseMarginMs : expires - this.reuseMarginMs;
+    if (until <= Date.now()) return;
+    this.entries.delete(key);
+    this.entries.set(key, { token, info, root, until });
+    // the oldest go first
+    for (const old of this.entries.keys()) {
+      if (this.entries.size <= this.maxEntries) break;
+      this.entries.delete(old);
+    }
+  }
+
+  /** Forgets the token when it is the one kept (a service refused it). */
+  drop(key: string, token: string): void {
+    if (this.entries.get(key)?.token === token) this.entries.delete(key);
+  }
 }
 
 interface V3Catalog {
@@ -194,6 +255,7 @@ export class IdentityClient implements TokenSource {
 
   invalidate(token: string): void {
     if (this.tokenValue === token) this.tokenValue = undefined;
+    this.options.tokenCache?.drop(TokenCache.keyOf(this.auth, this.options), token);
   }
 
   /** Authenticates now (discovering the version first if needed) and returns AuthInfo. */
@@ -225,6 +287,17 @@ export class IdentityClient implements TokenSource {
   }
 
   private async authenticate(): Promise<string> {
+    const cache = this.options.tokenCache;
+    const key = cache ? TokenCache.keyOf(this.auth, this.options) : '';
+    const kept = cache?.get(key);
+    if (kept) {
+      this.transport.debug('reusing a token this process already has for these credentials');
+      this.root = kept.root;
+      this.info = kept.info;
+      this.tokenValue = kept.token;
+      this.transport.addSecret(kept.token);
+      return kept.token;
+    }
     if (!this.root || !this.info) {
       const d = await this.discover();
       this.root = d.root;
@@ -235,6 +308,7 @@ export class IdentityClient implements TokenSource {
     this.tokenValue = result.token;
     this.transport.addSecret(result.token);
     this.info = result.info;
+    cache?.set(key, result.token, result.info, this.root);
     return result.token;
   }
 

@@ -87,6 +87,7 @@ export {
   ChecksumMismatchError,
 } from './errors';
 export type { CloudAuth } from './auth-types';
+export { TokenCache } from './identity';
 export { ServerStateError } from './compute';
 export type { Server } from './compute';
 export { extractServerMessage } from './http';

@@ -2,7 +2,7 @@
  * Keystone behaviour that needs exact control over the answers: version
  * discovery shapes, v2.0 catalogs, token expiry, odd catalog URLs.
  */
-import { connectCloud } from '../../openstack';
+import { connectCloud, TokenCache } from '../../openstack';
 import { AuthenticationError, CredentialsError, EndpointNotFoundError } from '../../openstack/errors';
 import { FakeRequest, FakeServer, PROJECT_ID, startFakeServer, TOKEN, v3Token } from './fake-server';
 
@@ -336,5 +336,80 @@ describe('tokens', () => {
     await expect(cloud.network.listNetworks()).rejects.toMatchObject({ status: 401, service: 'network', exitCode: 1 });
     expect(issued).toBe(3);
     cloud.close();
+  });
+});
+
+describe('tokens shared between the clients of a process', () => {
+  /** A Keystone that issues numbered tokens (lifetime per token), and a network service that refuses the listed ones. */
+  async function keystone(lifetimeMs: (n: number) => number = () => 3600_000) {
+    const refused = new Set<string>();
+    let issued = 0;
+    fake = await startFakeServer((r, s) => {
+      if (r.path === '/v3/auth/tokens') {
+        issued += 1;
+        return {
+          status: 201,
+          headers: { 'X-Subject-Token': `${TOKEN}-${issued}` },
+          body: v3Token([{ type: 'network', url: s.url }], lifetimeMs(issued)),
+        };
+      }
+      if (refused.has(String(r.headers['x-auth-token'])))
+        return { status: 401, body: { error: { message: 'The request you have made requires authentication.' } } };
+      return { body: { networks: [] } };
+    });
+    return { refused, issued: () => issued, url: `${fake.url}/v3` };
+  }
+
+  it('authenticates once for clients with the same credentials, once more for others', async () => {
+    const k = await keystone();
+    const tokenCache = new TokenCache();
+    const clients = [];
+    for (let i = 0; i < 3; i++) {
+      const c = await connectCloud({ authUrl: k.url, username: 'demo', password: PASSWORD }, { tokenCache });
+      await c.network.listNetworks();
+      clients.push(c);
+    }
+    expect(k.issued()).toBe(1);
+    // another password, user or project is another token
+    for (const other of [{ password: 'other' }, { username: 'alt' }, { projectName: 'alt' }]) {
+      clients.push(
+        await connectCloud({ authUrl: k.url, username: 'demo', password: PASSWORD, ...other }, { tokenCache }),
+      );
+    }
+    expect(k.issued()).toBe(4);
+    // without the cache a client authenticates on its own
+    clients.push(await connectCloud({ authUrl: k.url, username: 'demo', password: PASSWORD }));
+    expect(k.issued()).toBe(5);
+    clients.forEach((c) => c.close());
+  });
+
+  it('forgets a token a service refused, so the next client authenticates anew', async () => {
+    const k = await keystone();
+    const tokenCache = new TokenCache();
+    const auth = { authUrl: k.url, username: 'demo', password: PASSWORD };
+    const first = await connectCloud(auth, { tokenCache });
+    k.refused.add(`${TOKEN}-1`);
+    await first.network.listNetworks();
+    expect(k.issued()).toBe(2);
+    const second = await connectCloud(auth, { tokenCache });
+    await second.network.listNetworks();
+    expect(k.issued()).toBe(2);
+    expect(fake!.requests.filter((r) => r.path === '/v2.0/networks').at(-1)?.headers['x-auth-token']).toBe(
+      `${TOKEN}-2`,
+    );
+    first.close();
+    second.close();
+  });
+
+  it('hands out no token that expires within the reuse margin', async () => {
+    // the first token lives 2 minutes, under the 5-minute margin
+    const k = await keystone((n) => (n === 1 ? 120_000 : 3600_000));
+    const tokenCache = new TokenCache();
+    const auth = { authUrl: k.url, username: 'demo', password: PASSWORD };
+    (await connectCloud(auth, { tokenCache })).close();
+    (await connectCloud(auth, { tokenCache })).close();
+    expect(k.issued()).toBe(2);
+    (await connectCloud(auth, { tokenCache })).close();
+    expect(k.issued()).toBe(2);
   });
 });

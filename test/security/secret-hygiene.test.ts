@@ -498,7 +498,8 @@ describe('secret hygiene: no password, credential secret, token or private key i
     const tokens = emu
       .state()
       .tokens.map((t, i): Needle => ({ name: `Keystone token #${i + 1}`, value: (t as unknown as { id: string }).id }));
-    expect(tokens.length).toBeGreaterThan(10);
+    // tokens to look for: the workers authenticated (their steps share one token per set of credentials)
+    expect(tokens.length).toBeGreaterThanOrEqual(5);
     const needles: Needle[] = [
       { name: 'admin password', value: ADMIN_PASSWORD },
       { name: 'demo password', value: DEMO_PASSWORD },
