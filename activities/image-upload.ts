@@ -7,12 +7,12 @@
  * not set yet (protected last), so it ends as a first-time upload would.
  * Runs on the task queue of the host that holds the file.
  */
-import { createHash, getHashes } from 'node:crypto';
-import { createReadStream, promises as fs } from 'node:fs';
+import { getHashes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
 import { cancellationSignal, heartbeat } from '@temporalio/activity';
 import { DEFAULTS } from '../config/defaults';
 import { DibctlError } from '../errors';
-import { ChecksumMismatchError, Cloud, Image, ImageCreate } from '../openstack';
+import { ChecksumMismatchError, Cloud, Image, ImageCreate, hashFile } from '../openstack';
 import type { TestedFile } from './publish';
 import { CloudDeps, CloudRef, withCloud } from './cloud';
 import { stageActivities } from './stage-failure';
@@ -130,30 +130,6 @@ function pendingChanges(image: Image, input: ImageUploadInput): ImageUpdate {
   return changes;
 }
 
-/** Reads the file once, hashing it with each algorithm; heartbeats progress and stops when cancelled. */
-async function hashFile(
-  file: string,
-  algorithms: string[],
-  onProgress: (bytes: number) => void,
-  signal?: AbortSignal,
-): Promise<{ bytes: number; digests: Record<string, string> }> {
-  const hashes = algorithms.map((a) => [a, createHash(a)] as const);
-  const stream = createReadStream(file, { highWaterMark: 1 << 20 });
-  let bytes = 0;
-  try {
-    // one chunk at a time: the event loop gets its turn between chunks
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      if (signal?.aborted) throw signal.reason ?? new Error('cancelled');
-      for (const [, h] of hashes) h.update(chunk);
-      bytes += chunk.length;
-      onProgress(bytes);
-    }
-  } finally {
-    stream.destroy();
-  }
-  return { bytes, digests: Object.fromEntries(hashes.map(([a, h]) => [a, h.digest('hex')])) };
-}
-
 /**
  * Checks that an active image an earlier attempt finished holds exactly the
  * file: its size, then Glance's `os_hash_algo` / `os_hash_value` or, without
@@ -194,7 +170,7 @@ async function verifyFinishedImage(
   const known = tested && algorithms.every((a) => a === 'md5' || a === 'sha512');
   const { bytes, digests } = known
     ? { bytes: tested.bytes, digests: { md5: tested.md5, sha512: tested.sha512 } as Record<string, string> }
-    : await hashFile(input.file, algorithms, onProgress, cancellationSignal());
+    : await hashFile(input.file, { algorithms, onProgress, signal: cancellationSignal() });
   if (bytes !== total) throw mismatch(`the file changed while it was read (${total} bytes, then ${bytes})`);
   const compare = (name: string, glance: string, ours: string) => {
     if (glance.toLowerCase() !== ours) throw mismatch(`Glance reports ${name} ${glance}, the file has ${ours}`);

@@ -8,11 +8,11 @@
 import { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { connectCloud } from '../openstack';
 import { DevServer, startDevServer } from '../temporal/dev-server';
 import { configTree } from './configs';
 import { EmulatorProcess, startEmulatorProcess } from './emulator';
 import type { RealOpenStack } from './real-openstack';
+import { BenchCloud, adminCloud } from './support';
 import { startWorker, stopWorker } from './worker';
 
 /** The image label of the benches and the Glance name of what it publishes. */
@@ -29,7 +29,7 @@ export interface PublishingSetup {
   /** The image file the label publishes (write the bench's data there). */
   file: string;
   /** Where the upload environments lead: Keystone and the admin the configs name. */
-  cloud: { authUrl: string; admin: { username: string; password: string; projectName: string } };
+  cloud: BenchCloud;
   /** The emulator, unless a real Keystone and Glance were given. */
   emu?: EmulatorProcess;
   /** The regions served, one upload environment each (`environmentOf`). */
@@ -99,19 +99,7 @@ export async function startPublishing(regions: string[], real?: RealOpenStack): 
     );
     fs.writeFileSync(path.join(tree.dir, 'upload.yaml'), uploadYaml(cloud, served));
 
-    const clouds = await Promise.all(
-      served.map((regionName) =>
-        connectCloud({
-          authUrl: cloud.authUrl,
-          username: cloud.admin.username,
-          password: cloud.admin.password,
-          projectName: cloud.admin.projectName,
-          userDomainName: 'Default',
-          projectDomainName: 'Default',
-          regionName,
-        }),
-      ),
-    );
+    const clouds = await Promise.all(served.map((regionName) => adminCloud(cloud, regionName)));
     stops.push(() => clouds.forEach((c) => c.close()));
     const before = new Set<string>();
     for (const cloud of clouds) for (const img of await cloud.image.listImages()) before.add(img.id);

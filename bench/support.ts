@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
+import { Cloud, connectCloud } from '../openstack';
 
 /** One line of the table. */
 export interface BenchRow {
@@ -115,4 +116,23 @@ export function renderTable(rows: BenchRow[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
   return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...lines.map(line)].join('\n');
+}
+
+/** Where a bench's cloud is: Keystone and the admin (of the Default domains) the bench acts as. */
+export interface BenchCloud {
+  authUrl: string;
+  admin: { username: string; password: string; projectName: string };
+}
+
+/** A client of the cloud as its admin, in one region. */
+export function adminCloud(cloud: BenchCloud, regionName: string): Promise<Cloud> {
+  return connectCloud({
+    authUrl: cloud.authUrl,
+    username: cloud.admin.username,
+    password: cloud.admin.password,
+    projectName: cloud.admin.projectName,
+    userDomainName: 'Default',
+    projectDomainName: 'Default',
+    regionName,
+  });
 }

@@ -13,10 +13,10 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Cloud, Digests, connectCloud, hashFile } from '../openstack';
+import { Cloud, Digests, hashFile } from '../openstack';
 import { startEmulatorProcess } from './emulator';
 import { startRealOpenStack } from './real-openstack';
-import { BenchRow, median } from './support';
+import { BenchRow, adminCloud, median } from './support';
 
 /** A file of mib MiB whose content differs from block to block (nothing compresses or dedupes it). */
 export function writeBenchFile(file: string, mib: number): void {
@@ -65,15 +65,7 @@ interface Endpoint {
 async function emulatorEndpoint(): Promise<Endpoint> {
   const emu = await startEmulatorProcess();
   try {
-    const cloud = await connectCloud({
-      authUrl: emu.authUrl,
-      username: emu.admin.username,
-      password: emu.admin.password,
-      projectName: emu.admin.projectName,
-      userDomainName: 'Default',
-      projectDomainName: 'Default',
-      regionName: 'RegionOne',
-    });
+    const cloud = await adminCloud(emu, 'RegionOne');
     return { name: 'the emulator', cloud, stop: () => emu.stop() };
   } catch (err) {
     await emu.stop();
@@ -86,15 +78,7 @@ async function realGlanceEndpoint(): Promise<Endpoint | undefined> {
   const real = await startRealOpenStack('upload');
   if (!real) return undefined;
   try {
-    const cloud = await connectCloud({
-      authUrl: real.authUrl,
-      username: real.admin.username,
-      password: real.admin.password,
-      projectName: real.admin.projectName,
-      userDomainName: 'Default',
-      projectDomainName: 'Default',
-      regionName: real.region,
-    });
+    const cloud = await adminCloud(real, real.region);
     return { name: 'a real Glance', cloud, stop: () => real.stop() };
   } catch (err) {
     await real.stop();
@@ -115,7 +99,8 @@ async function uploadRows(endpoint: Endpoint, file: string, mib: number, rounds:
     (await cloud.image.createImage({ name, disk_format: 'raw', container_format: 'bare' })).id;
   const token = await cloud.identity.token();
   const glance = await cloud.image.http.baseUrl();
-  const known = await hashFile(file);
+  const { digests } = await hashFile(file);
+  const known = { md5: digests.md5, sha512: digests.sha512 };
   const base: number[] = [];
   const hashing: number[] = [];
   const knownRuns: number[] = [];

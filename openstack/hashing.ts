@@ -17,15 +17,13 @@ export interface Digests {
   sha512: string;
 }
 
-/** The algorithms a hash computes. */
-type HashName = keyof Digests;
-const BOTH: HashName[] = ['md5', 'sha512'];
+const BOTH = ['md5', 'sha512'];
 
 export interface DataHash {
   /** Adds a chunk; returns a promise when the sender should wait before the next one. */
   update(chunk: Buffer): Promise<void> | undefined;
-  /** The digests of the algorithms it was made with. */
-  digest(): Promise<Partial<Digests>>;
+  /** The hex digests of the algorithms it was made with, by name. */
+  digest(): Promise<Record<string, string>>;
   /** Forgets the data (an attempt that was given up). */
   abandon(): void;
 }
@@ -59,12 +57,13 @@ parentPort.on('message', (m) => {
 });
 `;
 
-type FromWorker = { op: 'hashed'; id: number; slot: number } | { op: 'digest'; id: number; digests: Partial<Digests> };
+type FromWorker =
+  { op: 'hashed'; id: number; slot: number } | { op: 'digest'; id: number; digests: Record<string, string> };
 
 class InlineHash implements DataHash {
-  private readonly hashes: Array<[HashName, Hash]>;
+  private readonly hashes: Array<[string, Hash]>;
 
-  constructor(algorithms: HashName[]) {
+  constructor(algorithms: string[]) {
     this.hashes = algorithms.map((a) => [a, createHash(a)]);
   }
 
@@ -73,7 +72,7 @@ class InlineHash implements DataHash {
     return undefined;
   }
 
-  digest(): Promise<Partial<Digests>> {
+  digest(): Promise<Record<string, string>> {
     return Promise.resolve(Object.fromEntries(this.hashes.map(([a, h]) => [a, h.digest('hex')])));
   }
 
@@ -86,7 +85,7 @@ interface Session {
   free: number[];
   /** Called when a slot is free again. */
   waiter?: () => void;
-  digest?: { resolve: (d: Partial<Digests>) => void; reject: (err: Error) => void };
+  digest?: { resolve: (d: Record<string, string>) => void; reject: (err: Error) => void };
   failed?: Error;
 }
 
@@ -101,7 +100,7 @@ class HashThread {
   private readonly sessions = new Map<number, Session>();
   private nextId = 1;
 
-  open(algorithms: HashName[]): number {
+  open(algorithms: string[]): number {
     const id = this.nextId++;
     const shared = new SharedArrayBuffer(SLOTS * SLOT_BYTES);
     this.sessions.set(id, { memory: Buffer.from(shared), free: [...Array(SLOTS).keys()] });
@@ -128,7 +127,7 @@ class HashThread {
     return step();
   }
 
-  digest(id: number): Promise<Partial<Digests>> {
+  digest(id: number): Promise<Record<string, string>> {
     const s = this.sessions.get(id);
     if (!s) return Promise.reject(new Error('hash session closed'));
     if (s.failed) return Promise.reject(s.failed);
@@ -197,7 +196,7 @@ class ThreadHash implements DataHash {
   private readonly thread = (shared ??= new HashThread());
   private readonly id: number;
 
-  constructor(algorithms: HashName[]) {
+  constructor(algorithms: string[]) {
     this.id = this.thread.open(algorithms);
   }
 
@@ -205,7 +204,7 @@ class ThreadHash implements DataHash {
     return this.thread.update(this.id, chunk);
   }
 
-  digest(): Promise<Partial<Digests>> {
+  digest(): Promise<Record<string, string>> {
     return this.thread.digest(this.id);
   }
 
@@ -215,7 +214,7 @@ class ThreadHash implements DataHash {
 }
 
 /** A hash (md5 and sha512 unless told) for data of this many bytes: off the event loop when that is worth it. */
-export function dataHash(totalBytes: number, algorithms: HashName[] = BOTH): DataHash {
+export function dataHash(totalBytes: number, algorithms: string[] = BOTH): DataHash {
   return totalBytes >= THREAD_FROM_BYTES ? new ThreadHash(algorithms) : new InlineHash(algorithms);
 }
 
@@ -228,25 +227,24 @@ export function knownHash(digests: Digests): DataHash {
   return { update: () => undefined, digest: () => Promise.resolve(known), abandon: () => undefined };
 }
 
+/** What a file read once for its digests gave. */
+interface FileDigests {
+  bytes: number;
+  /** Hex digests by algorithm name. */
+  digests: Record<string, string>;
+}
+
 /**
- * Reads a file once and returns its size with its md5 and sha512 (hashed off
- * the event loop for a large file). Stops when the signal aborts.
+ * Reads a file once and returns its size and its digests with each algorithm
+ * (md5 and sha512 unless told; hashed off the event loop for a large file).
+ * Stops when the signal aborts.
  */
 export async function hashFile(
   file: string,
-  opts: { signal?: AbortSignal; onProgress?: (bytes: number) => void } = {},
-): Promise<Digests & { bytes: number }> {
-  return (await hashFileWith(file, BOTH, opts)) as Digests & { bytes: number };
-}
-
-/** The same with the algorithms asked for. */
-export async function hashFileWith(
-  file: string,
-  algorithms: HashName[],
-  opts: { signal?: AbortSignal; onProgress?: (bytes: number) => void } = {},
-): Promise<Partial<Digests> & { bytes: number }> {
+  opts: { algorithms?: string[]; signal?: AbortSignal; onProgress?: (bytes: number) => void } = {},
+): Promise<FileDigests> {
   const handle = await fs.open(file, 'r');
-  const hash = dataHash((await handle.stat()).size, algorithms);
+  const hash = dataHash((await handle.stat()).size, opts.algorithms ?? BOTH);
   let bytes = 0;
   try {
     const buf = Buffer.allocUnsafeSlow(1 << 20);
@@ -259,8 +257,7 @@ export async function hashFileWith(
       await hash.update(buf.subarray(0, bytesRead));
       opts.onProgress?.(bytes);
     }
-    const digests = await hash.digest();
-    return { bytes, ...digests };
+    return { bytes, digests: await hash.digest() };
   } catch (err) {
     hash.abandon();
     throw err;

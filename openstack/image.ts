@@ -12,7 +12,7 @@ import {
   UploadStalledError,
   UploadTimeoutError,
 } from './errors';
-import { DataHash, Digests, dataHash, hashFileWith, knownHash } from './hashing';
+import { DataHash, Digests, dataHash, hashFile, knownHash } from './hashing';
 import { asObject, listOf, nextQuery, Query, ServiceHttp } from './http';
 
 type ImageStatus =
@@ -525,7 +525,7 @@ export class ImageClient {
             : undefined;
         // Glance's md5 alone (a Glance without multihash): the file is read again for it
         if (image.checksum && !digests.md5 && !glanceSha512 && typeof source === 'string') {
-          digests.md5 = (await hashFileWith(source, ['md5'], { signal: controller.signal })).md5;
+          digests.md5 = (await hashFile(source, { algorithms: ['md5'], signal: controller.signal })).digests.md5;
         }
         if (image.checksum && digests.md5) {
           if (image.checksum.toLowerCase() !== digests.md5)

@@ -143,7 +143,8 @@ describe('idempotent Glance upload activity', () => {
   describe("with the tested file's checksums", () => {
     const tested = async (change?: { bytes?: number; md5?: string; sha512?: string }) => {
       const read = await hashFile(project.imageFile);
-      return { file: project.imageFile, bytes: read.bytes, md5: read.md5, sha512: read.sha512, ...change };
+      const { md5, sha512 } = read.digests;
+      return { file: project.imageFile, bytes: read.bytes, md5, sha512, ...change };
     };
     const other = { md5: 'f'.repeat(32), sha512: 'e'.repeat(128) };
 
