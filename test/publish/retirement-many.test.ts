@@ -13,10 +13,11 @@ import os from 'node:os';
 import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
-import type { CloudTarget, ConfigLocation } from '../../activities';
+import type { ConfigLocation } from '../../activities';
 import { retirementWorkflowId } from '../../common/ids';
 import { recordHistory } from '../support/histories';
 import { addImagesSignal, checkNowUpdate, retirementStatusQuery, retirementWorkflow } from '../../workflows';
+import type { RetirementStatus } from '../../workflows';
 import { environmentEntry, usePublishFixture } from './fixture';
 
 jest.setTimeout(300_000);
@@ -26,22 +27,12 @@ const f = usePublishFixture();
 /** Temporal refuses a payload above this (the server's default blob size limit). */
 const PAYLOAD_LIMIT = 2 * 1024 * 1024;
 
-interface HandOver {
-  config: ConfigLocation;
-  target?: CloudTarget;
-}
+/** A held image as the status lists it, the form runs of earlier versions handed on. */
+type ListedImage = RetirementStatus['held'][number];
+/** Where a hand-over came from. */
+type HandOver = Required<Pick<ListedImage, 'config'>> & Pick<ListedImage, 'target'>;
 
-/** A held image in the form runs of earlier versions handed on. */
-interface ListedImage {
-  id: string;
-  name: string;
-  heldSince: number;
-  reason: string;
-  config?: ConfigLocation;
-  target?: CloudTarget;
-}
-
-type Input = Parameters<typeof retirementWorkflow>[0] & { held?: ListedImage[] };
+type Input = Parameters<typeof retirementWorkflow>[0];
 
 /** The first payload of a history event's input, as JSON, and its size in bytes. */
 function payloadOf(input: temporal.api.common.v1.IPayloads | null | undefined): { value: Input; bytes: number } {
