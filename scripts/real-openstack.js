@@ -346,8 +346,8 @@ async function start(dir) {
   manage('credential_setup', '--keystone-user', 'root', '--keystone-group', 'root');
   manage(
     'bootstrap',
-    '--bootstrap-password',
-    admin.password,
+    // one argument with '=': a generated password may begin with '-', which argparse takes for an option
+    `--bootstrap-password=${admin.password}`,
     '--bootstrap-username',
     admin.username,
     '--bootstrap-project-name',
